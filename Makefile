@@ -1,0 +1,87 @@
+# formpost — build, test, install.  `make`, `make test`, `make run`, `make fuzz`.
+# New modules need no Makefile edit: every src/*.c but main.c is library code,
+# every tests/unit/test_*.c is a cmocka program, every tests/fuzz/fuzz_*.c a
+# libFuzzer target with its seed corpus in tests/fuzz/corpus/<name>/.
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BINDIR   ?= $(PREFIX)/bin
+SHAREDIR ?= $(PREFIX)/share/formpost
+CC       ?= cc
+CLANG    ?= clang
+PYTHON   ?= /usr/bin/python3
+FUZZ_SECONDS ?= 60
+
+VERSION  := 0.1.0
+WARN     := -std=gnu11 -Wall -Wextra -Wformat=2 -Wshadow -Wvla -Werror
+CFLAGS   ?= -O2 -g
+CPPFLAGS += -D_GNU_SOURCE -DFORMPOST_VERSION='"$(VERSION)"' \
+            -DFORMPOST_SHAREDIR='"$(SHAREDIR)"' -Isrc
+LDLIBS   := -lfcgi -lcurl -lyaml -lcrypto -lidn2 -lpthread
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+SRCS     := $(wildcard src/*.c)
+LIBSRCS  := $(filter-out src/main.c,$(SRCS))
+HDRS     := $(wildcard src/*.h)
+UNITS    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+FUZZERS  := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
+all: formpost
+
+formpost: $(SRCS:src/%.c=build/%.o)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+build/%.o: src/%.c $(HDRS) | build
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
+
+build-asan/%.o: src/%.c $(HDRS) | build-asan
+	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) -c -o $@ $<
+
+build-fuzz/%.o: src/%.c $(HDRS) | build-fuzz
+	$(CLANG) $(WARN) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(CPPFLAGS) -c -o $@ $<
+
+build/test_%: tests/unit/test_%.c $(LIBSRCS:src/%.c=build/%.o) tests/unit/unit.h
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -Itests/unit -o $@ $< $(LIBSRCS:src/%.c=build/%.o) -lcmocka $(LDLIBS)
+
+build-asan/test_%: tests/unit/test_%.c $(LIBSRCS:src/%.c=build-asan/%.o) tests/unit/unit.h
+	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) -Itests/unit -o $@ $< $(LIBSRCS:src/%.c=build-asan/%.o) -lcmocka $(LDLIBS)
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIBSRCS:src/%.c=build-fuzz/%.o)
+	$(CLANG) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -o $@ $^ $(LDLIBS)
+
+build build-asan build-fuzz:
+	mkdir -p $@
+
+units: $(UNITS:%=build/%) $(UNITS:%=build-asan/%)
+fuzzers: $(FUZZERS:%=build-fuzz/%)
+
+# Install what is missing (apt-get as root, else print the command).
+deps:
+	@sh tests/deps.sh
+
+test: deps formpost units fuzzers
+	@$(PYTHON) tests/run.py
+
+# Run every fuzzer for FUZZ_SECONDS each, growing its corpus.
+fuzz: fuzzers
+	@for f in $(FUZZERS); do \
+	  n=$${f#fuzz_}; mkdir -p tests/fuzz/corpus/$$n; \
+	  echo "== $$f ($(FUZZ_SECONDS)s)"; \
+	  build-fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+run: deps formpost
+	@$(PYTHON) tests/demo.py
+
+install: formpost
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR)/templates/ja $(DESTDIR)$(SHAREDIR)/templates/en
+	install -m 0755 formpost $(DESTDIR)$(BINDIR)/formpost
+	install -m 0644 templates/ja/* $(DESTDIR)$(SHAREDIR)/templates/ja/
+	install -m 0644 templates/en/* $(DESTDIR)$(SHAREDIR)/templates/en/
+
+clean:
+	rm -rf build build-asan build-fuzz formpost
+
+.PHONY: all units fuzzers deps test fuzz run install clean
+.SECONDARY:

@@ -1,0 +1,58 @@
+/*
+ * limits — every default and hard cap in one table, with its unit.
+ * Config values are range-checked against these at load time; parsers take
+ * the configured values, never these constants directly, unless the cap is
+ * not configurable.
+ */
+#ifndef FORMPOST_LIMITS_H
+#define FORMPOST_LIMITS_H
+
+/* Config file */
+#define LIM_CONFIG_BYTES      (1024 * 1024)  /* bytes: largest config file */
+#define LIM_CONFIG_DEPTH      6              /* levels: deepest schema path */
+#define LIM_SCALAR_BYTES      4096           /* bytes: one YAML scalar */
+#define LIM_SITES             1000           /* sites in one config */
+#define LIM_PROFILES          32             /* smtp profiles */
+#define LIM_LIST_ITEMS        100            /* to/cc/bcc/origins/options... */
+#define LIM_NAME_BYTES        64             /* site, profile and field names */
+
+/* Request (configurable under limits:, these are the defaults and ranges) */
+#define DEF_MAX_BODY          (64 * 1024)    /* bytes */
+#define MIN_MAX_BODY          1024
+#define MAX_MAX_BODY          (16 * 1024 * 1024)
+#define DEF_MAX_FIELDS        50             /* fields per form */
+#define MAX_MAX_FIELDS        1000
+#define DEF_MAX_FIELD_NAME    64             /* bytes */
+#define MAX_MAX_FIELD_NAME    256
+#define LIM_PART_HEADER_BYTES 1024           /* bytes: one multipart header line */
+#define LIM_PART_HEADERS      8              /* header lines per multipart part */
+#define LIM_BOUNDARY_BYTES    70             /* RFC 2046 §5.1.1 */
+
+/* Spool */
+#define DEF_SPOOL_MAX_MESSAGES 10000
+#define DEF_SPOOL_MIN_FREE    (64LL * 1024 * 1024) /* bytes */
+
+/* Delivery, seconds */
+#define DEF_FIRST_RETRY       30
+#define DEF_MAX_RETRY         3600
+#define DEF_MAX_AGE           (5 * 86400)
+#define DEF_SMTP_TIMEOUT      30
+#define LIM_SMTP_ATTEMPT      (15 * 60)      /* whole attempt cap */
+
+/* Mail */
+#define LIM_LINE_OCTETS       998            /* RFC 5322 §2.1.1 */
+#define LIM_HEADER_FOLD       78             /* RFC 5322 §2.1.1 */
+#define LIM_ENCODED_WORD      75             /* RFC 2047 §2 */
+#define LIM_ADDR_LOCAL        64             /* RFC 5321 §4.5.3.1.1 */
+#define LIM_ADDR_DOMAIN       255            /* RFC 5321 §4.5.3.1.2 */
+#define LIM_ADDR_PATH         256            /* RFC 5321 §4.5.3.1.3 */
+
+/* Templates */
+#define LIM_TEMPLATE_BYTES    (256 * 1024)   /* bytes: one template file */
+#define LIM_TEMPLATE_DEPTH    8              /* nested sections */
+
+/* Threads */
+#define DEF_WORKERS           8
+#define MAX_WORKERS           256
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * util — growable byte buffers and small string helpers shared by every
+ * module.  No I/O, no globals.  Allocation failure never aborts: a buffer
+ * remembers it (b->oom) so a caller may append many times and check once.
+ */
+#ifndef FORMPOST_UTIL_H
+#define FORMPOST_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#define FP_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A byte buffer.  data is always NUL-terminated when len > 0 or after any
+ * append, so it can be printed; user bytes may still contain NUL, so use len.
+ * The buffer owns data; buf_free releases it. */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	int oom; /* sticky: an append failed; contents are then incomplete */
+};
+
+void buf_init(struct buf *b);
+void buf_free(struct buf *b);
+void buf_reset(struct buf *b); /* len = 0, keeps the allocation, clears oom */
+/* Appends; return 0, or -1 (and set b->oom) when memory or size_t runs out. */
+int buf_add(struct buf *b, const void *p, size_t n);
+int buf_addc(struct buf *b, char c);
+int buf_adds(struct buf *b, const char *s);
+int buf_printf(struct buf *b, const char *fmt, ...) FP_PRINTF(2, 3);
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap) FP_PRINTF(2, 0);
+/* Hands data to the caller (caller frees) and resets b; NULL if b->oom.
+ * An empty buffer yields an allocated "". */
+char *buf_steal(struct buf *b);
+
+/* strndup that returns NULL on OOM; caller frees. */
+char *fp_strndup(const char *s, size_t n);
+/* 1 when s (length n) contains a byte < 0x20 or 0x7f. */
+int has_ctl(const char *s, size_t n);
+/* ASCII case-insensitive equality of s[0..n) and the C string lit. */
+int eq_ci(const char *s, size_t n, const char *lit);
+/* Lowercases ASCII letters in place. */
+void ascii_lower(char *s, size_t n);
+
+#endif
