@@ -25,6 +25,7 @@ LIBSRCS  := $(filter-out src/main.c,$(SRCS))
 HDRS     := $(wildcard src/*.h)
 UNITS    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 FUZZERS  := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+TOOLS    := $(patsubst tests/tools/%.c,%,$(wildcard tests/tools/*.c))
 
 all: formpost
 
@@ -46,13 +47,17 @@ build/test_%: tests/unit/test_%.c $(LIBSRCS:src/%.c=build/%.o) tests/unit/unit.h
 build-asan/test_%: tests/unit/test_%.c $(LIBSRCS:src/%.c=build-asan/%.o) tests/unit/unit.h
 	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) -Itests/unit -o $@ $< $(LIBSRCS:src/%.c=build-asan/%.o) -lcmocka $(LDLIBS)
 
+# Test helper programs (drivers that integration tests call).
+build/tool_%: tests/tools/%.c $(LIBSRCS:src/%.c=build/%.o)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -o $@ $< $(LIBSRCS:src/%.c=build/%.o) $(LDLIBS)
+
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIBSRCS:src/%.c=build-fuzz/%.o)
 	$(CLANG) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -o $@ $^ $(LDLIBS)
 
 build build-asan build-fuzz:
 	mkdir -p $@
 
-units: $(UNITS:%=build/%) $(UNITS:%=build-asan/%)
+units: $(UNITS:%=build/%) $(UNITS:%=build-asan/%) $(TOOLS:%=build/tool_%)
 fuzzers: $(FUZZERS:%=build-fuzz/%)
 
 # Install what is missing (apt-get as root, else print the command).
