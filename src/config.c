@@ -1,0 +1,1726 @@
+/*
+ * config — the YAML loader.  libyaml's event API builds a small tree while
+ * enforcing what the parser does not: depth, no anchors/aliases/tags, no
+ * duplicate keys, no NUL, capped scalars, one document (APIS §3).  A
+ * schema walk then turns the tree into struct config, checking every key's
+ * type and range.  The first error wins and carries FILE:LINE:COLUMN.
+ * Must never read secrets here except in config_load_secrets, and never
+ * print them.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "limits.h"
+#include "util.h"
+
+enum ykind { Y_SCALAR, Y_SEQ, Y_MAP };
+
+/* A parsed YAML node.  A map stores key, value, key, value... in items. */
+struct ynode {
+	enum ykind kind;
+	unsigned line, col;
+	char *str;             /* scalar, NUL-free (checked) */
+	size_t len;
+	int plain;             /* unquoted scalar */
+	struct ynode **items;
+	size_t n;
+};
+
+struct ld {
+	const char *name;      /* file name for messages */
+	const char *dir;       /* for relative paths */
+	char *err;
+	size_t errlen;
+	int failed;
+	struct config *c;
+};
+
+static void ld_error(struct ld *, unsigned, unsigned, const char *, ...)
+    FP_PRINTF(4, 5);
+
+static void
+ld_error(struct ld *ld, unsigned line, unsigned col, const char *fmt, ...)
+{
+	char msg[384];
+	va_list ap;
+
+	if (ld->failed)
+		return;
+	ld->failed = 1;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (line)
+		snprintf(ld->err, ld->errlen, "%s:%u:%u: %s", ld->name, line,
+		    col, msg);
+	else
+		snprintf(ld->err, ld->errlen, "%s: %s", ld->name, msg);
+}
+
+#define NERR(ld, n, ...) ld_error((ld), (n)->line, (n)->col, __VA_ARGS__)
+
+/* ---------------------------------------------------------------- tree */
+
+static void
+ynode_free(struct ynode *n)
+{
+	size_t i;
+
+	if (n == NULL)
+		return;
+	for (i = 0; i < n->n; i++)
+		ynode_free(n->items[i]);
+	free(n->items);
+	free(n->str);
+	free(n);
+}
+
+static int
+ynode_push(struct ynode *parent, struct ynode *child)
+{
+	struct ynode **p;
+
+	if (parent->n >= 2 * LIM_SITES + 2 * LIM_LIST_ITEMS)
+		return -1;
+	p = realloc(parent->items, (parent->n + 1) * sizeof *p);
+	if (p == NULL)
+		return -1;
+	parent->items = p;
+	parent->items[parent->n++] = child;
+	return 0;
+}
+
+static const char *
+yaml_problem(const yaml_parser_t *p)
+{
+	return p->problem ? p->problem : "syntax error";
+}
+
+/* Builds the tree from the event stream; returns the root mapping or NULL
+ * after ld_error.  Every event is deleted on every path. */
+static struct ynode *
+tree_build(struct ld *ld, const char *data, size_t len)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	struct ynode *stack[LIM_CONFIG_DEPTH + 1], *root = NULL, *n;
+	size_t depth = 0, i;
+	int done = 0, docs = 0;
+
+	if (!yaml_parser_initialize(&p)) {
+		ld_error(ld, 0, 0, "out of memory");
+		return NULL;
+	}
+	yaml_parser_set_encoding(&p, YAML_UTF8_ENCODING);
+	yaml_parser_set_input_string(&p, (const unsigned char *)data, len);
+	while (!done && !ld->failed) {
+		if (!yaml_parser_parse(&p, &ev)) {
+			if (p.error == YAML_READER_ERROR)
+				ld_error(ld, 0, 0, "byte %zu: %s (the file "
+				    "must be UTF-8)", p.problem_offset,
+				    yaml_problem(&p));
+			else
+				ld_error(ld, (unsigned)p.problem_mark.line + 1,
+				    (unsigned)p.problem_mark.column + 1,
+				    "%s%s%s", yaml_problem(&p),
+				    p.context ? " " : "",
+				    p.context ? p.context : "");
+			break;
+		}
+		unsigned line = (unsigned)ev.start_mark.line + 1;
+		unsigned col = (unsigned)ev.start_mark.column + 1;
+		n = NULL;
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			done = 1;
+			break;
+		case YAML_DOCUMENT_START_EVENT:
+			if (++docs > 1)
+				ld_error(ld, line, col, "only one YAML "
+				    "document is allowed");
+			break;
+		case YAML_ALIAS_EVENT:
+			ld_error(ld, line, col, "YAML aliases (*%s) are not "
+			    "allowed: write the value out",
+			    (const char *)ev.data.alias.anchor);
+			break;
+		case YAML_SCALAR_EVENT:
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT: {
+			const yaml_char_t *anchor, *tag;
+			int implicit;
+
+			if (ev.type == YAML_SCALAR_EVENT) {
+				anchor = ev.data.scalar.anchor;
+				tag = ev.data.scalar.tag;
+				implicit = ev.data.scalar.plain_implicit ||
+				    ev.data.scalar.quoted_implicit;
+			} else if (ev.type == YAML_SEQUENCE_START_EVENT) {
+				anchor = ev.data.sequence_start.anchor;
+				tag = ev.data.sequence_start.tag;
+				implicit = ev.data.sequence_start.implicit;
+			} else {
+				anchor = ev.data.mapping_start.anchor;
+				tag = ev.data.mapping_start.tag;
+				implicit = ev.data.mapping_start.implicit;
+			}
+			if (anchor) {
+				ld_error(ld, line, col, "YAML anchors (&%s) are "
+				    "not allowed", (const char *)anchor);
+				break;
+			}
+			if (tag && !implicit) {
+				ld_error(ld, line, col, "YAML tags (%s) are not "
+				    "allowed", (const char *)tag);
+				break;
+			}
+			if ((n = calloc(1, sizeof *n)) == NULL) {
+				ld_error(ld, 0, 0, "out of memory");
+				break;
+			}
+			n->line = line;
+			n->col = col;
+			if (ev.type == YAML_SCALAR_EVENT) {
+				n->kind = Y_SCALAR;
+				n->len = ev.data.scalar.length;
+				n->plain = ev.data.scalar.style ==
+				    YAML_PLAIN_SCALAR_STYLE;
+				if (n->len > LIM_SCALAR_BYTES)
+					ld_error(ld, line, col, "value longer "
+					    "than %d bytes", LIM_SCALAR_BYTES);
+				else if (memchr(ev.data.scalar.value, 0, n->len))
+					ld_error(ld, line, col, "NUL byte in "
+					    "value");
+				else if ((n->str = fp_strndup((const char *)
+				    ev.data.scalar.value, n->len)) == NULL)
+					ld_error(ld, 0, 0, "out of memory");
+			} else {
+				n->kind = ev.type == YAML_SEQUENCE_START_EVENT ?
+				    Y_SEQ : Y_MAP;
+				if (depth >= LIM_CONFIG_DEPTH)
+					ld_error(ld, line, col, "nested deeper "
+					    "than the schema allows (%d "
+					    "levels)", LIM_CONFIG_DEPTH);
+			}
+			if (ld->failed) {
+				ynode_free(n);
+				break;
+			}
+			if (depth == 0) {
+				if (root != NULL || n->kind != Y_MAP) {
+					NERR(ld, n, "the file must be one "
+					    "mapping of settings");
+					ynode_free(n);
+					break;
+				}
+				root = n;
+			} else if (ynode_push(stack[depth - 1], n) == -1) {
+				NERR(ld, n, "too many entries");
+				ynode_free(n);
+				break;
+			}
+			if (n->kind != Y_SCALAR)
+				stack[depth++] = n;
+			break;
+		}
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&p);
+	if (!ld->failed && root == NULL)
+		ld_error(ld, 1, 1, "the file is empty");
+	if (ld->failed) {
+		ynode_free(root);
+		return NULL;
+	}
+	/* Duplicate keys, and keys that are not scalars. */
+	struct ynode *q[64];
+	size_t qn = 0;
+	q[qn++] = root;
+	while (qn && !ld->failed) {
+		n = q[--qn];
+		for (i = 0; i < n->n && !ld->failed; i++) {
+			struct ynode *it = n->items[i];
+			if (n->kind == Y_MAP && i % 2 == 0) {
+				if (it->kind != Y_SCALAR) {
+					NERR(ld, it, "keys must be plain "
+					    "names");
+					break;
+				}
+				for (size_t j = 0; j < i; j += 2)
+					if (strcmp(n->items[j]->str,
+					    it->str) == 0)
+						NERR(ld, it, "duplicate key "
+						    "'%s' (first at line %u)",
+						    it->str,
+						    n->items[j]->line);
+			}
+			if (it->kind != Y_SCALAR && qn < ARRAY_LEN(q))
+				q[qn++] = it;
+		}
+	}
+	if (ld->failed) {
+		ynode_free(root);
+		return NULL;
+	}
+	return root;
+}
+
+/* ---------------------------------------------------- typed accessors */
+
+static int
+is_null(const struct ynode *n)
+{
+	return n->kind == Y_SCALAR && n->plain &&
+	    (n->len == 0 || strcmp(n->str, "~") == 0 ||
+	    strcmp(n->str, "null") == 0);
+}
+
+/* Value of key in map n, or NULL when absent or null. */
+static const struct ynode *
+map_get(const struct ynode *n, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n->n; i += 2)
+		if (strcmp(n->items[i]->str, key) == 0)
+			return is_null(n->items[i + 1]) ? NULL :
+			    n->items[i + 1];
+	return NULL;
+}
+
+static int
+want_kind(struct ld *ld, const struct ynode *n, enum ykind k,
+    const char *what)
+{
+	static const char *names[] = { "a value", "a list", "a mapping" };
+
+	if (n->kind == k)
+		return 0;
+	NERR(ld, n, "%s must be %s, not %s", what, names[k], names[n->kind]);
+	return -1;
+}
+
+/* Every key of map n must be in allowed (NULL-terminated). */
+static int
+map_keys(struct ld *ld, const struct ynode *n, const char *what,
+    const char *const *allowed)
+{
+	struct buf b;
+	size_t i, j;
+
+	if (want_kind(ld, n, Y_MAP, what) == -1)
+		return -1;
+	for (i = 0; i < n->n; i += 2) {
+		for (j = 0; allowed[j]; j++)
+			if (strcmp(n->items[i]->str, allowed[j]) == 0)
+				break;
+		if (allowed[j])
+			continue;
+		buf_init(&b);
+		for (j = 0; allowed[j]; j++)
+			buf_printf(&b, "%s%s", j ? ", " : "", allowed[j]);
+		if (strcmp(n->items[i]->str, "password") == 0)
+			NERR(ld, n->items[i], "inline passwords are not "
+			    "allowed: use password_file (mode 0600) or "
+			    "password_env");
+		else
+			NERR(ld, n->items[i], "unknown key '%s' in %s "
+			    "(expected one of: %s)", n->items[i]->str, what,
+			    b.data ? b.data : "");
+		buf_free(&b);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+get_str(struct ld *ld, const struct ynode *map, const char *key, char **out)
+{
+	const struct ynode *n = map_get(map, key);
+
+	if (n == NULL)
+		return 0;
+	if (want_kind(ld, n, Y_SCALAR, key) == -1)
+		return -1;
+	if (n->len == 0) {
+		NERR(ld, n, "%s must not be empty", key);
+		return -1;
+	}
+	free(*out);
+	if ((*out = fp_strndup(n->str, n->len)) == NULL) {
+		NERR(ld, n, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+get_bool(struct ld *ld, const struct ynode *map, const char *key, int *out)
+{
+	const struct ynode *n = map_get(map, key);
+
+	if (n == NULL)
+		return 0;
+	if (n->kind == Y_SCALAR && strcmp(n->str, "true") == 0)
+		*out = 1;
+	else if (n->kind == Y_SCALAR && strcmp(n->str, "false") == 0)
+		*out = 0;
+	else {
+		NERR(ld, n, "%s must be true or false", key);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_ull(const char *s, unsigned long long *out)
+{
+	unsigned long long v = 0;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (ULLONG_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (unsigned)(*s - '0');
+	}
+	if (*s)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+get_uint(struct ld *ld, const struct ynode *map, const char *key,
+    unsigned long long lo, unsigned long long hi, unsigned long long *out)
+{
+	const struct ynode *n = map_get(map, key);
+	unsigned long long v;
+
+	if (n == NULL)
+		return 0;
+	if (n->kind != Y_SCALAR || parse_ull(n->str, &v) == -1) {
+		NERR(ld, n, "%s must be a whole number", key);
+		return -1;
+	}
+	if (v < lo || v > hi) {
+		NERR(ld, n, "%s must be between %llu and %llu", key, lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int
+config_parse_size(const char *s, unsigned long long *out)
+{
+	char num[32];
+	size_t len = strlen(s);
+	unsigned long long v, mul = 1;
+
+	if (len == 0 || len >= sizeof num)
+		return -1;
+	memcpy(num, s, len + 1);
+	switch (num[len - 1]) {
+	case 'k': case 'K': mul = 1024; break;
+	case 'M': mul = 1024ULL * 1024; break;
+	case 'G': mul = 1024ULL * 1024 * 1024; break;
+	default: break;
+	}
+	if (mul != 1)
+		num[len - 1] = '\0';
+	if (parse_ull(num, &v) == -1 || v > ULLONG_MAX / mul)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+int
+config_parse_duration(const char *s, unsigned *out)
+{
+	char num[32];
+	size_t len = strlen(s);
+	unsigned long long v, mul = 1;
+
+	if (len == 0 || len >= sizeof num)
+		return -1;
+	memcpy(num, s, len + 1);
+	switch (num[len - 1]) {
+	case 's': mul = 1; break;
+	case 'm': mul = 60; break;
+	case 'h': mul = 3600; break;
+	case 'd': mul = 86400; break;
+	default: mul = 0; break;
+	}
+	if (mul)
+		num[len - 1] = '\0';
+	else
+		mul = 1;
+	if (parse_ull(num, &v) == -1 || v > UINT_MAX / mul)
+		return -1;
+	*out = (unsigned)(v * mul);
+	return 0;
+}
+
+static int
+get_size(struct ld *ld, const struct ynode *map, const char *key,
+    unsigned long long lo, unsigned long long hi, unsigned long long *out)
+{
+	const struct ynode *n = map_get(map, key);
+	unsigned long long v;
+
+	if (n == NULL)
+		return 0;
+	if (n->kind != Y_SCALAR || config_parse_size(n->str, &v) == -1) {
+		NERR(ld, n, "%s must be a size such as 64k or 2M", key);
+		return -1;
+	}
+	if (v < lo || v > hi) {
+		NERR(ld, n, "%s must be between %llu and %llu bytes", key, lo,
+		    hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+get_duration(struct ld *ld, const struct ynode *map, const char *key,
+    unsigned lo, unsigned hi, unsigned *out)
+{
+	const struct ynode *n = map_get(map, key);
+	unsigned v;
+
+	if (n == NULL)
+		return 0;
+	if (n->kind != Y_SCALAR || config_parse_duration(n->str, &v) == -1) {
+		NERR(ld, n, "%s must be a duration such as 30s, 10m, 1h or 5d",
+		    key);
+		return -1;
+	}
+	if (v < lo || v > hi) {
+		NERR(ld, n, "%s must be between %us and %us", key, lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* A list of scalars (a lone scalar is not accepted: it hides typos). */
+static int
+get_list(struct ld *ld, const struct ynode *map, const char *key,
+    char ***out, size_t *nout, int (*check)(const char *), const char *bad)
+{
+	const struct ynode *n = map_get(map, key);
+	char **v;
+	size_t i;
+
+	if (n == NULL)
+		return 0;
+	if (want_kind(ld, n, Y_SEQ, key) == -1)
+		return -1;
+	if (n->n > LIM_LIST_ITEMS) {
+		NERR(ld, n, "%s has more than %d entries", key,
+		    LIM_LIST_ITEMS);
+		return -1;
+	}
+	if ((v = calloc(n->n + 1, sizeof *v)) == NULL) {
+		NERR(ld, n, "out of memory");
+		return -1;
+	}
+	*out = v;
+	*nout = 0;
+	for (i = 0; i < n->n; i++) {
+		const struct ynode *it = n->items[i];
+		if (want_kind(ld, it, Y_SCALAR, key) == -1)
+			return -1;
+		if (it->len == 0 || (check && !check(it->str))) {
+			NERR(ld, it, "%s: '%s' %s", key, it->str,
+			    bad ? bad : "must not be empty");
+			return -1;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(v[j], it->str) == 0) {
+				NERR(ld, it, "%s: '%s' is listed twice", key,
+				    it->str);
+				return -1;
+			}
+		if ((v[i] = fp_strndup(it->str, it->len)) == NULL) {
+			NERR(ld, it, "out of memory");
+			return -1;
+		}
+		*nout = i + 1;
+	}
+	return 0;
+}
+
+/* Absolute form of path (relative paths resolve against the config file's
+ * directory). */
+static int
+get_path(struct ld *ld, const struct ynode *map, const char *key, char **out)
+{
+	const struct ynode *n = map_get(map, key);
+	char *p;
+
+	if (n == NULL)
+		return 0;
+	p = NULL;
+	if (get_str(ld, map, key, &p) == -1)
+		return -1;
+	if (p[0] != '/') {
+		char *abs = NULL;
+		if (asprintf(&abs, "%s/%s", ld->dir, p) == -1) {
+			free(p);
+			NERR(ld, n, "out of memory");
+			return -1;
+		}
+		free(p);
+		p = abs;
+	}
+	free(*out);
+	*out = p;
+	return 0;
+}
+
+/* ----------------------------------------------------------- checks */
+
+static int
+is_atext(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
+}
+
+static int
+domain_ok(const char *d)
+{
+	size_t len = strlen(d), lab = 0;
+	int dots = 0;
+	const char *p;
+
+	if (len == 0 || len > LIM_ADDR_DOMAIN)
+		return 0;
+	for (p = d; *p; p++) {
+		if (*p == '.') {
+			if (lab == 0 || p[-1] == '-')
+				return 0;
+			lab = 0;
+			dots++;
+		} else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+		    || (*p >= '0' && *p <= '9') || *p == '-') {
+			if ((lab == 0 && *p == '-') || ++lab > 63)
+				return 0;
+		} else
+			return 0;
+	}
+	return lab > 0 && p[-1] != '-' && dots > 0;
+}
+
+int
+config_addr_ok(const char *addr)
+{
+	const char *at = strrchr(addr, '@'), *p;
+
+	if (at == NULL || at == addr || at - addr > LIM_ADDR_LOCAL ||
+	    strlen(addr) > LIM_ADDR_PATH - 2)
+		return 0;
+	for (p = addr; p < at; p++)
+		if (!(is_atext((unsigned char)*p) ||
+		    (*p == '.' && p != addr && p[1] != '.' && p + 1 != at)))
+			return 0;
+	return domain_ok(at + 1);
+}
+
+int
+config_host_is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (strcmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return 0;
+}
+
+static int
+ip_ok(const char *s)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	return inet_pton(AF_INET, s, &a4) == 1 ||
+	    inet_pton(AF_INET6, s, &a6) == 1;
+}
+
+static int
+origin_ok(const char *s)
+{
+	const char *h;
+
+	if (strncmp(s, "https://", 8) == 0)
+		h = s + 8;
+	else if (strncmp(s, "http://", 7) == 0)
+		h = s + 7;
+	else
+		return 0;
+	if (*h == '\0')
+		return 0;
+	for (; *h; h++)
+		if (!((*h >= 'a' && *h <= 'z') || (*h >= '0' && *h <= '9') ||
+		    strchr(".-:[]", *h)))
+			return 0;
+	return 1;
+}
+
+static int
+name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > LIM_NAME_BYTES)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+			return 0;
+	return 1;
+}
+
+static const char *const field_type_names[] = {
+	[FT_TEXT] = "text", [FT_MULTILINE] = "multiline", [FT_EMAIL] = "email",
+	[FT_TEL] = "tel", [FT_URL] = "url", [FT_NUMBER] = "number",
+	[FT_SELECT] = "select", [FT_CHECKBOX] = "checkbox",
+};
+
+const char *
+field_type_name(enum field_type t)
+{
+	return field_type_names[t];
+}
+
+/* --------------------------------------------------------- sections */
+
+static int
+parse_listen(struct ld *ld, const struct ynode *root)
+{
+	const struct ynode *n = map_get(root, "listen");
+	struct config *c = ld->c;
+	const char *s, *colon;
+	char *host;
+	unsigned long long port;
+
+	if (n == NULL)
+		return 0;
+	if (want_kind(ld, n, Y_SCALAR, "listen") == -1)
+		return -1;
+	s = n->str;
+	if (strncmp(s, "unix:", 5) == 0) {
+		if (s[5] != '/' || strlen(s + 5) >= 108) {
+			NERR(ld, n, "listen: unix: needs an absolute path "
+			    "shorter than 108 bytes");
+			return -1;
+		}
+		c->listen = LISTEN_UNIX;
+		return (c->listen_path = strdup(s + 5)) ? 0 : -1;
+	}
+	colon = strrchr(s, ':');
+	if (colon == NULL || colon == s ||
+	    parse_ull(colon + 1, &port) == -1 || port == 0 || port > 65535) {
+		NERR(ld, n, "listen must be unix:/path or HOST:PORT "
+		    "(127.0.0.1:9000, [::1]:9000)");
+		return -1;
+	}
+	if (s[0] == '[' && colon[-1] == ']')
+		host = fp_strndup(s + 1, (size_t)(colon - s) - 2);
+	else
+		host = fp_strndup(s, (size_t)(colon - s));
+	if (host == NULL || !ip_ok(host)) {
+		NERR(ld, n, "listen: the host must be a numeric address");
+		free(host);
+		return -1;
+	}
+	c->listen = LISTEN_TCP;
+	c->listen_host = host;
+	c->listen_port = (unsigned)port;
+	return 0;
+}
+
+static int
+parse_top(struct ld *ld, const struct ynode *root)
+{
+	static const char *const keys[] = { "listen", "socket_group",
+	    "fastcgi_allow", "user", "spool", "templates", "workers", "limits",
+	    "delivery", "smtp", "sites", NULL };
+	static const char *const lkeys[] = { "max_body", "max_fields",
+	    "max_field_name", "spool_max_messages", "spool_min_free", NULL };
+	static const char *const dkeys[] = { "first_retry", "max_retry",
+	    "max_age", NULL };
+	struct config *c = ld->c;
+	const struct ynode *n;
+	unsigned long long v;
+
+	if (map_keys(ld, root, "the top level", keys) == -1 ||
+	    parse_listen(ld, root) == -1 ||
+	    get_str(ld, root, "socket_group", &c->socket_group) == -1 ||
+	    get_list(ld, root, "fastcgi_allow", &c->fastcgi_allow,
+	    &c->nfastcgi_allow, ip_ok, "is not a numeric IP address") == -1 ||
+	    get_str(ld, root, "user", &c->user) == -1 ||
+	    get_path(ld, root, "spool", &c->spool) == -1 ||
+	    get_path(ld, root, "templates", &c->templates) == -1)
+		return -1;
+	v = c->workers;
+	if (get_uint(ld, root, "workers", 1, MAX_WORKERS, &v) == -1)
+		return -1;
+	c->workers = (unsigned)v;
+	if ((n = map_get(root, "limits")) != NULL) {
+		if (map_keys(ld, n, "limits", lkeys) == -1)
+			return -1;
+		v = c->max_body;
+		if (get_size(ld, n, "max_body", MIN_MAX_BODY, MAX_MAX_BODY,
+		    &v) == -1)
+			return -1;
+		c->max_body = (size_t)v;
+		v = c->max_fields;
+		if (get_uint(ld, n, "max_fields", 1, MAX_MAX_FIELDS, &v) == -1)
+			return -1;
+		c->max_fields = (size_t)v;
+		v = c->max_field_name;
+		if (get_uint(ld, n, "max_field_name", 1, MAX_MAX_FIELD_NAME,
+		    &v) == -1)
+			return -1;
+		c->max_field_name = (size_t)v;
+		v = c->spool_max_messages;
+		if (get_uint(ld, n, "spool_max_messages", 1, 10000000,
+		    &v) == -1)
+			return -1;
+		c->spool_max_messages = (size_t)v;
+		if (get_size(ld, n, "spool_min_free", 0, ULLONG_MAX,
+		    &c->spool_min_free) == -1)
+			return -1;
+	}
+	if ((n = map_get(root, "delivery")) != NULL) {
+		if (map_keys(ld, n, "delivery", dkeys) == -1 ||
+		    get_duration(ld, n, "first_retry", 1, 86400,
+		    &c->first_retry) == -1 ||
+		    get_duration(ld, n, "max_retry", 1, 7 * 86400,
+		    &c->max_retry) == -1 ||
+		    get_duration(ld, n, "max_age", 1, 60 * 86400,
+		    &c->max_age) == -1)
+			return -1;
+		if (c->max_retry < c->first_retry) {
+			NERR(ld, n, "delivery: max_retry must be at least "
+			    "first_retry");
+			return -1;
+		}
+	}
+	if (c->listen == LISTEN_TCP && !config_host_is_loopback(c->listen_host)
+	    && c->nfastcgi_allow == 0) {
+		n = map_get(root, "listen");
+		NERR(ld, n, "listen on a non-loopback address needs "
+		    "fastcgi_allow: FastCGI has no authentication, anyone who "
+		    "reaches the port can forge REMOTE_ADDR and Origin");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_profile(struct ld *ld, const struct ynode *key, const struct ynode *n,
+    struct smtp_profile *p)
+{
+	static const char *const keys[] = { "url", "starttls", "username",
+	    "password_file", "password_env", "ca_file", "timeout", NULL };
+	const struct ynode *u, *st;
+	const char *hp, *end;
+	char what[LIM_NAME_BYTES + 16];
+
+	p->pos.line = key->line;
+	p->pos.col = key->col;
+	p->starttls = 1;
+	p->timeout = DEF_SMTP_TIMEOUT;
+	if (!name_ok(key->str)) {
+		NERR(ld, key, "profile name '%s' may use only letters, digits, "
+		    "'_' and '-'", key->str);
+		return -1;
+	}
+	if ((p->name = strdup(key->str)) == NULL)
+		return -1;
+	snprintf(what, sizeof what, "smtp.%s", key->str);
+	if (map_keys(ld, n, what, keys) == -1 ||
+	    get_str(ld, n, "url", &p->url) == -1 ||
+	    get_str(ld, n, "username", &p->username) == -1 ||
+	    get_path(ld, n, "password_file", &p->password_file) == -1 ||
+	    get_str(ld, n, "password_env", &p->password_env) == -1 ||
+	    get_path(ld, n, "ca_file", &p->ca_file) == -1 ||
+	    get_duration(ld, n, "timeout", 1, LIM_SMTP_ATTEMPT,
+	    &p->timeout) == -1)
+		return -1;
+	if ((u = map_get(n, "url")) == NULL) {
+		NERR(ld, key, "%s needs a url (smtp://host:587 or "
+		    "smtps://host:465)", what);
+		return -1;
+	}
+	if (strncmp(p->url, "smtp://", 7) == 0)
+		hp = p->url + 7;
+	else if (strncmp(p->url, "smtps://", 8) == 0) {
+		hp = p->url + 8;
+		p->implicit_tls = 1;
+	} else {
+		NERR(ld, u, "url must start with smtp:// (STARTTLS, port 587) "
+		    "or smtps:// (implicit TLS, port 465)");
+		return -1;
+	}
+	if (*hp == '[') {
+		end = strchr(hp, ']');
+		if (end == NULL) {
+			NERR(ld, u, "url: unclosed '[' in host");
+			return -1;
+		}
+		p->host = fp_strndup(hp + 1, (size_t)(end - hp - 1));
+		end++;
+	} else {
+		end = hp + strcspn(hp, ":/");
+		p->host = fp_strndup(hp, (size_t)(end - hp));
+	}
+	if (p->host == NULL || p->host[0] == '\0' || has_ctl(p->url,
+	    strlen(p->url)) || strchr(p->url, '@') || strchr(p->url, ' ') ||
+	    !(*end == '\0' || *end == ':' || strcmp(end, "/") == 0)) {
+		NERR(ld, u, "url must be smtp[s]://host[:port] with no user, "
+		    "path or spaces");
+		return -1;
+	}
+	if (*end == ':') {
+		unsigned long long port;
+		char *pe = strchr(end, '/');
+		char num[8] = "";
+		size_t nl = pe ? (size_t)(pe - end - 1) : strlen(end + 1);
+		if (nl < sizeof num)
+			memcpy(num, end + 1, nl), num[nl] = '\0';
+		if (parse_ull(num, &port) == -1 || port == 0 || port > 65535) {
+			NERR(ld, u, "url: bad port");
+			return -1;
+		}
+	}
+	if ((st = map_get(n, "starttls")) != NULL) {
+		if (st->kind == Y_SCALAR && strcmp(st->str, "required") == 0)
+			p->starttls = 1;
+		else if (st->kind == Y_SCALAR && strcmp(st->str, "off") == 0)
+			p->starttls = 0;
+		else {
+			NERR(ld, st, "starttls must be required or off");
+			return -1;
+		}
+		if (p->implicit_tls && !p->starttls) {
+			NERR(ld, st, "starttls: off contradicts smtps:// "
+			    "(implicit TLS); drop the line");
+			return -1;
+		}
+		if (!p->starttls && !config_host_is_loopback(p->host)) {
+			NERR(ld, st, "starttls: off is allowed only for a "
+			    "loopback relay; %s would see the password and "
+			    "mail in clear", p->host);
+			return -1;
+		}
+	}
+	if (p->username == NULL && !config_host_is_loopback(p->host)) {
+		NERR(ld, key, "%s needs a username: only a loopback relay may "
+		    "be used without AUTH", what);
+		return -1;
+	}
+	if (p->username) {
+		const struct ynode *un = map_get(n, "username");
+		p->username_pos.line = un->line;
+		p->username_pos.col = un->col;
+		if (has_ctl(p->username, strlen(p->username))) {
+			NERR(ld, un, "username contains control characters");
+			return -1;
+		}
+		if (p->password_file == NULL && p->password_env == NULL) {
+			NERR(ld, key, "%s has a username but no password_file "
+			    "or password_env", what);
+			return -1;
+		}
+	}
+	if (p->password_file && p->password_env) {
+		NERR(ld, map_get(n, "password_env"), "give password_file or "
+		    "password_env, not both");
+		return -1;
+	}
+	if ((p->password_file || p->password_env) && p->username == NULL) {
+		NERR(ld, key, "%s has a password but no username", what);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_profiles(struct ld *ld, const struct ynode *root)
+{
+	const struct ynode *n = map_get(root, "smtp");
+	struct config *c = ld->c;
+	size_t i;
+
+	if (n == NULL || want_kind(ld, n, Y_MAP, "smtp") == -1 || n->n == 0) {
+		if (!ld->failed)
+			ld_error(ld, 1, 1, "no smtp: profiles; add at least "
+			    "one (see conf/formpost.example.yaml)");
+		return -1;
+	}
+	if (n->n / 2 > LIM_PROFILES) {
+		NERR(ld, n, "more than %d smtp profiles", LIM_PROFILES);
+		return -1;
+	}
+	if ((c->profiles = calloc(n->n / 2, sizeof *c->profiles)) == NULL)
+		return -1;
+	for (i = 0; i < n->n; i += 2) {
+		c->nprofiles++;
+		if (want_kind(ld, n->items[i + 1], Y_MAP, n->items[i]->str) ==
+		    -1 || parse_profile(ld, n->items[i], n->items[i + 1],
+		    &c->profiles[i / 2]) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+parse_field(struct ld *ld, const struct ynode *key, const struct ynode *n,
+    struct field *f)
+{
+	static const char *const keys[] = { "label", "type", "required",
+	    "min", "max", "pattern", "options", "confirm", "reply_to", NULL };
+	const struct ynode *t, *m;
+	const char *mk[2] = { "min", "max" };
+	int i, rc;
+
+	if (!name_ok(key->str) || key->str[0] == '_') {
+		NERR(ld, key, "field name '%s' may use only letters, digits, "
+		    "'_' and '-', and must not start with '_' (reserved)",
+		    key->str);
+		return -1;
+	}
+	if ((f->name = strdup(key->str)) == NULL)
+		return -1;
+	if (want_kind(ld, n, Y_MAP, key->str) == -1 ||
+	    map_keys(ld, n, "a field", keys) == -1 ||
+	    get_str(ld, n, "label", &f->label) == -1 ||
+	    get_bool(ld, n, "required", &f->required) == -1 ||
+	    get_str(ld, n, "pattern", &f->pattern) == -1 ||
+	    get_str(ld, n, "confirm", &f->confirm) == -1 ||
+	    get_bool(ld, n, "reply_to", &f->reply_to) == -1 ||
+	    get_list(ld, n, "options", &f->options, &f->noptions, NULL,
+	    NULL) == -1)
+		return -1;
+	if (f->label == NULL && (f->label = strdup(f->name)) == NULL)
+		return -1;
+	if ((t = map_get(n, "type")) != NULL) {
+		size_t k;
+		if (want_kind(ld, t, Y_SCALAR, "type") == -1)
+			return -1;
+		for (k = 0; k < ARRAY_LEN(field_type_names); k++)
+			if (strcmp(t->str, field_type_names[k]) == 0)
+				break;
+		if (strcmp(t->str, "radio") == 0)
+			k = FT_SELECT;
+		if (k == ARRAY_LEN(field_type_names)) {
+			NERR(ld, t, "unknown field type '%s' (text, multiline, "
+			    "email, tel, url, number, select, radio, "
+			    "checkbox)", t->str);
+			return -1;
+		}
+		f->type = (enum field_type)k;
+	}
+	for (i = 0; i < 2; i++) {
+		double v;
+		char *end;
+		if ((m = map_get(n, mk[i])) == NULL)
+			continue;
+		errno = 0;
+		v = m->kind == Y_SCALAR ? strtod(m->str, &end) : NAN;
+		if (m->kind != Y_SCALAR || *end || errno || !isfinite(v) ||
+		    m->len == 0 || (f->type != FT_NUMBER && (v < 0 ||
+		    v != floor(v) || v > 1e6))) {
+			NERR(ld, m, f->type == FT_NUMBER ? "%s must be a "
+			    "number" : "%s must be a whole number of "
+			    "characters", mk[i]);
+			return -1;
+		}
+		if (i == 0)
+			f->has_min = 1, f->min = v;
+		else
+			f->has_max = 1, f->max = v;
+	}
+	if (f->has_min && f->has_max && f->min > f->max) {
+		NERR(ld, map_get(n, "min"), "min is larger than max");
+		return -1;
+	}
+	if (f->pattern) {
+		if ((rc = regcomp(&f->re, f->pattern, REG_EXTENDED |
+		    REG_NOSUB)) != 0) {
+			char rerr[128];
+			regerror(rc, &f->re, rerr, sizeof rerr);
+			NERR(ld, map_get(n, "pattern"), "pattern is not a "
+			    "POSIX extended regular expression: %s", rerr);
+			free(f->pattern);
+			f->pattern = NULL;
+			return -1;
+		}
+	}
+	if (f->type == FT_SELECT && f->noptions == 0) {
+		NERR(ld, key, "field %s: select and radio need options",
+		    f->name);
+		return -1;
+	}
+	if (f->noptions && f->type != FT_SELECT && f->type != FT_CHECKBOX) {
+		NERR(ld, map_get(n, "options"), "options are only for select, "
+		    "radio and checkbox fields");
+		return -1;
+	}
+	if (f->reply_to && f->type != FT_EMAIL) {
+		NERR(ld, map_get(n, "reply_to"), "reply_to needs type: email");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_fields(struct ld *ld, const struct ynode *n, struct site *s)
+{
+	size_t i, j;
+	int nreply = 0;
+
+	if (n == NULL) {
+		ld_error(ld, s->pos.line, s->pos.col, "site %s has no fields",
+		    s->name);
+		return -1;
+	}
+	if (want_kind(ld, n, Y_MAP, "fields") == -1)
+		return -1;
+	if (n->n / 2 > MAX_MAX_FIELDS) {
+		NERR(ld, n, "too many fields");
+		return -1;
+	}
+	if ((s->fields = calloc(n->n / 2 + 1, sizeof *s->fields)) == NULL)
+		return -1;
+	for (i = 0; i < n->n; i += 2) {
+		s->nfields++;
+		if (parse_field(ld, n->items[i], n->items[i + 1],
+		    &s->fields[i / 2]) == -1)
+			return -1;
+		nreply += s->fields[i / 2].reply_to;
+	}
+	if (nreply > 1) {
+		NERR(ld, n, "only one field may have reply_to: true");
+		return -1;
+	}
+	for (i = 0; i < s->nfields; i++) {
+		const char *cf = s->fields[i].confirm;
+		if (cf == NULL)
+			continue;
+		for (j = 0; j < s->nfields; j++)
+			if (j != i && strcmp(s->fields[j].name, cf) == 0)
+				break;
+		if (j == s->nfields) {
+			NERR(ld, map_get(n->items[2 * i + 1], "confirm"),
+			    "confirm: no field named '%s' in this site", cf);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* "Name <addr>" or "addr" → name (may be NULL) and addr. */
+static int
+parse_mailbox(const char *s, char **name, char **addr)
+{
+	const char *lt = strrchr(s, '<');
+	size_t n;
+
+	*name = *addr = NULL;
+	if (lt == NULL) {
+		*addr = strdup(s);
+		return *addr && config_addr_ok(*addr) ? 0 : -1;
+	}
+	n = strlen(lt);
+	if (n < 3 || lt[n - 1] != '>')
+		return -1;
+	if ((*addr = fp_strndup(lt + 1, n - 2)) == NULL ||
+	    !config_addr_ok(*addr))
+		return -1;
+	n = (size_t)(lt - s);
+	while (n && s[n - 1] == ' ')
+		n--;
+	if (n >= 2 && s[0] == '"' && s[n - 1] == '"')
+		s++, n -= 2;
+	if (n && (*name = fp_strndup(s, n)) == NULL)
+		return -1;
+	if (*name && (has_ctl(*name, n) || strpbrk(*name, "\"\\<>")))
+		return -1;
+	return 0;
+}
+
+static int
+parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
+    struct site *s)
+{
+	static const char *const keys[] = { "origins", "from",
+	    "envelope_from", "to", "cc", "bcc", "smtp", "subject", "lang",
+	    "templates", "reply_to_name", "fields", "honeypot", "redirect",
+	    "rate_limit", "filters", "token", NULL };
+	static const char *const fkeys[] = { "max_links", "require_japanese",
+	    NULL };
+	static const char *const tkeys[] = { "required", "min_age", "max_age",
+	    NULL };
+	const char *bad_addr = "is not an address (local@example.com; "
+	    "write internationalised domains as xn--)";
+	const struct ynode *v;
+	struct config *c = ld->c;
+	char **names = NULL;
+	size_t i, nnames = 0;
+
+	s->pos.line = key->line;
+	s->pos.col = key->col;
+	s->token_min_age = 3;
+	s->token_max_age = 7200;
+	s->max_links = UINT_MAX;
+	if (!name_ok(key->str)) {
+		NERR(ld, key, "site name '%s' may use only letters, digits, "
+		    "'_' and '-' (it is the last segment of the form's URL)",
+		    key->str);
+		return -1;
+	}
+	if ((s->name = strdup(key->str)) == NULL)
+		return -1;
+	if (want_kind(ld, n, Y_MAP, key->str) == -1 ||
+	    map_keys(ld, n, "a site", keys) == -1 ||
+	    get_list(ld, n, "origins", &s->origins, &s->norigins, origin_ok,
+	    "is not an origin such as https://www.example.com (scheme and "
+	    "host, no path)") == -1 ||
+	    get_str(ld, n, "from", &s->from) == -1 ||
+	    get_str(ld, n, "envelope_from", &s->envelope_from) == -1 ||
+	    get_list(ld, n, "to", &s->to, &s->nto, config_addr_ok, bad_addr)
+	    == -1 ||
+	    get_list(ld, n, "cc", &s->cc, &s->ncc, config_addr_ok, bad_addr)
+	    == -1 ||
+	    get_list(ld, n, "bcc", &s->bcc, &s->nbcc, config_addr_ok,
+	    bad_addr) == -1 ||
+	    get_str(ld, n, "subject", &s->subject) == -1 ||
+	    get_path(ld, n, "templates", &s->templates) == -1 ||
+	    get_str(ld, n, "reply_to_name", &s->reply_to_name) == -1 ||
+	    get_str(ld, n, "honeypot", &s->honeypot) == -1 ||
+	    get_str(ld, n, "redirect", &s->redirect) == -1 ||
+	    parse_fields(ld, map_get(n, "fields"), s) == -1)
+		return -1;
+	if (s->norigins == 0) {
+		NERR(ld, key, "site %s needs origins: the sites whose pages "
+		    "may post to it (https://www.example.com)", s->name);
+		return -1;
+	}
+	if ((v = map_get(n, "from")) == NULL) {
+		NERR(ld, key, "site %s needs from: a fixed, real, send-only "
+		    "address such as \"Example Web <noreply@example.com>\"",
+		    s->name);
+		return -1;
+	}
+	s->from_pos.line = v->line;
+	s->from_pos.col = v->col;
+	if (parse_mailbox(s->from, &s->from_name, &s->from_addr) == -1) {
+		NERR(ld, v, "from must be \"Name <local@example.com>\" or "
+		    "local@example.com");
+		return -1;
+	}
+	s->from_domain = strrchr(s->from_addr, '@') + 1;
+	if (s->envelope_from) {
+		v = map_get(n, "envelope_from");
+		s->envelope_from_pos.line = v->line;
+		s->envelope_from_pos.col = v->col;
+		if (!config_addr_ok(s->envelope_from)) {
+			NERR(ld, v, "envelope_from %s", bad_addr);
+			return -1;
+		}
+	}
+	if (s->nto == 0) {
+		NERR(ld, key, "site %s needs to: at least one recipient",
+		    s->name);
+		return -1;
+	}
+	if ((v = map_get(n, "lang")) != NULL) {
+		if (v->kind == Y_SCALAR && strcmp(v->str, "ja") == 0)
+			s->lang = LANG_JA;
+		else if (v->kind == Y_SCALAR && strcmp(v->str, "en") == 0)
+			s->lang = LANG_EN;
+		else {
+			NERR(ld, v, "lang must be ja or en");
+			return -1;
+		}
+	}
+	if (s->subject == NULL &&
+	    (s->subject = strdup(s->lang == LANG_JA ? "[お問い合わせ] {{_site}}"
+	    : "[Contact] {{_site}}")) == NULL)
+		return -1;
+	if (has_ctl(s->subject, strlen(s->subject))) {
+		NERR(ld, map_get(n, "subject"), "subject must be one line");
+		return -1;
+	}
+	/* smtp: profile names, in order. */
+	if (get_list(ld, n, "smtp", &names, &nnames, name_ok, "is not a "
+	    "profile name") == -1)
+		goto fail;
+	if (nnames == 0) {
+		if (c->nprofiles != 1) {
+			NERR(ld, key, "site %s must name its smtp: profiles "
+			    "(there are several)", s->name);
+			goto fail;
+		}
+		s->smtp = calloc(1, sizeof *s->smtp);
+		if (s->smtp == NULL)
+			goto fail;
+		s->smtp[s->nsmtp++] = &c->profiles[0];
+	} else if ((s->smtp = calloc(nnames, sizeof *s->smtp)) == NULL)
+		goto fail;
+	for (i = 0; i < nnames; i++) {
+		size_t k;
+		for (k = 0; k < c->nprofiles; k++)
+			if (strcmp(c->profiles[k].name, names[i]) == 0)
+				break;
+		if (k == c->nprofiles) {
+			NERR(ld, map_get(n, "smtp")->items[i], "no smtp "
+			    "profile named '%s'", names[i]);
+			goto fail;
+		}
+		s->smtp[s->nsmtp++] = &c->profiles[k];
+	}
+	for (i = 0; i < nnames; i++)
+		free(names[i]);
+	free(names);
+	names = NULL;
+	if (s->reply_to_name) {
+		for (i = 0; i < s->nfields; i++)
+			if (strcmp(s->fields[i].name, s->reply_to_name) == 0)
+				break;
+		if (i == s->nfields) {
+			NERR(ld, map_get(n, "reply_to_name"), "reply_to_name: "
+			    "no field named '%s'", s->reply_to_name);
+			return -1;
+		}
+	}
+	if (s->honeypot) {
+		v = map_get(n, "honeypot");
+		if (!name_ok(s->honeypot) || s->honeypot[0] == '_') {
+			NERR(ld, v, "honeypot must be a field name");
+			return -1;
+		}
+		for (i = 0; i < s->nfields; i++)
+			if (strcmp(s->fields[i].name, s->honeypot) == 0) {
+				NERR(ld, v, "honeypot '%s' is also a real "
+				    "field", s->honeypot);
+				return -1;
+			}
+	}
+	if (s->redirect) {
+		v = map_get(n, "redirect");
+		if ((strncmp(s->redirect, "https://", 8) != 0 &&
+		    strncmp(s->redirect, "http://", 7) != 0) ||
+		    has_ctl(s->redirect, strlen(s->redirect)) ||
+		    strpbrk(s->redirect, " \"<>\\")) {
+			NERR(ld, v, "redirect must be an absolute http(s) URL");
+			return -1;
+		}
+	}
+	if ((v = map_get(n, "rate_limit")) != NULL) {
+		unsigned long long cnt;
+		char *slash;
+		if (want_kind(ld, v, Y_SCALAR, "rate_limit") == -1)
+			return -1;
+		slash = strchr(v->str, '/');
+		if (slash == NULL)
+			goto bad_rate;
+		*slash = '\0';
+		if (parse_ull(v->str, &cnt) == -1 || cnt == 0 ||
+		    cnt > 1000000 || config_parse_duration(slash + 1,
+		    &s->rate_window) == -1 || s->rate_window == 0) {
+			*slash = '/';
+			goto bad_rate;
+		}
+		*slash = '/';
+		s->rate_count = (unsigned)cnt;
+	}
+	if ((v = map_get(n, "filters")) != NULL) {
+		unsigned long long ml = UINT_MAX;
+		if (map_keys(ld, v, "filters", fkeys) == -1 ||
+		    get_uint(ld, v, "max_links", 0, 1000, &ml) == -1 ||
+		    get_bool(ld, v, "require_japanese", &s->require_japanese)
+		    == -1)
+			return -1;
+		s->max_links = (unsigned)ml;
+	}
+	if ((v = map_get(n, "token")) != NULL) {
+		if (map_keys(ld, v, "token", tkeys) == -1 ||
+		    get_bool(ld, v, "required", &s->token_required) == -1 ||
+		    get_duration(ld, v, "min_age", 0, 86400,
+		    &s->token_min_age) == -1 ||
+		    get_duration(ld, v, "max_age", 1, 30 * 86400,
+		    &s->token_max_age) == -1)
+			return -1;
+		if (s->token_min_age >= s->token_max_age) {
+			NERR(ld, v, "token: min_age must be below max_age");
+			return -1;
+		}
+	}
+	return 0;
+bad_rate:
+	NERR(ld, v, "rate_limit must be COUNT/DURATION such as 5/10m");
+	return -1;
+fail:
+	for (i = 0; i < nnames; i++)
+		free(names[i]);
+	free(names);
+	return -1;
+}
+
+static int
+parse_sites(struct ld *ld, const struct ynode *root)
+{
+	const struct ynode *n = map_get(root, "sites");
+	struct config *c = ld->c;
+	size_t i;
+
+	if (n == NULL || want_kind(ld, n, Y_MAP, "sites") == -1 || n->n == 0) {
+		if (!ld->failed)
+			ld_error(ld, 1, 1, "no sites: configured; add one "
+			    "(see conf/formpost.example.yaml)");
+		return -1;
+	}
+	if (n->n / 2 > LIM_SITES) {
+		NERR(ld, n, "more than %d sites", LIM_SITES);
+		return -1;
+	}
+	if ((c->sites = calloc(n->n / 2, sizeof *c->sites)) == NULL)
+		return -1;
+	for (i = 0; i < n->n; i += 2) {
+		c->nsites++;
+		if (parse_site(ld, n->items[i], n->items[i + 1],
+		    &c->sites[i / 2]) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ public */
+
+static void
+strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+secret_free(char *s)
+{
+	if (s == NULL)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+void
+config_free(struct config *c)
+{
+	size_t i, j;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nsites; i++) {
+		struct site *s = &c->sites[i];
+		free(s->name);
+		strv_free(s->origins, s->norigins);
+		free(s->from);
+		free(s->from_name);
+		free(s->from_addr);
+		free(s->envelope_from);
+		strv_free(s->to, s->nto);
+		strv_free(s->cc, s->ncc);
+		strv_free(s->bcc, s->nbcc);
+		free(s->smtp);
+		free(s->subject);
+		free(s->templates);
+		free(s->reply_to_name);
+		for (j = 0; j < s->nfields; j++) {
+			struct field *f = &s->fields[j];
+			free(f->name);
+			free(f->label);
+			if (f->pattern)
+				regfree(&f->re);
+			free(f->pattern);
+			strv_free(f->options, f->noptions);
+			free(f->confirm);
+		}
+		free(s->fields);
+		free(s->honeypot);
+		free(s->redirect);
+	}
+	free(c->sites);
+	for (i = 0; i < c->nprofiles; i++) {
+		struct smtp_profile *p = &c->profiles[i];
+		free(p->name);
+		free(p->url);
+		free(p->host);
+		free(p->username);
+		free(p->password_file);
+		free(p->password_env);
+		secret_free(p->password);
+		free(p->ca_file);
+	}
+	free(c->profiles);
+	free(c->path);
+	free(c->listen_path);
+	free(c->listen_host);
+	free(c->socket_group);
+	strv_free(c->fastcgi_allow, c->nfastcgi_allow);
+	free(c->user);
+	free(c->spool);
+	free(c->templates);
+	free(c);
+}
+
+struct config *
+config_parse(const char *name, const char *dir, const char *data, size_t len,
+    char *err, size_t errlen)
+{
+	struct ld ld = { .name = name, .dir = dir ? dir : ".", .err = err,
+	    .errlen = errlen };
+	struct ynode *root = NULL;
+	struct config *c;
+
+	if ((c = calloc(1, sizeof *c)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return NULL;
+	}
+	ld.c = c;
+	c->workers = DEF_WORKERS;
+	c->max_body = DEF_MAX_BODY;
+	c->max_fields = DEF_MAX_FIELDS;
+	c->max_field_name = DEF_MAX_FIELD_NAME;
+	c->spool_max_messages = DEF_SPOOL_MAX_MESSAGES;
+	c->spool_min_free = DEF_SPOOL_MIN_FREE;
+	c->first_retry = DEF_FIRST_RETRY;
+	c->max_retry = DEF_MAX_RETRY;
+	c->max_age = DEF_MAX_AGE;
+	if ((c->path = strdup(name)) == NULL ||
+	    (c->spool = strdup("/var/spool/formpost")) == NULL ||
+	    (c->templates = strdup(FORMPOST_SHAREDIR "/templates")) == NULL) {
+		ld_error(&ld, 0, 0, "out of memory");
+		goto fail;
+	}
+	if (len > LIM_CONFIG_BYTES) {
+		ld_error(&ld, 0, 0, "larger than %d bytes", LIM_CONFIG_BYTES);
+		goto fail;
+	}
+	if ((root = tree_build(&ld, data, len)) == NULL)
+		goto fail;
+	if (parse_top(&ld, root) == -1 || parse_profiles(&ld, root) == -1 ||
+	    parse_sites(&ld, root) == -1)
+		goto fail;
+	ynode_free(root);
+	return c;
+fail:
+	if (!ld.failed)
+		ld_error(&ld, 0, 0, "out of memory");
+	ynode_free(root);
+	config_free(c);
+	return NULL;
+}
+
+/* Reads a whole small file; caller frees *out.  -1 with errno set. */
+static int
+read_small_file(const char *path, size_t cap, char **out, size_t *outlen)
+{
+	struct buf b;
+	char chunk[8192];
+	ssize_t r;
+	int fd, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	buf_init(&b);
+	while ((r = read(fd, chunk, sizeof chunk)) != 0) {
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (b.len + (size_t)r > cap) {
+			errno = EFBIG;
+			goto fail;
+		}
+		if (buf_add(&b, chunk, (size_t)r) == -1) {
+			errno = ENOMEM;
+			goto fail;
+		}
+	}
+	close(fd);
+	*outlen = b.len;
+	if ((*out = buf_steal(&b)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+fail:
+	saved = errno;
+	close(fd);
+	buf_free(&b);
+	errno = saved;
+	return -1;
+}
+
+struct config *
+config_load(const char *path, char *err, size_t errlen)
+{
+	struct config *c;
+	char *data = NULL, *dir, *slash;
+	size_t len;
+
+	if (read_small_file(path, LIM_CONFIG_BYTES, &data, &len) == -1) {
+		snprintf(err, errlen, "%s: cannot read: %s%s", path,
+		    strerror(errno), errno == ENOENT ? " (give another "
+		    "file with -c FILE or FORMPOST_CONFIG)" : "");
+		return NULL;
+	}
+	if ((slash = strrchr(path, '/')) == NULL)
+		dir = realpath(".", NULL);
+	else if (slash == path)
+		dir = strdup("/");
+	else {
+		char *d = fp_strndup(path, (size_t)(slash - path));
+		dir = d ? realpath(d, NULL) : NULL;
+		free(d);
+	}
+	if (dir == NULL) {
+		snprintf(err, errlen, "%s: cannot resolve its directory: %s",
+		    path, strerror(errno));
+		free(data);
+		return NULL;
+	}
+	c = config_parse(path, dir, data, len, err, errlen);
+	free(dir);
+	free(data);
+	return c;
+}
+
+int
+config_load_secrets(struct config *c, char *err, size_t errlen)
+{
+	size_t i, len;
+	struct stat st;
+	char *s;
+	int fd;
+
+	for (i = 0; i < c->nprofiles; i++) {
+		struct smtp_profile *p = &c->profiles[i];
+		if (p->password_env) {
+			const char *e = getenv(p->password_env);
+			if (e == NULL || *e == '\0') {
+				snprintf(err, errlen, "smtp.%s: environment "
+				    "variable %s is not set", p->name,
+				    p->password_env);
+				return -1;
+			}
+			s = strdup(e);
+			len = s ? strlen(s) : 0;
+		} else if (p->password_file) {
+			if ((fd = open(p->password_file, O_RDONLY |
+			    O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
+				snprintf(err, errlen, "smtp.%s: cannot read "
+				    "password_file %s: %s", p->name,
+				    p->password_file, strerror(errno));
+				if (fd != -1)
+					close(fd);
+				return -1;
+			}
+			close(fd);
+			if (st.st_mode & 007) {
+				snprintf(err, errlen, "smtp.%s: password_file "
+				    "%s is accessible by others: chmod 0600 "
+				    "it (or 0640 with the service group)",
+				    p->name, p->password_file);
+				return -1;
+			}
+			if (read_small_file(p->password_file, 4096, &s,
+			    &len) == -1) {
+				snprintf(err, errlen, "smtp.%s: cannot read "
+				    "password_file %s: %s", p->name,
+				    p->password_file, strerror(errno));
+				return -1;
+			}
+			while (len && (s[len - 1] == '\n' ||
+			    s[len - 1] == '\r'))
+				s[--len] = '\0';
+		} else
+			continue;
+		if (s == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		if (len == 0 || memchr(s, 0, len) || has_ctl(s, len)) {
+			snprintf(err, errlen, "smtp.%s: the password in %s is "
+			    "empty or contains control characters", p->name,
+			    p->password_file ? p->password_file :
+			    p->password_env);
+			secret_free(s);
+			return -1;
+		}
+		secret_free(p->password);
+		p->password = s;
+	}
+	return 0;
+}
+
+const struct site *
+config_site(const struct config *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nsites; i++)
+		if (strcmp(c->sites[i].name, name) == 0)
+			return &c->sites[i];
+	return NULL;
+}
+
+const struct smtp_profile *
+config_profile(const struct config *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nprofiles; i++)
+		if (strcmp(c->profiles[i].name, name) == 0)
+			return &c->profiles[i];
+	return NULL;
+}

@@ -1,0 +1,149 @@
+/*
+ * config — loads and validates formpost.yaml (SPEC "Configuration") into
+ * one immutable struct config.  Strict: unknown and duplicate keys,
+ * anchors, aliases, tags, wrong types, impossible values, NUL bytes and
+ * nesting deeper than the schema are errors reported as
+ * "FILE:LINE:COLUMN: message".  A loaded config is never modified, so a
+ * reload builds a new one and swaps the pointer.  The only module that
+ * includes <yaml.h>.
+ */
+#ifndef FORMPOST_CONFIG_H
+#define FORMPOST_CONFIG_H
+
+#include <regex.h>
+#include <stddef.h>
+#include <time.h>
+
+enum listen_kind { LISTEN_INHERIT, LISTEN_UNIX, LISTEN_TCP };
+enum lang { LANG_JA, LANG_EN };
+
+enum field_type {
+	FT_TEXT, FT_MULTILINE, FT_EMAIL, FT_TEL, FT_URL, FT_NUMBER,
+	FT_SELECT, FT_CHECKBOX,
+};
+
+/* Where a value came from, for messages after loading (lints, check). */
+struct cfg_pos {
+	unsigned line, col; /* 1-based; col in characters */
+};
+
+struct smtp_profile {
+	char *name;
+	char *url;             /* smtp://host[:port] or smtps://host[:port] */
+	char *host;            /* from url, without brackets */
+	int implicit_tls;      /* smtps:// */
+	int starttls;          /* 1 required, 0 off (loopback only) */
+	char *username;        /* NULL: no AUTH (loopback relay only) */
+	char *password_file;   /* absolute; NULL unless given */
+	char *password_env;    /* NULL unless given */
+	char *password;        /* the secret, read by config_load_secrets;
+	                        * never logged; cleansed by config_free */
+	char *ca_file;         /* absolute; NULL: system store */
+	unsigned timeout;      /* seconds: connect and each reply */
+	struct cfg_pos pos, username_pos;
+};
+
+struct field {
+	char *name;
+	char *label;
+	enum field_type type;
+	int required;
+	int has_min, has_max;
+	double min, max;       /* characters, or values for FT_NUMBER */
+	char *pattern;         /* source, NULL if none */
+	regex_t re;            /* compiled when pattern != NULL */
+	char **options;        /* select/radio, checkbox group */
+	size_t noptions;
+	char *confirm;         /* name of the field this must equal */
+	int reply_to;          /* this email field becomes Reply-To */
+};
+
+struct site {
+	char *name;
+	char **origins;
+	size_t norigins;
+	char *from;            /* as written: "Name <addr>" */
+	char *from_name;       /* display name, NULL if none */
+	char *from_addr;       /* addr-spec */
+	const char *from_domain; /* points into from_addr */
+	char *envelope_from;   /* NULL: use from_addr */
+	char **to, **cc, **bcc;
+	size_t nto, ncc, nbcc;
+	struct smtp_profile **smtp; /* borrowed from config->profiles */
+	size_t nsmtp;
+	char *subject;         /* template source */
+	enum lang lang;
+	char *templates;       /* absolute per-site override dir, or NULL */
+	char *reply_to_name;   /* field name, or NULL */
+	struct field *fields;
+	size_t nfields;
+	char *honeypot;        /* NULL: none */
+	char *redirect;        /* NULL: render the thanks template */
+	unsigned rate_count;   /* 0: no rate limit */
+	unsigned rate_window;  /* seconds */
+	unsigned max_links;    /* filters.max_links; UINT_MAX: no limit */
+	int require_japanese;
+	int token_required;
+	unsigned token_min_age, token_max_age; /* seconds */
+	struct cfg_pos pos, from_pos, envelope_from_pos;
+};
+
+struct config {
+	char *path;            /* the file loaded, as given */
+	enum listen_kind listen;
+	char *listen_path;     /* LISTEN_UNIX: absolute */
+	char *listen_host;     /* LISTEN_TCP */
+	unsigned listen_port;
+	char *socket_group;    /* NULL: keep the process group */
+	char **fastcgi_allow;  /* numeric addresses */
+	size_t nfastcgi_allow;
+	char *user;            /* NULL: do not change user */
+	char *spool;           /* absolute */
+	char *templates;       /* absolute */
+	unsigned workers;
+	size_t max_body, max_fields, max_field_name;
+	size_t spool_max_messages;
+	unsigned long long spool_min_free;
+	unsigned first_retry, max_retry, max_age; /* seconds */
+	struct smtp_profile *profiles;
+	size_t nprofiles;
+	struct site *sites;
+	size_t nsites;
+};
+
+/* Loads and validates path.  Returns a config (free with config_free), or
+ * NULL with one "FILE:LINE:COLUMN: message" (or "FILE: message") in err.
+ * Does not read secrets and touches nothing but path.  Thread-safe. */
+struct config *config_load(const char *path, char *err, size_t errlen);
+
+/* Same, from bytes in memory (tests, fuzzing); name is used in messages and
+ * relative paths resolve against dir (NULL: the current directory). */
+struct config *config_parse(const char *name, const char *dir,
+    const char *data, size_t len, char *err, size_t errlen);
+
+/* Reads every profile's password from password_file (must not be readable
+ * or writable by others) or password_env.  Returns 0, or -1 with a message
+ * that names the file or variable, never its content. */
+int config_load_secrets(struct config *c, char *err, size_t errlen);
+
+void config_free(struct config *c);
+
+const struct site *config_site(const struct config *c, const char *name);
+const struct smtp_profile *config_profile(const struct config *c,
+    const char *name);
+
+/* Strict parsers shared with tests: "64k" "2M" "1024" → bytes; "30s" "10m"
+ * "1h" "5d" "45" → seconds.  Return 0 or -1. */
+int config_parse_size(const char *s, unsigned long long *out);
+int config_parse_duration(const char *s, unsigned *out);
+
+/* 1 when addr is an ASCII addr-spec we accept in config (dot-atom local
+ * part, LDH domain with a dot, RFC 5321 lengths). */
+int config_addr_ok(const char *addr);
+
+/* 1 when host names the loopback interface (127.0.0.0/8, ::1, localhost). */
+int config_host_is_loopback(const char *host);
+
+const char *field_type_name(enum field_type t);
+
+#endif

@@ -1,0 +1,294 @@
+/* Unit tests for the config loader: a valid base, then one bad case per
+ * rule, each asserting the exact FILE:LINE:COLUMN message prefix. */
+#include "unit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "config.h"
+
+#define BASE_SMTP \
+	"smtp:\n" \
+	"  main:\n" \
+	"    url: smtp://smtp.example.com:587\n" \
+	"    username: noreply@example.com\n" \
+	"    password_file: /etc/formpost/smtp.pass\n"
+#define BASE_SITE \
+	"sites:\n" \
+	"  example:\n" \
+	"    origins: [https://www.example.com]\n" \
+	"    from: \"Example Web <noreply@example.com>\"\n" \
+	"    to: [info@example.com]\n" \
+	"    fields:\n" \
+	"      name: { label: お名前, required: true, max: 100 }\n" \
+	"      email: { label: メール, type: email, reply_to: true }\n"
+
+static struct config *
+parse(const char *yaml, char *err, size_t errlen)
+{
+	return config_parse("t.yaml", "/etc/formpost", yaml, strlen(yaml),
+	    err, errlen);
+}
+
+static void
+test_valid_base(void **state)
+{
+	char err[512] = "";
+	struct config *c = parse(BASE_SMTP BASE_SITE, err, sizeof err);
+	const struct site *s;
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(c->nsites, 1);
+	s = config_site(c, "example");
+	assert_non_null(s);
+	assert_string_equal(s->from_addr, "noreply@example.com");
+	assert_string_equal(s->from_name, "Example Web");
+	assert_string_equal(s->from_domain, "example.com");
+	assert_int_equal(s->nfields, 2);
+	assert_string_equal(s->fields[0].label, "お名前");
+	assert_int_equal(s->fields[1].type, FT_EMAIL);
+	assert_int_equal(s->nsmtp, 1);
+	assert_string_equal(s->smtp[0]->host, "smtp.example.com");
+	assert_string_equal(c->profiles[0].password_file,
+	    "/etc/formpost/smtp.pass");
+	assert_int_equal(c->max_body, 64 * 1024);
+	assert_int_equal(c->first_retry, 30);
+	assert_string_equal(c->spool, "/var/spool/formpost");
+	config_free(c);
+}
+
+static void
+test_example_file(void **state)
+{
+	char err[512] = "";
+	struct config *c;
+	const struct site *s;
+
+	(void)state;
+	c = config_load("conf/formpost.example.yaml", err, sizeof err);
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(c->nprofiles, 2);
+	assert_int_equal(c->listen, LISTEN_UNIX);
+	assert_string_equal(c->listen_path, "/run/formpost/formpost.sock");
+	assert_int_equal(c->nfastcgi_allow, 2);
+	s = config_site(c, "example");
+	assert_non_null(s);
+	assert_int_equal(s->nsmtp, 2);
+	assert_string_equal(s->smtp[1]->name, "backup");
+	assert_int_equal(s->smtp[1]->implicit_tls, 1);
+	assert_int_equal(s->rate_count, 5);
+	assert_int_equal(s->rate_window, 600);
+	assert_int_equal(s->max_links, 3);
+	assert_int_equal(s->token_min_age, 3);
+	assert_int_equal(s->token_max_age, 7200);
+	assert_int_equal(s->lang, LANG_JA);
+	assert_int_equal(s->fields[4].type, FT_SELECT);
+	assert_int_equal(s->fields[4].noptions, 3);
+	assert_int_equal(c->max_age, 5 * 86400);
+	assert_int_equal(check_lint(c, stderr), 0);
+	config_free(c);
+}
+
+struct bad {
+	const char *yaml;
+	const char *want;     /* expected prefix of the error */
+};
+
+static const struct bad bad_cases[] = {
+	/* unknown key, top level and nested */
+	{ "lisen: unix:/x\n" BASE_SMTP BASE_SITE, "t.yaml:1:1: unknown key 'lisen'" },
+	{ BASE_SMTP BASE_SITE "    colour: red\n", "t.yaml:14:5: unknown key 'colour' in a site" },
+	/* duplicate key */
+	{ "workers: 2\nworkers: 3\n" BASE_SMTP BASE_SITE, "t.yaml:2:1: duplicate key 'workers' (first at line 1)" },
+	/* anchors and aliases */
+	{ "workers: &w 2\n" BASE_SMTP BASE_SITE, "t.yaml:1:10: YAML anchors (&w) are not allowed" },
+	{ BASE_SMTP BASE_SITE "      x: *w\n", "t.yaml:14:10: YAML aliases (*w) are not allowed" },
+	/* tags */
+	{ "workers: !!int 2\n" BASE_SMTP BASE_SITE, "t.yaml:1:10: YAML tags" },
+	/* wrong types */
+	{ "workers: many\n" BASE_SMTP BASE_SITE, "t.yaml:1:10: workers must be a whole number" },
+	{ "workers: [1]\n" BASE_SMTP BASE_SITE, "t.yaml:1:10: workers must be a whole number" },
+	{ "workers: 0\n" BASE_SMTP BASE_SITE, "t.yaml:1:10: workers must be between 1 and 256" },
+	{ "limits: 5\n" BASE_SMTP BASE_SITE, "t.yaml:1:9: limits must be a mapping, not a value" },
+	/* sizes and durations */
+	{ "limits: { max_body: 64q }\n" BASE_SMTP BASE_SITE, "t.yaml:1:21: max_body must be a size" },
+	{ "limits: { max_body: 10 }\n" BASE_SMTP BASE_SITE, "t.yaml:1:21: max_body must be between 1024" },
+	{ "delivery: { first_retry: 30 seconds }\n" BASE_SMTP BASE_SITE, "t.yaml:1:26: first_retry must be a duration" },
+	{ "delivery: { first_retry: 1h, max_retry: 1m }\n" BASE_SMTP BASE_SITE, "t.yaml:1:11: delivery: max_retry must be at least first_retry" },
+	/* depth */
+	{ "limits: { max_body: { a: { b: { c: { d: { e: 1 } } } } } }\n" BASE_SMTP BASE_SITE, "t.yaml:1:41: nested deeper than the schema allows" },
+	/* NUL in a value */
+	{ "spool: \"/var/sp\\0ol\"\n" BASE_SMTP BASE_SITE, "t.yaml:1:8: NUL byte in value" },
+	/* inline password */
+	{ "smtp:\n  main:\n    url: smtp://smtp.example.com:587\n    username: u@example.com\n    password: hunter2\n" BASE_SITE,
+	  "t.yaml:5:5: inline passwords are not allowed: use password_file" },
+	/* bad addresses */
+	{ BASE_SMTP "sites:\n  example:\n    origins: [https://www.example.com]\n    from: \"X <noreply@@example.com>\"\n    to: [info@example.com]\n    fields: { name: {} }\n",
+	  "t.yaml:9:11: from must be" },
+	{ BASE_SMTP "sites:\n  example:\n    origins: [https://www.example.com]\n    from: noreply@example.com\n    to: [\"info@exa mple.com\"]\n    fields: { name: {} }\n",
+	  "t.yaml:10:10: to: 'info@exa mple.com' is not an address" },
+	{ BASE_SMTP "sites:\n  example:\n    origins: [www.example.com]\n    from: noreply@example.com\n    to: [info@example.com]\n    fields: { name: {} }\n",
+	  "t.yaml:8:15: origins: 'www.example.com' is not an origin" },
+	/* smtp rules */
+	{ "smtp:\n  main:\n    url: smtp://smtp.example.com:587\n    starttls: off\n    username: u@example.com\n    password_env: P\n" BASE_SITE,
+	  "t.yaml:4:15: starttls: off is allowed only for a loopback relay" },
+	{ "smtp:\n  main:\n    url: http://smtp.example.com\n" BASE_SITE, "t.yaml:3:10: url must start with smtp://" },
+	{ "smtp:\n  main:\n    url: smtp://smtp.example.com:587\n" BASE_SITE, "t.yaml:2:3: smtp.main needs a username" },
+	{ BASE_SMTP "sites:\n  example:\n    origins: [https://www.example.com]\n    from: noreply@example.com\n    to: [info@example.com]\n    smtp: [nope]\n    fields: { name: {} }\n",
+	  "t.yaml:11:12: no smtp profile named 'nope'" },
+	/* fields */
+	{ BASE_SMTP BASE_SITE "      kind: { type: colour }\n", "t.yaml:14:21: unknown field type 'colour'" },
+	{ BASE_SMTP BASE_SITE "      kind: { type: select }\n", "t.yaml:14:7: field kind: select and radio need options" },
+	{ BASE_SMTP BASE_SITE "      kind: { pattern: \"a(\" }\n", "t.yaml:14:24: pattern is not a POSIX" },
+	{ BASE_SMTP BASE_SITE "      kind: { min: 5, max: 2 }\n", "t.yaml:14:20: min is larger than max" },
+	{ BASE_SMTP BASE_SITE "      kind: { confirm: mail }\n", "t.yaml:14:24: confirm: no field named 'mail'" },
+	{ BASE_SMTP BASE_SITE "      _id: {}\n", "t.yaml:14:7: field name '_id'" },
+	{ BASE_SMTP BASE_SITE "    rate_limit: 5 per minute\n", "t.yaml:14:17: rate_limit must be COUNT/DURATION" },
+	{ BASE_SMTP BASE_SITE "    honeypot: name\n", "t.yaml:14:15: honeypot 'name' is also a real field" },
+	{ BASE_SMTP BASE_SITE "    lang: fr\n", "t.yaml:14:11: lang must be ja or en" },
+	{ BASE_SMTP BASE_SITE "    redirect: javascript:alert(1)\n", "t.yaml:14:15: redirect must be an absolute http(s) URL" },
+	/* listen */
+	{ "listen: 0.0.0.0:9000\n" BASE_SMTP BASE_SITE, "t.yaml:1:9: listen on a non-loopback address needs fastcgi_allow" },
+	{ "listen: unix:relative.sock\n" BASE_SMTP BASE_SITE, "t.yaml:1:9: listen: unix: needs an absolute path" },
+	/* structure */
+	{ "- a\n- b\n", "t.yaml:1:1: the file must be one mapping" },
+	{ "", "t.yaml:1:1: the file is empty" },
+	{ "a: [\n", "t.yaml:2:1: " },
+	{ "workers: 2\n---\nworkers: 3\n", "t.yaml:2:1: only one YAML document" },
+	{ BASE_SMTP, "t.yaml:1:1: no sites: configured" },
+};
+
+static void
+test_bad_cases(void **state)
+{
+	char err[512];
+	size_t i;
+	int bad = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+		struct config *c;
+		err[0] = '\0';
+		c = parse(bad_cases[i].yaml, err, sizeof err);
+		if (c != NULL) {
+			config_free(c);
+			print_error("case %zu accepted, want: %s\n", i,
+			    bad_cases[i].want);
+			bad++;
+		} else if (strncmp(err, bad_cases[i].want,
+		    strlen(bad_cases[i].want))) {
+			print_error("case %zu:\n got: %s\nwant: %s\n", i, err,
+			    bad_cases[i].want);
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
+static void
+test_utf16_bom(void **state)
+{
+	static const char bom[] = "\xff\xfew\0o\0r\0k\0e\0r\0s\0:\0 \0\x32\0\n\0";
+	char err[512] = "";
+	struct config *c;
+
+	(void)state;
+	c = config_parse("t.yaml", NULL, bom, sizeof bom - 1, err, sizeof err);
+	assert_null(c);
+	assert_non_null(strstr(err, "UTF-8"));
+}
+
+static void
+test_sizes_durations(void **state)
+{
+	unsigned long long v;
+	unsigned d;
+
+	(void)state;
+	assert_int_equal(config_parse_size("64k", &v), 0);
+	assert_int_equal(v, 65536);
+	assert_int_equal(config_parse_size("2M", &v), 0);
+	assert_int_equal(v, 2 * 1024 * 1024);
+	assert_int_equal(config_parse_size("100", &v), 0);
+	assert_int_equal(v, 100);
+	assert_int_equal(config_parse_size("k", &v), -1);
+	assert_int_equal(config_parse_size("-1k", &v), -1);
+	assert_int_equal(config_parse_size("99999999999999999999", &v), -1);
+	assert_int_equal(config_parse_duration("30s", &d), 0);
+	assert_int_equal(d, 30);
+	assert_int_equal(config_parse_duration("10m", &d), 0);
+	assert_int_equal(d, 600);
+	assert_int_equal(config_parse_duration("5d", &d), 0);
+	assert_int_equal(d, 432000);
+	assert_int_equal(config_parse_duration("1.5h", &d), -1);
+	assert_int_equal(config_parse_duration("", &d), -1);
+	assert_int_equal(config_parse_duration("9999999999d", &d), -1);
+}
+
+static void
+test_addresses(void **state)
+{
+	(void)state;
+	assert_true(config_addr_ok("info@example.com"));
+	assert_true(config_addr_ok("a.b+c@xn--r8jz45g.jp"));
+	assert_false(config_addr_ok("info@localhost"));
+	assert_false(config_addr_ok("a..b@example.com"));
+	assert_false(config_addr_ok(".a@example.com"));
+	assert_false(config_addr_ok("a@-example.com"));
+	assert_false(config_addr_ok("a@example.com\r\nBcc: x@y.z"));
+	assert_false(config_addr_ok("お@example.com"));
+	assert_true(config_host_is_loopback("127.0.0.1"));
+	assert_true(config_host_is_loopback("127.1.2.3"));
+	assert_true(config_host_is_loopback("::1"));
+	assert_true(config_host_is_loopback("localhost"));
+	assert_false(config_host_is_loopback("10.0.0.1"));
+	assert_false(config_host_is_loopback("localhost.example.com"));
+}
+
+static void
+test_lint(void **state)
+{
+	const char *yaml = BASE_SMTP
+	    "sites:\n"
+	    "  a:\n"
+	    "    origins: [https://a.example]\n"
+	    "    from: \"Shop <shop@gmail.com>\"\n"
+	    "    envelope_from: bounce@other.example\n"
+	    "    to: [info@example.com]\n"
+	    "    fields: { name: {} }\n";
+	char err[512] = "", *out = NULL;
+	size_t outlen = 0;
+	struct config *c = parse(yaml, err, sizeof err);
+	FILE *f;
+
+	(void)state;
+	assert_non_null(c);
+	f = open_memstream(&out, &outlen);
+	assert_int_equal(check_lint(c, f), 2);
+	fclose(f);
+	assert_non_null(strstr(out, "t.yaml:9:11: error: site a: from is at gmail.com"));
+	assert_non_null(strstr(out, "t.yaml:10:20: error: site a: envelope_from is at other.example"));
+	assert_non_null(strstr(out, "t.yaml:4:15: warning: site a: smtp profile main logs in as a user at example.com but from is at gmail.com"));
+	free(out);
+	config_free(c);
+	assert_true(check_domain_is_consumer("DoCoMo.ne.jp"));
+	assert_false(check_domain_is_consumer("example.co.jp"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid_base),
+		cmocka_unit_test(test_example_file),
+		cmocka_unit_test(test_bad_cases),
+		cmocka_unit_test(test_utf16_bom),
+		cmocka_unit_test(test_sizes_durations),
+		cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_lint),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
