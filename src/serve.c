@@ -1,11 +1,273 @@
-/* serve — placeholder until the walking skeleton lands. */
+/*
+ * serve — the worker process.  Start-up is the only place that may fail
+ * the process; afterwards a failure ends one request.  Signals are
+ * blocked in every thread and taken by sigwait() here (APIS §2.6): TERM
+ * and INT stop, HUP reloads.  The config and its templates form one
+ * immutable "world", swapped whole on reload; a request holds a reference
+ * to the world it started with.
+ */
 #include "serve.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "config.h"
+#include "fcgi.h"
+#include "http.h"
+#include "log.h"
+#include "pages.h"
+#include "priv.h"
+#include "smtp.h"
+
+struct world {
+	struct config *c;
+	struct pages *pg;
+	int refs;                     /* guarded by world_lock */
+};
+
+static pthread_mutex_t world_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct world *current;
+
+static void
+world_free(struct world *w)
+{
+	if (w == NULL)
+		return;
+	pages_free(w->pg);
+	config_free(w->c);
+	free(w);
+}
+
+static struct world *
+world_acquire(void)
+{
+	struct world *w;
+
+	pthread_mutex_lock(&world_lock);
+	w = current;
+	w->refs++;
+	pthread_mutex_unlock(&world_lock);
+	return w;
+}
+
+static void
+world_release(struct world *w)
+{
+	int last;
+
+	pthread_mutex_lock(&world_lock);
+	last = --w->refs == 0;
+	pthread_mutex_unlock(&world_lock);
+	if (last)
+		world_free(w);
+}
+
+/* Loads config, secrets and templates; NULL with err on any problem. */
+static struct world *
+world_load(const char *path, char *err, size_t errlen)
+{
+	struct world *w = calloc(1, sizeof *w);
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *f;
+
+	if (w == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	w->refs = 1;
+	if ((w->c = config_load(path, err, errlen)) == NULL)
+		goto fail;
+	if ((f = open_memstream(&out, &outlen)) == NULL)
+		goto fail;
+	if (check_lint(w->c, f) > 0) {
+		fclose(f);
+		snprintf(err, errlen, "%s", out);
+		free(out);
+		goto fail;
+	}
+	fclose(f);
+	free(out);
+	if (config_load_secrets(w->c, err, errlen) == -1 ||
+	    (w->pg = pages_load(w->c, err, errlen)) == NULL)
+		goto fail;
+	return w;
+fail:
+	world_free(w);
+	return NULL;
+}
+
+/* Synchronous delivery for the walking skeleton: the message counts as
+ * stored only once one of the site's profiles took it for every
+ * recipient.  The spool replaces this. */
+static int
+submit_sync(void *arg, const struct site *s, const struct mail *m,
+    const char *id, char *err, size_t errlen)
+{
+	struct smtp_client *cl;
+	struct smtp_rcpt *rc;
+	struct smtp_result res;
+	size_t i, j;
+	int ok = -1;
+
+	(void)arg;
+	if ((cl = smtp_client_new()) == NULL ||
+	    (rc = calloc(m->nrcpt, sizeof *rc)) == NULL) {
+		smtp_client_free(cl);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (j = 0; j < s->nsmtp && ok == -1; j++) {
+		for (i = 0; i < m->nrcpt; i++)
+			rc[i].addr = m->rcpt[i];
+		ok = smtp_send(cl, s->smtp[j], m->sender, rc, m->nrcpt,
+		    m->wire.data, m->wire.len, &res, NULL, NULL);
+		log_event(ok == 0 ? LOG_INFO : LOG_ERROR, "attempt", "site",
+		    s->name, "id", id, "profile", s->smtp[j]->name, "outcome",
+		    outcome_name(res.outcome), "phase",
+		    smtp_phase_name(res.phase), "reply", res.reply,
+		    (char *)NULL);
+		if (ok == -1)
+			snprintf(err, errlen, "%s: %s", s->smtp[j]->name,
+			    res.reply);
+	}
+	free(rc);
+	smtp_client_free(cl);
+	return ok;
+}
+
+static void
+handle(void *arg, const struct http_req *req, struct http_resp *resp)
+{
+	struct world *w = world_acquire();
+	struct http_ctx ctx = { w->c, w->pg, submit_sync, NULL };
+
+	(void)arg;
+	http_handle(&ctx, req, resp);
+	world_release(w);
+}
+
+static int
+peer_ok(void *arg, const char *addr)
+{
+	struct world *w = world_acquire();
+	size_t i;
+	int ok = 0;
+
+	(void)arg;
+	if (w->c->nfastcgi_allow == 0)
+		ok = config_host_is_loopback(addr);
+	for (i = 0; i < w->c->nfastcgi_allow && !ok; i++)
+		ok = strcmp(w->c->fastcgi_allow[i], addr) == 0;
+	world_release(w);
+	return ok;
+}
+
+static void
+reload(const char *path)
+{
+	struct world *w, *old;
+	char err[1024];
+
+	if ((w = world_load(path, err, sizeof err)) == NULL) {
+		log_event(LOG_ERROR, "reload_failed", "error", err,
+		    "action", "kept the running config", (char *)NULL);
+		return;
+	}
+	pthread_mutex_lock(&world_lock);
+	old = current;
+	/* What only a restart can change: say so, keep running. */
+	if (old->c->listen != w->c->listen || old->c->workers !=
+	    w->c->workers || strcmp(old->c->spool, w->c->spool) != 0 ||
+	    (old->c->user == NULL) != (w->c->user == NULL) ||
+	    (old->c->user && strcmp(old->c->user, w->c->user) != 0) ||
+	    (old->c->listen_path && w->c->listen_path &&
+	    strcmp(old->c->listen_path, w->c->listen_path) != 0))
+		log_event(LOG_WARN, "reload_needs_restart", "keys",
+		    "listen, workers, spool or user changed", (char *)NULL);
+	current = w;
+	pthread_mutex_unlock(&world_lock);
+	world_release(old);
+	log_event(LOG_INFO, "reloaded", "config", path, (char *)NULL);
+}
 
 int
-serve_main(const char *config_path)
+serve_main(const char *path)
 {
-	fprintf(stderr, "formpost: serve is not built yet (%s)\n", config_path);
-	return 1;
+	struct fcgi_pool *pool = NULL;
+	struct world *w;
+	sigset_t set;
+	char err[1024], nw[16];
+	int fd = -1, is_tcp, sig, rc = 1;
+
+	/* Before any thread: every thread inherits the blocked set. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (smtp_global_init(err, sizeof err) == -1) {
+		fprintf(stderr, "formpost: %s\n", err);
+		return 1;
+	}
+	/* Parse first (as root: the config may be root-only), then open the
+	 * socket, then become the service user and read the rest. */
+	{
+		struct config *c = config_load(path, err, sizeof err);
+		if (c == NULL) {
+			fprintf(stderr, "formpost: %s\n", err);
+			goto out;
+		}
+		fd = fcgi_listen(c, &is_tcp, err, sizeof err);
+		if (fd == -1 || priv_drop(c->user, err, sizeof err) == -1) {
+			fprintf(stderr, "formpost: %s\n", err);
+			config_free(c);
+			goto out;
+		}
+		config_free(c);
+	}
+	if ((w = world_load(path, err, sizeof err)) == NULL) {
+		fprintf(stderr, "formpost: %s\n", err);
+		goto out;
+	}
+	current = w;
+	pool = fcgi_start(fd, w->c->workers, handle, is_tcp ? peer_ok : NULL,
+	    NULL, err, sizeof err);
+	if (pool == NULL) {
+		fprintf(stderr, "formpost: %s\n", err);
+		goto out;
+	}
+	snprintf(nw, sizeof nw, "%u", w->c->workers);
+	log_event(LOG_INFO, "started", "version", FORMPOST_VERSION, "config",
+	    path, "workers", nw, (char *)NULL);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			reload(path);
+			continue;
+		}
+		break;
+	}
+	log_event(LOG_INFO, "stopping", "signal", sig == SIGINT ? "INT" :
+	    "TERM", (char *)NULL);
+	fcgi_stop(pool);
+	pool = NULL;
+	rc = 0;
+	log_event(LOG_INFO, "stopped", (char *)NULL);
+out:
+	if (current) {
+		world_release(current);
+		current = NULL;
+	}
+	if (fd > 2)
+		close(fd);
+	smtp_global_cleanup();
+	return rc;
 }

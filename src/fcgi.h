@@ -1,0 +1,40 @@
+/*
+ * fcgi — the FastCGI edge (the only module that includes libfcgi's
+ * headers): the listening socket (ours, systemd's fd 3 or spawn-fcgi's
+ * fd 0), a pool of threads each owning one FCGX_Request, and the
+ * translation between FastCGI params/streams and struct http_req/resp.
+ */
+#ifndef FORMPOST_FCGI_H
+#define FORMPOST_FCGI_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "http.h"
+
+/* Opens (or inherits) the listener.  A unix socket is created 0660 with
+ * socket_group, replacing a stale socket but never a live one.  Returns
+ * the fd, or -1 with a message.  *is_tcp tells whether peers must be
+ * checked against fastcgi_allow. */
+int fcgi_listen(const struct config *c, int *is_tcp, char *err,
+    size_t errlen);
+
+/* Handles one request: fill resp from req.  Called on pool threads. */
+typedef void (*fcgi_handler)(void *arg, const struct http_req *req,
+    struct http_resp *resp);
+
+/* Returns 1 when a TCP peer (numeric address) may talk to us. */
+typedef int (*fcgi_peer_ok)(void *arg, const char *addr);
+
+struct fcgi_pool;
+
+/* Calls FCGX_Init (once per process) and starts n threads accepting on fd.
+ * peer_ok may be NULL (unix socket).  Returns the pool or NULL + err. */
+struct fcgi_pool *fcgi_start(int fd, unsigned n, fcgi_handler h,
+    fcgi_peer_ok peer_ok, void *arg, char *err, size_t errlen);
+
+/* Stops accepting, lets each thread finish the request in hand, joins
+ * them and frees the pool. */
+void fcgi_stop(struct fcgi_pool *p);
+
+#endif

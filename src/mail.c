@@ -1,0 +1,177 @@
+/*
+ * mail — builds the message from the site's templates and hands header
+ * values to the MIME writer as typed parts.  A Subject rendered from
+ * visitor text has its line breaks folded to spaces before encoding; the
+ * writer refuses any control character that would remain.
+ */
+#include "mail.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mime.h"
+
+void
+mail_local_date(char *out, size_t len, time_t t, int off)
+{
+	struct tm tm;
+	time_t local = t + (time_t)off * 60;
+	int a = off < 0 ? -off : off;
+
+	gmtime_r(&local, &tm);
+	snprintf(out, len, "%04d-%02d-%02d %02d:%02d:%02d %c%02d%02d",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, off < 0 ? '-' : '+', a / 60, a % 60);
+}
+
+void
+mail_free(struct mail *m)
+{
+	size_t i;
+
+	free(m->sender);
+	for (i = 0; i < m->nrcpt; i++)
+		free(m->rcpt[i]);
+	free(m->rcpt);
+	buf_free(&m->wire);
+	memset(m, 0, sizeof *m);
+}
+
+static int
+add_rcpt(struct mail *m, char **list, size_t n)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < m->nrcpt; j++)
+			if (strcasecmp(m->rcpt[j], list[i]) == 0)
+				break;
+		if (j < m->nrcpt)
+			continue;
+		if ((m->rcpt[m->nrcpt] = strdup(list[i])) == NULL)
+			return -1;
+		m->nrcpt++;
+	}
+	return 0;
+}
+
+static struct mime_addr *
+addrs(char **list, size_t n)
+{
+	struct mime_addr *a = calloc(n + 1, sizeof *a);
+	size_t i;
+
+	if (a == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		a[i].addr = list[i];
+	return a;
+}
+
+/* Subject text: any line break a multiline field brought becomes a space. */
+static void
+flatten(struct buf *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->len; i++)
+		if (b->data[i] == '\r' || b->data[i] == '\n' ||
+		    b->data[i] == '\t')
+			b->data[i] = ' ';
+}
+
+int
+mail_compose(const struct site *s, const struct pages *pg,
+    const struct fvals *v, const struct mail_facts *f, struct mail *out,
+    char *err, size_t errlen)
+{
+	struct mime_addr from, reply, *to = NULL, *cc = NULL;
+	struct mime_msg msg;
+	struct page_facts pf;
+	struct buf subject, body;
+	char date[40], msgid[320];
+	const char *rname = NULL;
+	size_t i;
+	int rc = -1;
+
+	memset(out, 0, sizeof *out);
+	buf_init(&out->wire);
+	buf_init(&subject);
+	buf_init(&body);
+	mail_local_date(date, sizeof date, f->now, f->utc_offset_min);
+	memset(&pf, 0, sizeof pf);
+	pf.id = f->id;
+	pf.date = date;
+	pf.ip = f->ip;
+	pf.page = f->page;
+	if (pages_render(pg, s, PAGE_SUBJECT, v, &pf, &subject) == -1 ||
+	    pages_render(pg, s, PAGE_MAIL, v, &pf, &body) == -1) {
+		snprintf(err, errlen, "out of memory rendering the mail");
+		goto out;
+	}
+	flatten(&subject);
+	out->sender = strdup(s->envelope_from ? s->envelope_from :
+	    s->from_addr);
+	out->rcpt = calloc(s->nto + s->ncc + s->nbcc + 1, sizeof *out->rcpt);
+	to = addrs(s->to, s->nto);
+	cc = addrs(s->cc, s->ncc);
+	if (!out->sender || !out->rcpt || !to || !cc ||
+	    add_rcpt(out, s->to, s->nto) == -1 ||
+	    add_rcpt(out, s->cc, s->ncc) == -1 ||
+	    add_rcpt(out, s->bcc, s->nbcc) == -1) {
+		snprintf(err, errlen, "out of memory composing the mail");
+		goto out;
+	}
+	if (!mime_envelope_ok(out->sender)) {
+		snprintf(err, errlen, "envelope sender refused");
+		goto out;
+	}
+	for (i = 0; i < out->nrcpt; i++)
+		if (!mime_envelope_ok(out->rcpt[i])) {
+			snprintf(err, errlen, "envelope recipient refused");
+			goto out;
+		}
+	memset(&from, 0, sizeof from);
+	from.name = s->from_name;
+	from.name_len = s->from_name ? strlen(s->from_name) : 0;
+	from.addr = s->from_addr;
+	if (s->reply_to_name && v)
+		for (i = 0; i < s->nfields; i++)
+			if (strcmp(s->fields[i].name, s->reply_to_name) == 0 &&
+			    v->v[i].error == NULL)
+				rname = v->v[i].value;
+	memset(&reply, 0, sizeof reply);
+	reply.addr = v ? v->reply_to : NULL;
+	reply.name = rname;
+	reply.name_len = rname ? strlen(rname) : 0;
+	snprintf(msgid, sizeof msgid, "%s@%s", f->id, s->from_domain);
+	memset(&msg, 0, sizeof msg);
+	msg.from = from;
+	msg.reply_to = reply.addr ? &reply : NULL;
+	msg.to = to;
+	msg.nto = s->nto;
+	msg.cc = cc;
+	msg.ncc = s->ncc;
+	msg.subject = subject.data ? subject.data : "";
+	msg.subject_len = subject.len;
+	msg.date = f->now;
+	msg.utc_offset_min = f->utc_offset_min;
+	msg.message_id = msgid;
+	msg.body = body.data ? body.data : "";
+	msg.body_len = body.len;
+	if (mime_write(&out->wire, &msg) == -1) {
+		snprintf(err, errlen, out->wire.oom ? "out of memory writing "
+		    "the mail" : "the message writer refused a header value");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc == -1)
+		mail_free(out);
+	free(to);
+	free(cc);
+	buf_free(&subject);
+	buf_free(&body);
+	return rc;
+}

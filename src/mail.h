@@ -1,0 +1,44 @@
+/*
+ * mail — composition: (site, validated fields, request facts) → envelope
+ * (sender, recipients) + the exact wire bytes.  Recipients come only from
+ * the config; the visitor's address only becomes Reply-To.  Pure apart
+ * from reading the clock through the facts it is given.
+ */
+#ifndef FORMPOST_MAIL_H
+#define FORMPOST_MAIL_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "config.h"
+#include "pages.h"
+#include "util.h"
+#include "validate.h"
+
+struct mail_facts {
+	const char *id;        /* the one id */
+	const char *ip;        /* client address */
+	const char *page;      /* Referer, may be NULL */
+	time_t now;
+	int utc_offset_min;    /* for Date: and _date */
+};
+
+/* A composed message.  Owns everything; free with mail_free. */
+struct mail {
+	char *sender;          /* envelope MAIL FROM */
+	char **rcpt;           /* to + cc + bcc, each once */
+	size_t nrcpt;
+	struct buf wire;       /* CRLF, ready for DATA (not dot-stuffed) */
+};
+
+/* Composes the message.  Returns 0, or -1 with a reason in err (OOM, or
+ * an input the writer refused: never sent, never half-built). */
+int mail_compose(const struct site *s, const struct pages *pg,
+    const struct fvals *v, const struct mail_facts *f, struct mail *out,
+    char *err, size_t errlen);
+void mail_free(struct mail *m);
+
+/* "2026-11-29 07:06:07 +0900" into out (room for 32). */
+void mail_local_date(char *out, size_t len, time_t t, int utc_offset_min);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * outcome — classification of SMTP failures.  The rule, after OpenSMTPD
+ * and Postfix: anything that is not a definite 5xx about one recipient or
+ * the message is temporary; but problems that only the operator can fix
+ * (TLS trust, no STARTTLS, authentication, 5.7.x policy, our own sender
+ * refused) are "config": held like temporary, and shouted about.
+ */
+#include "outcome.h"
+
+#include <string.h>
+
+enum outcome
+outcome_classify(enum smtp_phase phase, enum smtp_fail fail, int code,
+    const char *enhanced)
+{
+	switch (fail) {
+	case SF_TLS_VERIFY:
+	case SF_TLS_HANDSHAKE:
+	case SF_NO_STARTTLS:
+	case SF_NO_AUTH:
+	case SF_AUTH_MECH:
+		return OUT_CONFIG;
+	case SF_CONNECT:
+	case SF_TIMEOUT:
+	case SF_DROPPED:
+	case SF_OTHER:
+		return OUT_TEMP;
+	case SF_NONE:
+		break;
+	}
+	if (code >= 200 && code < 400)
+		return phase == PH_DOT ? OUT_SENT : OUT_TEMP; /* stale 2xx */
+	if (code == 530 || code == 535 || code == 534 || code == 538 ||
+	    (phase == PH_AUTH && code >= 500 && code < 600))
+		return OUT_CONFIG;
+	if (code >= 500 && code < 600) {
+		if (enhanced && strncmp(enhanced, "5.7.", 4) == 0)
+			return OUT_CONFIG;
+		/* Our own sender or greeting refused: not the recipient's
+		 * fault, and every message would fail alike. */
+		if (phase == PH_CONNECT || phase == PH_EHLO ||
+		    phase == PH_TLS || phase == PH_MAIL)
+			return OUT_CONFIG;
+		return OUT_PERM;
+	}
+	return OUT_TEMP;  /* 4xx, 0, anything unexpected */
+}
+
+const char *
+outcome_name(enum outcome o)
+{
+	static const char *names[] = { "sent", "temporary", "config",
+	    "permanent" };
+	return names[o];
+}
+
+const char *
+smtp_phase_name(enum smtp_phase p)
+{
+	static const char *names[] = { "connect", "tls", "ehlo", "auth",
+	    "mail", "rcpt", "data", "dot", "quit" };
+	return names[p];
+}

@@ -1,0 +1,47 @@
+/*
+ * outcome — the one place that decides what an SMTP attempt means for a
+ * recipient (SPEC "Delivery"): sent, temporary (retry), config (hold and
+ * alert: the operator must fix something) or permanent (give up on that
+ * recipient).  Pure and table-tested; knows nothing of libcurl.
+ */
+#ifndef FORMPOST_OUTCOME_H
+#define FORMPOST_OUTCOME_H
+
+enum outcome { OUT_SENT, OUT_TEMP, OUT_CONFIG, OUT_PERM };
+
+/* Where in the SMTP dialogue a reply or failure happened. */
+enum smtp_phase {
+	PH_CONNECT,   /* resolve, connect, greeting */
+	PH_TLS,       /* STARTTLS or the implicit TLS handshake */
+	PH_EHLO,
+	PH_AUTH,
+	PH_MAIL,
+	PH_RCPT,
+	PH_DATA,      /* the DATA command */
+	PH_DOT,       /* the reply after the final "." */
+	PH_QUIT,
+};
+
+/* What went wrong at transport level (mapped from libcurl by smtp.c). */
+enum smtp_fail {
+	SF_NONE,          /* the server answered with a reply code */
+	SF_CONNECT,       /* resolve/connect refused/unreachable */
+	SF_TIMEOUT,
+	SF_DROPPED,       /* connection closed or reset mid-dialogue */
+	SF_TLS_VERIFY,    /* certificate or host name not trusted */
+	SF_TLS_HANDSHAKE, /* TLS failed for another reason (wrong port kind) */
+	SF_NO_STARTTLS,   /* server did not offer STARTTLS */
+	SF_NO_AUTH,       /* a username is set but the server offers no AUTH */
+	SF_AUTH_MECH,     /* no AUTH mechanism we may use */
+	SF_OTHER,
+};
+
+/* Classifies one failure.  code is the SMTP reply code (0 if none) and
+ * enhanced the RFC 3463 status ("5.7.1") or "" if none. */
+enum outcome outcome_classify(enum smtp_phase phase, enum smtp_fail fail,
+    int code, const char *enhanced);
+
+const char *outcome_name(enum outcome o);
+const char *smtp_phase_name(enum smtp_phase p);
+
+#endif

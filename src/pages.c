@@ -1,0 +1,436 @@
+/*
+ * pages — loading the template set and turning a site, its field values
+ * and the request facts into template scopes.  Every byte a visitor sent
+ * reaches a template only as a variable, escaped by tmpl for its context.
+ */
+#include "pages.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "limits.h"
+#include "tmpl.h"
+
+static const char *const page_files[] = {
+	[PAGE_THANKS] = "thanks.html", [PAGE_FORM] = "form.html",
+	[PAGE_ERROR] = "error.html", [PAGE_MAIL] = "mail.txt",
+};
+
+
+/* Every name the engine provides; templates may use no others but fields. */
+static const char *const reserved_list[] = {
+	"_id", "_site", "_date", "_ip", "_page", "_lang", "_action",
+	"_status", "_title", "_message", "_fields", "_name", "_label",
+	"_value", "_error", "_required", "_input_type", "_is_multiline",
+	"_is_select", "_is_checkbox", "_is_group", "_is_consent", "_checked",
+	"_multiline", "_indented", "_options", "_option", "_selected",
+	"_errors", "_honeypot", "_has_errors", NULL,
+};
+
+struct pages {
+	const struct config *c;
+	struct tmpl *(*t)[PAGE_COUNT];   /* per site */
+	size_t n;
+	struct tmpl *generic[2];         /* error page without a site, ja/en */
+};
+
+void
+pages_free(struct pages *p)
+{
+	size_t i, j;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->n; i++)
+		for (j = 0; j < PAGE_COUNT; j++)
+			tmpl_free(p->t[i][j]);
+	tmpl_free(p->generic[0]);
+	tmpl_free(p->generic[1]);
+	free(p->t);
+	free(p);
+}
+
+static int
+read_file(const char *path, struct buf *b)
+{
+	char chunk[8192];
+	ssize_t r;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	while ((r = read(fd, chunk, sizeof chunk)) != 0) {
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1 || b->len + (size_t)r > LIM_TEMPLATE_BYTES ||
+		    buf_add(b, chunk, (size_t)r) == -1) {
+			if (r != -1)
+				errno = EFBIG;
+			close(fd);
+			return -1;
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+static struct tmpl *
+load_one(const struct config *c, const struct site *s, enum page pg,
+    const char *const *known, char *err, size_t errlen)
+{
+	char path[4096], cerr[256];
+	struct tmpl *t = NULL;
+	struct buf b;
+
+	buf_init(&b);
+	path[0] = '\0';
+	if (s->templates) {
+		snprintf(path, sizeof path, "%s/%s", s->templates,
+		    page_files[pg]);
+		if (access(path, F_OK) == -1)
+			path[0] = '\0';
+	}
+	if (path[0] == '\0')
+		snprintf(path, sizeof path, "%s/%s/%s", c->templates,
+		    s->lang == LANG_JA ? "ja" : "en", page_files[pg]);
+	if (read_file(path, &b) == -1) {
+		snprintf(err, errlen, "%s: cannot read template: %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	t = tmpl_compile(b.data ? b.data : "", b.len,
+	    pg == PAGE_MAIL ? TMPL_TEXT : TMPL_HTML, known, cerr, sizeof cerr);
+	if (t == NULL)
+		snprintf(err, errlen, "%s:%s", path, cerr);
+out:
+	buf_free(&b);
+	return t;
+}
+
+struct pages *
+pages_load(const struct config *c, char *err, size_t errlen)
+{
+	struct pages *p;
+	const char **known = NULL;
+	size_t i, j, nr = ARRAY_LEN(reserved_list) - 1;
+	char cerr[256];
+
+	if ((p = calloc(1, sizeof *p)) == NULL ||
+	    (p->t = calloc(c->nsites, sizeof *p->t)) == NULL)
+		goto nomem;
+	p->c = c;
+	p->n = c->nsites;
+	for (i = 0; i < 2; i++) {
+		struct site generic = { .name = "", .lang = (enum lang)i };
+		if ((p->generic[i] = load_one(c, &generic, PAGE_ERROR,
+		    reserved_list, err, errlen)) == NULL)
+			goto fail;
+	}
+	for (i = 0; i < c->nsites; i++) {
+		const struct site *s = &c->sites[i];
+		free(known);
+		if ((known = calloc(nr + s->nfields + 1, sizeof *known)) ==
+		    NULL)
+			goto nomem;
+		memcpy(known, reserved_list, nr * sizeof *known);
+		for (j = 0; j < s->nfields; j++)
+			known[nr + j] = s->fields[j].name;
+		for (j = 0; j < PAGE_SUBJECT; j++)
+			if ((p->t[i][j] = load_one(c, s, (enum page)j, known,
+			    err, errlen)) == NULL)
+				goto fail;
+		p->t[i][PAGE_SUBJECT] = tmpl_compile(s->subject,
+		    strlen(s->subject), TMPL_TEXT, known, cerr, sizeof cerr);
+		if (p->t[i][PAGE_SUBJECT] == NULL) {
+			snprintf(err, errlen, "%s: site %s: subject: %s",
+			    c->path, s->name, cerr);
+			goto fail;
+		}
+	}
+	free(known);
+	return p;
+nomem:
+	snprintf(err, errlen, "out of memory loading templates");
+fail:
+	free(known);
+	pages_free(p);
+	return NULL;
+}
+
+/* ------------------------------------------------------------ scopes */
+
+/* A bump list of variables, so one free releases a whole render's data. */
+struct vars {
+	struct tmpl_var *v;
+	size_t n, cap;
+	int oom;
+};
+
+static void
+var_add(struct vars *vs, const char *name, const char *str)
+{
+	struct tmpl_var *p;
+
+	if (vs->oom)
+		return;
+	if (vs->n == vs->cap) {
+		size_t cap = vs->cap ? vs->cap * 2 : 32;
+		if ((p = realloc(vs->v, cap * sizeof *p)) == NULL) {
+			vs->oom = 1;
+			return;
+		}
+		vs->v = p;
+		vs->cap = cap;
+	}
+	p = &vs->v[vs->n++];
+	memset(p, 0, sizeof *p);
+	p->name = name;
+	p->str = str ? str : "";
+	p->len = strlen(p->str);
+}
+
+static void
+var_list(struct vars *vs, const char *name, const struct tmpl_scope *items,
+    size_t n)
+{
+	var_add(vs, name, "");
+	if (!vs->oom) {
+		vs->v[vs->n - 1].is_list = 1;
+		vs->v[vs->n - 1].items = items;
+		vs->v[vs->n - 1].nitems = n;
+	}
+}
+
+static const char *
+flag(int b)
+{
+	return b ? "1" : "";
+}
+
+static const char *
+input_type(enum field_type t)
+{
+	switch (t) {
+	case FT_EMAIL: return "email";
+	case FT_TEL: return "tel";
+	case FT_URL: return "url";
+	case FT_NUMBER: return "text";   /* inputmode=decimal; no spinner */
+	default: return "text";
+	}
+}
+
+/* "  line" per line, for multi-line values in mails. */
+static char *
+indent(const char *s)
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_adds(&b, "  ");
+	for (; *s; s++) {
+		if (*s == '\r')
+			continue;
+		buf_addc(&b, *s);
+		if (*s == '\n')
+			buf_adds(&b, "  ");
+	}
+	return buf_steal(&b);
+}
+
+/* Everything one render allocates, freed together. */
+struct render {
+	struct vars root;
+	struct vars *fieldvars;       /* one per field */
+	struct tmpl_scope *fieldscopes;
+	struct vars *optvars;         /* one per option of every field */
+	struct tmpl_scope *optscopes;
+	struct vars *errvars;
+	struct tmpl_scope *errscopes;
+	char **strings;               /* owned strings */
+	size_t nstrings, nopt;
+	size_t n;
+};
+
+static const char *
+own(struct render *r, char *s)
+{
+	if (s == NULL) {
+		r->root.oom = 1;
+		return "";
+	}
+	r->strings[r->nstrings++] = s;
+	return s;
+}
+
+static void
+render_free(struct render *r)
+{
+	size_t i;
+
+	free(r->root.v);
+	for (i = 0; i < r->n; i++) {
+		if (r->fieldvars)
+			free(r->fieldvars[i].v);
+		if (r->errvars)
+			free(r->errvars[i].v);
+	}
+	for (i = 0; i < r->nopt; i++)
+		free(r->optvars[i].v);
+	for (i = 0; i < r->nstrings; i++)
+		free(r->strings[i]);
+	free(r->fieldvars);
+	free(r->fieldscopes);
+	free(r->optvars);
+	free(r->optscopes);
+	free(r->errvars);
+	free(r->errscopes);
+	free(r->strings);
+}
+
+static int
+build(struct render *r, const struct site *s, const struct fvals *v,
+    const struct page_facts *f)
+{
+	size_t i, j, nopt = 0, o = 0, nerr = 0;
+	char msg[512];
+
+	memset(r, 0, sizeof *r);
+	r->n = s->nfields;
+	for (i = 0; i < s->nfields; i++)
+		nopt += s->fields[i].noptions;
+	r->fieldvars = calloc(r->n + 1, sizeof *r->fieldvars);
+	r->fieldscopes = calloc(r->n + 1, sizeof *r->fieldscopes);
+	r->errvars = calloc(r->n + 1, sizeof *r->errvars);
+	r->errscopes = calloc(r->n + 1, sizeof *r->errscopes);
+	r->optvars = calloc(nopt + 1, sizeof *r->optvars);
+	r->optscopes = calloc(nopt + 1, sizeof *r->optscopes);
+	r->strings = calloc(2 * r->n + 1, sizeof *r->strings);
+	r->nopt = nopt;
+	if (!r->fieldvars || !r->fieldscopes || !r->errvars || !r->errscopes ||
+	    !r->optvars || !r->optscopes || !r->strings)
+		return -1;
+	for (i = 0; i < s->nfields; i++) {
+		const struct field *fd = &s->fields[i];
+		const struct fval *fv = v && i < v->n ? &v->v[i] : NULL;
+		struct vars *fvs = &r->fieldvars[i];
+		const char *value = "", *err = NULL;
+		size_t first_opt = o;
+
+		if (fv) {
+			/* Re-rendered forms show what was typed. */
+			value = fv->error && fv->raw ? fv->raw : fv->value;
+			if (fv->error)
+				err = own(r, strdup(validate_message(fv->error,
+				    s->lang, fd, msg, sizeof msg)));
+		}
+		var_add(&r->root, fd->name, value);
+		var_add(fvs, "_name", fd->name);
+		var_add(fvs, "_label", fd->label);
+		var_add(fvs, "_value", value);
+		var_add(fvs, "_error", err);
+		var_add(fvs, "_required", flag(fd->required));
+		var_add(fvs, "_input_type", input_type(fd->type));
+		var_add(fvs, "_is_multiline", flag(fd->type == FT_MULTILINE));
+		var_add(fvs, "_is_select", flag(fd->type == FT_SELECT));
+		var_add(fvs, "_is_checkbox", flag(fd->type == FT_CHECKBOX));
+		var_add(fvs, "_is_group", flag(fd->type == FT_CHECKBOX &&
+		    fd->noptions));
+		var_add(fvs, "_is_consent", flag(fd->type == FT_CHECKBOX &&
+		    fd->noptions == 0));
+		var_add(fvs, "_checked", flag(fd->type == FT_CHECKBOX &&
+		    fd->noptions == 0 && value[0]));
+		var_add(fvs, "_multiline", flag(strchr(value, '\n') != NULL));
+		var_add(fvs, "_indented", strchr(value, '\n') ?
+		    own(r, indent(value)) : value);
+		for (j = 0; j < fd->noptions; j++, o++) {
+			int sel = 0;
+			if (fv)
+				for (size_t k = 0; k < fv->nchoices; k++)
+					sel |= strcmp(fv->choices[k],
+					    fd->options[j]) == 0;
+			if (fv && fd->type == FT_SELECT && fv->error &&
+			    fv->raw && strcmp(fv->raw, fd->options[j]) == 0)
+				sel = 1;
+			var_add(&r->optvars[o], "_option", fd->options[j]);
+			var_add(&r->optvars[o], "_selected", flag(sel));
+			r->optscopes[o].vars = r->optvars[o].v;
+			r->optscopes[o].n = r->optvars[o].n;
+			if (r->optvars[o].oom)
+				return -1;
+		}
+		var_list(fvs, "_options", &r->optscopes[first_opt],
+		    fd->noptions);
+		if (fvs->oom)
+			return -1;
+		r->fieldscopes[i].vars = fvs->v;
+		r->fieldscopes[i].n = fvs->n;
+		if (err) {
+			struct vars *ev = &r->errvars[nerr];
+			var_add(ev, "_name", fd->name);
+			var_add(ev, "_label", fd->label);
+			var_add(ev, "_error", err);
+			if (ev->oom)
+				return -1;
+			r->errscopes[nerr].vars = ev->v;
+			r->errscopes[nerr].n = ev->n;
+			nerr++;
+		}
+	}
+	var_list(&r->root, "_fields", r->fieldscopes, r->n);
+	var_list(&r->root, "_errors", r->errscopes, nerr);
+	var_add(&r->root, "_has_errors", flag(nerr > 0));
+	var_add(&r->root, "_honeypot", s->honeypot);
+	var_add(&r->root, "_site", s->name);
+	var_add(&r->root, "_lang", s->lang == LANG_JA ? "ja" : "en");
+	var_add(&r->root, "_id", f->id);
+	var_add(&r->root, "_date", f->date);
+	var_add(&r->root, "_ip", f->ip);
+	var_add(&r->root, "_page", f->page);
+	var_add(&r->root, "_action", f->action);
+	var_add(&r->root, "_status", f->status);
+	var_add(&r->root, "_title", f->title);
+	var_add(&r->root, "_message", f->message);
+	return r->root.oom ? -1 : 0;
+}
+
+int
+pages_render_generic(const struct pages *p, enum lang lang,
+    const struct page_facts *f, struct buf *out)
+{
+	struct site none = { .name = "", .lang = lang };
+	struct render r;
+	struct tmpl_scope root;
+	int rc = -1;
+
+	if (build(&r, &none, NULL, f) == 0) {
+		root.vars = r.root.v;
+		root.n = r.root.n;
+		rc = tmpl_render(p->generic[lang], &root, out);
+	}
+	render_free(&r);
+	return rc;
+}
+
+int
+pages_render(const struct pages *p, const struct site *s, enum page page,
+    const struct fvals *v, const struct page_facts *f, struct buf *out)
+{
+	struct render r;
+	struct tmpl_scope root;
+	size_t idx = (size_t)(s - p->c->sites);
+	int rc = -1;
+
+	if (idx >= p->n)
+		return -1;
+	if (build(&r, s, v, f) == 0) {
+		root.vars = r.root.v;
+		root.n = r.root.n;
+		rc = tmpl_render(p->t[idx][page], &root, out);
+	}
+	render_free(&r);
+	return rc;
+}

@@ -1,0 +1,58 @@
+/*
+ * pages — the compiled template set: for every site, its thanks, form,
+ * error and mail templates (the site's override folder first, then the
+ * default folder of its language) and its subject line.  Loaded and
+ * checked once per config (start-up, reload), never per request;
+ * immutable afterwards, so any thread may render.
+ *
+ * Variables a template may use: the site's fields by name, and the
+ * reserved ones below, all starting with '_' (field names never do).
+ *   everywhere  _id _site _date _ip _page _lang _action
+ *   error page  _status _title _message
+ *   lists       _fields: _name _label _value _error _required _input_type
+ *                        _is_multiline _is_select _is_checkbox _is_group
+ *                        _is_consent _checked _multiline _indented
+ *                        _options: _option _selected
+ *               _errors: _name _label _error
+ *   form page   _honeypot _has_errors
+ */
+#ifndef FORMPOST_PAGES_H
+#define FORMPOST_PAGES_H
+
+#include "config.h"
+#include "util.h"
+#include "validate.h"
+
+enum page { PAGE_THANKS, PAGE_FORM, PAGE_ERROR, PAGE_MAIL, PAGE_SUBJECT,
+    PAGE_COUNT };
+
+/* Request facts shown in pages and mails; any may be NULL. */
+struct page_facts {
+	const char *id;
+	const char *date;
+	const char *ip;
+	const char *page;      /* the Referer */
+	const char *action;    /* the form's own URL (path) */
+	const char *status;    /* error page: "404" */
+	const char *title;
+	const char *message;
+};
+
+struct pages;
+
+/* Compiles every template for every site of c.  Returns the set, or NULL
+ * with "FILE: LINE:COLUMN: message" in err. */
+struct pages *pages_load(const struct config *c, char *err, size_t errlen);
+void pages_free(struct pages *p);
+
+/* Renders page for site s (which must belong to the config p was loaded
+ * from).  v may be NULL (no field values).  Appends to out; 0 or -1 (OOM). */
+int pages_render(const struct pages *p, const struct site *s, enum page page,
+    const struct fvals *v, const struct page_facts *f, struct buf *out);
+
+/* The error page for a request with no site (unknown site): the default
+ * error.html of lang, with only the reserved variables. */
+int pages_render_generic(const struct pages *p, enum lang lang,
+    const struct page_facts *f, struct buf *out);
+
+#endif

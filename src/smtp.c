@@ -1,0 +1,440 @@
+/*
+ * smtp — libcurl SMTP submission (APIS §1).  curl drives the protocol; we
+ * follow it through the debug callback to learn the reply to every
+ * command, because CURLOPT_MAIL_RCPT_ALLLOWFAILS alone hides which
+ * recipient failed (B1.3).  Never: plaintext fallback (CURLUSESSL_TRY),
+ * disabled verification, CURLOPT_CRLF, or the AUTH exchange in a trace.
+ */
+#include "smtp.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "limits.h"
+#include "util.h"
+
+#define LINE_MAX_IN 1024   /* bytes of one dialogue line we keep */
+
+struct dialogue {
+	enum smtp_phase phase;
+	int code;                    /* last final reply code in phase */
+	char reply[SMTP_REPLY_MAX];
+	char enhanced[16];
+	struct smtp_rcpt *rcpt;
+	size_t nrcpt;
+	size_t rcpt_sent;            /* RCPT commands sent so far */
+	int auth_offered;
+	int plain_offered, login_offered;
+	char line[LINE_MAX_IN];      /* partial reply line */
+	size_t linelen;
+	smtp_trace_fn trace;
+	void *trace_arg;
+};
+
+struct smtp_client {
+	CURL *curl;
+	struct dialogue d;           /* capability state survives reuse */
+	const char *data;            /* upload cursor */
+	size_t len, off;
+	int guard_auth;              /* profile has a username */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+int
+smtp_global_init(char *err, size_t errlen)
+{
+	curl_version_info_data *v;
+
+	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK) {
+		snprintf(err, errlen, "curl_global_init failed");
+		return -1;
+	}
+	v = curl_version_info(CURLVERSION_NOW);
+	if (!(v->features & CURL_VERSION_ASYNCHDNS) ||
+	    !(v->features & CURL_VERSION_SSL)) {
+		snprintf(err, errlen, "libcurl %s lacks an async resolver or "
+		    "TLS; install libcurl4 (OpenSSL flavour)", v->version);
+		return -1;
+	}
+	return 0;
+}
+
+void
+smtp_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+struct smtp_client *
+smtp_client_new(void)
+{
+	struct smtp_client *c = calloc(1, sizeof *c);
+
+	if (c == NULL)
+		return NULL;
+	if ((c->curl = curl_easy_init()) == NULL) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+smtp_client_free(struct smtp_client *c)
+{
+	if (c == NULL)
+		return;
+	curl_easy_cleanup(c->curl);
+	free(c);
+}
+
+/* Printable ASCII only, capped: replies go to logs and the spool. */
+static void
+sanitise(char *dst, size_t dstlen, const char *src, size_t n)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n && o + 1 < dstlen; i++) {
+		unsigned char ch = (unsigned char)src[i];
+		if (ch == '\r' || ch == '\n')
+			break;
+		dst[o++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+	}
+	dst[o] = '\0';
+}
+
+static void
+trace(struct dialogue *d, char dir, const char *line)
+{
+	if (d->trace)
+		d->trace(d->trace_arg, dir, line);
+}
+
+/* A complete reply line from the server. */
+static void
+reply_line(struct dialogue *d, const char *s, size_t n)
+{
+	char clean[SMTP_REPLY_MAX];
+	int code, final;
+
+	sanitise(clean, sizeof clean, s, n);
+	trace(d, '<', d->phase == PH_AUTH && strncmp(clean, "334", 3) == 0 ?
+	    "334 [AUTH data hidden]" : clean);
+	if (n < 3 || s[0] < '1' || s[0] > '5' || s[1] < '0' || s[1] > '9' ||
+	    s[2] < '0' || s[2] > '9')
+		return;
+	code = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+	final = n == 3 || s[3] == ' ' || s[3] == '\r';
+	if (d->phase == PH_EHLO && n > 4 && code == 250) {
+		const char *kw = s + 4;
+		size_t kn = n - 4;
+		if (kn >= 4 && (eq_ci(kw, 4, "AUTH")) && (kn == 4 ||
+		    kw[4] == ' ' || kw[4] == '=')) {
+			char caps[256];
+			d->auth_offered = 1;
+			sanitise(caps, sizeof caps, kw, kn);
+			ascii_lower(caps, strlen(caps));
+			if (strstr(caps, " plain"))
+				d->plain_offered = 1;
+			if (strstr(caps, " login"))
+				d->login_offered = 1;
+		}
+	}
+	if (!final)
+		return;
+	d->code = code;
+	snprintf(d->reply, sizeof d->reply, "%s", clean);
+	d->enhanced[0] = '\0';
+	if (n > 8 && s[4] >= '2' && s[4] <= '5' && s[5] == '.') {
+		size_t k = 4;
+		while (k < n && k - 4 < sizeof d->enhanced - 1 &&
+		    ((s[k] >= '0' && s[k] <= '9') || s[k] == '.'))
+			k++;
+		memcpy(d->enhanced, s + 4, k - 4);
+		d->enhanced[k - 4] = '\0';
+	}
+	if (d->phase == PH_RCPT && d->rcpt_sent > 0 &&
+	    d->rcpt_sent <= d->nrcpt) {
+		struct smtp_rcpt *r = &d->rcpt[d->rcpt_sent - 1];
+		r->code = code;
+		snprintf(r->reply, sizeof r->reply, "%s", clean);
+		r->outcome = code / 100 == 2 ? OUT_SENT :
+		    outcome_classify(PH_RCPT, SF_NONE, code, d->enhanced);
+	}
+	if (d->phase == PH_DATA && code == 354)
+		d->phase = PH_DOT;
+}
+
+/* A command we sent. */
+static void
+command_line(struct dialogue *d, const char *s, size_t n)
+{
+	char clean[SMTP_REPLY_MAX];
+
+	if (n >= 4 && (eq_ci(s, 4, "EHLO") || eq_ci(s, 4, "HELO"))) {
+		d->phase = PH_EHLO;
+		d->auth_offered = d->plain_offered = d->login_offered = 0;
+	} else if (n >= 8 && eq_ci(s, 8, "STARTTLS"))
+		d->phase = PH_TLS;
+	else if (n >= 4 && eq_ci(s, 4, "AUTH")) {
+		d->phase = PH_AUTH;
+		trace(d, '>', "AUTH [AUTH data hidden]");
+		return;
+	} else if (d->phase == PH_AUTH && !(n >= 4 && (eq_ci(s, 4, "MAIL") ||
+	    eq_ci(s, 4, "QUIT")))) {
+		trace(d, '>', "[AUTH data hidden]");
+		return;
+	} else if (n >= 4 && eq_ci(s, 4, "MAIL"))
+		d->phase = PH_MAIL;
+	else if (n >= 4 && eq_ci(s, 4, "RCPT")) {
+		d->phase = PH_RCPT;
+		d->rcpt_sent++;
+	} else if (n >= 4 && eq_ci(s, 4, "DATA"))
+		d->phase = PH_DATA;
+	else if (n >= 4 && eq_ci(s, 4, "QUIT"))
+		d->phase = PH_QUIT;
+	d->code = 0;
+	d->reply[0] = d->enhanced[0] = '\0';
+	sanitise(clean, sizeof clean, s, n);
+	trace(d, '>', clean);
+}
+
+static int
+debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *arg)
+{
+	struct dialogue *d = arg;
+	size_t i;
+
+	(void)h;
+	if (type == CURLINFO_HEADER_OUT) {
+		command_line(d, data, size);
+		return 0;
+	}
+	if (type != CURLINFO_HEADER_IN)
+		return 0;
+	for (i = 0; i < size; i++) {
+		if (data[i] == '\n') {
+			size_t n = d->linelen;
+			if (n && d->line[n - 1] == '\r')
+				n--;
+			reply_line(d, d->line, n);
+			d->linelen = 0;
+		} else if (d->linelen < sizeof d->line)
+			d->line[d->linelen++] = data[i];
+	}
+	return 0;
+}
+
+static size_t
+read_cb(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct smtp_client *c = arg;
+	size_t room = size * nitems, n;
+
+	/* A username with no AUTH offered: curl skipped AUTH silently
+	 * (B1.14); refuse to hand over the message unauthenticated. */
+	if (c->guard_auth && !c->d.auth_offered)
+		return CURL_READFUNC_ABORT;
+	n = c->len - c->off;
+	if (n > room)
+		n = room;
+	memcpy(buf, c->data + c->off, n);
+	c->off += n;
+	return n;
+}
+
+static enum smtp_fail
+fail_of(CURLcode rc, const struct dialogue *d)
+{
+	switch (rc) {
+	case CURLE_OK:
+		return SF_NONE;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+		return SF_CONNECT;
+	case CURLE_OPERATION_TIMEDOUT:
+		return SF_TIMEOUT;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+		return SF_TLS_VERIFY;
+	case CURLE_SSL_CONNECT_ERROR:
+		return SF_TLS_HANDSHAKE;
+	case CURLE_USE_SSL_FAILED:
+		return SF_NO_STARTTLS;
+	case CURLE_LOGIN_DENIED:
+		return d->phase == PH_AUTH && d->code >= 400 ? SF_NONE :
+		    SF_AUTH_MECH;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return SF_NO_AUTH;
+	case CURLE_SEND_ERROR:
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_QUOTE_ERROR:
+		return d->code >= 400 ? SF_NONE : SF_DROPPED;
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+		return SF_DROPPED;
+	default:
+		return SF_OTHER;
+	}
+}
+
+static int
+setup(struct smtp_client *c, const struct smtp_profile *p, const char *sender,
+    struct curl_slist *rl, const char *auth)
+{
+	CURL *h = c->curl;
+	CURLcode rc = CURLE_OK;
+
+#define SET(opt, val) if (rc == CURLE_OK) rc = curl_easy_setopt(h, opt, val)
+	SET(CURLOPT_URL, p->url);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_USE_SSL, (long)(p->implicit_tls || p->starttls ?
+	    CURLUSESSL_ALL : CURLUSESSL_NONE));
+	SET(CURLOPT_SSL_VERIFYPEER, 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, 2L);
+	SET(CURLOPT_CAINFO, p->ca_file);   /* NULL: the system store */
+	SET(CURLOPT_CONNECTTIMEOUT, (long)p->timeout);
+	SET(CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)p->timeout);
+	SET(CURLOPT_TIMEOUT, (long)LIM_SMTP_ATTEMPT);
+	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+	SET(CURLOPT_LOW_SPEED_TIME, (long)p->timeout);
+	SET(CURLOPT_USERNAME, p->username);
+	SET(CURLOPT_PASSWORD, p->username ? p->password : NULL);
+	SET(CURLOPT_LOGIN_OPTIONS, p->username ? auth : NULL);
+	SET(CURLOPT_SASL_IR, 1L);
+	SET(CURLOPT_MAIL_FROM, sender);
+	SET(CURLOPT_MAIL_RCPT, rl);
+	SET(CURLOPT_MAIL_RCPT_ALLLOWFAILS, 1L);
+	SET(CURLOPT_UPLOAD, 1L);
+	SET(CURLOPT_READFUNCTION, read_cb);
+	SET(CURLOPT_READDATA, c);
+	SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->len);
+	SET(CURLOPT_VERBOSE, 1L);
+	SET(CURLOPT_DEBUGFUNCTION, debug_cb);
+	SET(CURLOPT_DEBUGDATA, &c->d);
+	SET(CURLOPT_ERRORBUFFER, c->errbuf);
+	SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+#undef SET
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+static CURLcode
+perform(struct smtp_client *c, const struct smtp_profile *p, const char *sender,
+    struct curl_slist *rl, const char *auth)
+{
+	size_t i;
+
+	c->off = 0;
+	c->guard_auth = p->username != NULL;
+	c->errbuf[0] = '\0';
+	c->d.phase = PH_CONNECT;
+	c->d.code = 0;
+	c->d.reply[0] = c->d.enhanced[0] = '\0';
+	c->d.rcpt_sent = 0;
+	c->d.linelen = 0;
+	for (i = 0; i < c->d.nrcpt; i++) {
+		c->d.rcpt[i].code = 0;
+		c->d.rcpt[i].reply[0] = '\0';
+		c->d.rcpt[i].outcome = OUT_TEMP;
+	}
+	if (setup(c, p, sender, rl, auth) == -1)
+		return CURLE_FAILED_INIT;
+	return curl_easy_perform(c->curl);
+}
+
+int
+smtp_send(struct smtp_client *c, const struct smtp_profile *p,
+    const char *sender, struct smtp_rcpt *rcpt, size_t nrcpt,
+    const char *data, size_t len, struct smtp_result *res,
+    smtp_trace_fn tr, void *trace_arg)
+{
+	struct curl_slist *rl = NULL, *t;
+	enum outcome worst = OUT_SENT, txn;
+	CURLcode rc;
+	size_t i;
+	int ok = 1;
+
+	memset(res, 0, sizeof *res);
+	c->data = data;
+	c->len = len;
+	c->d.rcpt = rcpt;
+	c->d.nrcpt = nrcpt;
+	c->d.trace = tr;
+	c->d.trace_arg = trace_arg;
+	for (i = 0; i < nrcpt; i++) {
+		if ((t = curl_slist_append(rl, rcpt[i].addr)) == NULL) {
+			curl_slist_free_all(rl);
+			res->outcome = OUT_TEMP;
+			snprintf(res->reply, sizeof res->reply, "out of memory");
+			for (i = 0; i < nrcpt; i++)
+				rcpt[i].outcome = OUT_TEMP;
+			return -1;
+		}
+		rl = t;
+	}
+	rc = perform(c, p, sender, rl, "AUTH=PLAIN");
+	/* A server without PLAIN but with LOGIN: the same attempt, once. */
+	if (rc == CURLE_LOGIN_DENIED && c->d.auth_offered &&
+	    !c->d.plain_offered && c->d.login_offered)
+		rc = perform(c, p, sender, rl, "AUTH=LOGIN");
+	curl_slist_free_all(rl);
+
+	res->phase = c->d.phase;
+	res->fail = fail_of(rc, &c->d);
+	if (rc == CURLE_OK) {
+		res->code = c->d.code;
+		txn = OUT_SENT;
+	} else {
+		res->code = c->d.code;
+		txn = outcome_classify(c->d.phase, res->fail, c->d.code,
+		    c->d.enhanced);
+		if (rc == CURLE_ABORTED_BY_CALLBACK)
+			txn = OUT_CONFIG;
+	}
+	if (res->fail == SF_NONE && c->d.reply[0])
+		snprintf(res->reply, sizeof res->reply, "%s", c->d.reply);
+	else if (res->fail == SF_NO_AUTH)
+		snprintf(res->reply, sizeof res->reply, "server offered no "
+		    "AUTH but the profile has a username: not sent "
+		    "unauthenticated");
+	else {
+		struct buf b;
+		buf_init(&b);
+		buf_printf(&b, "%s%s%s", curl_easy_strerror(rc),
+		    c->errbuf[0] ? ": " : "", c->errbuf);
+		sanitise(res->reply, sizeof res->reply, b.data ? b.data : "",
+		    b.len);
+		buf_free(&b);
+	}
+	res->maybe_sent = rc != CURLE_OK && c->d.phase == PH_DOT &&
+	    c->d.code == 0;
+	for (i = 0; i < nrcpt; i++) {
+		struct smtp_rcpt *r = &rcpt[i];
+		/* Refused at RCPT: its own reply decides.  Accepted, or never
+		 * reached: the transaction decides. */
+		if (r->code && r->code / 100 != 2)
+			;
+		else {
+			r->outcome = txn;
+			if (txn != OUT_SENT || r->code == 0) {
+				r->code = res->code;
+				snprintf(r->reply, sizeof r->reply, "%s",
+				    res->reply);
+			}
+		}
+		if (r->outcome != OUT_SENT)
+			ok = 0;
+		if (r->outcome > worst)
+			worst = r->outcome;
+	}
+	res->outcome = worst;
+	if (rc == CURLE_OK && !ok && res->reply[0] == '\0')
+		snprintf(res->reply, sizeof res->reply, "some recipients "
+		    "refused");
+	return ok ? 0 : -1;
+}

@@ -1,0 +1,59 @@
+/*
+ * smtp — one SMTP transaction through libcurl (the only module that
+ * includes <curl/curl.h>): TLS always verified, AUTH pinned to PLAIN (then
+ * LOGIN) over TLS, one reply code recorded per recipient by following the
+ * dialogue, never the AUTH data.  A struct smtp_client keeps one easy
+ * handle, so consecutive sends reuse the connection.  Not shared between
+ * threads: one client per thread.
+ */
+#ifndef FORMPOST_SMTP_H
+#define FORMPOST_SMTP_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "outcome.h"
+
+#define SMTP_REPLY_MAX 200
+
+struct smtp_rcpt {
+	const char *addr;             /* borrowed from the caller */
+	enum outcome outcome;         /* set by smtp_send */
+	int code;                     /* last reply for it, 0 if none */
+	char reply[SMTP_REPLY_MAX];   /* that reply's text, sanitised */
+};
+
+struct smtp_result {
+	enum outcome outcome;         /* worst over the recipients */
+	enum smtp_phase phase;        /* where the transaction stopped */
+	enum smtp_fail fail;
+	int code;
+	char reply[SMTP_REPLY_MAX];   /* last server reply or curl's error */
+	int maybe_sent;               /* a failure after the final dot: the
+	                               * server may have taken it */
+};
+
+/* Called with each line of the dialogue (dir '>' sent, '<' received),
+ * AUTH exchanges replaced by "[AUTH data hidden]". */
+typedef void (*smtp_trace_fn)(void *arg, char dir, const char *line);
+
+struct smtp_client;
+
+/* Must be called once in main before any thread (curl_global_init);
+ * fails when libcurl lacks thread-safe init or an async resolver. */
+int smtp_global_init(char *err, size_t errlen);
+void smtp_global_cleanup(void);
+
+struct smtp_client *smtp_client_new(void);
+void smtp_client_free(struct smtp_client *c);  /* closes with QUIT */
+
+/* Sends data[0..len) (the exact wire bytes, CRLF, not dot-stuffed) from
+ * sender to rcpt[0..nrcpt) through profile p.  Fills each rcpt's outcome
+ * and res.  Returns 0 when every recipient was sent, else -1.  trace may
+ * be NULL. */
+int smtp_send(struct smtp_client *c, const struct smtp_profile *p,
+    const char *sender, struct smtp_rcpt *rcpt, size_t nrcpt,
+    const char *data, size_t len, struct smtp_result *res,
+    smtp_trace_fn trace, void *trace_arg);
+
+#endif

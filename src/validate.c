@@ -1,0 +1,600 @@
+/*
+ * validate — field rules.  Values arrive as valid UTF-8 (the body parsers
+ * checked); here they are normalised, then checked against the field's
+ * type and rules.  One-line fields refuse every control character and the
+ * Unicode line separators, so nothing typed can reach a header as a line
+ * break.  The only module that includes <idn2.h>.
+ */
+#include "validate.h"
+
+#include <idn2.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "limits.h"
+#include "utf8.h"
+#include "util.h"
+
+/* Carriers whose legacy addresses ("taro..x.@docomo.ne.jp") still exist. */
+static const char *const carrier_domains[] = {
+	"docomo.ne.jp", "ezweb.ne.jp", "au.com", "softbank.ne.jp",
+	"i.softbank.jp", "vodafone.ne.jp", "disney.ne.jp",
+};
+
+/* Full-width ASCII → ASCII, ideographic space → space, dashes → '-'. */
+static uint32_t
+fold_cp(uint32_t cp)
+{
+	if (cp >= 0xFF01 && cp <= 0xFF5E)
+		return cp - 0xFF01 + 0x21;
+	if (cp == 0x3000)
+		return ' ';
+	switch (cp) {
+	case 0x2010: case 0x2011: case 0x2012: case 0x2013: case 0x2014:
+	case 0x2015: case 0x2212: case 0x30FC: case 0xFF70: case 0xFE63:
+	case 0x2043:
+		return '-';
+	default:
+		return cp;
+	}
+}
+
+/* Appends s with full-width folding, trimming ASCII spaces at both ends. */
+static int
+fold_width(struct buf *b, const char *s, size_t n)
+{
+	size_t i = 0, l;
+	uint32_t cp;
+	char enc[4];
+
+	while (i < n) {
+		if ((l = utf8_decode(s + i, n - i, &cp)) == 0)
+			return -1;
+		i += l;
+		cp = fold_cp(cp);
+		if ((l = utf8_encode(cp, enc)) == 0)
+			return -1;
+		buf_add(b, enc, l);
+	}
+	while (b->len && b->data[b->len - 1] == ' ')
+		b->data[--b->len] = '\0';
+	l = 0;
+	while (l < b->len && b->data[l] == ' ')
+		l++;
+	if (l) {
+		memmove(b->data, b->data + l, b->len - l + 1);
+		b->len -= l;
+	}
+	return b->oom ? -1 : 0;
+}
+
+/* 1 when s holds a C0/C1 control, DEL, U+2028 or U+2029 (TAB too). */
+static int
+has_line_break_or_ctl(const char *s, size_t n)
+{
+	size_t i = 0, l;
+	uint32_t cp;
+
+	while (i < n) {
+		if ((l = utf8_decode(s + i, n - i, &cp)) == 0)
+			return 1;
+		if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 ||
+		    cp == 0x2029)
+			return 1;
+		i += l;
+	}
+	return 0;
+}
+
+/* CR, LF and CRLF → CRLF; other controls except TAB refused. */
+static int
+norm_multiline(struct buf *b, const char *s, size_t n, const char **code)
+{
+	size_t i = 0, l;
+	uint32_t cp;
+
+	while (i < n) {
+		if ((l = utf8_decode(s + i, n - i, &cp)) == 0)
+			return -1;
+		if (cp == '\r' || cp == '\n' || cp == 0x2028 || cp == 0x2029 ||
+		    cp == 0x85) {
+			if (cp == '\r' && i + 1 < n && s[i + 1] == '\n')
+				l++;
+			buf_add(b, "\r\n", 2);
+		} else if ((cp < 0x20 && cp != '\t') || cp == 0x7F ||
+		    (cp > 0x80 && cp <= 0x9F)) {
+			*code = "control_char";
+			return 0;
+		} else
+			buf_add(b, s + i, l);
+		i += l;
+	}
+	/* Trailing blank lines carry nothing. */
+	while (b->len >= 2 && b->data[b->len - 2] == '\r' &&
+	    b->data[b->len - 1] == '\n')
+		b->data[b->len -= 2] = '\0';
+	return b->oom ? -1 : 0;
+}
+
+static int
+is_atext(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
+}
+
+static int
+ldh_domain_ok(const char *d)
+{
+	size_t lab = 0, len = strlen(d);
+	int dots = 0;
+
+	if (len == 0 || len > LIM_ADDR_DOMAIN)
+		return 0;
+	for (; *d; d++) {
+		if (*d == '.') {
+			if (lab == 0 || d[-1] == '-')
+				return 0;
+			lab = 0;
+			dots++;
+		} else if ((*d >= 'a' && *d <= 'z') || (*d >= '0' && *d <= '9')
+		    || *d == '-') {
+			if ((lab == 0 && *d == '-') || ++lab > 63)
+				return 0;
+		} else
+			return 0;
+	}
+	return lab > 0 && d[-1] != '-' && dots > 0;
+}
+
+char *
+validate_email(const char *s, size_t n, const char **code, int *quoted)
+{
+	struct buf b;
+	char *at, *local = NULL, *dom = NULL, *ascii = NULL, *out = NULL;
+	size_t i, ll;
+	int dotbad = 0, carrier = 0;
+
+	*quoted = 0;
+	*code = "invalid_email";
+	buf_init(&b);
+	if (fold_width(&b, s, n) == -1 || b.len == 0 ||
+	    has_line_break_or_ctl(b.data, b.len))
+		goto out;
+	if ((at = strrchr(b.data, '@')) == NULL || at == b.data)
+		goto out;
+	*at = '\0';
+	local = b.data;
+	dom = at + 1;
+	ll = strlen(local);
+	for (i = 0; i < ll; i++)
+		if ((unsigned char)local[i] >= 0x80) {
+			*code = "non_ascii_local";
+			goto out;
+		}
+	if (ll > LIM_ADDR_LOCAL)
+		goto out;
+	for (i = 0; i < ll; i++) {
+		if (local[i] == '.') {
+			if (i == 0)
+				goto out;
+			if (i + 1 == ll || local[i + 1] == '.')
+				dotbad = 1;
+		} else if (!is_atext((unsigned char)local[i]))
+			goto out;
+	}
+	if (idn2_to_ascii_8z(dom, &ascii, IDN2_NFC_INPUT |
+	    IDN2_NONTRANSITIONAL) != IDN2_OK)
+		goto out;
+	ascii_lower(ascii, strlen(ascii));
+	if (!ldh_domain_ok(ascii))
+		goto out;
+	for (i = 0; i < ARRAY_LEN(carrier_domains); i++)
+		if (strcmp(ascii, carrier_domains[i]) == 0)
+			carrier = 1;
+	if (dotbad && !carrier)
+		goto out;
+	if (asprintf(&out, "%s@%s", local, ascii) == -1) {
+		out = NULL;
+		*code = "nomem";
+		goto out;
+	}
+	if (strlen(out) > LIM_ADDR_PATH - 2) {
+		free(out);
+		out = NULL;
+		goto out;
+	}
+	*quoted = dotbad;
+	*code = NULL;
+out:
+	idn2_free(ascii);
+	buf_free(&b);
+	return out;
+}
+
+static int
+tel_ok(const char *s)
+{
+	size_t digits = 0;
+	const char *p = s;
+
+	if (*p == '+')
+		p++;
+	for (; *p; p++) {
+		if (*p >= '0' && *p <= '9')
+			digits++;
+		else if (!strchr("- ()", *p))
+			return 0;
+	}
+	return digits >= 6 && digits <= 20;
+}
+
+static int
+url_ok(const char *s)
+{
+	const char *h;
+
+	if (strncmp(s, "https://", 8) == 0)
+		h = s + 8;
+	else if (strncmp(s, "http://", 7) == 0)
+		h = s + 7;
+	else
+		return 0;
+	if (*h == '\0' || *h == '/')
+		return 0;
+	for (; *h; h++)
+		if ((unsigned char)*h <= 0x20 || strchr("\"<>\\^`{|}", *h))
+			return 0;
+	return 1;
+}
+
+static int
+number_ok(const char *s, double *v)
+{
+	const char *p = s;
+	char *end;
+	int digits = 0;
+
+	if (*p == '-' || *p == '+')
+		p++;
+	for (; *p >= '0' && *p <= '9'; p++)
+		digits++;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			digits++;
+	if (*p || digits == 0 || strlen(s) > 32)
+		return 0;
+	*v = strtod(s, &end);
+	return isfinite(*v);
+}
+
+static int
+option_ok(const struct field *f, const char *v)
+{
+	size_t i;
+
+	for (i = 0; i < f->noptions; i++)
+		if (strcmp(f->options[i], v) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+set_value(struct fval *fv, const char *s, size_t n)
+{
+	free(fv->value);
+	fv->value = fp_strndup(s, n);
+	fv->len = n;
+	return fv->value ? 0 : -1;
+}
+
+/* Checks one single-valued field; fills fv. */
+static int
+check_one(const struct field *f, const char *raw, size_t rawlen,
+    struct fval *fv, struct fvals *out)
+{
+	struct buf b;
+	const char *code = NULL;
+	size_t chars;
+	double num;
+	int quoted, rc = 0;
+
+	buf_init(&b);
+	if (f->type == FT_MULTILINE) {
+		if (norm_multiline(&b, raw, rawlen, &code) == -1)
+			goto nomem;
+	} else if (f->type == FT_EMAIL || f->type == FT_TEL ||
+	    f->type == FT_NUMBER) {
+		if (fold_width(&b, raw, rawlen) == -1)
+			goto nomem;
+	} else {
+		buf_add(&b, raw, rawlen);
+		/* Trailing/leading spaces are noise in one-line fields. */
+		while (b.len && b.data[b.len - 1] == ' ')
+			b.data[--b.len] = '\0';
+	}
+	if (b.oom)
+		goto nomem;
+	if (b.data == NULL && buf_add(&b, "", 0) == -1)
+		goto nomem;
+	if (code == NULL && f->type != FT_MULTILINE &&
+	    has_line_break_or_ctl(b.data, b.len))
+		code = "control_char";
+	if (code == NULL && b.len == 0) {
+		if (f->required)
+			code = "required";
+		goto done;
+	}
+	if (code)
+		goto done;
+	chars = utf8_count(b.data, b.len);
+	switch (f->type) {
+	case FT_EMAIL: {
+		char *e = validate_email(b.data, b.len, &code, &quoted);
+		if (e == NULL) {
+			if (code && strcmp(code, "nomem") == 0)
+				goto nomem;
+			goto done;
+		}
+		buf_reset(&b);
+		buf_adds(&b, e);
+		free(e);
+		if (f->reply_to)
+			out->reply_to_quoted = quoted;
+		break;
+	}
+	case FT_TEL:
+		if (!tel_ok(b.data))
+			code = "invalid_tel";
+		break;
+	case FT_URL:
+		if (!url_ok(b.data))
+			code = "invalid_url";
+		break;
+	case FT_NUMBER:
+		if (!number_ok(b.data, &num))
+			code = "invalid_number";
+		else if (f->has_min && num < f->min)
+			code = "too_small";
+		else if (f->has_max && num > f->max)
+			code = "too_large";
+		break;
+	case FT_SELECT:
+		if (!option_ok(f, b.data))
+			code = "invalid_option";
+		break;
+	case FT_CHECKBOX:
+		if (f->noptions && !option_ok(f, b.data))
+			code = "invalid_option";
+		break;
+	default:
+		break;
+	}
+	if (code == NULL && f->type != FT_NUMBER) {
+		if (f->has_max && chars > f->max)
+			code = "too_long";
+		else if (f->has_min && chars < f->min)
+			code = "too_short";
+	}
+	if (code == NULL && f->pattern &&
+	    regexec(&f->re, b.data, 0, NULL, 0) != 0)
+		code = "pattern";
+done:
+	if (b.oom || set_value(fv, b.data ? b.data : "", b.len) == -1)
+		goto nomem;
+	fv->error = code;
+	goto out;
+nomem:
+	rc = -1;
+out:
+	buf_free(&b);
+	return rc;
+}
+
+/* A checkbox group: every posted value must be an option. */
+static int
+check_group(const struct field *f, const struct form *in, struct fval *fv)
+{
+	struct buf b;
+	size_t i, k = 0, n = 0;
+
+	for (i = 0; i < in->n; i++)
+		if (strcmp(in->fields[i].name, f->name) == 0)
+			n++;
+	if (n && (fv->choices = calloc(n, sizeof *fv->choices)) == NULL)
+		return -1;
+	buf_init(&b);
+	for (i = 0; i < in->n; i++) {
+		const struct form_field *ff = &in->fields[i];
+		if (strcmp(ff->name, f->name) != 0)
+			continue;
+		if (!option_ok(f, ff->value)) {
+			fv->error = "invalid_option";
+			continue;
+		}
+		if ((fv->choices[k++] = strdup(ff->value)) == NULL) {
+			fv->nchoices = k - 1;
+			buf_free(&b);
+			return -1;
+		}
+		fv->nchoices = k;
+		buf_printf(&b, "%s%s", b.len ? ", " : "", ff->value);
+	}
+	if (fv->error == NULL && f->required && fv->nchoices == 0)
+		fv->error = "required";
+	if (set_value(fv, b.data ? b.data : "", b.len) == -1 || b.oom) {
+		buf_free(&b);
+		return -1;
+	}
+	buf_free(&b);
+	return 0;
+}
+
+int
+validate_form(const struct site *s, const struct form *in, struct fvals *out)
+{
+	size_t i, j;
+
+	memset(out, 0, sizeof *out);
+	if ((out->v = calloc(s->nfields + 1, sizeof *out->v)) == NULL)
+		return -1;
+	out->n = s->nfields;
+	for (i = 0; i < s->nfields; i++) {
+		const struct field *f = &s->fields[i];
+		struct fval *fv = &out->v[i];
+		const struct form_field *first = NULL;
+		size_t count = 0;
+
+		for (j = 0; j < in->n; j++)
+			if (strcmp(in->fields[j].name, f->name) == 0) {
+				if (first == NULL)
+					first = &in->fields[j];
+				count++;
+			}
+		if (first && (fv->raw = fp_strndup(first->value,
+		    first->value_len)) == NULL)
+			goto nomem;
+		if (first && first->is_file) {
+			fv->error = "file_not_allowed";
+			if (set_value(fv, "", 0) == -1)
+				goto nomem;
+		} else if (f->type == FT_CHECKBOX && f->noptions) {
+			if (check_group(f, in, fv) == -1)
+				goto nomem;
+		} else if (count > 1) {
+			fv->error = "repeated";
+			if (set_value(fv, "", 0) == -1)
+				goto nomem;
+		} else if (check_one(f, first ? first->value : "",
+		    first ? first->value_len : 0, fv, out) == -1)
+			goto nomem;
+		if (fv->error == NULL && f->type == FT_SELECT && fv->len &&
+		    (fv->choices = calloc(1, sizeof *fv->choices)) != NULL &&
+		    (fv->choices[0] = strdup(fv->value)) != NULL)
+			fv->nchoices = 1;
+	}
+	for (i = 0; i < s->nfields; i++) {
+		const struct field *f = &s->fields[i];
+		if (f->confirm && out->v[i].error == NULL)
+			for (j = 0; j < s->nfields; j++)
+				if (strcmp(s->fields[j].name, f->confirm) == 0
+				    && out->v[j].error == NULL &&
+				    strcmp(out->v[j].value, out->v[i].value))
+					out->v[i].error = "mismatch";
+		if (out->v[i].error)
+			out->nerrors++;
+		if (f->reply_to && out->v[i].error == NULL && out->v[i].len)
+			out->reply_to = out->v[i].value;
+	}
+	return 0;
+nomem:
+	fvals_free(out);
+	return -1;
+}
+
+void
+fvals_free(struct fvals *v)
+{
+	size_t i, j;
+
+	if (v->v == NULL)
+		return;
+	for (i = 0; i < v->n; i++) {
+		free(v->v[i].value);
+		free(v->v[i].raw);
+		for (j = 0; j < v->v[i].nchoices; j++)
+			free(v->v[i].choices[j]);
+		free(v->v[i].choices);
+	}
+	free(v->v);
+	memset(v, 0, sizeof *v);
+}
+
+struct msg {
+	const char *code;
+	const char *ja;
+	const char *en;
+};
+
+/* {label} is the field's label; {n} a bound where the rule has one. */
+static const struct msg messages[] = {
+	{ "required", "{label}を入力してください。", "Please fill in {label}." },
+	{ "too_long", "{label}は{n}文字以内で入力してください。",
+	  "{label} must be at most {n} characters." },
+	{ "too_short", "{label}は{n}文字以上で入力してください。",
+	  "{label} must be at least {n} characters." },
+	{ "invalid_email", "{label}の形式が正しくありません（例: taro@example.jp）。",
+	  "{label} is not a valid email address (e.g. taro@example.com)." },
+	{ "non_ascii_local", "{label}の@より前に使えるのは半角英数字と記号だけです。",
+	  "{label}: the part before @ may use only ASCII letters, digits and symbols." },
+	{ "invalid_tel", "{label}は数字とハイフンで入力してください（例: 03-1234-5678）。",
+	  "{label} must be a phone number (digits, -, spaces, +)." },
+	{ "invalid_url", "{label}は http:// または https:// で始まるURLを入力してください。",
+	  "{label} must be a URL starting with http:// or https://." },
+	{ "invalid_number", "{label}は数値で入力してください。",
+	  "{label} must be a number." },
+	{ "too_small", "{label}は{n}以上で入力してください。",
+	  "{label} must be at least {n}." },
+	{ "too_large", "{label}は{n}以下で入力してください。",
+	  "{label} must be at most {n}." },
+	{ "invalid_option", "{label}は選択肢から選んでください。",
+	  "Please choose {label} from the list." },
+	{ "pattern", "{label}の形式が正しくありません。",
+	  "{label} is not in the expected format." },
+	{ "mismatch", "{label}が一致しません。", "{label} does not match." },
+	{ "control_char", "{label}に改行や制御文字は使えません。",
+	  "{label} must be one line without control characters." },
+	{ "file_not_allowed", "{label}にファイルは添付できません。",
+	  "{label}: files cannot be attached." },
+	{ "repeated", "{label}が複数送信されました。",
+	  "{label} was sent more than once." },
+};
+
+/* Expands {label} and {n} in tmpl into buf (truncating safely). */
+static void
+subst(char *buf, size_t len, const char *tmpl, const char *label, double n)
+{
+	struct buf b;
+	const char *p;
+
+	buf_init(&b);
+	for (p = tmpl; *p; p++) {
+		if (strncmp(p, "{label}", 7) == 0) {
+			buf_adds(&b, label);
+			p += 6;
+		} else if (strncmp(p, "{n}", 3) == 0) {
+			buf_printf(&b, "%g", n);
+			p += 2;
+		} else
+			buf_addc(&b, *p);
+	}
+	snprintf(buf, len, "%s", b.data && !b.oom ? b.data : "");
+	buf_free(&b);
+}
+
+const char *
+validate_message(const char *code, enum lang lang, const struct field *f,
+    char *buf, size_t len)
+{
+	size_t i;
+	double bound = 0;
+
+	for (i = 0; i < ARRAY_LEN(messages); i++)
+		if (strcmp(messages[i].code, code) == 0)
+			break;
+	if (i == ARRAY_LEN(messages)) {
+		snprintf(buf, len, "%s", lang == LANG_JA ?
+		    "入力内容を確認してください。" : "Please check this field.");
+		return buf;
+	}
+	if (strcmp(code, "too_long") == 0 || strcmp(code, "too_large") == 0)
+		bound = f->max;
+	else if (strcmp(code, "too_short") == 0 ||
+	    strcmp(code, "too_small") == 0)
+		bound = f->min;
+	subst(buf, len, lang == LANG_JA ? messages[i].ja : messages[i].en,
+	    f->label, bound);
+	return buf;
+}

@@ -1,0 +1,52 @@
+/*
+ * validate — turns the parsed form into the site's field values: applies
+ * every rule of SPEC "Field types", normalises (full-width ASCII and
+ * Japanese dashes in email/tel/number, CRLF in multiline, IDN domains to
+ * A-labels), and records one error code per field.  Unknown posted fields
+ * are ignored.  Pure apart from libidn2; thread-safe.
+ */
+#ifndef FORMPOST_VALIDATE_H
+#define FORMPOST_VALIDATE_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "form.h"
+
+/* One configured field's value after validation. */
+struct fval {
+	char *value;          /* normalised UTF-8, NUL-terminated, "" if absent;
+	                       * a checkbox group's choices joined by ", " */
+	size_t len;
+	char **choices;       /* checkbox group / select: the chosen options */
+	size_t nchoices;
+	char *raw;            /* as posted (for re-rendering the form), or NULL */
+	const char *error;    /* error code (static string) or NULL */
+};
+
+/* Values aligned with site->fields. */
+struct fvals {
+	struct fval *v;
+	size_t n;
+	int nerrors;
+	const char *reply_to; /* the reply_to field's address, or NULL */
+	int reply_to_quoted;  /* legacy carrier local part: must be quoted */
+};
+
+/* Validates in against s.  Returns 0 (out filled; out->nerrors may be >0),
+ * or -1 on allocation failure.  Caller frees out with fvals_free. */
+int validate_form(const struct site *s, const struct form *in,
+    struct fvals *out);
+void fvals_free(struct fvals *v);
+
+/* The visitor-facing message for an error code, in the site's language,
+ * naming the field's label; written into buf. */
+const char *validate_message(const char *code, enum lang lang,
+    const struct field *f, char *buf, size_t len);
+
+/* Normalises an email address as the validator does (full-width, IDN to
+ * A-label, lowercase domain) into a new string (caller frees); NULL with
+ * *code set when invalid.  *quoted is set for legacy carrier local parts. */
+char *validate_email(const char *s, size_t n, const char **code, int *quoted);
+
+#endif
