@@ -144,7 +144,7 @@ static const struct form_case url_cases[] = {
 	    { F("a", "1"), F("b", "2") } },
 	{ "fields over cap", B("a=1&b=2&c=3"), { 2, 64 }, FORM_E_TOO_MANY, 0,
 	    { { 0 } } },
-	{ "zero fields allowed", B("a"), { 0, 64 }, FORM_E_TOO_MANY, 0,
+	{ "max_fields 0 refuses any field", B("a"), { 0, 64 }, FORM_E_TOO_MANY, 0,
 	    { { 0 } } },
 	{ "name at cap", B(N64 "=1"), LIM, FORM_OK, 1, { F(N64, "1") } },
 	{ "name over cap", B(N64 "n=1"), LIM, FORM_E_NAME, 0, { { 0 } } },
