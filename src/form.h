@@ -44,23 +44,30 @@ enum form_err {
 
 /* Parses an urlencoded body.  '+' is a space, "%XX" needs two hex digits,
  * an empty pair ("a=1&&b=2") is skipped, a pair without '=' is a name with
- * an empty value.  On success fills *out (caller frees with form_free) and
+ * an empty value, an empty name ("=v") is kept.  lim is required.  On success fills *out (caller frees with form_free) and
  * returns FORM_OK; on error *out is left empty. */
 enum form_err form_parse_urlencoded(const char *body, size_t len,
     const struct form_limits *lim, struct form *out);
 
 /* Extracts the boundary parameter from a multipart/form-data Content-Type
  * value (quoted or not, 1..70 bytes of RFC 2046 bchars) into out (room for
- * LIM_BOUNDARY_BYTES + 1).  Returns 0, or -1 when absent or invalid. */
+ * LIM_BOUNDARY_BYTES + 1), NUL-terminated.  Returns 0, or -1 when the type
+ * is not multipart/form-data, the boundary is absent, repeated or invalid,
+ * or it does not fit in outlen; out is written only on success. */
 int form_multipart_boundary(const char *content_type, char *out, size_t outlen);
 
 /* Parses a multipart/form-data body with the given boundary.  Each part
  * needs Content-Disposition: form-data; name="..." (RFC 2231/5987 name*=
- * and filename*= accepted).  Part headers are capped (LIM_PART_HEADERS
- * lines of LIM_PART_HEADER_BYTES).  A part with filename="" and an empty
- * body is dropped; any other part with a filename is kept with is_file = 1
- * (the caller answers 422 naming it).  Preamble and epilogue are ignored.
- * Returns as form_parse_urlencoded. */
+ * and filename*= accepted, UTF-8 only; they win over name=/filename=).
+ * Part headers are capped (LIM_PART_HEADERS lines of at most
+ * LIM_PART_HEADER_BYTES bytes before the CRLF).  A part with filename=""
+ * and an empty body is dropped; any other part with a filename is kept
+ * with is_file = 1 (the caller answers 422 naming it); its value is the
+ * raw file content and is not checked for UTF-8 (its name and filename
+ * are).  Framing is CRLF only; any CRLF "--" boundary starts a delimiter
+ * (RFC 2046 §5.1.1), so one followed by other than padding, CRLF or "--"
+ * is FORM_E_SYNTAX.  Preamble and epilogue are ignored.  Returns as
+ * form_parse_urlencoded. */
 enum form_err form_parse_multipart(const char *body, size_t len,
     const char *boundary, const struct form_limits *lim, struct form *out);
 

@@ -1,0 +1,738 @@
+/*
+ * form — turns a request body into a list of (name, value) fields.
+ *
+ * Two encodings: application/x-www-form-urlencoded (WHATWG URL §5.1, with
+ * strict percent-decoding) and multipart/form-data (RFC 7578 over the
+ * RFC 2046 §5.1 framing).  Everything here is pure: bytes in, fields out,
+ * no I/O, no globals, no aborts.  Allocation failure is FORM_E_NOMEM so the
+ * daemon can answer 503 for one request.  Every field count and name length
+ * is checked against struct form_limits, every multipart header line against
+ * src/limits.h, before it is stored.  The caller has already capped the body
+ * at max_body, so sizes derived from it cannot overflow.
+ *
+ * Must never: read outside body[0..len), accept a framing it has to guess
+ * at (LF-only multipart, a missing close delimiter), or hand out a name or
+ * text value that is not UTF-8.
+ */
+#include "form.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "limits.h"
+#include "utf8.h"
+#include "util.h"
+
+/* The list being built; moved into the caller's struct form on success. */
+struct fields {
+	struct form f;
+	size_t cap;
+};
+
+/* A parsed Content-Disposition: the four parameters RFC 7578 §4.2 and
+ * RFC 5987 give meaning to.  Each string is owned and NUL-terminated. */
+struct disp {
+	int seen;
+	char *name, *name_ext, *filename, *filename_ext;
+	size_t name_len, name_ext_len, filename_len, filename_ext_len;
+};
+
+/* One MIME parameter (RFC 2045 §5.1), borrowed from the header line.  A
+ * quoted value still holds its backslash escapes. */
+struct param {
+	const char *name;
+	size_t name_len;
+	const char *val;
+	size_t val_len;
+	int quoted;
+};
+
+static void
+fields_free(struct fields *fl)
+{
+	form_free(&fl->f);
+	fl->cap = 0;
+}
+
+/*
+ * Appends a field.  Takes ownership of name, value and filename whether it
+ * succeeds or not, so callers have nothing left to free on any path.
+ */
+static enum form_err
+fields_add(struct fields *fl, const struct form_limits *lim, char *name,
+    size_t name_len, char *value, size_t value_len, char *filename,
+    int is_file)
+{
+	struct form_field *nf, *fp;
+	size_t cap;
+	enum form_err err = FORM_OK;
+
+	if (fl->f.n >= lim->max_fields) {
+		err = FORM_E_TOO_MANY;
+		goto fail;
+	}
+	if (fl->f.n == fl->cap) {
+		/* Grow by doubling, never beyond max_fields. */
+		cap = fl->cap ? fl->cap * 2 : 8;
+		if (cap > lim->max_fields)
+			cap = lim->max_fields;
+		if (cap > SIZE_MAX / sizeof(*nf)) {
+			err = FORM_E_NOMEM;
+			goto fail;
+		}
+		if ((nf = realloc(fl->f.fields, cap * sizeof(*nf))) == NULL) {
+			err = FORM_E_NOMEM;
+			goto fail;
+		}
+		fl->f.fields = nf;
+		fl->cap = cap;
+	}
+	fp = &fl->f.fields[fl->f.n++];
+	fp->name = name;
+	fp->name_len = name_len;
+	fp->value = value;
+	fp->value_len = value_len;
+	fp->filename = filename;
+	fp->is_file = is_file;
+	return FORM_OK;
+fail:
+	free(name);
+	free(value);
+	free(filename);
+	return err;
+}
+
+static int
+hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* RFC 5987 §3.2.1 attr-char: what may appear unencoded in an ext-value. */
+static int
+is_attr_char(unsigned char c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
+		return 1;
+	return c != '\0' && strchr("!#$&+-.^_`|~", c) != NULL;
+}
+
+enum pct_mode {
+	PCT_FORM,	/* urlencoded: any byte, '+' is a space */
+	PCT_EXT,	/* RFC 5987 value-chars: attr-char or pct-encoded only */
+};
+
+/*
+ * Percent-decodes s[0..n) into a new NUL-terminated string (caller frees).
+ * A '%' must be followed by exactly two hex digits (RFC 3986 §2.1), also at
+ * the very end of the input: WHATWG would pass a stray '%' through, but a
+ * form that a browser encoded never has one, so it is a broken client.
+ */
+static enum form_err
+pct_decode(const char *s, size_t n, enum pct_mode mode, char **out,
+    size_t *outlen)
+{
+	char *d = NULL;
+	size_t i, o = 0;
+	int hi, lo;
+	enum form_err err = FORM_OK;
+
+	/* Decoding only shrinks, so n + 1 bytes are enough. */
+	if (n == SIZE_MAX || (d = malloc(n + 1)) == NULL) {
+		err = FORM_E_NOMEM;
+		goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '%') {
+			if (n - i < 3 ||
+			    (hi = hexval((unsigned char)s[i + 1])) < 0 ||
+			    (lo = hexval((unsigned char)s[i + 2])) < 0) {
+				err = FORM_E_SYNTAX;
+				goto fail;
+			}
+			d[o++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else if (mode == PCT_FORM) {
+			d[o++] = c == '+' ? ' ' : (char)c;
+		} else if (is_attr_char(c)) {
+			d[o++] = (char)c;
+		} else {
+			err = FORM_E_SYNTAX;
+			goto fail;
+		}
+	}
+	d[o] = '\0';
+	*out = d;
+	*outlen = o;
+	return FORM_OK;
+fail:
+	free(d);
+	return err;
+}
+
+static void
+form_clear(struct form *out)
+{
+	out->fields = NULL;
+	out->n = 0;
+}
+
+enum form_err
+form_parse_urlencoded(const char *body, size_t len,
+    const struct form_limits *lim, struct form *out)
+{
+	struct fields fl = { { NULL, 0 }, 0 };
+	char *name = NULL, *value = NULL;
+	size_t name_len, value_len, i = 0, amp, eq;
+	const char *p;
+	enum form_err err = FORM_OK;
+
+	while (i < len) {
+		/* WHATWG URL §5.1 step 1: split on '&', skip empty sequences. */
+		p = memchr(body + i, '&', len - i);
+		amp = p ? (size_t)(p - body) : len;
+		if (amp == i) {
+			i++;
+			continue;
+		}
+		/* Refuse before decoding: a flood of pairs costs nothing. */
+		if (fl.f.n >= lim->max_fields) {
+			err = FORM_E_TOO_MANY;
+			goto fail;
+		}
+		p = memchr(body + i, '=', amp - i);
+		eq = p ? (size_t)(p - body) : amp;
+		if ((err = pct_decode(body + i, eq - i, PCT_FORM, &name,
+		    &name_len)) != FORM_OK)
+			goto fail;
+		if (name_len > lim->max_field_name) {
+			err = FORM_E_NAME;
+			goto fail;
+		}
+		/* No '=': a name with an empty value (step 3.3). */
+		if (eq == amp)
+			err = pct_decode("", 0, PCT_FORM, &value, &value_len);
+		else
+			err = pct_decode(body + eq + 1, amp - eq - 1, PCT_FORM,
+			    &value, &value_len);
+		if (err != FORM_OK)
+			goto fail;
+		if (!utf8_valid(name, name_len) ||
+		    !utf8_valid(value, value_len)) {
+			err = FORM_E_UTF8;
+			goto fail;
+		}
+		err = fields_add(&fl, lim, name, name_len, value, value_len,
+		    NULL, 0);
+		name = value = NULL;	/* fields_add owns them now */
+		if (err != FORM_OK)
+			goto fail;
+		i = amp < len ? amp + 1 : len;
+	}
+	*out = fl.f;
+	return FORM_OK;
+fail:
+	free(value);
+	free(name);
+	fields_free(&fl);
+	form_clear(out);
+	return err;
+}
+
+/* RFC 2045 §5.1 token character: printable ASCII except tspecials. */
+static int
+is_token_char(unsigned char c)
+{
+	if (c <= 0x20 || c >= 0x7f)
+		return 0;
+	return strchr("()<>@,;:\\\"/[]?=", c) == NULL;
+}
+
+/* RFC 2046 §5.1.1 bcharsnospace. */
+static int
+is_bchar_nospace(unsigned char c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
+		return 1;
+	return c != '\0' && strchr("'()+_,-./:=?", c) != NULL;
+}
+
+static size_t
+skip_ows(const char *s, size_t n, size_t i)
+{
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	return i;
+}
+
+static size_t
+skip_token(const char *s, size_t n, size_t i)
+{
+	while (i < n && is_token_char((unsigned char)s[i]))
+		i++;
+	return i;
+}
+
+/*
+ * Reads the next parameter of a structured header value (RFC 2045 §5.1:
+ * *(";" token "=" (token / quoted-string))) starting at s[*ip].  Whitespace
+ * around ';' and '=' is tolerated, as is a trailing ';'.  Returns 1 with
+ * *p filled (borrowed from s), 0 at the end, -1 on a syntax error.
+ */
+static int
+param_next(const char *s, size_t n, size_t *ip, struct param *p)
+{
+	size_t i = skip_ows(s, n, *ip), start;
+
+	if (i == n)
+		return 0;
+	if (s[i] != ';')
+		return -1;
+	i = skip_ows(s, n, i + 1);
+	if (i == n) {
+		*ip = i;
+		return 0;
+	}
+	start = i;
+	i = skip_token(s, n, i);
+	if (i == start)
+		return -1;
+	p->name = s + start;
+	p->name_len = i - start;
+	i = skip_ows(s, n, i);
+	if (i == n || s[i] != '=')
+		return -1;
+	i = skip_ows(s, n, i + 1);
+	if (i < n && s[i] == '"') {
+		/* RFC 822 §3.3 quoted-string: '\' quotes the next byte. */
+		start = ++i;
+		while (i < n && s[i] != '"') {
+			if (s[i] == '\\' && ++i == n)
+				return -1;
+			i++;
+		}
+		if (i == n)
+			return -1;
+		p->val = s + start;
+		p->val_len = i - start;
+		p->quoted = 1;
+		i++;
+	} else {
+		start = i;
+		i = skip_token(s, n, i);
+		if (i == start)
+			return -1;
+		p->val = s + start;
+		p->val_len = i - start;
+		p->quoted = 0;
+	}
+	*ip = i;
+	return 1;
+}
+
+/* Copies a parameter value into d (room for dlen bytes), removing
+ * quoted-pair backslashes and adding a NUL; returns the unquoted length,
+ * or SIZE_MAX when it does not fit. */
+static size_t
+param_unquote(const struct param *p, char *d, size_t dlen)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < p->val_len; i++) {
+		if (o + 1 >= dlen)
+			return SIZE_MAX;
+		if (p->quoted && p->val[i] == '\\')
+			i++;	/* param_next saw the escaped byte exists */
+		d[o++] = p->val[i];
+	}
+	if (o >= dlen)
+		return SIZE_MAX;
+	d[o] = '\0';
+	return o;
+}
+
+int
+form_multipart_boundary(const char *content_type, char *out, size_t outlen)
+{
+	char tmp[LIM_BOUNDARY_BYTES + 1];
+	struct param p;
+	size_t n = strlen(content_type), i, start, blen = 0, k;
+	int r, found = 0;
+
+	/* RFC 7231 §3.1.1.1 media-type: type "/" subtype *(OWS ";" ...) */
+	i = skip_ows(content_type, n, 0);
+	start = i;
+	i = skip_token(content_type, n, i);
+	if (!eq_ci(content_type + start, i - start, "multipart"))
+		return -1;
+	if (i == n || content_type[i] != '/')
+		return -1;
+	start = ++i;
+	i = skip_token(content_type, n, i);
+	if (!eq_ci(content_type + start, i - start, "form-data"))
+		return -1;
+	while ((r = param_next(content_type, n, &i, &p)) == 1) {
+		if (!eq_ci(p.name, p.name_len, "boundary"))
+			continue;	/* charset= and others are tolerated */
+		/* Two boundaries would make the framing ambiguous. */
+		if (found)
+			return -1;
+		found = 1;
+		if ((blen = param_unquote(&p, tmp, sizeof(tmp))) == SIZE_MAX)
+			return -1;
+	}
+	if (r == -1 || !found)
+		return -1;
+	/* RFC 2046 §5.1.1: 1*69bchars bcharsnospace; space allowed inside. */
+	if (blen == 0 || tmp[blen - 1] == ' ')
+		return -1;
+	for (k = 0; k < blen; k++)
+		if (tmp[k] != ' ' && !is_bchar_nospace((unsigned char)tmp[k]))
+			return -1;
+	if (blen >= outlen)
+		return -1;
+	memcpy(out, tmp, blen + 1);
+	return 0;
+}
+
+/*
+ * Offset of the next delimiter (RFC 2046 §5.1.1: CRLF "--" boundary) in
+ * s[0..n), or n.  Linear: the needle holds exactly one CR, at its start,
+ * so a comparison that fails at needle byte k has seen no CR in the k
+ * bytes after the candidate; the next candidate (the next CR) lies beyond
+ * them.  So each byte is looked at a bounded number of times, and no
+ * input full of near-boundaries can make this quadratic.
+ */
+static size_t
+find_delim(const char *s, size_t n, const char *b, size_t blen)
+{
+	const char *cr;
+	size_t i = 0, k, need = blen + 4;
+
+	if (n < need)
+		return n;
+	while (i <= n - need) {
+		if ((cr = memchr(s + i, '\r', n - need + 1 - i)) == NULL)
+			break;
+		i = (size_t)(cr - s);
+		if (s[i + 1] == '\n' && s[i + 2] == '-' && s[i + 3] == '-') {
+			for (k = 0; k < blen && s[i + 4 + k] == b[k]; k++)
+				;
+			if (k == blen)
+				return i;
+		}
+		i++;
+	}
+	return n;
+}
+
+static void
+disp_free(struct disp *d)
+{
+	free(d->name);
+	free(d->name_ext);
+	free(d->filename);
+	free(d->filename_ext);
+	memset(d, 0, sizeof(*d));
+}
+
+/*
+ * Decodes an RFC 5987 §3.2.1 ext-value: charset "'" [language] "'"
+ * value-chars.  Only UTF-8 is accepted (RFC 7578 §5.1.2: the form's
+ * charset); another charset is FORM_E_UTF8, so the visitor is told why.
+ */
+static enum form_err
+ext_value(const struct param *p, char **out, size_t *outlen)
+{
+	const char *q1, *q2, *end = p->val + p->val_len;
+
+	/* RFC 5987 §3.2: an ext-value is never a quoted-string. */
+	if (p->quoted)
+		return FORM_E_SYNTAX;
+	if ((q1 = memchr(p->val, '\'', p->val_len)) == NULL ||
+	    (q2 = memchr(q1 + 1, '\'', (size_t)(end - q1 - 1))) == NULL)
+		return FORM_E_SYNTAX;
+	if (!eq_ci(p->val, (size_t)(q1 - p->val), "UTF-8"))
+		return FORM_E_UTF8;
+	return pct_decode(q2 + 1, (size_t)(end - q2 - 1), PCT_EXT, out, outlen);
+}
+
+/* Stores one recognised Content-Disposition parameter in d.  A repeated
+ * parameter is a syntax error: which name would the field have? */
+static enum form_err
+disp_param(struct disp *d, const struct param *p)
+{
+	char **dst;
+	size_t *dlen;
+	int ext = 0;
+
+	if (eq_ci(p->name, p->name_len, "name")) {
+		dst = &d->name;
+		dlen = &d->name_len;
+	} else if (eq_ci(p->name, p->name_len, "name*")) {
+		dst = &d->name_ext;
+		dlen = &d->name_ext_len;
+		ext = 1;
+	} else if (eq_ci(p->name, p->name_len, "filename")) {
+		dst = &d->filename;
+		dlen = &d->filename_len;
+	} else if (eq_ci(p->name, p->name_len, "filename*")) {
+		dst = &d->filename_ext;
+		dlen = &d->filename_ext_len;
+		ext = 1;
+	} else
+		return FORM_OK;	/* unknown parameters are ignored */
+	if (*dst != NULL)
+		return FORM_E_SYNTAX;
+	if (ext)
+		return ext_value(p, dst, dlen);
+	/* The value lies within one header line, so this is small. */
+	if ((*dst = malloc(p->val_len + 1)) == NULL)
+		return FORM_E_NOMEM;
+	*dlen = param_unquote(p, *dst, p->val_len + 1);
+	return FORM_OK;
+}
+
+/* RFC 7578 §4.2: Content-Disposition: form-data; name="..." */
+static enum form_err
+parse_disposition(const char *v, size_t n, struct disp *d)
+{
+	struct param p;
+	size_t i;
+	int r;
+	enum form_err err;
+
+	if (d->seen)
+		return FORM_E_SYNTAX;
+	d->seen = 1;
+	i = skip_token(v, n, 0);
+	if (!eq_ci(v, i, "form-data"))
+		return FORM_E_SYNTAX;
+	while ((r = param_next(v, n, &i, &p)) == 1)
+		if ((err = disp_param(d, &p)) != FORM_OK)
+			return err;
+	return r == 0 ? FORM_OK : FORM_E_SYNTAX;
+}
+
+/* One header line (without its CRLF): field-name ":" OWS value OWS
+ * (RFC 5322 §2.2, names case-insensitive).  Only Content-Disposition
+ * matters; Content-Type and the rest are tolerated and ignored. */
+static enum form_err
+parse_header(const char *s, size_t n, struct disp *d)
+{
+	size_t i, vs, ve;
+
+	for (i = 0; i < n && s[i] != ':'; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return FORM_E_SYNTAX;	/* also rejects obs-fold */
+	if (i == 0 || i == n)
+		return FORM_E_SYNTAX;
+	vs = skip_ows(s, n, i + 1);
+	ve = n;
+	while (ve > vs && (s[ve - 1] == ' ' || s[ve - 1] == '\t'))
+		ve--;
+	if (eq_ci(s, i, "Content-Disposition"))
+		return parse_disposition(s + vs, ve - vs, d);
+	return FORM_OK;
+}
+
+/*
+ * Parses one body part s[0..n) (the bytes between a delimiter line's CRLF
+ * and the next delimiter) and appends its field, unless it is an empty
+ * file input.  RFC 2046 §5.1.1: body-part := headers [CRLF *OCTET], so a
+ * part may end right after its last header line.
+ */
+static enum form_err
+parse_part(const char *s, size_t n, const struct form_limits *lim,
+    struct fields *fl)
+{
+	struct disp d;
+	char *name = NULL, *value = NULL, *filename = NULL;
+	size_t i = 0, j, lines = 0, name_len, filename_len, body;
+	int is_file;
+	enum form_err err = FORM_OK;
+
+	memset(&d, 0, sizeof(d));
+	for (;;) {
+		if (i == n) {
+			body = n;	/* headers only, no body */
+			break;
+		}
+		if (n - i >= 2 && s[i] == '\r' && s[i + 1] == '\n') {
+			body = i + 2;	/* the empty line ends the headers */
+			break;
+		}
+		if (++lines > LIM_PART_HEADERS) {
+			err = FORM_E_SYNTAX;
+			goto out;
+		}
+		/* Find CRLF without looking past the line cap; a bare CR or
+		 * LF, or a control byte, is bad framing, not a header. */
+		for (j = i; j < n && j - i <= LIM_PART_HEADER_BYTES; j++) {
+			unsigned char c = (unsigned char)s[j];
+
+			if (c == '\r' || c == '\n' || (c < 0x20 && c != '\t') ||
+			    c == 0x7f)
+				break;
+		}
+		if (j - i > LIM_PART_HEADER_BYTES || n - j < 2 ||
+		    s[j] != '\r' || s[j + 1] != '\n') {
+			err = FORM_E_SYNTAX;
+			goto out;
+		}
+		if ((err = parse_header(s + i, j - i, &d)) != FORM_OK)
+			goto out;
+		i = j + 2;
+	}
+	if (!d.seen || (d.name == NULL && d.name_ext == NULL)) {
+		err = FORM_E_SYNTAX;
+		goto out;
+	}
+	is_file = d.filename != NULL || d.filename_ext != NULL;
+	/* RFC 6266 §4.3 / RFC 5987: the ext form wins when both are sent. */
+	if (d.name_ext) {
+		name = d.name_ext;
+		name_len = d.name_ext_len;
+		d.name_ext = NULL;
+	} else {
+		name = d.name;
+		name_len = d.name_len;
+		d.name = NULL;
+	}
+	if (d.filename_ext) {
+		filename = d.filename_ext;
+		filename_len = d.filename_ext_len;
+		d.filename_ext = NULL;
+	} else {
+		filename = d.filename;
+		filename_len = d.filename_len;
+		d.filename = NULL;
+	}
+	/* An <input type=file> left empty (WHATWG: filename "" and an
+	 * empty body, Content-Type application/octet-stream): no field. */
+	if (is_file && filename_len == 0 && body == n)
+		goto out;
+	if (fl->f.n >= lim->max_fields) {
+		err = FORM_E_TOO_MANY;
+		goto out;
+	}
+	if (name_len > lim->max_field_name) {
+		err = FORM_E_NAME;
+		goto out;
+	}
+	/* A file's content is whatever bytes the file holds; only names
+	 * and text values must be UTF-8. */
+	if (!utf8_valid(name, name_len) ||
+	    (is_file && !utf8_valid(filename, filename_len)) ||
+	    (!is_file && !utf8_valid(s + body, n - body))) {
+		err = FORM_E_UTF8;
+		goto out;
+	}
+	if ((value = fp_strndup(s + body, n - body)) == NULL) {
+		err = FORM_E_NOMEM;
+		goto out;
+	}
+	err = fields_add(fl, lim, name, name_len, value, n - body, filename,
+	    is_file);
+	name = value = filename = NULL;	/* owned by the list now */
+out:
+	free(filename);
+	free(value);
+	free(name);
+	disp_free(&d);
+	return err;
+}
+
+enum form_err
+form_parse_multipart(const char *body, size_t len, const char *boundary,
+    const struct form_limits *lim, struct form *out)
+{
+	struct fields fl = { { NULL, 0 }, 0 };
+	size_t blen, pos, d;
+	enum form_err err = FORM_OK;
+
+	blen = strnlen(boundary, LIM_BOUNDARY_BYTES + 1);
+	if (blen == 0 || blen > LIM_BOUNDARY_BYTES) {
+		err = FORM_E_SYNTAX;
+		goto fail;
+	}
+	/* RFC 2046 §5.1.1: [preamble CRLF] dash-boundary.  The first
+	 * delimiter may open the body without a CRLF before it. */
+	if (len >= blen + 2 && body[0] == '-' && body[1] == '-' &&
+	    memcmp(body + 2, boundary, blen) == 0)
+		pos = blen + 2;
+	else {
+		if ((d = find_delim(body, len, boundary, blen)) == len) {
+			err = FORM_E_SYNTAX;
+			goto fail;
+		}
+		pos = d + blen + 4;
+	}
+	for (;;) {
+		/* pos is just past "--boundary".  close-delimiter: "--",
+		 * then the epilogue, which is ignored. */
+		if (len - pos >= 2 && body[pos] == '-' && body[pos + 1] == '-')
+			break;
+		/* transport-padding CRLF; be strict: no bare LF. */
+		pos = skip_ows(body, len, pos);
+		if (len - pos < 2 || body[pos] != '\r' || body[pos + 1] != '\n') {
+			err = FORM_E_SYNTAX;
+			goto fail;
+		}
+		pos += 2;
+		/* No further delimiter: the close delimiter is missing, the
+		 * body was truncated. */
+		d = find_delim(body + pos, len - pos, boundary, blen);
+		if (d == len - pos) {
+			err = FORM_E_SYNTAX;
+			goto fail;
+		}
+		if ((err = parse_part(body + pos, d, lim, &fl)) != FORM_OK)
+			goto fail;
+		pos += d + blen + 4;
+	}
+	*out = fl.f;
+	return FORM_OK;
+fail:
+	fields_free(&fl);
+	form_clear(out);
+	return err;
+}
+
+void
+form_free(struct form *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++) {
+		free(f->fields[i].name);
+		free(f->fields[i].value);
+		free(f->fields[i].filename);
+	}
+	free(f->fields);
+	f->fields = NULL;
+	f->n = 0;
+}
+
+const struct form_field *
+form_get(const struct form *f, const char *name)
+{
+	size_t i, n = strlen(name);
+
+	for (i = 0; i < f->n; i++)
+		if (f->fields[i].name_len == n &&
+		    memcmp(f->fields[i].name, name, n) == 0)
+			return &f->fields[i];
+	return NULL;
+}
