@@ -1077,8 +1077,13 @@ parse_field(struct ld *ld, const struct ynode *key, const struct ynode *n,
 		return -1;
 	}
 	if (f->pattern) {
-		if ((rc = regcomp(&f->re, f->pattern, REG_EXTENDED |
-		    REG_NOSUB)) != 0) {
+		/* SPEC: the whole value must match, so anchor it. */
+		char *anchored = NULL;
+		if (asprintf(&anchored, "^(%s)$", f->pattern) == -1)
+			return -1;
+		rc = regcomp(&f->re, anchored, REG_EXTENDED | REG_NOSUB);
+		free(anchored);
+		if (rc != 0) {
 			char rerr[128];
 			regerror(rc, &f->re, rerr, sizeof rerr);
 			NERR(ld, map_get(n, "pattern"), "pattern is not a "

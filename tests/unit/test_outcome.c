@@ -1,0 +1,102 @@
+/* The classification table: every (phase × reply class × transport
+ * failure) the sender can meet, and the outcome SPEC assigns. */
+#include "unit.h"
+
+#include "outcome.h"
+
+struct row {
+	enum smtp_phase phase;
+	enum smtp_fail fail;
+	int code;
+	const char *enhanced;
+	enum outcome want;
+};
+
+static const struct row rows[] = {
+	/* transport failures, any phase */
+	{ PH_CONNECT, SF_CONNECT, 0, "", OUT_TEMP },
+	{ PH_CONNECT, SF_TIMEOUT, 0, "", OUT_TEMP },
+	{ PH_DOT, SF_TIMEOUT, 0, "", OUT_TEMP },          /* maybe delivered: retry */
+	{ PH_RCPT, SF_DROPPED, 250, "", OUT_TEMP },        /* curl#8356 stale 250 */
+	{ PH_MAIL, SF_DROPPED, 0, "", OUT_TEMP },
+	{ PH_TLS, SF_TLS_VERIFY, 0, "", OUT_CONFIG },
+	{ PH_CONNECT, SF_TLS_HANDSHAKE, 0, "", OUT_CONFIG },
+	{ PH_TLS, SF_NO_STARTTLS, 0, "", OUT_CONFIG },
+	{ PH_DATA, SF_NO_AUTH, 0, "", OUT_CONFIG },
+	{ PH_AUTH, SF_AUTH_MECH, 0, "", OUT_CONFIG },
+	{ PH_EHLO, SF_OTHER, 0, "", OUT_TEMP },
+	/* greeting */
+	{ PH_CONNECT, SF_NONE, 421, "4.3.2", OUT_TEMP },
+	{ PH_CONNECT, SF_NONE, 554, "", OUT_CONFIG },
+	/* AUTH */
+	{ PH_AUTH, SF_NONE, 535, "5.7.8", OUT_CONFIG },
+	{ PH_AUTH, SF_NONE, 454, "4.7.0", OUT_TEMP },
+	{ PH_AUTH, SF_NONE, 504, "5.5.4", OUT_CONFIG },
+	/* MAIL */
+	{ PH_MAIL, SF_NONE, 451, "4.3.0", OUT_TEMP },
+	{ PH_MAIL, SF_NONE, 530, "5.7.0", OUT_CONFIG },
+	{ PH_MAIL, SF_NONE, 553, "5.7.1", OUT_CONFIG },   /* sender not owned */
+	{ PH_MAIL, SF_NONE, 550, "5.1.8", OUT_CONFIG },   /* our sender refused */
+	{ PH_MAIL, SF_NONE, 552, "", OUT_CONFIG },
+	/* RCPT */
+	{ PH_RCPT, SF_NONE, 450, "4.2.0", OUT_TEMP },
+	{ PH_RCPT, SF_NONE, 451, "", OUT_TEMP },
+	{ PH_RCPT, SF_NONE, 550, "5.1.1", OUT_PERM },
+	{ PH_RCPT, SF_NONE, 550, "", OUT_PERM },
+	{ PH_RCPT, SF_NONE, 554, "5.7.1", OUT_CONFIG },   /* relay denied */
+	{ PH_RCPT, SF_NONE, 530, "", OUT_CONFIG },
+	/* DATA command */
+	{ PH_DATA, SF_NONE, 451, "", OUT_TEMP },
+	{ PH_DATA, SF_NONE, 554, "5.5.1", OUT_PERM },
+	/* after the final dot */
+	{ PH_DOT, SF_NONE, 250, "2.0.0", OUT_SENT },
+	{ PH_DOT, SF_NONE, 451, "4.3.0", OUT_TEMP },
+	{ PH_DOT, SF_NONE, 552, "5.3.4", OUT_PERM },
+	{ PH_DOT, SF_NONE, 554, "5.6.0", OUT_PERM },
+	{ PH_DOT, SF_NONE, 550, "5.7.1", OUT_CONFIG },    /* policy: DMARC, spam */
+	{ PH_DOT, SF_NONE, 0, "", OUT_TEMP },
+	/* stale or odd codes are never success outside the dot */
+	{ PH_RCPT, SF_NONE, 250, "", OUT_TEMP },
+	{ PH_MAIL, SF_NONE, 354, "", OUT_TEMP },
+	{ PH_DOT, SF_NONE, 600, "", OUT_TEMP },
+};
+
+static void
+test_table(void **state)
+{
+	size_t i;
+	int bad = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		enum outcome got = outcome_classify(rows[i].phase,
+		    rows[i].fail, rows[i].code, rows[i].enhanced);
+		if (got != rows[i].want) {
+			print_error("row %zu (%s %d %s): got %s want %s\n", i,
+			    smtp_phase_name(rows[i].phase), rows[i].code,
+			    rows[i].enhanced, outcome_name(got),
+			    outcome_name(rows[i].want));
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
+static void
+test_names(void **state)
+{
+	(void)state;
+	assert_string_equal(outcome_name(OUT_CONFIG), "config");
+	assert_string_equal(outcome_name(OUT_PERM), "permanent");
+	assert_string_equal(smtp_phase_name(PH_DOT), "dot");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
