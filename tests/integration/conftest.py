@@ -14,6 +14,7 @@ Fixtures
   apache_factory(fastcgi, **kw)-> started harness.Apache
   formpost_factory(config, name="formpost", **start_kw) -> started harness.Formpost
   formpost_config              base_config(tmp_path, smtpd.port, pki.ca)
+  stub_formpost                FORMPOST_BIN -> formpost_stub.py (harness tests)
   public_dir                   a 0755 directory outside tmp_path that Apache's
                                www-data children can reach (sockets, static roots)
 """
@@ -116,3 +117,12 @@ def public_dir():
     path.chmod(0o755)
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def stub_formpost(monkeypatch):
+    """Point the harness at formpost_stub.py instead of the real binary
+    (only for testing the harness itself)."""
+    stub = Path(__file__).resolve().parent / "formpost_stub.py"
+    monkeypatch.setenv("FORMPOST_BIN", str(stub))
+    return stub

@@ -99,6 +99,37 @@ def group_pids(pgid):
     return sorted(pids)
 
 
+def descendants(pid):
+    """Pids of all live descendants of pid (children, grandchildren...)."""
+    parent = {}
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat) as f:
+                data = f.read()
+        except OSError:
+            continue
+        fields = data[data.rindex(")") + 2:].split()
+        if fields[0] != "Z":
+            parent[int(stat.split("/")[2])] = int(fields[1])
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        out += kids
+        todo += kids
+    return sorted(out)
+
+
+def pid_alive(pid):
+    """True when pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return False
+    return data[data.rindex(")") + 2] != "Z"
+
+
 def tail(path, n=40):
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
@@ -120,27 +151,32 @@ class Proc:
             self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=self._err,
             cwd=cwd, env=env, start_new_session=True)
         self.pid = self.popen.pid
+        self._buf = b""
 
     def alive(self):
         return self.popen.poll() is None
 
     def read_line(self, timeout):
         """Next stdout line (stdout="pipe"), or HarnessError on exit/timeout."""
-        import selectors
-        sel = selectors.DefaultSelector()
-        sel.register(self.popen.stdout, selectors.EVENT_READ)
-        try:
-            if not sel.select(timeout):
+        import select
+        fd = self.popen.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
                 raise HarnessError(f"{self.argv[0]}: no output in {timeout}s\n"
                                    + tail(self.log))
-        finally:
-            sel.close()
-        line = self.popen.stdout.readline().decode("utf-8", "replace")
-        if not line:
-            self.popen.wait(5)
-            raise HarnessError(f"{self.argv[0]} exited {self.popen.returncode}:\n"
-                               + tail(self.log))
-        return line.strip()
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                try:
+                    self.popen.wait(5)
+                except subprocess.TimeoutExpired:
+                    pass
+                raise HarnessError(f"{self.argv[0]} exited {self.popen.returncode}:\n"
+                                   + tail(self.log))
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return line.decode("utf-8", "replace").strip()
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
         """Signal the process, wait, make sure its whole group is gone.
@@ -261,11 +297,11 @@ class Smtpd:
     smtpd.port, smtpd.url ("smtp://localhost:PORT" / "smtps://..."), smtpd.maildir
     """
 
-    def __init__(self, workdir, pki=None, name="smtpd"):
-        self.workdir = Path(workdir)
+    def __init__(self, workdir, pki=None, name="smtpd", maildir=None):
+        self.workdir = Path(workdir)          # log and auth file go here
         self.pki = pki
         self.name = name
-        self.maildir = self.workdir / name
+        self.maildir = Path(maildir) if maildir else self.workdir / name
         self.proc = None
         self.port = None
         self.tls = None
