@@ -37,7 +37,10 @@ def parse_args():
     p.add_argument("--smtp-port", default=2525, type=int)
     p.add_argument("--mail-dir", default=REPO / "demo-mail", type=Path)
     p.add_argument("--run-dir", default=REPO / "run", type=Path)
-    return p.parse_args()
+    args = p.parse_args()
+    for name in ("config", "formpost", "www", "mail_dir", "run_dir"):
+        setattr(args, name, getattr(args, name).absolute())
+    return args
 
 
 class DemoError(Exception):
@@ -95,7 +98,7 @@ class Demo:
         # cwd = the config's directory, so relative paths mean the same
         # whether or not the loader resolves them itself.
         self.formpost = harness.Proc(
-            [a.formpost, "serve", "-c", a.config.resolve()], self.formpost_log,
+            [a.formpost, "serve", "-c", a.config], self.formpost_log,
             cwd=a.config.parent)
         try:
             harness.wait_for(lambda: not self.formpost.alive() or
@@ -199,6 +202,9 @@ def main():
         print(f"\ndemo: error: {e}", file=sys.stderr, flush=True)
         demo.stop()
         return 1
+    except BaseException:
+        demo.stop()                   # never leave anything running
+        raise
     print("\nstopping…", flush=True)
     return 0 if demo.stop() else 1
 

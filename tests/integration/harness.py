@@ -138,8 +138,17 @@ def tail(path, n=40):
         return ""
 
 
+def _die_with_parent():
+    """preexec_fn: the child gets SIGTERM when its parent dies (prctl
+    PR_SET_PDEATHSIG), so a killed pytest or demo leaves nothing running."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM, 0, 0, 0)       # 1 = PR_SET_PDEATHSIG
+
+
 class Proc:
-    """A child process in its own process group, output sent to log files."""
+    """A child process in its own process group, output sent to log files.
+    It is sent SIGTERM if the process that started it dies."""
 
     def __init__(self, argv, log, *, cwd=None, env=None, stdout=None):
         self.argv = [str(a) for a in argv]
@@ -149,7 +158,8 @@ class Proc:
         out = subprocess.PIPE if stdout == "pipe" else self._err
         self.popen = subprocess.Popen(
             self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=self._err,
-            cwd=cwd, env=env, start_new_session=True)
+            cwd=cwd, env=env, start_new_session=True,
+            preexec_fn=_die_with_parent)
         self.pid = self.popen.pid
         self._buf = b""
 
@@ -723,6 +733,8 @@ class Formpost:
             path = Path(listen[5:])
             if not path.is_absolute():     # relative paths: config file's dir
                 path = self.workdir / path
+            if len(str(path).encode()) > 107:   # sockaddr_un.sun_path
+                raise HarnessError(f"unix socket path too long: {path}")
             self.socket, self.target = path, f"unix:{path}"
         else:
             self.socket, self.target = None, listen

@@ -3,6 +3,7 @@ formpost_stub.py in place of the binary (on other ports, in tmp_path), which
 proves everything around formpost: the catcher, nginx, the static form,
 routing to the FastCGI socket, Ctrl-C cleanup and the error paths."""
 
+import os
 import re
 import signal
 import smtplib
@@ -139,7 +140,11 @@ def test_demo_runs_and_ctrl_c_stops_everything(tmp_path):
         assert [k for k in kids if pid_alive(k)] == []
         assert port_free(http) and port_free(smtp)
     finally:
+        leftovers = descendants(demo.pid)
         demo.kill()
+        for pid in leftovers:          # only if an assertion failed above
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_demo_without_binary_says_make(tmp_path):
@@ -172,3 +177,21 @@ def test_demo_refuses_a_busy_port(tmp_path):
                            timeout=30)
     assert p.returncode == 1 and "already in use" in p.stderr
     assert port_free(smtp)
+
+
+def test_demo_killed_hard_leaves_nothing(tmp_path):
+    """kill -9 of the demo: its children get SIGTERM (PR_SET_PDEATHSIG)."""
+    argv, http, smtp = demo_setup(tmp_path)
+    demo = harness.Proc(argv, tmp_path / "demo.err", stdout="pipe")
+    read_until(demo, r"Press Ctrl-C")
+    kids = descendants(demo.pid)
+    assert len(kids) >= 4
+    demo.kill()
+    try:
+        harness.wait_for(lambda: not any(pid_alive(k) for k in kids), 10,
+                         "demo children to exit")
+    finally:
+        for pid in kids:
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert port_free(http) and port_free(smtp)
