@@ -738,13 +738,20 @@ parse_listen(struct ld *ld, const struct ynode *root)
 		return -1;
 	s = n->str;
 	if (strncmp(s, "unix:", 5) == 0) {
-		if (s[5] != '/' || strlen(s + 5) >= 108) {
-			NERR(ld, n, "listen: unix: needs an absolute path "
-			    "shorter than 108 bytes");
+		char *path = NULL;
+		if (s[5] == '/')
+			path = strdup(s + 5);
+		else if (s[5] && asprintf(&path, "%s/%s", ld->dir, s + 5) == -1)
+			path = NULL;
+		if (path == NULL || strlen(path) >= 108) {
+			NERR(ld, n, "listen: unix: needs a path (relative to "
+			    "this file, or absolute) shorter than 108 bytes");
+			free(path);
 			return -1;
 		}
 		c->listen = LISTEN_UNIX;
-		return (c->listen_path = strdup(s + 5)) ? 0 : -1;
+		c->listen_path = path;
+		return 0;
 	}
 	colon = strrchr(s, ':');
 	if (colon == NULL || colon == s ||
