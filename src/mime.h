@@ -49,7 +49,8 @@ struct mime_msg {
  * quoted-printable or base64, whichever is shorter), a blank line, the body
  * with line endings normalised to CRLF and ending in CRLF.
  * Returns 0, or -1 when an input is invalid (a control character in a
- * header value or address, an empty recipient list) or memory runs out;
+ * header value or address, an empty recipient list, a message_id that is
+ * not dot-atom "@" dot-atom, an unusable date offset) or memory runs out;
  * on -1 out may hold a partial message that the caller must discard. */
 int mime_write(struct buf *out, const struct mime_msg *m);
 
@@ -57,22 +58,44 @@ int mime_write(struct buf *out, const struct mime_msg *m);
  * ASCII words stay readable; runs of words with non-ASCII (or that look like
  * encoded words, "=?...?=") become UTF-8 encoded words of at most 75
  * characters, never splitting a UTF-8 sequence; folded at 78 columns.
- * Returns 0, or -1 on a control character (including CR, LF, NUL, U+0085,
- * U+2028, U+2029), invalid UTF-8 or OOM. */
+ * Leading and trailing spaces, and a word too long for a 998-octet line,
+ * are encoded too so they survive.  name is printable ASCII without ':',
+ * at most 40 octets.  value may be NULL when len is 0.
+ * Returns 0, or -1 on a control character (every C0 including TAB, DEL,
+ * C1 including U+0085, U+2028, U+2029), invalid UTF-8, a bad name or OOM.
+ * No state: thread-safe. */
 int mime_header_unstructured(struct buf *out, const char *name,
     const char *value, size_t len);
 
 /* Appends "Name: mailbox, mailbox" + CRLF, folded at 78 columns.
- * Returns 0 or -1 as above (also for an invalid addr). */
+ * A display name is encoded whole when it has non-ASCII, "=?", or its
+ * plain form is over 76 octets (so it can fold); adjacent encoded words
+ * then carry all of its spaces inside them (RFC 2047 §6.2).
+ * Returns 0 or -1 as above (also for an invalid addr, see
+ * mime_envelope_ok, or n == 0). */
 int mime_header_addresses(struct buf *out, const char *name,
     const struct mime_addr *a, size_t n);
 
+/* Appends the body for Content-Transfer-Encoding *cte: line endings
+ * normalised to CRLF, ending in CRLF (an empty body is one empty line);
+ * "7bit" when ASCII without NUL and no line over 998 octets, else
+ * "quoted-printable" (RFC 2045 §6.7; '.' and "From " at a line start and
+ * trailing whitespace encoded) or "base64" (§6.8), whichever is shorter,
+ * lines at most 76.  *cte points to a static string.  Returns 0, or -1 on
+ * OOM (out may then hold part of the body). */
+int mime_body(struct buf *out, const char *body, size_t len, const char **cte);
+
 /* 1 when addr is safe to hand to SMTP as an envelope address: ASCII
- * printable, no space, "<", ">", controls; one '@'; RFC 5321 lengths. */
+ * printable, no space, "<", ">", controls; one '@'; RFC 5321 lengths
+ * (local part 1..64, domain 1..255, 254 in all); the domain LDH labels
+ * of 1..63 separated by single dots (A-label form, no literals).
+ * The same check applies to every mime_addr.addr. */
 int mime_envelope_ok(const char *addr);
 
 /* Formats t with the given offset as an RFC 5322 date-time
- * ("Sat, 28 Nov 2026 22:06:07 +0900") into out (room for 40). */
+ * ("Sat, 28 Nov 2026 22:06:07 +0900") into out (room for 40), names in
+ * English whatever the locale.  out is "" when the offset is not within
+ * +-24 hours, the year is outside 1900..9999 or outlen is too small. */
 void mime_date(char *out, size_t outlen, time_t t, int utc_offset_min);
 
 #endif

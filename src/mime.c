@@ -1,0 +1,770 @@
+/*
+ * mime — the message writer.  Every header is built here from typed parts
+ * and encoded; no caller text is ever pasted into a header.  Header input
+ * containing any control character (C0 including TAB, DEL, C1, U+2028,
+ * U+2029) or invalid UTF-8 is refused, so no input can end a header line,
+ * add a header or add a recipient.  Output is CRLF only, no line over 998
+ * octets (RFC 5322 §2.1.1), encoded words at most 75 characters (RFC 2047
+ * §2), encoded body lines at most 76 (RFC 2045 §6.7, §6.8).
+ * Pure: no I/O, no clock, no globals; allocation failure returns -1.
+ */
+#include "mime.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "limits.h"
+
+#define EW_OVERHEAD	12	/* "=?UTF-8?B?" + "?=" */
+#define PHRASE_PLAIN_MAX 76	/* longer plain phrases are encoded: they fold */
+#define BODY_LINE	76	/* RFC 2045 §6.7 (5), §6.8 */
+#define MSGID_MAX	900	/* keeps "Message-ID: <...>" under 998 */
+
+enum ew_ctx {
+	EW_TEXT,	/* RFC 2047 §5(1): unstructured text */
+	EW_PHRASE	/* RFC 2047 §5(3): a display name */
+};
+
+/* One header line being written, with the column for folding. */
+struct hdr {
+	struct buf *out;
+	size_t col;	/* octets on the current line */
+	int content;	/* a fold before the next token is allowed */
+};
+
+static const char b64chars[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char hexchars[] = "0123456789ABCDEF";
+
+/*
+ * Strict UTF-8 (RFC 3629 §4): no overlongs, surrogates or values above
+ * U+10FFFF.  Kept here rather than in utf8.c so this module stays
+ * self-contained.  Returns the sequence length, 0 when invalid.
+ */
+static size_t
+u8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	uint32_t c, min;
+	size_t len, i;
+
+	if (n == 0)
+		return 0;
+	c = s[0];
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if (c < 0xc2)
+		return 0;
+	if (c < 0xe0) {
+		len = 2;
+		c &= 0x1f;
+		min = 0x80;
+	} else if (c < 0xf0) {
+		len = 3;
+		c &= 0x0f;
+		min = 0x800;
+	} else if (c < 0xf5) {
+		len = 4;
+		c &= 0x07;
+		min = 0x10000;
+	} else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/*
+ * 1 when s is valid UTF-8 free of anything a reader could take as a line
+ * break or that has no business in a one-line field: C0 (TAB too: a header
+ * value from a form has no tabs, and refusing is simpler than guessing),
+ * DEL, C1 (U+0085 NEL among them), U+2028, U+2029.
+ */
+static int
+text_ok(const char *s, size_t n)
+{
+	uint32_t cp;
+	size_t i, k;
+
+	for (i = 0; i < n; i += k) {
+		k = u8_decode((const unsigned char *)s + i, n - i, &cp);
+		if (k == 0)
+			return 0;
+		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||
+		    cp == 0x2028 || cp == 0x2029)
+			return 0;
+	}
+	return 1;
+}
+
+/* RFC 5322 §3.6.8: a field name is printable ASCII other than ':'. */
+static int
+name_ok(const char *name)
+{
+	const char *p;
+
+	if (name == NULL || *name == '\0')
+		return 0;
+	for (p = name; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f || *p == ':')
+			return 0;
+	return p - name <= 40;	/* leaves room for a first encoded word */
+}
+
+static int
+is_atext(unsigned char c)
+{
+	/* RFC 5322 §3.2.3 */
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || (c != '\0' &&
+	    strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+/* RFC 5322 §3.2.3 dot-atom-text. */
+static int
+dot_atom(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || s[0] == '.' || s[n - 1] == '.')
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			if (s[i + 1] == '.')
+				return 0;
+		} else if (!is_atext((unsigned char)s[i]))
+			return 0;
+	}
+	return 1;
+}
+
+/* 1 when s contains "=?", which a decoder could take for an encoded word. */
+static int
+has_ew_start(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i++)
+		if (s[i] == '=' && s[i + 1] == '?')
+			return 1;
+	return 0;
+}
+
+static int
+has_8bit(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return 1;
+	return 0;
+}
+
+static void
+b64_put(struct buf *b, const unsigned char *s, size_t n)
+{
+	char q[4];
+	uint32_t v;
+	size_t i;
+
+	for (i = 0; i < n; i += 3) {
+		v = (uint32_t)s[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)s[i + 1] << 8;
+		if (i + 2 < n)
+			v |= s[i + 2];
+		q[0] = b64chars[v >> 18 & 63];
+		q[1] = b64chars[v >> 12 & 63];
+		q[2] = i + 1 < n ? b64chars[v >> 6 & 63] : '=';
+		q[3] = i + 2 < n ? b64chars[v & 63] : '=';
+		buf_add(b, q, 4);
+	}
+}
+
+/* RFC 2047 §4.2, §5: characters that may stand for themselves in Q. */
+static int
+q_safe(unsigned char c, enum ew_ctx ctx)
+{
+	if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9'))
+		return 1;
+	if (ctx == EW_PHRASE)
+		return c == '!' || c == '*' || c == '+' || c == '-' || c == '/';
+	return c > ' ' && c < 0x7f && c != '=' && c != '?' && c != '_';
+}
+
+static size_t
+q_cost(const char *s, size_t n, enum ew_ctx ctx)
+{
+	size_t i, len;
+
+	for (i = len = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		len += c == ' ' || q_safe(c, ctx) ? 1 : 3;
+	}
+	return len;
+}
+
+static void
+q_put(struct buf *b, const char *s, size_t n, enum ew_ctx ctx)
+{
+	char e[3];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == ' ')
+			buf_addc(b, '_');
+		else if (q_safe(c, ctx))
+			buf_addc(b, (char)c);
+		else {
+			e[0] = '=';
+			e[1] = hexchars[c >> 4];
+			e[2] = hexchars[c & 15];
+			buf_add(b, e, 3);
+		}
+	}
+}
+
+static void
+hdr_fold(struct hdr *h)
+{
+	buf_add(h->out, "\r\n ", 3);
+	h->col = 1;
+}
+
+/* Writes the whitespace before a token of len octets: a space, or a fold
+ * when the token would pass column 78 and a fold is allowed here. */
+static void
+hdr_sep(struct hdr *h, size_t len)
+{
+	if (h->content && h->col + 1 + len > LIM_HEADER_FOLD)
+		hdr_fold(h);
+	else {
+		buf_addc(h->out, ' ');
+		h->col++;
+	}
+}
+
+static void
+hdr_token(struct hdr *h, const char *s, size_t n)
+{
+	buf_add(h->out, s, n);
+	h->col += n;
+	h->content = 1;
+}
+
+/*
+ * Writes s (valid UTF-8, n > 0) as a sequence of encoded words (RFC 2047),
+ * each preceded by a space or a fold.  One encoding for the whole run, the
+ * shorter of B and Q.  Words end on character boundaries (§5 last
+ * paragraph) and are sized to the room left on the line, at most 75.
+ * Decoders drop the whitespace between adjacent encoded words (§6.2), so
+ * the caller puts any whitespace that must survive inside s.
+ */
+static void
+ew_run(struct hdr *h, const char *s, size_t n, enum ew_ctx ctx)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i, j, k, used, cost, room;
+	uint32_t cp;
+	int useb;
+
+	useb = (n + 2) / 3 * 4 < q_cost(s, n, ctx);
+	for (i = 0; i < n; i = j) {
+		k = u8_decode(u + i, n - i, &cp);
+		cost = useb ? 4 * ((k + 2) / 3) : q_cost(s + i, k, ctx);
+		room = h->col + 1 < LIM_HEADER_FOLD ?
+		    LIM_HEADER_FOLD - h->col - 1 : 0;
+		if (room < EW_OVERHEAD + cost) {
+			hdr_fold(h);
+			room = LIM_HEADER_FOLD - 1;
+		} else {
+			buf_addc(h->out, ' ');
+			h->col++;
+		}
+		if (room > LIM_ENCODED_WORD)
+			room = LIM_ENCODED_WORD;
+		used = 0;
+		for (j = i; j < n; j += k) {
+			k = u8_decode(u + j, n - j, &cp);
+			cost = useb ? 4 * ((j - i + k + 2) / 3) :
+			    used + q_cost(s + j, k, ctx);
+			if (EW_OVERHEAD + cost > room)
+				break;
+			used = cost;
+		}
+		buf_adds(h->out, useb ? "=?UTF-8?B?" : "=?UTF-8?Q?");
+		if (useb)
+			b64_put(h->out, u + i, j - i);
+		else
+			q_put(h->out, s + i, j - i, ctx);
+		buf_add(h->out, "?=", 2);
+		h->col += EW_OVERHEAD + used;
+		h->content = 1;
+	}
+}
+
+static void
+hdr_start(struct hdr *h, struct buf *out, const char *name, int content)
+{
+	h->out = out;
+	buf_adds(out, name);
+	buf_addc(out, ':');
+	h->col = strlen(name) + 1;
+	h->content = content;
+}
+
+int
+mime_header_unstructured(struct buf *out, const char *name,
+    const char *value, size_t len)
+{
+	struct hdr h;
+	size_t i, ws, wb, wl, tail, run, nlen;
+	int enc, first;
+
+	if (!name_ok(name) || (value == NULL && len > 0) ||
+	    !text_ok(value, len))
+		return -1;
+	/*
+	 * A fold right after "Name:" would reach readers as a leading space
+	 * (Python's email keeps it), so the first token never folds.
+	 */
+	hdr_start(&h, out, name, 0);
+	nlen = h.col;
+	if (len == 0)
+		goto done;
+	/* Trailing spaces would be lost or stripped in transit: they go
+	 * inside the last encoded word. */
+	for (tail = len; tail > 0 && value[tail - 1] == ' '; tail--)
+		;
+	run = SIZE_MAX;		/* start of the open encoded run */
+	first = 1;
+	for (i = 0; i < len || first; first = 0) {
+		ws = i;
+		while (i < len && value[i] == ' ')
+			i++;
+		wb = i;
+		while (i < len && value[i] != ' ')
+			i++;
+		wl = i - wb;
+		if (i >= tail)
+			i = len;	/* the last word takes the tail */
+		/*
+		 * Encode non-ASCII, anything a decoder could mistake for an
+		 * encoded word, leading and trailing whitespace (lost on
+		 * parse) and a word too long for a 998-octet line.
+		 */
+		enc = has_8bit(value + wb, wl) || has_ew_start(value + wb, wl) ||
+		    (wb > ws && ws == 0) || i > wb + wl || wl == 0 ||
+		    (ws == 0 ? nlen + 1 + wl : wb - ws + wl) > LIM_LINE_OCTETS;
+		if (enc) {
+			if (run == SIZE_MAX)
+				run = ws == 0 ? 0 : ws + 1;
+			continue;
+		}
+		if (run != SIZE_MAX) {
+			ew_run(&h, value + run, ws - run, EW_TEXT);
+			run = SIZE_MAX;
+		}
+		if (ws == 0) {
+			buf_addc(out, ' ');
+			h.col++;
+		} else if (h.content && h.col + (i - ws) > LIM_HEADER_FOLD) {
+			/* Fold before the whitespace, which then survives
+			 * unfolding exactly (RFC 5322 §2.2.3). */
+			buf_add(out, "\r\n", 2);
+			h.col = 0;
+		}
+		hdr_token(&h, value + ws, i - ws);
+	}
+	if (run != SIZE_MAX)
+		ew_run(&h, value + run, len - run, EW_TEXT);
+done:
+	buf_add(out, "\r\n", 2);
+	return out->oom ? -1 : 0;
+}
+
+/*
+ * Checks an addr-spec for both the envelope and headers: printable ASCII
+ * without space, '<' or '>', one '@', a local part of 1..64 octets and a
+ * domain of LDH labels (A-label form) up to 255, 254 in all so the path
+ * "<addr>" fits 256 (RFC 5321 §4.5.3.1).  Sets *at to the '@'.
+ */
+static int
+addr_split(const char *addr, size_t *at)
+{
+	size_t i, n, lab, nat;
+
+	if (addr == NULL)
+		return 0;
+	for (i = nat = 0; addr[i]; i++) {
+		unsigned char c = (unsigned char)addr[i];
+		if (c <= ' ' || c >= 0x7f || c == '<' || c == '>')
+			return 0;
+		if (c == '@') {
+			*at = i;
+			nat++;
+		}
+		if (i >= LIM_ADDR_PATH - 2)
+			return 0;
+	}
+	n = i;
+	if (nat != 1 || *at == 0 || *at > LIM_ADDR_LOCAL ||
+	    n - *at - 1 > LIM_ADDR_DOMAIN)
+		return 0;
+	lab = 0;
+	for (i = *at + 1; i <= n; i++) {
+		char c = addr[i];
+		if (c == '.' || c == '\0') {
+			if (lab == 0 || lab > 63)
+				return 0;
+			lab = 0;
+		} else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-')
+			lab++;
+		else
+			return 0;
+	}
+	return 1;
+}
+
+int
+mime_envelope_ok(const char *addr)
+{
+	size_t at;
+
+	return addr_split(addr, &at);
+}
+
+/* Kinds of display name, RFC 5322 §3.2.5 phrase. */
+enum phrase_kind {
+	PH_ATOMS,	/* atext words, single spaces */
+	PH_QUOTED,	/* quoted-string */
+	PH_ENCODED	/* RFC 2047 §5(3) encoded words */
+};
+
+static enum phrase_kind
+phrase_kind(const char *s, size_t n)
+{
+	size_t i, qlen;
+	int atoms;
+
+	if (has_8bit(s, n) || has_ew_start(s, n))
+		return PH_ENCODED;
+	atoms = s[0] != ' ' && s[n - 1] != ' ';
+	for (i = 0, qlen = 2; i < n; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			qlen++;
+		qlen++;
+		if (s[i] == ' ' ? i + 1 < n && s[i + 1] == ' ' :
+		    !is_atext((unsigned char)s[i]))
+			atoms = 0;
+	}
+	if (atoms && n <= PHRASE_PLAIN_MAX)
+		return PH_ATOMS;
+	return qlen <= PHRASE_PLAIN_MAX ? PH_QUOTED : PH_ENCODED;
+}
+
+/* Appends s as a quoted-string (RFC 5322 §3.2.4). */
+static void
+put_quoted(struct buf *b, const char *s, size_t n)
+{
+	size_t i;
+
+	buf_addc(b, '"');
+	for (i = 0; i < n; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			buf_addc(b, '\\');
+		buf_addc(b, s[i]);
+	}
+	buf_addc(b, '"');
+}
+
+/* Writes one mailbox (RFC 5322 §3.4), then a comma when more follow. */
+static int
+put_mailbox(struct hdr *h, const struct mime_addr *a, int comma)
+{
+	struct buf tok;
+	size_t at;
+	int rc = -1;
+
+	buf_init(&tok);
+	if (!addr_split(a->addr, &at) || (a->name == NULL && a->name_len))
+		goto out;
+	if (a->name_len) {
+		if (!text_ok(a->name, a->name_len))
+			goto out;
+		switch (phrase_kind(a->name, a->name_len)) {
+		case PH_ATOMS:
+			buf_add(&tok, a->name, a->name_len);
+			break;
+		case PH_QUOTED:
+			put_quoted(&tok, a->name, a->name_len);
+			break;
+		case PH_ENCODED:
+			ew_run(h, a->name, a->name_len, EW_PHRASE);
+			break;
+		}
+		if (tok.len) {
+			hdr_sep(h, tok.len);
+			hdr_token(h, tok.data, tok.len);
+			buf_reset(&tok);
+		}
+		buf_addc(&tok, '<');
+	}
+	/* A local part that is not a dot-atom (RFC 5322 §3.4.1), such as
+	 * the carriers' "taro..x.", is only valid quoted. */
+	if (dot_atom(a->addr, at))
+		buf_add(&tok, a->addr, at);
+	else
+		put_quoted(&tok, a->addr, at);
+	buf_adds(&tok, a->addr + at);
+	if (a->name_len)
+		buf_addc(&tok, '>');
+	if (comma)
+		buf_addc(&tok, ',');
+	if (tok.oom)
+		goto out;
+	hdr_sep(h, tok.len);
+	hdr_token(h, tok.data, tok.len);
+	rc = 0;
+out:
+	buf_free(&tok);
+	return rc;
+}
+
+int
+mime_header_addresses(struct buf *out, const char *name,
+    const struct mime_addr *a, size_t n)
+{
+	struct hdr h;
+	size_t i;
+
+	if (!name_ok(name) || a == NULL || n == 0)
+		return -1;
+	/* In an address list a fold may follow the colon (CFWS). */
+	hdr_start(&h, out, name, 1);
+	for (i = 0; i < n; i++)
+		if (put_mailbox(&h, &a[i], i + 1 < n) == -1)
+			return -1;
+	buf_add(out, "\r\n", 2);
+	return out->oom ? -1 : 0;
+}
+
+/* RFC 2045 §6.7: quoted-printable, one normalised line at a time. */
+static void
+qp_line(struct buf *b, const char *s, size_t n)
+{
+	char e[3];
+	size_t i, col, tl, lim;
+	unsigned char c;
+
+	col = 0;
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+again:
+		/*
+		 * Rule (3): whitespace at the end of a line is encoded.  A '.'
+		 * or "From " starting a line is encoded too, so neither SMTP
+		 * dot handling nor an mbox ">From" rewrite touches the text.
+		 */
+		if (c == '=' || c >= 0x7f || (c < ' ' && c != '\t') ||
+		    ((c == ' ' || c == '\t') && i + 1 == n) ||
+		    (col == 0 && c == '.') ||
+		    (col == 0 && c == 'F' && n - i >= 5 &&
+		    memcmp(s + i, "From ", 5) == 0))
+			tl = 3;
+		else
+			tl = 1;
+		/* Room for a soft break '=' unless this is the last octet. */
+		lim = i + 1 == n ? BODY_LINE : BODY_LINE - 1;
+		if (col + tl > lim) {
+			buf_add(b, "=\r\n", 3);
+			col = 0;
+			goto again;
+		}
+		if (tl == 3) {
+			e[0] = '=';
+			e[1] = hexchars[c >> 4];
+			e[2] = hexchars[c & 15];
+			buf_add(b, e, 3);
+		} else
+			buf_addc(b, (char)c);
+		col += tl;
+	}
+	buf_add(b, "\r\n", 2);
+}
+
+int
+mime_body(struct buf *out, const char *body, size_t len, const char **cte)
+{
+	struct buf norm, qp;
+	size_t i, start, b64len, nlines;
+	int sevenbit, rc = -1;
+
+	buf_init(&norm);
+	buf_init(&qp);
+	if (body == NULL && len > 0)
+		goto out;
+	/* RFC 5322 §2.3, RFC 2045 §2.10: CR, LF and CRLF all become CRLF. */
+	for (i = 0; i < len; i++) {
+		if (body[i] == '\r') {
+			if (i + 1 < len && body[i + 1] == '\n')
+				i++;
+			buf_add(&norm, "\r\n", 2);
+		} else if (body[i] == '\n')
+			buf_add(&norm, "\r\n", 2);
+		else
+			buf_addc(&norm, body[i]);
+	}
+	if (norm.len < 2 || memcmp(norm.data + norm.len - 2, "\r\n", 2) != 0)
+		buf_add(&norm, "\r\n", 2);
+	if (norm.oom)
+		goto out;
+
+	/* RFC 2045 §2.7: 7bit is ASCII without NUL in lines of <= 998. */
+	sevenbit = 1;
+	for (i = start = 0; i < norm.len; i++) {
+		unsigned char c = (unsigned char)norm.data[i];
+		if (c == '\r') {
+			if (i - start > LIM_LINE_OCTETS)
+				sevenbit = 0;
+			start = i + 2;
+		} else if (c == '\0' || c >= 0x80)
+			sevenbit = 0;
+	}
+	if (sevenbit) {
+		*cte = "7bit";
+		rc = buf_add(out, norm.data, norm.len);
+		goto out;
+	}
+
+	for (i = start = 0; i < norm.len; i++)
+		if (norm.data[i] == '\r') {
+			qp_line(&qp, norm.data + start, i - start);
+			start = ++i + 1;
+		}
+	if (qp.oom)
+		goto out;
+	b64len = (norm.len + 2) / 3 * 4;
+	nlines = (b64len + BODY_LINE - 1) / BODY_LINE;
+	b64len += 2 * nlines;
+	if (qp.len <= b64len) {
+		*cte = "quoted-printable";
+		rc = buf_add(out, qp.data, qp.len);
+		goto out;
+	}
+	/* RFC 2045 §6.8: 76 characters (57 octets) a line. */
+	*cte = "base64";
+	for (i = 0; i < norm.len; i += BODY_LINE / 4 * 3) {
+		size_t k = norm.len - i < BODY_LINE / 4 * 3 ?
+		    norm.len - i : BODY_LINE / 4 * 3;
+		b64_put(out, (const unsigned char *)norm.data + i, k);
+		buf_add(out, "\r\n", 2);
+	}
+	rc = out->oom ? -1 : 0;
+out:
+	buf_free(&qp);
+	buf_free(&norm);
+	return rc;
+}
+
+void
+mime_date(char *out, size_t outlen, time_t t, int utc_offset_min)
+{
+	static const char days[7][4] = {
+		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
+	};
+	static const char months[12][4] = {
+		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+	};
+	struct tm tm;
+	time_t lt;
+	int off, n;
+
+	if (outlen == 0)
+		return;
+	out[0] = '\0';
+	/* RFC 5322 §3.3: zone is +hhmm; real offsets are within a day. */
+	if (utc_offset_min <= -24 * 60 || utc_offset_min >= 24 * 60)
+		return;
+	if (__builtin_add_overflow(t, (time_t)utc_offset_min * 60, &lt))
+		return;
+	/* gmtime_r, not strftime: names must not follow the locale. */
+	if (gmtime_r(&lt, &tm) == NULL || tm.tm_year < 0 ||
+	    tm.tm_year > 9999 - 1900)
+		return;
+	off = utc_offset_min < 0 ? -utc_offset_min : utc_offset_min;
+	n = snprintf(out, outlen, "%s, %d %s %04d %02d:%02d:%02d %c%02d%02d",
+	    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	    utc_offset_min < 0 ? '-' : '+', off / 60, off % 60);
+	if (n < 0 || (size_t)n >= outlen)
+		out[0] = '\0';
+}
+
+/* RFC 5322 §3.6.4: id-left "@" id-right, both dot-atom-text here. */
+static int
+msgid_ok(const char *id)
+{
+	const char *at;
+	size_t n;
+
+	if (id == NULL || (n = strlen(id)) > MSGID_MAX ||
+	    (at = strchr(id, '@')) == NULL)
+		return 0;
+	return dot_atom(id, (size_t)(at - id)) &&
+	    dot_atom(at + 1, n - (size_t)(at - id) - 1);
+}
+
+int
+mime_write(struct buf *out, const struct mime_msg *m)
+{
+	struct buf body;
+	const char *cte = NULL;
+	char date[40];
+	int rc = -1;
+
+	buf_init(&body);
+	mime_date(date, sizeof(date), m->date, m->utc_offset_min);
+	if (date[0] == '\0' || m->to == NULL || m->nto == 0 ||
+	    (m->cc == NULL && m->ncc) || !msgid_ok(m->message_id) ||
+	    (m->subject == NULL && m->subject_len))
+		goto out;
+	if (mime_body(&body, m->body, m->body_len, &cte) == -1)
+		goto out;
+	buf_printf(out, "Date: %s\r\n", date);
+	if (mime_header_addresses(out, "From", &m->from, 1) == -1 ||
+	    (m->reply_to != NULL &&
+	    mime_header_addresses(out, "Reply-To", m->reply_to, 1) == -1) ||
+	    mime_header_addresses(out, "To", m->to, m->nto) == -1 ||
+	    (m->ncc &&
+	    mime_header_addresses(out, "Cc", m->cc, m->ncc) == -1) ||
+	    mime_header_unstructured(out, "Subject",
+	    m->subject ? m->subject : "", m->subject_len) == -1)
+		goto out;
+	buf_printf(out, "Message-ID: <%s>\r\n"
+	    "MIME-Version: 1.0\r\n"
+	    "Content-Type: text/plain; charset=UTF-8\r\n"
+	    "Content-Transfer-Encoding: %s\r\n"
+	    "\r\n", m->message_id, cte);
+	buf_add(out, body.data, body.len);
+	rc = out->oom ? -1 : 0;
+out:
+	buf_free(&body);
+	return rc;
+}
