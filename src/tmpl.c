@@ -108,7 +108,10 @@ struct hs {
 
 /* Constraints left by a section boundary inside a tag, see sect_open. */
 enum gap { G_NONE, G_NO_EQ, G_NEED_SEP };
-enum verdict { V_OK, V_UNKNOWN, V_WS, V_BAD };
+/* How a section's body starts, for when it repeats after ending inside an
+ * attribute name: a separator, blanks, a name character that would merge
+ * into that name, or an '=' that would give it a value. */
+enum verdict { V_OK, V_UNKNOWN, V_WS, V_MERGE, V_BAD };
 
 struct open {
 	size_t name_off;
@@ -801,7 +804,8 @@ static int
 next_verdict(int v, int ch)
 {
 	if (v == V_UNKNOWN)
-		return is_ws(ch) ? V_WS : ch == '/' || ch == '>' ? V_OK : V_BAD;
+		return is_ws(ch) ? V_WS : ch == '/' || ch == '>' ? V_OK :
+		    ch == '=' ? V_BAD : V_MERGE;
 	if (v == V_WS)
 		return is_ws(ch) ? V_WS : ch == '=' ? V_BAD : V_OK;
 	return v;
@@ -839,7 +843,7 @@ feed(struct cc *c, size_t off, size_t n)
 				if (v != V_UNKNOWN && v != V_WS)
 					continue;
 				v = next_verdict(v, ch);
-				if (v == V_OK || v == V_BAD)
+				if (v != V_WS)
 					c->npend--;
 				c->stk[k].verdict = v;
 			}
@@ -988,6 +992,17 @@ sect_open(struct cc *c, int kind, size_t tag_off, size_t name_off,
 }
 
 static int
+body_has_var(const struct cc *c, size_t node)
+{
+	size_t i;
+
+	for (i = node + 1; i < c->t->n; i++)
+		if (c->t->nodes[i].kind == N_VAR)
+			return 1;
+	return 0;
+}
+
+static int
 sect_close(struct cc *c, size_t tag_off, size_t name_off, size_t name_len)
 {
 	struct open *o;
@@ -1029,14 +1044,18 @@ sect_close(struct cc *c, size_t tag_off, size_t name_off, size_t name_len)
 	if (in_tag_gap(&pre) && in_tag_gap(&end)) {
 		if (mid_attr(&pre) || end_mid)
 			gap = G_NEED_SEP;
-		/* Repeated, the body follows its own end. */
-		if (end_mid || c->gap != G_NONE) {
-			if (verdict == V_BAD) {
-				cerr(c, tag_off, "inside a tag, a section "
-				    "that ends in an attribute name must "
-				    "start with a space");
-				return -1;
-			}
+		/*
+		 * Repeated, the body follows its own end.  A first name
+		 * merging into the last one ("checkedchecked") is harmless
+		 * unless a value in the body depends on that name, or the
+		 * name is the tag's ("<scr" + "ipt>").
+		 */
+		if ((end_mid || c->gap != G_NONE) && (verdict == V_BAD ||
+		    (verdict == V_MERGE && (end.st == H_TAG_NAME ||
+		    body_has_var(c, o->node))))) {
+			cerr(c, tag_off, "a repeated section inside a tag "
+			    "must start with a space");
+			return -1;
 		}
 		canon_gap(&pre);
 		canon_gap(&end);
@@ -1326,8 +1345,10 @@ url_ok(const char *s, size_t n)
 static int
 emit(struct buf *out, int esc, const char *s, size_t n)
 {
-	if (s == NULL)
+	if (s == NULL) {
+		s = "";
 		n = 0;
+	}
 	switch (esc) {
 	case E_TEXT:
 	case E_ATTR:
@@ -1358,9 +1379,12 @@ render_range(const struct tmpl *t, size_t i, size_t end,
 			i++;
 			continue;
 		case N_VAR:
+			/* Absent renders as empty, which a URL turns to "#". */
 			v = lookup(t, nd, stk, depth);
 			if (v != NULL && !v->is_list)
 				emit(out, nd->esc, v->str, v->len);
+			else
+				emit(out, nd->esc, NULL, 0);
 			i++;
 			continue;
 		}
