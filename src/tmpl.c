@@ -319,6 +319,12 @@ url_char(struct hs *h, int ch)
 	if ((ch == '\t' || ch == '\n' || ch == '\r') ||
 	    (h->url == U_START && is_ws(ch)))
 		return;
+	/* A character reference may hide ':' or '/' ("javascript&#58;"). */
+	if (ch == '&' && h->url != U_FIXED) {
+		h->url = U_BAD;
+		h->ulen = 0;
+		return;
+	}
 	switch (h->url) {
 	case U_START:
 		if (slash)

@@ -216,6 +216,14 @@ static const struct tcase cases[] = {
 	{ H, "<a href=\"https://{{q}}\">", NULL,
 	    "1:18: variable inside a URL attribute must start the value or "
 	    "follow '?', '#' or a fixed path" },
+	{ H, "<a href=\"javascript&#58;{{q}}\">", NULL,
+	    "1:25: variable inside a URL attribute must start the value or "
+	    "follow '?', '#' or a fixed path" },
+	{ H, "<a href=\"/&#47;{{q}}\">", NULL,
+	    "1:16: variable inside a URL attribute must start the value or "
+	    "follow '?', '#' or a fixed path" },
+	{ H, "<a href=\"/p?a=1&amp;b={{q}}\">", "<a href=\"/p?a=1&amp;b=a&amp;b\">",
+	    NULL },
 	{ H, "<svg><text>{{q}}</text></svg>", NULL,
 	    "1:12: variable inside <svg> or <math>" },
 	{ H, "{{#flag}}<a {{/flag}}>", NULL,
