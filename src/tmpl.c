@@ -95,7 +95,7 @@ enum ust {
  * template is tokenized the same way from both. */
 struct hs {
 	unsigned char st;
-	unsigned char tag;	/* tagtab index of the current tag or raw element */
+	unsigned char tag;	/* tagtab index: current tag or raw element */
 	unsigned char is_end;
 	unsigned char foreign;	/* depth of open <svg>/<math> */
 	unsigned char akind;
@@ -625,8 +625,10 @@ again:
 		break;
 	case H_AVAL_DQ:
 	case H_AVAL_SQ:
+		/* "After attribute value (quoted)" moves exactly like
+		 * "before attribute name", bar parse errors. */
 		if (ch == (h->st == H_AVAL_DQ ? '"' : '\''))
-			h->st = H_BEFORE_ANAME;	/* after-value: same moves */
+			h->st = H_BEFORE_ANAME;
 		else
 			url_char(h, ch);
 		break;
@@ -1316,12 +1318,23 @@ esc_html(struct buf *out, const char *s, size_t n)
 
 	for (i = 0; i < n; i++) {
 		switch (s[i]) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&#39;"; break;
-		default: continue;
+		case '&':
+			rep = "&amp;";
+			break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '"':
+			rep = "&quot;";
+			break;
+		case '\'':
+			rep = "&#39;";
+			break;
+		default:
+			continue;
 		}
 		buf_add(out, s + from, i - from);
 		buf_adds(out, rep);
