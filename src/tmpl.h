@@ -13,20 +13,31 @@
  *   {{^name}}...{{/name}} rendered when name is absent, empty, or an empty list
  *   {{! comment }}        nothing
  *   Spaces inside the braces are allowed ({{ name }}).  There is no raw,
- *   unescaped output.
+ *   unescaped output.  As in mustache, a line holding only a section,
+ *   inverted, close or comment tag (and blanks) is dropped with its line
+ *   end, so text templates can put each tag on a line of its own.
  *
  * Escaping (TMPL_HTML): the compiler tracks where each variable lands in
  * the HTML and picks the escaper:
  *   - element text: & < > " ' escaped as entities;
  *   - inside a quoted attribute value: the same, plus the value must not be
  *     able to end the quote;
- *   - a URL attribute (href, src, action, formaction) whose value starts
- *     with the variable: the value is emitted only when it starts with
- *     "http://", "https://" or a single "/" (then attribute-escaped);
- *     anything else (javascript:, data:, //host) becomes "#";
+ *   - a URL attribute (href, src, action, formaction, poster, cite,
+ *     background, data, xlink:href) whose value starts with the variable:
+ *     the value is emitted only when it starts with "http://", "https://"
+ *     or a single "/" (then attribute-escaped); anything else
+ *     (javascript:, data:, //host, /\host, empty or absent) becomes "#";
+ *     later in the value a variable is only attribute-escaped, and only
+ *     once literal text has fixed scheme and host: after '?' or '#', or
+ *     after "/x", "path/" or "http(s)://host/";
  *   - anywhere else (a tag or attribute name, an unquoted attribute value,
- *     inside <script>, <style> or an HTML comment): a compile error.
- *   A section must start and end in the same context.
+ *     an on* / style / srcdoc attribute, inside <script>, <style> and the
+ *     other raw-text elements, an HTML comment or <!...>, inside <svg> or
+ *     <math>): a compile error.
+ *   A section must start and end in the same context.  Inside a tag a
+ *   section may hold whole attributes ({{#c}} checked{{/c}}); where it
+ *   could glue onto a neighbouring name the compiler asks for a space.
+ *   A template must not end inside a tag, comment or <script>-like element.
  * TMPL_TEXT (mail bodies, subjects): values are copied as they are.
  */
 #ifndef FORMPOST_TMPL_H
