@@ -242,7 +242,7 @@ serve_one(struct fcgi_pool *p, FCGX_Request *r)
 	struct http_req req;
 	struct http_resp resp;
 	struct timespec t0, t1;
-	char ms[24], status[8];
+	char ms[24], status[8], line[96];
 	const char *event;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -267,11 +267,15 @@ serve_one(struct fcgi_pool *p, FCGX_Request *r)
 		resp.status = 503;
 	/* A client that left is harmless here: the message (if any) is
 	 * already stored (B2.8). */
-	FCGX_FPrintF(r->out, "Status: %d %s\r\n", resp.status,
+	/* libfcgi's own printf lacks %zu: format with ours. */
+	snprintf(line, sizeof line, "Status: %d %s\r\n", resp.status,
 	    status_reason(resp.status));
+	FCGX_PutS(line, r->out);
 	if (resp.head.len)
 		FCGX_PutStr(resp.head.data, (int)resp.head.len, r->out);
-	FCGX_FPrintF(r->out, "Content-Length: %zu\r\n\r\n", resp.body.len);
+	snprintf(line, sizeof line, "Content-Length: %zu\r\n\r\n",
+	    resp.body.len);
+	FCGX_PutS(line, r->out);
 	if (resp.body.len)
 		FCGX_PutStr(resp.body.data, (int)resp.body.len, r->out);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
