@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "pages.h"
 #include "priv.h"
 #include "serve.h"
 
@@ -63,8 +64,17 @@ cmd_check(const char *path)
 	if (priv_drop(c->user, err, sizeof err) == -1) {
 		printf("error: %s\n", err);
 		errors++;
-	} else
+	} else {
 		errors += check_environment(c, stdout);
+		/* Compile every template as serve would: unknown variables and
+		 * unsafe contexts are start-up errors, so they are check errors. */
+		struct pages *pg = pages_load(c, err, sizeof err);
+		if (pg == NULL) {
+			printf("error: %s\n", err);
+			errors++;
+		}
+		pages_free(pg);
+	}
 	if (errors)
 		printf("%s: %d error%s\n", path, errors, errors == 1 ? "" : "s");
 	else

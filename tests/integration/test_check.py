@@ -197,3 +197,18 @@ def test_username_domain_warning_only(world):
     want = (f"{path}:{where(text, 'relay@mailer')}: warning: site example: "
             "smtp profile main logs in as a user at mailer.example")
     assert want in out, out
+
+
+def test_template_errors_are_check_errors(world):
+    """Templates are compiled by check as by serve: an unknown variable in a
+    site's override template is reported with its file, line and column."""
+    path = example_in(world)
+    os.mkdir(f"{world}/site-tmpl")
+    with open(f"{world}/site-tmpl/thanks.html", "w", encoding="utf-8") as f:
+        f.write("<p>ありがとう</p>\n<p>{{nosuchfield}}</p>\n")
+    rewrite(path, "    # templates: /etc/formpost/sites/example",
+            f"    templates: {world}/site-tmpl")
+    rc, out = run("check", "-c", path, env=dict(os.environ, BACKUP_SMTP_PASS="x"))
+    assert rc == 1
+    assert f"{world}/site-tmpl/thanks.html:2:6: unknown variable" in out, out
+    assert "nosuchfield" in out
