@@ -13,6 +13,8 @@
 #include "pages.h"
 #include "priv.h"
 #include "serve.h"
+#include "smtp.h"
+#include "testmail.h"
 
 #define DEFAULT_CONFIG "/etc/formpost/formpost.yaml"
 
@@ -33,7 +35,14 @@ static const char usage[] =
 "        lints deliverability (From at a mailbox provider's domain,\n"
 "        envelope_from at another domain, SMTP user at another domain),\n"
 "        and opens templates, password files, ca_file and the spool as\n"
-"        the service user.  Exit 0 when serve would start, else 1.\n";
+"        the service user.  Exit 0 when serve would start, else 1.\n"
+"test-mail SITE\n"
+"        composes a clearly marked test mail to SITE's recipients and sends\n"
+"        it now through the site's smtp profiles in order (the spool is not\n"
+"        used), printing the SMTP dialogue (AUTH data hidden) and the\n"
+"        outcome.  Exit 0 sent, 1 temporary, 2 config (fix the setup:\n"
+"        password, TLS, From not allowed...), 3 permanent (recipient\n"
+"        refused).\n";
 
 static const char *
 config_path(const char *given)
@@ -85,6 +94,30 @@ cmd_check(const char *path)
 	return errors ? 1 : 0;
 }
 
+static int
+cmd_test_mail(const char *path, const char *site)
+{
+	struct config *c;
+	char err[1024];
+	int rc;
+
+	if ((c = config_load(path, err, sizeof err)) == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return 2;
+	}
+	if (priv_drop(c->user, err, sizeof err) == -1 ||
+	    config_load_secrets(c, err, sizeof err) == -1 ||
+	    smtp_global_init(err, sizeof err) == -1) {
+		fprintf(stderr, "formpost: %s\n", err);
+		config_free(c);
+		return 2;
+	}
+	rc = testmail_run(c, site, stdout);
+	smtp_global_cleanup();
+	config_free(c);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -123,6 +156,8 @@ main(int argc, char **argv)
 		return serve_main(config_path(cfg));
 	if (strcmp(cmd, "check") == 0 && nargs == 1)
 		return cmd_check(config_path(cfg));
+	if (strcmp(cmd, "test-mail") == 0 && nargs == 2)
+		return cmd_test_mail(config_path(cfg), args[1]);
 	fprintf(stderr, "formpost: unknown command or wrong arguments: %s\n%s",
 	    cmd, usage);
 	return 2;

@@ -1,0 +1,148 @@
+/*
+ * testmail — the operator's "does my SMTP setup work?" button.  Uses the
+ * same composition and SMTP code as real deliveries, so a pass means real
+ * mail would pass; the dialogue it prints never contains AUTH data.
+ */
+#include "testmail.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crypto.h"
+#include "mime.h"
+#include "smtp.h"
+#include "util.h"
+
+static void
+print_line(void *arg, char dir, const char *line)
+{
+	fprintf((FILE *)arg, "  %c %s\n", dir == '>' ? 'C' : 'S', line);
+}
+
+static int
+compose(const struct site *s, const char *id, struct buf *wire)
+{
+	struct mime_addr from = { s->from_name, s->from_name ?
+	    strlen(s->from_name) : 0, s->from_addr };
+	struct mime_addr *to = calloc(s->nto + 1, sizeof *to);
+	struct mime_addr *cc = calloc(s->ncc + 1, sizeof *cc);
+	struct mime_msg m;
+	struct buf subject, body;
+	char msgid[320];
+	struct tm tm;
+	time_t now = time(NULL);
+	size_t i;
+	int rc = -1;
+
+	buf_init(&subject);
+	buf_init(&body);
+	if (to == NULL || cc == NULL)
+		goto out;
+	for (i = 0; i < s->nto; i++)
+		to[i].addr = s->to[i];
+	for (i = 0; i < s->ncc; i++)
+		cc[i].addr = s->cc[i];
+	localtime_r(&now, &tm);
+	buf_printf(&subject, "%s formpost test mail (%s)", s->lang == LANG_JA ?
+	    "[テスト]" : "[TEST]", s->name);
+	if (s->lang == LANG_JA)
+		buf_printf(&body, "これは formpost のテストメールです（formpost "
+		    "test-mail %s）。\n\nこのメールが届いていれば、サイト %s の"
+		    "フォームからのメールは、この差出人とSMTP設定で届きます。\n"
+		    "返信は不要です。\n\n受付番号: %s\n", s->name, s->name, id);
+	else
+		buf_printf(&body, "This is a formpost test mail (formpost "
+		    "test-mail %s).\n\nIf it arrived, form mail for site %s "
+		    "gets through with this From and SMTP setup.\nNo reply "
+		    "is needed.\n\nReference: %s\n", s->name, s->name, id);
+	snprintf(msgid, sizeof msgid, "%s@%s", id, s->from_domain);
+	memset(&m, 0, sizeof m);
+	m.from = from;
+	m.to = to;
+	m.nto = s->nto;
+	m.cc = cc;
+	m.ncc = s->ncc;
+	m.subject = subject.data;
+	m.subject_len = subject.len;
+	m.date = now;
+	m.utc_offset_min = (int)(tm.tm_gmtoff / 60);
+	m.message_id = msgid;
+	m.body = body.data;
+	m.body_len = body.len;
+	if (!subject.oom && !body.oom)
+		rc = mime_write(wire, &m);
+out:
+	free(to);
+	free(cc);
+	buf_free(&subject);
+	buf_free(&body);
+	return rc;
+}
+
+int
+testmail_run(const struct config *c, const char *name, FILE *out)
+{
+	static const int status_of[] = { [OUT_SENT] = 0, [OUT_TEMP] = 1,
+	    [OUT_CONFIG] = 2, [OUT_PERM] = 3 };
+	const struct site *s = config_site(c, name);
+	struct smtp_client *cl = NULL;
+	struct smtp_rcpt *r = NULL;
+	struct smtp_result res;
+	struct buf wire;
+	const char *sender;
+	char id[ID_LEN + 1];
+	size_t i, j, n;
+	enum outcome best = OUT_PERM;
+
+	buf_init(&wire);
+	if (s == NULL) {
+		fprintf(out, "formpost: no site named %s in %s\n", name,
+		    c->path);
+		return 2;
+	}
+	n = s->nto + s->ncc + s->nbcc;
+	if (crypto_id(id) == -1 || compose(s, id, &wire) == -1 ||
+	    (r = calloc(n, sizeof *r)) == NULL ||
+	    (cl = smtp_client_new()) == NULL) {
+		fprintf(out, "formpost: cannot compose the test mail\n");
+		best = OUT_CONFIG;
+		goto out;
+	}
+	sender = s->envelope_from ? s->envelope_from : s->from_addr;
+	for (j = 0; j < s->nsmtp; j++) {
+		const struct smtp_profile *p = s->smtp[j];
+		n = 0;
+		for (i = 0; i < s->nto; i++)
+			r[n++].addr = s->to[i];
+		for (i = 0; i < s->ncc; i++)
+			r[n++].addr = s->cc[i];
+		for (i = 0; i < s->nbcc; i++)
+			r[n++].addr = s->bcc[i];
+		fprintf(out, "profile %s (%s), from %s, %zu recipient%s, "
+		    "id %s\n", p->name, p->url, sender, n, n == 1 ? "" : "s",
+		    id);
+		smtp_send(cl, p, sender, r, n, wire.data, wire.len, &res,
+		    print_line, out);
+		for (i = 0; i < n; i++)
+			fprintf(out, "  recipient %s: %s (%s)\n", r[i].addr,
+			    outcome_name(r[i].outcome), r[i].reply);
+		fprintf(out, "outcome: %s at %s: %s\n",
+		    outcome_name(res.outcome), smtp_phase_name(res.phase),
+		    res.reply);
+		if (res.outcome < best || j == 0)
+			best = res.outcome;
+		if (res.outcome == OUT_SENT)
+			break;
+		/* A permanent refusal is about the recipients, not the
+		 * profile: another profile would get the same answer. */
+		if (res.outcome == OUT_PERM)
+			break;
+	}
+out:
+	smtp_client_free(cl);
+	free(r);
+	buf_free(&wire);
+	fflush(out);
+	return status_of[best];
+}
