@@ -51,6 +51,10 @@ build-asan/test_%: tests/unit/test_%.c $(LIBSRCS:src/%.c=build-asan/%.o) tests/u
 build/tool_%: tests/tools/%.c $(LIBSRCS:src/%.c=build/%.o)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -o $@ $< $(LIBSRCS:src/%.c=build/%.o) $(LDLIBS)
 
+# The benchmark's bare FastCGI responder (the ceiling formpost is compared to).
+build/bench_bare: tests/bench/bare.c | build
+	$(CC) $(WARN) $(CFLAGS) -o $@ $< -lfcgi -lpthread
+
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIBSRCS:src/%.c=build-fuzz/%.o)
 	$(CLANG) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -79,6 +83,10 @@ fuzz: fuzzers
 run: deps formpost
 	@$(PYTHON) tests/demo.py
 
+# wrk through nginx, formpost beside a bare libfcgi responder; see tests/bench/.
+bench: deps formpost build/bench_bare
+	@$(PYTHON) tests/bench/run.py $(BENCH_ARGS)
+
 install: formpost
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR)/templates/ja $(DESTDIR)$(SHAREDIR)/templates/en
 	install -m 0755 formpost $(DESTDIR)$(BINDIR)/formpost
@@ -88,5 +96,5 @@ install: formpost
 clean:
 	rm -rf build build-asan build-fuzz formpost
 
-.PHONY: all units fuzzers deps test fuzz run install clean
+.PHONY: all units fuzzers deps test fuzz run bench install clean
 .SECONDARY:
