@@ -61,6 +61,12 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIBSRCS:src/%.c=build-fuzz/%.o)
 build build-asan build-fuzz:
 	mkdir -p $@
 
+# The default template folder is compiled in: rebuild when PREFIX changes.
+build/sharedir: FORCE | build
+	@echo '$(SHAREDIR)' | cmp -s - $@ || echo '$(SHAREDIR)' > $@
+build/config.o: build/sharedir
+FORCE:
+
 units: $(UNITS:%=build/%) $(UNITS:%=build-asan/%) $(TOOLS:%=build/tool_%)
 fuzzers: $(FUZZERS:%=build-fuzz/%)
 
