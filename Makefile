@@ -62,10 +62,9 @@ build build-asan build-fuzz:
 	mkdir -p $@
 
 # The default template folder is compiled in: rebuild when PREFIX changes.
-build/sharedir: FORCE | build
-	@echo '$(SHAREDIR)' | cmp -s - $@ || echo '$(SHAREDIR)' > $@
+$(shell mkdir -p build; echo '$(SHAREDIR)' | cmp -s - build/sharedir || \
+    echo '$(SHAREDIR)' > build/sharedir)
 build/config.o: build/sharedir
-FORCE:
 
 units: $(UNITS:%=build/%) $(UNITS:%=build-asan/%) $(TOOLS:%=build/tool_%)
 fuzzers: $(FUZZERS:%=build-fuzz/%)
