@@ -32,6 +32,11 @@ all: formpost
 formpost: $(SRCS:src/%.c=build/%.o)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The worker with ASan+UBSan, for integration tests that hunt memory errors
+# and leaks in the running process (tests/integration/test_intake.py).
+formpost-asan: $(SRCS:src/%.c=build-asan/%.o)
+	$(CC) -O1 -g $(SAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 build/%.o: src/%.c $(HDRS) | build
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
 
@@ -66,7 +71,7 @@ $(shell mkdir -p build; echo '$(SHAREDIR)' | cmp -s - build/sharedir || \
     echo '$(SHAREDIR)' > build/sharedir)
 build/config.o: build/sharedir
 
-units: $(UNITS:%=build/%) $(UNITS:%=build-asan/%) $(TOOLS:%=build/tool_%)
+units: $(UNITS:%=build/%) $(UNITS:%=build-asan/%) $(TOOLS:%=build/tool_%) formpost-asan
 fuzzers: $(FUZZERS:%=build-fuzz/%)
 
 # Install what is missing (apt-get as root, else print the command).
@@ -99,7 +104,7 @@ install: formpost
 	install -m 0644 templates/en/* $(DESTDIR)$(SHAREDIR)/templates/en/
 
 clean:
-	rm -rf build build-asan build-fuzz formpost
+	rm -rf build build-asan build-fuzz formpost formpost-asan
 
 .PHONY: all units fuzzers deps test fuzz run bench install clean
 .SECONDARY:

@@ -251,6 +251,7 @@ serve_one(struct fcgi_pool *p, FCGX_Request *r)
 	req.request_uri = FCGX_GetParam("REQUEST_URI", r->envp);
 	req.script_name = FCGX_GetParam("SCRIPT_NAME", r->envp);
 	req.path_info = FCGX_GetParam("PATH_INFO", r->envp);
+	req.document_uri = FCGX_GetParam("DOCUMENT_URI", r->envp);
 	req.content_type = FCGX_GetParam("CONTENT_TYPE", r->envp);
 	req.content_length = FCGX_GetParam("CONTENT_LENGTH", r->envp);
 	req.origin = FCGX_GetParam("HTTP_ORIGIN", r->envp);

@@ -1,9 +1,10 @@
 /*
  * http — the request pipeline.  Order matters and is cheapest-first:
  * route → site → method → origin → content type → length (413 before a
- * byte is read) → read → parse → honeypot → validate → compose → submit →
- * answer.  A success answer is written only after submit says the message
- * is durable.  Visitors get generic pages; the log gets the reason.
+ * byte is read) → rate limit → read (413 while reading, a short body is an
+ * abort) → parse → honeypot → validate → compose → submit → answer.  A
+ * success answer is written only after submit says the message is
+ * durable.  Visitors get generic pages; the log gets the reason.
  */
 #include "http.h"
 
@@ -16,6 +17,7 @@
 #include "form.h"
 #include "limits.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "validate.h"
 
 struct status_text {
@@ -42,9 +44,6 @@ static const struct status_text statuses[] = {
 	{ 405, "Method Not Allowed", "送信方法が正しくありません",
 	  "このアドレスはフォームの送信（POST）専用です。",
 	  "Method not allowed", "This address only accepts form posts." },
-	{ 411, "Length Required", "送信内容を読み取れません",
-	  "送信内容の長さが不明です。", "Length required",
-	  "The request did not say how long it is." },
 	{ 413, "Content Too Large", "送信内容が大きすぎます",
 	  "入力内容が長すぎます。短くしてもう一度お試しください。",
 	  "Too large", "The form data is too large. Shorten it and try again." },
@@ -91,9 +90,35 @@ http_resp_free(struct http_resp *r)
 }
 
 int
+http_request_path(const struct http_req *req, char *out, size_t outlen)
+{
+	const char *sn = req->script_name, *pi = req->path_info, *p;
+	size_t n;
+	int w;
+
+	if ((sn && *sn) || (pi && *pi)) {
+		w = snprintf(out, outlen, "%s%s", sn ? sn : "", pi ? pi : "");
+		return w < 0 || (size_t)w >= outlen ? -1 : 0;
+	}
+	if (req->document_uri && *req->document_uri) {
+		p = req->document_uri;
+		n = strlen(p);
+	} else if (req->request_uri && *req->request_uri) {
+		p = req->request_uri;
+		n = strcspn(p, "?#");
+	} else
+		return -1;
+	if (n >= outlen)
+		return -1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}
+
+int
 http_route(const char *path, char *site, size_t sitelen, int *token)
 {
-	size_t n = strcspn(path, "?#"), start, end;
+	size_t n = strlen(path), start, end;
 
 	*token = 0;
 	while (n > 1 && path[n - 1] == '/')
@@ -201,7 +226,10 @@ common_headers(struct http_resp *r, const struct site *s, int json)
 		/* The 303 after a corrected re-post lands there. */
 		const char *h = strstr(redir, "://");
 		olen = h ? (size_t)(h - redir) + 3 + strcspn(h + 3, "/?#") : 0;
-		if (olen)
+		/* Only a plain scheme://host[:port]: a ';' or space from a
+		 * config typo must not add a directive. */
+		if (olen && olen < 256 && strspn(redir, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.:/[]") >= olen)
 			buf_printf(&r->head, " %.*s", (int)olen, redir);
 	}
 	buf_adds(&r->head, "\r\n");
@@ -223,15 +251,72 @@ cors_headers(struct http_resp *r, const struct site *s,
 		}
 }
 
-static enum lang
-guess_lang(const struct http_req *req)
+/* A q-value (RFC 9110 §12.4.2: 0, 1, or 0.ddd) in thousandths; -1 when
+ * malformed. */
+static int
+qvalue(const char *s, size_t n)
 {
-	const char *al = req->accept_language;
+	int v = 0, scale = 1000;
+	size_t i;
 
-	/* Japanese unless the browser prefers English first. */
-	if (al && (strncasecmp(al, "en", 2) == 0))
-		return LANG_EN;
-	return LANG_JA;
+	if (n == 0 || (s[0] != '0' && s[0] != '1'))
+		return -1;
+	v = (s[0] - '0') * 1000;
+	if (n == 1)
+		return v;
+	if (s[1] != '.' || n > 5)
+		return -1;
+	for (i = 2; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		scale /= 10;
+		v += (s[i] - '0') * scale;
+	}
+	return v > 1000 ? -1 : v;
+}
+
+enum lang
+http_guess_lang(const struct config *c, const char *al)
+{
+	enum lang lang = LANG_JA;
+	size_t i, n, tag, nen = 0;
+	int q, best = 0;
+	const char *p, *semi;
+
+	/* Accept-Language: tag [;q=v], ... (RFC 9110 §12.5.4).  Only the
+	 * primary subtag counts: en-US is English, ja-JP Japanese. */
+	for (p = al; p && *p; p += n + (p[n] == ',')) {
+		n = strcspn(p, ",");
+		while (n && (*p == ' ' || *p == '\t')) {
+			p++;
+			n--;
+		}
+		tag = strcspn(p, ";-, \t");
+		if (tag > n)
+			tag = n;
+		q = 1000;
+		if ((semi = memchr(p, ';', n)) != NULL) {
+			size_t rest = n - (size_t)(semi - p) - 1, k = 0;
+			while (k < rest && semi[1 + k] == ' ')
+				k++;
+			if (rest - k >= 2 && (semi[1 + k] == 'q' ||
+			    semi[1 + k] == 'Q') && semi[2 + k] == '=') {
+				size_t vlen = rest - k - 2;
+				while (vlen && semi[3 + k + vlen - 1] == ' ')
+					vlen--;
+				q = qvalue(semi + 3 + k, vlen);
+			}
+		}
+		if (q > best && (eq_ci(p, tag, "ja") || eq_ci(p, tag, "en"))) {
+			best = q;
+			lang = eq_ci(p, tag, "en") ? LANG_EN : LANG_JA;
+		}
+	}
+	if (best > 0)
+		return lang;
+	for (i = 0; c && i < c->nsites; i++)
+		nen += c->sites[i].lang == LANG_EN;
+	return c && nen * 2 > c->nsites ? LANG_EN : LANG_JA;
 }
 
 /* An error answer: page from the site's (or the generic) error template,
@@ -242,7 +327,8 @@ answer_error(const struct http_ctx *ctx, const struct http_req *req,
     const char *reason, const char *message_override)
 {
 	const struct status_text *st = status_of(status);
-	enum lang lang = s ? s->lang : guess_lang(req);
+	enum lang lang = s ? s->lang : http_guess_lang(ctx->c,
+	    req->accept_language);
 	struct page_facts pf;
 	char code[8];
 	int rc;
@@ -255,6 +341,8 @@ answer_error(const struct http_ctx *ctx, const struct http_req *req,
 	cors_headers(r, s, req);
 	if (status == 405)
 		buf_adds(&r->head, "Allow: POST, OPTIONS\r\n");
+	if (status == 429 && r->retry_after)
+		buf_printf(&r->head, "Retry-After: %u\r\n", r->retry_after);
 	if (wants_json(req)) {
 		buf_printf(&r->body, "{\"ok\":false,\"error\":");
 		json_string(&r->body, reason ? reason : st->reason);
@@ -283,44 +371,86 @@ static const char not_utf8_ja[] =
 static const char not_utf8_en[] =
     "the form is not UTF-8: add accept-charset=\"UTF-8\" to the form element.";
 
-/* Reads exactly len body bytes into *out (caller frees); -1 when the
- * client sent fewer (an abort: nothing may be stored). */
-static int
-read_body(const struct http_req *req, size_t len, char **out)
+enum body_rc { BODY_OK, BODY_SHORT, BODY_NOMEM, BODY_TOO_LARGE };
+
+/*
+ * Reads the body into *out (caller frees, NUL-terminated) and *outlen.
+ * With a CONTENT_LENGTH (have_len), exactly len bytes, and fewer is
+ * BODY_SHORT: the client aborted, so nothing may be stored.  Without one
+ * (a chunked request the web server streams), up to the end of the
+ * stream, and more than max bytes is BODY_TOO_LARGE: the cap holds while
+ * reading, and never more than max + 1 bytes are held.
+ */
+static enum body_rc
+read_body(const struct http_req *req, int have_len, size_t len, size_t max,
+    char **out, size_t *outlen)
 {
-	char *b = malloc(len + 1);
-	size_t got = 0;
+	size_t cap = have_len ? len : (max < 16384 ? max : 16384);
+	size_t want = have_len ? len : max + 1, got = 0;
+	char *b = malloc(cap + 1), *nb;
+	enum body_rc rc = BODY_OK;
 	ssize_t r;
 
 	if (b == NULL)
-		return -2;
-	while (got < len) {
-		r = req->read(req->read_arg, b + got, len - got);
-		if (r <= 0) {
-			free(b);
-			return -1;
+		return BODY_NOMEM;
+	while (got < want) {
+		if (got == cap) {
+			cap = cap * 2 > want ? want : cap * 2;
+			if ((nb = realloc(b, cap + 1)) == NULL) {
+				rc = BODY_NOMEM;
+				goto fail;
+			}
+			b = nb;
 		}
+		r = req->read(req->read_arg, b + got, cap - got);
+		if (r < 0 || (r == 0 && have_len)) {
+			rc = BODY_SHORT;
+			goto fail;
+		}
+		if (r == 0)
+			break;
 		got += (size_t)r;
 	}
-	b[len] = '\0';
+	if (!have_len && got > max) {
+		rc = BODY_TOO_LARGE;
+		goto fail;
+	}
+	b[got] = '\0';
 	*out = b;
-	return 0;
+	*outlen = got;
+	return BODY_OK;
+fail:
+	free(b);
+	return rc;
 }
 
+/* CONTENT_LENGTH: 1 with *out for digits only, 0 when absent or empty,
+ * -1 when malformed (a sign, spaces, overflow). */
 static int
 parse_length(const char *s, unsigned long long *out)
 {
 	unsigned long long v = 0;
 
 	if (s == NULL || *s == '\0')
-		return -1;
+		return 0;
 	for (; *s; s++) {
 		if (*s < '0' || *s > '9' || v > (~0ULL - 9) / 10)
 			return -1;
 		v = v * 10 + (unsigned)(*s - '0');
 	}
 	*out = v;
-	return 0;
+	return 1;
+}
+
+static uint64_t
+now_ms(const struct http_ctx *ctx)
+{
+	struct timespec ts;
+
+	if (ctx->now_ms)
+		return ctx->now_ms();
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void
@@ -417,14 +547,16 @@ handle_post(const struct http_ctx *ctx, const struct http_req *req,
 	struct fvals v = { 0 };
 	struct mail m = { 0 };
 	struct mail_facts mf;
-	unsigned long long len;
+	unsigned long long len = 0;
 	char boundary[LIM_BOUNDARY_BYTES + 1], err[256], date[40];
 	char action[512];
 	const char *ct = req->content_type, *reason;
 	char *body = NULL;
+	size_t blen = 0;
 	enum form_err fe;
+	enum body_rc brc;
 	struct tm tm;
-	int multipart, rc;
+	int multipart, have_len, taken = 0;
 
 	if (http_origin_ok(s, req->origin, req->referer, req->sec_fetch_site,
 	    &reason) == -1) {
@@ -437,7 +569,7 @@ handle_post(const struct http_ctx *ctx, const struct http_req *req,
 	    (ct[33] == '\0' || ct[33] == ';' || ct[33] == ' '))
 		multipart = 0;
 	else if (strncasecmp(ct, "multipart/form-data", 19) == 0 &&
-	    (ct[19] == ';' || ct[19] == ' ')) {
+	    (ct[19] == '\0' || ct[19] == ';' || ct[19] == ' ')) {
 		multipart = 1;
 		if (form_multipart_boundary(ct, boundary, sizeof boundary)
 		    == -1) {
@@ -448,25 +580,37 @@ handle_post(const struct http_ctx *ctx, const struct http_req *req,
 		answer_error(ctx, req, r, s, 415, "content_type", NULL);
 		return;
 	}
-	if (parse_length(req->content_length, &len) == -1) {
-		answer_error(ctx, req, r, s, 411, "no_length", NULL);
+	if ((have_len = parse_length(req->content_length, &len)) == -1) {
+		answer_error(ctx, req, r, s, 400, "bad_content_length", NULL);
 		return;
 	}
 	if (len > c->max_body) {
 		answer_error(ctx, req, r, s, 413, "body_too_large", NULL);
 		return;
 	}
-	rc = read_body(req, (size_t)len, &body);
-	if (rc == -2) {
-		answer_error(ctx, req, r, s, 503, "nomem", NULL);
+	/* Counted now, given back below unless the post ends accepted or
+	 * as a spam verdict: concurrent posts cannot all slip through. */
+	if (ctx->rl && (r->retry_after = ratelimit_take(ctx->rl, s->name,
+	    req->remote_addr, s->rate_count, s->rate_window,
+	    now_ms(ctx))) != 0) {
+		answer_error(ctx, req, r, s, 429, "rate_limited", NULL);
 		return;
 	}
-	if (rc == -1) {
-		answer_error(ctx, req, r, s, 400, "client_aborted", NULL);
-		return;
+	taken = 1;
+	brc = read_body(req, have_len, (size_t)len, c->max_body, &body, &blen);
+	if (brc != BODY_OK) {
+		if (brc == BODY_NOMEM)
+			answer_error(ctx, req, r, s, 503, "nomem", NULL);
+		else if (brc == BODY_TOO_LARGE)
+			answer_error(ctx, req, r, s, 413, "body_too_large",
+			    NULL);
+		else
+			answer_error(ctx, req, r, s, 400, "client_aborted",
+			    NULL);
+		goto out;
 	}
-	fe = multipart ? form_parse_multipart(body, (size_t)len, boundary,
-	    &lim, &form) : form_parse_urlencoded(body, (size_t)len, &lim, &form);
+	fe = multipart ? form_parse_multipart(body, blen, boundary, &lim,
+	    &form) : form_parse_urlencoded(body, blen, &lim, &form);
 	free(body);
 	switch (fe) {
 	case FORM_OK:
@@ -474,16 +618,16 @@ handle_post(const struct http_ctx *ctx, const struct http_req *req,
 	case FORM_E_UTF8:
 		answer_error(ctx, req, r, s, 400, "not_utf8",
 		    s->lang == LANG_JA ? not_utf8_ja : not_utf8_en);
-		return;
+		goto out;
 	case FORM_E_TOO_MANY:
 		answer_error(ctx, req, r, s, 413, "too_many_fields", NULL);
-		return;
+		goto out;
 	case FORM_E_NOMEM:
 		answer_error(ctx, req, r, s, 503, "nomem", NULL);
-		return;
+		goto out;
 	default:
 		answer_error(ctx, req, r, s, 400, "malformed_body", NULL);
-		return;
+		goto out;
 	}
 	if (crypto_id(r->id) == -1) {
 		answer_error(ctx, req, r, s, 503, "random_failed", NULL);
@@ -524,11 +668,17 @@ handle_post(const struct http_ctx *ctx, const struct http_req *req,
 	if (ctx->submit(ctx->submit_arg, s, &m, r->id, err, sizeof err) == -1) {
 		log_event(LOG_ERROR, "store_failed", "site", s->name, "id",
 		    r->id, "error", err, (char *)NULL);
+		/* Never a success answer for a message not on disk; the
+		 * id is the log's, not the visitor's. */
 		answer_error(ctx, req, r, s, 503, "store_failed", NULL);
 		goto out;
 	}
 	answer_success(ctx, req, r, s, &v, r->id, date);
 out:
+	/* Accepted and spam-verdict posts count; the rest are given back. */
+	if (taken && r->status >= 400)
+		ratelimit_refund(ctx->rl, s->name, req->remote_addr,
+		    s->rate_count, s->rate_window, now_ms(ctx));
 	mail_free(&m);
 	fvals_free(&v);
 	form_free(&form);
@@ -564,17 +714,12 @@ void
 http_handle(const struct http_ctx *ctx, const struct http_req *req,
     struct http_resp *r)
 {
-	const char *path = req->request_uri;
-	char name[LIM_NAME_BYTES + 1], joined[1024];
+	char name[LIM_NAME_BYTES + 1], path[1024];
 	const struct site *s;
 	int token;
 
-	if (path == NULL || *path == '\0') {
-		snprintf(joined, sizeof joined, "%s%s", req->script_name ?
-		    req->script_name : "", req->path_info ? req->path_info : "");
-		path = joined;
-	}
-	if (http_route(path, name, sizeof name, &token) == -1 ||
+	if (http_request_path(req, path, sizeof path) == -1 ||
+	    http_route(path, name, sizeof name, &token) == -1 ||
 	    (s = config_site(ctx->c, name)) == NULL) {
 		answer_error(ctx, req, r, NULL, 404, "unknown_site", NULL);
 		return;

@@ -10,6 +10,7 @@
 #define FORMPOST_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "config.h"
@@ -17,11 +18,17 @@
 #include "pages.h"
 #include "util.h"
 
+/* The CGI parameters a request arrives with; any may be NULL.  Routing
+ * uses SCRIPT_NAME + PATH_INFO (the path the web server decoded,
+ * normalised and matched, after its rewrites: nginx's fastcgi_params and
+ * Apache's mod_proxy_fcgi both send the full path there), else
+ * DOCUMENT_URI, else REQUEST_URI without its query. */
 struct http_req {
 	const char *method;
-	const char *request_uri;     /* REQUEST_URI, may be NULL */
-	const char *script_name;     /* used when REQUEST_URI is absent */
+	const char *request_uri;     /* as the browser sent it, with query */
+	const char *script_name;
 	const char *path_info;
+	const char *document_uri;    /* nginx */
 	const char *content_type;
 	const char *content_length;
 	const char *origin;
@@ -30,7 +37,8 @@ struct http_req {
 	const char *accept;
 	const char *accept_language;
 	const char *remote_addr;
-	/* Reads up to n body bytes; 0 at end, -1 on error. */
+	/* Reads up to n body bytes; 0 at the end of the body, -1 when the
+	 * stream broke (client or web server went away). */
 	ssize_t (*read)(void *arg, char *buf, size_t n);
 	void *read_arg;
 };
@@ -43,6 +51,7 @@ struct http_resp {
 	const char *site;            /* borrowed from the config */
 	char id[32];
 	const char *reason;          /* why it was refused, static */
+	unsigned retry_after;        /* 429: seconds, also in the head */
 };
 
 /* Stores (or sends) a composed message; 0 when it is durable, else -1 with
@@ -50,11 +59,15 @@ struct http_resp {
 typedef int (*http_submit_fn)(void *arg, const struct site *s,
     const struct mail *m, const char *id, char *err, size_t errlen);
 
+struct ratelimit;
+
 struct http_ctx {
 	const struct config *c;
 	const struct pages *pg;
 	http_submit_fn submit;
 	void *submit_arg;
+	struct ratelimit *rl;        /* NULL: no rate limits; outlives c */
+	uint64_t (*now_ms)(void);    /* monotonic ms; NULL: CLOCK_MONOTONIC */
 };
 
 void http_resp_init(struct http_resp *r);
@@ -65,9 +78,20 @@ void http_resp_free(struct http_resp *r);
 void http_handle(const struct http_ctx *ctx, const struct http_req *req,
     struct http_resp *resp);
 
-/* The site named by a request path ("/formpost/example?x" → "example"),
- * and whether it is the /token route; 0, or -1 for a malformed path. */
+/* The path to route on (see struct http_req) into out, NUL-terminated;
+ * 0, or -1 when there is none or it does not fit. */
+int http_request_path(const struct http_req *req, char *out, size_t outlen);
+
+/* The site named by a request path — its last segment, trailing slashes
+ * ignored ("/formpost/example" → "example") — and whether it is the
+ * "<site>/token" route.  path holds no query.  0, or -1 when no segment
+ * is left or it does not fit in sitelen. */
 int http_route(const char *path, char *site, size_t sitelen, int *token);
+
+/* The language of a page for a request no site claims: the first of ja/en
+ * the browser's Accept-Language prefers (by q), else the language most of
+ * c's sites use (ja on a tie: the product's home market). */
+enum lang http_guess_lang(const struct config *c, const char *accept_language);
 
 /* The Origin rule (SPEC): 0 allowed, or -1 with *reason set. */
 int http_origin_ok(const struct site *s, const char *origin,

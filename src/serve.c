@@ -18,12 +18,17 @@
 
 #include "check.h"
 #include "config.h"
+#include "crypto.h"
 #include "fcgi.h"
 #include "http.h"
 #include "log.h"
 #include "pages.h"
 #include "priv.h"
+#include "ratelimit.h"
 #include "smtp.h"
+
+/* Rate-limit slots (16 bytes each): 1 MiB whatever the flood. */
+#define RATELIMIT_SLOTS 65536
 
 struct world {
 	struct config *c;
@@ -33,6 +38,8 @@ struct world {
 
 static pthread_mutex_t world_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct world *current;
+/* Outlives worlds: a reload must not hand every client a fresh budget. */
+static struct ratelimit *limiter;
 
 static void
 world_free(struct world *w)
@@ -146,11 +153,26 @@ static void
 handle(void *arg, const struct http_req *req, struct http_resp *resp)
 {
 	struct world *w = world_acquire();
-	struct http_ctx ctx = { w->c, w->pg, submit_sync, NULL };
+	struct http_ctx ctx = { w->c, w->pg, submit_sync, NULL, limiter,
+	    NULL };
 
 	(void)arg;
 	http_handle(&ctx, req, resp);
 	world_release(w);
+}
+
+/* A limiter keyed with fresh random bytes (so nobody can aim hash
+ * collisions at one bucket); NULL on failure. */
+static struct ratelimit *
+new_limiter(void)
+{
+	unsigned char digest[SHA256_LEN];
+	char id[ID_LEN + 1];
+
+	if (crypto_id(id) == -1 ||
+	    crypto_sha256(id, ID_LEN, digest) == -1)
+		return NULL;
+	return ratelimit_new(RATELIMIT_SLOTS, digest);
 }
 
 static int
@@ -237,6 +259,10 @@ serve_main(const char *path)
 		goto out;
 	}
 	current = w;
+	if ((limiter = new_limiter()) == NULL) {
+		fprintf(stderr, "formpost: cannot set up rate limits\n");
+		goto out;
+	}
 	pool = fcgi_start(fd, w->c->workers, handle, is_tcp ? peer_ok : NULL,
 	    NULL, err, sizeof err);
 	if (pool == NULL) {
@@ -268,6 +294,8 @@ out:
 	}
 	if (fd > 2)
 		close(fd);
+	ratelimit_free(limiter);
+	limiter = NULL;
 	smtp_global_cleanup();
 	return rc;
 }
