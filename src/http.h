@@ -50,11 +50,14 @@ struct http_resp {
 typedef int (*http_submit_fn)(void *arg, const struct site *s,
     const struct mail *m, const char *id, char *err, size_t errlen);
 
+struct dedup;
+
 struct http_ctx {
 	const struct config *c;
 	const struct pages *pg;
 	http_submit_fn submit;
 	void *submit_arg;
+	struct dedup *dedup;         /* double-submit table; NULL: none */
 };
 
 void http_resp_init(struct http_resp *r);

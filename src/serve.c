@@ -18,8 +18,10 @@
 
 #include "check.h"
 #include "config.h"
+#include "dedup.h"
 #include "fcgi.h"
 #include "http.h"
+#include "limits.h"
 #include "log.h"
 #include "pages.h"
 #include "priv.h"
@@ -33,6 +35,7 @@ struct world {
 
 static pthread_mutex_t world_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct world *current;
+static struct dedup *dedup;           /* outlives reloads */
 
 static void
 world_free(struct world *w)
@@ -146,7 +149,7 @@ static void
 handle(void *arg, const struct http_req *req, struct http_resp *resp)
 {
 	struct world *w = world_acquire();
-	struct http_ctx ctx = { w->c, w->pg, submit_sync, NULL };
+	struct http_ctx ctx = { w->c, w->pg, submit_sync, NULL, dedup };
 
 	(void)arg;
 	http_handle(&ctx, req, resp);
@@ -237,6 +240,11 @@ serve_main(const char *path)
 		goto out;
 	}
 	current = w;
+	if ((dedup = dedup_new(LIM_DEDUP_SLOTS, LIM_DEDUP_WINDOW, NULL,
+	    NULL)) == NULL) {
+		fprintf(stderr, "formpost: out of memory\n");
+		goto out;
+	}
 	pool = fcgi_start(fd, w->c->workers, handle, is_tcp ? peer_ok : NULL,
 	    NULL, err, sizeof err);
 	if (pool == NULL) {
@@ -266,6 +274,8 @@ out:
 		world_release(current);
 		current = NULL;
 	}
+	dedup_free(dedup);
+	dedup = NULL;
 	if (fd > 2)
 		close(fd);
 	smtp_global_cleanup();
