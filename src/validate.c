@@ -567,6 +567,11 @@ struct msg {
 /* {label} is the field's label; {n} a bound where the rule has one. */
 static const struct msg messages[] = {
 	{ "required", "{label}を入力してください。", "Please fill in {label}." },
+	/* "required" for boxes and lists: nothing is typed there */
+	{ "required_consent", "{label}にチェックを入れてください。",
+	  "Please tick {label}." },
+	{ "required_choice", "{label}を選択してください。",
+	  "Please choose {label}." },
 	{ "too_long", "{label}は{n}文字以内で入力してください。",
 	  "{label} must be at most {n} characters." },
 	{ "too_short", "{label}は{n}文字以上で入力してください。",
@@ -627,6 +632,11 @@ validate_message(const char *code, enum lang lang, const struct field *f,
 	size_t i;
 	double bound = 0;
 
+	if (strcmp(code, "required") == 0 && f->type == FT_CHECKBOX &&
+	    f->noptions == 0)
+		code = "required_consent";
+	else if (strcmp(code, "required") == 0 && f->noptions)
+		code = "required_choice";
 	for (i = 0; i < ARRAY_LEN(messages); i++)
 		if (strcmp(messages[i].code, code) == 0)
 			break;

@@ -54,6 +54,18 @@ teardown(void **state)
 	return 0;
 }
 
+static const struct field *
+fld(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->sites[0].nfields; i++)
+		if (strcmp(cfg->sites[0].fields[i].name, name) == 0)
+			return &cfg->sites[0].fields[i];
+	fail_msg("no field %s", name);
+	return NULL;
+}
+
 struct pair {
 	const char *name, *value;
 	size_t len;                 /* 0: strlen(value) */
@@ -475,7 +487,7 @@ test_messages(void **state)
 	assert_string_equal(validate_message("required", LANG_EN, f, buf,
 	    sizeof buf), "Please fill in お名前.");
 	assert_string_equal(validate_message("too_small", LANG_JA,
-	    &cfg->sites[0].fields[8], buf, sizeof buf),
+	    fld("price"), buf, sizeof buf),
 	    "金額は-0.5以上で入力してください。");
 	/* every code: its own message in both languages, naming the label */
 	for (i = 0; i < sizeof codes / sizeof *codes; i++) {
@@ -490,6 +502,18 @@ test_messages(void **state)
 		if (strstr(buf, "お名前") == NULL || !strcmp(buf, other))
 			fail_msg("en %s: %s", codes[i], buf);
 	}
+	/* "required" speaks of ticking and choosing where nothing is typed */
+	assert_string_equal(validate_message("required", LANG_JA,
+	    fld("agree"), buf, sizeof buf),
+	    "同意にチェックを入れてください。");
+	assert_string_equal(validate_message("required", LANG_EN,
+	    fld("agree"), buf, sizeof buf), "Please tick 同意.");
+	assert_string_equal(validate_message("required", LANG_JA,
+	    fld("topic"), buf, sizeof buf),
+	    "種別を選択してください。");
+	assert_string_equal(validate_message("required", LANG_EN,
+	    fld("days"), buf, sizeof buf),
+	    "Please choose 曜日.");
 	/* truncation is safe */
 	validate_message("invalid_email", LANG_JA, f, buf, 8);
 	assert_true(strlen(buf) < 8);
