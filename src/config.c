@@ -1084,12 +1084,22 @@ parse_field(struct ld *ld, const struct ynode *key, const struct ynode *n,
 		return -1;
 	}
 	if (f->pattern) {
-		/* SPEC: the whole value must match, so anchor it. */
+		/* SPEC: the whole value must match, so anchor it.  The
+		 * pattern must compile on its own first: "a)|(b" would
+		 * otherwise close our group and escape the anchors. */
 		char *anchored = NULL;
-		if (asprintf(&anchored, "^(%s)$", f->pattern) == -1)
-			return -1;
-		rc = regcomp(&f->re, anchored, REG_EXTENDED | REG_NOSUB);
-		free(anchored);
+		rc = regcomp(&f->re, f->pattern, REG_EXTENDED | REG_NOSUB);
+		if (rc == 0) {
+			regfree(&f->re);
+			if (asprintf(&anchored, "^(%s)$", f->pattern) == -1) {
+				free(f->pattern);    /* no regex_t to free */
+				f->pattern = NULL;
+				return -1;
+			}
+			rc = regcomp(&f->re, anchored, REG_EXTENDED |
+			    REG_NOSUB);
+			free(anchored);
+		}
 		if (rc != 0) {
 			char rerr[128];
 			regerror(rc, &f->re, rerr, sizeof rerr);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "dedup.h"
 #include "form.h"
 #include "limits.h"
 #include "log.h"
@@ -235,20 +236,35 @@ common_headers(struct http_resp *r, const struct site *s, int json)
 	buf_adds(&r->head, "\r\n");
 }
 
+/* 1 when origin is one of the site's origins (never for "null"). */
+static int
+cors_allowed(const struct site *s, const char *origin)
+{
+	size_t i;
+
+	if (s == NULL || origin == NULL)
+		return 0;
+	for (i = 0; i < s->norigins; i++)
+		if (origin_match(s->origins[i], origin, 0))
+			return 1;
+	return 0;
+}
+
+/* CORS for the site's own origins only.  Every answer about a site
+ * varies with Origin (allowed or not), so shared caches must key on it.
+ * The allowed Origin is echoed as sent: it equals a configured origin
+ * (checked above, so it holds no CR/LF), and browsers compare it
+ * byte for byte. */
 static void
 cors_headers(struct http_resp *r, const struct site *s,
     const struct http_req *req)
 {
-	size_t i;
-
-	if (s == NULL || req->origin == NULL)
+	if (s == NULL)
 		return;
-	for (i = 0; i < s->norigins; i++)
-		if (origin_match(s->origins[i], req->origin, 0)) {
-			buf_printf(&r->head, "Access-Control-Allow-Origin: %s\r\n"
-			    "Vary: Origin\r\n", s->origins[i]);
-			return;
-		}
+	if (cors_allowed(s, req->origin))
+		buf_printf(&r->head, "Access-Control-Allow-Origin: %s\r\n",
+		    req->origin);
+	buf_adds(&r->head, "Vary: Origin\r\n");
 }
 
 /* A q-value (RFC 9110 §12.4.2: 0, 1, or 0.ddd) in thousandths; -1 when
@@ -549,14 +565,15 @@ handle_post(const struct http_ctx *ctx, const struct http_req *req,
 	struct mail_facts mf;
 	unsigned long long len = 0;
 	char boundary[LIM_BOUNDARY_BYTES + 1], err[256], date[40];
-	char action[512];
+	char action[512], first[ID_LEN + 1];
+	unsigned char key[SHA256_LEN];
 	const char *ct = req->content_type, *reason;
 	char *body = NULL;
 	size_t blen = 0;
 	enum form_err fe;
 	enum body_rc brc;
 	struct tm tm;
-	int multipart, have_len, taken = 0;
+	int multipart, have_len, taken = 0, keyed = 0;
 
 	if (http_origin_ok(s, req->origin, req->referer, req->sec_fetch_site,
 	    &reason) == -1) {
@@ -656,6 +673,14 @@ handle_post(const struct http_ctx *ctx, const struct http_req *req,
 		answer_invalid(ctx, req, r, s, &v, action);
 		goto out;
 	}
+	keyed = ctx->dedup && dedup_key(s->name, req->remote_addr, &v, key) == 0;
+	if (keyed && dedup_lookup(ctx->dedup, key, first)) {
+		/* A double click or resend: the first answer, no second mail. */
+		memcpy(r->id, first, sizeof first);
+		r->reason = "duplicate";
+		answer_success(ctx, req, r, s, &v, r->id, date);
+		goto out;
+	}
 	mf.id = r->id;
 	mf.ip = req->remote_addr;
 	mf.page = req->referer;
@@ -673,6 +698,8 @@ handle_post(const struct http_ctx *ctx, const struct http_req *req,
 		answer_error(ctx, req, r, s, 503, "store_failed", NULL);
 		goto out;
 	}
+	if (keyed)
+		dedup_record(ctx->dedup, key, r->id);
 	answer_success(ctx, req, r, s, &v, r->id, date);
 out:
 	/* Accepted and spam-verdict posts count; the rest are given back. */
@@ -684,30 +711,26 @@ out:
 	form_free(&form);
 }
 
+/* A CORS preflight (or a plain OPTIONS): 204 with the grant for an
+ * allowed origin; 403 for any other origin, so the refusal is logged as
+ * one. */
 static void
 handle_options(const struct http_req *req, struct http_resp *r,
     const struct site *s)
 {
-	size_t i;
-
 	r->status = 204;
 	buf_adds(&r->head, "Cache-Control: no-store\r\n"
 	    "X-Content-Type-Options: nosniff\r\n"
 	    "Allow: POST, OPTIONS\r\n");
-	if (req->origin == NULL)
-		return;
-	for (i = 0; i < s->norigins; i++)
-		if (origin_match(s->origins[i], req->origin, 0)) {
-			buf_printf(&r->head,
-			    "Access-Control-Allow-Origin: %s\r\n"
-			    "Access-Control-Allow-Methods: POST, OPTIONS\r\n"
-			    "Access-Control-Allow-Headers: Content-Type, "
-			    "Accept\r\n"
-			    "Access-Control-Max-Age: 600\r\n"
-			    "Vary: Origin\r\n", s->origins[i]);
-			return;
-		}
-	r->reason = "origin_not_allowed";
+	if (req->origin && !cors_allowed(s, req->origin)) {
+		r->status = 403;
+		r->reason = "origin_not_allowed";
+	} else if (req->origin)
+		buf_adds(&r->head,
+		    "Access-Control-Allow-Methods: POST, OPTIONS\r\n"
+		    "Access-Control-Allow-Headers: Content-Type, Accept\r\n"
+		    "Access-Control-Max-Age: 600\r\n");
+	cors_headers(r, s, req);
 }
 
 void

@@ -60,6 +60,7 @@ typedef int (*http_submit_fn)(void *arg, const struct site *s,
     const struct mail *m, const char *id, char *err, size_t errlen);
 
 struct ratelimit;
+struct dedup;
 
 struct http_ctx {
 	const struct config *c;
@@ -68,6 +69,7 @@ struct http_ctx {
 	void *submit_arg;
 	struct ratelimit *rl;        /* NULL: no rate limits; outlives c */
 	uint64_t (*now_ms)(void);    /* monotonic ms; NULL: CLOCK_MONOTONIC */
+	struct dedup *dedup;         /* double-submit table; NULL: none */
 };
 
 void http_resp_init(struct http_resp *r);

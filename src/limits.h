@@ -47,6 +47,10 @@
 #define LIM_ADDR_DOMAIN       255            /* RFC 5321 §4.5.3.1.2 */
 #define LIM_ADDR_PATH         256            /* RFC 5321 §4.5.3.1.3 */
 
+/* Double submit (SPEC "HTTP contract") */
+#define LIM_DEDUP_WINDOW      600            /* seconds: same post = same answer */
+#define LIM_DEDUP_SLOTS       4096           /* entries, ~80 bytes each, fixed */
+
 /* Templates */
 #define LIM_TEMPLATE_BYTES    (256 * 1024)   /* bytes: one template file */
 #define LIM_TEMPLATE_DEPTH    8              /* nested sections */

@@ -25,7 +25,8 @@ static const char *const page_files[] = {
 static const char *const reserved_list[] = {
 	"_id", "_site", "_date", "_ip", "_page", "_lang", "_action",
 	"_status", "_title", "_message", "_fields", "_name", "_label",
-	"_value", "_error", "_required", "_input_type", "_is_multiline",
+	"_value", "_error", "_required", "_input_type", "_input_mode",
+	"_is_multiline",
 	"_is_select", "_is_checkbox", "_is_group", "_is_consent", "_checked",
 	"_multiline", "_indented", "_options", "_option", "_selected",
 	"_errors", "_honeypot", "_has_errors", NULL,
@@ -223,6 +224,21 @@ input_type(enum field_type t)
 	}
 }
 
+/* The phone keyboard to offer: a number is an <input type=text> (no
+ * spinner, full-width digits typed by an IME still arrive and are
+ * folded), so the keypad is requested with inputmode instead. */
+static const char *
+input_mode(enum field_type t)
+{
+	switch (t) {
+	case FT_NUMBER: return "decimal";
+	case FT_TEL: return "tel";
+	case FT_EMAIL: return "email";
+	case FT_URL: return "url";
+	default: return "";
+	}
+}
+
 /* "  line" per line, for multi-line values in mails. */
 static char *
 indent(const char *s)
@@ -334,6 +350,7 @@ build(struct render *r, const struct site *s, const struct fvals *v,
 		var_add(fvs, "_error", err);
 		var_add(fvs, "_required", flag(fd->required));
 		var_add(fvs, "_input_type", input_type(fd->type));
+		var_add(fvs, "_input_mode", input_mode(fd->type));
 		var_add(fvs, "_is_multiline", flag(fd->type == FT_MULTILINE));
 		var_add(fvs, "_is_select", flag(fd->type == FT_SELECT));
 		var_add(fvs, "_is_checkbox", flag(fd->type == FT_CHECKBOX));

@@ -10,6 +10,7 @@
  *   everywhere  _id _site _date _ip _page _lang _action
  *   error page  _status _title _message
  *   lists       _fields: _name _label _value _error _required _input_type
+ *                        _input_mode (inputmode: decimal tel email url or "")
  *                        _is_multiline _is_select _is_checkbox _is_group
  *                        _is_consent _checked _multiline _indented
  *                        _options: _option _selected

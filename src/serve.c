@@ -19,8 +19,10 @@
 #include "check.h"
 #include "config.h"
 #include "crypto.h"
+#include "dedup.h"
 #include "fcgi.h"
 #include "http.h"
+#include "limits.h"
 #include "log.h"
 #include "pages.h"
 #include "priv.h"
@@ -40,6 +42,7 @@ static pthread_mutex_t world_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct world *current;
 /* Outlives worlds: a reload must not hand every client a fresh budget. */
 static struct ratelimit *limiter;
+static struct dedup *dedup;           /* outlives reloads */
 
 static void
 world_free(struct world *w)
@@ -154,7 +157,7 @@ handle(void *arg, const struct http_req *req, struct http_resp *resp)
 {
 	struct world *w = world_acquire();
 	struct http_ctx ctx = { w->c, w->pg, submit_sync, NULL, limiter,
-	    NULL };
+	    NULL, dedup };
 
 	(void)arg;
 	http_handle(&ctx, req, resp);
@@ -263,6 +266,11 @@ serve_main(const char *path)
 		fprintf(stderr, "formpost: cannot set up rate limits\n");
 		goto out;
 	}
+	if ((dedup = dedup_new(LIM_DEDUP_SLOTS, LIM_DEDUP_WINDOW, NULL,
+	    NULL)) == NULL) {
+		fprintf(stderr, "formpost: out of memory\n");
+		goto out;
+	}
 	pool = fcgi_start(fd, w->c->workers, handle, is_tcp ? peer_ok : NULL,
 	    NULL, err, sizeof err);
 	if (pool == NULL) {
@@ -292,6 +300,8 @@ out:
 		world_release(current);
 		current = NULL;
 	}
+	dedup_free(dedup);
+	dedup = NULL;
 	if (fd > 2)
 		close(fd);
 	ratelimit_free(limiter);

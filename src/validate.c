@@ -23,9 +23,49 @@ static const char *const carrier_domains[] = {
 	"i.softbank.jp", "vodafone.ne.jp", "disney.ne.jp",
 };
 
-/* Full-width ASCII → ASCII, ideographic space → space, dashes → '-'. */
+/* Removes ASCII spaces at both ends of b (which holds a string). */
+static void
+trim_spaces(struct buf *b)
+{
+	size_t l = 0;
+
+	while (b->len && b->data[b->len - 1] == ' ')
+		b->data[--b->len] = '\0';
+	while (l < b->len && b->data[l] == ' ')
+		l++;
+	if (l) {
+		memmove(b->data, b->data + l, b->len - l + 1);
+		b->len -= l;
+	}
+}
+
+/* 1 when s holds nothing but white space (ASCII, TAB, line breaks, the
+ * ideographic space U+3000): such a value counts as empty for
+ * `required`, so "　" cannot satisfy a required field. */
+static int
+is_blank(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		if (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')
+			i++;
+		else if (n - i >= 3 && memcmp(s + i, "\xe3\x80\x80", 3) == 0)
+			i += 3;
+		else
+			return 0;
+	}
+	return 1;
+}
+
+/* Full-width ASCII → ASCII, ideographic space → space, the Japanese
+ * dashes → '-'.  The katakana prolonged sound mark (ー, and half-width ｰ)
+ * is what IMEs often produce for a dash in "03ー1234", but it is also a
+ * letter of katakana words ("スーパー.jp" in a domain): it becomes '-'
+ * only after an ASCII character.  prev is the previous folded code point
+ * (0 at the start). */
 static uint32_t
-fold_cp(uint32_t cp)
+fold_cp(uint32_t cp, uint32_t prev)
 {
 	if (cp >= 0xFF01 && cp <= 0xFF5E)
 		return cp - 0xFF01 + 0x21;
@@ -33,9 +73,10 @@ fold_cp(uint32_t cp)
 		return ' ';
 	switch (cp) {
 	case 0x2010: case 0x2011: case 0x2012: case 0x2013: case 0x2014:
-	case 0x2015: case 0x2212: case 0x30FC: case 0xFF70: case 0xFE63:
-	case 0x2043:
+	case 0x2015: case 0x2212: case 0xFE63: case 0x2043:
 		return '-';
+	case 0x30FC: case 0xFF70:
+		return prev < 0x80 ? '-' : cp;
 	default:
 		return cp;
 	}
@@ -46,27 +87,20 @@ static int
 fold_width(struct buf *b, const char *s, size_t n)
 {
 	size_t i = 0, l;
-	uint32_t cp;
+	uint32_t cp, prev = 0;
 	char enc[4];
 
 	while (i < n) {
 		if ((l = utf8_decode(s + i, n - i, &cp)) == 0)
 			return -1;
 		i += l;
-		cp = fold_cp(cp);
+		cp = prev = fold_cp(cp, prev);
 		if ((l = utf8_encode(cp, enc)) == 0)
 			return -1;
 		buf_add(b, enc, l);
 	}
-	while (b->len && b->data[b->len - 1] == ' ')
-		b->data[--b->len] = '\0';
-	l = 0;
-	while (l < b->len && b->data[l] == ' ')
-		l++;
-	if (l) {
-		memmove(b->data, b->data + l, b->len - l + 1);
-		b->len -= l;
-	}
+	if (b->data)
+		trim_spaces(b);
 	return b->oom ? -1 : 0;
 }
 
@@ -103,8 +137,8 @@ norm_multiline(struct buf *b, const char *s, size_t n, const char **code)
 			if (cp == '\r' && i + 1 < n && s[i + 1] == '\n')
 				l++;
 			buf_add(b, "\r\n", 2);
-		} else if ((cp < 0x20 && cp != '\t') || cp == 0x7F ||
-		    (cp > 0x80 && cp <= 0x9F)) {
+		} else if ((cp < 0x20 && cp != '\t') || (cp >= 0x7F &&
+		    cp <= 0x9F)) {
 			*code = "control_char";
 			return 0;
 		} else
@@ -236,13 +270,15 @@ url_ok(const char *s)
 {
 	const char *h;
 
-	if (strncmp(s, "https://", 8) == 0)
+	/* Only web addresses: javascript:, data: and friends would become
+	 * live links in a mail client. */
+	if (strncasecmp(s, "https://", 8) == 0)
 		h = s + 8;
-	else if (strncmp(s, "http://", 7) == 0)
+	else if (strncasecmp(s, "http://", 7) == 0)
 		h = s + 7;
 	else
 		return 0;
-	if (*h == '\0' || *h == '/')
+	if (*h == '\0' || strchr("/?#@:.", *h))
 		return 0;
 	for (; *h; h++)
 		if ((unsigned char)*h <= 0x20 || strchr("\"<>\\^`{|}", *h))
@@ -311,9 +347,9 @@ check_one(const struct field *f, const char *raw, size_t rawlen,
 			goto nomem;
 	} else {
 		buf_add(&b, raw, rawlen);
-		/* Trailing/leading spaces are noise in one-line fields. */
-		while (b.len && b.data[b.len - 1] == ' ')
-			b.data[--b.len] = '\0';
+		/* Leading/trailing spaces are noise in one-line fields. */
+		if (b.data)
+			trim_spaces(&b);
 	}
 	if (b.oom)
 		goto nomem;
@@ -322,6 +358,8 @@ check_one(const struct field *f, const char *raw, size_t rawlen,
 	if (code == NULL && f->type != FT_MULTILINE &&
 	    has_line_break_or_ctl(b.data, b.len))
 		code = "control_char";
+	if (code == NULL && is_blank(b.data, b.len))
+		buf_reset(&b);
 	if (code == NULL && b.len == 0) {
 		if (f->required)
 			code = "required";
@@ -330,6 +368,9 @@ check_one(const struct field *f, const char *raw, size_t rawlen,
 	if (code)
 		goto done;
 	chars = utf8_count(b.data, b.len);
+	if (f->type == FT_MULTILINE)       /* a line break is one character */
+		for (size_t i = 0; i + 1 < b.len; i++)
+			chars -= b.data[i] == '\r' && b.data[i + 1] == '\n';
 	switch (f->type) {
 	case FT_EMAIL: {
 		char *e = validate_email(b.data, b.len, &code, &quoted);
@@ -398,7 +439,7 @@ static int
 check_group(const struct field *f, const struct form *in, struct fval *fv)
 {
 	struct buf b;
-	size_t i, k = 0, n = 0;
+	size_t i, j, k = 0, n = 0;
 
 	for (i = 0; i < in->n; i++)
 		if (strcmp(in->fields[i].name, f->name) == 0)
@@ -414,6 +455,11 @@ check_group(const struct field *f, const struct form *in, struct fval *fv)
 			fv->error = "invalid_option";
 			continue;
 		}
+		for (j = 0; j < k; j++)      /* a choice counts once */
+			if (strcmp(fv->choices[j], ff->value) == 0)
+				break;
+		if (j < k)
+			continue;
 		if ((fv->choices[k++] = strdup(ff->value)) == NULL) {
 			fv->nchoices = k - 1;
 			buf_free(&b);
@@ -521,6 +567,11 @@ struct msg {
 /* {label} is the field's label; {n} a bound where the rule has one. */
 static const struct msg messages[] = {
 	{ "required", "{label}を入力してください。", "Please fill in {label}." },
+	/* "required" for boxes and lists: nothing is typed there */
+	{ "required_consent", "{label}にチェックを入れてください。",
+	  "Please tick {label}." },
+	{ "required_choice", "{label}を選択してください。",
+	  "Please choose {label}." },
 	{ "too_long", "{label}は{n}文字以内で入力してください。",
 	  "{label} must be at most {n} characters." },
 	{ "too_short", "{label}は{n}文字以上で入力してください。",
@@ -581,6 +632,11 @@ validate_message(const char *code, enum lang lang, const struct field *f,
 	size_t i;
 	double bound = 0;
 
+	if (strcmp(code, "required") == 0 && f->type == FT_CHECKBOX &&
+	    f->noptions == 0)
+		code = "required_consent";
+	else if (strcmp(code, "required") == 0 && f->noptions)
+		code = "required_choice";
 	for (i = 0; i < ARRAY_LEN(messages); i++)
 		if (strcmp(messages[i].code, code) == 0)
 			break;

@@ -416,7 +416,12 @@ async def main_async(args):
     for s in list(server.open_sessions):
         s.write_log("shutdown")
         if s.transport is not None:
-            s.transport.abort()
+            try:
+                s.transport.abort()
+            except AttributeError:
+                # a STARTTLS transport already closing (client QUIT racing
+                # the shutdown) has dropped its protocol: nothing to abort
+                pass
 
 
 def main():

@@ -3,6 +3,7 @@ real nginx (ja and en pages, security headers), routing through nginx and
 Apache, and hostile bytes — hundreds of malformed requests, client aborts
 and broken FastCGI streams — after which a good post still succeeds, on the
 plain and on the ASan+UBSan build of the worker."""
+import itertools
 import os
 import random
 import re
@@ -17,6 +18,13 @@ import requests
 from harness import REPO, SITE_ORIGIN, post_form
 
 GOOD = {"name": "山田 太郎", "email": "taro@example.jp", "message": "こんにちは"}
+_seq = itertools.count()
+
+
+def good():
+    """A valid form with content no earlier post had: resends are
+    deduplicated (same site, client and content within 10 minutes)."""
+    return dict(GOOD, message=f"こんにちは {next(_seq)}")
 
 PAGES = {
     "ja": {400: "送信内容を読み取れません", 403: "このページからは送信できません",
@@ -110,7 +118,7 @@ def test_every_status_through_nginx(lang, formpost_factory, nginx_factory,
         ({}, "no_origin_or_referer"),
     ]
     for headers, reason in cases:
-        r = post_form(url, GOOD, origin=None, headers=headers)
+        r = post_form(url, good(), origin=None, headers=headers)
         assert_page(r, 403, lang)
         assert fp.events(status=403, reason=reason), reason
     # ...and what the rule lets through reaches validation (422).
@@ -122,7 +130,7 @@ def test_every_status_through_nginx(lang, formpost_factory, nginx_factory,
 
     # 404: unknown site (page language from Accept-Language), the token route.
     for al, page_lang in (("en-US,en;q=0.9", "en"), ("ja,en;q=0.5", "ja")):
-        r = post_form(ng.url("/formpost/nosuchsite"), GOOD,
+        r = post_form(ng.url("/formpost/nosuchsite"), good(),
                       headers={"Accept-Language": al})
         assert_page(r, 404, page_lang)
     r = requests.get(ng.url("/formpost/example/token"), timeout=5)
@@ -160,15 +168,15 @@ def test_every_status_through_nginx(lang, formpost_factory, nginx_factory,
     # 429: 2/10m per client; refused posts above were not counted.
     assert smtpd.count() == 0
     for _ in range(2):
-        r = post_form(url, GOOD)
+        r = post_form(url, good())
         assert r.status_code == 303
         assert r.headers["Location"] == "https://www.example.com/thanks.html"
         assert r.headers["Content-Security-Policy"].endswith(
             "form-action 'self' https://www.example.com")
-    r = post_form(url, GOOD)
+    r = post_form(url, good())
     assert_page(r, 429, lang)
     assert 290 <= int(r.headers["Retry-After"]) <= 300
-    r = post_form(url, GOOD, accept="application/json")
+    r = post_form(url, good(), accept="application/json")
     assert r.status_code == 429 and r.json() == {"ok": False, "error": "rate_limited"}
     assert fp.events(status=429, reason="rate_limited")
     assert smtpd.wait(2) and smtpd.count() == 2
@@ -178,7 +186,7 @@ def test_every_status_through_nginx(lang, formpost_factory, nginx_factory,
     fp = formpost_factory(configure(formpost_config, lang), name="fp503")
     ng2 = nginx_factory(fp.target)
     smtpd.stop()
-    r = post_form(ng2.url("/formpost/example"), GOOD)
+    r = post_form(ng2.url("/formpost/example"), good())
     assert_page(r, 503, lang)
     assert fp.events(event="store_failed")
 
@@ -187,7 +195,7 @@ def test_chunked_body_within_limit(formpost_factory, nginx_factory, formpost_con
     """A chunked request (no Content-Length from the browser) still posts."""
     fp = formpost_factory(configure(formpost_config))
     ng = nginx_factory(fp.target)
-    data = urllib.parse.urlencode(GOOD).encode()
+    data = urllib.parse.urlencode(good()).encode()
     r = requests.post(ng.url("/formpost/example"), data=iter([data[:7], data[7:]]),
                       headers={"Origin": SITE_ORIGIN,
                                "Content-Type": "application/x-www-form-urlencoded"},
@@ -213,10 +221,10 @@ def test_routing_nginx_and_apache(formpost_factory, nginx_factory, apache_factor
         name = type(web).__name__
         for path in ("/formpost/example", "/formpost/example?utm=1&x=/y",
                      "/formpost/example/"):
-            r = post_form(web.url(path), GOOD)
+            r = post_form(web.url(path), good())
             assert r.status_code == 303, (name, path, r.text[:200])
             sent += 1
-        r = post_form(web.url("/formpost/elsewhere"), GOOD)
+        r = post_form(web.url("/formpost/elsewhere"), good())
         assert_page(r, 404, "ja")
         r = requests.get(web.url("/formpost/example"), timeout=5)
         assert_page(r, 405, "ja")
@@ -227,7 +235,7 @@ def test_routing_nginx_and_apache(formpost_factory, nginx_factory, apache_factor
         assert r.status_code == 422, name
         assert 'action="/formpost/example"' in r.text
     # An nginx rewrite: SCRIPT_NAME names the site, not REQUEST_URI.
-    r = post_form(ng.url("/contact"), GOOD)
+    r = post_form(ng.url("/contact"), good())
     assert r.status_code == 303
     sent += 1
     assert smtpd.wait(sent) and smtpd.count() == sent
@@ -427,10 +435,10 @@ def test_hostile_bytes_then_a_good_post(binary, formpost_factory, nginx_factory,
     # short on the FastCGI socket), and each ended as one.
     aborts = sum(1 for _, abort in cases if abort)
     assert len(fp.events(reason="client_aborted")) >= aborts // 2
-    r = post_form(ng.url("/formpost/example"), GOOD)
+    r = post_form(ng.url("/formpost/example"), good())
     assert r.status_code == 303, r.text[:300]
     out = fcgi_request(fp.target, dict(FCGI_BASE, CONTENT_LENGTH="40"),
-                       urllib.parse.urlencode(GOOD).encode()[:40])
+                       urllib.parse.urlencode(good()).encode()[:40])
     assert fcgi_status(out) in (400, 422)      # cut mid-field: whatever it parses to
     assert smtpd.wait(1) and smtpd.count() == 1
     assert not any(e.get("event") == "accepted" and e.get("reason") for e in fp.events())

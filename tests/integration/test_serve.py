@@ -182,7 +182,8 @@ def test_sighup_reload_keeps_old_on_error(tmp_path, formpost_config, smtpd, form
     fp.config_path.write_text(text.replace("[お問い合わせ]", "[Reloaded]"))
     fp.reload()
     fp.wait_log("event=reloaded")
-    status, _, _ = fcgi_client.post(f"unix:{fp.socket}", "/formpost/example", BODY)
+    status, _, _ = fcgi_client.post(f"unix:{fp.socket}", "/formpost/example",
+                                    BODY.replace(b"message=", b"message=2"))
     assert status == 200
     assert smtpd.wait(2)
     subjects = [m["Subject"] for _, m in smtpd.messages()]

@@ -1,0 +1,94 @@
+/*
+ * fuzz_validate — libFuzzer target for validate_form.  The input is an
+ * urlencoded body posted to a site with one field of every type and rule.
+ * Besides memory errors it checks what the mail relies on: a value that
+ * passed has no control character in a one-line field, only CRLF line
+ * breaks in a multiline one, and a passed email address (and Reply-To)
+ * is one the message writer and SMTP accept.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "form.h"
+#include "limits.h"
+#include "mime.h"
+#include "utf8.h"
+#include "validate.h"
+
+static const char yaml[] =
+    "smtp:\n  m:\n    url: smtp://127.0.0.1:25\n    starttls: off\n"
+    "sites:\n  s:\n    origins: [https://a.example]\n"
+    "    from: a@a.example\n    to: [b@a.example]\n"
+    "    fields:\n"
+    "      t: { required: true, min: 1, max: 5 }\n"
+    "      e: { type: email, reply_to: true }\n"
+    "      c: { type: email, confirm: e }\n"
+    "      p: { type: tel }\n"
+    "      u: { type: url }\n"
+    "      n: { type: number, min: -1.5, max: 100 }\n"
+    "      s: { type: radio, options: [a, b] }\n"
+    "      m: { type: multiline, max: 20 }\n"
+    "      k: { type: checkbox }\n"
+    "      g: { type: checkbox, options: [x, y] }\n"
+    "      z: { pattern: \"[0-9]{3}-[0-9]{4}\" }\n";
+
+static struct config *cfg;
+
+static void
+check_value(const struct field *f, const struct fval *v)
+{
+	size_t i;
+	uint32_t cp;
+
+	if (v->error)
+		return;
+	if (v->value == NULL || v->value[v->len] != '\0' ||
+	    !utf8_valid(v->value, v->len))
+		abort();
+	for (i = 0; i < v->len; i += utf8_decode(v->value + i, v->len - i,
+	    &cp)) {
+		utf8_decode(v->value + i, v->len - i, &cp);
+		if (f->type == FT_MULTILINE) {
+			if (cp == '\r' && (i + 1 >= v->len ||
+			    v->value[i + 1] != '\n'))
+				abort();
+			if (cp == '\n' && (i == 0 || v->value[i - 1] != '\r'))
+				abort();
+			if (cp == '\r' || cp == '\n' || cp == '\t')
+				continue;
+		}
+		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 ||
+		    cp == 0x2029)
+			abort();
+	}
+	if (f->type == FT_EMAIL && v->len && !mime_envelope_ok(v->value))
+		abort();
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct form_limits lim = { DEF_MAX_FIELDS, DEF_MAX_FIELD_NAME };
+	struct form f;
+	struct fvals v;
+	size_t i;
+	char err[256];
+
+	if (cfg == NULL && (cfg = config_parse("fuzz.yaml", NULL, yaml,
+	    sizeof yaml - 1, err, sizeof err)) == NULL)
+		abort();
+	if (form_parse_urlencoded((const char *)data, size, &lim, &f) !=
+	    FORM_OK)
+		return 0;
+	if (validate_form(&cfg->sites[0], &f, &v) == 0) {
+		for (i = 0; i < v.n; i++)
+			check_value(&cfg->sites[0].fields[i], &v.v[i]);
+		if (v.reply_to && !mime_envelope_ok(v.reply_to))
+			abort();
+		fvals_free(&v);
+	}
+	form_free(&f);
+	return 0;
+}
