@@ -39,6 +39,8 @@ struct smtp_client {
 	const char *data;            /* upload cursor */
 	size_t len, off;
 	int guard_auth;              /* profile has a username */
+	const atomic_int *abort;     /* set: give up (shutdown) */
+	int aborted;                 /* this transfer was given up */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -88,6 +90,26 @@ smtp_client_free(struct smtp_client *c)
 		return;
 	curl_easy_cleanup(c->curl);
 	free(c);
+}
+
+void
+smtp_client_set_abort(struct smtp_client *c, const atomic_int *flag)
+{
+	c->abort = flag;
+}
+
+static int
+xferinfo_cb(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
+    curl_off_t un)
+{
+	struct smtp_client *c = arg;
+
+	(void)dt, (void)dn, (void)ut, (void)un;
+	if (c->abort && atomic_load(c->abort)) {
+		c->aborted = 1;
+		return 1;
+	}
+	return 0;
 }
 
 /* Printable ASCII only, capped: replies go to logs and the spool. */
@@ -319,6 +341,9 @@ setup(struct smtp_client *c, const struct smtp_profile *p, const char *sender,
 	SET(CURLOPT_DEBUGDATA, &c->d);
 	SET(CURLOPT_ERRORBUFFER, c->errbuf);
 	SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	SET(CURLOPT_NOPROGRESS, 0L);
+	SET(CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+	SET(CURLOPT_XFERINFODATA, c);
 #undef SET
 	return rc == CURLE_OK ? 0 : -1;
 }
@@ -331,6 +356,7 @@ perform(struct smtp_client *c, const struct smtp_profile *p, const char *sender,
 
 	c->off = 0;
 	c->guard_auth = p->username != NULL;
+	c->aborted = 0;
 	c->errbuf[0] = '\0';
 	c->d.phase = PH_CONNECT;
 	c->d.code = 0;
@@ -394,10 +420,15 @@ smtp_send(struct smtp_client *c, const struct smtp_profile *p,
 		txn = outcome_classify(c->d.phase, res->fail, c->d.code,
 		    c->d.enhanced);
 		if (rc == CURLE_ABORTED_BY_CALLBACK)
-			txn = OUT_CONFIG;
+			txn = c->aborted ? OUT_TEMP : OUT_CONFIG;
 	}
+	if (c->aborted)
+		res->fail = SF_OTHER;
 	if (res->fail == SF_NONE && c->d.reply[0])
 		snprintf(res->reply, sizeof res->reply, "%s", c->d.reply);
+	else if (c->aborted)
+		snprintf(res->reply, sizeof res->reply, "abandoned: "
+		    "formpost is stopping");
 	else if (res->fail == SF_NO_AUTH)
 		snprintf(res->reply, sizeof res->reply, "server offered no "
 		    "AUTH but the profile has a username: not sent "
