@@ -29,6 +29,7 @@ struct dialogue {
 	int plain_offered, login_offered;
 	char line[LINE_MAX_IN];      /* partial reply line */
 	size_t linelen;
+	int quitting;                /* QUIT sent: its reply decides nothing */
 	smtp_trace_fn trace;
 	void *trace_arg;
 };
@@ -144,6 +145,10 @@ reply_line(struct dialogue *d, const char *s, size_t n)
 	sanitise(clean, sizeof clean, s, n);
 	trace(d, '<', d->phase == PH_AUTH && strncmp(clean, "334", 3) == 0 ?
 	    "334 [AUTH data hidden]" : clean);
+	/* curl says QUIT after a failure before it returns: the 221 must
+	 * not hide the reply that ended the transaction. */
+	if (d->quitting)
+		return;
 	if (n < 3 || s[0] < '1' || s[0] > '5' || s[1] < '0' || s[1] > '9' ||
 	    s[2] < '0' || s[2] > '9')
 		return;
@@ -198,6 +203,7 @@ command_line(struct dialogue *d, const char *s, size_t n)
 	if (n >= 4 && (eq_ci(s, 4, "EHLO") || eq_ci(s, 4, "HELO"))) {
 		d->phase = PH_EHLO;
 		d->auth_offered = d->plain_offered = d->login_offered = 0;
+		d->quitting = 0;        /* a new connection's dialogue */
 	} else if (n >= 8 && eq_ci(s, 8, "STARTTLS"))
 		d->phase = PH_TLS;
 	else if (n >= 4 && eq_ci(s, 4, "AUTH")) {
@@ -215,8 +221,12 @@ command_line(struct dialogue *d, const char *s, size_t n)
 		d->rcpt_sent++;
 	} else if (n >= 4 && eq_ci(s, 4, "DATA"))
 		d->phase = PH_DATA;
-	else if (n >= 4 && eq_ci(s, 4, "QUIT"))
-		d->phase = PH_QUIT;
+	else if (n >= 4 && eq_ci(s, 4, "QUIT")) {
+		d->quitting = 1;
+		sanitise(clean, sizeof clean, s, n);
+		trace(d, '>', clean);
+		return;
+	}
 	d->code = 0;
 	d->reply[0] = d->enhanced[0] = '\0';
 	sanitise(clean, sizeof clean, s, n);
@@ -359,6 +369,7 @@ perform(struct smtp_client *c, const struct smtp_profile *p, const char *sender,
 	c->aborted = 0;
 	c->errbuf[0] = '\0';
 	c->d.phase = PH_CONNECT;
+	c->d.quitting = 0;
 	c->d.code = 0;
 	c->d.reply[0] = c->d.enhanced[0] = '\0';
 	c->d.rcpt_sent = 0;
