@@ -203,10 +203,11 @@ def test_550_5_6_after_data_fails_at_once(formpost_factory, nginx_factory,
     assert len(fp.events(event="failed", id=mid)) == 2
 
 
-def held_then_fixed(fp, formpost_config, smtpd, fix, mid):
+def held_then_fixed(fp, formpost_config, smtpd, fix, mid, retried=True):
     ev = fp.wait_log(r"event=profile_state .*state=config")
     assert "level=error" in ev
-    wait_for(lambda: len(fp.events(event="attempt", id=mid)) >= 2, 10, "a retry")
+    if retried:
+        wait_for(lambda: len(fp.events(event="attempt", id=mid)) >= 2, 10, "a retry")
     assert smtpd.count() == 0
     assert spool(formpost_config, "queue") == [mid]
     assert not spool(formpost_config, "failed")
@@ -237,7 +238,8 @@ def test_553_5_7_1_sender_refused_is_held(formpost_factory, nginx_factory,
     smtpd.set_faults({"mail": "553 5.7.1 sender address not owned by user"})
     fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
     [mid] = post(ng)
-    held_then_fixed(fp, formpost_config, smtpd, lambda: smtpd.set_faults(None), mid)
+    held_then_fixed(fp, formpost_config, smtpd, lambda: smtpd.set_faults(None), mid,
+                    retried=False)
 
 
 def _tls_case(kind, smtpd_factory):
@@ -261,7 +263,6 @@ def test_tls_problems_send_nothing_in_clear_and_hold(formpost_factory, nginx_fac
         fp, ng = stack(formpost_factory, nginx_factory, config)
         [mid] = post(ng, tag=kind)
         fp.wait_log(r"event=profile_state .*state=config")
-        wait_for(lambda: len(fp.events(event="attempt", id=mid)) >= 2, 10, "a retry")
         assert server.count() == 0
         assert spool(config, "queue") == [mid]
         sent = " ".join(commands(server))
@@ -306,7 +307,7 @@ def test_wrong_password_over_a_backlog_costs_one_attempt_per_step(
     fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
     t0 = time.monotonic()
     ids = post(ng, 10)
-    time.sleep(3)
+    time.sleep(2)
     broken = time.monotonic() - t0
     smtpd.set_auth(SMTP_USER, SMTP_PASS)
     smtpd.wait(10, timeout=15)
@@ -317,3 +318,78 @@ def test_wrong_password_over_a_backlog_costs_one_attempt_per_step(
     assert 1 <= len(auth_fail) <= broken + 3, auth_fail
     assert len(auth_fail) < len(ids)
     assert sorted(by_id(smtpd)) == sorted(ids)
+
+
+def test_torn_file_goes_to_corrupt_and_the_rest_is_delivered(
+        formpost_factory, nginx_factory, formpost_config, smtpd, smtpd_factory):
+    port = smtpd.port
+    smtpd.stop()
+    fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
+    torn, flipped, good = post(ng, 3)
+    fp.stop()
+    queue = Path(formpost_config["spool"]) / "queue"
+    raw = (queue / torn).read_bytes()
+    (queue / torn).write_bytes(raw[:len(raw) // 2])
+    raw = bytearray((queue / flipped).read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    (queue / flipped).write_bytes(bytes(raw))
+    back = smtpd_factory(port=port)
+    fp2 = formpost_factory(formpost_config, name="again")
+    back.wait(1)
+    wait_queue_empty(formpost_config)
+    assert list(by_id(back)) == [good]
+    assert spool(formpost_config, "corrupt") == sorted([torn, flipped])
+    ev = {e["id"]: e for e in fp2.events(event="corrupt")}
+    assert ev[torn]["level"] == "error" and "marker" in ev[torn]["error"]
+    assert "checksum" in ev[flipped]["error"]
+
+
+def test_strace_audit_commit_order(formpost_factory, nginx_factory, formpost_config,
+                                   smtpd, tmp_path):
+    """For every request: write(tmp/ID) → fsync(tmp/ID) → rename(tmp/ID,
+    queue/ID) → fsync(queue/) → the answer's write on the FastCGI socket,
+    in that order, in the thread that handled it; 8 requests at once."""
+    import signal
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+    fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
+    out = tmp_path / "strace"
+    out.mkdir()
+    tracer = subprocess.Popen(
+        ["strace", "-f", "-ff", "-qq", "-y", "-s", "4096", "-o", str(out / "t"),
+         "-e", "trace=openat,write,fsync,rename,renameat,renameat2",
+         "-p", str(fp.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        ntask = len(os.listdir(f"/proc/{fp.pid}/task"))
+        wait_for(lambda: len(list(out.iterdir())) >= ntask, 10, "strace attached")
+        with ThreadPoolExecutor(8) as pool:
+            ids = list(pool.map(lambda i: post(ng, 1, tag=f"s{i}")[0], range(8)))
+        smtpd.wait(8)
+    finally:
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(10)
+    spool_dir = formpost_config["spool"]
+    threads = [p.read_text(errors="replace").splitlines() for p in out.iterdir()]
+    for mid in ids:
+        [lines] = [t for t in threads if any(f'{spool_dir}/tmp/{mid}"' in l for l in t)]
+
+        def first(after, pred, what):
+            for i in range(after + 1, len(lines)):
+                if pred(lines[i]):
+                    return i
+            raise AssertionError(f"{mid}: no {what} after line {after}:\n" +
+                                 "\n".join(lines))
+        tmp, queue = f"{spool_dir}/tmp/{mid}", f"{spool_dir}/queue/{mid}"
+        i_open = first(-1, lambda l: l.startswith("openat(") and f'"{tmp}"' in l
+                       and "O_EXCL" in l, "openat O_EXCL")
+        i_write = first(i_open, lambda l: l.startswith("write(") and f"<{tmp}>" in l, "write")
+        i_fsync = first(i_write, lambda l: l.startswith("fsync(") and f"<{tmp}>" in l
+                        and l.endswith("= 0"), "fsync(file)")
+        i_rename = first(i_fsync, lambda l: l.startswith("rename") and f'"{queue}"' in l
+                         and l.endswith("= 0"), "rename")
+        i_dsync = first(i_rename, lambda l: l.startswith("fsync(") and
+                        f"<{spool_dir}/queue>" in l and l.endswith("= 0"), "fsync(dir)")
+        i_answer = first(i_open, lambda l: l.startswith("write(") and "socket:[" in l,
+                         "answer")
+        assert i_open < i_write < i_fsync < i_rename < i_dsync < i_answer, mid
+        assert mid in "\n".join(lines[i_answer:])
