@@ -89,6 +89,10 @@ smtp_client_free(struct smtp_client *c)
 {
 	if (c == NULL)
 		return;
+	/* Stopping: the QUIT curl says on cleanup must not wait a whole
+	 * reply timeout on a stalled server. */
+	if (c->abort && atomic_load(c->abort))
+		curl_easy_setopt(c->curl, CURLOPT_SERVER_RESPONSE_TIMEOUT, 1L);
 	curl_easy_cleanup(c->curl);
 	free(c);
 }
