@@ -243,6 +243,22 @@ profile_done(struct sender *s, const struct config *c,
 	    now_state == OUT_SENT ? NULL : until, (char *)NULL);
 }
 
+/* The caller took the profile but never used it (OOM): let the waiting
+ * messages go and someone else probe. */
+static void
+profile_abandon(struct sender *s, const char *name)
+{
+	struct pstate *p;
+
+	pthread_mutex_lock(&s->mu);
+	if ((p = pstate_get(s, name)) != NULL && p->probing) {
+		p->probing = 0;
+		retime_deferred(s, (long long)time(NULL) + 1);
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
 /* --- one message ----------------------------------------------------------- */
 
 static void
@@ -286,6 +302,7 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 	if (rc == NULL || idx == NULL) {
 		free(rc);
 		free(idx);
+		profile_abandon(s, p->name);
 		return -1;
 	}
 	for (i = 0; i < m->nrcpt; i++)
