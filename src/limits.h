@@ -31,6 +31,10 @@
 /* Spool */
 #define DEF_SPOOL_MAX_MESSAGES 10000
 #define DEF_SPOOL_MIN_FREE    (64LL * 1024 * 1024) /* bytes */
+#define LIM_SPOOL_FILE        (64 * 1024 * 1024) /* bytes: largest spool file read */
+#define LIM_SPOOL_LINE        1024           /* bytes: one spool header line */
+#define LIM_SPOOL_RCPT        (3 * LIM_LIST_ITEMS) /* recipients: to + cc + bcc */
+#define LIM_SPOOL_TMP_AGE     3600           /* seconds: tmp/ leftovers older are removed */
 
 /* Delivery, seconds */
 #define DEF_FIRST_RETRY       30
@@ -38,6 +42,7 @@
 #define DEF_MAX_AGE           (5 * 86400)
 #define DEF_SMTP_TIMEOUT      30
 #define LIM_SMTP_ATTEMPT      (15 * 60)      /* whole attempt cap */
+#define LIM_STOP_GRACE        3              /* seconds in-flight SMTP gets on SIGTERM */
 
 /* Mail */
 #define LIM_LINE_OCTETS       998            /* RFC 5322 §2.1.1 */
@@ -58,5 +63,6 @@
 /* Threads */
 #define DEF_WORKERS           8
 #define MAX_WORKERS           256
+#define LIM_SENDERS           2              /* background delivery threads */
 
 #endif

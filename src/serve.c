@@ -4,7 +4,9 @@
  * blocked in every thread and taken by sigwait() here (APIS §2.6): TERM
  * and INT stop, HUP reloads.  The config and its templates form one
  * immutable "world", swapped whole on reload; a request holds a reference
- * to the world it started with.
+ * to the world it started with, and so does the sender for each message.
+ * Submitting commits to the spool and wakes the sender; the request
+ * thread never speaks SMTP.
  */
 #include "serve.h"
 
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -27,7 +30,9 @@
 #include "pages.h"
 #include "priv.h"
 #include "ratelimit.h"
+#include "sender.h"
 #include "smtp.h"
+#include "spool.h"
 
 /* Rate-limit slots (16 bytes each): 1 MiB whatever the flood. */
 #define RATELIMIT_SLOTS 65536
@@ -113,51 +118,62 @@ fail:
 	return NULL;
 }
 
-/* Synchronous delivery for the walking skeleton: the message counts as
- * stored only once one of the site's profiles took it for every
- * recipient.  The spool replaces this. */
+static struct spool *spool;
+static struct sender *sender;
+
+/* The submit hook: durable in the spool, then the sender is woken.  0
+ * only after spool_commit said file and directory are on disk. */
 static int
-submit_sync(void *arg, const struct site *s, const struct mail *m,
-    const char *id, char *err, size_t errlen)
+submit(void *arg, const struct site *s, const struct mail *m, const char *id,
+    char *err, size_t errlen)
 {
-	struct smtp_client *cl;
-	struct smtp_rcpt *rc;
-	struct smtp_result res;
-	size_t i, j;
-	int ok = -1;
+	struct spool_msg sm;
+	char n[16];
+	int rc;
 
 	(void)arg;
-	if ((cl = smtp_client_new()) == NULL ||
-	    (rc = calloc(m->nrcpt, sizeof *rc)) == NULL) {
-		smtp_client_free(cl);
-		snprintf(err, errlen, "out of memory");
+	if (spool_msg_new(&sm, id, s->name, (long long)time(NULL), m->sender,
+	    m->rcpt, m->nrcpt, m->wire.data, m->wire.len) == -1) {
+		snprintf(err, errlen, "out of memory or an envelope the "
+		    "spool cannot hold");
 		return -1;
 	}
-	for (j = 0; j < s->nsmtp && ok == -1; j++) {
-		for (i = 0; i < m->nrcpt; i++)
-			rc[i].addr = m->rcpt[i];
-		ok = smtp_send(cl, s->smtp[j], m->sender, rc, m->nrcpt,
-		    m->wire.data, m->wire.len, &res, NULL, NULL);
-		log_event(ok == 0 ? LOG_INFO : LOG_ERROR, "attempt", "site",
-		    s->name, "id", id, "profile", s->smtp[j]->name, "outcome",
-		    outcome_name(res.outcome), "phase",
-		    smtp_phase_name(res.phase), "reply", res.reply,
-		    (char *)NULL);
-		if (ok == -1)
-			snprintf(err, errlen, "%s: %s", s->smtp[j]->name,
-			    res.reply);
+	rc = spool_commit(spool, &sm, err, errlen);
+	spool_msg_free(&sm);
+	if (rc == 0) {
+		sender_wake(sender, id);
+		snprintf(n, sizeof n, "%zu", m->nrcpt);
+		log_event(LOG_INFO, "queued", "site", s->name, "id", id,
+		    "rcpt_count", n, (char *)NULL);
 	}
-	free(rc);
-	smtp_client_free(cl);
-	return ok;
+	return rc;
+}
+
+/* The sender takes the current world for each message, so a reload
+ * applies to queued mail at once. */
+static const struct config *
+sender_acquire(void *arg, void **ref)
+{
+	struct world *w = world_acquire();
+
+	(void)arg;
+	*ref = w;
+	return w->c;
+}
+
+static void
+sender_release(void *arg, void *ref)
+{
+	(void)arg;
+	world_release(ref);
 }
 
 static void
 handle(void *arg, const struct http_req *req, struct http_resp *resp)
 {
 	struct world *w = world_acquire();
-	struct http_ctx ctx = { w->c, w->pg, submit_sync, NULL, limiter,
-	    NULL, dedup };
+	struct http_ctx ctx = { w->c, w->pg, submit, NULL, limiter, NULL,
+	    dedup };
 
 	(void)arg;
 	http_handle(&ctx, req, resp);
@@ -271,6 +287,13 @@ serve_main(const char *path)
 		fprintf(stderr, "formpost: out of memory\n");
 		goto out;
 	}
+	/* After the privilege drop: the spool belongs to the service user. */
+	if ((spool = spool_open(w->c->spool, err, sizeof err)) == NULL ||
+	    (sender = sender_start(spool, sender_acquire, sender_release, NULL,
+	    err, sizeof err)) == NULL) {
+		fprintf(stderr, "formpost: spool: %s\n", err);
+		goto out;
+	}
 	pool = fcgi_start(fd, w->c->workers, handle, is_tcp ? peer_ok : NULL,
 	    NULL, err, sizeof err);
 	if (pool == NULL) {
@@ -294,8 +317,16 @@ serve_main(const char *path)
 	fcgi_stop(pool);
 	pool = NULL;
 	rc = 0;
-	log_event(LOG_INFO, "stopped", (char *)NULL);
 out:
+	/* Requests are done (none can wake the sender now); in-flight SMTP
+	 * gets its grace, the rest stays spooled. */
+	if (sender_stop(sender) == 0) {
+		sender = NULL;
+		spool_close(spool);
+		spool = NULL;
+	}
+	if (rc == 0)
+		log_event(LOG_INFO, "stopped", (char *)NULL);
 	if (current) {
 		world_release(current);
 		current = NULL;
@@ -306,6 +337,8 @@ out:
 		close(fd);
 	ratelimit_free(limiter);
 	limiter = NULL;
-	smtp_global_cleanup();
+	/* A sender thread stuck in libcurl: leave libcurl alone. */
+	if (sender == NULL)
+		smtp_global_cleanup();
 	return rc;
 }

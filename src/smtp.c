@@ -29,6 +29,7 @@ struct dialogue {
 	int plain_offered, login_offered;
 	char line[LINE_MAX_IN];      /* partial reply line */
 	size_t linelen;
+	int quitting;                /* QUIT sent: its reply decides nothing */
 	smtp_trace_fn trace;
 	void *trace_arg;
 };
@@ -39,6 +40,8 @@ struct smtp_client {
 	const char *data;            /* upload cursor */
 	size_t len, off;
 	int guard_auth;              /* profile has a username */
+	const atomic_int *abort;     /* set: give up (shutdown) */
+	int aborted;                 /* this transfer was given up */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -86,8 +89,32 @@ smtp_client_free(struct smtp_client *c)
 {
 	if (c == NULL)
 		return;
+	/* Stopping: the QUIT curl says on cleanup must not wait a whole
+	 * reply timeout on a stalled server. */
+	if (c->abort && atomic_load(c->abort))
+		curl_easy_setopt(c->curl, CURLOPT_SERVER_RESPONSE_TIMEOUT, 1L);
 	curl_easy_cleanup(c->curl);
 	free(c);
+}
+
+void
+smtp_client_set_abort(struct smtp_client *c, const atomic_int *flag)
+{
+	c->abort = flag;
+}
+
+static int
+xferinfo_cb(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
+    curl_off_t un)
+{
+	struct smtp_client *c = arg;
+
+	(void)dt, (void)dn, (void)ut, (void)un;
+	if (c->abort && atomic_load(c->abort)) {
+		c->aborted = 1;
+		return 1;
+	}
+	return 0;
 }
 
 /* Printable ASCII only, capped: replies go to logs and the spool. */
@@ -122,6 +149,10 @@ reply_line(struct dialogue *d, const char *s, size_t n)
 	sanitise(clean, sizeof clean, s, n);
 	trace(d, '<', d->phase == PH_AUTH && strncmp(clean, "334", 3) == 0 ?
 	    "334 [AUTH data hidden]" : clean);
+	/* curl says QUIT after a failure before it returns: the 221 must
+	 * not hide the reply that ended the transaction. */
+	if (d->quitting)
+		return;
 	if (n < 3 || s[0] < '1' || s[0] > '5' || s[1] < '0' || s[1] > '9' ||
 	    s[2] < '0' || s[2] > '9')
 		return;
@@ -176,6 +207,7 @@ command_line(struct dialogue *d, const char *s, size_t n)
 	if (n >= 4 && (eq_ci(s, 4, "EHLO") || eq_ci(s, 4, "HELO"))) {
 		d->phase = PH_EHLO;
 		d->auth_offered = d->plain_offered = d->login_offered = 0;
+		d->quitting = 0;        /* a new connection's dialogue */
 	} else if (n >= 8 && eq_ci(s, 8, "STARTTLS"))
 		d->phase = PH_TLS;
 	else if (n >= 4 && eq_ci(s, 4, "AUTH")) {
@@ -193,8 +225,12 @@ command_line(struct dialogue *d, const char *s, size_t n)
 		d->rcpt_sent++;
 	} else if (n >= 4 && eq_ci(s, 4, "DATA"))
 		d->phase = PH_DATA;
-	else if (n >= 4 && eq_ci(s, 4, "QUIT"))
-		d->phase = PH_QUIT;
+	else if (n >= 4 && eq_ci(s, 4, "QUIT")) {
+		d->quitting = 1;
+		sanitise(clean, sizeof clean, s, n);
+		trace(d, '>', clean);
+		return;
+	}
 	d->code = 0;
 	d->reply[0] = d->enhanced[0] = '\0';
 	sanitise(clean, sizeof clean, s, n);
@@ -319,6 +355,9 @@ setup(struct smtp_client *c, const struct smtp_profile *p, const char *sender,
 	SET(CURLOPT_DEBUGDATA, &c->d);
 	SET(CURLOPT_ERRORBUFFER, c->errbuf);
 	SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	SET(CURLOPT_NOPROGRESS, 0L);
+	SET(CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+	SET(CURLOPT_XFERINFODATA, c);
 #undef SET
 	return rc == CURLE_OK ? 0 : -1;
 }
@@ -331,8 +370,10 @@ perform(struct smtp_client *c, const struct smtp_profile *p, const char *sender,
 
 	c->off = 0;
 	c->guard_auth = p->username != NULL;
+	c->aborted = 0;
 	c->errbuf[0] = '\0';
 	c->d.phase = PH_CONNECT;
+	c->d.quitting = 0;
 	c->d.code = 0;
 	c->d.reply[0] = c->d.enhanced[0] = '\0';
 	c->d.rcpt_sent = 0;
@@ -394,10 +435,15 @@ smtp_send(struct smtp_client *c, const struct smtp_profile *p,
 		txn = outcome_classify(c->d.phase, res->fail, c->d.code,
 		    c->d.enhanced);
 		if (rc == CURLE_ABORTED_BY_CALLBACK)
-			txn = OUT_CONFIG;
+			txn = c->aborted ? OUT_TEMP : OUT_CONFIG;
 	}
+	if (c->aborted)
+		res->fail = SF_OTHER;
 	if (res->fail == SF_NONE && c->d.reply[0])
 		snprintf(res->reply, sizeof res->reply, "%s", c->d.reply);
+	else if (c->aborted)
+		snprintf(res->reply, sizeof res->reply, "abandoned: "
+		    "formpost is stopping");
 	else if (res->fail == SF_NO_AUTH)
 		snprintf(res->reply, sizeof res->reply, "server offered no "
 		    "AUTH but the profile has a username: not sent "

@@ -9,6 +9,7 @@
 #ifndef FORMPOST_SMTP_H
 #define FORMPOST_SMTP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -46,6 +47,11 @@ void smtp_global_cleanup(void);
 
 struct smtp_client *smtp_client_new(void);
 void smtp_client_free(struct smtp_client *c);  /* closes with QUIT */
+
+/* While *flag is non-zero, a transfer in progress is abandoned (as a
+ * temporary failure) at libcurl's next progress check.  flag is borrowed
+ * for the client's life; NULL turns this off. */
+void smtp_client_set_abort(struct smtp_client *c, const atomic_int *flag);
 
 /* Sends data[0..len) (the exact wire bytes, CRLF, not dot-stuffed) from
  * sender to rcpt[0..nrcpt) through profile p.  Fills each rcpt's outcome

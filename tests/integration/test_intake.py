@@ -6,6 +6,7 @@ plain and on the ASan+UBSan build of the worker."""
 import itertools
 import os
 import random
+import shutil
 import re
 import socket
 import struct
@@ -185,7 +186,10 @@ def test_every_status_through_nginx(lang, formpost_factory, nginx_factory,
     fp.stop()
     fp = formpost_factory(configure(formpost_config, lang), name="fp503")
     ng2 = nginx_factory(fp.target)
-    smtpd.stop()
+    tmp = os.path.join(formpost_config["spool"], "tmp")
+    shutil.rmtree(tmp)
+    with open(tmp, "w") as f:           # root ignores modes: break the path
+        f.write("not a directory")
     r = post_form(ng2.url("/formpost/example"), good())
     assert_page(r, 503, lang)
     assert fp.events(event="store_failed")

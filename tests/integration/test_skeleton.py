@@ -106,13 +106,19 @@ def test_english_site_and_smtps(formpost_factory, nginx_factory, formpost_config
     assert "Ann O'Neil" in str(msg["Reply-To"])
 
 
-def test_smtp_down_is_503_never_success(formpost_factory, nginx_factory, formpost_config, smtpd):
-    smtpd.stop()
+def test_store_failure_is_503_never_success(formpost_factory, nginx_factory, formpost_config, smtpd):
+    import shutil
+    from pathlib import Path
     fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
+    tmp = Path(formpost_config["spool"]) / "tmp"
+    shutil.rmtree(tmp)
+    tmp.write_text("not a directory")       # root ignores modes: break the path
     r = post_form(ng.url("/formpost/example"), JA_FIELDS)
     assert r.status_code == 503
     assert "保存されていません" in r.text
     assert fp.events(event="store_failed")
+    assert not list((Path(formpost_config["spool"]) / "queue").iterdir())
+    assert smtpd.count() == 0
 
 
 def test_sigterm_exits_zero_quickly(formpost_factory, formpost_config):

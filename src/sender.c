@@ -1,0 +1,630 @@
+/*
+ * sender — delivery threads over the spool (see sender.h).  The request
+ * threads never speak SMTP: they commit and call sender_wake.  One mutex
+ * guards the schedule (a binary min-heap on due time) and the per-profile
+ * back-off table; it is never held across I/O.  What a message has
+ * reached is in its spool file, never only in memory: the schedule is
+ * rebuilt from queue/ at start.
+ */
+#include "sender.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "outcome.h"
+#include "smtp.h"
+
+#define PSTATES     64   /* profile names remembered (reloads may rename) */
+#define IDLE_CLOSE  10   /* seconds: close an idle SMTP connection after */
+
+struct entry {
+	long long due;
+	int deferred;              /* waiting on a profile's back-off */
+	char id[ID_LEN + 1];
+};
+
+struct pstate {
+	char name[LIM_NAME_BYTES + 1];
+	unsigned failures;         /* consecutive profile-level failures */
+	long long next_ok;         /* no attempt before (epoch seconds) */
+	int probing;               /* one message is testing it now */
+	enum outcome state;        /* OUT_SENT: healthy */
+};
+
+struct sender {
+	struct spool *sp;
+	sender_acquire_fn acquire;
+	sender_release_fn release;
+	void *arg;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;         /* work may be due */
+	pthread_cond_t idle;       /* a thread ended */
+	struct entry *heap;        /* guarded by mu */
+	size_t n, cap;
+	struct pstate ps[PSTATES];
+	size_t nps;
+	int stopping;
+	int running;               /* threads not yet ended */
+	atomic_int abort;          /* in-flight SMTP must give up */
+	pthread_t th[LIM_SENDERS];
+	size_t nth;
+};
+
+unsigned
+sender_backoff(unsigned n, unsigned first, unsigned max)
+{
+	unsigned long long d = first;
+
+	while (n-- > 1 && d < max)
+		d *= 2;
+	return d > max ? max : (unsigned)d;
+}
+
+/* --- schedule (mu held) ------------------------------------------------ */
+
+static void
+heap_swap(struct sender *s, size_t a, size_t b)
+{
+	struct entry t = s->heap[a];
+
+	s->heap[a] = s->heap[b];
+	s->heap[b] = t;
+}
+
+static void
+heap_down(struct sender *s, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < s->n && s->heap[l].due < s->heap[m].due)
+			m = l;
+		if (r < s->n && s->heap[r].due < s->heap[m].due)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(s, i, m);
+		i = m;
+	}
+}
+
+static int
+heap_push(struct sender *s, const char *id, long long due, int deferred)
+{
+	size_t i;
+
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+		struct entry *t = realloc(s->heap, cap * sizeof *t);
+		if (t == NULL)
+			return -1;
+		s->heap = t;
+		s->cap = cap;
+	}
+	i = s->n++;
+	s->heap[i].due = due;
+	s->heap[i].deferred = deferred;
+	memcpy(s->heap[i].id, id, ID_LEN + 1);
+	while (i > 0 && s->heap[(i - 1) / 2].due > s->heap[i].due) {
+		heap_swap(s, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+	return 0;
+}
+
+static struct entry
+heap_pop(struct sender *s)
+{
+	struct entry top = s->heap[0];
+
+	s->heap[0] = s->heap[--s->n];
+	heap_down(s, 0);
+	return top;
+}
+
+/* Messages waiting on a profile may go at `when` (the profile recovered
+ * or its back-off changed); they recheck for themselves. */
+static void
+retime_deferred(struct sender *s, long long when)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->heap[i].deferred && s->heap[i].due > when)
+			s->heap[i].due = when;
+	for (i = s->n / 2; i-- > 0;)
+		heap_down(s, i);
+}
+
+static void
+schedule(struct sender *s, const char *id, long long due, int deferred)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = heap_push(s, id, due, deferred);
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	if (rc == -1)
+		/* Still spooled: the next start picks it up. */
+		log_event(LOG_ERROR, "schedule_failed", "id", id, "error",
+		    "out of memory", "action", "delivered after a restart",
+		    (char *)NULL);
+}
+
+void
+sender_wake(struct sender *s, const char *id)
+{
+	schedule(s, id, (long long)time(NULL), 0);
+}
+
+/* --- per-profile back-off (takes mu) ------------------------------------ */
+
+static struct pstate *
+pstate_get(struct sender *s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < s->nps; i++)
+		if (strcmp(s->ps[i].name, name) == 0)
+			return &s->ps[i];
+	if (s->nps == PSTATES)
+		return NULL;   /* untracked: never backed off */
+	snprintf(s->ps[s->nps].name, sizeof s->ps[0].name, "%s", name);
+	return &s->ps[s->nps++];
+}
+
+/* 1: use the profile now (when it is backing off, the caller is its one
+ * probe); 0: not before *until. */
+static int
+profile_take(struct sender *s, const char *name, long long now,
+    long long *until)
+{
+	struct pstate *p;
+	int ok = 1;
+
+	pthread_mutex_lock(&s->mu);
+	if ((p = pstate_get(s, name)) != NULL) {
+		if (p->probing || p->next_ok > now) {
+			/* A probe in flight re-times us when it ends. */
+			*until = p->probing ? now + LIM_SMTP_ATTEMPT :
+			    p->next_ok;
+			ok = 0;
+		} else if (p->failures > 0)
+			p->probing = 1;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return ok;
+}
+
+/* Records how a transaction on profile `name` went.  failed: it failed
+ * before any recipient, so every message would have. */
+static void
+profile_done(struct sender *s, const struct config *c,
+    const char *name, int failed, enum outcome o, const char *reply,
+    long long now)
+{
+	enum outcome old = OUT_SENT, now_state = failed ? o : OUT_SENT;
+	struct pstate *p;
+	char until[32] = "";
+
+	pthread_mutex_lock(&s->mu);
+	if ((p = pstate_get(s, name)) != NULL) {
+		old = p->state;
+		p->probing = 0;
+		if (!failed) {
+			p->failures = 0;
+			p->next_ok = 0;
+			retime_deferred(s, now);
+		} else if (p->next_ok <= now) {
+			/* Two threads failing at once count as one step. */
+			p->failures++;
+			p->next_ok = now + sender_backoff(p->failures,
+			    c->first_retry, c->max_retry);
+			retime_deferred(s, p->next_ok);
+		}
+		p->state = now_state;
+		snprintf(until, sizeof until, "%lld", p->next_ok);
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (p == NULL || old == now_state)
+		return;
+	/* Once per state change: a config problem is the operator's. */
+	log_event(now_state == OUT_CONFIG ? LOG_ERROR : now_state == OUT_TEMP ?
+	    LOG_WARN : LOG_INFO, "profile_state", "profile", name, "state",
+	    now_state == OUT_SENT ? "ok" : outcome_name(now_state), "reply",
+	    now_state == OUT_SENT ? NULL : reply, "retry_after",
+	    now_state == OUT_SENT ? NULL : until, (char *)NULL);
+}
+
+/* The caller took the profile but never used it (OOM): let the waiting
+ * messages go and someone else probe. */
+static void
+profile_abandon(struct sender *s, const char *name)
+{
+	struct pstate *p;
+
+	pthread_mutex_lock(&s->mu);
+	if ((p = pstate_get(s, name)) != NULL && p->probing) {
+		p->probing = 0;
+		retime_deferred(s, (long long)time(NULL) + 1);
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* --- one message ----------------------------------------------------------- */
+
+static void
+iso_time(char out[32], long long t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, 32, "%lld", t);
+}
+
+static void
+log_failed(const struct spool_msg *m, const struct spool_rcpt *r)
+{
+	char code[8];
+
+	snprintf(code, sizeof code, "%d", r->code);
+	log_event(LOG_ERROR, "failed", "site", m->site, "id", m->id, "rcpt",
+	    r->addr, "code", code, "reply", r->reply, "action",
+	    "moved to failed/", (char *)NULL);
+}
+
+/* One transaction through profile p for m's pending recipients; records
+ * each outcome in m.  Returns how many recipients changed state, or -1
+ * on OOM. */
+static int
+try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
+    const struct smtp_profile *p, struct spool_msg *m, long long now,
+    long long next_try)
+{
+	struct smtp_result res;
+	struct smtp_rcpt *rc;
+	size_t *idx, i, k = 0;
+	char code[8], count[24], nt[32];
+	int changed = 0, failed;
+
+	rc = calloc(m->nrcpt, sizeof *rc);
+	idx = calloc(m->nrcpt, sizeof *idx);
+	if (rc == NULL || idx == NULL) {
+		free(rc);
+		free(idx);
+		profile_abandon(s, p->name);
+		return -1;
+	}
+	for (i = 0; i < m->nrcpt; i++)
+		if (m->rcpt[i].state == SPOOL_PENDING) {
+			rc[k].addr = m->rcpt[i].addr;
+			idx[k++] = i;
+		}
+	smtp_send(cl, p, m->sender, rc, k, m->data, m->len, &res, NULL, NULL);
+	for (i = 0; i < k; i++) {
+		struct spool_rcpt *r = &m->rcpt[idx[i]];
+		r->code = rc[i].code;
+		spool_sanitise(r->reply, rc[i].reply);
+		if (rc[i].outcome == OUT_SENT) {
+			r->state = SPOOL_SENT;
+			changed++;
+		} else if (rc[i].outcome == OUT_PERM) {
+			r->state = SPOOL_FAILED;
+			changed++;
+			log_failed(m, r);
+		}
+	}
+	spool_sanitise(m->reply, res.reply);
+	/* Before any recipient: the profile, not this message, failed. */
+	failed = res.outcome != OUT_SENT && res.phase <= PH_MAIL &&
+	    (res.outcome == OUT_TEMP || res.outcome == OUT_CONFIG);
+	profile_done(s, c, p->name, failed, res.outcome, m->reply, now);
+	snprintf(code, sizeof code, "%d", res.code);
+	snprintf(count, sizeof count, "%zu", k);
+	iso_time(nt, next_try);
+	log_event(res.outcome == OUT_SENT ? LOG_INFO : LOG_WARN, "attempt",
+	    "site", m->site, "id", m->id, "profile", p->name, "outcome",
+	    outcome_name(res.outcome), "phase", smtp_phase_name(res.phase),
+	    "rcpt_count", count, "code", code, "reply", m->reply,
+	    "maybe_sent", res.maybe_sent ? "1" : NULL, "next_try",
+	    spool_count(m, SPOOL_PENDING) ? nt : NULL, (char *)NULL);
+	free(rc);
+	free(idx);
+	return changed;
+}
+
+static void
+deliver(struct sender *s, struct smtp_client *cl, const char *id)
+{
+	const struct config *c;
+	const struct site *site;
+	struct spool_msg m;
+	long long now = (long long)time(NULL), wait = 0, next_try;
+	char err[256], count[24], att[16];
+	size_t j, i, nfailed_before;
+	int fd = -1, tried = 0, newly_failed = 0;
+	void *ref;
+
+	memset(&m, 0, sizeof m);
+	c = s->acquire(s->arg, &ref);
+	switch (spool_claim(s->sp, id, &m, &fd, err, sizeof err)) {
+	case SPOOL_CLAIMED:
+		break;
+	case SPOOL_GONE:
+		goto out;
+	case SPOOL_BUSY:
+		schedule(s, id, now + c->first_retry, 0);
+		goto out;
+	case SPOOL_CORRUPT:
+		log_event(LOG_ERROR, "corrupt", "id", id, "error", err,
+		    "action", "moved to corrupt/, not delivered", (char *)NULL);
+		goto out;
+	case SPOOL_ERROR:
+		log_event(LOG_ERROR, "spool_error", "id", id, "error", err,
+		    (char *)NULL);
+		schedule(s, id, now + c->first_retry, 0);
+		goto out;
+	}
+	if (m.next_try > now) {        /* found at start, not due yet */
+		schedule(s, id, m.next_try, 0);
+		goto out;
+	}
+	nfailed_before = spool_count(&m, SPOOL_FAILED);
+	next_try = now + sender_backoff(m.attempts + 1, c->first_retry,
+	    c->max_retry);
+	site = config_site(c, m.site);
+	if (now - m.created >= (long long)c->max_age) {
+		for (i = 0; i < m.nrcpt; i++)
+			if (m.rcpt[i].state == SPOOL_PENDING) {
+				struct spool_rcpt *r = &m.rcpt[i];
+				r->state = SPOOL_FAILED;
+				snprintf(r->reply, sizeof r->reply, "expired "
+				    "after max_age; last: %.150s", m.reply);
+				log_failed(&m, r);
+			}
+		tried = 1;
+	} else if (site == NULL) {
+		/* A reload removed the site: hold, never guess a route. */
+		snprintf(m.reply, sizeof m.reply, "site %s is not in the "
+		    "config: held", m.site);
+		log_event(LOG_ERROR, "attempt", "site", m.site, "id", id,
+		    "outcome", "config", "reply", m.reply, (char *)NULL);
+		tried = 1;
+	} else {
+		for (j = 0; j < site->nsmtp &&
+		    spool_count(&m, SPOOL_PENDING) > 0; j++) {
+			long long until = 0;
+			int ch;
+			if (!profile_take(s, site->smtp[j]->name, now, &until)) {
+				if (wait == 0 || until < wait)
+					wait = until;
+				continue;
+			}
+			tried = 1;
+			if ((ch = try_profile(s, cl, c, site->smtp[j], &m, now,
+			    next_try)) == -1)
+				break;
+			/* Progress is recorded before the next profile, so
+			 * a crash resends to as few as possible. */
+			if (ch > 0 && spool_count(&m, SPOOL_PENDING) > 0 &&
+			    j + 1 < site->nsmtp &&
+			    spool_update(s->sp, &fd, &m, err, sizeof err) == -1)
+				log_event(LOG_ERROR, "spool_error", "id", id,
+				    "error", err, (char *)NULL);
+		}
+	}
+	if (!tried) {
+		/* Every profile is backing off: no attempt, no count. */
+		schedule(s, id, wait ? wait : now + c->first_retry, 1);
+		goto out;
+	}
+	newly_failed = spool_count(&m, SPOOL_FAILED) > nfailed_before;
+	if ((newly_failed || spool_count(&m, SPOOL_PENDING) == 0) &&
+	    spool_count(&m, SPOOL_FAILED) > 0 &&
+	    spool_write_failed(s->sp, &m, err, sizeof err) == -1) {
+		/* The queue file keeps the failed state: try again later,
+		 * never drop the record. */
+		log_event(LOG_ERROR, "spool_error", "id", id, "error", err,
+		    (char *)NULL);
+		if (spool_count(&m, SPOOL_PENDING) == 0) {
+			if (spool_update(s->sp, &fd, &m, err, sizeof err) == 0)
+				schedule(s, id, next_try, 0);
+			goto out;
+		}
+	}
+	if (spool_count(&m, SPOOL_PENDING) == 0) {
+		if (spool_finish(s->sp, fd, id, err, sizeof err) == -1)
+			log_event(LOG_ERROR, "spool_error", "id", id, "error",
+			    err, (char *)NULL);
+		fd = -1;
+		snprintf(count, sizeof count, "%zu", spool_count(&m,
+		    SPOOL_SENT));
+		snprintf(att, sizeof att, "%u", m.attempts + 1);
+		if (spool_count(&m, SPOOL_SENT) > 0)
+			log_event(LOG_INFO, "delivered", "site", m.site, "id",
+			    id, "rcpt_count", count, "attempts", att,
+			    "failed", spool_count(&m, SPOOL_FAILED) ?
+			    "some" : NULL, (char *)NULL);
+		goto out;
+	}
+	m.attempts++;
+	m.next_try = next_try;
+	if (spool_update(s->sp, &fd, &m, err, sizeof err) == -1)
+		log_event(LOG_ERROR, "spool_error", "id", id, "error", err,
+		    (char *)NULL);
+	schedule(s, id, next_try, 0);
+out:
+	spool_release(fd);
+	spool_msg_free(&m);
+	s->release(s->arg, ref);
+}
+
+/* --- threads ----------------------------------------------------------------- */
+
+static void *
+run(void *arg)
+{
+	struct sender *s = arg;
+	struct smtp_client *cl = NULL;
+	struct timespec ts;
+	struct entry e;
+
+	pthread_mutex_lock(&s->mu);
+	while (!s->stopping) {
+		long long now = (long long)time(NULL);
+		if (s->n > 0 && s->heap[0].due <= now) {
+			e = heap_pop(s);
+			pthread_mutex_unlock(&s->mu);
+			if (cl == NULL && (cl = smtp_client_new()) != NULL)
+				smtp_client_set_abort(cl, &s->abort);
+			if (cl == NULL) {
+				log_event(LOG_ERROR, "sender_error", "error",
+				    "out of memory", (char *)NULL);
+				schedule(s, e.id, now + 1, 0);
+			} else
+				deliver(s, cl, e.id);
+			pthread_mutex_lock(&s->mu);
+			continue;
+		}
+		/* Nothing due: hang up an idle connection after a while. */
+		ts.tv_nsec = 0;
+		ts.tv_sec = (time_t)(s->n > 0 ? s->heap[0].due : now +
+		    IDLE_CLOSE);
+		if (cl && ts.tv_sec > now + IDLE_CLOSE)
+			ts.tv_sec = (time_t)(now + IDLE_CLOSE);
+		if (cl == NULL && s->n == 0)
+			pthread_cond_wait(&s->cv, &s->mu);
+		else if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) ==
+		    ETIMEDOUT && cl && (s->n == 0 ||
+		    s->heap[0].due > (long long)time(NULL) + IDLE_CLOSE)) {
+			pthread_mutex_unlock(&s->mu);
+			smtp_client_free(cl);
+			cl = NULL;
+			pthread_mutex_lock(&s->mu);
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	smtp_client_free(cl);
+	pthread_mutex_lock(&s->mu);
+	s->running--;
+	pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+static void
+scan_one(void *arg, const char *id)
+{
+	struct sender *s = arg;
+
+	if (heap_push(s, id, (long long)time(NULL), 0) == -1)
+		log_event(LOG_ERROR, "schedule_failed", "id", id, "error",
+		    "out of memory", (char *)NULL);
+}
+
+static void
+sender_free(struct sender *s)
+{
+	pthread_cond_destroy(&s->idle);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
+	free(s->heap);
+	free(s);
+}
+
+struct sender *
+sender_start(struct spool *sp, sender_acquire_fn acquire,
+    sender_release_fn release, void *arg, char *err, size_t errlen)
+{
+	struct sender *s = calloc(1, sizeof *s);
+	char n[24];
+	long found;
+	int rc;
+
+	if (s == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->sp = sp;
+	s->acquire = acquire;
+	s->release = release;
+	s->arg = arg;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	pthread_cond_init(&s->idle, NULL);
+	atomic_init(&s->abort, 0);
+	if ((found = spool_scan(sp, scan_one, s, err, errlen)) == -1) {
+		sender_free(s);
+		return NULL;
+	}
+	snprintf(n, sizeof n, "%ld", found);
+	log_event(LOG_INFO, "spool_loaded", "spool", spool_path(sp), "queued",
+	    n, (char *)NULL);
+	for (s->nth = 0; s->nth < LIM_SENDERS; s->nth++) {
+		pthread_mutex_lock(&s->mu);
+		s->running++;
+		pthread_mutex_unlock(&s->mu);
+		if ((rc = pthread_create(&s->th[s->nth], NULL, run, s)) != 0) {
+			snprintf(err, errlen, "pthread_create: %s",
+			    strerror(rc));
+			s->running--;
+			sender_stop(s);
+			return NULL;
+		}
+	}
+	return s;
+}
+
+/* Waits (mu held) until no thread runs or `secs` pass; returns running. */
+static int
+wait_idle(struct sender *s, int secs)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += secs;
+	while (s->running > 0 &&
+	    pthread_cond_timedwait(&s->idle, &s->mu, &ts) != ETIMEDOUT)
+		;
+	return s->running;
+}
+
+int
+sender_stop(struct sender *s)
+{
+	size_t i;
+	int left;
+
+	if (s == NULL)
+		return 0;
+	pthread_mutex_lock(&s->mu);
+	s->stopping = 1;
+	pthread_cond_broadcast(&s->cv);
+	if (wait_idle(s, LIM_STOP_GRACE) > 0) {
+		atomic_store(&s->abort, 1);
+		wait_idle(s, 2);
+	}
+	left = s->running;
+	pthread_mutex_unlock(&s->mu);
+	if (left > 0) {
+		char n[16];
+		snprintf(n, sizeof n, "%d", left);
+		log_event(LOG_WARN, "sender_stuck", "threads", n, "action",
+		    "exiting; their messages stay spooled", (char *)NULL);
+		return -1;
+	}
+	for (i = 0; i < s->nth; i++)
+		pthread_join(s->th[i], NULL);
+	sender_free(s);
+	return 0;
+}

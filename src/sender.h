@@ -1,0 +1,53 @@
+/*
+ * sender — background delivery of spooled messages (SPEC "Delivery and
+ * the spool").  LIM_SENDERS threads share an in-memory schedule of (due
+ * time, id): a fresh commit is due at once (sender_wake signals a
+ * condition variable, no polling), a retry at its next-try time.  Each
+ * thread keeps one smtp_client, so a backlog drains over one connection.
+ *
+ * Per message: claim the file (flock), one SMTP transaction for all its
+ * pending recipients per profile, each recipient's outcome recorded on its
+ * own; temporary and config outcomes try the site's next profile within
+ * the same attempt, then back off (first_retry doubling to max_retry);
+ * permanent ones go to failed/ at once; max_age sends the rest there.
+ * Per profile: a failure before any recipient (connect, TLS, EHLO, AUTH,
+ * MAIL) puts the profile itself in back-off, shared by every message, and
+ * while it lasts only one message probes it.  The config comes from the
+ * caller's acquire hook for every message, so a reload (a fixed password)
+ * applies to queued messages at once; a message whose site is gone is
+ * held as a config outcome.  Never logs bodies or secrets.
+ */
+#ifndef FORMPOST_SENDER_H
+#define FORMPOST_SENDER_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "spool.h"
+
+/* Returns the current config with a reference (*ref) that release drops;
+ * both are called from sender threads. */
+typedef const struct config *(*sender_acquire_fn)(void *arg, void **ref);
+typedef void (*sender_release_fn)(void *arg, void *ref);
+
+struct sender;
+
+/* Schedules every message in the spool's queue/ and starts the threads.
+ * sp is borrowed until sender_stop returns.  NULL with err on failure. */
+struct sender *sender_start(struct spool *sp, sender_acquire_fn acquire,
+    sender_release_fn release, void *arg, char *err, size_t errlen);
+
+/* A message was just committed: deliver it now.  Thread-safe. */
+void sender_wake(struct sender *s, const char *id);
+
+/* Stops taking work, gives in-flight SMTP LIM_STOP_GRACE seconds, then
+ * aborts it (those messages stay spooled).  Returns 0 when every thread
+ * ended (s is freed), -1 when one is still stuck in libcurl: s is then
+ * left alone and the caller must not call smtp_global_cleanup. */
+int sender_stop(struct sender *s);
+
+/* Seconds to wait after the n-th failure (n >= 1; 0 counts as 1):
+ * first doubling, capped at max.  Pure. */
+unsigned sender_backoff(unsigned n, unsigned first, unsigned max);
+
+#endif

@@ -1,0 +1,788 @@
+/*
+ * spool — file format, durable commit, claims (see spool.h for the format
+ * and the rules).  The format and parse half is pure and fuzzed; the rest
+ * is the only code that writes into the spool directory.  Never: a
+ * success return before fsync(file) and fsync(directory) both succeeded,
+ * a second fsync on an fd whose fsync failed, or a message delivered from
+ * a file that did not verify.
+ */
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define MAGIC      "formpost-spool"
+#define END_LEN    (4 + 2 * SHA256_LEN + 1)   /* "end " HEX "\n" */
+#define PATH_BYTES 4096
+
+struct spool {
+	char *dir;
+};
+
+static const char *const state_names[] = { "pending", "sent", "failed" };
+
+/* --- pure ------------------------------------------------------------------ */
+
+/* A token the format can hold: non-empty, no space or control, capped. */
+static int
+token_ok(const char *s, size_t max)
+{
+	size_t n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > max)
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int
+text_ok(const char *s)
+{
+	return strlen(s) < SPOOL_REPLY_MAX && !has_ctl(s, strlen(s));
+}
+
+void
+spool_sanitise(char dst[SPOOL_REPLY_MAX], const char *src)
+{
+	size_t o = 0;
+
+	for (; src && *src && o + 1 < SPOOL_REPLY_MAX; src++) {
+		unsigned char ch = (unsigned char)*src;
+		if (ch == '\r' || ch == '\n')
+			break;
+		dst[o++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+	}
+	dst[o] = '\0';
+}
+
+void
+spool_msg_free(struct spool_msg *m)
+{
+	size_t i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; m->rcpt && i < m->nrcpt; i++)
+		free(m->rcpt[i].addr);
+	free(m->rcpt);
+	free(m->sender);
+	free(m->data);
+	memset(m, 0, sizeof *m);
+}
+
+int
+spool_msg_new(struct spool_msg *out, const char *id, const char *site,
+    long long created, const char *sender, char *const *rcpt, size_t nrcpt,
+    const char *data, size_t len)
+{
+	struct spool_msg m;
+	size_t i;
+
+	memset(&m, 0, sizeof m);
+	if (!crypto_id_valid(id) || !token_ok(site, LIM_NAME_BYTES) ||
+	    !token_ok(sender, LIM_ADDR_PATH) || nrcpt == 0 ||
+	    nrcpt > LIM_SPOOL_RCPT || len > LIM_SPOOL_FILE / 2)
+		return -1;
+	memcpy(m.id, id, ID_LEN + 1);
+	snprintf(m.site, sizeof m.site, "%s", site);
+	m.created = created;
+	m.nrcpt = nrcpt;
+	if ((m.sender = strdup(sender)) == NULL ||
+	    (m.rcpt = calloc(nrcpt, sizeof *m.rcpt)) == NULL ||
+	    (m.data = malloc(len ? len : 1)) == NULL)
+		goto fail;
+	memcpy(m.data, data, len);
+	m.len = len;
+	for (i = 0; i < nrcpt; i++) {
+		if (!token_ok(rcpt[i], LIM_ADDR_PATH) ||
+		    (m.rcpt[i].addr = strdup(rcpt[i])) == NULL)
+			goto fail;
+		m.rcpt[i].state = SPOOL_PENDING;
+	}
+	*out = m;
+	return 0;
+fail:
+	spool_msg_free(&m);
+	return -1;
+}
+
+size_t
+spool_count(const struct spool_msg *m, enum spool_state st)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < m->nrcpt; i++)
+		n += m->rcpt[i].state == st;
+	return n;
+}
+
+int
+spool_format(const struct spool_msg *m, struct buf *out)
+{
+	unsigned char sum[SHA256_LEN];
+	char hex[2 * SHA256_LEN + 1];
+	size_t i, start = out->len;
+
+	if (!crypto_id_valid(m->id) || !token_ok(m->site, LIM_NAME_BYTES) ||
+	    !token_ok(m->sender, LIM_ADDR_PATH) || !text_ok(m->reply) ||
+	    m->nrcpt == 0 || m->nrcpt > LIM_SPOOL_RCPT || m->created < 0 ||
+	    m->next_try < 0 || m->len > LIM_SPOOL_FILE / 2)
+		return -1;
+	buf_printf(out, MAGIC " %d\nid %s\nsite %s\ncreated %lld\n"
+	    "sender %s\nattempts %u\nnext-try %lld\nreply %s\n", SPOOL_VERSION,
+	    m->id, m->site, m->created, m->sender, m->attempts, m->next_try,
+	    m->reply);
+	for (i = 0; i < m->nrcpt; i++) {
+		const struct spool_rcpt *r = &m->rcpt[i];
+		if (!token_ok(r->addr, LIM_ADDR_PATH) || !text_ok(r->reply) ||
+		    r->code < 0 || r->code > 999 || (unsigned)r->state > 2)
+			return -1;
+		buf_printf(out, "rcpt %s %d %s %s\n", state_names[r->state],
+		    r->code, r->addr, r->reply);
+	}
+	buf_printf(out, "size %zu\n\n", m->len);
+	buf_add(out, m->data, m->len);
+	if (out->oom || crypto_sha256(out->data + start, out->len - start,
+	    sum) == -1)
+		return -1;
+	crypto_hex(sum, sizeof sum, hex);
+	buf_printf(out, "end %s\n", hex);
+	return out->oom ? -1 : 0;
+}
+
+struct cursor {
+	const char *p, *end;
+};
+
+/* The next "\n"-terminated line (without it) of at most LIM_SPOOL_LINE
+ * bytes, free of controls; 0 or -1. */
+static int
+next_line(struct cursor *c, const char **line, size_t *len)
+{
+	size_t room = (size_t)(c->end - c->p), n;
+	const char *nl;
+
+	if (room > LIM_SPOOL_LINE + 1)
+		room = LIM_SPOOL_LINE + 1;
+	if ((nl = memchr(c->p, '\n', room)) == NULL)
+		return -1;
+	n = (size_t)(nl - c->p);
+	if (has_ctl(c->p, n))
+		return -1;
+	*line = c->p;
+	*len = n;
+	c->p = nl + 1;
+	return 0;
+}
+
+/* Splits "key rest": returns rest (and its length) when the line starts
+ * with key and a space, else NULL. */
+static const char *
+field(const char *line, size_t len, const char *key, size_t *restlen)
+{
+	size_t k = strlen(key);
+
+	if (len <= k || memcmp(line, key, k) != 0 || line[k] != ' ')
+		return NULL;
+	*restlen = len - k - 1;
+	return line + k + 1;
+}
+
+static int
+parse_num(const char *s, size_t n, long long max, long long *out)
+{
+	long long v = 0;
+	size_t i;
+
+	if (n == 0 || n > 18 || (n > 1 && s[0] == '0'))
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* A token (no spaces) into dst[dstlen]; 0 or -1. */
+static int
+copy_token(char *dst, size_t dstlen, const char *s, size_t n)
+{
+	if (n == 0 || n >= dstlen || memchr(s, ' ', n))
+		return -1;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+static int
+num_field(struct cursor *c, const char *key, long long max, long long *out)
+{
+	const char *line, *v;
+	size_t len, n;
+
+	if (next_line(c, &line, &len) == -1 ||
+	    (v = field(line, len, key, &n)) == NULL)
+		return -1;
+	return parse_num(v, n, max, out);
+}
+
+static int
+parse_rcpt(const char *v, size_t n, struct spool_rcpt *r)
+{
+	const char *sp1, *sp2, *sp3, *end = v + n;
+	char addr[LIM_ADDR_PATH + 1];
+	long long code;
+	size_t i;
+
+	if ((sp1 = memchr(v, ' ', n)) == NULL ||
+	    (sp2 = memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1))) == NULL ||
+	    (sp3 = memchr(sp2 + 1, ' ', (size_t)(end - sp2 - 1))) == NULL)
+		return -1;
+	for (i = 0; i < ARRAY_LEN(state_names); i++)
+		if ((size_t)(sp1 - v) == strlen(state_names[i]) &&
+		    memcmp(v, state_names[i], (size_t)(sp1 - v)) == 0)
+			break;
+	if (i == ARRAY_LEN(state_names) ||
+	    parse_num(sp1 + 1, (size_t)(sp2 - sp1 - 1), 999, &code) == -1 ||
+	    copy_token(addr, sizeof addr, sp2 + 1,
+	    (size_t)(sp3 - sp2 - 1)) == -1 ||
+	    (size_t)(end - sp3 - 1) >= SPOOL_REPLY_MAX)
+		return -1;
+	if ((r->addr = strdup(addr)) == NULL)
+		return -1;
+	r->state = (enum spool_state)i;
+	r->code = (int)code;
+	memcpy(r->reply, sp3 + 1, (size_t)(end - sp3 - 1));
+	r->reply[end - sp3 - 1] = '\0';
+	return 0;
+}
+
+int
+spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
+    size_t errlen)
+{
+	unsigned char sum[SHA256_LEN];
+	char hex[2 * SHA256_LEN + 1], sender[LIM_ADDR_PATH + 1];
+	struct spool_msg m;
+	struct cursor c;
+	const char *line, *v, *what = "header";
+	size_t len, vn, cap = 8;
+	long long num;
+
+	memset(&m, 0, sizeof m);
+	if (n < END_LEN || n > LIM_SPOOL_FILE) {
+		what = "size out of range";
+		goto fail;
+	}
+	/* The marker first: a torn file stops anywhere before it. */
+	c.p = p + n - END_LEN;
+	if (memcmp(c.p, "end ", 4) != 0 || p[n - 1] != '\n') {
+		what = "no end marker (torn file)";
+		goto fail;
+	}
+	if (crypto_sha256(p, n - END_LEN, sum) == -1) {
+		what = "sha256 failed";
+		goto fail;
+	}
+	crypto_hex(sum, sizeof sum, hex);
+	if (memcmp(hex, c.p + 4, 2 * SHA256_LEN) != 0) {
+		what = "checksum mismatch";
+		goto fail;
+	}
+	c.p = p;
+	c.end = p + n - END_LEN;
+	if (next_line(&c, &line, &len) == -1 ||
+	    (v = field(line, len, MAGIC, &vn)) == NULL ||
+	    parse_num(v, vn, 1000, &num) == -1 || num != SPOOL_VERSION) {
+		what = "not a version 1 spool file";
+		goto fail;
+	}
+	if (next_line(&c, &line, &len) == -1 ||
+	    (v = field(line, len, "id", &vn)) == NULL ||
+	    copy_token(m.id, sizeof m.id, v, vn) == -1 ||
+	    !crypto_id_valid(m.id) ||
+	    next_line(&c, &line, &len) == -1 ||
+	    (v = field(line, len, "site", &vn)) == NULL ||
+	    copy_token(m.site, sizeof m.site, v, vn) == -1 ||
+	    num_field(&c, "created", 1LL << 40, &m.created) == -1 ||
+	    next_line(&c, &line, &len) == -1 ||
+	    (v = field(line, len, "sender", &vn)) == NULL ||
+	    copy_token(sender, sizeof sender, v, vn) == -1 ||
+	    num_field(&c, "attempts", 1000000, &num) == -1)
+		goto fail;
+	m.attempts = (unsigned)num;
+	if (num_field(&c, "next-try", 1LL << 40, &m.next_try) == -1 ||
+	    next_line(&c, &line, &len) == -1 ||
+	    (v = field(line, len, "reply", &vn)) == NULL ||
+	    vn >= SPOOL_REPLY_MAX)
+		goto fail;
+	memcpy(m.reply, v, vn);
+	m.reply[vn] = '\0';
+	if ((m.sender = strdup(sender)) == NULL) {
+		what = "out of memory";
+		goto fail;
+	}
+	for (;;) {
+		if (next_line(&c, &line, &len) == -1)
+			goto fail;
+		if ((v = field(line, len, "rcpt", &vn)) == NULL)
+			break;
+		what = "recipient";
+		if (m.nrcpt == LIM_SPOOL_RCPT)
+			goto fail;
+		if (m.nrcpt == 0 || m.nrcpt == cap) {
+			struct spool_rcpt *t;
+			if (m.nrcpt)
+				cap *= 2;
+			if ((t = realloc(m.rcpt, cap * sizeof *t)) == NULL)
+				goto fail;
+			m.rcpt = t;
+		}
+		memset(&m.rcpt[m.nrcpt], 0, sizeof m.rcpt[m.nrcpt]);
+		if (parse_rcpt(v, vn, &m.rcpt[m.nrcpt]) == -1)
+			goto fail;
+		m.nrcpt++;
+	}
+	what = "size";
+	if (m.nrcpt == 0 || (v = field(line, len, "size", &vn)) == NULL ||
+	    parse_num(v, vn, LIM_SPOOL_FILE, &num) == -1 ||
+	    next_line(&c, &line, &len) == -1 || len != 0 ||
+	    (size_t)(c.end - c.p) != (size_t)num)
+		goto fail;
+	m.len = (size_t)num;
+	if ((m.data = malloc(m.len ? m.len : 1)) == NULL) {
+		what = "out of memory";
+		goto fail;
+	}
+	memcpy(m.data, c.p, m.len);
+	*out = m;
+	return 0;
+fail:
+	snprintf(err, errlen, "%s", what);
+	spool_msg_free(&m);
+	return -1;
+}
+
+/* --- effects ----------------------------------------------------------------- */
+
+static const char *const subdirs[] = { "tmp", "queue", "failed", "corrupt" };
+
+const char *
+spool_path(const struct spool *sp)
+{
+	return sp->dir;
+}
+
+static int
+mkdir_0700(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (stat(path, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a directory", path);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+purge_tmp(const char *tmp)
+{
+	struct dirent *de;
+	struct stat st;
+	time_t now = time(NULL);
+	DIR *d;
+
+	if ((d = opendir(tmp)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_mtime < now - LIM_SPOOL_TMP_AGE)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
+struct spool *
+spool_open(const char *dir, char *err, size_t errlen)
+{
+	struct spool *sp;
+	char path[PATH_BYTES];
+	size_t i;
+
+	if ((sp = calloc(1, sizeof *sp)) == NULL ||
+	    (sp->dir = strdup(dir)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (mkdir_0700(dir, err, errlen) == -1)
+		goto fail;
+	for (i = 0; i < ARRAY_LEN(subdirs); i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, subdirs[i]);
+		if (mkdir_0700(path, err, errlen) == -1)
+			goto fail;
+	}
+	snprintf(path, sizeof path, "%s/tmp", dir);
+	purge_tmp(path);
+	return sp;
+fail:
+	spool_close(sp);
+	return NULL;
+}
+
+void
+spool_close(struct spool *sp)
+{
+	if (sp == NULL)
+		return;
+	free(sp->dir);
+	free(sp);
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* fsync of a directory through a fresh fd: an fd whose fsync reported an
+ * error is never asked again (APIS §5), and a fresh one sees errors that
+ * happen after it was opened. */
+static int
+sync_dir(const struct spool *sp, const char *sub)
+{
+	char path[PATH_BYTES];
+	int fd, rc;
+
+	snprintf(path, sizeof path, "%s/%s", sp->dir, sub);
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* Writes bytes as tmp/TMPNAME → fsync → [lock] → rename to SUB/ID →
+ * fsync(SUB).  With lockfd, the new file stays open and locked there.
+ * Returns 0, or -1 with err; on failure before the rename nothing is
+ * published, and the temporary file is gone. */
+static int
+publish(const struct spool *sp, const char *sub, const char *id,
+    const char *tmpname, const struct buf *bytes, int *lockfd, char *err,
+    size_t errlen)
+{
+	char tmp[PATH_BYTES], dst[PATH_BYTES];
+	const char *step = "open";
+	int fd = -1;
+
+	snprintf(tmp, sizeof tmp, "%s/tmp/%s", sp->dir, tmpname);
+	snprintf(dst, sizeof dst, "%s/%s/%s", sp->dir, sub, id);
+	if ((fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
+	    0600)) == -1)
+		goto fail_open;
+	step = "write";
+	if (write_all(fd, bytes->data, bytes->len) == -1)
+		goto fail;
+	step = "fsync";
+	if (fsync(fd) == -1)
+		goto fail;
+	step = "lock";
+	if (lockfd && flock(fd, LOCK_EX | LOCK_NB) == -1)
+		goto fail;
+	step = "rename";
+	if (rename(tmp, dst) == -1)
+		goto fail;
+	if (sync_dir(sp, sub) == -1) {
+		snprintf(err, errlen, "fsync %s/%s: %s", sp->dir, sub,
+		    strerror(errno));
+		if (lockfd == NULL) {
+			/* A new message, published but maybe not durable:
+			 * take it back, so what we report (failure) is what
+			 * happens. */
+			unlink(dst);
+			close(fd);
+			return -1;
+		}
+		/* A state update: the rename stands (the old file is gone
+		 * from the name), so keep the claim on the new one; a crash
+		 * now may bring back the older state, i.e. a resend. */
+		log_event(LOG_ERROR, "spool_sync_failed", "id", id, "error",
+		    err, (char *)NULL);
+	}
+	if (lockfd)
+		*lockfd = fd;
+	else
+		close(fd);
+	return 0;
+fail:
+	snprintf(err, errlen, "%s %s: %s", step, tmp, strerror(errno));
+	close(fd);
+	unlink(tmp);
+	return -1;
+fail_open:
+	snprintf(err, errlen, "%s %s: %s", step, tmp, strerror(errno));
+	return -1;
+}
+
+int
+spool_commit(struct spool *sp, const struct spool_msg *m, char *err,
+    size_t errlen)
+{
+	struct buf b;
+	int rc = -1;
+
+	buf_init(&b);
+	if (spool_format(m, &b) == -1)
+		snprintf(err, errlen, "cannot format the spool file");
+	else
+		rc = publish(sp, "queue", m->id, m->id, &b, NULL, err,
+		    errlen);
+	buf_free(&b);
+	return rc;
+}
+
+/* Reads the whole of fd (at most LIM_SPOOL_FILE bytes); caller frees. */
+static char *
+read_fd(int fd, size_t *len)
+{
+	struct stat st;
+	char *p;
+	size_t off = 0;
+
+	if (fstat(fd, &st) == -1 || st.st_size < 0 ||
+	    st.st_size > LIM_SPOOL_FILE)
+		return NULL;
+	if ((p = malloc((size_t)st.st_size + 1)) == NULL)
+		return NULL;
+	while (off < (size_t)st.st_size) {
+		ssize_t r = pread(fd, p + off, (size_t)st.st_size - off,
+		    (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		off += (size_t)r;
+	}
+	*len = off;
+	return p;
+}
+
+static void
+move_corrupt(struct spool *sp, const char *id)
+{
+	char src[PATH_BYTES], dst[PATH_BYTES];
+
+	snprintf(src, sizeof src, "%s/queue/%s", sp->dir, id);
+	snprintf(dst, sizeof dst, "%s/corrupt/%s", sp->dir, id);
+	if (rename(src, dst) == 0) {
+		sync_dir(sp, "corrupt");
+		sync_dir(sp, "queue");
+	}
+}
+
+enum spool_claim
+spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
+    char *err, size_t errlen)
+{
+	char path[PATH_BYTES], why[128];
+	struct stat a, b;
+	char *data = NULL;
+	size_t len = 0;
+	int f = -1, tries;
+
+	if (!crypto_id_valid(id)) {
+		snprintf(err, errlen, "not an id");
+		return SPOOL_GONE;
+	}
+	snprintf(path, sizeof path, "%s/queue/%s", sp->dir, id);
+	/* An update renames a new file over the old one: a lock won on the
+	 * old inode is worthless, so check that the path still names it. */
+	for (tries = 0; tries < 3; tries++) {
+		if ((f = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+			if (errno == ENOENT)
+				return SPOOL_GONE;
+			goto fail;
+		}
+		if (flock(f, LOCK_EX | LOCK_NB) == -1) {
+			close(f);
+			if (errno == EWOULDBLOCK)
+				return SPOOL_BUSY;
+			f = -1;
+			goto fail;
+		}
+		if (stat(path, &a) == -1) {
+			close(f);
+			if (errno == ENOENT)
+				return SPOOL_GONE;
+			f = -1;
+			goto fail;
+		}
+		if (fstat(f, &b) == 0 && a.st_ino == b.st_ino &&
+		    a.st_dev == b.st_dev)
+			break;
+		close(f);
+		f = -1;
+	}
+	if (f == -1)
+		return SPOOL_BUSY;
+	if ((data = read_fd(f, &len)) == NULL) {
+		snprintf(why, sizeof why, "unreadable or larger than %d bytes",
+		    LIM_SPOOL_FILE);
+		goto corrupt;
+	}
+	if (spool_parse(data, len, out, why, sizeof why) == -1)
+		goto corrupt;
+	if (strcmp(out->id, id) != 0) {
+		spool_msg_free(out);
+		snprintf(why, sizeof why, "id does not match the file name");
+		goto corrupt;
+	}
+	free(data);
+	*fd = f;
+	return SPOOL_CLAIMED;
+corrupt:
+	free(data);
+	move_corrupt(sp, id);
+	close(f);
+	snprintf(err, errlen, "%s", why);
+	return SPOOL_CORRUPT;
+fail:
+	snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (f != -1)
+		close(f);
+	return SPOOL_ERROR;
+}
+
+int
+spool_update(struct spool *sp, int *fd, const struct spool_msg *m, char *err,
+    size_t errlen)
+{
+	char tmpname[ID_LEN + 8], tmp[PATH_BYTES];
+	struct buf b;
+	int nfd = -1, rc = -1;
+
+	/* The claim makes us the only writer of this name; a leftover from
+	 * a crashed process is stale. */
+	snprintf(tmpname, sizeof tmpname, "%s.q", m->id);
+	snprintf(tmp, sizeof tmp, "%s/tmp/%s", sp->dir, tmpname);
+	unlink(tmp);
+	buf_init(&b);
+	if (spool_format(m, &b) == -1)
+		snprintf(err, errlen, "cannot format the spool file");
+	else if ((rc = publish(sp, "queue", m->id, tmpname, &b, &nfd, err,
+	    errlen)) == 0) {
+		close(*fd);
+		*fd = nfd;
+	}
+	buf_free(&b);
+	return rc;
+}
+
+int
+spool_write_failed(struct spool *sp, const struct spool_msg *m, char *err,
+    size_t errlen)
+{
+	char tmpname[ID_LEN + 8], tmp[PATH_BYTES];
+	struct spool_msg f = *m;
+	struct buf b;
+	size_t i, n = 0;
+	int rc = -1;
+
+	if ((f.rcpt = calloc(m->nrcpt, sizeof *f.rcpt)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < m->nrcpt; i++)
+		if (m->rcpt[i].state == SPOOL_FAILED)
+			f.rcpt[n++] = m->rcpt[i];   /* borrowed */
+	f.nrcpt = n;
+	snprintf(tmpname, sizeof tmpname, "%s.f", m->id);
+	snprintf(tmp, sizeof tmp, "%s/tmp/%s", sp->dir, tmpname);
+	unlink(tmp);
+	buf_init(&b);
+	if (spool_format(&f, &b) == -1)
+		snprintf(err, errlen, "cannot format the failed record");
+	else
+		rc = publish(sp, "failed", m->id, tmpname, &b, NULL, err,
+		    errlen);
+	buf_free(&b);
+	free(f.rcpt);
+	return rc;
+}
+
+int
+spool_finish(struct spool *sp, int fd, const char *id, char *err,
+    size_t errlen)
+{
+	char path[PATH_BYTES];
+	int rc = 0;
+
+	snprintf(path, sizeof path, "%s/queue/%s", sp->dir, id);
+	if (unlink(path) == -1 || sync_dir(sp, "queue") == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	close(fd);
+	return rc;
+}
+
+void
+spool_release(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+long
+spool_scan(struct spool *sp, void (*fn)(void *arg, const char *id), void *arg,
+    char *err, size_t errlen)
+{
+	char path[PATH_BYTES];
+	struct dirent *de;
+	long n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof path, "%s/queue", sp->dir);
+	if ((d = opendir(path)) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (crypto_id_valid(de->d_name)) {
+			fn(arg, de->d_name);
+			n++;
+		}
+	closedir(d);
+	return n;
+}

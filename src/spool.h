@@ -1,0 +1,169 @@
+/*
+ * spool — the durable queue between "answered" and "delivered" (SPEC
+ * "Delivery and the spool", APIS §5).  Layout under the spool directory:
+ *
+ *   tmp/      files being written (never read by anyone else)
+ *   queue/ID  messages with at least one pending recipient
+ *   failed/ID the recipients given up on (permanent reply or max_age),
+ *             each with the server's reply; same file format
+ *   corrupt/ID files whose marker or checksum did not verify
+ *
+ * One file per message, named by the one id.  File format (version 1):
+ *
+ *   formpost-spool 1\n
+ *   id ID\n
+ *   site NAME\n
+ *   created EPOCH\n
+ *   sender ADDR\n
+ *   attempts N\n
+ *   next-try EPOCH\n
+ *   reply TEXT\n                      last attempt's reply (may be empty)
+ *   rcpt STATE CODE ADDR TEXT\n       one per recipient; STATE is
+ *                                     pending|sent|failed, CODE the last
+ *                                     reply code (0: none), TEXT its reply
+ *   size LEN\n
+ *   \n
+ *   LEN bytes: the exact wire message (CRLF, not dot-stuffed)
+ *   end SHA256\n                      lowercase hex SHA-256 of every byte
+ *                                     before "end"
+ *
+ * Replies are printable ASCII without newlines; addresses and names have
+ * no spaces or controls.  A file that does not parse, lacks the marker,
+ * or fails the checksum is torn or corrupt: it moves to corrupt/ and is
+ * never delivered.
+ *
+ * Writing (commit and every state update): create tmp/NAME (O_EXCL,
+ * 0600) → write → fsync → rename into place → fsync that directory.  An
+ * fsync is never retried on the same fd: any error unlinks the temporary
+ * file and fails (APIS §5 "fsyncgate").  No lock is taken around fsync, so
+ * requests commit concurrently.
+ *
+ * Claiming: a sender holds an exclusive flock on queue/ID while it works
+ * on the message; the lock moves to the new file on every update (the new
+ * file is locked before it is renamed into place), so several processes
+ * may share one spool without sending twice.  Thread-safe: struct spool is
+ * immutable after spool_open.
+ */
+#ifndef FORMPOST_SPOOL_H
+#define FORMPOST_SPOOL_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "crypto.h"
+#include "limits.h"
+#include "util.h"
+
+#define SPOOL_VERSION   1
+#define SPOOL_REPLY_MAX 200   /* bytes of a stored reply, with NUL */
+
+enum spool_state { SPOOL_PENDING, SPOOL_SENT, SPOOL_FAILED };
+
+struct spool_rcpt {
+	char *addr;
+	enum spool_state state;
+	int code;                       /* last reply code, 0 if none */
+	char reply[SPOOL_REPLY_MAX];    /* that reply, sanitised */
+};
+
+/* One message with its delivery state.  Owns every pointer (free with
+ * spool_msg_free) when it came from spool_parse or spool_msg_new. */
+struct spool_msg {
+	char id[ID_LEN + 1];
+	char site[LIM_NAME_BYTES + 1];
+	long long created;              /* epoch seconds */
+	char *sender;
+	struct spool_rcpt *rcpt;
+	size_t nrcpt;
+	unsigned attempts;
+	long long next_try;             /* epoch seconds; 0: at once */
+	char reply[SPOOL_REPLY_MAX];
+	char *data;                     /* the wire bytes */
+	size_t len;
+};
+
+/* --- pure: format and parse --------------------------------------------- */
+
+/* A fresh message (every recipient pending) from copies of the
+ * arguments.  Returns 0, or -1 on OOM or an argument the format cannot
+ * hold (bad id, site name, address with spaces or controls). */
+int spool_msg_new(struct spool_msg *out, const char *id, const char *site,
+    long long created, const char *sender, char *const *rcpt, size_t nrcpt,
+    const char *data, size_t len);
+void spool_msg_free(struct spool_msg *m);   /* NULL fields are fine */
+
+/* Copies src into dst (printable ASCII, no newline, capped). */
+void spool_sanitise(char dst[SPOOL_REPLY_MAX], const char *src);
+
+/* Appends m in the file format to out.  Returns 0, or -1 (OOM or a field
+ * the format cannot hold). */
+int spool_format(const struct spool_msg *m, struct buf *out);
+
+/* Parses and verifies p[0..n) (marker, checksum, every field).  Returns
+ * 0 with *out filled (caller frees with spool_msg_free), or -1 with the
+ * reason in err; *out is untouched on failure. */
+int spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
+    size_t errlen);
+
+/* Number of recipients in state st. */
+size_t spool_count(const struct spool_msg *m, enum spool_state st);
+
+/* --- effects -------------------------------------------------------------- */
+
+struct spool;
+
+/* Opens (creating 0700 where missing) dir and its subdirectories, and
+ * removes tmp/ leftovers older than an hour (younger ones may belong to
+ * another process sharing the spool).  NULL with err on failure. */
+struct spool *spool_open(const char *dir, char *err, size_t errlen);
+void spool_close(struct spool *sp);
+
+/* Durably stores a new message as queue/ID.  Returns 0 only once the file
+ * and the directory entry are on disk; -1 with err otherwise (nothing
+ * published).  Thread-safe and lock-free across callers. */
+int spool_commit(struct spool *sp, const struct spool_msg *m, char *err,
+    size_t errlen);
+
+enum spool_claim {
+	SPOOL_CLAIMED,    /* *fd holds the lock, *out the parsed message */
+	SPOOL_GONE,       /* no such message in queue/ (delivered, dropped) */
+	SPOOL_BUSY,       /* another process or thread holds it */
+	SPOOL_CORRUPT,    /* moved to corrupt/; err says why */
+	SPOOL_ERROR,      /* I/O error or OOM; err says what; retry later */
+};
+
+/* Opens, locks (flock LOCK_EX|LOCK_NB), reads and verifies queue/ID.  On
+ * SPOOL_CLAIMED the caller owns *fd (release with spool_release, or
+ * spool_finish) and *out (spool_msg_free). */
+enum spool_claim spool_claim(struct spool *sp, const char *id,
+    struct spool_msg *out, int *fd, char *err, size_t errlen);
+
+/* Rewrites queue/ID with m's state, keeping the claim: *fd is replaced by
+ * the new file's locked fd.  0, or -1 with err (the old file and claim
+ * stay as they were). */
+int spool_update(struct spool *sp, int *fd, const struct spool_msg *m,
+    char *err, size_t errlen);
+
+/* Writes failed/ID holding m's failed recipients only (every one of them
+ * so far: it replaces an earlier failed/ID).  0 or -1 with err. */
+int spool_write_failed(struct spool *sp, const struct spool_msg *m,
+    char *err, size_t errlen);
+
+/* Removes queue/ID (claimed through fd), syncs the directory, releases
+ * the claim.  0, or -1 with err (the claim is released either way). */
+int spool_finish(struct spool *sp, int fd, const char *id, char *err,
+    size_t errlen);
+
+/* Releases a claim without changing anything. */
+void spool_release(int fd);
+
+/* Calls fn for every well-formed id in queue/ (in directory order).
+ * Returns the number of ids, or -1 with err when the directory cannot be
+ * read. */
+long spool_scan(struct spool *sp, void (*fn)(void *arg, const char *id),
+    void *arg, char *err, size_t errlen);
+
+/* The spool directory as given to spool_open. */
+const char *spool_path(const struct spool *sp);
+
+#endif

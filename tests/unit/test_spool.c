@@ -1,0 +1,244 @@
+/* The spool file format: round trip, and every way a file can be torn,
+ * truncated or flipped is refused (a refused file goes to corrupt/). */
+#include "unit.h"
+
+#include <stdlib.h>
+
+#include "sender.h"
+#include "spool.h"
+
+static const char WIRE[] = "From: a@example.com\r\nSubject: x\r\n\r\n"
+    "body\r\n.\r\nend 0000\n\r\n";
+
+static void
+make(struct spool_msg *m)
+{
+	char *rcpt[] = { "info@example.com", "sales@example.com",
+	    "bcc@example.org" };
+
+	assert_int_equal(spool_msg_new(m, "ABCDEFGHIJKLMNOPQRS_", "example",
+	    1700000000, "noreply@example.com", rcpt, 3, WIRE,
+	    sizeof WIRE - 1), 0);
+}
+
+static void
+formatted(const struct spool_msg *m, struct buf *b)
+{
+	buf_init(b);
+	assert_int_equal(spool_format(m, b), 0);
+}
+
+static void
+test_round_trip(void **state)
+{
+	struct spool_msg m, back;
+	struct buf b, b2;
+	char err[128];
+
+	(void)state;
+	make(&m);
+	m.attempts = 3;
+	m.next_try = 1700000123;
+	spool_sanitise(m.reply, "451 4.3.0 try\r\nlater \x01");
+	assert_string_equal(m.reply, "451 4.3.0 try");
+	m.rcpt[1].state = SPOOL_SENT;
+	m.rcpt[1].code = 250;
+	m.rcpt[2].state = SPOOL_FAILED;
+	m.rcpt[2].code = 550;
+	spool_sanitise(m.rcpt[2].reply, "550 5.1.1 no such user");
+	formatted(&m, &b);
+	assert_int_equal(spool_parse(b.data, b.len, &back, err, sizeof err),
+	    0);
+	assert_string_equal(back.id, m.id);
+	assert_string_equal(back.site, "example");
+	assert_true(back.created == 1700000000);
+	assert_true(back.next_try == 1700000123);
+	assert_int_equal(back.attempts, 3);
+	assert_string_equal(back.sender, "noreply@example.com");
+	assert_string_equal(back.reply, "451 4.3.0 try");
+	assert_int_equal(back.nrcpt, 3);
+	assert_int_equal(back.rcpt[0].state, SPOOL_PENDING);
+	assert_int_equal(back.rcpt[1].state, SPOOL_SENT);
+	assert_int_equal(back.rcpt[2].state, SPOOL_FAILED);
+	assert_int_equal(back.rcpt[2].code, 550);
+	assert_string_equal(back.rcpt[2].reply, "550 5.1.1 no such user");
+	assert_string_equal(back.rcpt[1].addr, "sales@example.com");
+	assert_int_equal(spool_count(&back, SPOOL_PENDING), 1);
+	assert_int_equal(back.len, sizeof WIRE - 1);
+	assert_memory_equal(back.data, WIRE, back.len);
+	/* Formatting what was parsed gives the same bytes. */
+	formatted(&back, &b2);
+	assert_int_equal(b2.len, b.len);
+	assert_memory_equal(b2.data, b.data, b.len);
+	/* The header is the documented text. */
+	assert_memory_equal(b.data, "formpost-spool 1\nid ABCDEFGHIJKLMNOPQRS_"
+	    "\nsite example\ncreated 1700000000\n", 70);
+	buf_free(&b2);
+	buf_free(&b);
+	spool_msg_free(&back);
+	spool_msg_free(&m);
+}
+
+static void
+test_every_truncation_refused(void **state)
+{
+	struct spool_msg m, back;
+	struct buf b;
+	char err[128];
+	size_t n;
+
+	(void)state;
+	make(&m);
+	formatted(&m, &b);
+	for (n = 0; n < b.len; n++)
+		assert_int_equal(spool_parse(b.data, n, &back, err,
+		    sizeof err), -1);
+	/* Trailing garbage is refused too. */
+	buf_adds(&b, "x");
+	assert_int_equal(spool_parse(b.data, b.len, &back, err, sizeof err),
+	    -1);
+	buf_free(&b);
+	spool_msg_free(&m);
+}
+
+static void
+test_every_bit_flip_refused(void **state)
+{
+	struct spool_msg m, back;
+	struct buf b;
+	char err[128];
+	size_t i;
+	int bit;
+
+	(void)state;
+	make(&m);
+	formatted(&m, &b);
+	for (i = 0; i < b.len; i++)
+		for (bit = 0; bit < 8; bit++) {
+			b.data[i] ^= (char)(1 << bit);
+			assert_int_equal(spool_parse(b.data, b.len, &back,
+			    err, sizeof err), -1);
+			b.data[i] ^= (char)(1 << bit);
+		}
+	assert_int_equal(spool_parse(b.data, b.len, &back, err, sizeof err),
+	    0);
+	spool_msg_free(&back);
+	buf_free(&b);
+	spool_msg_free(&m);
+}
+
+/* A file whose checksum is right but whose fields are not: the parser
+ * still refuses it (it is not enough to trust the writer). */
+static void
+test_bad_fields_with_good_checksum(void **state)
+{
+	static const char *const bad[] = {
+		"formpost-spool 2\n",
+		"id short\n",
+		"site has space\n",
+		"created -1\n",
+		"attempts 01\n",
+		"rcpt maybe 0 a@b ",
+		"rcpt pending 1000 a@b ",
+		"rcpt pending 0 a@b\n",
+		"size 99999\n",
+	};
+	const char *good = "formpost-spool 1\nid ABCDEFGHIJKLMNOPQRS_\n"
+	    "site example\ncreated 1\nsender a@b\nattempts 0\nnext-try 0\n"
+	    "reply \nrcpt pending 0 x@y \nsize 2\n\nab";
+	unsigned char sum[SHA256_LEN];
+	char hex[2 * SHA256_LEN + 1], err[128];
+	struct spool_msg back;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i <= ARRAY_LEN(bad); i++) {
+		struct buf b;
+		const char *line = i < ARRAY_LEN(bad) ? bad[i] : NULL;
+		buf_init(&b);
+		if (line == NULL)
+			buf_adds(&b, good);
+		else {
+			/* Replace the line starting with the same key. */
+			size_t k = strcspn(line, " ");
+			const char *p = good;
+			while (p && strncmp(p, line, k + 1) != 0)
+				if ((p = strchr(p, '\n')) != NULL)
+					p++;
+			assert_non_null(p);
+			buf_add(&b, good, (size_t)(p - good));
+			buf_adds(&b, line);
+			if (line[strlen(line) - 1] == '\n')
+				buf_adds(&b, strchr(p, '\n') + 1);
+			else
+				buf_adds(&b, strchr(p, '\n'));
+		}
+		assert_int_equal(crypto_sha256(b.data, b.len, sum), 0);
+		crypto_hex(sum, sizeof sum, hex);
+		buf_printf(&b, "end %s\n", hex);
+		if (line == NULL) {
+			assert_int_equal(spool_parse(b.data, b.len, &back,
+			    err, sizeof err), 0);
+			assert_string_equal(back.rcpt[0].addr, "x@y");
+			spool_msg_free(&back);
+		} else
+			assert_int_equal(spool_parse(b.data, b.len, &back,
+			    err, sizeof err), -1);
+		buf_free(&b);
+	}
+}
+
+static void
+test_format_refuses_what_it_cannot_hold(void **state)
+{
+	char *sp[] = { "a b@example.com" }, *ok[] = { "a@example.com" };
+	struct spool_msg m;
+	struct buf b;
+
+	(void)state;
+	assert_int_equal(spool_msg_new(&m, "ABCDEFGHIJKLMNOPQRS_", "ex",
+	    1, "s@example.com", sp, 1, "x", 1), -1);
+	assert_int_equal(spool_msg_new(&m, "bad id", "ex", 1, "s@example.com",
+	    ok, 1, "x", 1), -1);
+	assert_int_equal(spool_msg_new(&m, "ABCDEFGHIJKLMNOPQRS_", "e x", 1,
+	    "s@example.com", ok, 1, "x", 1), -1);
+	assert_int_equal(spool_msg_new(&m, "ABCDEFGHIJKLMNOPQRS_", "ex", 1,
+	    "s@example.com", ok, 0, "x", 1), -1);
+	assert_int_equal(spool_msg_new(&m, "ABCDEFGHIJKLMNOPQRS_", "ex", 1,
+	    "s@example.com", ok, 1, "x", 1), 0);
+	strcpy(m.reply, "line\nbreak");
+	buf_init(&b);
+	assert_int_equal(spool_format(&m, &b), -1);
+	buf_free(&b);
+	spool_msg_free(&m);
+}
+
+static void
+test_backoff_schedule(void **state)
+{
+	(void)state;
+	/* first_retry doubling up to max_retry */
+	assert_int_equal(sender_backoff(1, 30, 3600), 30);
+	assert_int_equal(sender_backoff(2, 30, 3600), 60);
+	assert_int_equal(sender_backoff(3, 30, 3600), 120);
+	assert_int_equal(sender_backoff(7, 30, 3600), 1920);
+	assert_int_equal(sender_backoff(8, 30, 3600), 3600);
+	assert_int_equal(sender_backoff(1000, 30, 3600), 3600);
+	assert_int_equal(sender_backoff(0, 30, 3600), 30);
+	assert_int_equal(sender_backoff(3, 1, 2), 2);
+	assert_int_equal(sender_backoff(40, 86400, 7 * 86400), 7 * 86400);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_every_truncation_refused),
+		cmocka_unit_test(test_every_bit_flip_refused),
+		cmocka_unit_test(test_bad_fields_with_good_checksum),
+		cmocka_unit_test(test_format_refuses_what_it_cannot_hold),
+		cmocka_unit_test(test_backoff_schedule),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
