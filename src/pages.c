@@ -223,20 +223,25 @@ input_type(enum field_type t)
 	}
 }
 
-/* "  line" per line, for multi-line values in mails. */
+/*
+ * "  line" per line, for multi-line values in mails, so a value reads as
+ * one block under its label.  Empty lines stay empty: trailing spaces
+ * would only cost "=20" in quoted-printable and be stripped by readers.
+ */
 static char *
 indent(const char *s)
 {
 	struct buf b;
+	int bol = 1;
 
 	buf_init(&b);
-	buf_adds(&b, "  ");
 	for (; *s; s++) {
 		if (*s == '\r')
 			continue;
-		buf_addc(&b, *s);
-		if (*s == '\n')
+		if (bol && *s != '\n')
 			buf_adds(&b, "  ");
+		buf_addc(&b, *s);
+		bol = *s == '\n';
 	}
 	return buf_steal(&b);
 }
