@@ -72,13 +72,14 @@ addrs(char **list, size_t n)
 /*
  * Subject text: a multiline field used in the subject brings CRLF (the
  * validator's normal form) and tabs; each line break (CRLF, CR or LF) and
- * each tab becomes one space, so "a\r\nb" reads "a b".  The writer still
- * refuses any control that would remain.
+ * each tab becomes one space, so "a\r\nb" reads "a b".  Spaces at either
+ * end are dropped, so "[Contact] {{subject}}" with no subject reads
+ * "[Contact]".  The writer still refuses any control that would remain.
  */
 static void
 flatten(struct buf *b)
 {
-	size_t i, o;
+	size_t i, o, start;
 
 	for (i = o = 0; i < b->len; i++) {
 		char c = b->data[i];
@@ -86,9 +87,15 @@ flatten(struct buf *b)
 			i++;
 		b->data[o++] = c == '\r' || c == '\n' || c == '\t' ? ' ' : c;
 	}
-	b->len = o;
+	while (o > 0 && b->data[o - 1] == ' ')
+		o--;
+	for (start = 0; start < o && b->data[start] == ' '; start++)
+		;
+	if (start)
+		memmove(b->data, b->data + start, o - start);
+	b->len = o - start;
 	if (b->data)
-		b->data[o] = '\0';
+		b->data[b->len] = '\0';
 }
 
 int

@@ -88,7 +88,8 @@ has_line_break_or_ctl(const char *s, size_t n)
 	return 0;
 }
 
-/* CR, LF and CRLF → CRLF; other controls except TAB refused. */
+/* CR, LF, CRLF, U+0085, U+2028 and U+2029 → CRLF; other controls (C0
+ * but TAB, DEL, the rest of C1 from U+0080) refused. */
 static int
 norm_multiline(struct buf *b, const char *s, size_t n, const char **code)
 {
@@ -104,7 +105,7 @@ norm_multiline(struct buf *b, const char *s, size_t n, const char **code)
 				l++;
 			buf_add(b, "\r\n", 2);
 		} else if ((cp < 0x20 && cp != '\t') || cp == 0x7F ||
-		    (cp > 0x80 && cp <= 0x9F)) {
+		    (cp >= 0x80 && cp <= 0x9F)) {
 			*code = "control_char";
 			return 0;
 		} else

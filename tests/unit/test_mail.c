@@ -383,7 +383,7 @@ test_override_and_flatten(void **state)
 {
 	const struct site *s = config_site(cfg, "custom");
 	const char *kv[] = {
-		"name", "Bo", "message", "one\r\ntwo\rthree\nfour\tfive", NULL
+		"name", "Bo", "message", "  one\r\ntwo\rthree\nfour\tfive\t \n", NULL
 	};
 	struct fvals v = { 0 };
 	struct mail m;

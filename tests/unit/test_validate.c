@@ -199,6 +199,8 @@ test_multiline_pattern(void **state)
 	OK("msg", "タブ\tOK", "タブ\tOK");
 	BAD("msg", "a", "too_short");
 	BAD("msg", "ab\x01", "control_char");
+	BAD("msg", "ab\xc2\x80", "control_char");   /* U+0080, first of C1 */
+	BAD("msg", "ab\xc2\x9f", "control_char");
 	OK("zip", "123-4567", "123-4567");
 	BAD("zip", "1234-567", "pattern");
 	BAD("zip", "x123-4567", "pattern");
