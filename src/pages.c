@@ -28,7 +28,7 @@ static const char *const reserved_list[] = {
 	"_value", "_error", "_required", "_input_type", "_is_multiline",
 	"_is_select", "_is_checkbox", "_is_group", "_is_consent", "_checked",
 	"_multiline", "_indented", "_options", "_option", "_selected",
-	"_errors", "_honeypot", "_has_errors", NULL,
+	"_errors", "_honeypot", "_has_errors", "_reply_to", NULL,
 };
 
 struct pages {
@@ -395,6 +395,7 @@ build(struct render *r, const struct site *s, const struct fvals *v,
 	var_add(&r->root, "_date", f->date);
 	var_add(&r->root, "_ip", f->ip);
 	var_add(&r->root, "_page", f->page);
+	var_add(&r->root, "_reply_to", v ? v->reply_to : NULL);
 	var_add(&r->root, "_action", f->action);
 	var_add(&r->root, "_status", f->status);
 	var_add(&r->root, "_title", f->title);

@@ -201,8 +201,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* The address headers are exactly the configured ones (a
 		 * visitor may type any address into the subject or body). */
 		addrs = ja ? "\r\nTo: info@shop.example.jp\r\n"
-		    "Cc: staff@shop.example.jp\r\nSubject: " :
-		    "\r\nTo: to@b.example\r\nSubject: ";
+		    "Cc: staff@shop.example.jp\r\nSubject:" :
+		    "\r\nTo: to@b.example\r\nSubject:";
 		CHECK(memmem(m.wire.data, m.wire.len, addrs, strlen(addrs)));
 		mail_free(&m);
 	}

@@ -268,6 +268,7 @@ def test_default_body_reads_well(stack):
     body = body_text(msg)
     lines = body.split("\n")
     assert lines[0] == "example のお問い合わせフォームから、次の内容が送信されました。"
+    assert lines[1] == "このメールにそのまま返信すると、送信者（taro..x.@docomo.ne.jp）に届きます。"
     start = lines.index("----------------------------------------")
     assert lines[start + 1:start + 10] == [
         "お名前: 山田 太郎",
