@@ -360,3 +360,29 @@ SPAM = (b"From: a@b.example\r\nTo: c@d.example\r\n"
         b"Subject: CHEAP VIAGRA!!! CLICK NOW\r\n"
         b"Date: Mon, 21 Sep 2026 09:13:20 -0500\r\nMessage-ID: <x@b.example>\r\n"
         b"\r\nBuy cheap viagra now! 100% FREE! CLICK NOW!!!\r\n")
+
+
+def test_multipart_cannot_bend_the_mail(stack):
+    """The same through multipart/form-data: a part value with CRLF in a
+    one-line field is refused; in the multiline field it stays body text."""
+    fp, ng, smtpd = stack
+    empty_file = {"attachment": ("", b"", "application/octet-stream")}
+    r = post_form(ng.url("/formpost/raw"),
+                  {"name": "Taro\r\nBcc: evil@example.net", "email": "t@example.jp",
+                   "subject": "s", "message": "m"},
+                  files=empty_file, accept="application/json")
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["name"]
+    message = "line\r\nBcc: evil@example.net\r\n.\r\nTo: evil@example.net"
+    r = post_form(ng.url("/formpost/raw"),
+                  {"name": "=?UTF-8?Q?Bcc=3A_evil=40example=2Enet?=",
+                   "email": "t@example.jp", "subject": "Bcc: evil@example.net",
+                   "message": message},
+                  files=empty_file, accept="application/json")
+    assert r.status_code == 200, r.text
+    env, raw, msg = received(smtpd, 1)
+    check_common(env, raw, msg, HEADERS_RAW, RCPT_RAW, r.json()["id"])
+    assert str(msg["Subject"]) == "Bcc: evil@example.net"
+    assert (msg["Reply-To"].addresses[0].display_name ==
+            "=?UTF-8?Q?Bcc=3A_evil=40example=2Enet?=")
+    assert msg.get_payload(decode=True).decode() == message + "\r\n"
