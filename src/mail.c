@@ -69,16 +69,33 @@ addrs(char **list, size_t n)
 	return a;
 }
 
-/* Subject text: any line break a multiline field brought becomes a space. */
+/*
+ * Subject text: a multiline field used in the subject brings CRLF (the
+ * validator's normal form) and tabs; each line break (CRLF, CR or LF) and
+ * each tab becomes one space, so "a\r\nb" reads "a b".  Spaces at either
+ * end are dropped, so "[Contact] {{subject}}" with no subject reads
+ * "[Contact]".  The writer still refuses any control that would remain.
+ */
 static void
 flatten(struct buf *b)
 {
-	size_t i;
+	size_t i, o, start;
 
-	for (i = 0; i < b->len; i++)
-		if (b->data[i] == '\r' || b->data[i] == '\n' ||
-		    b->data[i] == '\t')
-			b->data[i] = ' ';
+	for (i = o = 0; i < b->len; i++) {
+		char c = b->data[i];
+		if (c == '\r' && i + 1 < b->len && b->data[i + 1] == '\n')
+			i++;
+		b->data[o++] = c == '\r' || c == '\n' || c == '\t' ? ' ' : c;
+	}
+	while (o > 0 && b->data[o - 1] == ' ')
+		o--;
+	for (start = 0; start < o && b->data[start] == ' '; start++)
+		;
+	if (start)
+		memmove(b->data, b->data + start, o - start);
+	b->len = o - start;
+	if (b->data)
+		b->data[b->len] = '\0';
 }
 
 int

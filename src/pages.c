@@ -29,7 +29,7 @@ static const char *const reserved_list[] = {
 	"_is_multiline",
 	"_is_select", "_is_checkbox", "_is_group", "_is_consent", "_checked",
 	"_multiline", "_indented", "_options", "_option", "_selected",
-	"_errors", "_honeypot", "_has_errors", NULL,
+	"_errors", "_honeypot", "_has_errors", "_reply_to", NULL,
 };
 
 struct pages {
@@ -239,20 +239,25 @@ input_mode(enum field_type t)
 	}
 }
 
-/* "  line" per line, for multi-line values in mails. */
+/*
+ * "  line" per line, for multi-line values in mails, so a value reads as
+ * one block under its label.  Empty lines stay empty: trailing spaces
+ * would only cost "=20" in quoted-printable and be stripped by readers.
+ */
 static char *
 indent(const char *s)
 {
 	struct buf b;
+	int bol = 1;
 
 	buf_init(&b);
-	buf_adds(&b, "  ");
 	for (; *s; s++) {
 		if (*s == '\r')
 			continue;
-		buf_addc(&b, *s);
-		if (*s == '\n')
+		if (bol && *s != '\n')
 			buf_adds(&b, "  ");
+		buf_addc(&b, *s);
+		bol = *s == '\n';
 	}
 	return buf_steal(&b);
 }
@@ -407,6 +412,7 @@ build(struct render *r, const struct site *s, const struct fvals *v,
 	var_add(&r->root, "_date", f->date);
 	var_add(&r->root, "_ip", f->ip);
 	var_add(&r->root, "_page", f->page);
+	var_add(&r->root, "_reply_to", v ? v->reply_to : NULL);
 	var_add(&r->root, "_action", f->action);
 	var_add(&r->root, "_status", f->status);
 	var_add(&r->root, "_title", f->title);

@@ -8,6 +8,7 @@
  * Variables a template may use: the site's fields by name, and the
  * reserved ones below, all starting with '_' (field names never do).
  *   everywhere  _id _site _date _ip _page _lang _action
+ *               _reply_to (the validated address Reply-To carries, or "")
  *   error page  _status _title _message
  *   lists       _fields: _name _label _value _error _required _input_type
  *                        _input_mode (inputmode: decimal tel email url or "")

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "limits.h"
+#include "mime.h"
 #include "util.h"
 
 #define LINE_MAX_IN 1024   /* bytes of one dialogue line we keep */
@@ -407,6 +408,27 @@ smtp_send(struct smtp_client *c, const struct smtp_profile *p,
 	c->d.nrcpt = nrcpt;
 	c->d.trace = tr;
 	c->d.trace_arg = trace_arg;
+	/*
+	 * The envelope is checked again here, at the last step before curl
+	 * writes it into MAIL FROM / RCPT TO: curl sends the strings as they
+	 * are (APIS §1.6), so a CR or LF that slipped in anywhere upstream
+	 * (a damaged spool file, a future caller) would start a new SMTP
+	 * command.  Such a message can never be sent as it is: permanent.
+	 */
+	for (i = 0; i < nrcpt && mime_envelope_ok(rcpt[i].addr); i++)
+		;
+	if (!mime_envelope_ok(sender) || i < nrcpt) {
+		res->outcome = OUT_PERM;
+		res->fail = SF_OTHER;
+		snprintf(res->reply, sizeof res->reply, "envelope address "
+		    "refused before sending: not a plain ASCII address");
+		for (i = 0; i < nrcpt; i++) {
+			rcpt[i].outcome = OUT_PERM;
+			snprintf(rcpt[i].reply, sizeof rcpt[i].reply, "%s",
+			    res->reply);
+		}
+		return -1;
+	}
 	for (i = 0; i < nrcpt; i++) {
 		if ((t = curl_slist_append(rl, rcpt[i].addr)) == NULL) {
 			curl_slist_free_all(rl);

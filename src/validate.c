@@ -122,7 +122,8 @@ has_line_break_or_ctl(const char *s, size_t n)
 	return 0;
 }
 
-/* CR, LF and CRLF → CRLF; other controls except TAB refused. */
+/* CR, LF, CRLF, U+0085, U+2028 and U+2029 → CRLF; other controls (C0
+ * but TAB, DEL, the rest of C1 from U+0080) refused. */
 static int
 norm_multiline(struct buf *b, const char *s, size_t n, const char **code)
 {
