@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "addr.h"
 #include "limits.h"
 #include "util.h"
 
@@ -603,38 +604,6 @@ get_path(struct ld *ld, const struct ynode *map, const char *key, char **out)
 
 /* ----------------------------------------------------------- checks */
 
-static int
-is_atext(int c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
-}
-
-static int
-domain_ok(const char *d)
-{
-	size_t len = strlen(d), lab = 0;
-	int dots = 0;
-	const char *p;
-
-	if (len == 0 || len > LIM_ADDR_DOMAIN)
-		return 0;
-	for (p = d; *p; p++) {
-		if (*p == '.') {
-			if (lab == 0 || p[-1] == '-')
-				return 0;
-			lab = 0;
-			dots++;
-		} else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-		    || (*p >= '0' && *p <= '9') || *p == '-') {
-			if ((lab == 0 && *p == '-') || ++lab > 63)
-				return 0;
-		} else
-			return 0;
-	}
-	return lab > 0 && p[-1] != '-' && dots > 0;
-}
-
 int
 config_addr_ok(const char *addr)
 {
@@ -644,10 +613,10 @@ config_addr_ok(const char *addr)
 	    strlen(addr) > LIM_ADDR_PATH - 2)
 		return 0;
 	for (p = addr; p < at; p++)
-		if (!(is_atext((unsigned char)*p) ||
+		if (!(addr_is_atext((unsigned char)*p) ||
 		    (*p == '.' && p != addr && p[1] != '.' && p + 1 != at)))
 			return 0;
-	return domain_ok(at + 1);
+	return addr_domain_ok(at + 1);
 }
 
 int
@@ -983,33 +952,53 @@ parse_profile(struct ld *ld, const struct ynode *key, const struct ynode *n,
 	return 0;
 }
 
+/* A top-level mapping of named entries (smtp:, sites:): allocates *arr with
+ * one element of size elem per entry and hands each to parse(), counting
+ * them in *count as they come so config_free sees the ones begun. */
 static int
-parse_profiles(struct ld *ld, const struct ynode *root)
+parse_named(struct ld *ld, const struct ynode *root, const char *key,
+    size_t max, size_t elem, void **arr, size_t *count,
+    int (*parse)(struct ld *, const struct ynode *, const struct ynode *,
+    void *), const char *none)
 {
-	const struct ynode *n = map_get(root, "smtp");
-	struct config *c = ld->c;
+	const struct ynode *n = map_get(root, key);
 	size_t i;
 
-	if (n == NULL || want_kind(ld, n, Y_MAP, "smtp") == -1 || n->n == 0) {
+	if (n == NULL || want_kind(ld, n, Y_MAP, key) == -1 || n->n == 0) {
 		if (!ld->failed)
-			ld_error(ld, 1, 1, "no smtp: profiles; add at least "
-			    "one (see conf/formpost.example.yaml)");
+			ld_error(ld, 1, 1, "%s", none);
 		return -1;
 	}
-	if (n->n / 2 > LIM_PROFILES) {
-		NERR(ld, n, "more than %d smtp profiles", LIM_PROFILES);
+	if (n->n / 2 > max) {
+		NERR(ld, n, "more than %zu entries under %s", max, key);
 		return -1;
 	}
-	if ((c->profiles = calloc(n->n / 2, sizeof *c->profiles)) == NULL)
+	if ((*arr = calloc(n->n / 2, elem)) == NULL)
 		return -1;
 	for (i = 0; i < n->n; i += 2) {
-		c->nprofiles++;
+		(*count)++;
 		if (want_kind(ld, n->items[i + 1], Y_MAP, n->items[i]->str) ==
-		    -1 || parse_profile(ld, n->items[i], n->items[i + 1],
-		    &c->profiles[i / 2]) == -1)
+		    -1 || parse(ld, n->items[i], n->items[i + 1],
+		    (char *)*arr + (i / 2) * elem) == -1)
 			return -1;
 	}
 	return 0;
+}
+
+static int
+parse_profile_cb(struct ld *ld, const struct ynode *k, const struct ynode *v,
+    void *p)
+{
+	return parse_profile(ld, k, v, p);
+}
+
+static int
+parse_profiles(struct ld *ld, const struct ynode *root)
+{
+	return parse_named(ld, root, "smtp", LIM_PROFILES,
+	    sizeof(struct smtp_profile), (void **)&ld->c->profiles,
+	    &ld->c->nprofiles, parse_profile_cb, "no smtp: profiles; add at "
+	    "least one (see conf/formpost.example.yaml)");
 }
 
 static int
@@ -1423,31 +1412,18 @@ fail:
 }
 
 static int
+parse_site_cb(struct ld *ld, const struct ynode *k, const struct ynode *v,
+    void *s)
+{
+	return parse_site(ld, k, v, s);
+}
+
+static int
 parse_sites(struct ld *ld, const struct ynode *root)
 {
-	const struct ynode *n = map_get(root, "sites");
-	struct config *c = ld->c;
-	size_t i;
-
-	if (n == NULL || want_kind(ld, n, Y_MAP, "sites") == -1 || n->n == 0) {
-		if (!ld->failed)
-			ld_error(ld, 1, 1, "no sites: configured; add one "
-			    "(see conf/formpost.example.yaml)");
-		return -1;
-	}
-	if (n->n / 2 > LIM_SITES) {
-		NERR(ld, n, "more than %d sites", LIM_SITES);
-		return -1;
-	}
-	if ((c->sites = calloc(n->n / 2, sizeof *c->sites)) == NULL)
-		return -1;
-	for (i = 0; i < n->n; i += 2) {
-		c->nsites++;
-		if (parse_site(ld, n->items[i], n->items[i + 1],
-		    &c->sites[i / 2]) == -1)
-			return -1;
-	}
-	return 0;
+	return parse_named(ld, root, "sites", LIM_SITES, sizeof(struct site),
+	    (void **)&ld->c->sites, &ld->c->nsites, parse_site_cb,
+	    "no sites: configured; add one (see conf/formpost.example.yaml)");
 }
 
 /* ------------------------------------------------------------ public */

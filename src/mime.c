@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "addr.h"
 #include "limits.h"
 
 #define EW_OVERHEAD	12	/* "=?UTF-8?B?" + "?=" */
@@ -122,15 +123,6 @@ name_ok(const char *name)
 	return p - name <= 40;	/* leaves room for a first encoded word */
 }
 
-static int
-is_atext(unsigned char c)
-{
-	/* RFC 5322 §3.2.3 */
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9') || (c != '\0' &&
-	    strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
-}
-
 /* RFC 5322 §3.2.3 dot-atom-text. */
 static int
 dot_atom(const char *s, size_t n)
@@ -143,7 +135,7 @@ dot_atom(const char *s, size_t n)
 		if (s[i] == '.') {
 			if (s[i + 1] == '.')
 				return 0;
-		} else if (!is_atext((unsigned char)s[i]))
+		} else if (!addr_is_atext((unsigned char)s[i]))
 			return 0;
 	}
 	return 1;
@@ -470,7 +462,7 @@ phrase_kind(const char *s, size_t n)
 			qlen++;
 		qlen++;
 		if (s[i] == ' ' ? i + 1 < n && s[i + 1] == ' ' :
-		    !is_atext((unsigned char)s[i]))
+		    !addr_is_atext((unsigned char)s[i]))
 			atoms = 0;
 	}
 	if (atoms && n <= PHRASE_PLAIN_MAX)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "limits.h"
 #include "utf8.h"
 #include "util.h"
@@ -153,37 +154,6 @@ norm_multiline(struct buf *b, const char *s, size_t n, const char **code)
 	return b->oom ? -1 : 0;
 }
 
-static int
-is_atext(int c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
-}
-
-static int
-ldh_domain_ok(const char *d)
-{
-	size_t lab = 0, len = strlen(d);
-	int dots = 0;
-
-	if (len == 0 || len > LIM_ADDR_DOMAIN)
-		return 0;
-	for (; *d; d++) {
-		if (*d == '.') {
-			if (lab == 0 || d[-1] == '-')
-				return 0;
-			lab = 0;
-			dots++;
-		} else if ((*d >= 'a' && *d <= 'z') || (*d >= '0' && *d <= '9')
-		    || *d == '-') {
-			if ((lab == 0 && *d == '-') || ++lab > 63)
-				return 0;
-		} else
-			return 0;
-	}
-	return lab > 0 && d[-1] != '-' && dots > 0;
-}
-
 char *
 validate_email(const char *s, size_t n, const char **code, int *quoted)
 {
@@ -217,14 +187,14 @@ validate_email(const char *s, size_t n, const char **code, int *quoted)
 				goto out;
 			if (i + 1 == ll || local[i + 1] == '.')
 				dotbad = 1;
-		} else if (!is_atext((unsigned char)local[i]))
+		} else if (!addr_is_atext((unsigned char)local[i]))
 			goto out;
 	}
 	if (idn2_to_ascii_8z(dom, &ascii, IDN2_NFC_INPUT |
 	    IDN2_NONTRANSITIONAL) != IDN2_OK)
 		goto out;
 	ascii_lower(ascii, strlen(ascii));
-	if (!ldh_domain_ok(ascii))
+	if (!addr_domain_ok(ascii))
 		goto out;
 	for (i = 0; i < ARRAY_LEN(carrier_domains); i++)
 		if (strcmp(ascii, carrier_domains[i]) == 0)
