@@ -195,3 +195,41 @@ def test_demo_killed_hard_leaves_nothing(tmp_path):
             if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
     assert port_free(http) and port_free(smtp)
+
+
+def test_demo_with_the_real_formpost(tmp_path):
+    """`make run` end to end with the real binary: the demo's own form,
+    posted through the demo's nginx, lands as an .eml with the fixed From,
+    the visitor as Reply-To and the Japanese text intact."""
+    import email
+    import email.policy
+    argv, http, smtp = demo_setup(tmp_path)
+    conf = tmp_path / "conf" / "demo" / "formpost.yaml"
+    conf.write_text(conf.read_text(encoding="utf-8").replace(
+        "templates: ../../templates", f"templates: {REPO / 'templates'}"), encoding="utf-8")
+    argv[argv.index("--formpost") + 1] = REPO / "formpost"
+    demo = harness.Proc(argv, tmp_path / "demo.err", stdout="pipe")
+    try:
+        read_until(demo, r"Press Ctrl-C")
+        page = requests.get(f"http://127.0.0.1:{http}/", timeout=5).text
+        p = FormParser()
+        p.feed(page)
+        names = {i.get("name") for i in p.inputs}
+        assert {"name", "email", "phone", "message"} <= names
+        fields = {"name": "山田 花子", "email": "hanako@example.jp",
+                  "phone": "０３－１２３４－５６７８", "message": "見積もりをお願いします。\n二行目"}
+        r = harness.post_form(f"http://127.0.0.1:{http}/formpost/demo", fields,
+                              origin=f"http://127.0.0.1:{http}")
+        assert r.status_code == 200 and "受付番号" in r.text
+        lines = read_until(demo, r"mail: .*\.eml")
+        eml = next((tmp_path / "demo-mail").glob("*.eml"))
+        msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+        assert msg["From"] == "formpost demo <noreply@demo.example>"
+        assert msg["Reply-To"] == "山田 花子 <hanako@example.jp>"
+        body = msg.get_content()
+        assert "山田 花子" in body and "03-1234-5678" in body and "二行目" in body
+        assert lines
+        demo.popen.send_signal(signal.SIGINT)
+        assert demo.popen.wait(20) == 0, harness.tail(demo.log)
+    finally:
+        demo.kill()
