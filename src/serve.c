@@ -33,6 +33,7 @@
 #include "sender.h"
 #include "smtp.h"
 #include "spool.h"
+#include "trigger.h"
 
 /* Rate-limit slots (16 bytes each): 1 MiB whatever the flood. */
 #define RATELIMIT_SLOTS 65536
@@ -120,6 +121,32 @@ fail:
 
 static struct spool *spool;
 static struct sender *sender;
+static struct trigger *trigger;
+
+/* Every queued message due now: `formpost queue flush` (through the
+ * spool's trigger file, on the trigger thread) or a reload. */
+static void
+flush(const char *why)
+{
+	char err[256], n[24];
+	long queued = sender_flush(sender, err, sizeof err);
+
+	if (queued == -1) {
+		log_event(LOG_ERROR, "flush_failed", "reason", why, "error",
+		    err, (char *)NULL);
+		return;
+	}
+	snprintf(n, sizeof n, "%ld", queued);
+	log_event(LOG_INFO, "flushed", "reason", why, "queued", n,
+	    (char *)NULL);
+}
+
+static void
+on_trigger(void *arg)
+{
+	(void)arg;
+	flush("queue flush");
+}
 
 /* The submit hook: durable in the spool, then the sender is woken.  0
  * only after spool_commit said file and directory are on disk. */
@@ -210,11 +237,25 @@ peer_ok(void *arg, const char *addr)
 	return ok;
 }
 
+/* Appends name to the list in out when a and b differ (NULL-safe). */
+static void
+changed(char *out, size_t outlen, const char *name, const char *a,
+    const char *b)
+{
+	size_t n = strlen(out);
+
+	if ((a == NULL) == (b == NULL) && (a == NULL || strcmp(a, b) == 0))
+		return;
+	if (strstr(out, name) != NULL)      /* listen is compared thrice */
+		return;
+	snprintf(out + n, outlen - n, "%s%s", n ? "," : "", name);
+}
+
 static void
 reload(const char *path)
 {
 	struct world *w, *old;
-	char err[1024];
+	char err[1024], keys[96] = "", oldn[16], newn[16];
 
 	if ((w = world_load(path, err, sizeof err)) == NULL) {
 		log_event(LOG_ERROR, "reload_failed", "error", err,
@@ -223,19 +264,35 @@ reload(const char *path)
 	}
 	pthread_mutex_lock(&world_lock);
 	old = current;
-	/* What only a restart can change: say so, keep running. */
-	if (old->c->listen != w->c->listen || old->c->workers !=
-	    w->c->workers || strcmp(old->c->spool, w->c->spool) != 0 ||
-	    (old->c->user == NULL) != (w->c->user == NULL) ||
-	    (old->c->user && strcmp(old->c->user, w->c->user) != 0) ||
-	    (old->c->listen_path && w->c->listen_path &&
-	    strcmp(old->c->listen_path, w->c->listen_path) != 0))
-		log_event(LOG_WARN, "reload_needs_restart", "keys",
-		    "listen, workers, spool or user changed", (char *)NULL);
+	/* What only a restart can change: say which, keep running (the
+	 * running values stay in force for those keys). */
+	snprintf(oldn, sizeof oldn, "%u/%u", (unsigned)old->c->listen,
+	    old->c->listen_port);
+	snprintf(newn, sizeof newn, "%u/%u", (unsigned)w->c->listen,
+	    w->c->listen_port);
+	changed(keys, sizeof keys, "listen", oldn, newn);
+	changed(keys, sizeof keys, "listen", old->c->listen_path,
+	    w->c->listen_path);
+	changed(keys, sizeof keys, "listen", old->c->listen_host,
+	    w->c->listen_host);
+	snprintf(oldn, sizeof oldn, "%u", old->c->workers);
+	snprintf(newn, sizeof newn, "%u", w->c->workers);
+	changed(keys, sizeof keys, "workers", oldn, newn);
+	changed(keys, sizeof keys, "spool", old->c->spool, w->c->spool);
+	changed(keys, sizeof keys, "user", old->c->user, w->c->user);
+	changed(keys, sizeof keys, "socket_group", old->c->socket_group,
+	    w->c->socket_group);
+	if (keys[0])
+		log_event(LOG_WARN, "reload_needs_restart", "keys", keys,
+		    "action", "running with the old values of these keys "
+		    "until a restart", (char *)NULL);
 	current = w;
 	pthread_mutex_unlock(&world_lock);
 	world_release(old);
 	log_event(LOG_INFO, "reloaded", "config", path, (char *)NULL);
+	/* A fixed password or host applies to held messages now, not after
+	 * their back-off. */
+	flush("reload");
 }
 
 int
@@ -294,6 +351,12 @@ serve_main(const char *path)
 		fprintf(stderr, "formpost: spool: %s\n", err);
 		goto out;
 	}
+	/* Without it `queue flush` still works at the next start; say so
+	 * and keep serving. */
+	if ((trigger = trigger_start(w->c->spool, on_trigger, NULL, err,
+	    sizeof err)) == NULL)
+		log_event(LOG_ERROR, "trigger_failed", "error", err, "action",
+		    "queue flush cannot wake this process", (char *)NULL);
 	pool = fcgi_start(fd, w->c->workers, handle, is_tcp ? peer_ok : NULL,
 	    NULL, err, sizeof err);
 	if (pool == NULL) {
@@ -320,6 +383,8 @@ serve_main(const char *path)
 out:
 	/* Requests are done (none can wake the sender now); in-flight SMTP
 	 * gets its grace, the rest stays spooled. */
+	trigger_stop(trigger);
+	trigger = NULL;
 	if (sender_stop(sender) == 0) {
 		sender = NULL;
 		spool_close(spool);
