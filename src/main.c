@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "crypto.h"
 #include "help.h"
 #include "pages.h"
 #include "priv.h"
@@ -184,7 +185,20 @@ main(int argc, char **argv)
 			if (++i == argc)
 				return usage_error("-c needs a FILE", NULL);
 			cfg = argv[i];
-		} else if (argv[i][0] == '-') {
+		} else if (strcmp(argv[i], "--") == 0) {
+			/* Only words follow (an id may start with '-'). */
+			for (i++; i < argc && nargs < (int)(sizeof args /
+			    sizeof args[0]); i++)
+				args[nargs++] = argv[i];
+			if (i < argc) {
+				fprintf(stderr, "formpost: too many "
+				    "arguments\n");
+				return 2;
+			}
+		} else if (argv[i][0] == '-' && !(nargs == 2 &&
+		    strcmp(args[0], "queue") == 0 && crypto_id_valid(argv[i]))) {
+			/* Ids are URL-safe base64: "-x…" in the ID slot of
+			 * queue retry/drop is an id, not an option. */
 			fprintf(stderr, "formpost: unknown option %s\n%s",
 			    argv[i], help_text(NULL));
 			return 2;

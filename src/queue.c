@@ -602,7 +602,8 @@ queue_check(struct spool *sp, unsigned older_than, FILE *out)
 		const struct spool_msg *m = &q.it[i].m;
 		if (q.it[i].cls == QC_CONFIG && nconfig++ == 0)
 			cfg = m;
-		if (now - m->created > (long long)older_than && nold++ == 0)
+		if (now - m->created >= (long long)older_than &&
+		    nold++ == 0)
 			old = m;          /* oldest first: this is the oldest */
 	}
 	queue_duration(limit, older_than);
