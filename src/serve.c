@@ -237,55 +237,54 @@ peer_ok(void *arg, const char *addr)
 	return ok;
 }
 
-/* Appends name to the list in out when a and b differ (NULL-safe). */
-static void
-changed(char *out, size_t outlen, const char *name, const char *a,
-    const char *b)
-{
-	size_t n = strlen(out);
+/* What only a restart can change (SPEC: listen, workers, spool, user;
+ * and socket_group), as the process started with it: a reload is compared
+ * with these, not with the previous reload, since the running process
+ * still uses them. */
+enum { RK_LISTEN, RK_WORKERS, RK_SPOOL, RK_USER, RK_GROUP, RK_N };
+static const char *const rk_names[RK_N] = { "listen", "workers", "spool",
+    "user", "socket_group" };
+static char running_keys[RK_N][512];
 
-	if ((a == NULL) == (b == NULL) && (a == NULL || strcmp(a, b) == 0))
-		return;
-	if (strstr(out, name) != NULL)      /* listen is compared thrice */
-		return;
-	snprintf(out + n, outlen - n, "%s%s", n ? "," : "", name);
+static void
+restart_keys(const struct config *c, char out[RK_N][512])
+{
+	snprintf(out[RK_LISTEN], 512, "%u %s %s %u", (unsigned)c->listen,
+	    c->listen_path ? c->listen_path : "", c->listen_host ?
+	    c->listen_host : "", c->listen_port);
+	snprintf(out[RK_WORKERS], 512, "%u", c->workers);
+	snprintf(out[RK_SPOOL], 512, "%s", c->spool);
+	snprintf(out[RK_USER], 512, "%s", c->user ? c->user : "");
+	snprintf(out[RK_GROUP], 512, "%s", c->socket_group ?
+	    c->socket_group : "");
 }
 
 static void
 reload(const char *path)
 {
 	struct world *w, *old;
-	char err[1024], keys[96] = "", oldn[16], newn[16];
+	char err[1024], keys[96] = "", now[RK_N][512];
+	size_t i, n;
 
 	if ((w = world_load(path, err, sizeof err)) == NULL) {
 		log_event(LOG_ERROR, "reload_failed", "error", err,
 		    "action", "kept the running config", (char *)NULL);
 		return;
 	}
-	pthread_mutex_lock(&world_lock);
-	old = current;
-	/* What only a restart can change: say which, keep running (the
-	 * running values stay in force for those keys). */
-	snprintf(oldn, sizeof oldn, "%u/%u", (unsigned)old->c->listen,
-	    old->c->listen_port);
-	snprintf(newn, sizeof newn, "%u/%u", (unsigned)w->c->listen,
-	    w->c->listen_port);
-	changed(keys, sizeof keys, "listen", oldn, newn);
-	changed(keys, sizeof keys, "listen", old->c->listen_path,
-	    w->c->listen_path);
-	changed(keys, sizeof keys, "listen", old->c->listen_host,
-	    w->c->listen_host);
-	snprintf(oldn, sizeof oldn, "%u", old->c->workers);
-	snprintf(newn, sizeof newn, "%u", w->c->workers);
-	changed(keys, sizeof keys, "workers", oldn, newn);
-	changed(keys, sizeof keys, "spool", old->c->spool, w->c->spool);
-	changed(keys, sizeof keys, "user", old->c->user, w->c->user);
-	changed(keys, sizeof keys, "socket_group", old->c->socket_group,
-	    w->c->socket_group);
+	/* Say which need a restart, keep running with their old values. */
+	restart_keys(w->c, now);
+	for (i = 0; i < RK_N; i++)
+		if (strcmp(now[i], running_keys[i]) != 0) {
+			n = strlen(keys);
+			snprintf(keys + n, sizeof keys - n, "%s%s", n ? "," :
+			    "", rk_names[i]);
+		}
 	if (keys[0])
 		log_event(LOG_WARN, "reload_needs_restart", "keys", keys,
 		    "action", "running with the old values of these keys "
 		    "until a restart", (char *)NULL);
+	pthread_mutex_lock(&world_lock);
+	old = current;
 	current = w;
 	pthread_mutex_unlock(&world_lock);
 	world_release(old);
@@ -335,6 +334,7 @@ serve_main(const char *path)
 		goto out;
 	}
 	current = w;
+	restart_keys(w->c, running_keys);
 	if ((limiter = new_limiter()) == NULL) {
 		fprintf(stderr, "formpost: cannot set up rate limits\n");
 		goto out;
