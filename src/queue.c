@@ -149,7 +149,8 @@ load(struct spool *sp, const char *sub, struct listing *l, char *err,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	qsort(l->it, l->n, sizeof *l->it, by_age);
+	if (l->n > 1)
+		qsort(l->it, l->n, sizeof *l->it, by_age);
 	return 0;
 }
 
@@ -508,6 +509,10 @@ queue_retry(struct spool *sp, const char *id, FILE *out)
 		    "remove failed/%s by hand)\n", err, id);
 		goto out;
 	}
+	/* Released before the wake-up: a worker that finds it still
+	 * claimed would put it back for a whole first_retry. */
+	spool_release(fd);
+	fd = -1;
 	fprintf(out, "%s: %zu recipient%s queued again, due now\n", id, n,
 	    n == 1 ? "" : "s");
 	rc = wake(sp, out) == -1;

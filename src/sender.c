@@ -713,7 +713,7 @@ sender_flush(struct sender *s, char *err, size_t errlen)
 	 * threads hold is compared under it, so nothing is scheduled twice. */
 	if ((n = spool_scan(s->sp, idlist_add, &found, err, errlen)) == -1)
 		return -1;
-	if (!found.oom)
+	if (!found.oom && found.n > 1)
 		qsort(found.id, found.n, sizeof *found.id, id_cmp);
 	pthread_mutex_lock(&s->mu);
 	for (i = 0; i < s->n && !found.oom; i++)
@@ -728,10 +728,12 @@ sender_flush(struct sender *s, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	qsort(known.id, known.n, sizeof *known.id, id_cmp);
+	if (known.n > 1)
+		qsort(known.id, known.n, sizeof *known.id, id_cmp);
 	for (i = 0; i < found.n; i++)
-		if (bsearch(found.id[i], known.id, known.n, sizeof *known.id,
-		    id_cmp) == NULL && heap_push(s, found.id[i], now, 0) == -1)
+		if ((known.n == 0 || bsearch(found.id[i], known.id, known.n,
+		    sizeof *known.id, id_cmp) == NULL) &&
+		    heap_push(s, found.id[i], now, 0) == -1)
 			break;   /* OOM: the rest waits for the next start */
 	for (i = 0; i < s->n; i++) {
 		s->heap[i].due = now;
