@@ -10,39 +10,17 @@
 
 #include "check.h"
 #include "config.h"
+#include "crypto.h"
+#include "help.h"
 #include "pages.h"
 #include "priv.h"
+#include "queue.h"
 #include "serve.h"
 #include "smtp.h"
+#include "spool.h"
 #include "testmail.h"
 
 #define DEFAULT_CONFIG "/etc/formpost/formpost.yaml"
-
-static const char usage[] =
-"usage: formpost [serve] [-c FILE]        run the FastCGI worker\n"
-"       formpost check [-c FILE]          validate config and environment\n"
-"       formpost test-mail SITE [-c FILE] send a test mail now\n"
-"       formpost queue list|flush|retry ID|drop ID|check [-c FILE]\n"
-"       formpost --version | --help\n"
-"\n"
-"The config is FILE, else $FORMPOST_CONFIG, else " DEFAULT_CONFIG ".\n"
-"\n"
-"serve   listens where the config's listen: says, else on systemd's fd 3\n"
-"        (LISTEN_FDS), else on fd 0 (spawn-fcgi).  Started as root it drops\n"
-"        to user: after opening the socket and the spool.  SIGTERM/SIGINT\n"
-"        finish requests in hand and exit 0; SIGHUP reloads the config.\n"
-"check   like nginx -t: parses the config (errors as FILE:LINE:COLUMN),\n"
-"        lints deliverability (From at a mailbox provider's domain,\n"
-"        envelope_from at another domain, SMTP user at another domain),\n"
-"        and opens templates, password files, ca_file and the spool as\n"
-"        the service user.  Exit 0 when serve would start, else 1.\n"
-"test-mail SITE\n"
-"        composes a clearly marked test mail to SITE's recipients and sends\n"
-"        it now through the site's smtp profiles in order (the spool is not\n"
-"        used), printing the SMTP dialogue (AUTH data hidden) and the\n"
-"        outcome.  Exit 0 sent, 1 temporary, 2 config (fix the setup:\n"
-"        password, TLS, From not allowed...), 3 permanent (recipient\n"
-"        refused).\n";
 
 static const char *
 config_path(const char *given)
@@ -118,30 +96,111 @@ cmd_test_mail(const char *path, const char *site)
 	return rc;
 }
 
+/* queue SUB [ID]: as user:, over the config's spool.  Exit statuses as
+ * `formpost help queue` says; a setup failure is 1 (3 for check). */
+static int
+cmd_queue(const char *path, char **args, int json,
+    unsigned older_than)
+{
+	const char *sub = args[1];
+	struct config *c = NULL;
+	struct spool *sp = NULL;
+	char err[1024];
+	int rc, fail = strcmp(sub, "check") == 0 ? QCHECK_UNKNOWN : 1;
+
+	if ((c = config_load(path, err, sizeof err)) == NULL) {
+		printf("%s%s\n", fail == QCHECK_UNKNOWN ? "UNKNOWN: " : "",
+		    err);
+		return fail;
+	}
+	if (priv_drop(c->user, err, sizeof err) == -1 ||
+	    (sp = spool_open(c->spool, err, sizeof err)) == NULL) {
+		printf("%sformpost queue: %s\n", fail == QCHECK_UNKNOWN ?
+		    "UNKNOWN: " : "", err);
+		config_free(c);
+		return fail;
+	}
+	if (strcmp(sub, "list") == 0)
+		rc = queue_list(sp, json, stdout);
+	else if (strcmp(sub, "flush") == 0)
+		rc = queue_flush(sp, stdout);
+	else if (strcmp(sub, "retry") == 0)
+		rc = queue_retry(sp, args[2], stdout);
+	else if (strcmp(sub, "drop") == 0)
+		rc = queue_drop(sp, args[2], stdout);
+	else
+		rc = queue_check(sp, older_than, stdout);
+	spool_close(sp);
+	config_free(c);
+	return rc;
+}
+
+/* 1 when args name a queue command with the right number of words. */
+static int
+queue_args_ok(char **args, int nargs)
+{
+	const char *sub = nargs > 1 ? args[1] : "";
+
+	if (strcmp(sub, "list") == 0 || strcmp(sub, "flush") == 0 ||
+	    strcmp(sub, "check") == 0)
+		return nargs == 2;
+	if (strcmp(sub, "retry") == 0 || strcmp(sub, "drop") == 0)
+		return nargs == 3;
+	return 0;
+}
+
+static int
+usage_error(const char *what, const char *cmd)
+{
+	const char *page = help_text(cmd);
+
+	fprintf(stderr, "formpost: %s\n%s", what, page ? page :
+	    help_text(NULL));
+	return 2;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *cmd = "serve", *cfg = NULL;
 	char *args[8];
-	int nargs = 0, i;
+	int nargs = 0, i, help = 0, json = 0;
+	unsigned older_than = 3600;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--version") == 0) {
 			printf("formpost %s\n", FORMPOST_VERSION);
 			return 0;
 		} else if (strcmp(argv[i], "--help") == 0 ||
-		    strcmp(argv[i], "-h") == 0) {
-			fputs(usage, stdout);
-			return 0;
+		    strcmp(argv[i], "-h") == 0)
+			help = 1;
+		else if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else if (strcmp(argv[i], "--older-than") == 0) {
+			if (++i == argc || config_parse_duration(argv[i],
+			    &older_than) == -1)
+				return usage_error("--older-than needs a "
+				    "duration such as 30m, 1h or 2d", "queue");
 		} else if (strcmp(argv[i], "-c") == 0) {
-			if (++i == argc) {
-				fprintf(stderr, "formpost: -c needs a FILE\n");
+			if (++i == argc)
+				return usage_error("-c needs a FILE", NULL);
+			cfg = argv[i];
+		} else if (strcmp(argv[i], "--") == 0) {
+			/* Only words follow (an id may start with '-'). */
+			for (i++; i < argc && nargs < (int)(sizeof args /
+			    sizeof args[0]); i++)
+				args[nargs++] = argv[i];
+			if (i < argc) {
+				fprintf(stderr, "formpost: too many "
+				    "arguments\n");
 				return 2;
 			}
-			cfg = argv[i];
-		} else if (argv[i][0] == '-') {
+		} else if (argv[i][0] == '-' && !(nargs == 2 &&
+		    strcmp(args[0], "queue") == 0 && crypto_id_valid(argv[i]))) {
+			/* Ids are URL-safe base64: "-x…" in the ID slot of
+			 * queue retry/drop is an id, not an option. */
 			fprintf(stderr, "formpost: unknown option %s\n%s",
-			    argv[i], usage);
+			    argv[i], help_text(NULL));
 			return 2;
 		} else if (nargs < (int)(sizeof args / sizeof args[0]))
 			args[nargs++] = argv[i];
@@ -152,13 +211,25 @@ main(int argc, char **argv)
 	}
 	if (nargs > 0)
 		cmd = args[0];
+	if (strcmp(cmd, "help") == 0 || help) {
+		const char *page = help_text(strcmp(cmd, "help") == 0 ?
+		    (nargs > 1 ? args[1] : NULL) : nargs > 0 ? cmd : NULL);
+		if (page == NULL)
+			return usage_error("no such command", NULL);
+		fputs(page, stdout);
+		return 0;
+	}
 	if (strcmp(cmd, "serve") == 0 && nargs <= 1)
 		return serve_main(config_path(cfg));
 	if (strcmp(cmd, "check") == 0 && nargs == 1)
 		return cmd_check(config_path(cfg));
 	if (strcmp(cmd, "test-mail") == 0 && nargs == 2)
 		return cmd_test_mail(config_path(cfg), args[1]);
-	fprintf(stderr, "formpost: unknown command or wrong arguments: %s\n%s",
-	    cmd, usage);
+	if (strcmp(cmd, "queue") == 0 && queue_args_ok(args, nargs))
+		return cmd_queue(config_path(cfg), args, json,
+		    older_than);
+	fprintf(stderr, "formpost: unknown command or wrong arguments: %s\n",
+	    cmd);
+	fputs(help_text(help_text(cmd) ? cmd : NULL), stderr);
 	return 2;
 }

@@ -7,6 +7,7 @@
  */
 #include "outcome.h"
 
+#include <stdio.h>
 #include <string.h>
 
 enum outcome
@@ -60,4 +61,50 @@ smtp_phase_name(enum smtp_phase p)
 	static const char *names[] = { "connect", "tls", "ehlo", "auth",
 	    "mail", "rcpt", "data", "dot", "quit" };
 	return names[p];
+}
+
+/* How much an operator must look at a class: config first. */
+static int
+urgency(enum outcome o)
+{
+	static const int rank[] = { [OUT_SENT] = 0, [OUT_PERM] = 1,
+	    [OUT_TEMP] = 2, [OUT_CONFIG] = 3 };
+	return rank[o];
+}
+
+int
+outcome_note_class(const char *note)
+{
+	enum outcome o;
+	size_t n;
+
+	for (o = OUT_SENT; o <= OUT_PERM; o++) {
+		n = strlen(outcome_name(o));
+		if (strncmp(note, outcome_name(o), n) == 0 &&
+		    note[n] == ':' && note[n + 1] == ' ')
+			return (int)o;
+	}
+	return -1;
+}
+
+void
+outcome_note(char *note, size_t size, int append, enum outcome o,
+    const char *profile, enum smtp_phase phase, const char *reply)
+{
+	char rest[512] = "";
+	const char *old;
+	int prev;
+
+	if (size == 0)
+		return;
+	prev = append ? outcome_note_class(note) : -1;
+	if (prev != -1) {
+		/* Keep the parts written so far, after their "CLASS: ". */
+		old = note + strlen(outcome_name((enum outcome)prev)) + 2;
+		snprintf(rest, sizeof rest, "%s; ", old);
+		if (urgency((enum outcome)prev) > urgency(o))
+			o = (enum outcome)prev;
+	}
+	snprintf(note, size, "%s: %s%s %s%s%s", outcome_name(o), rest,
+	    profile, smtp_phase_name(phase), *reply ? " " : "", reply);
 }

@@ -7,6 +7,8 @@
 #ifndef FORMPOST_OUTCOME_H
 #define FORMPOST_OUTCOME_H
 
+#include <stddef.h>
+
 enum outcome { OUT_SENT, OUT_TEMP, OUT_CONFIG, OUT_PERM };
 
 /* Where in the SMTP dialogue a reply or failure happened. */
@@ -42,6 +44,23 @@ enum outcome outcome_classify(enum smtp_phase phase, enum smtp_fail fail,
     int code, const char *enhanced);
 
 const char *outcome_name(enum outcome o);
+
+/* The note a spool file keeps as its last reply, so `formpost queue`
+ * can tell why a message waits without guessing from reply text:
+ *
+ *   "CLASS: PROFILE PHASE REPLY[; PROFILE PHASE REPLY]..."
+ *
+ * one part per profile tried in the attempt, CLASS the most pressing of
+ * them for an operator (config, then temporary, permanent, sent).  With
+ * append 0 the note starts afresh, else the part is added to note (cut
+ * to fit size, always NUL-terminated).  profile and reply are printable
+ * text; the result is too.  Pure. */
+void outcome_note(char *note, size_t size, int append, enum outcome o,
+    const char *profile, enum smtp_phase phase, const char *reply);
+
+/* The CLASS a note starts with, or -1 when it has none (empty, or a free
+ * text such as an expiry reason).  Pure. */
+int outcome_note_class(const char *note);
 const char *smtp_phase_name(enum smtp_phase p);
 
 #endif

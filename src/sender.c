@@ -49,6 +49,11 @@ struct sender {
 	size_t n, cap;
 	struct pstate ps[PSTATES];
 	size_t nps;
+	/* Flushed ids (sorted): their files' next-try is waived until their
+	 * next attempt.  In flight: ids being delivered, out of the heap. */
+	char (*forced)[ID_LEN + 1];
+	size_t nforced;
+	char inflight[LIM_SENDERS][ID_LEN + 1];
 	int stopping;
 	int running;               /* threads not yet ended */
 	atomic_int abort;          /* in-flight SMTP must give up */
@@ -284,17 +289,18 @@ log_failed(const struct spool_msg *m, const struct spool_rcpt *r)
 }
 
 /* One transaction through profile p for m's pending recipients; records
- * each outcome in m.  Returns how many recipients changed state, or -1
- * on OOM. */
+ * each outcome in m, and in m->reply a note (outcome_note) that `queue
+ * list` reads; first: p is the attempt's first profile.  Returns how many
+ * recipients changed state, or -1 on OOM. */
 static int
 try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
     const struct smtp_profile *p, struct spool_msg *m, long long now,
-    long long next_try)
+    long long next_try, int first)
 {
 	struct smtp_result res;
 	struct smtp_rcpt *rc;
 	size_t *idx, i, k = 0;
-	char code[8], count[24], nt[32];
+	char code[8], count[24], nt[32], reply[SPOOL_REPLY_MAX];
 	int changed = 0, failed;
 
 	rc = calloc(m->nrcpt, sizeof *rc);
@@ -324,23 +330,52 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 			log_failed(m, r);
 		}
 	}
-	spool_sanitise(m->reply, res.reply);
+	spool_sanitise(reply, res.reply);
+	outcome_note(m->reply, sizeof m->reply, !first, res.outcome, p->name,
+	    res.phase, reply);
 	/* Before any recipient: the profile, not this message, failed. */
 	failed = res.outcome != OUT_SENT && res.phase <= PH_MAIL &&
 	    (res.outcome == OUT_TEMP || res.outcome == OUT_CONFIG);
-	profile_done(s, c, p->name, failed, res.outcome, m->reply, now);
+	profile_done(s, c, p->name, failed, res.outcome, reply, now);
 	snprintf(code, sizeof code, "%d", res.code);
 	snprintf(count, sizeof count, "%zu", k);
 	iso_time(nt, next_try);
 	log_event(res.outcome == OUT_SENT ? LOG_INFO : LOG_WARN, "attempt",
 	    "site", m->site, "id", m->id, "profile", p->name, "outcome",
 	    outcome_name(res.outcome), "phase", smtp_phase_name(res.phase),
-	    "rcpt_count", count, "code", code, "reply", m->reply,
+	    "rcpt_count", count, "code", code, "reply", reply,
 	    "maybe_sent", res.maybe_sent ? "1" : NULL, "next_try",
 	    spool_count(m, SPOOL_PENDING) ? nt : NULL, (char *)NULL);
 	free(rc);
 	free(idx);
 	return changed;
+}
+
+static int
+id_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, ID_LEN);
+}
+
+/* Whether id was flushed and not attempted since; drop: forget it. */
+static int
+forced(struct sender *s, const char *id, int drop)
+{
+	char (*f)[ID_LEN + 1];
+	int found = 0;
+
+	pthread_mutex_lock(&s->mu);
+	if (s->nforced > 0 && (f = bsearch(id, s->forced, s->nforced,
+	    sizeof *s->forced, id_cmp)) != NULL) {
+		found = 1;
+		if (drop) {
+			memmove(f, f + 1, (size_t)(s->forced + s->nforced -
+			    (f + 1)) * sizeof *f);
+			s->nforced--;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	return found;
 }
 
 static void
@@ -375,7 +410,7 @@ deliver(struct sender *s, struct smtp_client *cl, const char *id)
 		schedule(s, id, now + c->first_retry, 0);
 		goto out;
 	}
-	if (m.next_try > now) {        /* found at start, not due yet */
+	if (m.next_try > now && !forced(s, id, 0)) {   /* not due yet */
 		schedule(s, id, m.next_try, 0);
 		goto out;
 	}
@@ -395,8 +430,8 @@ deliver(struct sender *s, struct smtp_client *cl, const char *id)
 		tried = 1;
 	} else if (site == NULL) {
 		/* A reload removed the site: hold, never guess a route. */
-		snprintf(m.reply, sizeof m.reply, "site %s is not in the "
-		    "config: held", m.site);
+		snprintf(m.reply, sizeof m.reply, "%s: site %s is not in the "
+		    "config: held", outcome_name(OUT_CONFIG), m.site);
 		log_event(LOG_ERROR, "attempt", "site", m.site, "id", id,
 		    "outcome", "config", "reply", m.reply, (char *)NULL);
 		tried = 1;
@@ -410,10 +445,10 @@ deliver(struct sender *s, struct smtp_client *cl, const char *id)
 					wait = until;
 				continue;
 			}
-			tried = 1;
 			if ((ch = try_profile(s, cl, c, site->smtp[j], &m, now,
-			    next_try)) == -1)
+			    next_try, !tried)) == -1)
 				break;
+			tried = 1;
 			/* Progress is recorded before the next profile, so
 			 * a crash resends to as few as possible. */
 			if (ch > 0 && spool_count(&m, SPOOL_PENDING) > 0 &&
@@ -423,6 +458,8 @@ deliver(struct sender *s, struct smtp_client *cl, const char *id)
 				    "error", err, (char *)NULL);
 		}
 	}
+	if (tried)
+		forced(s, id, 1);
 	if (!tried) {
 		/* Every profile is backing off: no attempt, no count. */
 		schedule(s, id, wait ? wait : now + c->first_retry, 1);
@@ -478,12 +515,18 @@ run(void *arg)
 	struct smtp_client *cl = NULL;
 	struct timespec ts;
 	struct entry e;
+	size_t slot;
 
 	pthread_mutex_lock(&s->mu);
 	while (!s->stopping) {
 		long long now = (long long)time(NULL);
 		if (s->n > 0 && s->heap[0].due <= now) {
 			e = heap_pop(s);
+			for (slot = 0; slot < LIM_SENDERS &&
+			    s->inflight[slot][0]; slot++)
+				;
+			if (slot < LIM_SENDERS)
+				memcpy(s->inflight[slot], e.id, ID_LEN + 1);
 			pthread_mutex_unlock(&s->mu);
 			if (cl == NULL && (cl = smtp_client_new()) != NULL)
 				smtp_client_set_abort(cl, &s->abort);
@@ -494,6 +537,8 @@ run(void *arg)
 			} else
 				deliver(s, cl, e.id);
 			pthread_mutex_lock(&s->mu);
+			if (slot < LIM_SENDERS)
+				s->inflight[slot][0] = '\0';
 			continue;
 		}
 		/* Nothing due: hang up an idle connection after a while. */
@@ -538,6 +583,7 @@ sender_free(struct sender *s)
 	pthread_cond_destroy(&s->idle);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
+	free(s->forced);
 	free(s->heap);
 	free(s);
 }
@@ -627,4 +673,82 @@ sender_stop(struct sender *s)
 		pthread_join(s->th[i], NULL);
 	sender_free(s);
 	return 0;
+}
+
+/* --- operator's flush ---------------------------------------------------- */
+
+struct idlist {
+	char (*id)[ID_LEN + 1];
+	size_t n, cap;
+	int oom;
+};
+
+static void
+idlist_add(void *arg, const char *id)
+{
+	struct idlist *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		char (*t)[ID_LEN + 1] = realloc(l->id, cap * sizeof *t);
+		if (t == NULL) {
+			l->oom = 1;
+			return;
+		}
+		l->id = t;
+		l->cap = cap;
+	}
+	memcpy(l->id[l->n++], id, ID_LEN + 1);
+}
+
+long
+sender_flush(struct sender *s, char *err, size_t errlen)
+{
+	struct idlist found = { 0 }, known = { 0 };
+	long long now = (long long)time(NULL);
+	size_t i;
+	long n;
+
+	/* The directory is read outside the lock; what the heap and the
+	 * threads hold is compared under it, so nothing is scheduled twice. */
+	if ((n = spool_scan(s->sp, idlist_add, &found, err, errlen)) == -1)
+		return -1;
+	if (!found.oom && found.n > 1)
+		qsort(found.id, found.n, sizeof *found.id, id_cmp);
+	pthread_mutex_lock(&s->mu);
+	for (i = 0; i < s->n && !found.oom; i++)
+		idlist_add(&known, s->heap[i].id);
+	for (i = 0; i < LIM_SENDERS; i++)
+		if (s->inflight[i][0])
+			idlist_add(&known, s->inflight[i]);
+	if (found.oom || known.oom) {
+		pthread_mutex_unlock(&s->mu);
+		free(found.id);
+		free(known.id);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (known.n > 1)
+		qsort(known.id, known.n, sizeof *known.id, id_cmp);
+	for (i = 0; i < found.n; i++)
+		if ((known.n == 0 || bsearch(found.id[i], known.id, known.n,
+		    sizeof *known.id, id_cmp) == NULL) &&
+		    heap_push(s, found.id[i], now, 0) == -1)
+			break;   /* OOM: the rest waits for the next start */
+	for (i = 0; i < s->n; i++) {
+		s->heap[i].due = now;
+		s->heap[i].deferred = 0;
+	}
+	/* Every profile may be tried again now (a failed one by one probe
+	 * first: its failure count stays, so a still-wrong password costs
+	 * one attempt, not one per message). */
+	for (i = 0; i < s->nps; i++)
+		s->ps[i].next_ok = 0;
+	free(s->forced);
+	s->forced = found.id;
+	s->nforced = found.n;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	free(known.id);
+	return n;
 }

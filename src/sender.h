@@ -40,6 +40,14 @@ struct sender *sender_start(struct spool *sp, sender_acquire_fn acquire,
 /* A message was just committed: deliver it now.  Thread-safe. */
 void sender_wake(struct sender *s, const char *id);
 
+/* The operator's flush (`queue flush`, a reload): every message in
+ * queue/ is due now, its own back-off waived until its next attempt, and
+ * every profile's back-off lifted (a profile that failed is probed by one
+ * message first).  Messages that another process or `queue retry` put in
+ * queue/ are picked up.  Thread-safe; reads the directory.  Returns the
+ * number of messages in queue/, or -1 with err. */
+long sender_flush(struct sender *s, char *err, size_t errlen);
+
 /* Stops taking work, gives in-flight SMTP LIM_STOP_GRACE seconds, then
  * aborts it (those messages stay spooled).  Returns 0 when every thread
  * ended (s is freed), -1 when one is still stuck in libcurl: s is then

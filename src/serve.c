@@ -33,6 +33,7 @@
 #include "sender.h"
 #include "smtp.h"
 #include "spool.h"
+#include "trigger.h"
 
 /* Rate-limit slots (16 bytes each): 1 MiB whatever the flood. */
 #define RATELIMIT_SLOTS 65536
@@ -120,6 +121,32 @@ fail:
 
 static struct spool *spool;
 static struct sender *sender;
+static struct trigger *trigger;
+
+/* Every queued message due now: `formpost queue flush` (through the
+ * spool's trigger file, on the trigger thread) or a reload. */
+static void
+flush(const char *why)
+{
+	char err[256], n[24];
+	long queued = sender_flush(sender, err, sizeof err);
+
+	if (queued == -1) {
+		log_event(LOG_ERROR, "flush_failed", "reason", why, "error",
+		    err, (char *)NULL);
+		return;
+	}
+	snprintf(n, sizeof n, "%ld", queued);
+	log_event(LOG_INFO, "flushed", "reason", why, "queued", n,
+	    (char *)NULL);
+}
+
+static void
+on_trigger(void *arg)
+{
+	(void)arg;
+	flush("queue flush");
+}
 
 /* The submit hook: durable in the spool, then the sender is woken.  0
  * only after spool_commit said file and directory are on disk. */
@@ -210,32 +237,61 @@ peer_ok(void *arg, const char *addr)
 	return ok;
 }
 
+/* What only a restart can change (SPEC: listen, workers, spool, user;
+ * and socket_group), as the process started with it: a reload is compared
+ * with these, not with the previous reload, since the running process
+ * still uses them. */
+enum { RK_LISTEN, RK_WORKERS, RK_SPOOL, RK_USER, RK_GROUP, RK_N };
+static const char *const rk_names[RK_N] = { "listen", "workers", "spool",
+    "user", "socket_group" };
+static char running_keys[RK_N][512];
+
+static void
+restart_keys(const struct config *c, char out[RK_N][512])
+{
+	snprintf(out[RK_LISTEN], 512, "%u %s %s %u", (unsigned)c->listen,
+	    c->listen_path ? c->listen_path : "", c->listen_host ?
+	    c->listen_host : "", c->listen_port);
+	snprintf(out[RK_WORKERS], 512, "%u", c->workers);
+	snprintf(out[RK_SPOOL], 512, "%s", c->spool);
+	snprintf(out[RK_USER], 512, "%s", c->user ? c->user : "");
+	snprintf(out[RK_GROUP], 512, "%s", c->socket_group ?
+	    c->socket_group : "");
+}
+
 static void
 reload(const char *path)
 {
 	struct world *w, *old;
-	char err[1024];
+	char err[1024], keys[96] = "", now[RK_N][512];
+	size_t i, n;
 
 	if ((w = world_load(path, err, sizeof err)) == NULL) {
 		log_event(LOG_ERROR, "reload_failed", "error", err,
 		    "action", "kept the running config", (char *)NULL);
 		return;
 	}
+	/* Say which need a restart, keep running with their old values. */
+	restart_keys(w->c, now);
+	for (i = 0; i < RK_N; i++)
+		if (strcmp(now[i], running_keys[i]) != 0) {
+			n = strlen(keys);
+			snprintf(keys + n, sizeof keys - n, "%s%s", n ? "," :
+			    "", rk_names[i]);
+		}
+	if (keys[0])
+		log_event(LOG_WARN, "reload_needs_restart", "keys", keys,
+		    "action", "running with the old values of these keys "
+		    "until a restart", (char *)NULL);
 	pthread_mutex_lock(&world_lock);
 	old = current;
-	/* What only a restart can change: say so, keep running. */
-	if (old->c->listen != w->c->listen || old->c->workers !=
-	    w->c->workers || strcmp(old->c->spool, w->c->spool) != 0 ||
-	    (old->c->user == NULL) != (w->c->user == NULL) ||
-	    (old->c->user && strcmp(old->c->user, w->c->user) != 0) ||
-	    (old->c->listen_path && w->c->listen_path &&
-	    strcmp(old->c->listen_path, w->c->listen_path) != 0))
-		log_event(LOG_WARN, "reload_needs_restart", "keys",
-		    "listen, workers, spool or user changed", (char *)NULL);
 	current = w;
 	pthread_mutex_unlock(&world_lock);
 	world_release(old);
 	log_event(LOG_INFO, "reloaded", "config", path, (char *)NULL);
+	/* A fixed password or host applies to held messages now, not after
+	 * their back-off. */
+	flush("reload");
 }
 
 int
@@ -278,6 +334,7 @@ serve_main(const char *path)
 		goto out;
 	}
 	current = w;
+	restart_keys(w->c, running_keys);
 	if ((limiter = new_limiter()) == NULL) {
 		fprintf(stderr, "formpost: cannot set up rate limits\n");
 		goto out;
@@ -294,6 +351,12 @@ serve_main(const char *path)
 		fprintf(stderr, "formpost: spool: %s\n", err);
 		goto out;
 	}
+	/* Without it `queue flush` still works at the next start; say so
+	 * and keep serving. */
+	if ((trigger = trigger_start(w->c->spool, on_trigger, NULL, err,
+	    sizeof err)) == NULL)
+		log_event(LOG_ERROR, "trigger_failed", "error", err, "action",
+		    "queue flush cannot wake this process", (char *)NULL);
 	pool = fcgi_start(fd, w->c->workers, handle, is_tcp ? peer_ok : NULL,
 	    NULL, err, sizeof err);
 	if (pool == NULL) {
@@ -320,6 +383,8 @@ serve_main(const char *path)
 out:
 	/* Requests are done (none can wake the sender now); in-flight SMTP
 	 * gets its grace, the rest stays spooled. */
+	trigger_stop(trigger);
+	trigger = NULL;
 	if (sender_stop(sender) == 0) {
 		sender = NULL;
 		spool_close(spool);

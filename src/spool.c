@@ -768,13 +768,30 @@ long
 spool_scan(struct spool *sp, void (*fn)(void *arg, const char *id), void *arg,
     char *err, size_t errlen)
 {
+	return spool_scan_in(sp, "queue", fn, arg, err, errlen);
+}
+
+/* --- the operator's view (formpost queue) -------------------------------- */
+
+static int
+sub_ok(const char *sub)
+{
+	return strcmp(sub, "queue") == 0 || strcmp(sub, "failed") == 0 ||
+	    strcmp(sub, "corrupt") == 0;
+}
+
+long
+spool_scan_in(struct spool *sp, const char *sub,
+    void (*fn)(void *arg, const char *id), void *arg, char *err,
+    size_t errlen)
+{
 	char path[PATH_BYTES];
 	struct dirent *de;
 	long n = 0;
 	DIR *d;
 
-	snprintf(path, sizeof path, "%s/queue", sp->dir);
-	if ((d = opendir(path)) == NULL) {
+	snprintf(path, sizeof path, "%s/%s", sp->dir, sub);
+	if (!sub_ok(sub) || (d = opendir(path)) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -785,4 +802,53 @@ spool_scan(struct spool *sp, void (*fn)(void *arg, const char *id), void *arg,
 		}
 	closedir(d);
 	return n;
+}
+
+int
+spool_read(struct spool *sp, const char *sub, const char *id,
+    struct spool_msg *out, char *err, size_t errlen)
+{
+	char path[PATH_BYTES], why[128];
+	char *data = NULL;
+	size_t len = 0;
+	int fd, rc = -1;
+
+	if (!sub_ok(sub) || !crypto_id_valid(id)) {
+		snprintf(err, errlen, "not an id");
+		return 1;
+	}
+	snprintf(path, sizeof path, "%s/%s/%s", sp->dir, sub, id);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return errno == ENOENT ? 1 : -1;
+	}
+	if ((data = read_fd(fd, &len)) == NULL)
+		snprintf(err, errlen, "%s: unreadable or larger than %d bytes",
+		    path, LIM_SPOOL_FILE);
+	else if (spool_parse(data, len, out, why, sizeof why) == -1)
+		snprintf(err, errlen, "%s: %s", path, why);
+	else if (strcmp(out->id, id) != 0) {
+		spool_msg_free(out);
+		snprintf(err, errlen, "%s: id does not match the file name",
+		    path);
+	} else
+		rc = 0;
+	free(data);
+	close(fd);
+	return rc;
+}
+
+int
+spool_remove(struct spool *sp, const char *sub, const char *id, char *err,
+    size_t errlen)
+{
+	char path[PATH_BYTES];
+
+	snprintf(path, sizeof path, "%s/%s/%s", sp->dir, sub, id);
+	if (!sub_ok(sub) || !crypto_id_valid(id) || unlink(path) == -1 ||
+	    sync_dir(sp, sub) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
 }

@@ -163,6 +163,24 @@ void spool_release(int fd);
 long spool_scan(struct spool *sp, void (*fn)(void *arg, const char *id),
     void *arg, char *err, size_t errlen);
 
+/* Same for SUB/ (queue, failed or corrupt). */
+long spool_scan_in(struct spool *sp, const char *sub,
+    void (*fn)(void *arg, const char *id), void *arg, char *err,
+    size_t errlen);
+
+/* Reads and verifies SUB/ID (queue, failed or corrupt) without claiming
+ * it: a reader sees either the old or the new state, since every write
+ * renames a complete file into place.  Moves nothing.  Returns 0 with
+ * *out filled (caller frees with spool_msg_free), 1 when there is no such
+ * file, -1 with err when it cannot be read or does not verify. */
+int spool_read(struct spool *sp, const char *sub, const char *id,
+    struct spool_msg *out, char *err, size_t errlen);
+
+/* Removes SUB/ID and syncs SUB.  For queue/, hold the claim (or use
+ * spool_finish).  0, or -1 with err. */
+int spool_remove(struct spool *sp, const char *sub, const char *id,
+    char *err, size_t errlen);
+
 /* The spool directory as given to spool_open. */
 const char *spool_path(const struct spool *sp);
 

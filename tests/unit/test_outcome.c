@@ -91,12 +91,57 @@ test_names(void **state)
 	assert_string_equal(smtp_phase_name(PH_DOT), "dot");
 }
 
+static void
+test_note(void **state)
+{
+	char note[200], tiny[12];
+	int i;
+
+	(void)state;
+	outcome_note(note, sizeof note, 0, OUT_TEMP, "main", PH_CONNECT,
+	    "Couldn't connect to server");
+	assert_string_equal(note,
+	    "temporary: main connect Couldn't connect to server");
+	assert_int_equal(outcome_note_class(note), OUT_TEMP);
+	/* A later profile of the same attempt is appended; config wins. */
+	outcome_note(note, sizeof note, 1, OUT_CONFIG, "backup", PH_AUTH,
+	    "535 5.7.8 Authentication credentials invalid");
+	assert_string_equal(note, "config: main connect Couldn't connect to "
+	    "server; backup auth 535 5.7.8 Authentication credentials invalid");
+	assert_int_equal(outcome_note_class(note), OUT_CONFIG);
+	outcome_note(note, sizeof note, 1, OUT_TEMP, "third", PH_MAIL, "");
+	assert_int_equal(outcome_note_class(note), OUT_CONFIG);
+	assert_non_null(strstr(note, "; third mail"));
+	/* A fresh attempt starts over. */
+	outcome_note(note, sizeof note, 0, OUT_PERM, "main", PH_RCPT,
+	    "550 5.1.1 no such user");
+	assert_string_equal(note, "permanent: main rcpt 550 5.1.1 no such user");
+	/* Appending to free text (an older note) starts the class afresh. */
+	strcpy(note, "expired after max_age");
+	outcome_note(note, sizeof note, 1, OUT_TEMP, "main", PH_DOT, "451 x");
+	assert_string_equal(note, "temporary: main dot 451 x");
+	/* Cut to size, always terminated; many appends stay bounded. */
+	outcome_note(tiny, sizeof tiny, 0, OUT_CONFIG, "main", PH_AUTH, "535");
+	assert_int_equal(strlen(tiny), sizeof tiny - 1);
+	for (i = 0; i < 50; i++)
+		outcome_note(note, sizeof note, 1, OUT_TEMP, "p", PH_RCPT,
+		    "451 4.2.0 mailbox busy, try again");
+	assert_true(strlen(note) < sizeof note);
+	assert_int_equal(outcome_note_class(note), OUT_TEMP);
+	/* Not notes. */
+	assert_int_equal(outcome_note_class(""), -1);
+	assert_int_equal(outcome_note_class("config:"), -1);
+	assert_int_equal(outcome_note_class("configure: x"), -1);
+	assert_int_equal(outcome_note_class("451 4.3.0 later"), -1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_note),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,649 @@
+/*
+ * queue — the operator's commands over the spool (see queue.h).  Reads
+ * without claims (every spool write renames a complete file into place);
+ * changes a queued message only under its claim, like the sender, so a
+ * running worker and the CLI never both write one file.  Message data is
+ * freed as soon as a file is read: a listing holds envelopes only.
+ */
+#include "queue.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "outcome.h"
+#include "trigger.h"
+
+/* What a message is waiting for, as `list` and `check` name it. */
+enum qclass { QC_NEW, QC_TEMP, QC_CONFIG, QC_PERM, QC_EXPIRED };
+
+static const char *const qclass_names[] = { "new", "temporary", "config",
+    "permanent", "expired" };
+
+struct item {
+	struct spool_msg m;        /* data freed: envelope and state only */
+	enum qclass cls;
+};
+
+struct listing {
+	struct spool *sp;
+	const char *sub;
+	struct item *it;
+	size_t n, cap;
+	char (*bad)[ID_LEN + 1];   /* ids that did not read or verify */
+	size_t nbad;
+	int oom;
+};
+
+void
+queue_duration(char out[32], long long secs)
+{
+	if (secs < 0)
+		secs = 0;
+	if (secs < 60)
+		snprintf(out, 32, "%llds", secs);
+	else if (secs < 3600)
+		snprintf(out, 32, "%lldm", secs / 60);
+	else if (secs < 86400)
+		snprintf(out, 32, "%lldh%02lldm", secs / 3600,
+		    secs % 3600 / 60);
+	else
+		snprintf(out, 32, "%lldd%02lldh", secs / 86400,
+		    secs % 86400 / 3600);
+}
+
+static enum qclass
+classify(const struct spool_msg *m, int failed)
+{
+	size_t i;
+	int c;
+
+	if (failed) {
+		for (i = 0; i < m->nrcpt; i++)
+			if (strncmp(m->rcpt[i].reply, "expired", 7) == 0)
+				return QC_EXPIRED;
+		return QC_PERM;
+	}
+	if ((c = outcome_note_class(m->reply)) == OUT_CONFIG)
+		return QC_CONFIG;
+	if (m->attempts == 0 && m->reply[0] == '\0')
+		return QC_NEW;
+	return QC_TEMP;
+}
+
+static void
+add_one(void *arg, const char *id)
+{
+	struct listing *l = arg;
+	char err[512];
+	struct item *t;
+	int rc;
+
+	if (l->oom)
+		return;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 32;
+		if ((t = realloc(l->it, cap * sizeof *t)) == NULL) {
+			l->oom = 1;
+			return;
+		}
+		l->it = t;
+		l->cap = cap;
+	}
+	t = &l->it[l->n];
+	memset(t, 0, sizeof *t);
+	rc = spool_read(l->sp, l->sub, id, &t->m, err, sizeof err);
+	if (rc == 1)
+		return;                /* delivered or moved meanwhile */
+	if (rc == -1) {
+		char (*b)[ID_LEN + 1] = realloc(l->bad, (l->nbad + 1) *
+		    sizeof *b);
+		if (b == NULL) {
+			l->oom = 1;
+			return;
+		}
+		l->bad = b;
+		memcpy(l->bad[l->nbad++], id, ID_LEN + 1);
+		return;
+	}
+	free(t->m.data);
+	t->m.data = NULL;
+	t->cls = classify(&t->m, strcmp(l->sub, "failed") == 0);
+	l->n++;
+}
+
+static int
+by_age(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+
+	if (x->m.created != y->m.created)
+		return x->m.created < y->m.created ? -1 : 1;
+	return strcmp(x->m.id, y->m.id);
+}
+
+static void
+listing_free(struct listing *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		spool_msg_free(&l->it[i].m);
+	free(l->it);
+	free(l->bad);
+}
+
+/* Reads SUB/ into l, oldest first.  0, or -1 with err. */
+static int
+load(struct spool *sp, const char *sub, struct listing *l, char *err,
+    size_t errlen)
+{
+	memset(l, 0, sizeof *l);
+	l->sp = sp;
+	l->sub = sub;
+	if (spool_scan_in(sp, sub, add_one, l, err, errlen) == -1)
+		return -1;
+	if (l->oom) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (l->n > 1)
+		qsort(l->it, l->n, sizeof *l->it, by_age);
+	return 0;
+}
+
+static void
+ignore(void *arg, const char *id)
+{
+	(void)arg;
+	(void)id;
+}
+
+/* Files in SUB/ (corrupt/ files are only counted: they do not parse). */
+static long
+count_in(struct spool *sp, const char *sub, char *err, size_t errlen)
+{
+	return spool_scan_in(sp, sub, ignore, NULL, err, errlen);
+}
+
+/* --- list ------------------------------------------------------------------- */
+
+static void
+json_str(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			fprintf(out, "\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			fprintf(out, "\\u%04x", ch);
+		else
+			fputc(ch, out);
+	}
+	fputc('"', out);
+}
+
+static const char *const state_names[] = { "pending", "sent", "failed" };
+
+static void
+json_items(FILE *out, const struct listing *l, long long now)
+{
+	size_t i, j;
+
+	fputc('[', out);
+	for (i = 0; i < l->n; i++) {
+		const struct spool_msg *m = &l->it[i].m;
+		fprintf(out, "%s{\"id\":", i ? "," : "");
+		json_str(out, m->id);
+		fputs(",\"site\":", out);
+		json_str(out, m->site);
+		fprintf(out, ",\"created\":%lld,\"age\":%lld,\"attempts\":%u,"
+		    "\"next_try\":%lld,\"class\":\"%s\",\"reply\":",
+		    m->created, now - m->created, m->attempts, m->next_try,
+		    qclass_names[l->it[i].cls]);
+		json_str(out, m->reply);
+		fputs(",\"rcpt\":[", out);
+		for (j = 0; j < m->nrcpt; j++) {
+			fprintf(out, "%s{\"addr\":", j ? "," : "");
+			json_str(out, m->rcpt[j].addr);
+			fprintf(out, ",\"state\":\"%s\",\"code\":%d,\"reply\":",
+			    state_names[m->rcpt[j].state], m->rcpt[j].code);
+			json_str(out, m->rcpt[j].reply);
+			fputc('}', out);
+		}
+		fputs("]}", out);
+	}
+	fputc(']', out);
+}
+
+static void
+table(FILE *out, const char *title, const struct listing *l, long long now)
+{
+	char age[32], next[40], d[32];
+	size_t i, j;
+
+	fprintf(out, "%s: %zu message%s\n", title, l->n, l->n == 1 ? "" : "s");
+	if (l->n == 0)
+		return;
+	fprintf(out, "%-22s %-16s %-8s %-5s %-9s %s\n", "ID", "SITE", "AGE",
+	    "TRIES", "NEXT TRY", "CLASS");
+	for (i = 0; i < l->n; i++) {
+		const struct spool_msg *m = &l->it[i].m;
+		enum qclass cls = l->it[i].cls;
+		queue_duration(age, now - m->created);
+		if (strcmp(l->sub, "failed") == 0)
+			snprintf(next, sizeof next, "-");
+		else if (m->next_try <= now)
+			snprintf(next, sizeof next, "now");
+		else {
+			queue_duration(d, m->next_try - now);
+			snprintf(next, sizeof next, "in %s", d);
+		}
+		/* Config problems are the operator's: make them loud. */
+		fprintf(out, "%-22s %-16s %-8s %-5u %-9s %s\n", m->id, m->site,
+		    age, m->attempts, next, cls == QC_CONFIG ?
+		    "CONFIG  <- fix the setup (see reply)" : qclass_names[cls]);
+		if (m->reply[0])
+			fprintf(out, "    reply: %s\n", m->reply);
+		for (j = 0; j < m->nrcpt; j++) {
+			const struct spool_rcpt *r = &m->rcpt[j];
+			fprintf(out, "    %-7s %s", state_names[r->state],
+			    r->addr);
+			if (r->code || r->reply[0])
+				fprintf(out, "  %s", r->reply[0] ? r->reply :
+				    "");
+			fputc('\n', out);
+		}
+	}
+}
+
+int
+queue_list(struct spool *sp, int json, FILE *out)
+{
+	struct listing q, f;
+	long long now = (long long)time(NULL);
+	char err[512];
+	long corrupt;
+	size_t i;
+	int rc = 1;
+
+	memset(&f, 0, sizeof f);
+	if (load(sp, "queue", &q, err, sizeof err) == -1) {
+		fprintf(out, "formpost queue: %s\n", err);
+		listing_free(&q);
+		return 1;
+	}
+	if (load(sp, "failed", &f, err, sizeof err) == -1 ||
+	    (corrupt = count_in(sp, "corrupt", err, sizeof err)) == -1) {
+		fprintf(out, "formpost queue: %s\n", err);
+		goto out;
+	}
+	if (json) {
+		fputs("{\"queue\":", out);
+		json_items(out, &q, now);
+		fputs(",\"failed\":", out);
+		json_items(out, &f, now);
+		fprintf(out, ",\"corrupt\":%ld,\"unreadable\":[", corrupt);
+		for (i = 0; i < q.nbad + f.nbad; i++) {
+			if (i)
+				fputc(',', out);
+			json_str(out, i < q.nbad ? q.bad[i] : f.bad[i -
+			    q.nbad]);
+		}
+		fputs("]}\n", out);
+	} else {
+		table(out, "queue/", &q, now);
+		table(out, "failed/", &f, now);
+		fprintf(out, "corrupt/: %ld file%s%s\n", corrupt, corrupt == 1 ?
+		    "" : "s", corrupt ? " (torn or altered; never delivered)" :
+		    "");
+		for (i = 0; i < q.nbad + f.nbad; i++)
+			fprintf(out, "unreadable: %s\n", i < q.nbad ? q.bad[i] :
+			    f.bad[i - q.nbad]);
+	}
+	rc = 0;
+out:
+	listing_free(&q);
+	listing_free(&f);
+	fflush(out);
+	return rc;
+}
+
+/* --- flush, retry, drop ------------------------------------------------------ */
+
+/* Wakes the workers; says so on out.  0, or -1 (printed). */
+static int
+wake(struct spool *sp, FILE *out)
+{
+	char err[512];
+
+	if (trigger_fire(spool_path(sp), err, sizeof err) == -1) {
+		fprintf(out, "formpost queue: cannot wake the workers: %s\n",
+		    err);
+		return -1;
+	}
+	fprintf(out, "woke the running workers (%s/%s); a stopped worker "
+	    "sends them when it starts\n", spool_path(sp), TRIGGER_FILE);
+	return 0;
+}
+
+struct flushing {
+	struct spool *sp;
+	long long now;
+	long due, busy, errors;
+	FILE *out;
+};
+
+static void
+flush_one(void *arg, const char *id)
+{
+	struct flushing *fl = arg;
+	struct spool_msg m;
+	char err[512];
+	int fd = -1;
+
+	switch (spool_claim(fl->sp, id, &m, &fd, err, sizeof err)) {
+	case SPOOL_CLAIMED:
+		break;
+	case SPOOL_BUSY:          /* being sent right now */
+		fl->busy++;
+		return;
+	case SPOOL_GONE:
+		return;
+	case SPOOL_CORRUPT:
+		fprintf(fl->out, "%s: moved to corrupt/: %s\n", id, err);
+		fl->errors++;
+		return;
+	case SPOOL_ERROR:
+		fprintf(fl->out, "%s: %s\n", id, err);
+		fl->errors++;
+		return;
+	}
+	/* The file is the truth: written down, the flush also holds for a
+	 * worker that is stopped now or missed the wake-up. */
+	if (m.next_try > fl->now) {
+		m.next_try = 0;
+		if (spool_update(fl->sp, &fd, &m, err, sizeof err) == -1) {
+			fprintf(fl->out, "%s: %s\n", id, err);
+			fl->errors++;
+		}
+	}
+	fl->due++;
+	spool_release(fd);
+	spool_msg_free(&m);
+}
+
+int
+queue_flush(struct spool *sp, FILE *out)
+{
+	struct flushing fl = { sp, (long long)time(NULL), 0, 0, 0, out };
+	char err[512];
+	int rc = 0;
+
+	if (spool_scan(sp, flush_one, &fl, err, sizeof err) == -1) {
+		fprintf(out, "formpost queue: %s\n", err);
+		return 1;
+	}
+	fprintf(out, "%ld message%s due now", fl.due, fl.due == 1 ? "" : "s");
+	if (fl.busy)
+		fprintf(out, ", %ld being delivered at this moment", fl.busy);
+	fputs("\n", out);
+	if (wake(sp, out) == -1 || fl.errors)
+		rc = 1;
+	fflush(out);
+	return rc;
+}
+
+/* Puts failed recipients of f back into m as pending (appending those m
+ * does not have).  0, or -1 on OOM. */
+static int
+merge_back(struct spool_msg *m, const struct spool_msg *f)
+{
+	struct spool_rcpt *r;
+	size_t i, j;
+
+	for (i = 0; i < f->nrcpt; i++) {
+		for (j = 0; j < m->nrcpt; j++)
+			if (strcmp(m->rcpt[j].addr, f->rcpt[i].addr) == 0)
+				break;
+		if (j == m->nrcpt) {
+			if ((r = realloc(m->rcpt, (m->nrcpt + 1) *
+			    sizeof *r)) == NULL)
+				return -1;
+			m->rcpt = r;
+			memset(&r[j], 0, sizeof r[j]);
+			if ((r[j].addr = strdup(f->rcpt[i].addr)) == NULL)
+				return -1;
+			m->nrcpt++;
+		}
+		if (m->rcpt[j].state == SPOOL_FAILED) {
+			m->rcpt[j].state = SPOOL_PENDING;
+			m->rcpt[j].code = 0;
+			m->rcpt[j].reply[0] = '\0';
+		}
+	}
+	return 0;
+}
+
+/* A fresh start: a retried message gets max_age and back-off anew. */
+static void
+revive(struct spool_msg *m, long long now)
+{
+	size_t i;
+
+	for (i = 0; i < m->nrcpt; i++)
+		if (m->rcpt[i].state == SPOOL_FAILED) {
+			m->rcpt[i].state = SPOOL_PENDING;
+			m->rcpt[i].code = 0;
+			m->rcpt[i].reply[0] = '\0';
+		}
+	m->created = now;
+	m->attempts = 0;
+	m->next_try = 0;
+	snprintf(m->reply, sizeof m->reply, "retried by the operator");
+}
+
+int
+queue_retry(struct spool *sp, const char *id, FILE *out)
+{
+	struct spool_msg q, f;
+	long long now = (long long)time(NULL);
+	char err[512];
+	int fd = -1, have_f, rc = 1;
+	size_t n = 0;
+
+	memset(&q, 0, sizeof q);
+	memset(&f, 0, sizeof f);
+	if (!crypto_id_valid(id)) {
+		fprintf(out, "formpost queue: %s is not a message id\n", id);
+		return 1;
+	}
+	if ((have_f = spool_read(sp, "failed", id, &f, err, sizeof err)) ==
+	    -1) {
+		fprintf(out, "formpost queue: %s\n", err);
+		return 1;
+	}
+	have_f = have_f == 0;
+	switch (spool_claim(sp, id, &q, &fd, err, sizeof err)) {
+	case SPOOL_CLAIMED:
+		n = have_f ? f.nrcpt : spool_count(&q, SPOOL_PENDING);
+		if (have_f && merge_back(&q, &f) == -1) {
+			fprintf(out, "formpost queue: out of memory\n");
+			goto out;
+		}
+		revive(&q, now);
+		if (spool_update(sp, &fd, &q, err, sizeof err) == -1) {
+			fprintf(out, "formpost queue: %s\n", err);
+			goto out;
+		}
+		break;
+	case SPOOL_GONE:
+		if (!have_f) {
+			fprintf(out, "formpost queue: no message %s in queue/ "
+			    "or failed/ (delivered or dropped?)\n", id);
+			goto out;
+		}
+		n = f.nrcpt;
+		revive(&f, now);
+		if (spool_commit(sp, &f, err, sizeof err) == -1) {
+			fprintf(out, "formpost queue: %s\n", err);
+			goto out;
+		}
+		break;
+	case SPOOL_BUSY:
+		fprintf(out, "formpost queue: %s is being delivered at this "
+		    "moment; try again in a few seconds\n", id);
+		goto out;
+	case SPOOL_CORRUPT:
+	case SPOOL_ERROR:
+		fprintf(out, "formpost queue: %s: %s\n", id, err);
+		goto out;
+	}
+	/* Only once the recipients are durable in queue/: a crash before
+	 * this leaves both copies, never none. */
+	if (have_f && spool_remove(sp, "failed", id, err, sizeof err) == -1) {
+		fprintf(out, "formpost queue: %s (the message is queued; "
+		    "remove failed/%s by hand)\n", err, id);
+		goto out;
+	}
+	/* Released before the wake-up: a worker that finds it still
+	 * claimed would put it back for a whole first_retry. */
+	spool_release(fd);
+	fd = -1;
+	fprintf(out, "%s: %zu recipient%s queued again, due now\n", id, n,
+	    n == 1 ? "" : "s");
+	rc = wake(sp, out) == -1;
+out:
+	spool_release(fd);
+	spool_msg_free(&q);
+	spool_msg_free(&f);
+	fflush(out);
+	return rc;
+}
+
+int
+queue_drop(struct spool *sp, const char *id, FILE *out)
+{
+	static const char *const subs[] = { "failed", "corrupt" };
+	struct spool_msg q;
+	char err[512], path[4200];
+	size_t i;
+	int fd = -1, found = 0, rc = 0;
+
+	memset(&q, 0, sizeof q);
+	if (!crypto_id_valid(id)) {
+		fprintf(out, "formpost queue: %s is not a message id\n", id);
+		return 1;
+	}
+	switch (spool_claim(sp, id, &q, &fd, err, sizeof err)) {
+	case SPOOL_CLAIMED:
+		spool_msg_free(&q);
+		if (spool_finish(sp, fd, id, err, sizeof err) == -1) {
+			fprintf(out, "formpost queue: %s\n", err);
+			rc = 1;
+		} else {
+			fprintf(out, "%s: removed from queue/\n", id);
+			found = 1;
+		}
+		break;
+	case SPOOL_GONE:
+		break;
+	case SPOOL_BUSY:
+		fprintf(out, "formpost queue: %s is being delivered at this "
+		    "moment; try again in a few seconds\n", id);
+		return 1;
+	case SPOOL_CORRUPT:      /* moved to corrupt/: removed below */
+		break;
+	case SPOOL_ERROR:
+		fprintf(out, "formpost queue: %s\n", err);
+		return 1;
+	}
+	for (i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s/%s", spool_path(sp),
+		    subs[i], id);
+		if (access(path, F_OK) != 0)
+			continue;
+		if (spool_remove(sp, subs[i], id, err, sizeof err) == -1) {
+			fprintf(out, "formpost queue: %s\n", err);
+			rc = 1;
+		} else {
+			fprintf(out, "%s: removed from %s/\n", id, subs[i]);
+			found = 1;
+		}
+	}
+	if (!found && rc == 0) {
+		fprintf(out, "formpost queue: no message %s in queue/, failed/ "
+		    "or corrupt/\n", id);
+		rc = 1;
+	}
+	fflush(out);
+	return rc;
+}
+
+/* --- check ------------------------------------------------------------------- */
+
+int
+queue_check(struct spool *sp, unsigned older_than, FILE *out)
+{
+	struct listing q, f;
+	long long now = (long long)time(NULL);
+	const struct spool_msg *cfg = NULL, *old = NULL;
+	char err[512], age[32], limit[32];
+	size_t i, nconfig = 0, nold = 0;
+	long corrupt = 0;
+	int rc = QCHECK_UNKNOWN;
+
+	memset(&f, 0, sizeof f);
+	if (load(sp, "queue", &q, err, sizeof err) == -1 ||
+	    load(sp, "failed", &f, err, sizeof err) == -1 ||
+	    (corrupt = count_in(sp, "corrupt", err, sizeof err)) == -1) {
+		fprintf(out, "UNKNOWN: formpost queue: %s\n", err);
+		goto out;
+	}
+	for (i = 0; i < q.n; i++) {
+		const struct spool_msg *m = &q.it[i].m;
+		if (q.it[i].cls == QC_CONFIG && nconfig++ == 0)
+			cfg = m;
+		if (now - m->created >= (long long)older_than &&
+		    nold++ == 0)
+			old = m;          /* oldest first: this is the oldest */
+	}
+	queue_duration(limit, older_than);
+	if (f.n || corrupt || nconfig || q.nbad || f.nbad) {
+		rc = QCHECK_CRITICAL;
+		fprintf(out, "CRITICAL: formpost queue:");
+		if (f.n)
+			fprintf(out, " %zu failed (oldest %s: %s);", f.n,
+			    f.it[0].m.id, f.it[0].m.nrcpt ?
+			    f.it[0].m.rcpt[0].reply : f.it[0].m.reply);
+		if (nconfig)
+			fprintf(out, " %zu held as config (%s: %s);", nconfig,
+			    cfg->id, cfg->reply);
+		if (corrupt)
+			fprintf(out, " %ld corrupt;", corrupt);
+		if (q.nbad + f.nbad)
+			fprintf(out, " %zu unreadable;", q.nbad + f.nbad);
+		if (nold)
+			fprintf(out, " %zu older than %s;", nold, limit);
+		fprintf(out, " see formpost queue list\n");
+	} else if (nold) {
+		rc = QCHECK_WARNING;
+		queue_duration(age, now - old->created);
+		fprintf(out, "WARNING: formpost queue: %zu message%s older than "
+		    "%s (oldest %s, %s: %s); see formpost queue list\n", nold,
+		    nold == 1 ? "" : "s", limit, old->id, age, old->reply[0] ?
+		    old->reply : "no attempt yet");
+	} else {
+		rc = QCHECK_OK;
+		fprintf(out, "OK: formpost queue: %zu queued, none older than "
+		    "%s; nothing failed\n", q.n, limit);
+	}
+out:
+	listing_free(&q);
+	listing_free(&f);
+	fflush(out);
+	return rc;
+}
