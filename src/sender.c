@@ -148,29 +148,18 @@ heap_pop(struct sender *s)
 	return top;
 }
 
-/* Messages waiting on a profile may go at `when` (the profile recovered
- * or its back-off changed); they recheck for themselves. */
+/* Entries due later than `when` become due then: all of them (a rescan
+ * asked for: each is re-read from its file, whose next-try is the truth),
+ * or only those waiting on a profile (it recovered or its back-off
+ * changed; they recheck for themselves). */
 static void
-retime_deferred(struct sender *s, long long when)
+retime(struct sender *s, long long when, int only_deferred)
 {
 	size_t i;
 
 	for (i = 0; i < s->n; i++)
-		if (s->heap[i].deferred && s->heap[i].due > when)
-			s->heap[i].due = when;
-	for (i = s->n / 2; i-- > 0;)
-		heap_down(s, i);
-}
-
-/* Every entry due at `when` at the latest: each is re-read from its
- * file, whose next-try is the truth. */
-static void
-retime_all(struct sender *s, long long when)
-{
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		if (s->heap[i].due > when)
+		if ((s->heap[i].deferred || !only_deferred) &&
+		    s->heap[i].due > when)
 			s->heap[i].due = when;
 	for (i = s->n / 2; i-- > 0;)
 		heap_down(s, i);
@@ -290,13 +279,13 @@ profile_done(struct sender *s, const struct config *c,
 		if (!failed) {
 			p->failures = 0;
 			p->next_ok = 0;
-			retime_deferred(s, now);
+			retime(s, now, 1);
 		} else if (p->next_ok <= now) {
 			/* Two threads failing at once count as one step. */
 			p->failures++;
 			p->next_ok = now + sender_backoff(p->failures,
 			    c->first_retry, c->max_retry);
-			retime_deferred(s, p->next_ok);
+			retime(s, p->next_ok, 1);
 		}
 		p->state = now_state;
 		snprintf(until, sizeof until, "%lld", p->next_ok);
@@ -323,7 +312,7 @@ profile_abandon(struct sender *s, const char *name)
 	pthread_mutex_lock(&s->mu);
 	if ((p = pstate_get(s, name)) != NULL && p->probing) {
 		p->probing = 0;
-		retime_deferred(s, (long long)time(NULL) + 1);
+		retime(s, (long long)time(NULL) + 1, 1);
 		pthread_cond_broadcast(&s->cv);
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -564,19 +553,19 @@ scan_one(void *arg, const char *id)
 }
 
 /* Reads queue/ (mu not held) and schedules every id not yet known: what
- * another process committed, or a dead one held.  retime: every known
+ * another process committed, or a dead one held.  all: every known
  * entry is due now as well.  Returns the ids found, or -1. */
 static long
-rescan(struct sender *s, int retime, char *err, size_t errlen)
+rescan(struct sender *s, int all, char *err, size_t errlen)
 {
 	struct scan sc = { s, (long long)time(NULL), 0, 0 };
 	long n;
 
 	if ((n = spool_scan(s->sp, scan_one, &sc, err, errlen)) == -1)
 		return -1;
-	if (retime) {
+	if (all) {
 		pthread_mutex_lock(&s->mu);
-		retime_all(s, sc.now);
+		retime(s, sc.now, 0);
 		pthread_cond_broadcast(&s->cv);
 		pthread_mutex_unlock(&s->mu);
 	}
@@ -604,14 +593,14 @@ run(void *arg)
 	while (!s->stopping) {
 		long long now = (long long)time(NULL), until;
 		if (!s->scanning && (s->rescan_now || now >= s->next_rescan)) {
-			int retime = s->rescan_now;
+			int all = s->rescan_now;
 			/* Set first: the other threads wait for the next
 			 * one instead of spinning on this one. */
 			s->scanning = 1;
 			s->rescan_now = 0;
 			s->next_rescan = now + LIM_SPOOL_RESCAN;
 			pthread_mutex_unlock(&s->mu);
-			if (rescan(s, retime, err, sizeof err) == -1)
+			if (rescan(s, all, err, sizeof err) == -1)
 				log_event(LOG_ERROR, "spool_error", "error",
 				    err, (char *)NULL);
 			pthread_mutex_lock(&s->mu);
