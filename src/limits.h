@@ -35,6 +35,10 @@
 #define LIM_SPOOL_LINE        1024           /* bytes: one spool header line */
 #define LIM_SPOOL_RCPT        (3 * LIM_LIST_ITEMS) /* recipients: to + cc + bcc */
 #define LIM_SPOOL_TMP_AGE     3600           /* seconds: tmp/ leftovers older are removed */
+#define LIM_SPOOL_RESCAN      5              /* seconds between rescans of queue/ (other
+                                                processes' and dead processes' messages) */
+#define LIM_SPOOL_STATFS_MS   250            /* ms: free space is read at most this often */
+#define LIM_SPOOL_MIN_INODES  64             /* inodes: fewer free is "full" */
 
 /* Delivery, seconds */
 #define DEF_FIRST_RETRY       30

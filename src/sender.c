@@ -1,10 +1,13 @@
 /*
  * sender — delivery threads over the spool (see sender.h).  The request
  * threads never speak SMTP: they commit and call sender_wake.  One mutex
- * guards the schedule (a binary min-heap on due time) and the per-profile
- * back-off table; it is never held across I/O.  What a message has
- * reached is in its spool file, never only in memory: the schedule is
- * rebuilt from queue/ at start.
+ * guards the schedule (a binary min-heap on due time, plus the set of ids
+ * it holds or has in flight) and the per-profile back-off table; it is
+ * never held across I/O.  What a message has reached is in its spool
+ * file, never only in memory: the schedule is rebuilt from queue/ at
+ * start, and queue/ is rescanned every LIM_SPOOL_RESCAN seconds for what
+ * other processes committed or a dead one left behind; the id set keeps
+ * each id scheduled once however often it is found.
  */
 #include "sender.h"
 
@@ -16,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "idset.h"
 #include "log.h"
 #include "outcome.h"
 #include "smtp.h"
@@ -47,13 +51,16 @@ struct sender {
 	pthread_cond_t idle;       /* a thread ended */
 	struct entry *heap;        /* guarded by mu */
 	size_t n, cap;
+	struct idset *known;       /* ids in heap or in flight, with counts */
+	long long next_rescan;     /* epoch seconds */
+	int scanning;              /* a thread is rescanning queue/ */
+	int rescan_now;            /* sender_rescan asked for one */
 	struct pstate ps[PSTATES];
 	size_t nps;
 	/* Flushed ids (sorted): their files' next-try is waived until their
 	 * next attempt.  In flight: ids being delivered, out of the heap. */
 	char (*forced)[ID_LEN + 1];
 	size_t nforced;
-	char inflight[LIM_SENDERS][ID_LEN + 1];
 	int stopping;
 	int running;               /* threads not yet ended */
 	atomic_int abort;          /* in-flight SMTP must give up */
@@ -122,6 +129,19 @@ heap_push(struct sender *s, const char *id, long long due, int deferred)
 	return 0;
 }
 
+/* Pushes id and counts it as known; 0 or -1 (OOM: neither happened). */
+static int
+push_known(struct sender *s, const char *id, long long due, int deferred)
+{
+	if (idset_add(s->known, id) == -1)
+		return -1;
+	if (heap_push(s, id, due, deferred) == -1) {
+		idset_drop(s->known, id);
+		return -1;
+	}
+	return 0;
+}
+
 static struct entry
 heap_pop(struct sender *s)
 {
@@ -132,40 +152,78 @@ heap_pop(struct sender *s)
 	return top;
 }
 
-/* Messages waiting on a profile may go at `when` (the profile recovered
- * or its back-off changed); they recheck for themselves. */
+/* Entries due later than `when` become due then: all of them (a rescan
+ * asked for: each is re-read from its file, whose next-try is the truth),
+ * or only those waiting on a profile (it recovered or its back-off
+ * changed; they recheck for themselves). */
 static void
-retime_deferred(struct sender *s, long long when)
+retime(struct sender *s, long long when, int only_deferred)
 {
 	size_t i;
 
 	for (i = 0; i < s->n; i++)
-		if (s->heap[i].deferred && s->heap[i].due > when)
+		if ((s->heap[i].deferred || !only_deferred) &&
+		    s->heap[i].due > when)
 			s->heap[i].due = when;
 	for (i = s->n / 2; i-- > 0;)
 		heap_down(s, i);
 }
 
 static void
+schedule_failed(const char *id)
+{
+	/* Still spooled: the next rescan or start picks it up. */
+	log_event(LOG_ERROR, "schedule_failed", "id", id, "error",
+	    "out of memory", "action", "picked up by the next rescan",
+	    (char *)NULL);
+}
+
+/* (Re)schedules id, which the caller has in flight. */
+static void
 schedule(struct sender *s, const char *id, long long due, int deferred)
 {
 	int rc;
 
 	pthread_mutex_lock(&s->mu);
-	rc = heap_push(s, id, due, deferred);
+	rc = push_known(s, id, due, deferred);
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	if (rc == -1)
-		/* Still spooled: the next start picks it up. */
-		log_event(LOG_ERROR, "schedule_failed", "id", id, "error",
-		    "out of memory", "action", "delivered after a restart",
-		    (char *)NULL);
+		schedule_failed(id);
+}
+
+/* Schedules id at `due` unless it is already scheduled or in flight;
+ * 1 when it was new, 0 when known, -1 on OOM.  mu held. */
+static int
+schedule_new(struct sender *s, const char *id, long long due)
+{
+	if (idset_get(s->known, id) > 0)
+		return 0;
+	if (push_known(s, id, due, 0) == -1)
+		return -1;
+	pthread_cond_signal(&s->cv);
+	return 1;
 }
 
 void
 sender_wake(struct sender *s, const char *id)
 {
-	schedule(s, id, (long long)time(NULL), 0);
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = schedule_new(s, id, (long long)time(NULL));
+	pthread_mutex_unlock(&s->mu);
+	if (rc == -1)
+		schedule_failed(id);
+}
+
+void
+sender_rescan(struct sender *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->rescan_now = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
 }
 
 /* --- per-profile back-off (takes mu) ------------------------------------ */
@@ -225,13 +283,13 @@ profile_done(struct sender *s, const struct config *c,
 		if (!failed) {
 			p->failures = 0;
 			p->next_ok = 0;
-			retime_deferred(s, now);
+			retime(s, now, 1);
 		} else if (p->next_ok <= now) {
 			/* Two threads failing at once count as one step. */
 			p->failures++;
 			p->next_ok = now + sender_backoff(p->failures,
 			    c->first_retry, c->max_retry);
-			retime_deferred(s, p->next_ok);
+			retime(s, p->next_ok, 1);
 		}
 		p->state = now_state;
 		snprintf(until, sizeof until, "%lld", p->next_ok);
@@ -258,7 +316,7 @@ profile_abandon(struct sender *s, const char *name)
 	pthread_mutex_lock(&s->mu);
 	if ((p = pstate_get(s, name)) != NULL && p->probing) {
 		p->probing = 0;
-		retime_deferred(s, (long long)time(NULL) + 1);
+		retime(s, (long long)time(NULL) + 1, 1);
 		pthread_cond_broadcast(&s->cv);
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -508,6 +566,55 @@ out:
 
 /* --- threads ----------------------------------------------------------------- */
 
+struct scan {
+	struct sender *s;
+	long long now;
+	long found;                /* ids not known before */
+	int oom;
+};
+
+static void
+scan_one(void *arg, const char *id)
+{
+	struct scan *sc = arg;
+	int rc;
+
+	pthread_mutex_lock(&sc->s->mu);
+	rc = schedule_new(sc->s, id, sc->now);
+	pthread_mutex_unlock(&sc->s->mu);
+	if (rc == 1)
+		sc->found++;
+	else if (rc == -1 && !sc->oom++)
+		schedule_failed(id);
+}
+
+/* Reads queue/ (mu not held) and schedules every id not yet known: what
+ * another process committed, or a dead one held.  all: every known
+ * entry is due now as well.  Returns the ids found, or -1. */
+static long
+rescan(struct sender *s, int all, char *err, size_t errlen)
+{
+	struct scan sc = { s, (long long)time(NULL), 0, 0 };
+	long n;
+
+	if ((n = spool_scan(s->sp, scan_one, &sc, err, errlen)) == -1)
+		return -1;
+	if (all) {
+		pthread_mutex_lock(&s->mu);
+		retime(s, sc.now, 0);
+		pthread_cond_broadcast(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+	}
+	if (sc.found > 0) {
+		char f[24], q[24];
+		snprintf(f, sizeof f, "%ld", sc.found);
+		snprintf(q, sizeof q, "%ld", n);
+		log_event(LOG_INFO, "spool_rescan", "new", f, "queued", q,
+		    (char *)NULL);
+	}
+	return n;
+}
+
 static void *
 run(void *arg)
 {
@@ -515,18 +622,29 @@ run(void *arg)
 	struct smtp_client *cl = NULL;
 	struct timespec ts;
 	struct entry e;
-	size_t slot;
+	long long used = 0;        /* when cl last carried a message */
+	char err[256];
 
 	pthread_mutex_lock(&s->mu);
 	while (!s->stopping) {
-		long long now = (long long)time(NULL);
+		long long now = (long long)time(NULL), until;
+		if (!s->scanning && (s->rescan_now || now >= s->next_rescan)) {
+			int all = s->rescan_now;
+			/* Set first: the other threads wait for the next
+			 * one instead of spinning on this one. */
+			s->scanning = 1;
+			s->rescan_now = 0;
+			s->next_rescan = now + LIM_SPOOL_RESCAN;
+			pthread_mutex_unlock(&s->mu);
+			if (rescan(s, all, err, sizeof err) == -1)
+				log_event(LOG_ERROR, "spool_error", "error",
+				    err, (char *)NULL);
+			pthread_mutex_lock(&s->mu);
+			s->scanning = 0;
+			continue;
+		}
 		if (s->n > 0 && s->heap[0].due <= now) {
 			e = heap_pop(s);
-			for (slot = 0; slot < LIM_SENDERS &&
-			    s->inflight[slot][0]; slot++)
-				;
-			if (slot < LIM_SENDERS)
-				memcpy(s->inflight[slot], e.id, ID_LEN + 1);
 			pthread_mutex_unlock(&s->mu);
 			if (cl == NULL && (cl = smtp_client_new()) != NULL)
 				smtp_client_set_abort(cl, &s->abort);
@@ -534,29 +652,34 @@ run(void *arg)
 				log_event(LOG_ERROR, "sender_error", "error",
 				    "out of memory", (char *)NULL);
 				schedule(s, e.id, now + 1, 0);
-			} else
+			} else {
 				deliver(s, cl, e.id);
+				used = (long long)time(NULL);
+			}
 			pthread_mutex_lock(&s->mu);
-			if (slot < LIM_SENDERS)
-				s->inflight[slot][0] = '\0';
+			/* The popped entry is done; a reschedule holds its
+			 * own reference. */
+			idset_drop(s->known, e.id);
 			continue;
 		}
-		/* Nothing due: hang up an idle connection after a while. */
-		ts.tv_nsec = 0;
-		ts.tv_sec = (time_t)(s->n > 0 ? s->heap[0].due : now +
-		    IDLE_CLOSE);
-		if (cl && ts.tv_sec > now + IDLE_CLOSE)
-			ts.tv_sec = (time_t)(now + IDLE_CLOSE);
-		if (cl == NULL && s->n == 0)
-			pthread_cond_wait(&s->cv, &s->mu);
-		else if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) ==
-		    ETIMEDOUT && cl && (s->n == 0 ||
-		    s->heap[0].due > (long long)time(NULL) + IDLE_CLOSE)) {
+		/* Nothing due: hang up a connection idle for IDLE_CLOSE
+		 * unless work is due sooner than that. */
+		if (cl && now - used >= IDLE_CLOSE && (s->n == 0 ||
+		    s->heap[0].due > now + IDLE_CLOSE)) {
 			pthread_mutex_unlock(&s->mu);
 			smtp_client_free(cl);
 			cl = NULL;
 			pthread_mutex_lock(&s->mu);
+			continue;
 		}
+		until = s->next_rescan;
+		if (s->n > 0 && s->heap[0].due < until)
+			until = s->heap[0].due;
+		if (cl && used + IDLE_CLOSE < until)
+			until = used + IDLE_CLOSE;
+		ts.tv_sec = (time_t)until;
+		ts.tv_nsec = 0;
+		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 	}
 	pthread_mutex_unlock(&s->mu);
 	smtp_client_free(cl);
@@ -568,22 +691,13 @@ run(void *arg)
 }
 
 static void
-scan_one(void *arg, const char *id)
-{
-	struct sender *s = arg;
-
-	if (heap_push(s, id, (long long)time(NULL), 0) == -1)
-		log_event(LOG_ERROR, "schedule_failed", "id", id, "error",
-		    "out of memory", (char *)NULL);
-}
-
-static void
 sender_free(struct sender *s)
 {
 	pthread_cond_destroy(&s->idle);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s->forced);
+	idset_free(s->known);
 	free(s->heap);
 	free(s);
 }
@@ -593,11 +707,13 @@ sender_start(struct spool *sp, sender_acquire_fn acquire,
     sender_release_fn release, void *arg, char *err, size_t errlen)
 {
 	struct sender *s = calloc(1, sizeof *s);
+	struct scan sc = { s, (long long)time(NULL), 0, 0 };
 	char n[24];
 	long found;
 	int rc;
 
-	if (s == NULL) {
+	if (s == NULL || (s->known = idset_new()) == NULL) {
+		free(s);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
@@ -609,7 +725,8 @@ sender_start(struct spool *sp, sender_acquire_fn acquire,
 	pthread_cond_init(&s->cv, NULL);
 	pthread_cond_init(&s->idle, NULL);
 	atomic_init(&s->abort, 0);
-	if ((found = spool_scan(sp, scan_one, s, err, errlen)) == -1) {
+	s->next_rescan = sc.now + LIM_SPOOL_RESCAN;
+	if ((found = spool_scan(sp, scan_one, &sc, err, errlen)) == -1) {
 		sender_free(s);
 		return NULL;
 	}
@@ -704,37 +821,26 @@ idlist_add(void *arg, const char *id)
 long
 sender_flush(struct sender *s, char *err, size_t errlen)
 {
-	struct idlist found = { 0 }, known = { 0 };
+	struct idlist found = { 0 };
 	long long now = (long long)time(NULL);
 	size_t i;
 	long n;
 
-	/* The directory is read outside the lock; what the heap and the
-	 * threads hold is compared under it, so nothing is scheduled twice. */
 	if ((n = spool_scan(s->sp, idlist_add, &found, err, errlen)) == -1)
 		return -1;
-	if (!found.oom && found.n > 1)
-		qsort(found.id, found.n, sizeof *found.id, id_cmp);
-	pthread_mutex_lock(&s->mu);
-	for (i = 0; i < s->n && !found.oom; i++)
-		idlist_add(&known, s->heap[i].id);
-	for (i = 0; i < LIM_SENDERS; i++)
-		if (s->inflight[i][0])
-			idlist_add(&known, s->inflight[i]);
-	if (found.oom || known.oom) {
-		pthread_mutex_unlock(&s->mu);
+	if (found.oom) {
 		free(found.id);
-		free(known.id);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (known.n > 1)
-		qsort(known.id, known.n, sizeof *known.id, id_cmp);
+	if (found.n > 1)
+		qsort(found.id, found.n, sizeof *found.id, id_cmp);
+	pthread_mutex_lock(&s->mu);
+	/* The id set knows what the heap and the threads hold, so nothing
+	 * is scheduled twice. */
 	for (i = 0; i < found.n; i++)
-		if ((known.n == 0 || bsearch(found.id[i], known.id, known.n,
-		    sizeof *known.id, id_cmp) == NULL) &&
-		    heap_push(s, found.id[i], now, 0) == -1)
-			break;   /* OOM: the rest waits for the next start */
+		if (schedule_new(s, found.id[i], now) == -1)
+			break;   /* OOM: the next rescan picks the rest up */
 	for (i = 0; i < s->n; i++) {
 		s->heap[i].due = now;
 		s->heap[i].deferred = 0;
@@ -749,6 +855,5 @@ sender_flush(struct sender *s, char *err, size_t errlen)
 	s->nforced = found.n;
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
-	free(known.id);
 	return n;
 }

@@ -2,7 +2,11 @@
  * sender — background delivery of spooled messages (SPEC "Delivery and
  * the spool").  LIM_SENDERS threads share an in-memory schedule of (due
  * time, id): a fresh commit is due at once (sender_wake signals a
- * condition variable, no polling), a retry at its next-try time.  Each
+ * condition variable, no polling), a retry at its next-try time.  Every
+ * LIM_SPOOL_RESCAN seconds one thread rescans queue/ and schedules the ids
+ * it does not hold yet, so several processes (and the CLI) can share a
+ * spool and messages a dead process held are picked up without a
+ * restart; the claim (flock) keeps each send to one process.  Each
  * thread keeps one smtp_client, so a backlog drains over one connection.
  *
  * Per message: claim the file (flock), one SMTP transaction for all its
@@ -37,7 +41,8 @@ struct sender;
 struct sender *sender_start(struct spool *sp, sender_acquire_fn acquire,
     sender_release_fn release, void *arg, char *err, size_t errlen);
 
-/* A message was just committed: deliver it now.  Thread-safe. */
+/* A message was just committed: deliver it now (unless it is already
+ * scheduled or in flight).  Thread-safe. */
 void sender_wake(struct sender *s, const char *id);
 
 /* The operator's flush (`queue flush`, a reload): every message in
@@ -47,6 +52,13 @@ void sender_wake(struct sender *s, const char *id);
  * queue/ are picked up.  Thread-safe; reads the directory.  Returns the
  * number of messages in queue/, or -1 with err. */
 long sender_flush(struct sender *s, char *err, size_t errlen);
+
+/* Rescan queue/ now rather than at the next LIM_SPOOL_RESCAN tick, and
+ * re-read every scheduled message from its file now (its next-try there
+ * decides): for `queue flush`/`retry`, which change files under a running
+ * sender.  Returns at once; the scan runs in a sender thread.
+ * Thread-safe. */
+void sender_rescan(struct sender *s);
 
 /* Stops taking work, gives in-flight SMTP LIM_STOP_GRACE seconds, then
  * aborts it (those messages stay spooled).  Returns 0 when every thread

@@ -148,17 +148,22 @@ on_trigger(void *arg)
 	flush("queue flush");
 }
 
-/* The submit hook: durable in the spool, then the sender is woken.  0
- * only after spool_commit said file and directory are on disk. */
+/* The submit hook (arg: the request's world): durable in the spool, then
+ * the sender is woken.  0 only after spool_commit said file and directory
+ * are on disk; -1 (a 503) when the capacity guard refuses, before any
+ * write. */
 static int
 submit(void *arg, const struct site *s, const struct mail *m, const char *id,
     char *err, size_t errlen)
 {
+	const struct world *w = arg;
 	struct spool_msg sm;
 	char n[16];
 	int rc;
 
-	(void)arg;
+	if (spool_room(spool, w->c->spool_max_messages, w->c->spool_min_free,
+	    err, errlen) == -1)
+		return -1;
 	if (spool_msg_new(&sm, id, s->name, (long long)time(NULL), m->sender,
 	    m->rcpt, m->nrcpt, m->wire.data, m->wire.len) == -1) {
 		snprintf(err, errlen, "out of memory or an envelope the "
@@ -199,7 +204,7 @@ static void
 handle(void *arg, const struct http_req *req, struct http_resp *resp)
 {
 	struct world *w = world_acquire();
-	struct http_ctx ctx = { w->c, w->pg, submit, NULL, limiter, NULL,
+	struct http_ctx ctx = { w->c, w->pg, submit, w, limiter, NULL,
 	    dedup };
 
 	(void)arg;

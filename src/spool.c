@@ -11,11 +11,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -24,8 +26,16 @@
 #define END_LEN    (4 + 2 * SHA256_LEN + 1)   /* "end " HEX "\n" */
 #define PATH_BYTES 4096
 
+/* dir never changes after spool_open; the rest are counters and caches
+ * that request and sender threads share without a lock. */
 struct spool {
 	char *dir;
+	atomic_long queued;          /* files in queue/: ours exactly, other
+	                              * processes' as of the last scan */
+	atomic_llong statfs_ms;      /* when free space was last read */
+	atomic_ullong free_bytes;    /* what it said, for the service user */
+	atomic_ullong free_inodes;
+	atomic_int full;             /* the guard's state, for its log line */
 };
 
 static const char *const state_names[] = { "pending", "sent", "failed" };
@@ -446,6 +456,12 @@ spool_open(const char *dir, char *err, size_t errlen)
 	}
 	snprintf(path, sizeof path, "%s/tmp", dir);
 	purge_tmp(path);
+	/* Until the first statvfs: no reason to refuse. */
+	atomic_init(&sp->statfs_ms, -1000000);
+	atomic_init(&sp->free_bytes, ~0ULL);
+	atomic_init(&sp->free_inodes, ~0ULL);
+	if (spool_scan(sp, NULL, NULL, err, errlen) == -1)
+		goto fail;
 	return sp;
 fail:
 	spool_close(sp);
@@ -565,9 +581,9 @@ spool_commit(struct spool *sp, const struct spool_msg *m, char *err,
 	buf_init(&b);
 	if (spool_format(m, &b) == -1)
 		snprintf(err, errlen, "cannot format the spool file");
-	else
-		rc = publish(sp, "queue", m->id, m->id, &b, NULL, err,
-		    errlen);
+	else if ((rc = publish(sp, "queue", m->id, m->id, &b, NULL, err,
+	    errlen)) == 0)
+		atomic_fetch_add(&sp->queued, 1);
 	buf_free(&b);
 	return rc;
 }
@@ -606,6 +622,7 @@ move_corrupt(struct spool *sp, const char *id)
 	snprintf(src, sizeof src, "%s/queue/%s", sp->dir, id);
 	snprintf(dst, sizeof dst, "%s/corrupt/%s", sp->dir, id);
 	if (rename(src, dst) == 0) {
+		atomic_fetch_sub(&sp->queued, 1);
 		sync_dir(sp, "corrupt");
 		sync_dir(sp, "queue");
 	}
@@ -749,10 +766,14 @@ spool_finish(struct spool *sp, int fd, const char *id, char *err,
 	int rc = 0;
 
 	snprintf(path, sizeof path, "%s/queue/%s", sp->dir, id);
-	if (unlink(path) == -1 || sync_dir(sp, "queue") == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (unlink(path) == -1)
 		rc = -1;
+	else {
+		atomic_fetch_sub(&sp->queued, 1);
+		rc = sync_dir(sp, "queue");
 	}
+	if (rc == -1)
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 	close(fd);
 	return rc;
 }
@@ -797,10 +818,13 @@ spool_scan_in(struct spool *sp, const char *sub,
 	}
 	while ((de = readdir(d)) != NULL)
 		if (crypto_id_valid(de->d_name)) {
-			fn(arg, de->d_name);
+			if (fn)
+				fn(arg, de->d_name);
 			n++;
 		}
 	closedir(d);
+	/* The one count that sees other processes' commits and finishes. */
+	atomic_store(&sp->queued, n);
 	return n;
 }
 
@@ -851,4 +875,74 @@ spool_remove(struct spool *sp, const char *sub, const char *id, char *err,
 		return -1;
 	}
 	return 0;
+}
+
+size_t
+spool_queued(struct spool *sp)
+{
+	long n = atomic_load(&sp->queued);
+
+	return n > 0 ? (size_t)n : 0;
+}
+
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Free space and inodes for the service user, read at most every
+ * LIM_SPOOL_STATFS_MS.  Two threads may both refresh: harmless.  A
+ * failing statvfs keeps the last figures (the commit itself will say
+ * what is wrong with the filesystem). */
+static void
+refresh_statfs(struct spool *sp)
+{
+	long long now = mono_ms(), last = atomic_load(&sp->statfs_ms);
+	struct statvfs vfs;
+
+	if (now - last < LIM_SPOOL_STATFS_MS ||
+	    !atomic_compare_exchange_strong(&sp->statfs_ms, &last, now))
+		return;
+	if (statvfs(sp->dir, &vfs) == -1)
+		return;
+	atomic_store(&sp->free_bytes, (unsigned long long)vfs.f_bavail *
+	    vfs.f_frsize);
+	/* Filesystems without an inode table report f_files 0. */
+	atomic_store(&sp->free_inodes, vfs.f_files ?
+	    (unsigned long long)vfs.f_favail : ~0ULL);
+}
+
+int
+spool_room(struct spool *sp, size_t max_messages, unsigned long long min_free,
+    char *err, size_t errlen)
+{
+	unsigned long long fb, fi;
+	size_t n = spool_queued(sp);
+	int full;
+
+	refresh_statfs(sp);
+	fb = atomic_load(&sp->free_bytes);
+	fi = atomic_load(&sp->free_inodes);
+	if (n >= max_messages)
+		snprintf(err, errlen, "spool full: %zu messages queued "
+		    "(spool_max_messages %zu)", n, max_messages);
+	else if (fb < min_free)
+		snprintf(err, errlen, "spool full: %llu bytes free "
+		    "(spool_min_free %llu)", fb, min_free);
+	else if (fi < LIM_SPOOL_MIN_INODES)
+		snprintf(err, errlen, "spool full: %llu inodes free", fi);
+	full = n >= max_messages || fb < min_free ||
+	    fi < LIM_SPOOL_MIN_INODES;
+	/* One line per change of state; each refused request logs its
+	 * own line with err. */
+	if (atomic_exchange(&sp->full, full) != full)
+		log_event(full ? LOG_WARN : LOG_INFO, full ? "spool_full" :
+		    "spool_room", "spool", sp->dir, "error", full ? err : NULL,
+		    "action", full ? "new posts get 503; delivery goes on" :
+		    "accepting posts again", (char *)NULL);
+	return full ? -1 : 0;
 }

@@ -41,8 +41,8 @@
  * Claiming: a sender holds an exclusive flock on queue/ID while it works
  * on the message; the lock moves to the new file on every update (the new
  * file is locked before it is renamed into place), so several processes
- * may share one spool without sending twice.  Thread-safe: struct spool is
- * immutable after spool_open.
+ * may share one spool without sending twice.  Thread-safe: struct spool's
+ * path is immutable after spool_open; its counters are atomics.
  */
 #ifndef FORMPOST_SPOOL_H
 #define FORMPOST_SPOOL_H
@@ -112,9 +112,10 @@ size_t spool_count(const struct spool_msg *m, enum spool_state st);
 
 struct spool;
 
-/* Opens (creating 0700 where missing) dir and its subdirectories, and
+/* Opens (creating 0700 where missing) dir and its subdirectories,
  * removes tmp/ leftovers older than an hour (younger ones may belong to
- * another process sharing the spool).  NULL with err on failure. */
+ * another process sharing the spool) and counts queue/.  NULL with err
+ * on failure. */
 struct spool *spool_open(const char *dir, char *err, size_t errlen);
 void spool_close(struct spool *sp);
 
@@ -157,7 +158,8 @@ int spool_finish(struct spool *sp, int fd, const char *id, char *err,
 /* Releases a claim without changing anything. */
 void spool_release(int fd);
 
-/* Calls fn for every well-formed id in queue/ (in directory order).
+/* Calls fn (unless NULL) for every well-formed id in queue/ (in
+ * directory order), then resets the spool_queued count to what it found.
  * Returns the number of ids, or -1 with err when the directory cannot be
  * read. */
 long spool_scan(struct spool *sp, void (*fn)(void *arg, const char *id),
@@ -180,6 +182,21 @@ int spool_read(struct spool *sp, const char *sub, const char *id,
  * spool_finish).  0, or -1 with err. */
 int spool_remove(struct spool *sp, const char *sub, const char *id,
     char *err, size_t errlen);
+
+/* Messages in queue/: exact for this process's own commits, finishes and
+ * corrupt moves, and for other processes' as of the last spool_scan (the
+ * sender rescans every LIM_SPOOL_RESCAN seconds).  Thread-safe. */
+size_t spool_queued(struct spool *sp);
+
+/* The capacity guard (SPEC "Capacity guard"): 0 when a new message may
+ * be committed; -1 with why in err when spool_queued() >= max_messages,
+ * fewer than min_free bytes (or LIM_SPOOL_MIN_INODES inodes) are free to
+ * the service user on the spool's filesystem.  Cheap enough for every
+ * request: a counter, and statvfs at most every LIM_SPOOL_STATFS_MS.  Logs
+ * one line when the state changes (spool_full / spool_room), none per
+ * call.  Thread-safe. */
+int spool_room(struct spool *sp, size_t max_messages,
+    unsigned long long min_free, char *err, size_t errlen);
 
 /* The spool directory as given to spool_open. */
 const char *spool_path(const struct spool *sp);

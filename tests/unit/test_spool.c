@@ -2,7 +2,9 @@
  * truncated or flipped is refused (a refused file goes to corrupt/). */
 #include "unit.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "sender.h"
 #include "spool.h"
@@ -229,6 +231,62 @@ test_backoff_schedule(void **state)
 	assert_int_equal(sender_backoff(40, 86400, 7 * 86400), 7 * 86400);
 }
 
+/* The capacity guard's count follows commit, finish, corrupt moves and
+ * rescans; the free-space floor refuses too. */
+static void
+test_capacity_guard(void **state)
+{
+	char dir[] = "/tmp/formpost-spool-XXXXXX", path[256], err[256], cmd[300];
+	struct spool_msg m, got;
+	struct spool *sp;
+	FILE *f;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(sp = spool_open(dir, err, sizeof err));
+	assert_int_equal(spool_queued(sp), 0);
+	make(&m);
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	memcpy(m.id, "BBCDEFGHIJKLMNOPQRS_", ID_LEN);
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	memcpy(m.id, "CBCDEFGHIJKLMNOPQRS_", ID_LEN);
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	assert_int_equal(spool_queued(sp), 3);
+	assert_int_equal(spool_room(sp, 3, 0, err, sizeof err), -1);
+	assert_non_null(strstr(err, "3 messages queued (spool_max_messages 3)"));
+	assert_int_equal(spool_room(sp, 4, 0, err, sizeof err), 0);
+	assert_int_equal(spool_room(sp, 4, ~0ULL, err, sizeof err), -1);
+	assert_non_null(strstr(err, "bytes free (spool_min_free"));
+	/* Delivered: one fewer. */
+	assert_int_equal(spool_claim(sp, "ABCDEFGHIJKLMNOPQRS_", &got, &fd, err,
+	    sizeof err), SPOOL_CLAIMED);
+	assert_int_equal(spool_finish(sp, fd, got.id, err, sizeof err), 0);
+	spool_msg_free(&got);
+	assert_int_equal(spool_queued(sp), 2);
+	assert_int_equal(spool_room(sp, 3, 0, err, sizeof err), 0);
+	/* Torn: moved to corrupt/, one fewer. */
+	snprintf(path, sizeof path, "%s/queue/BBCDEFGHIJKLMNOPQRS_", dir);
+	assert_int_equal(truncate(path, 100), 0);
+	assert_int_equal(spool_claim(sp, "BBCDEFGHIJKLMNOPQRS_", &got, &fd, err,
+	    sizeof err), SPOOL_CORRUPT);
+	assert_int_equal(spool_queued(sp), 1);
+	/* Another process's commit shows after a scan; so does a reopen. */
+	snprintf(path, sizeof path, "%s/queue/DBCDEFGHIJKLMNOPQRS_", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fclose(f);
+	assert_int_equal(spool_queued(sp), 1);
+	assert_int_equal(spool_scan(sp, NULL, NULL, err, sizeof err), 2);
+	assert_int_equal(spool_queued(sp), 2);
+	spool_close(sp);
+	assert_non_null(sp = spool_open(dir, err, sizeof err));
+	assert_int_equal(spool_queued(sp), 2);
+	spool_close(sp);
+	spool_msg_free(&m);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -239,6 +297,7 @@ main(void)
 		cmocka_unit_test(test_bad_fields_with_good_checksum),
 		cmocka_unit_test(test_format_refuses_what_it_cannot_hold),
 		cmocka_unit_test(test_backoff_schedule),
+		cmocka_unit_test(test_capacity_guard),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
