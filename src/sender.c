@@ -493,6 +493,10 @@ deliver(struct sender *s, struct smtp_client *cl, const char *id)
 		log_event(LOG_ERROR, "attempt", "site", m.site, "id", id,
 		    "outcome", "config", "reply", m.reply, (char *)NULL);
 		tried = 1;
+	} else if (spool_count(&m, SPOOL_PENDING) == 0) {
+		/* Nothing left to send: an earlier try could not write
+		 * failed/ID (or finish).  Do that now, not after max_age. */
+		tried = 1;
 	} else {
 		for (j = 0; j < site->nsmtp &&
 		    spool_count(&m, SPOOL_PENDING) > 0; j++) {

@@ -1,0 +1,34 @@
+"""Delivery edge cases found in a review of the storage and delivery path
+(spool, sender, smtp, queue): each test pins one fix.  Timings as in
+test_delivery.py (first_retry 1s, max_retry 2s)."""
+import time
+from pathlib import Path
+
+from harness import wait_for
+from test_delivery import post, read_spool_file, spool, stack
+
+
+def test_failed_record_that_could_not_be_written_is_written_at_the_next_try(
+        formpost_factory, nginx_factory, formpost_config, smtpd):
+    # The only recipient is refused for good, but failed/ cannot take the
+    # record: the queue file keeps the failed state.  The next try must
+    # write the record and finish, not wait for max_age (1 h here) with
+    # nothing left to send.
+    smtpd.set_faults({"rcpt": "550 5.1.1 no such user"})
+    fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
+    root = Path(formpost_config["spool"])
+    (root / "failed").rename(root / "failed.away")
+    (root / "failed").write_text("")          # rename into failed/ fails
+    [mid] = post(ng)
+    fp.wait_log(r"event=spool_error .*id=" + mid)
+    wait_for(lambda: "\nrcpt failed 550 info@example.com " in
+             read_spool_file(root / "queue" / mid)[0], 10, "the failed state in queue/")
+    (root / "failed").unlink()
+    (root / "failed.away").rename(root / "failed")
+    wait_for(lambda: not spool(formpost_config, "queue"), 10,
+             "queue/ empty once failed/ is writable again")
+    assert spool(formpost_config, "failed") == [mid]
+    head, _ = read_spool_file(root / "failed" / mid)
+    assert "\nrcpt failed 550 info@example.com 550 5.1.1 no such user\n" in head
+    assert smtpd.count() == 0
+    assert len(fp.events(event="attempt", id=mid)) == 1
