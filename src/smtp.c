@@ -202,8 +202,14 @@ reply_line(struct dialogue *d, const char *s, size_t n)
 		r->outcome = code / 100 == 2 ? OUT_SENT :
 		    outcome_classify(PH_RCPT, SF_NONE, code, d->enhanced);
 	}
-	if (d->phase == PH_DATA && code == 354)
+	if (d->phase == PH_DATA && code == 354) {
+		/* The message follows; what counts now is the reply after
+		 * the dot.  Until it comes there is none (a drop or timeout
+		 * then means "maybe sent"), not a stale 354. */
 		d->phase = PH_DOT;
+		d->code = 0;
+		d->reply[0] = d->enhanced[0] = '\0';
+	}
 }
 
 /* A command we sent. */

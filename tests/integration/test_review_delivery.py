@@ -32,3 +32,20 @@ def test_failed_record_that_could_not_be_written_is_written_at_the_next_try(
     assert "\nrcpt failed 550 info@example.com 550 5.1.1 no such user\n" in head
     assert smtpd.count() == 0
     assert len(fp.events(event="attempt", id=mid)) == 1
+
+
+def test_drop_after_the_final_dot_is_logged_as_maybe_sent(
+        formpost_factory, nginx_factory, formpost_config, smtpd):
+    # The server stores the message and hangs up before its 250: the
+    # retry may duplicate it (better than a loss), and the log must say
+    # so (APIS B1.8, "possibly delivered").
+    smtpd.set_faults({"data": {"do": "accept_drop", "times": 1}})
+    fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
+    [mid] = post(ng)
+    smtpd.wait(2)
+    wait_for(lambda: not spool(formpost_config, "queue"), 10, "an empty queue/")
+    first, second = fp.events(event="attempt", id=mid)
+    assert first["outcome"] == "temporary" and first["phase"] == "dot"
+    assert first.get("maybe_sent") == "1"
+    assert first["code"] == "0"           # no reply, not the 354
+    assert second["outcome"] == "sent" and "maybe_sent" not in second
