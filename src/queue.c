@@ -452,6 +452,7 @@ queue_retry(struct spool *sp, const char *id, FILE *out)
 	struct spool_msg q, f;
 	long long now = (long long)time(NULL);
 	char err[512];
+	enum spool_claim cl;
 	int fd = -1, have_f, rc = 1;
 	size_t n = 0;
 
@@ -461,13 +462,20 @@ queue_retry(struct spool *sp, const char *id, FILE *out)
 		fprintf(out, "formpost queue: %s is not a message id\n", id);
 		return 1;
 	}
-	if ((have_f = spool_read(sp, "failed", id, &f, err, sizeof err)) ==
-	    -1) {
-		fprintf(out, "formpost queue: %s\n", err);
-		return 1;
-	}
-	have_f = have_f == 0;
-	switch (spool_claim(sp, id, &q, &fd, err, sizeof err)) {
+	/* failed/ID only after the claim: a sender writes it under that
+	 * claim, last just before it removes queue/ID, so an earlier read
+	 * could requeue an older record than the one removed below. */
+	cl = spool_claim(sp, id, &q, &fd, err, sizeof err);
+	if (cl == SPOOL_CLAIMED || cl == SPOOL_GONE) {
+		if ((have_f = spool_read(sp, "failed", id, &f, err,
+		    sizeof err)) == -1) {
+			fprintf(out, "formpost queue: %s\n", err);
+			goto out;
+		}
+		have_f = have_f == 0;
+	} else
+		have_f = 0;
+	switch (cl) {
 	case SPOOL_CLAIMED:
 		n = have_f ? f.nrcpt : spool_count(&q, SPOOL_PENDING);
 		if (have_f && merge_back(&q, &f) == -1) {

@@ -1,0 +1,136 @@
+/* `formpost queue` commands racing a running sender, made deterministic:
+ * this program defines flock(), so the spool's claim (open, then flock)
+ * can run a scripted "sender" step at the exact moment the command takes
+ * its claim.  Everything else goes to the real system call. */
+#include "unit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "queue.h"
+#include "spool.h"
+
+static const char WIRE[] = "Subject: x\r\n\r\nbody\r\n";
+static const char ID[] = "RACEracerace-_012345";
+
+static void (*hook)(void);     /* run once, at the next flock */
+static struct spool *hook_sp;
+
+int
+flock(int fd, int op)
+{
+	void (*h)(void) = hook;
+
+	hook = NULL;
+	if (h)
+		h();
+	return (int)syscall(SYS_flock, fd, op);
+}
+
+/* A message for a and b, a already refused for good. */
+static void
+make(struct spool_msg *m)
+{
+	char *rcpt[] = { "a@example.com", "b@example.com" };
+
+	assert_int_equal(spool_msg_new(m, ID, "example", 1700000000,
+	    "noreply@example.com", rcpt, 2, WIRE, sizeof WIRE - 1), 0);
+	m->rcpt[0].state = SPOOL_FAILED;
+	m->rcpt[0].code = 550;
+	snprintf(m->rcpt[0].reply, sizeof m->rcpt[0].reply, "550 no a");
+}
+
+/* The sender's last step for the message: b refused too, the failed
+ * record now names both, queue/ID is removed (spool_finish's unlink). */
+static void
+sender_finishes(void)
+{
+	struct spool_msg m;
+	char err[256];
+
+	make(&m);
+	m.rcpt[1].state = SPOOL_FAILED;
+	m.rcpt[1].code = 550;
+	snprintf(m.rcpt[1].reply, sizeof m.rcpt[1].reply, "550 no b");
+	assert_int_equal(spool_write_failed(hook_sp, &m, err, sizeof err), 0);
+	assert_int_equal(spool_remove(hook_sp, "queue", ID, err, sizeof err),
+	    0);
+	spool_msg_free(&m);
+}
+
+static void
+rm_spool(const char *dir)
+{
+	static const char *const subs[] = { "tmp", "queue", "failed",
+	    "corrupt" };
+	char path[256];
+	size_t i;
+
+	snprintf(path, sizeof path, "%s/flush", dir);
+	unlink(path);
+	for (i = 0; i < 4; i++) {
+		snprintf(path, sizeof path, "rm -f %s/%s/*", dir, subs[i]);
+		assert_int_equal(system(path), 0);
+		snprintf(path, sizeof path, "%s/%s", dir, subs[i]);
+		assert_int_equal(rmdir(path), 0);
+	}
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* `queue retry` reads failed/ID while the sender finishes the message:
+ * the record it then removes must not be newer than the one it queues
+ * again, or b is neither queued nor in failed/. */
+static void
+test_retry_while_the_sender_finishes(void **state)
+{
+	char dir[] = "/tmp/fp-unit-qrace-XXXXXX", err[256];
+	struct spool_msg m, got;
+	struct spool *sp;
+	FILE *out;
+	char *text = NULL;
+	size_t textlen = 0, i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(sp = spool_open(dir, err, sizeof err));
+	make(&m);
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	assert_int_equal(spool_write_failed(sp, &m, err, sizeof err), 0);
+	spool_msg_free(&m);
+
+	hook_sp = sp;
+	hook = sender_finishes;
+	assert_non_null(out = open_memstream(&text, &textlen));
+	assert_int_equal(queue_retry(sp, ID, out), 0);
+	fclose(out);
+	assert_null(hook);
+
+	/* Both refused recipients are queued again; failed/ is empty. */
+	assert_int_equal(spool_read(sp, "queue", ID, &got, err, sizeof err),
+	    0);
+	assert_int_equal(got.nrcpt, 2);
+	for (i = 0; i < got.nrcpt; i++)
+		assert_int_equal(got.rcpt[i].state, SPOOL_PENDING);
+	assert_string_equal(got.rcpt[1].addr, "b@example.com");
+	spool_msg_free(&got);
+	assert_int_equal(spool_read(sp, "failed", ID, &got, err, sizeof err),
+	    1);
+	assert_non_null(strstr(text, "2 recipients queued again"));
+	free(text);
+	spool_close(sp);
+	rm_spool(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_retry_while_the_sender_finishes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
