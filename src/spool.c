@@ -588,7 +588,10 @@ spool_commit(struct spool *sp, const struct spool_msg *m, char *err,
 	return rc;
 }
 
-/* Reads the whole of fd (at most LIM_SPOOL_FILE bytes); caller frees. */
+/* Reads the whole of fd (at most LIM_SPOOL_FILE bytes); caller frees.
+ * NULL with errno EFBIG when the file is larger (it cannot be ours: the
+ * file is corrupt), else with the errno of what failed (a read error, no
+ * memory: the file may be fine, so try again later). */
 static char *
 read_fd(int fd, size_t *len)
 {
@@ -596,9 +599,12 @@ read_fd(int fd, size_t *len)
 	char *p;
 	size_t off = 0;
 
-	if (fstat(fd, &st) == -1 || st.st_size < 0 ||
-	    st.st_size > LIM_SPOOL_FILE)
+	if (fstat(fd, &st) == -1)
 		return NULL;
+	if (st.st_size < 0 || st.st_size > LIM_SPOOL_FILE) {
+		errno = EFBIG;
+		return NULL;
+	}
 	if ((p = malloc((size_t)st.st_size + 1)) == NULL)
 		return NULL;
 	while (off < (size_t)st.st_size) {
@@ -606,8 +612,12 @@ read_fd(int fd, size_t *len)
 		    (off_t)off);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
-			break;
+		if (r < 0) {
+			free(p);
+			return NULL;
+		}
+		if (r == 0)
+			break;       /* shorter than fstat said: torn */
 		off += (size_t)r;
 	}
 	*len = off;
@@ -673,13 +683,24 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 	}
 	if (f == -1)
 		return SPOOL_BUSY;
+	/* Only what the file says makes it corrupt; a failing disk or a
+	 * lack of memory must not set a good message aside for good. */
 	if ((data = read_fd(f, &len)) == NULL) {
-		snprintf(why, sizeof why, "unreadable or larger than %d bytes",
+		if (errno != EFBIG)
+			goto fail;
+		snprintf(why, sizeof why, "larger than %d bytes",
 		    LIM_SPOOL_FILE);
 		goto corrupt;
 	}
-	if (spool_parse(data, len, out, why, sizeof why) == -1)
+	errno = 0;
+	if (spool_parse(data, len, out, why, sizeof why) == -1) {
+		if (errno == ENOMEM) {
+			free(data);
+			errno = ENOMEM;
+			goto fail;
+		}
 		goto corrupt;
+	}
 	if (strcmp(out->id, id) != 0) {
 		spool_msg_free(out);
 		snprintf(why, sizeof why, "id does not match the file name");

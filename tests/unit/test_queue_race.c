@@ -1,9 +1,11 @@
-/* `formpost queue` commands racing a running sender, made deterministic:
- * this program defines flock(), so the spool's claim (open, then flock)
- * can run a scripted "sender" step at the exact moment the command takes
- * its claim.  Everything else goes to the real system call. */
+/* The spool and `formpost queue` under races and faults, made
+ * deterministic: this program defines flock() and pread(), so the spool's
+ * claim (open, flock, read) can run a scripted "sender" step at the exact
+ * moment a command takes its claim, or see a read error.  Otherwise both
+ * go to the real system call. */
 #include "unit.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@ static const char ID[] = "RACEracerace-_012345";
 
 static void (*hook)(void);     /* run once, at the next flock */
 static struct spool *hook_sp;
+static int pread_errno;        /* set: the next pread fails with it */
 
 int
 flock(int fd, int op)
@@ -29,6 +32,17 @@ flock(int fd, int op)
 	if (h)
 		h();
 	return (int)syscall(SYS_flock, fd, op);
+}
+
+ssize_t
+pread(int fd, void *buf, size_t n, off_t off)
+{
+	if (pread_errno) {
+		errno = pread_errno;
+		pread_errno = 0;
+		return -1;
+	}
+	return (ssize_t)syscall(SYS_pread64, fd, buf, n, off);
 }
 
 /* A message for a and b, a already refused for good. */
@@ -125,11 +139,49 @@ test_retry_while_the_sender_finishes(void **state)
 	rm_spool(dir);
 }
 
+/* A read error while claiming is no proof that the file is bad: the
+ * message stays in queue/ for a later try, and the next claim works. */
+static void
+test_read_error_is_not_corruption(void **state)
+{
+	char dir[] = "/tmp/fp-unit-qrace-XXXXXX", err[256], path[256];
+	struct spool_msg m, got;
+	struct spool *sp;
+	int fd = -1;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(sp = spool_open(dir, err, sizeof err));
+	make(&m);
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	spool_msg_free(&m);
+
+	pread_errno = EIO;
+	assert_int_equal(spool_claim(sp, ID, &got, &fd, err, sizeof err),
+	    SPOOL_ERROR);
+	assert_int_equal(fd, -1);
+	assert_non_null(strstr(err, "Input/output error"));
+	snprintf(path, sizeof path, "%s/queue/%s", dir, ID);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof path, "%s/corrupt/%s", dir, ID);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(spool_queued(sp), 1);
+
+	assert_int_equal(spool_claim(sp, ID, &got, &fd, err, sizeof err),
+	    SPOOL_CLAIMED);
+	assert_int_equal(got.nrcpt, 2);
+	spool_msg_free(&got);
+	spool_release(fd);
+	spool_close(sp);
+	rm_spool(dir);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_retry_while_the_sender_finishes),
+		cmocka_unit_test(test_read_error_is_not_corruption),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
