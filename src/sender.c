@@ -391,8 +391,11 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 	spool_sanitise(reply, res.reply);
 	outcome_note(m->reply, sizeof m->reply, !first, res.outcome, p->name,
 	    res.phase, reply);
-	/* Before any recipient: the profile, not this message, failed. */
-	failed = res.outcome != OUT_SENT && res.phase <= PH_MAIL &&
+	/* Before any recipient: the profile, not this message, failed.  So
+	 * did it when the server offered no AUTH to our username: that is
+	 * only found out at DATA, yet every message would end the same. */
+	failed = res.outcome != OUT_SENT && (res.phase <= PH_MAIL ||
+	    res.fail == SF_NO_AUTH) &&
 	    (res.outcome == OUT_TEMP || res.outcome == OUT_CONFIG);
 	profile_done(s, c, p->name, failed, res.outcome, reply, now);
 	snprintf(code, sizeof code, "%d", res.code);

@@ -4,8 +4,8 @@ test_delivery.py (first_retry 1s, max_retry 2s)."""
 import time
 from pathlib import Path
 
-from harness import wait_for
-from test_delivery import post, read_spool_file, spool, stack
+from harness import base_config, wait_for
+from test_delivery import commands, post, read_spool_file, spool, stack
 
 
 def test_failed_record_that_could_not_be_written_is_written_at_the_next_try(
@@ -49,3 +49,28 @@ def test_drop_after_the_final_dot_is_logged_as_maybe_sent(
     assert first.get("maybe_sent") == "1"
     assert first["code"] == "0"           # no reply, not the 354
     assert second["outcome"] == "sent" and "maybe_sent" not in second
+
+
+def test_username_but_no_auth_offered_holds_and_backs_off_the_profile(
+        tmp_path, formpost_factory, nginx_factory, smtpd_factory, pki):
+    # A server that accepts mail without AUTH while the profile has a
+    # username: never sent unauthenticated (B1.14), held as config, and -
+    # like a wrong password - it costs one attempt per back-off step over
+    # a backlog, not one per message (each one hands MAIL FROM and RCPT TO
+    # to a server we did not authenticate to).
+    server = smtpd_factory(tls="starttls", auth=None)
+    config = base_config(tmp_path, server.port, pki.ca)
+    fp, ng = stack(formpost_factory, nginx_factory, config)
+    t0 = time.monotonic()
+    ids = [post(ng, tag=f"n{i}")[0] for i in range(8)]
+    time.sleep(2)
+    broken = time.monotonic() - t0
+    assert server.count() == 0
+    assert sorted(spool(config, "queue")) == sorted(ids)
+    attempts = fp.events(event="attempt")
+    assert attempts and all(a["outcome"] == "config" for a in attempts)
+    assert "no AUTH" in attempts[0]["reply"]
+    assert len(fp.events(event="profile_state", state="config")) == 1
+    mails = [c for c in commands(server) if c.startswith("MAIL")]
+    assert len(mails) <= broken + 3, mails
+    assert len(attempts) < len(ids)
