@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -333,7 +334,7 @@ spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
 	    next_line(&c, &line, &len) == -1 ||
 	    (v = field(line, len, "sender", &vn)) == NULL ||
 	    copy_token(sender, sizeof sender, v, vn) == -1 ||
-	    num_field(&c, "attempts", 1000000, &num) == -1)
+	    num_field(&c, "attempts", UINT_MAX, &num) == -1)
 		goto fail;
 	m.attempts = (unsigned)num;
 	if (num_field(&c, "next-try", 1LL << 40, &m.next_try) == -1 ||

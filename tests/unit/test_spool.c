@@ -2,6 +2,7 @@
  * truncated or flipped is refused (a refused file goes to corrupt/). */
 #include "unit.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -78,6 +79,33 @@ test_round_trip(void **state)
 	buf_free(&b2);
 	buf_free(&b);
 	spool_msg_free(&back);
+	spool_msg_free(&m);
+}
+
+/* Whatever attempt count the sender can write, the file reads back: a
+ * message retried every second for weeks (max_retry 1s, max_age up to
+ * 60d) passes a million attempts, and must not turn "corrupt". */
+static void
+test_attempts_read_back_however_many(void **state)
+{
+	static const unsigned counts[] = { 1000000, 1000001, 5184000,
+	    UINT_MAX };
+	struct spool_msg m, back;
+	struct buf b;
+	char err[128];
+	size_t i;
+
+	(void)state;
+	make(&m);
+	for (i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+		m.attempts = counts[i];
+		formatted(&m, &b);
+		assert_int_equal(spool_parse(b.data, b.len, &back, err,
+		    sizeof err), 0);
+		assert_int_equal(back.attempts, counts[i]);
+		spool_msg_free(&back);
+		buf_free(&b);
+	}
 	spool_msg_free(&m);
 }
 
@@ -292,6 +320,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_attempts_read_back_however_many),
 		cmocka_unit_test(test_every_truncation_refused),
 		cmocka_unit_test(test_every_bit_flip_refused),
 		cmocka_unit_test(test_bad_fields_with_good_checksum),
