@@ -846,7 +846,8 @@ spool_scan_in(struct spool *sp, const char *sub,
 		}
 	closedir(d);
 	/* The one count that sees other processes' commits and finishes. */
-	atomic_store(&sp->queued, n);
+	if (strcmp(sub, "queue") == 0)
+		atomic_store(&sp->queued, n);
 	return n;
 }
 

@@ -165,7 +165,8 @@ void spool_release(int fd);
 long spool_scan(struct spool *sp, void (*fn)(void *arg, const char *id),
     void *arg, char *err, size_t errlen);
 
-/* Same for SUB/ (queue, failed or corrupt). */
+/* Same for SUB/ (queue, failed or corrupt); only a scan of queue/
+ * resets the count. */
 long spool_scan_in(struct spool *sp, const char *sub,
     void (*fn)(void *arg, const char *id), void *arg, char *err,
     size_t errlen);

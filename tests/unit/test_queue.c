@@ -86,6 +86,8 @@ test_read_remove_scan(void **state)
 	assert_int_equal(n, 2);
 	assert_int_equal(spool_scan_in(sp, "failed", count, &n, err,
 	    sizeof err), 1);
+	/* Counting failed/ leaves the capacity guard's queue/ count alone. */
+	assert_int_equal(spool_queued(sp), 2);
 	assert_int_equal(spool_scan_in(sp, "tmp", count, &n, err, sizeof err),
 	    -1);
 
