@@ -657,7 +657,8 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 	/* An update renames a new file over the old one: a lock won on the
 	 * old inode is worthless, so check that the path still names it. */
 	for (tries = 0; tries < 3; tries++) {
-		if ((f = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		/* O_NONBLOCK: a FIFO planted here must not hang a sender. */
+		if ((f = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
 			if (errno == ENOENT)
 				return SPOOL_GONE;
 			goto fail;
@@ -684,6 +685,10 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 	}
 	if (f == -1)
 		return SPOOL_BUSY;
+	if (!S_ISREG(b.st_mode)) {
+		snprintf(why, sizeof why, "not a regular file");
+		goto corrupt;
+	}
 	/* Only what the file says makes it corrupt; a failing disk or a
 	 * lack of memory must not set a good message aside for good. */
 	if ((data = read_fd(f, &len)) == NULL) {
@@ -865,7 +870,8 @@ spool_read(struct spool *sp, const char *sub, const char *id,
 		return 1;
 	}
 	snprintf(path, sizeof path, "%s/%s/%s", sp->dir, sub, id);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return errno == ENOENT ? 1 : -1;
 	}

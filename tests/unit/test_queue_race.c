@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -176,12 +177,43 @@ test_read_error_is_not_corruption(void **state)
 	rm_spool(dir);
 }
 
+/* Something in queue/ under an id's name that is not a regular file (a
+ * FIFO would block open() for ever, a sender thread with it): set aside
+ * at once, and `queue list` does not hang on it either. */
+static void
+test_fifo_in_queue_is_set_aside(void **state)
+{
+	char dir[] = "/tmp/fp-unit-qrace-XXXXXX", err[256], path[256];
+	struct spool_msg got;
+	struct spool *sp;
+	int fd = -1;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(sp = spool_open(dir, err, sizeof err));
+	snprintf(path, sizeof path, "%s/queue/%s", dir, ID);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(10);                    /* a hang fails the test */
+	assert_int_equal(spool_read(sp, "queue", ID, &got, err, sizeof err),
+	    -1);
+	assert_int_equal(spool_claim(sp, ID, &got, &fd, err, sizeof err),
+	    SPOOL_CORRUPT);
+	alarm(0);
+	assert_int_equal(fd, -1);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof path, "%s/corrupt/%s", dir, ID);
+	assert_int_equal(access(path, F_OK), 0);
+	spool_close(sp);
+	rm_spool(dir);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_retry_while_the_sender_finishes),
 		cmocka_unit_test(test_read_error_is_not_corruption),
+		cmocka_unit_test(test_fifo_in_queue_is_set_aside),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
