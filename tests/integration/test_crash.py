@@ -326,7 +326,8 @@ def test_enospc_and_eio_in_write_fsync_rename_give_503_and_publish_nothing(
         ev = fp.events(event="store_failed")[-1]
         assert text in ev["error"], (step, ev)
         assert spool(formpost_config, "tmp") == [], step
-        assert spool(formpost_config, "queue") == [] or smtpd.count() == len(answered), step
+        # Only messages answered 200 may be queued (or in delivery).
+        assert set(spool(formpost_config, "queue")) <= set(answered), step
         # The next request, without the fault, succeeds.
         status, mid = try_post(ng, f"tok-ok-{i}")
         assert status == 200, step
