@@ -47,6 +47,28 @@ struct smtp_client {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
+/* The build's system trust store (Debian: a bundle and a hashed folder),
+ * read once: a reused handle must get it back explicitly after a profile
+ * with its own ca_file, and setting CAINFO to NULL would disable the
+ * bundle rather than restore it. */
+static char sys_cainfo[4096], sys_capath[4096];
+
+static void
+read_trust_defaults(void)
+{
+	CURL *h = curl_easy_init();
+	char *v = NULL;
+
+	if (h == NULL)
+		return;
+	if (curl_easy_getinfo(h, CURLINFO_CAINFO, &v) == CURLE_OK && v)
+		snprintf(sys_cainfo, sizeof sys_cainfo, "%s", v);
+	v = NULL;
+	if (curl_easy_getinfo(h, CURLINFO_CAPATH, &v) == CURLE_OK && v)
+		snprintf(sys_capath, sizeof sys_capath, "%s", v);
+	curl_easy_cleanup(h);
+}
+
 int
 smtp_global_init(char *err, size_t errlen)
 {
@@ -63,6 +85,7 @@ smtp_global_init(char *err, size_t errlen)
 		    "TLS; install libcurl4 (OpenSSL flavour)", v->version);
 		return -1;
 	}
+	read_trust_defaults();
 	return 0;
 }
 
@@ -347,7 +370,11 @@ setup(struct smtp_client *c, const struct smtp_profile *p, const char *sender,
 	    CURLUSESSL_ALL : CURLUSESSL_NONE));
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	SET(CURLOPT_CAINFO, p->ca_file);   /* NULL: the system store */
+	/* ca_file: trust that CA instead of the system store (SPEC). */
+	SET(CURLOPT_CAINFO, p->ca_file ? p->ca_file :
+	    sys_cainfo[0] ? sys_cainfo : NULL);
+	SET(CURLOPT_CAPATH, p->ca_file ? NULL :
+	    sys_capath[0] ? sys_capath : NULL);
 	SET(CURLOPT_CONNECTTIMEOUT, (long)p->timeout);
 	SET(CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)p->timeout);
 	SET(CURLOPT_TIMEOUT, (long)LIM_SMTP_ATTEMPT);
