@@ -34,6 +34,10 @@ outcome_classify(enum smtp_phase phase, enum smtp_fail fail, int code,
 	if (code == 530 || code == 535 || code == 534 || code == 538 ||
 	    (phase == PH_AUTH && code >= 500 && code < 600))
 		return OUT_CONFIG;
+	/* RFC 5321 §4.5.3.1.10: 552 at RCPT ("too many recipients") is to
+	 * be treated as the temporary 452. */
+	if (phase == PH_RCPT && code == 552)
+		return OUT_TEMP;
 	if (code >= 500 && code < 600) {
 		if (enhanced && strncmp(enhanced, "5.7.", 4) == 0)
 			return OUT_CONFIG;

@@ -334,6 +334,9 @@ serve_main(const char *path)
 		}
 		config_free(c);
 	}
+	if (geteuid() == 0)
+		log_event(LOG_WARN, "running_as_root", "hint", "set user: in "
+		    "the config so a bug cannot act as root", (char *)NULL);
 	if ((w = world_load(path, err, sizeof err)) == NULL) {
 		fprintf(stderr, "formpost: %s\n", err);
 		goto out;

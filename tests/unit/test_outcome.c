@@ -45,6 +45,7 @@ static const struct row rows[] = {
 	{ PH_RCPT, SF_NONE, 550, "", OUT_PERM },
 	{ PH_RCPT, SF_NONE, 554, "5.7.1", OUT_CONFIG },   /* relay denied */
 	{ PH_RCPT, SF_NONE, 530, "", OUT_CONFIG },
+	{ PH_RCPT, SF_NONE, 552, "5.5.3", OUT_TEMP },     /* RFC 5321 §4.5.3.1.10 */
 	/* DATA command */
 	{ PH_DATA, SF_NONE, 451, "", OUT_TEMP },
 	{ PH_DATA, SF_NONE, 554, "5.5.1", OUT_PERM },
