@@ -286,7 +286,7 @@ serve_one(struct fcgi_pool *p, FCGX_Request *r)
 	event = resp.status < 400 && resp.reason == NULL ? "accepted" :
 	    resp.status < 400 ? "discarded" : "rejected";
 	log_event(resp.status >= 500 ? LOG_ERROR : LOG_INFO, event,
-	    "site", resp.site, "id", resp.id[0] ? resp.id : NULL,
+	    "site", resp.site[0] ? resp.site : NULL, "id", resp.id[0] ? resp.id : NULL,
 	    "status", status, "reason", resp.reason, "ip", req.remote_addr,
 	    "ms", ms, (char *)NULL);
 	http_resp_free(&resp);

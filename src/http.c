@@ -747,7 +747,7 @@ http_handle(const struct http_ctx *ctx, const struct http_req *req,
 		answer_error(ctx, req, r, NULL, 404, "unknown_site", NULL);
 		return;
 	}
-	r->site = s->name;
+	snprintf(r->site, sizeof r->site, "%s", s->name);
 	if (token) {
 		/* The fill-time token route arrives with the token feature. */
 		answer_error(ctx, req, r, s, 404, "token_disabled", NULL);
