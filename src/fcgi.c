@@ -218,12 +218,15 @@ status_reason(int status)
 	}
 }
 
+/* The peer's address as text into out; -1 (out then says "unknown", for
+ * the log line) when it has none, e.g. it already left. */
 static int
 peer_addr(int fd, char *out, size_t len)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
 
+	snprintf(out, len, "unknown");
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == -1)
 		return -1;
 	if (ss.ss_family == AF_INET)

@@ -5,10 +5,11 @@ the web server may send in place of a path."""
 import itertools
 import socket
 import struct
+import subprocess
 import time
 import urllib.parse
 
-from harness import REPO, SITE_ORIGIN, post_form, wait_for
+from harness import REPO, SITE_ORIGIN, free_port, wait_for
 
 _seq = itertools.count()
 
@@ -104,3 +105,42 @@ def test_reload_during_a_request_leaves_its_log_line_whole(
     assert smtpd.wait(1) and smtpd.count() == 1
     fp.stop()
     assert not asan_reports(tmp_path), asan_reports(tmp_path)
+
+
+GETPEERNAME_FAILS = r"""
+#include <errno.h>
+#include <sys/socket.h>
+int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	(void)fd; (void)sa; (void)len;
+	errno = ENOTCONN;     /* the web server already hung up */
+	return -1;
+}
+"""
+
+
+def test_a_peer_without_an_address_is_logged_as_unknown(
+        formpost_factory, formpost_config, tmp_path):
+    """On a TCP listen every connection's address is checked against
+    fastcgi_allow.  When getpeername fails (the peer already left), the
+    connection is refused and logged with peer=unknown, not with whatever
+    bytes the worker's buffer held (it was never written)."""
+    src, shim = tmp_path / "nopeer.c", tmp_path / "nopeer.so"
+    src.write_text(GETPEERNAME_FAILS)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(shim), str(src)],
+                   check=True)
+    port = free_port()
+    formpost_config["listen"] = f"127.0.0.1:{port}"
+    fp = formpost_factory(formpost_config, env={"LD_PRELOAD": str(shim)})
+    for _ in range(3):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(record(1, struct.pack("!HB5x", 1, 0)) + record(4, params({
+            "REQUEST_METHOD": "POST", "SCRIPT_NAME": "/formpost/example"}))
+            + record(4, b"") + record(5, b""))
+        s.settimeout(10)
+        assert read_stdout(s) == b""          # refused: no answer at all
+        s.close()
+    wait_for(lambda: len(fp.events(event="peer_refused")) >= 3, 10,
+             "event=peer_refused")
+    assert [e.get("peer") for e in fp.events(event="peer_refused")] == \
+        ["unknown"] * 3
