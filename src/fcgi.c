@@ -218,12 +218,15 @@ status_reason(int status)
 	}
 }
 
+/* The peer's address as text into out; -1 (out then says "unknown", for
+ * the log line) when it has none, e.g. it already left. */
 static int
 peer_addr(int fd, char *out, size_t len)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
 
+	snprintf(out, len, "unknown");
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == -1)
 		return -1;
 	if (ss.ss_family == AF_INET)
@@ -286,7 +289,7 @@ serve_one(struct fcgi_pool *p, FCGX_Request *r)
 	event = resp.status < 400 && resp.reason == NULL ? "accepted" :
 	    resp.status < 400 ? "discarded" : "rejected";
 	log_event(resp.status >= 500 ? LOG_ERROR : LOG_INFO, event,
-	    "site", resp.site, "id", resp.id[0] ? resp.id : NULL,
+	    "site", resp.site[0] ? resp.site : NULL, "id", resp.id[0] ? resp.id : NULL,
 	    "status", status, "reason", resp.reason, "ip", req.remote_addr,
 	    "ms", ms, (char *)NULL);
 	http_resp_free(&resp);

@@ -713,19 +713,19 @@ out:
 
 /* A CORS preflight (or a plain OPTIONS): 204 with the grant for an
  * allowed origin; 403 for any other origin, so the refusal is logged as
- * one. */
+ * one.  Both carry the headers every answer carries. */
 static void
-handle_options(const struct http_req *req, struct http_resp *r,
-    const struct site *s)
+handle_options(const struct http_ctx *ctx, const struct http_req *req,
+    struct http_resp *r, const struct site *s)
 {
-	r->status = 204;
-	buf_adds(&r->head, "Cache-Control: no-store\r\n"
-	    "X-Content-Type-Options: nosniff\r\n"
-	    "Allow: POST, OPTIONS\r\n");
 	if (req->origin && !cors_allowed(s, req->origin)) {
-		r->status = 403;
-		r->reason = "origin_not_allowed";
-	} else if (req->origin)
+		answer_error(ctx, req, r, s, 403, "origin_not_allowed", NULL);
+		return;
+	}
+	r->status = 204;
+	common_headers(r, s, 0);
+	buf_adds(&r->head, "Allow: POST, OPTIONS\r\n");
+	if (req->origin)
 		buf_adds(&r->head,
 		    "Access-Control-Allow-Methods: POST, OPTIONS\r\n"
 		    "Access-Control-Allow-Headers: Content-Type, Accept\r\n"
@@ -747,7 +747,7 @@ http_handle(const struct http_ctx *ctx, const struct http_req *req,
 		answer_error(ctx, req, r, NULL, 404, "unknown_site", NULL);
 		return;
 	}
-	r->site = s->name;
+	snprintf(r->site, sizeof r->site, "%s", s->name);
 	if (token) {
 		/* The fill-time token route arrives with the token feature. */
 		answer_error(ctx, req, r, s, 404, "token_disabled", NULL);
@@ -756,7 +756,7 @@ http_handle(const struct http_ctx *ctx, const struct http_req *req,
 	if (req->method && strcmp(req->method, "POST") == 0)
 		handle_post(ctx, req, r, s);
 	else if (req->method && strcmp(req->method, "OPTIONS") == 0)
-		handle_options(req, r, s);
+		handle_options(ctx, req, r, s);
 	else
 		answer_error(ctx, req, r, s, 405, "method", NULL);
 	if (r->head.oom || r->body.oom) {

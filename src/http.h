@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "limits.h"
 #include "mail.h"
 #include "pages.h"
 #include "util.h"
@@ -47,8 +48,9 @@ struct http_resp {
 	int status;
 	struct buf head;             /* "Name: value\r\n" lines */
 	struct buf body;
-	/* for the log line */
-	const char *site;            /* borrowed from the config */
+	/* for the log line, written after the request's config may be
+	 * freed by a reload: a copy, never borrowed */
+	char site[LIM_NAME_BYTES + 1];
 	char id[32];
 	const char *reason;          /* why it was refused, static */
 	unsigned retry_after;        /* 429: seconds, also in the head */

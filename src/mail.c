@@ -1,8 +1,9 @@
 /*
  * mail — builds the message from the site's templates and hands header
  * values to the MIME writer as typed parts.  A Subject rendered from
- * visitor text has its line breaks folded to spaces before encoding; the
- * writer refuses any control character that would remain.
+ * visitor text, and a Reply-To name taken from a multiline field, have
+ * their line breaks folded to spaces before encoding; the writer refuses
+ * any control character that would remain.
  */
 #include "mail.h"
 
@@ -106,16 +107,18 @@ mail_compose(const struct site *s, const struct pages *pg,
 	struct mime_addr from, reply, *to = NULL, *cc = NULL;
 	struct mime_msg msg;
 	struct page_facts pf;
-	struct buf subject, body;
+	struct buf subject, body, rname_buf;
 	char date[40], msgid[320];
 	const char *rname = NULL;
 	size_t i;
+	int rname_multiline = 0;
 	int rc = -1;
 
 	memset(out, 0, sizeof *out);
 	buf_init(&out->wire);
 	buf_init(&subject);
 	buf_init(&body);
+	buf_init(&rname_buf);
 	mail_local_date(date, sizeof date, f->now, f->utc_offset_min);
 	memset(&pf, 0, sizeof pf);
 	pf.id = f->id;
@@ -156,8 +159,22 @@ mail_compose(const struct site *s, const struct pages *pg,
 	if (s->reply_to_name && v)
 		for (i = 0; i < s->nfields; i++)
 			if (strcmp(s->fields[i].name, s->reply_to_name) == 0 &&
-			    v->v[i].error == NULL)
+			    v->v[i].error == NULL) {
 				rname = v->v[i].value;
+				rname_multiline = s->fields[i].type ==
+				    FT_MULTILINE;
+			}
+	if (rname && rname_multiline) {
+		/* A multiline field as the name: one line, like the Subject
+		 * (one-line fields go to the writer as they are: it refuses
+		 * a line break that got past validation). */
+		if (buf_adds(&rname_buf, rname) == -1) {
+			snprintf(err, errlen, "out of memory composing the mail");
+			goto out;
+		}
+		flatten(&rname_buf);
+		rname = rname_buf.data;
+	}
 	memset(&reply, 0, sizeof reply);
 	reply.addr = v ? v->reply_to : NULL;
 	reply.name = rname;
@@ -190,5 +207,6 @@ out:
 	free(cc);
 	buf_free(&subject);
 	buf_free(&body);
+	buf_free(&rname_buf);
 	return rc;
 }

@@ -405,6 +405,15 @@ out:
 	return rc;
 }
 
+/* 1 when the posted field is named name: by length, since a posted name
+ * may hold a NUL ("name%00x" is not "name"). */
+static int
+is_named(const struct form_field *ff, const char *name)
+{
+	return ff->name_len == strlen(name) &&
+	    memcmp(ff->name, name, ff->name_len) == 0;
+}
+
 /* A checkbox group: every posted value must be an option. */
 static int
 check_group(const struct field *f, const struct form *in, struct fval *fv)
@@ -413,16 +422,19 @@ check_group(const struct field *f, const struct form *in, struct fval *fv)
 	size_t i, j, k = 0, n = 0;
 
 	for (i = 0; i < in->n; i++)
-		if (strcmp(in->fields[i].name, f->name) == 0)
+		if (is_named(&in->fields[i], f->name))
 			n++;
 	if (n && (fv->choices = calloc(n, sizeof *fv->choices)) == NULL)
 		return -1;
 	buf_init(&b);
 	for (i = 0; i < in->n; i++) {
 		const struct form_field *ff = &in->fields[i];
-		if (strcmp(ff->name, f->name) != 0)
+		if (!is_named(ff, f->name))
 			continue;
-		if (!option_ok(f, ff->value)) {
+		/* option_ok compares C strings: a NUL in the value would
+		 * pass "月\0anything" as 月. */
+		if (memchr(ff->value, '\0', ff->value_len) ||
+		    !option_ok(f, ff->value)) {
 			fv->error = "invalid_option";
 			continue;
 		}
@@ -465,7 +477,7 @@ validate_form(const struct site *s, const struct form *in, struct fvals *out)
 		size_t count = 0;
 
 		for (j = 0; j < in->n; j++)
-			if (strcmp(in->fields[j].name, f->name) == 0) {
+			if (is_named(&in->fields[j], f->name)) {
 				if (first == NULL)
 					first = &in->fields[j];
 				count++;

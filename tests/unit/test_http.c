@@ -557,6 +557,29 @@ handle_json_and_options(void **state)
 	http_resp_free(&r);
 }
 
+/* OPTIONS answers are answers too: the security headers on the 204, and
+ * the refused preflight is the usual 403 page, not an empty body. */
+static void
+options_security_headers(void **state)
+{
+	struct call opt = { .method = "OPTIONS" };
+	struct http_resp r;
+
+	(void)state;
+	run(&opt, &r);
+	assert_int_equal(r.status, 204);
+	assert_security_headers(&r);
+	assert_true(has(&r.head, "Allow: POST, OPTIONS\r\n"));
+	assert_true(has(&r.head, "Vary: Origin\r\n"));
+	assert_int_equal(r.body.len, 0);
+	http_resp_free(&r);
+	opt.origin = "https://evil.example";
+	expect(&opt, 403, "origin_not_allowed", "このページからは送信できません");
+	run(&opt, &r);
+	assert_false(has(&r.head, "Access-Control-Allow-Origin"));
+	http_resp_free(&r);
+}
+
 int
 main(void)
 {
@@ -570,6 +593,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(handle_rate_limit, reset,
 		    done),
 		cmocka_unit_test_setup_teardown(handle_json_and_options, reset,
+		    done),
+		cmocka_unit_test_setup_teardown(options_security_headers, reset,
 		    done),
 	};
 

@@ -486,6 +486,54 @@ test_smtp_envelope_recheck(void **state)
 	smtp_global_cleanup();
 }
 
+/* reply_to_name may name a multiline field: its line breaks are folded to
+ * spaces in the Reply-To display name, as in the Subject, instead of the
+ * writer refusing the header and every such post ending as a 503. */
+static void
+test_multiline_reply_to_name(void **state)
+{
+	static const char y[] =
+	    "templates: templates\n"
+	    "smtp:\n  m:\n    url: smtp://127.0.0.1:25\n    starttls: off\n"
+	    "sites:\n"
+	    "  ml:\n"
+	    "    origins: [https://ml.example.com]\n"
+	    "    from: ml@ml.example.com\n"
+	    "    to: [to@ml.example.com]\n"
+	    "    smtp: [m]\n"
+	    "    subject: Hello\n"
+	    "    lang: en\n"
+	    "    reply_to_name: who\n"
+	    "    fields:\n"
+	    "      who: { label: Who, type: multiline }\n"
+	    "      email: { label: Email, type: email, reply_to: true }\n";
+	const char *kv[] = { "who", "Taro\r\nYamada\tJr", "email",
+	    "taro@example.jp", NULL };
+	struct config *c;
+	struct pages *p;
+	struct fvals v = { 0 };
+	struct mail m;
+	char err[512];
+
+	(void)state;
+	c = config_parse("ml.yaml", NULL, y, sizeof y - 1, err, sizeof err);
+	if (c == NULL)
+		fail_msg("config: %s", err);
+	p = pages_load(c, err, sizeof err);
+	if (p == NULL)
+		fail_msg("pages: %s", err);
+	fill(config_site(c, "ml"), &v, kv);
+	if (mail_compose(config_site(c, "ml"), p, &v, &facts_en, &m, err,
+	    sizeof err) != 0)
+		fail_msg("compose: %s", err);
+	assert_non_null(strstr(m.wire.data,
+	    "Reply-To: Taro Yamada Jr <taro@example.jp>\r\n"));
+	mail_free(&m);
+	fvals_free(&v);
+	pages_free(p);
+	config_free(c);
+}
+
 int
 main(void)
 {
@@ -496,6 +544,7 @@ main(void)
 		cmocka_unit_test(test_override_and_flatten),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_smtp_envelope_recheck),
+		cmocka_unit_test(test_multiline_reply_to_name),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "form.h"
+#include "util.h"
 #include "validate.h"
 
 static struct config *cfg;
@@ -519,6 +520,56 @@ test_messages(void **state)
 	assert_true(strlen(buf) < 8);
 }
 
+/* A posted name or value is (bytes, length) and may hold a NUL (%00):
+ * "name\0x" is not the field "name", for one-valued fields and checkbox
+ * groups alike, as form_get already has it. */
+static void
+test_nul_in_name(void **state)
+{
+	struct form f = { 0 };
+	struct fvals v;
+	size_t i;
+
+	(void)state;
+	f.n = 2;
+	f.fields = calloc(f.n, sizeof *f.fields);
+	assert_non_null(f.fields);
+	f.fields[0].name = fp_strndup("name\0x", 6);
+	f.fields[0].name_len = 6;
+	f.fields[0].value = strdup("taro");
+	f.fields[0].value_len = 4;
+	f.fields[1].name = fp_strndup("days\0", 5);
+	f.fields[1].name_len = 5;
+	f.fields[1].value = strdup("\xe6\x9c\x88");     /* 月 */
+	f.fields[1].value_len = 3;
+	assert_int_equal(validate_form(&cfg->sites[0], &f, &v), 0);
+	for (i = 0; i < v.n; i++)
+		if (strcmp(cfg->sites[0].fields[i].name, "name") == 0 ||
+		    strcmp(cfg->sites[0].fields[i].name, "days") == 0) {
+			assert_non_null(v.v[i].error);
+			assert_string_equal(v.v[i].error, "required");
+			assert_string_equal(v.v[i].value, "");
+		}
+	fvals_free(&v);
+	form_free(&f);
+	/* Nor is the value "月\0x" the option 月 of a checkbox group. */
+	f.n = 1;
+	f.fields = calloc(f.n, sizeof *f.fields);
+	assert_non_null(f.fields);
+	f.fields[0].name = strdup("days");
+	f.fields[0].name_len = 4;
+	f.fields[0].value = fp_strndup("\xe6\x9c\x88\0x", 5);
+	f.fields[0].value_len = 5;
+	assert_int_equal(validate_form(&cfg->sites[0], &f, &v), 0);
+	for (i = 0; i < v.n; i++)
+		if (strcmp(cfg->sites[0].fields[i].name, "days") == 0) {
+			assert_non_null(v.v[i].error);
+			assert_string_equal(v.v[i].error, "invalid_option");
+		}
+	fvals_free(&v);
+	form_free(&f);
+}
+
 int
 main(void)
 {
@@ -533,6 +584,7 @@ main(void)
 		cmocka_unit_test(test_pattern),
 		cmocka_unit_test(test_files_and_unknown),
 		cmocka_unit_test(test_messages),
+		cmocka_unit_test(test_nul_in_name),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
