@@ -130,6 +130,9 @@ def test_stale_socket_replaced_live_one_kept(tmp_path, formpost_config, formpost
 def test_survives_fd_exhaustion(tmp_path, formpost_config, smtpd, formpost_factory):
     """EMFILE from accept() must not kill the workers (APIS B2.4)."""
     fp = formpost_factory(formpost_config)
+    # The socket accepts (into the backlog) before start-up is over:
+    # measure and squeeze only once every thread and file is open.
+    fp.wait_log("event=started")
     base = len(os.listdir(f"/proc/{fp.pid}/fd"))
     subprocess.run(["prlimit", f"--pid={fp.pid}", f"--nofile={base}:"], check=True)
     held = []
