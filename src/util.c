@@ -89,11 +89,22 @@ buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	va_list ap2;
 	int n;
 
+	if (b->oom)
+		return -1;
+	/* One pass when it fits in the room already there (the usual case
+	 * on the request path); else measure, grow and format again. */
 	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap2);
+	n = vsnprintf(b->data ? b->data + b->len : NULL,
+	    b->data ? b->cap - b->len : 0, fmt, ap2);
 	va_end(ap2);
+	if (n >= 0 && b->data && (size_t)n < b->cap - b->len) {
+		b->len += (size_t)n;
+		return 0;
+	}
 	if (n < 0 || buf_grow(b, (size_t)n) == -1) {
 		b->oom = 1;
+		if (b->data)
+			b->data[b->len] = '\0';
 		return -1;
 	}
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
