@@ -10,7 +10,15 @@ latency and the ratio to the bare responder for each scenario, formpost's
 resident memory after start-up and after a flood from many distinct client
 addresses, and background delivery throughput into a C SMTP sink
 (tests/bench/sink.c).  Absolute numbers drift ±25 % on a shared machine:
-read the ratios.
+read the ratios, and the CPU per request (user+sys µs of the measured
+process), which drifts much less.
+
+Where the spool lives matters: on an ext4 without a journal (this VM's
+root file system), creating a file scans past every inode of its block
+group deleted in the last ~30 s (ext4 recently_deleted()), which perf
+shows as ~45 % of formpost's CPU during valid posts and which the
+sender's unlinks feed; a journaled ext4 or XFS has no such scan.  The
+"disk" line measures the same steps in the same place (--dir).
 
 Order matters: the rejected scenarios run first, then the flood, then the
 valid posts, while the SMTP profile points at the sink's port with the
@@ -111,7 +119,7 @@ def disk_rate(work, threads, seconds):
     d = Path(tempfile.mkdtemp(prefix="disk-", dir=work))
     p = subprocess.run([str(REPO / "build" / "bench_disk"), str(d), str(threads),
                         str(seconds)], capture_output=True, text=True, check=True)
-    return float(p.stdout.split("=")[1])
+    return {k: float(v) for k, v in (kv.split("=") for kv in p.stdout.split())}
 
 
 class Sink:
@@ -137,9 +145,12 @@ class Sink:
             self.proc.wait(10)
 
 
+FORMPOST = [str(REPO / "formpost")]
+
+
 def start_formpost(work):
     log = open(work / "fp.log", "ab")
-    fp = subprocess.Popen([str(REPO / "formpost"), "serve", "-c", str(work / "fp.yaml")],
+    fp = subprocess.Popen([FORMPOST[0], "serve", "-c", str(work / "fp.yaml")],
                           stderr=log)
     wait_for(lambda: can_connect(f"unix:{work}/formpost.sock"), 10, "formpost")
     return fp
@@ -166,8 +177,12 @@ def main():
                     help="requests from distinct client addresses for the memory test")
     ap.add_argument("--dir", help="where the work directory (and spool) goes; "
                     "default: the system's temporary directory")
+    ap.add_argument("--formpost", help="the binary to measure (default: ./formpost), "
+                    "e.g. an older build for a before/after comparison")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     a = ap.parse_args()
+    if a.formpost:
+        FORMPOST[0] = os.path.abspath(a.formpost)
     secs = 3 if a.quick else a.seconds
     flood = 50000 if a.quick else a.flood
     work = Path(tempfile.mkdtemp(prefix="fp-bench-", dir=a.dir))
@@ -178,8 +193,10 @@ def main():
     try:
         d1 = disk_rate(work, 1, 2)
         dn = disk_rate(work, a.workers, 2)
-        print(f"disk: {d1:.0f} commits/s from 1 thread, {dn:.0f}/s from {a.workers} "
-              f"(write, fsync, rename, fsync(dir))")
+        print(f"disk: {d1['commits_per_s']:.0f} commits/s from 1 thread, "
+              f"{dn['commits_per_s']:.0f}/s from {a.workers} (write, fsync, rename, "
+              f"fsync(dir)); kernel CPU {d1['sys_us_per_commit']:.0f} / "
+              f"{dn['sys_us_per_commit']:.0f} us per commit")
         cfg = base_config(work, sink.port, "/dev/null")
         cfg["smtp"]["main"] = {"url": f"smtp://127.0.0.1:{sink.port}", "starttls": "off"}
         cfg["workers"] = a.workers
@@ -255,7 +272,7 @@ def main():
         rss_valid = rss_kib(fp.pid)
         print()
         print(f"valid / bare: {v['rps'] / bare_rps:.2f}   valid / disk({a.workers} threads): "
-              f"{v['rps'] / dn:.2f}   ({q1 - q0} files spooled, "
+              f"{v['rps'] / dn['commits_per_s']:.2f}   ({q1 - q0} files spooled, "
               f"{(q1 - q0) / secs:.0f}/s)")
         for (name, r) in rows[1:5]:
             print(f"{name} / bare: {r['rps'] / bare_rps:.2f}  (CPU per request "
