@@ -74,6 +74,13 @@ buf_add(struct buf *b, const void *p, size_t n)
 int
 buf_addc(struct buf *b, char c)
 {
+	/* Encoders append byte by byte: skip the general path when the
+	 * room is there (cap > len + 1 also means data is not NULL). */
+	if (!b->oom && b->len + 1 < b->cap) {
+		b->data[b->len++] = c;
+		b->data[b->len] = '\0';
+		return 0;
+	}
 	return buf_add(b, &c, 1);
 }
 

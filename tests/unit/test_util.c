@@ -1,7 +1,8 @@
 /*
  * test_util — buf_printf formats in place when the room is there and
- * grows otherwise: every size around the boundary, appends after existing
- * bytes, NUL termination, and the sticky oom flag.
+ * grows otherwise, buf_addc takes a short path when it fits: every size
+ * around the boundaries, appends after existing bytes, NUL termination,
+ * and the sticky oom flag.
  */
 #include "unit.h"
 
@@ -61,18 +62,40 @@ test_printf_appends(void **state)
 	buf_free(&b);
 }
 
-/* Once out of memory, printf adds nothing and keeps failing. */
+/* Once out of memory, printf and addc add nothing and keep failing, even
+ * with room left in the allocation. */
 static void
-test_printf_after_oom(void **state)
+test_after_oom(void **state)
 {
 	struct buf b;
 
 	(void)state;
 	buf_init(&b);
 	assert_int_equal(buf_adds(&b, "abc"), 0);
+	assert_true(b.cap > b.len + 1);
 	b.oom = 1;
 	assert_int_equal(buf_printf(&b, "%s", "def"), -1);
+	assert_int_equal(buf_addc(&b, 'd'), -1);
 	assert_bytes_equal(b.data, b.len, "abc");
+	buf_free(&b);
+}
+
+/* addc across every capacity boundary up to 5000 bytes: each byte lands,
+ * the buffer stays NUL-terminated. */
+static void
+test_addc(void **state)
+{
+	struct buf b;
+	size_t i;
+
+	(void)state;
+	buf_init(&b);
+	for (i = 0; i < 5000; i++) {
+		assert_int_equal(buf_addc(&b, (char)('a' + i % 26)), 0);
+		assert_int_equal(b.len, i + 1);
+		assert_int_equal(b.data[i], 'a' + i % 26);
+		assert_int_equal(b.data[b.len], '\0');
+	}
 	buf_free(&b);
 }
 
@@ -82,7 +105,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_printf_every_boundary),
 		cmocka_unit_test(test_printf_appends),
-		cmocka_unit_test(test_printf_after_oom),
+		cmocka_unit_test(test_after_oom),
+		cmocka_unit_test(test_addc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
