@@ -56,9 +56,10 @@ build-asan/test_%: tests/unit/test_%.c $(LIBSRCS:src/%.c=build-asan/%.o) tests/u
 build/tool_%: tests/tools/%.c $(LIBSRCS:src/%.c=build/%.o)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -o $@ $< $(LIBSRCS:src/%.c=build/%.o) $(LDLIBS)
 
-# The benchmark's bare FastCGI responder (the ceiling formpost is compared to).
-build/bench_bare: tests/bench/bare.c | build
-	$(CC) $(WARN) $(CFLAGS) -o $@ $< -lfcgi -lpthread
+# The benchmark's helpers: bare (the FastCGI ceiling formpost is compared
+# to), sink (an SMTP server that keeps nothing), disk (the fsync reference).
+build/bench_%: tests/bench/%.c | build
+	$(CC) $(WARN) $(CFLAGS) -D_GNU_SOURCE -o $@ $< -lfcgi -lpthread
 
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIBSRCS:src/%.c=build-fuzz/%.o)
 	$(CLANG) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -o $@ $^ $(LDLIBS)
@@ -94,7 +95,7 @@ run: deps formpost
 	@$(PYTHON) tests/demo.py
 
 # wrk through nginx, formpost beside a bare libfcgi responder; see tests/bench/.
-bench: deps formpost build/bench_bare
+bench: deps formpost build/bench_bare build/bench_sink build/bench_disk
 	@$(PYTHON) tests/bench/run.py $(BENCH_ARGS)
 
 install: formpost

@@ -69,14 +69,20 @@ log_event(enum log_level level, const char *event, ...)
 
 	if (level < min_level)
 		return;
+	/* Every request logs a line: plain appends, no printf. */
 	buf_init(&b);
-	buf_printf(&b, "level=%s event=%s", names[level], event);
+	buf_adds(&b, "level=");
+	buf_adds(&b, names[level]);
+	buf_adds(&b, " event=");
+	buf_adds(&b, event);
 	va_start(ap, event);
 	while ((k = va_arg(ap, const char *)) != NULL) {
 		v = va_arg(ap, const char *);
 		if (v == NULL)
 			continue;
-		buf_printf(&b, " %s=", k);
+		buf_addc(&b, ' ');
+		buf_adds(&b, k);
+		buf_addc(&b, '=');
 		add_value(&b, v);
 	}
 	va_end(ap);

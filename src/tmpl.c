@@ -1290,6 +1290,18 @@ tmpl_free(struct tmpl *t)
 
 /* ---- rendering --------------------------------------------------------- */
 
+/* var equals name[0..len); stops at var's NUL, never reads past it. */
+static int
+name_is(const char *var, const char *name, size_t len)
+{
+	size_t k;
+
+	for (k = 0; k < len; k++)
+		if (var[k] == '\0' || var[k] != name[k])
+			return 0;
+	return var[len] == '\0';
+}
+
 static const struct tmpl_var *
 lookup(const struct tmpl *t, const struct node *nd,
     const struct tmpl_scope *const *stk, size_t depth)
@@ -1301,10 +1313,11 @@ lookup(const struct tmpl *t, const struct node *nd,
 	for (i = depth; i-- > 0;) {
 		if ((sc = stk[i]) == NULL || sc->vars == NULL)
 			continue;
+		/* Inline compare: most names differ within two bytes, and
+		 * this runs for every variable of every page. */
 		for (j = 0; j < sc->n; j++)
 			if (sc->vars[j].name != NULL &&
-			    strncmp(sc->vars[j].name, name, nd->len) == 0 &&
-			    sc->vars[j].name[nd->len] == '\0')
+			    name_is(sc->vars[j].name, name, nd->len))
 				return &sc->vars[j];
 	}
 	return NULL;

@@ -74,6 +74,13 @@ buf_add(struct buf *b, const void *p, size_t n)
 int
 buf_addc(struct buf *b, char c)
 {
+	/* Encoders append byte by byte: skip the general path when the
+	 * room is there (cap > len + 1 also means data is not NULL). */
+	if (!b->oom && b->len + 1 < b->cap) {
+		b->data[b->len++] = c;
+		b->data[b->len] = '\0';
+		return 0;
+	}
 	return buf_add(b, &c, 1);
 }
 
@@ -89,11 +96,22 @@ buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	va_list ap2;
 	int n;
 
+	if (b->oom)
+		return -1;
+	/* One pass when it fits in the room already there (the usual case
+	 * on the request path); else measure, grow and format again. */
 	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap2);
+	n = vsnprintf(b->data ? b->data + b->len : NULL,
+	    b->data ? b->cap - b->len : 0, fmt, ap2);
 	va_end(ap2);
+	if (n >= 0 && b->data && (size_t)n < b->cap - b->len) {
+		b->len += (size_t)n;
+		return 0;
+	}
 	if (n < 0 || buf_grow(b, (size_t)n) == -1) {
 		b->oom = 1;
+		if (b->data)
+			b->data[b->len] = '\0';
 		return -1;
 	}
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);

@@ -1,0 +1,113 @@
+/*
+ * test_util — buf_printf formats in place when the room is there and
+ * grows otherwise, buf_addc takes a short path when it fits: every size
+ * around the boundaries, appends after existing bytes, NUL termination,
+ * and the sticky oom flag.
+ */
+#include "unit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "util.h"
+
+/* For every length from 0 to 300, appended after every prefix length from
+ * 0 to 70 (so both the in-place and the grow path meet every capacity
+ * boundary of 64 and 128): the bytes are exactly what snprintf makes. */
+static void
+test_printf_every_boundary(void **state)
+{
+	char want[512], s[301];
+	size_t pre, n;
+
+	(void)state;
+	memset(s, 'x', sizeof s - 1);
+	for (pre = 0; pre <= 70; pre++)
+		for (n = 0; n <= 300; n++) {
+			struct buf b;
+			buf_init(&b);
+			memset(want, 'p', pre);
+			want[pre] = '\0';
+			assert_int_equal(buf_add(&b, want, pre), 0);
+			s[n] = '\0';
+			assert_int_equal(buf_printf(&b, "%s|%zu", s, n), 0);
+			s[n] = 'x';
+			snprintf(want + pre, sizeof want - pre, "%.*s|%zu",
+			    (int)n, s, n);
+			assert_bytes_equal(b.data, b.len, want);
+			assert_int_equal(b.data[b.len], '\0');
+			assert_true(b.cap > b.len);
+			assert_int_equal(b.oom, 0);
+			buf_free(&b);
+		}
+}
+
+/* Many small appends: the result is the concatenation, never a truncation
+ * left behind by a first attempt that did not fit. */
+static void
+test_printf_appends(void **state)
+{
+	struct buf b;
+	char want[8192];
+	size_t off = 0;
+	int i;
+
+	(void)state;
+	buf_init(&b);
+	for (i = 0; i < 1000; i++) {
+		assert_int_equal(buf_printf(&b, "%d,", i), 0);
+		off += (size_t)snprintf(want + off, sizeof want - off, "%d,", i);
+	}
+	assert_bytes_equal(b.data, b.len, want);
+	buf_free(&b);
+}
+
+/* Once out of memory, printf and addc add nothing and keep failing, even
+ * with room left in the allocation. */
+static void
+test_after_oom(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b);
+	assert_int_equal(buf_adds(&b, "abc"), 0);
+	assert_true(b.cap > b.len + 1);
+	b.oom = 1;
+	assert_int_equal(buf_printf(&b, "%s", "def"), -1);
+	assert_int_equal(buf_addc(&b, 'd'), -1);
+	assert_bytes_equal(b.data, b.len, "abc");
+	buf_free(&b);
+}
+
+/* addc across every capacity boundary up to 5000 bytes: each byte lands,
+ * the buffer stays NUL-terminated. */
+static void
+test_addc(void **state)
+{
+	struct buf b;
+	size_t i;
+
+	(void)state;
+	buf_init(&b);
+	for (i = 0; i < 5000; i++) {
+		assert_int_equal(buf_addc(&b, (char)('a' + i % 26)), 0);
+		assert_int_equal(b.len, i + 1);
+		assert_int_equal(b.data[i], 'a' + i % 26);
+		assert_int_equal(b.data[b.len], '\0');
+	}
+	buf_free(&b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_printf_every_boundary),
+		cmocka_unit_test(test_printf_appends),
+		cmocka_unit_test(test_after_oom),
+		cmocka_unit_test(test_addc),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
