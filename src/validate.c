@@ -8,10 +8,12 @@
 #include "validate.h"
 
 #include <idn2.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "addr.h"
 #include "limits.h"
@@ -461,6 +463,84 @@ check_group(const struct field *f, const struct form *in, struct fval *fv)
 	return 0;
 }
 
+/* Links in s: "http://", "https://" and "www." (not right after one of
+ * the first two), in any letter case.  The usual marker of form spam. */
+static unsigned
+count_links(const char *s, size_t n)
+{
+	unsigned links = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (i + 7 <= n && strncasecmp(s + i, "http://", 7) == 0)
+			links++, i += 6;
+		else if (i + 8 <= n && strncasecmp(s + i, "https://", 8) == 0)
+			links++, i += 7;
+		else if (i + 4 <= n && strncasecmp(s + i, "www.", 4) == 0 &&
+		    !(i >= 3 && strncmp(s + i - 3, "://", 3) == 0))
+			links++, i += 3;
+	}
+	return links;
+}
+
+/* Hiragana, katakana (full and half width) or CJK ideographs. */
+static int
+has_japanese(const char *s, size_t n)
+{
+	size_t i = 0, l;
+	uint32_t cp;
+
+	while (i < n) {
+		if ((l = utf8_decode(s + i, n - i, &cp)) == 0)
+			return 0;
+		if ((cp >= 0x3040 && cp <= 0x30FF) || (cp >= 0x3400 &&
+		    cp <= 0x9FFF) || (cp >= 0xFF66 && cp <= 0xFF9F))
+			return 1;
+		i += l;
+	}
+	return 0;
+}
+
+/*
+ * The site's content filters (SPEC "filters", answered 422 like a rule):
+ * more links than max_links over the text fields marks the field that crossed
+ * the limit; require_japanese with no Japanese text anywhere marks the
+ * first multiline field (else the first text field).  Only when the
+ * fields themselves are valid: a visitor fixes one thing at a time.
+ */
+static void
+apply_filters(const struct site *s, struct fvals *out)
+{
+	size_t i, mark = s->nfields;
+	unsigned links = 0;
+	int japanese = 0;
+
+	if (out->nerrors || s->nfields == 0)
+		return;
+	for (i = 0; i < s->nfields; i++) {
+		const struct fval *fv = &out->v[i];
+		if (s->fields[i].type != FT_TEXT &&
+		    s->fields[i].type != FT_MULTILINE)
+			continue;   /* an address's "www." is not a link */
+		links += count_links(fv->value, fv->len);
+		if (s->max_links != UINT_MAX && links > s->max_links) {
+			out->v[i].error = "too_many_links";
+			out->nerrors++;
+			return;
+		}
+		japanese |= has_japanese(fv->value, fv->len);
+		if (s->fields[i].type == FT_MULTILINE && (mark == s->nfields ||
+		    s->fields[mark].type != FT_MULTILINE))
+			mark = i;
+		else if (s->fields[i].type == FT_TEXT && mark == s->nfields)
+			mark = i;
+	}
+	if (s->require_japanese && !japanese) {
+		out->v[mark == s->nfields ? 0 : mark].error = "no_japanese";
+		out->nerrors++;
+	}
+}
+
 int
 validate_form(const struct site *s, const struct form *in, struct fvals *out)
 {
@@ -517,6 +597,7 @@ validate_form(const struct site *s, const struct form *in, struct fvals *out)
 		if (f->reply_to && out->v[i].error == NULL && out->v[i].len)
 			out->reply_to = out->v[i].value;
 	}
+	apply_filters(s, out);
 	return 0;
 nomem:
 	fvals_free(out);
@@ -582,6 +663,10 @@ static const struct msg messages[] = {
 	  "{label} must be one line without control characters." },
 	{ "file_not_allowed", "{label}にファイルは添付できません。",
 	  "{label}: files cannot be attached." },
+	{ "too_many_links", "{label}に含めるURLの数を減らしてください。",
+	  "Please include fewer links in {label}." },
+	{ "no_japanese", "{label}は日本語で入力してください。",
+	  "Please write {label} in Japanese (日本語で入力してください)." },
 	{ "repeated", "{label}が複数送信されました。",
 	  "{label} was sent more than once." },
 };
