@@ -331,6 +331,8 @@ def test_cors_for_the_sites_origins_only(stack, smtpd):
            "Access-Control-Request-Headers": "content-type"}
     r = requests.options(url, headers=dict(pre, Origin="https://example.com"))
     assert r.status_code == 204
+    # RFC 9110 §8.6: a 204 carries no Content-Length (nor a body)
+    assert "Content-Length" not in r.headers and r.content == b""
     assert r.headers["Access-Control-Allow-Origin"] == "https://example.com"
     assert "POST" in r.headers["Access-Control-Allow-Methods"]
     assert "Content-Type" in r.headers["Access-Control-Allow-Headers"]
