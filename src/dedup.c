@@ -6,11 +6,13 @@
  */
 #include "dedup.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "limits.h"
 #include "util.h"
 
 #define DEDUP_WAYS 8
@@ -19,11 +21,13 @@ struct entry {
 	unsigned char key[SHA256_LEN];
 	char id[ID_LEN + 1];
 	unsigned char used;
+	unsigned char inflight;    /* claimed, its submit not yet answered */
 	time_t t;
 };
 
 struct dedup {
 	pthread_mutex_t mu;
+	pthread_cond_t resolved;   /* some claim was recorded or released */
 	struct entry *e;           /* nsets * DEDUP_WAYS */
 	size_t nsets;
 	unsigned window;
@@ -45,6 +49,8 @@ struct dedup *
 dedup_new(size_t slots, unsigned window, dedup_clock clock, void *clock_arg)
 {
 	struct dedup *d;
+	pthread_condattr_t ca;
+	int ok;
 
 	if ((d = calloc(1, sizeof *d)) == NULL)
 		return NULL;
@@ -53,6 +59,21 @@ dedup_new(size_t slots, unsigned window, dedup_clock clock, void *clock_arg)
 		d->nsets = 1;
 	if ((d->e = calloc(d->nsets * DEDUP_WAYS, sizeof *d->e)) == NULL ||
 	    pthread_mutex_init(&d->mu, NULL) != 0) {
+		free(d->e);
+		free(d);
+		return NULL;
+	}
+	/* Waits are measured on the monotonic clock: a wall-clock step
+	 * must not stretch them. */
+	if (pthread_condattr_init(&ca) != 0) {
+		ok = 0;
+	} else {
+		ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+		    pthread_cond_init(&d->resolved, &ca) == 0;
+		pthread_condattr_destroy(&ca);
+	}
+	if (!ok) {
+		pthread_mutex_destroy(&d->mu);
 		free(d->e);
 		free(d);
 		return NULL;
@@ -68,6 +89,7 @@ dedup_free(struct dedup *d)
 {
 	if (d == NULL)
 		return;
+	pthread_cond_destroy(&d->resolved);
 	pthread_mutex_destroy(&d->mu);
 	free(d->e);
 	free(d);
@@ -122,56 +144,131 @@ live(const struct dedup *d, const struct entry *e, time_t now)
 	return e->used && now - e->t < (time_t)d->window;
 }
 
+/* The live entry for key in its set, or NULL.  Caller holds mu. */
+static struct entry *
+find(struct dedup *d, const unsigned char *key, time_t now)
+{
+	struct entry *set = set_of(d, key);
+	int i;
+
+	for (i = 0; i < DEDUP_WAYS; i++)
+		if (live(d, &set[i], now) &&
+		    memcmp(set[i].key, key, SHA256_LEN) == 0)
+			return &set[i];
+	return NULL;
+}
+
 int
 dedup_lookup(struct dedup *d, const unsigned char key[SHA256_LEN],
     char id[ID_LEN + 1])
 {
-	struct entry *set;
-	time_t now;
-	int i, found = 0;
+	struct entry *e;
 
 	pthread_mutex_lock(&d->mu);
-	now = d->clock(d->clock_arg);
-	set = set_of(d, key);
-	for (i = 0; i < DEDUP_WAYS; i++)
-		if (live(d, &set[i], now) &&
-		    memcmp(set[i].key, key, SHA256_LEN) == 0) {
-			memcpy(id, set[i].id, ID_LEN + 1);
-			found = 1;
-			break;
-		}
+	if ((e = find(d, key, d->clock(d->clock_arg))) != NULL)
+		memcpy(id, e->id, ID_LEN + 1);
 	pthread_mutex_unlock(&d->mu);
-	return found;
+	return e != NULL;
 }
 
-void
-dedup_record(struct dedup *d, const unsigned char key[SHA256_LEN],
-    const char *id)
+/* Stores key → id as of now in key's set.  Caller holds mu.  The slot
+ * is, by preference: key's own (stale) entry, an expired one, the oldest
+ * settled one, the oldest of all (a set full of claims in flight; the
+ * evicted claim's owner re-inserts on record, its release is a no-op). */
+static void
+put(struct dedup *d, const unsigned char *key, const char *id, time_t now,
+    int inflight)
 {
-	struct entry *set, *victim = NULL;
-	time_t now;
+	struct entry *set = set_of(d, key), *victim = NULL;
 	int i;
 
-	if (!crypto_id_valid(id))
-		return;
-	pthread_mutex_lock(&d->mu);
-	now = d->clock(d->clock_arg);
-	set = set_of(d, key);
 	for (i = 0; i < DEDUP_WAYS && victim == NULL; i++)
 		if (set[i].used && memcmp(set[i].key, key, SHA256_LEN) == 0)
 			victim = &set[i];
 	for (i = 0; i < DEDUP_WAYS && victim == NULL; i++)
 		if (!live(d, &set[i], now))
 			victim = &set[i];
-	if (victim == NULL) {              /* a full set: forget the oldest */
+	if (victim == NULL) {              /* a full set */
 		victim = &set[0];
 		for (i = 1; i < DEDUP_WAYS; i++)
-			if (set[i].t < victim->t)
+			if (set[i].inflight < victim->inflight ||
+			    (set[i].inflight == victim->inflight &&
+			    set[i].t < victim->t))
 				victim = &set[i];
 	}
 	memcpy(victim->key, key, SHA256_LEN);
 	memcpy(victim->id, id, ID_LEN + 1);
 	victim->used = 1;
+	victim->inflight = (unsigned char)inflight;
 	victim->t = now;
+}
+
+int
+dedup_claim(struct dedup *d, const unsigned char key[SHA256_LEN],
+    const char *id, char first[ID_LEN + 1])
+{
+	struct timespec until;
+	struct entry *e;
+	int rc = 0;
+
+	if (!crypto_id_valid(id))
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += LIM_DEDUP_WAIT_MS / 1000;
+	until.tv_nsec += (long)(LIM_DEDUP_WAIT_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&d->mu);
+	for (;;) {
+		e = find(d, key, d->clock(d->clock_arg));
+		if (e == NULL) {
+			put(d, key, id, d->clock(d->clock_arg), 1);
+			break;
+		}
+		/* Settled, or its owner is still at it after the wait:
+		 * the first id (the owner answers its visitor with it). */
+		memcpy(first, e->id, ID_LEN + 1);
+		rc = 1;
+		if (!e->inflight ||
+		    pthread_cond_timedwait(&d->resolved, &d->mu, &until) ==
+		    ETIMEDOUT)
+			break;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&d->mu);
+	return rc;
+}
+
+void
+dedup_release(struct dedup *d, const unsigned char key[SHA256_LEN],
+    const char *id)
+{
+	struct entry *e;
+
+	pthread_mutex_lock(&d->mu);
+	/* Only id's own claim: a settled entry, or another post's claim
+	 * after an eviction, stays. */
+	e = find(d, key, d->clock(d->clock_arg));
+	if (e && e->inflight && strcmp(e->id, id) == 0) {
+		memset(e, 0, sizeof *e);
+		pthread_cond_broadcast(&d->resolved);
+	}
+	pthread_mutex_unlock(&d->mu);
+}
+
+void
+dedup_record(struct dedup *d, const unsigned char key[SHA256_LEN],
+    const char *id)
+{
+	time_t now;
+
+	if (!crypto_id_valid(id))
+		return;
+	pthread_mutex_lock(&d->mu);
+	now = d->clock(d->clock_arg);
+	put(d, key, id, now, 0);
+	pthread_cond_broadcast(&d->resolved);
 	pthread_mutex_unlock(&d->mu);
 }

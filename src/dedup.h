@@ -6,10 +6,14 @@
  * time): memory never grows, whatever a flood of distinct clients sends;
  * when a set is full the oldest entry there is forgotten.  Never stores
  * form values, only their digest.  Thread-safe (one short mutex hold per
- * call); the clock is injected so tests control time.
+ * call, except a bounded wait in dedup_claim); the clock is injected so
+ * tests control time.
  *
- * Not covered: two identical posts racing each other (both looked up
- * before either was recorded) each get their own mail.
+ * Two identical posts at the same moment: the first claims the key with
+ * its id before submitting (an entry "in flight"); the second waits for
+ * that claim to settle.  Recorded: the first id, no second mail.
+ * Released (the first's submit failed): the second claims and submits
+ * itself, so no visitor is told "sent" for a message not on disk.
  */
 #ifndef FORMPOST_DEDUP_H
 #define FORMPOST_DEDUP_H
@@ -39,13 +43,29 @@ void dedup_free(struct dedup *d);
 int dedup_key(const char *site, const char *ip, const struct fvals *v,
     unsigned char key[SHA256_LEN]);
 
-/* 1 with the first id copied into id when key was recorded within the
- * window, else 0. */
+/* 1 with the first id copied into id when key was recorded or claimed
+ * within the window, else 0. */
 int dedup_lookup(struct dedup *d, const unsigned char key[SHA256_LEN],
     char id[ID_LEN + 1]);
 
-/* Remembers key → id from now (a later record of the same key replaces
- * it).  id must be a valid id (crypto_id_valid); others are ignored. */
+/* Claims key for id (a valid id; -1 otherwise), atomically:
+ *  0  the key was new; it is now in flight for id.  The caller submits,
+ *     then calls dedup_record (stored) or dedup_release (failed).
+ *  1  a twin: the first id is copied into first.  A claim in flight is
+ *     waited for (LIM_DEDUP_WAIT_MS at most; after that its id is
+ *     answered as the owner's will be); released meanwhile, the key is
+ *     claimed for id and 0 returned instead. */
+int dedup_claim(struct dedup *d, const unsigned char key[SHA256_LEN],
+    const char *id, char first[ID_LEN + 1]);
+
+/* Forgets id's claim of key (its submit failed), so a resend, or a twin
+ * waiting in dedup_claim, can submit.  Anything else under key stays. */
+void dedup_release(struct dedup *d, const unsigned char key[SHA256_LEN],
+    const char *id);
+
+/* Remembers key → id from now, settling id's claim and waking its
+ * twins (a later record of the same key replaces it).  id must be a
+ * valid id (crypto_id_valid); others are ignored. */
 void dedup_record(struct dedup *d, const unsigned char key[SHA256_LEN],
     const char *id);
 

@@ -277,11 +277,18 @@ serve_one(struct fcgi_pool *p, FCGX_Request *r)
 	FCGX_PutS(line, r->out);
 	if (resp.head.len)
 		FCGX_PutStr(resp.head.data, (int)resp.head.len, r->out);
-	snprintf(line, sizeof line, "Content-Length: %zu\r\n\r\n",
-	    resp.body.len);
-	FCGX_PutS(line, r->out);
-	if (resp.body.len)
-		FCGX_PutStr(resp.body.data, (int)resp.body.len, r->out);
+	if (resp.status == 204) {
+		/* No Content: no Content-Length either, and no body
+		 * (RFC 9110 §8.6, §15.3.5). */
+		FCGX_PutS("\r\n", r->out);
+	} else {
+		snprintf(line, sizeof line, "Content-Length: %zu\r\n\r\n",
+		    resp.body.len);
+		FCGX_PutS(line, r->out);
+		if (resp.body.len)
+			FCGX_PutStr(resp.body.data, (int)resp.body.len,
+			    r->out);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	snprintf(ms, sizeof ms, "%ld", (long)((t1.tv_sec - t0.tv_sec) * 1000 +
 	    (t1.tv_nsec - t0.tv_nsec) / 1000000));

@@ -574,6 +574,7 @@ handle_post(const struct http_ctx *ctx, const struct http_req *req,
 	enum body_rc brc;
 	struct tm tm;
 	int multipart, have_len, taken = 0, keyed = 0;
+	int claim = -1;            /* 0: this post holds the dedup claim */
 
 	if (http_origin_ok(s, req->origin, req->referer, req->sec_fetch_site,
 	    &reason) == -1) {
@@ -674,7 +675,9 @@ handle_post(const struct http_ctx *ctx, const struct http_req *req,
 		goto out;
 	}
 	keyed = ctx->dedup && dedup_key(s->name, req->remote_addr, &v, key) == 0;
-	if (keyed && dedup_lookup(ctx->dedup, key, first)) {
+	if (keyed)
+		claim = dedup_claim(ctx->dedup, key, r->id, first);
+	if (claim == 1) {
 		/* A double click or resend: the first answer, no second mail. */
 		memcpy(r->id, first, sizeof first);
 		r->reason = "duplicate";
@@ -698,10 +701,16 @@ handle_post(const struct http_ctx *ctx, const struct http_req *req,
 		answer_error(ctx, req, r, s, 503, "store_failed", NULL);
 		goto out;
 	}
-	if (keyed)
+	if (claim == 0) {
 		dedup_record(ctx->dedup, key, r->id);
+		claim = -1;
+	}
 	answer_success(ctx, req, r, s, &v, r->id, date);
 out:
+	/* Claimed but not stored: a resend, or a twin waiting on the
+	 * claim, may submit. */
+	if (claim == 0)
+		dedup_release(ctx->dedup, key, r->id);
 	/* Accepted and spam-verdict posts count; the rest are given back. */
 	if (taken && r->status >= 400)
 		ratelimit_refund(ctx->rl, s->name, req->remote_addr,

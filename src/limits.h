@@ -59,6 +59,7 @@
 /* Double submit (SPEC "HTTP contract") */
 #define LIM_DEDUP_WINDOW      600            /* seconds: same post = same answer */
 #define LIM_DEDUP_SLOTS       4096           /* entries, ~80 bytes each, fixed */
+#define LIM_DEDUP_WAIT_MS     5000           /* a twin waits this long for the first's spool write */
 
 /* Templates */
 #define LIM_TEMPLATE_BYTES    (256 * 1024)   /* bytes: one template file */

@@ -31,6 +31,10 @@ struct entry {
 	long long due;
 	int deferred;              /* waiting on a profile's back-off */
 	char id[ID_LEN + 1];
+	/* Deferred: the message's site and creation time, so the next
+	 * turn can ask the site's profiles before reading the file. */
+	char site[LIM_NAME_BYTES + 1];
+	long long created;
 };
 
 struct pstate {
@@ -105,8 +109,11 @@ heap_down(struct sender *s, size_t i)
 	}
 }
 
+/* site: the message waits on its site's profiles (created: its
+ * creation time); NULL: it waits on nothing but due. */
 static int
-heap_push(struct sender *s, const char *id, long long due, int deferred)
+heap_push(struct sender *s, const char *id, long long due, const char *site,
+    long long created)
 {
 	size_t i;
 
@@ -120,8 +127,11 @@ heap_push(struct sender *s, const char *id, long long due, int deferred)
 	}
 	i = s->n++;
 	s->heap[i].due = due;
-	s->heap[i].deferred = deferred;
+	s->heap[i].deferred = site != NULL;
 	memcpy(s->heap[i].id, id, ID_LEN + 1);
+	snprintf(s->heap[i].site, sizeof s->heap[i].site, "%s",
+	    site ? site : "");
+	s->heap[i].created = created;
 	while (i > 0 && s->heap[(i - 1) / 2].due > s->heap[i].due) {
 		heap_swap(s, i, (i - 1) / 2);
 		i = (i - 1) / 2;
@@ -131,11 +141,12 @@ heap_push(struct sender *s, const char *id, long long due, int deferred)
 
 /* Pushes id and counts it as known; 0 or -1 (OOM: neither happened). */
 static int
-push_known(struct sender *s, const char *id, long long due, int deferred)
+push_known(struct sender *s, const char *id, long long due, const char *site,
+    long long created)
 {
 	if (idset_add(s->known, id) == -1)
 		return -1;
-	if (heap_push(s, id, due, deferred) == -1) {
+	if (heap_push(s, id, due, site, created) == -1) {
 		idset_drop(s->known, id);
 		return -1;
 	}
@@ -178,14 +189,16 @@ schedule_failed(const char *id)
 	    (char *)NULL);
 }
 
-/* (Re)schedules id, which the caller has in flight. */
+/* (Re)schedules id, which the caller has in flight; site as for
+ * heap_push. */
 static void
-schedule(struct sender *s, const char *id, long long due, int deferred)
+schedule(struct sender *s, const char *id, long long due, const char *site,
+    long long created)
 {
 	int rc;
 
 	pthread_mutex_lock(&s->mu);
-	rc = push_known(s, id, due, deferred);
+	rc = push_known(s, id, due, site, created);
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	if (rc == -1)
@@ -199,7 +212,7 @@ schedule_new(struct sender *s, const char *id, long long due)
 {
 	if (idset_get(s->known, id) > 0)
 		return 0;
-	if (push_known(s, id, due, 0) == -1)
+	if (push_known(s, id, due, NULL, 0) == -1)
 		return -1;
 	pthread_cond_signal(&s->cv);
 	return 1;
@@ -242,6 +255,18 @@ pstate_get(struct sender *s, const char *name)
 	return &s->ps[s->nps++];
 }
 
+/* 1: p may not be used before *until (backing off, or its one probe is
+ * out); 0: now.  mu held. */
+static int
+resting(const struct pstate *p, long long now, long long *until)
+{
+	if (!p->probing && p->next_ok <= now)
+		return 0;
+	/* A probe in flight re-times us when it ends. */
+	*until = p->probing ? now + LIM_SMTP_ATTEMPT : p->next_ok;
+	return 1;
+}
+
 /* 1: use the profile now (when it is backing off, the caller is its one
  * probe); 0: not before *until. */
 static int
@@ -253,16 +278,37 @@ profile_take(struct sender *s, const char *name, long long now,
 
 	pthread_mutex_lock(&s->mu);
 	if ((p = pstate_get(s, name)) != NULL) {
-		if (p->probing || p->next_ok > now) {
-			/* A probe in flight re-times us when it ends. */
-			*until = p->probing ? now + LIM_SMTP_ATTEMPT :
-			    p->next_ok;
+		if (resting(p, now, until))
 			ok = 0;
-		} else if (p->failures > 0)
+		else if (p->failures > 0)
 			p->probing = 1;
 	}
 	pthread_mutex_unlock(&s->mu);
 	return ok;
+}
+
+/* 1 when every profile of site is resting, with *until the earliest
+ * end; takes nothing (the attempt's profile_take decides). */
+static int
+site_resting(struct sender *s, const struct site *site, long long now,
+    long long *until)
+{
+	struct pstate *p;
+	long long u;
+	size_t j;
+	int all = site->nsmtp > 0;
+
+	*until = 0;
+	pthread_mutex_lock(&s->mu);
+	for (j = 0; j < site->nsmtp && all; j++) {
+		if ((p = pstate_get(s, site->smtp[j]->name)) == NULL ||
+		    !resting(p, now, &u))
+			all = 0;
+		else if (*until == 0 || u < *until)
+			*until = u;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return all;
 }
 
 /* Records how a transaction on profile `name` went.  failed: it failed
@@ -440,12 +486,13 @@ forced(struct sender *s, const char *id, int drop)
 }
 
 static void
-deliver(struct sender *s, struct smtp_client *cl, const char *id)
+deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 {
+	const char *id = e->id;
 	const struct config *c;
 	const struct site *site;
 	struct spool_msg m;
-	long long now = (long long)time(NULL), wait = 0, next_try;
+	long long now = (long long)time(NULL), wait = 0, next_try, rest;
 	char err[256], count[24], att[16];
 	size_t j, i, nfailed_before;
 	int fd = -1, tried = 0, newly_failed = 0;
@@ -453,13 +500,23 @@ deliver(struct sender *s, struct smtp_client *cl, const char *id)
 
 	memset(&m, 0, sizeof m);
 	c = s->acquire(s->arg, &ref);
+	/* It waited on its site's profiles: ask them before the file (open,
+	 * lock, read, digest), so a backlog is not re-read whenever a
+	 * back-off ends; the one probe's outcome re-times the rest.  Past
+	 * max_age, or its site gone, it is read and settled as below. */
+	if (e->deferred && now - e->created < (long long)c->max_age &&
+	    (site = config_site(c, e->site)) != NULL &&
+	    site_resting(s, site, now, &rest)) {
+		schedule(s, id, rest, e->site, e->created);
+		goto out;
+	}
 	switch (spool_claim(s->sp, id, &m, &fd, err, sizeof err)) {
 	case SPOOL_CLAIMED:
 		break;
 	case SPOOL_GONE:
 		goto out;
 	case SPOOL_BUSY:
-		schedule(s, id, now + c->first_retry, 0);
+		schedule(s, id, now + c->first_retry, NULL, 0);
 		goto out;
 	case SPOOL_CORRUPT:
 		log_event(LOG_ERROR, "corrupt", "id", id, "error", err,
@@ -468,11 +525,11 @@ deliver(struct sender *s, struct smtp_client *cl, const char *id)
 	case SPOOL_ERROR:
 		log_event(LOG_ERROR, "spool_error", "id", id, "error", err,
 		    (char *)NULL);
-		schedule(s, id, now + c->first_retry, 0);
+		schedule(s, id, now + c->first_retry, NULL, 0);
 		goto out;
 	}
 	if (m.next_try > now && !forced(s, id, 0)) {   /* not due yet */
-		schedule(s, id, m.next_try, 0);
+		schedule(s, id, m.next_try, NULL, 0);
 		goto out;
 	}
 	nfailed_before = spool_count(&m, SPOOL_FAILED);
@@ -527,7 +584,8 @@ deliver(struct sender *s, struct smtp_client *cl, const char *id)
 		forced(s, id, 1);
 	if (!tried) {
 		/* Every profile is backing off: no attempt, no count. */
-		schedule(s, id, wait ? wait : now + c->first_retry, 1);
+		schedule(s, id, wait ? wait : now + c->first_retry, m.site,
+		    m.created);
 		goto out;
 	}
 	newly_failed = spool_count(&m, SPOOL_FAILED) > nfailed_before;
@@ -540,7 +598,7 @@ deliver(struct sender *s, struct smtp_client *cl, const char *id)
 		    (char *)NULL);
 		if (spool_count(&m, SPOOL_PENDING) == 0) {
 			if (spool_update(s->sp, &fd, &m, err, sizeof err) == 0)
-				schedule(s, id, next_try, 0);
+				schedule(s, id, next_try, NULL, 0);
 			goto out;
 		}
 	}
@@ -564,7 +622,7 @@ deliver(struct sender *s, struct smtp_client *cl, const char *id)
 	if (spool_update(s->sp, &fd, &m, err, sizeof err) == -1)
 		log_event(LOG_ERROR, "spool_error", "id", id, "error", err,
 		    (char *)NULL);
-	schedule(s, id, next_try, 0);
+	schedule(s, id, next_try, NULL, 0);
 out:
 	spool_release(fd);
 	spool_msg_free(&m);
@@ -658,9 +716,9 @@ run(void *arg)
 			if (cl == NULL) {
 				log_event(LOG_ERROR, "sender_error", "error",
 				    "out of memory", (char *)NULL);
-				schedule(s, e.id, now + 1, 0);
+				schedule(s, e.id, now + 1, NULL, 0);
 			} else {
-				deliver(s, cl, e.id);
+				deliver(s, cl, &e);
 				used = (long long)time(NULL);
 			}
 			pthread_mutex_lock(&s->mu);

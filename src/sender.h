@@ -16,7 +16,9 @@
  * permanent ones go to failed/ at once; max_age sends the rest there.
  * Per profile: a failure before any recipient (connect, TLS, EHLO, AUTH,
  * MAIL) puts the profile itself in back-off, shared by every message, and
- * while it lasts only one message probes it.  The config comes from the
+ * while it lasts only one message probes it; a message that waits on its
+ * site's profiles is not read again (its schedule entry remembers the
+ * site) until one of them may be tried.  The config comes from the
  * caller's acquire hook for every message, so a reload (a fixed password)
  * applies to queued messages at once; a message whose site is gone is
  * held as a config outcome.  Never logs bodies or secrets.

@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from harness import SITE_ORIGIN, body_text, post_form
+from harness import SITE_ORIGIN, body_text, post_form, wait_for
 
 ID_RE = r"[A-Za-z0-9_-]{20}"
 
@@ -331,6 +331,8 @@ def test_cors_for_the_sites_origins_only(stack, smtpd):
            "Access-Control-Request-Headers": "content-type"}
     r = requests.options(url, headers=dict(pre, Origin="https://example.com"))
     assert r.status_code == 204
+    # RFC 9110 §8.6: a 204 carries no Content-Length (nor a body)
+    assert "Content-Length" not in r.headers and r.content == b""
     assert r.headers["Access-Control-Allow-Origin"] == "https://example.com"
     assert "POST" in r.headers["Access-Control-Allow-Methods"]
     assert "Content-Type" in r.headers["Access-Control-Allow-Headers"]
@@ -430,6 +432,45 @@ def test_double_submit_gets_the_first_answer(stack, smtpd):
                          "application/json")
     assert json.loads(again)["id"] == first
     assert smtpd.count() == 3
+
+
+def test_double_submit_at_the_same_moment(stack, smtpd):
+    """Two identical posts released together (a real double click), 20
+    times: one mail per content, both answers carry the same id."""
+    import json
+    import threading
+    fp, ng = stack
+    path = "/formpost/example"
+    rounds = 20
+    for i in range(rounds):
+        # a client address of its own per round: the rate limit stays out
+        source = f"127.0.1.{i + 1}"
+        pairs = with_(GOOD, message=f"同時送信 <{i}>")
+        go = threading.Barrier(2)
+        answers = [None, None]
+
+        def post(slot):
+            go.wait(timeout=10)
+            answers[slot] = raw_post(ng, path, pairs, source, "application/json")
+
+        threads = [threading.Thread(target=post, args=(n,)) for n in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert all(a is not None and a[0] == 200 for a in answers), answers
+        ids = {json.loads(a[1])["id"] for a in answers}
+        assert len(ids) == 1, (i, answers)
+    msgs = smtpd.wait(rounds)
+    # every message the sender ever had is delivered: nothing more to come
+    wait_for(lambda: len(fp.events(event="delivered")) >= rounds, 10,
+             "deliveries")
+    assert len(fp.events(event="queued")) == rounds
+    assert len(fp.events(event="discarded", reason="duplicate")) == rounds
+    assert smtpd.count() == rounds
+    bodies = [body_text(m) for _, m in msgs]
+    for i in range(rounds):
+        assert sum(f"同時送信 <{i}>" in b for b in bodies) == 1
 
 
 @pytest.mark.parametrize("email,name,want", [
