@@ -431,8 +431,23 @@ get_uint(struct ld *ld, const struct ynode *map, const char *key,
 	return 0;
 }
 
-int
-config_parse_size(const char *s, unsigned long long *out)
+struct unit {
+	char suffix;
+	unsigned long long mul;
+};
+
+static const struct unit size_units[] = {
+	{ 'k', 1024 }, { 'K', 1024 }, { 'M', 1024ULL * 1024 },
+	{ 'G', 1024ULL * 1024 * 1024 }, { 0, 0 },
+};
+static const struct unit time_units[] = {
+	{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }, { 0, 0 },
+};
+
+/* "N" or "N" + one suffix of u: N times its multiplier, at most max. */
+static int
+parse_with_unit(const char *s, const struct unit *u, unsigned long long max,
+    unsigned long long *out)
 {
 	char num[32];
 	size_t len = strlen(s);
@@ -441,44 +456,32 @@ config_parse_size(const char *s, unsigned long long *out)
 	if (len == 0 || len >= sizeof num)
 		return -1;
 	memcpy(num, s, len + 1);
-	switch (num[len - 1]) {
-	case 'k': case 'K': mul = 1024; break;
-	case 'M': mul = 1024ULL * 1024; break;
-	case 'G': mul = 1024ULL * 1024 * 1024; break;
-	default: break;
-	}
-	if (mul != 1)
-		num[len - 1] = '\0';
-	if (parse_ull(num, &v) == -1 || v > ULLONG_MAX / mul)
+	for (; u->suffix; u++)
+		if (num[len - 1] == u->suffix) {
+			mul = u->mul;
+			num[len - 1] = '\0';
+			break;
+		}
+	if (parse_ull(num, &v) == -1 || v > max / mul)
 		return -1;
 	*out = v * mul;
 	return 0;
 }
 
 int
+config_parse_size(const char *s, unsigned long long *out)
+{
+	return parse_with_unit(s, size_units, ULLONG_MAX, out);
+}
+
+int
 config_parse_duration(const char *s, unsigned *out)
 {
-	char num[32];
-	size_t len = strlen(s);
-	unsigned long long v, mul = 1;
+	unsigned long long v;
 
-	if (len == 0 || len >= sizeof num)
+	if (parse_with_unit(s, time_units, UINT_MAX, &v) == -1)
 		return -1;
-	memcpy(num, s, len + 1);
-	switch (num[len - 1]) {
-	case 's': mul = 1; break;
-	case 'm': mul = 60; break;
-	case 'h': mul = 3600; break;
-	case 'd': mul = 86400; break;
-	default: mul = 0; break;
-	}
-	if (mul)
-		num[len - 1] = '\0';
-	else
-		mul = 1;
-	if (parse_ull(num, &v) == -1 || v > UINT_MAX / mul)
-		return -1;
-	*out = (unsigned)(v * mul);
+	*out = (unsigned)v;
 	return 0;
 }
 
