@@ -45,26 +45,34 @@ class Request:
 
     def finish(self):
         self.sock.sendall(_record(STDIN, b""))
-        out = b""
-        buf = b""
-        while True:
-            chunk = self.sock.recv(65536)
+        try:
+            return parse_response(read_stdout(self.sock))
+        finally:
+            self.sock.close()
+
+
+def read_stdout(sock):
+    """The STDOUT bytes of one FastCGI answer, up to END_REQUEST (or until
+    the peer closes)."""
+    out = b""
+    while True:
+        head = b""
+        while len(head) < 8:
+            chunk = sock.recv(8 - len(head))
             if not chunk:
-                break
-            buf += chunk
-            while len(buf) >= 8:
-                _, rtype, _, clen, pad, _ = struct.unpack(">BBHHBB", buf[:8])
-                if len(buf) < 8 + clen + pad:
-                    break
-                content = buf[8:8 + clen]
-                buf = buf[8 + clen + pad:]
-                if rtype == STDOUT:
-                    out += content
-                elif rtype == END:
-                    self.sock.close()
-                    return parse_response(out)
-        self.sock.close()
-        return parse_response(out)
+                return out
+            head += chunk
+        _, rtype, _, clen, plen, _ = struct.unpack(">BBHHBB", head)
+        content = b""
+        while len(content) < clen + plen:
+            chunk = sock.recv(clen + plen - len(content))
+            if not chunk:
+                return out
+            content += chunk
+        if rtype == STDOUT:
+            out += content[:clen]
+        elif rtype == END:
+            return out
 
 
 def parse_response(raw):

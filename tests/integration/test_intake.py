@@ -16,6 +16,7 @@ import urllib.parse
 import pytest
 import requests
 
+import fcgi_client
 from harness import REPO, SITE_ORIGIN, post_form
 
 GOOD = {"name": "山田 太郎", "email": "taro@example.jp", "message": "こんにちは"}
@@ -361,25 +362,7 @@ def fcgi_request(target, params, stdin, end_stdin=True, timeout=10):
         s.sendall(msg)
         if not end_stdin:
             s.shutdown(socket.SHUT_WR)          # the web server went away
-        out = b""
-        while True:
-            head = b""
-            while len(head) < 8:
-                chunk = s.recv(8 - len(head))
-                if not chunk:
-                    return out
-                head += chunk
-            _, rtype, _, clen, plen, _ = struct.unpack("!BBHHBB", head)
-            content = b""
-            while len(content) < clen + plen:
-                chunk = s.recv(clen + plen - len(content))
-                if not chunk:
-                    return out
-                content += chunk
-            if rtype == 6:
-                out += content[:clen]
-            if rtype == 3:
-                return out
+        return fcgi_client.read_stdout(s)
     finally:
         s.close()
 

@@ -10,6 +10,7 @@ import subprocess
 import time
 import urllib.parse
 
+from fcgi_client import read_stdout
 from harness import REPO, SITE_ORIGIN, free_port, wait_for
 
 _seq = itertools.count()
@@ -32,29 +33,6 @@ def params(p):
             data += bytes([n]) if n < 128 else struct.pack("!I", n | 0x80000000)
         data += k + v
     return data
-
-
-def read_stdout(s):
-    """The STDOUT bytes of one FastCGI answer, up to END_REQUEST."""
-    out = b""
-    while True:
-        head = b""
-        while len(head) < 8:
-            chunk = s.recv(8 - len(head))
-            if not chunk:
-                return out
-            head += chunk
-        _, rtype, _, clen, plen, _ = struct.unpack("!BBHHBB", head)
-        content = b""
-        while len(content) < clen + plen:
-            chunk = s.recv(clen + plen - len(content))
-            if not chunk:
-                return out
-            content += chunk
-        if rtype == 6:
-            out += content[:clen]
-        if rtype == 3:
-            return out
 
 
 def asan_env(tmp_path):
