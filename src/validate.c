@@ -302,7 +302,7 @@ set_value(struct fval *fv, const char *s, size_t n)
 /* Checks one single-valued field; fills fv. */
 static int
 check_one(const struct field *f, const char *raw, size_t rawlen,
-    struct fval *fv, struct fvals *out)
+    struct fval *fv)
 {
 	struct buf b;
 	const char *code = NULL;
@@ -354,9 +354,7 @@ check_one(const struct field *f, const char *raw, size_t rawlen,
 		}
 		buf_reset(&b);
 		buf_adds(&b, e);
-		free(e);
-		if (f->reply_to)
-			out->reply_to_quoted = quoted;
+		free(e);   /* the writer quotes a legacy local part itself */
 		break;
 	}
 	case FT_TEL:
@@ -577,7 +575,7 @@ validate_form(const struct site *s, const struct form *in, struct fvals *out)
 			if (set_value(fv, "", 0) == -1)
 				goto nomem;
 		} else if (check_one(f, first ? first->value : "",
-		    first ? first->value_len : 0, fv, out) == -1)
+		    first ? first->value_len : 0, fv) == -1)
 			goto nomem;
 		if (fv->error == NULL && f->type == FT_SELECT && fv->len &&
 		    (fv->choices = calloc(1, sizeof *fv->choices)) != NULL &&

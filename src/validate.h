@@ -30,7 +30,6 @@ struct fvals {
 	size_t n;
 	int nerrors;
 	const char *reply_to; /* the reply_to field's address, or NULL */
-	int reply_to_quoted;  /* legacy carrier local part: must be quoted */
 };
 
 /* Validates in against s.  Returns 0 (out filled; out->nerrors may be >0),
