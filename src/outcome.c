@@ -29,8 +29,10 @@ outcome_classify(enum smtp_phase phase, enum smtp_fail fail, int code,
 	case SF_NONE:
 		break;
 	}
+	/* Only a 2xx answering the final dot means sent; a 2xx anywhere
+	 * else is stale (curl#8356) and a 3xx is never a verdict. */
 	if (code >= 200 && code < 400)
-		return phase == PH_DOT ? OUT_SENT : OUT_TEMP; /* stale 2xx */
+		return phase == PH_DOT && code < 300 ? OUT_SENT : OUT_TEMP;
 	if (code == 530 || code == 535 || code == 534 || code == 538 ||
 	    (phase == PH_AUTH && code >= 500 && code < 600))
 		return OUT_CONFIG;

@@ -83,6 +83,86 @@ test_table(void **state)
 	assert_int_equal(bad, 0);
 }
 
+
+/*
+ * The whole matrix: every phase × every reply class × every transport
+ * failure, against SPEC's outcome table written out as data (not as the
+ * classifier's code).  Reply classes, by column:
+ *   0 none (code 0)   1 250   2 354   3 421/450/451   4 530 or 535
+ *   5 550 5.1.1       6 553 5.7.1   7 554 (no enhanced)
+ */
+static const struct { int code; const char *enh; } klass[] = {
+	{ 0, "" }, { 250, "2.0.0" }, { 354, "" }, { 451, "4.3.0" },
+	{ 535, "5.7.8" }, { 550, "5.1.1" }, { 553, "5.7.1" }, { 554, "" },
+};
+
+/* SPEC with SF_NONE: rows are phases (PH_CONNECT..PH_QUIT), columns the
+ * reply classes above.  T temporary, C config, P permanent, S sent. */
+static const char spec_none[][9] = {
+	/* connect */ "TTTTCCCC",
+	/* tls     */ "TTTTCCCC",
+	/* ehlo    */ "TTTTCCCC",
+	/* auth    */ "TTTTCCCC",
+	/* mail    */ "TTTTCCCC",
+	/* rcpt    */ "TTTTCPCP",
+	/* data    */ "TTTTCPCP",
+	/* dot     */ "TSTTCPCP",
+	/* quit    */ "TTTTCPCP",
+};
+
+static enum outcome
+letter(char c)
+{
+	return c == 'S' ? OUT_SENT : c == 'T' ? OUT_TEMP : c == 'C' ?
+	    OUT_CONFIG : OUT_PERM;
+}
+
+static void
+test_matrix(void **state)
+{
+	/* Transport failures decide alone, whatever the phase or code. */
+	static const struct { enum smtp_fail f; enum outcome o; } fails[] = {
+		{ SF_CONNECT, OUT_TEMP }, { SF_TIMEOUT, OUT_TEMP },
+		{ SF_DROPPED, OUT_TEMP }, { SF_OTHER, OUT_TEMP },
+		{ SF_TLS_VERIFY, OUT_CONFIG }, { SF_TLS_HANDSHAKE, OUT_CONFIG },
+		{ SF_NO_STARTTLS, OUT_CONFIG }, { SF_NO_AUTH, OUT_CONFIG },
+		{ SF_AUTH_MECH, OUT_CONFIG },
+	};
+	int ph, k, bad = 0, n = 0;
+	size_t f;
+
+	(void)state;
+	for (ph = PH_CONNECT; ph <= PH_QUIT; ph++)
+		for (k = 0; k < (int)(sizeof klass / sizeof klass[0]); k++) {
+			enum outcome want = letter(spec_none[ph][k]), got;
+
+			got = outcome_classify((enum smtp_phase)ph, SF_NONE,
+			    klass[k].code, klass[k].enh);
+			n++;
+			if (got != want) {
+				print_error("%s %d %s: got %s want %s\n",
+				    smtp_phase_name((enum smtp_phase)ph),
+				    klass[k].code, klass[k].enh,
+				    outcome_name(got), outcome_name(want));
+				bad++;
+			}
+			for (f = 0; f < sizeof fails / sizeof fails[0]; f++) {
+				got = outcome_classify((enum smtp_phase)ph,
+				    fails[f].f, klass[k].code, klass[k].enh);
+				n++;
+				if (got != fails[f].o) {
+					print_error("%s fail %d code %d: got %s\n",
+					    smtp_phase_name((enum smtp_phase)ph),
+					    (int)fails[f].f, klass[k].code,
+					    outcome_name(got));
+					bad++;
+				}
+			}
+		}
+	assert_int_equal(n, 9 * 8 * 10);
+	assert_int_equal(bad, 0);
+}
+
 static void
 test_names(void **state)
 {
@@ -141,6 +221,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_matrix),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_note),
 	};
