@@ -357,7 +357,8 @@ answer_error(const struct http_ctx *ctx, const struct http_req *req,
 	common_headers(r, s, wants_json(req));
 	cors_headers(r, s, req);
 	if (status == 405)
-		buf_adds(&r->head, "Allow: POST, OPTIONS\r\n");
+		buf_adds(&r->head, reason && strcmp(reason, "token_method")
+		    == 0 ? "Allow: GET\r\n" : "Allow: POST, OPTIONS\r\n");
 	if (status == 429 && r->retry_after)
 		buf_printf(&r->head, "Retry-After: %u\r\n", r->retry_after);
 	if (wants_json(req)) {
@@ -791,7 +792,7 @@ handle_token(const struct http_ctx *ctx, const struct http_req *req,
 		return;
 	}
 	if (req->method == NULL || strcmp(req->method, "GET") != 0) {
-		answer_error(ctx, req, r, s, 405, "method", NULL);
+		answer_error(ctx, req, r, s, 405, "token_method", NULL);
 		return;
 	}
 	if (token_issue(ctx->token_key, s->name, wall_ms(ctx), tok) == -1) {

@@ -30,6 +30,14 @@ def get_token(ng):
     return tok
 
 
+def test_token_route_is_get_only(formpost_factory, nginx_factory, formpost_config, smtpd):
+    fp, ng = token_stack(formpost_factory, nginx_factory, formpost_config)
+    r = post_form(ng.url("/formpost/example/token"), FIELDS)
+    assert r.status_code == 405
+    assert r.headers["Allow"] == "GET"
+    assert smtpd.messages() == []
+
+
 def test_token_accepted_once(formpost_factory, nginx_factory, formpost_config, smtpd):
     fp, ng = token_stack(formpost_factory, nginx_factory, formpost_config)
     key = os.path.join(formpost_config["spool"], "token.key")
