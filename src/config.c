@@ -1402,15 +1402,6 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 			NERR(ld, v, "token: min_age must be below max_age");
 			return -1;
 		}
-		/* Refused rather than silently ignored: an operator who asks
-		 * for tokens must not believe posts are checked. */
-		if (s->token_required) {
-			NERR(ld, map_get(v, "required"), "token: required: true "
-			    "needs the fill-time token, which this version does "
-			    "not have yet; set required: false (the honeypot, "
-			    "rate_limit and filters still apply)");
-			return -1;
-		}
 	}
 	return 0;
 bad_rate:

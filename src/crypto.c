@@ -1,8 +1,12 @@
 /* crypto — OpenSSL 3 behind a small interface (APIS §4). */
 #include "crypto.h"
 
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <string.h>
 
 static const char b64url[] =
@@ -62,4 +66,58 @@ crypto_hex(const unsigned char *in, size_t n, char *out)
 		out[2 * i + 1] = hex[in[i] & 15];
 	}
 	out[2 * n] = '\0';
+}
+
+int
+crypto_random(void *out, size_t n)
+{
+	if (n > 0x7fffffff)
+		return -1;
+	return RAND_bytes(out, (int)n) == 1 ? 0 : -1;
+}
+
+static EVP_MAC *hmac;                  /* fetched once, kept for life */
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void
+hmac_fetch(void)
+{
+	hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
+int
+crypto_hmac_sha256(const void *key, size_t keylen, const void *data,
+    size_t n, unsigned char out[SHA256_LEN])
+{
+	char digest[] = "SHA256";
+	OSSL_PARAM params[2];
+	EVP_MAC_CTX *ctx = NULL;
+	size_t outl = 0;
+	int rc = -1;
+
+	if (pthread_once(&hmac_once, hmac_fetch) != 0 || hmac == NULL)
+		return -1;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    digest, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if ((ctx = EVP_MAC_CTX_new(hmac)) != NULL &&
+	    EVP_MAC_init(ctx, key, keylen, params) == 1 &&
+	    EVP_MAC_update(ctx, data, n) == 1 &&
+	    EVP_MAC_final(ctx, out, &outl, SHA256_LEN) == 1 &&
+	    outl == SHA256_LEN)
+		rc = 0;
+	EVP_MAC_CTX_free(ctx);
+	return rc;
+}
+
+int
+crypto_equal(const void *a, const void *b, size_t n)
+{
+	return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+void
+crypto_cleanse(void *p, size_t n)
+{
+	OPENSSL_cleanse(p, n);
 }

@@ -25,4 +25,20 @@ void crypto_hex(const unsigned char *in, size_t n, char *out);
  * name and in a Message-ID). */
 int crypto_id_valid(const char *s);
 
+/* n random bytes into out (RAND_bytes).  Returns 0, or -1 when the
+ * generator fails (answer 503). */
+int crypto_random(void *out, size_t n);
+
+/* HMAC-SHA256(key, data) into out, through an EVP_MAC fetched once per
+ * process (APIS §4.1: 3.0 fetches take global locks).  Returns 0 or -1. */
+int crypto_hmac_sha256(const void *key, size_t keylen, const void *data,
+    size_t n, unsigned char out[SHA256_LEN]);
+
+/* 1 when a[0..n) equals b[0..n), in time independent of the contents
+ * (CRYPTO_memcmp), else 0. */
+int crypto_equal(const void *a, const void *b, size_t n);
+
+/* Zeroes a secret so the compiler cannot drop the stores. */
+void crypto_cleanse(void *p, size_t n);
+
 #endif

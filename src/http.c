@@ -19,6 +19,7 @@
 #include "limits.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "token.h"
 #include "validate.h"
 
 struct status_text {
@@ -356,7 +357,8 @@ answer_error(const struct http_ctx *ctx, const struct http_req *req,
 	common_headers(r, s, wants_json(req));
 	cors_headers(r, s, req);
 	if (status == 405)
-		buf_adds(&r->head, "Allow: POST, OPTIONS\r\n");
+		buf_adds(&r->head, reason && strcmp(reason, "token_method")
+		    == 0 ? "Allow: GET\r\n" : "Allow: POST, OPTIONS\r\n");
 	if (status == 429 && r->retry_after)
 		buf_printf(&r->head, "Retry-After: %u\r\n", r->retry_after);
 	if (wants_json(req)) {
@@ -469,6 +471,27 @@ now_ms(const struct http_ctx *ctx)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static uint64_t
+wall_ms(const struct http_ctx *ctx)
+{
+	struct timespec ts;
+
+	if (ctx->wall_ms)
+		return ctx->wall_ms();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The replay table's key of a token nonce: the nonce, zero-padded (it is
+ * random and MAC-bound to the site, so it alone names the token). */
+static void
+nonce_key(const unsigned char nonce[TOKEN_NONCE_LEN],
+    unsigned char key[SHA256_LEN])
+{
+	memset(key, 0, SHA256_LEN);
+	memcpy(key, nonce, TOKEN_NONCE_LEN);
+}
+
 static void
 answer_success(const struct http_ctx *ctx, const struct http_req *req,
     struct http_resp *r, const struct site *s, const struct fvals *v,
@@ -566,7 +589,8 @@ handle_post(const struct http_ctx *ctx, const struct http_req *req,
 	unsigned long long len = 0;
 	char boundary[LIM_BOUNDARY_BYTES + 1], err[256], date[40];
 	char action[512], first[ID_LEN + 1];
-	unsigned char key[SHA256_LEN];
+	unsigned char key[SHA256_LEN], nkey[SHA256_LEN];
+	unsigned char nonce[TOKEN_NONCE_LEN];
 	const char *ct = req->content_type, *reason;
 	char *body = NULL;
 	size_t blen = 0;
@@ -575,6 +599,8 @@ handle_post(const struct http_ctx *ctx, const struct http_req *req,
 	struct tm tm;
 	int multipart, have_len, taken = 0, keyed = 0;
 	int claim = -1;            /* 0: this post holds the dedup claim */
+	int nclaim = -1;           /* 0: it holds its token nonce's claim */
+	int have_nonce = 0;
 
 	if (http_origin_ok(s, req->origin, req->referer, req->sec_fetch_site,
 	    &reason) == -1) {
@@ -665,6 +691,21 @@ handle_post(const struct http_ctx *ctx, const struct http_req *req,
 			goto out;
 		}
 	}
+	if (s->token_required) {
+		const struct form_field *tf = form_get(&form, "_token");
+		enum token_rc trc = TOKEN_INVALID;
+
+		if (tf && ctx->token_key)
+			trc = token_verify(ctx->token_key, s->name, tf->value,
+			    tf->value_len, wall_ms(ctx), s->token_min_age,
+			    s->token_max_age, nonce);
+		if (trc != TOKEN_OK) {
+			r->reason = tf ? token_reason(trc) : "token_missing";
+			answer_success(ctx, req, r, s, NULL, r->id, date);
+			goto out;
+		}
+		have_nonce = 1;
+	}
 	if (validate_form(s, &form, &v) == -1) {
 		answer_error(ctx, req, r, s, 503, "nomem", NULL);
 		goto out;
@@ -683,6 +724,17 @@ handle_post(const struct http_ctx *ctx, const struct http_req *req,
 		r->reason = "duplicate";
 		answer_success(ctx, req, r, s, &v, r->id, date);
 		goto out;
+	}
+	if (have_nonce && ctx->nonces) {
+		/* Claimed now, recorded only once the post is stored, so a
+		 * 422 or a failed store leaves the token usable. */
+		nonce_key(nonce, nkey);
+		if ((nclaim = dedup_claim(ctx->nonces, nkey, r->id, first))
+		    == 1) {
+			r->reason = "token_replayed";
+			answer_success(ctx, req, r, s, NULL, r->id, date);
+			goto out;
+		}
 	}
 	mf.id = r->id;
 	mf.ip = req->remote_addr;
@@ -705,12 +757,18 @@ handle_post(const struct http_ctx *ctx, const struct http_req *req,
 		dedup_record(ctx->dedup, key, r->id);
 		claim = -1;
 	}
+	if (nclaim == 0) {
+		dedup_record(ctx->nonces, nkey, r->id);
+		nclaim = -1;
+	}
 	answer_success(ctx, req, r, s, &v, r->id, date);
 out:
 	/* Claimed but not stored: a resend, or a twin waiting on the
 	 * claim, may submit. */
 	if (claim == 0)
 		dedup_release(ctx->dedup, key, r->id);
+	if (nclaim == 0)
+		dedup_release(ctx->nonces, nkey, r->id);
 	/* Accepted and spam-verdict posts count; the rest are given back. */
 	if (taken && r->status >= 400)
 		ratelimit_refund(ctx->rl, s->name, req->remote_addr,
@@ -718,6 +776,36 @@ out:
 	mail_free(&m);
 	fvals_free(&v);
 	form_free(&form);
+}
+
+/* GET <prefix>/<site>/token: a fresh token as JSON, never cached, with
+ * the site's CORS grant so its pages can fetch it.  Sites that do not
+ * require tokens have no such route. */
+static void
+handle_token(const struct http_ctx *ctx, const struct http_req *req,
+    struct http_resp *r, const struct site *s)
+{
+	char tok[TOKEN_LEN + 1];
+
+	if (!s->token_required || ctx->token_key == NULL) {
+		answer_error(ctx, req, r, s, 404, "token_disabled", NULL);
+		return;
+	}
+	if (req->method == NULL || strcmp(req->method, "GET") != 0) {
+		answer_error(ctx, req, r, s, 405, "token_method", NULL);
+		return;
+	}
+	if (token_issue(ctx->token_key, s->name, wall_ms(ctx), tok) == -1) {
+		answer_error(ctx, req, r, s, 503, "random_failed", NULL);
+		return;
+	}
+	r->status = 200;
+	r->reason = "token_issued";
+	common_headers(r, s, 1);
+	cors_headers(r, s, req);
+	buf_adds(&r->body, "{\"token\":");
+	json_string(&r->body, tok);
+	buf_adds(&r->body, "}");
 }
 
 /* A CORS preflight (or a plain OPTIONS): 204 with the grant for an
@@ -757,12 +845,9 @@ http_handle(const struct http_ctx *ctx, const struct http_req *req,
 		return;
 	}
 	snprintf(r->site, sizeof r->site, "%s", s->name);
-	if (token) {
-		/* The fill-time token route arrives with the token feature. */
-		answer_error(ctx, req, r, s, 404, "token_disabled", NULL);
-		return;
-	}
-	if (req->method && strcmp(req->method, "POST") == 0)
+	if (token)
+		handle_token(ctx, req, r, s);
+	else if (req->method && strcmp(req->method, "POST") == 0)
 		handle_post(ctx, req, r, s);
 	else if (req->method && strcmp(req->method, "OPTIONS") == 0)
 		handle_options(ctx, req, r, s);

@@ -72,6 +72,14 @@ struct http_ctx {
 	struct ratelimit *rl;        /* NULL: no rate limits; outlives c */
 	uint64_t (*now_ms)(void);    /* monotonic ms; NULL: CLOCK_MONOTONIC */
 	struct dedup *dedup;         /* double-submit table; NULL: none */
+	/* The fill-time token (SPEC "token:"): its key (TOKEN_KEY_LEN
+	 * bytes; NULL: no token route, and a site requiring tokens accepts
+	 * nothing), the nonces of accepted posts (NULL: no replay check),
+	 * and wall-clock ms (NULL: CLOCK_REALTIME; tokens outlive
+	 * restarts, so not the monotonic clock). */
+	const unsigned char *token_key;
+	struct dedup *nonces;
+	uint64_t (*wall_ms)(void);
 };
 
 void http_resp_init(struct http_resp *r);

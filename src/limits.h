@@ -59,6 +59,8 @@
 /* Double submit (SPEC "HTTP contract") */
 #define LIM_DEDUP_WINDOW      600            /* seconds: same post = same answer */
 #define LIM_DEDUP_SLOTS       4096           /* entries, ~80 bytes each, fixed */
+#define LIM_TOKEN_NONCES      16384          /* token nonces of accepted posts, ~80 bytes each, fixed */
+#define LIM_TOKEN_NONCE_WINDOW (30 * 86400)  /* seconds: the largest token max_age */
 #define LIM_DEDUP_WAIT_MS     5000           /* a twin waits this long for the first's spool write */
 
 /* Templates */

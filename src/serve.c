@@ -33,6 +33,7 @@
 #include "sender.h"
 #include "smtp.h"
 #include "spool.h"
+#include "tokenkey.h"
 #include "trigger.h"
 
 /* Rate-limit slots (16 bytes each): 1 MiB whatever the flood. */
@@ -49,6 +50,8 @@ static struct world *current;
 /* Outlives worlds: a reload must not hand every client a fresh budget. */
 static struct ratelimit *limiter;
 static struct dedup *dedup;           /* outlives reloads */
+static struct dedup *nonces;          /* token nonces; outlives reloads */
+static unsigned char token_key[TOKEN_KEY_LEN];
 
 static void
 world_free(struct world *w)
@@ -205,7 +208,7 @@ handle(void *arg, const struct http_req *req, struct http_resp *resp)
 {
 	struct world *w = world_acquire();
 	struct http_ctx ctx = { w->c, w->pg, submit, w, limiter, NULL,
-	    dedup };
+	    dedup, token_key, nonces, NULL };
 
 	(void)arg;
 	http_handle(&ctx, req, resp);
@@ -348,7 +351,8 @@ serve_main(const char *path)
 		goto out;
 	}
 	if ((dedup = dedup_new(LIM_DEDUP_SLOTS, LIM_DEDUP_WINDOW, NULL,
-	    NULL)) == NULL) {
+	    NULL)) == NULL || (nonces = dedup_new(LIM_TOKEN_NONCES,
+	    LIM_TOKEN_NONCE_WINDOW, NULL, NULL)) == NULL) {
 		fprintf(stderr, "formpost: out of memory\n");
 		goto out;
 	}
@@ -357,6 +361,11 @@ serve_main(const char *path)
 	    (sender = sender_start(spool, sender_acquire, sender_release, NULL,
 	    err, sizeof err)) == NULL) {
 		fprintf(stderr, "formpost: spool: %s\n", err);
+		goto out;
+	}
+	/* Always loaded: a reload may turn tokens on. */
+	if (tokenkey_load(w->c->spool, token_key, err, sizeof err) == -1) {
+		fprintf(stderr, "formpost: token key: %s\n", err);
 		goto out;
 	}
 	/* Without it `queue flush` still works at the next start; say so
@@ -406,6 +415,9 @@ out:
 	}
 	dedup_free(dedup);
 	dedup = NULL;
+	dedup_free(nonces);
+	nonces = NULL;
+	crypto_cleanse(token_key, sizeof token_key);
 	if (fd > 2)
 		close(fd);
 	ratelimit_free(limiter);

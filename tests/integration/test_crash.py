@@ -279,7 +279,7 @@ def test_tiny_filesystem_min_free_guard_then_real_enospc(
         fp.wait_log(r"event=reloaded")
         back.wait(2)
         wait_queue_empty(formpost_config)
-        with open(ballast, "wb") as f:
+        with open(ballast, "wb", buffering=0) as f:
             try:
                 while True:
                     f.write(b"\0" * 65536)

@@ -149,7 +149,7 @@ static const struct bad bad_cases[] = {
 	{ BASE_SMTP BASE_SITE "    rate_limit: 5 per minute\n", "t.yaml:14:17: rate_limit must be COUNT/DURATION" },
 	{ BASE_SMTP BASE_SITE "    honeypot: name\n", "t.yaml:14:15: honeypot 'name' is also a real field" },
 	{ BASE_SMTP BASE_SITE "    lang: fr\n", "t.yaml:14:11: lang must be ja or en" },
-	{ BASE_SMTP BASE_SITE "    token: { required: true }\n", "t.yaml:14:24: token: required: true needs the fill-time token" },
+	{ BASE_SMTP BASE_SITE "    token: { required: true, min_age: 2h, max_age: 1h }\n", "t.yaml:14:12: token: min_age must be below max_age" },
 	{ BASE_SMTP BASE_SITE "    redirect: javascript:alert(1)\n", "t.yaml:14:15: redirect must be an absolute http(s) URL" },
 	/* listen */
 	{ "listen: 0.0.0.0:9000\n" BASE_SMTP BASE_SITE, "t.yaml:1:9: listen on a non-loopback address needs fastcgi_allow" },

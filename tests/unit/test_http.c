@@ -300,7 +300,8 @@ struct call {
 static void
 run(struct call *c, struct http_resp *r)
 {
-	struct http_ctx ctx = { cfg, pg, fake_submit, NULL, rl, clock_ms, NULL };
+	struct http_ctx ctx = { cfg, pg, fake_submit, NULL, rl, clock_ms, NULL,
+	    NULL, NULL, NULL };
 	struct http_req req = { 0 };
 	char cl[24];
 
