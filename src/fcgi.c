@@ -293,8 +293,9 @@ serve_one(struct fcgi_pool *p, FCGX_Request *r)
 	snprintf(ms, sizeof ms, "%ld", (long)((t1.tv_sec - t0.tv_sec) * 1000 +
 	    (t1.tv_nsec - t0.tv_nsec) / 1000000));
 	snprintf(status, sizeof status, "%d", resp.status);
-	event = resp.status < 400 && resp.reason == NULL ? "accepted" :
-	    resp.status < 400 ? "discarded" : "rejected";
+	event = resp.event ? resp.event : resp.status < 400 &&
+	    resp.reason == NULL ? "accepted" : resp.status < 400 ?
+	    "discarded" : "rejected";
 	log_event(resp.status >= 500 ? LOG_ERROR : LOG_INFO, event,
 	    "site", resp.site[0] ? resp.site : NULL, "id", resp.id[0] ? resp.id : NULL,
 	    "status", status, "reason", resp.reason, "ip", req.remote_addr,

@@ -800,7 +800,7 @@ handle_token(const struct http_ctx *ctx, const struct http_req *req,
 		return;
 	}
 	r->status = 200;
-	r->reason = "token_issued";
+	r->event = "token_issued";
 	common_headers(r, s, 1);
 	cors_headers(r, s, req);
 	buf_adds(&r->body, "{\"token\":");

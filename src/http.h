@@ -53,6 +53,8 @@ struct http_resp {
 	char site[LIM_NAME_BYTES + 1];
 	char id[32];
 	const char *reason;          /* why it was refused, static */
+	const char *event;           /* log event name, static; NULL: derived
+	                              * from status and reason */
 	unsigned retry_after;        /* 429: seconds, also in the head */
 };
 

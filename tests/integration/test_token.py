@@ -60,6 +60,7 @@ def test_token_accepted_once(formpost_factory, nginx_factory, formpost_config, s
     fp.wait_log(r"reason=token_(invalid|expired|too_fast)")
     assert len(smtpd.messages()) == 1
     assert len(fp.events(event="accepted")) == 1
+    assert len(fp.events(event="token_issued", status="200")) == 1
 
 
 def test_token_too_fast_and_restart(formpost_factory, nginx_factory, formpost_config, smtpd):
