@@ -16,21 +16,28 @@ int
 crypto_id(char out[ID_LEN + 1])
 {
 	unsigned char r[ID_BYTES];
-	size_t i, o = 0;
 
 	if (RAND_bytes(r, sizeof r) != 1)
 		return -1;
 	/* 15 bytes = 5 groups of 3 → exactly 20 characters, no padding. */
-	for (i = 0; i < sizeof r; i += 3) {
-		unsigned v = (unsigned)r[i] << 16 | (unsigned)r[i + 1] << 8 |
-		    r[i + 2];
+	crypto_b64url(r, sizeof r, out);
+	return 0;
+}
+
+void
+crypto_b64url(const unsigned char *in, size_t n, char *out)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i + 3 <= n; i += 3) {
+		unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 |
+		    in[i + 2];
 		out[o++] = b64url[v >> 18 & 63];
 		out[o++] = b64url[v >> 12 & 63];
 		out[o++] = b64url[v >> 6 & 63];
 		out[o++] = b64url[v & 63];
 	}
 	out[o] = '\0';
-	return 0;
 }
 
 int

@@ -15,6 +15,10 @@
  * Returns 0, or -1 when the random generator fails (answer 503). */
 int crypto_id(char out[ID_LEN + 1]);
 
+/* base64url of in[0..n), n a multiple of 3 (so no padding), into out
+ * (room for 4n/3 + 1); NUL-terminated.  Pure. */
+void crypto_b64url(const unsigned char *in, size_t n, char *out);
+
 /* SHA-256 of data[0..n) into out.  Returns 0 or -1. */
 int crypto_sha256(const void *data, size_t n, unsigned char out[SHA256_LEN]);
 

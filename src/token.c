@@ -12,9 +12,6 @@
 
 #define SIGNED_LEN (1 + 8 + TOKEN_NONCE_LEN)
 
-static const char b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 /* The MAC of raw[0..SIGNED_LEN) ‖ site into mac; 0 or -1. */
 static int
 token_mac(const unsigned char key[TOKEN_KEY_LEN], const char *site,
@@ -38,7 +35,7 @@ token_make(const unsigned char key[TOKEN_KEY_LEN], const char *site,
     char out[TOKEN_LEN + 1])
 {
 	unsigned char raw[TOKEN_RAW_LEN];
-	size_t i, o = 0;
+	size_t i;
 
 	raw[0] = TOKEN_VERSION;
 	for (i = 0; i < 8; i++)          /* big-endian */
@@ -47,15 +44,7 @@ token_make(const unsigned char key[TOKEN_KEY_LEN], const char *site,
 	if (token_mac(key, site, raw, raw + SIGNED_LEN) == -1)
 		return -1;
 	/* 57 bytes = 19 groups of 3: exactly TOKEN_LEN characters. */
-	for (i = 0; i < TOKEN_RAW_LEN; i += 3) {
-		unsigned v = (unsigned)raw[i] << 16 | (unsigned)raw[i + 1] << 8 |
-		    raw[i + 2];
-		out[o++] = b64url[v >> 18 & 63];
-		out[o++] = b64url[v >> 12 & 63];
-		out[o++] = b64url[v >> 6 & 63];
-		out[o++] = b64url[v & 63];
-	}
-	out[o] = '\0';
+	crypto_b64url(raw, TOKEN_RAW_LEN, out);
 	return 0;
 }
 
