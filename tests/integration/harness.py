@@ -452,7 +452,45 @@ def _fcgi_target(target):
 # --------------------------------------------------------------------------
 # Web servers
 
-class Nginx:
+class WebServer:
+    """What nginx and Apache share: a prefix folder, a port, and a start that
+    retries on a fresh free port (one may be taken meanwhile)."""
+
+    NAME = "web server"
+
+    def __init__(self, workdir, name):
+        self.prefix = Path(workdir) / name
+        self.proc = None
+        self.port = None
+
+    def _launch(self, port, launch, logs):
+        """launch(port) writes the config and returns the started Proc;
+        logs are the files whose tails explain a failure."""
+        attempts = 1 if port else 3
+        for attempt in range(attempts):
+            self.port = port or free_port()
+            self.proc = launch(self.port)
+            try:
+                wait_for(lambda: not self.proc.alive() or
+                         can_connect(f"127.0.0.1:{self.port}"), 10, self.NAME)
+            except TimeoutError:
+                self.proc.kill()
+                raise HarnessError(f"{self.NAME} did not listen\n" +
+                                   tail(self.prefix / "error.log"))
+            if self.proc.alive():
+                return self
+            self.proc.stop()
+        raise HarnessError(f"{self.NAME} failed to start:\n" +
+                           "".join(tail(f) for f in logs))
+
+    def url(self, path="/"):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def error_log(self):
+        return (self.prefix / "error.log").read_text(errors="replace")
+
+
+class Nginx(WebServer):
     """nginx in its own prefix, proxying <location> to a FastCGI target.
 
     Nginx(workdir).start(fastcgi="unix:/x.sock" | "/x.sock" | "127.0.0.1:9000",
@@ -460,10 +498,10 @@ class Nginx:
     .url("/formpost/example") -> "http://127.0.0.1:PORT/formpost/example"
     """
 
+    NAME = "nginx"
+
     def __init__(self, workdir, name="nginx"):
-        self.prefix = Path(workdir) / name
-        self.proc = None
-        self.port = None
+        super().__init__(workdir, name)
 
     def config_text(self, fastcgi, root, port, location, extra_http, extra_server,
                     extra_location):
@@ -510,33 +548,16 @@ http {{
         (self.prefix / "tmp").mkdir(parents=True, exist_ok=True)
         (self.prefix / "html").mkdir(exist_ok=True)
         conf = self.prefix / "nginx.conf"
-        attempts = 1 if port else 3           # a free port may be taken meanwhile
-        for attempt in range(attempts):
-            self.port = port or free_port()
-            conf.write_text(self.config_text(fastcgi, root, self.port, location,
+
+        def launch(p):
+            conf.write_text(self.config_text(fastcgi, root, p, location,
                                              extra_http, extra_server,
                                              extra_location))
-            self.proc = Proc(["nginx", "-c", conf, "-p", self.prefix,
-                              "-e", self.prefix / "error.log"],
-                             self.prefix / "stderr.log")
-            try:
-                wait_for(lambda: not self.proc.alive() or
-                         can_connect(f"127.0.0.1:{self.port}"), 10, "nginx")
-            except TimeoutError:
-                self.proc.kill()
-                raise HarnessError("nginx did not listen\n" +
-                                   tail(self.prefix / "error.log"))
-            if self.proc.alive():
-                return self
-            self.proc.stop()
-        raise HarnessError("nginx failed to start:\n" + tail(self.prefix / "error.log")
-                           + tail(self.prefix / "stderr.log"))
-
-    def url(self, path="/"):
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def error_log(self):
-        return (self.prefix / "error.log").read_text(errors="replace")
+            return Proc(["nginx", "-c", conf, "-p", self.prefix,
+                         "-e", self.prefix / "error.log"],
+                        self.prefix / "stderr.log")
+        return self._launch(port, launch, [self.prefix / "error.log",
+                                           self.prefix / "stderr.log"])
 
     def stop(self):
         """Fast shutdown (SIGTERM to the master); no worker may survive."""
@@ -545,7 +566,7 @@ http {{
             proc.stop(signal.SIGTERM)
 
 
-class Apache:
+class Apache(WebServer):
     """apache2 (mpm_event + mod_proxy_fcgi) with its own ServerRoot.
 
     Apache(workdir).start(fastcgi=..., root=None, port=None, location="/formpost/")
@@ -558,10 +579,10 @@ class Apache:
 
     MODULES = ["mpm_event", "authz_core", "mime", "dir", "proxy", "proxy_fcgi"]
 
+    NAME = "apache2"
+
     def __init__(self, workdir, name="apache"):
-        self.prefix = Path(workdir) / name
-        self.proc = None
-        self.port = None
+        super().__init__(workdir, name)
 
     def config_text(self, fastcgi, root, port, location, extra):
         kind, where = _fcgi_target(fastcgi)
@@ -600,30 +621,13 @@ ProxyPass "{location}" "{backend}"
     def start(self, fastcgi, root=None, port=None, location="/formpost/", extra=""):
         (self.prefix / "html").mkdir(parents=True, exist_ok=True)
         conf = self.prefix / "apache2.conf"
-        attempts = 1 if port else 3
-        for attempt in range(attempts):
-            self.port = port or free_port()
-            conf.write_text(self.config_text(fastcgi, root, self.port, location, extra))
-            self.proc = Proc(["apache2", "-f", conf, "-DFOREGROUND"],
-                             self.prefix / "stderr.log")
-            try:
-                wait_for(lambda: not self.proc.alive() or
-                         can_connect(f"127.0.0.1:{self.port}"), 10, "apache2")
-            except TimeoutError:
-                self.proc.kill()
-                raise HarnessError("apache2 did not listen\n" +
-                                   tail(self.prefix / "error.log"))
-            if self.proc.alive():
-                return self
-            self.proc.stop()
-        raise HarnessError("apache2 failed to start:\n" + tail(self.prefix / "stderr.log")
-                           + tail(self.prefix / "error.log"))
 
-    def url(self, path="/"):
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def error_log(self):
-        return (self.prefix / "error.log").read_text(errors="replace")
+        def launch(p):
+            conf.write_text(self.config_text(fastcgi, root, p, location, extra))
+            return Proc(["apache2", "-f", conf, "-DFOREGROUND"],
+                        self.prefix / "stderr.log")
+        return self._launch(port, launch, [self.prefix / "stderr.log",
+                                           self.prefix / "error.log"])
 
     def stop(self):
         """SIGTERM to the parent (graceless stop); no child may survive."""
