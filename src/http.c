@@ -29,8 +29,12 @@ struct status_text {
 	const char *en_title, *en_msg;
 };
 
+/* Every status formpost answers: its reason phrase (RFC 9110 §15) and
+ * the error page's words.  The one table: the FastCGI edge takes its
+ * Status: line from here too (http_status_reason). */
 static const struct status_text statuses[] = {
 	{ 200, "OK", "", "", "", "" },
+	{ 204, "No Content", "", "", "", "" },
 	{ 303, "See Other", "", "", "", "" },
 	{ 400, "Bad Request", "送信内容を読み取れません",
 	  "フォームの送信内容が壊れています。ページを再読み込みして、もう一度お試しください。",
@@ -49,6 +53,7 @@ static const struct status_text statuses[] = {
 	{ 413, "Content Too Large", "送信内容が大きすぎます",
 	  "入力内容が長すぎます。短くしてもう一度お試しください。",
 	  "Too large", "The form data is too large. Shorten it and try again." },
+	{ 411, "Length Required", "", "", "", "" },
 	{ 415, "Unsupported Media Type", "送信形式が正しくありません",
 	  "フォームの送信形式に対応していません。", "Unsupported form encoding",
 	  "The form was sent in a format this service does not accept." },
@@ -65,6 +70,7 @@ static const struct status_text statuses[] = {
 	  "Sorry, your message was not stored. Please try again later." },
 };
 
+/* code's row, or NULL when formpost never answers it. */
 static const struct status_text *
 status_of(int code)
 {
@@ -73,7 +79,15 @@ status_of(int code)
 	for (i = 0; i < ARRAY_LEN(statuses); i++)
 		if (statuses[i].code == code)
 			return &statuses[i];
-	return &statuses[ARRAY_LEN(statuses) - 2];
+	return NULL;
+}
+
+const char *
+http_status_reason(int status)
+{
+	const struct status_text *st = status_of(status);
+
+	return st ? st->reason : "Error";
 }
 
 void
@@ -350,6 +364,8 @@ answer_error(const struct http_ctx *ctx, const struct http_req *req,
 	char code[8];
 	int rc;
 
+	if (st == NULL)
+		st = status_of(500);
 	r->status = status;
 	r->reason = reason;
 	buf_reset(&r->head);
@@ -985,7 +1001,7 @@ post_answer(struct post *p, enum verdict v)
 		break;
 	}
 	if (rc == -1)
-		answer_error(ctx, req, r, p->s, 503, "nomem", NULL);
+		post_answer(p, V_NOMEM);
 }
 
 static void
