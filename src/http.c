@@ -16,6 +16,7 @@
 #include "crypto.h"
 #include "dedup.h"
 #include "form.h"
+#include "json.h"
 #include "limits.h"
 #include "log.h"
 #include "ratelimit.h"
@@ -205,24 +206,6 @@ wants_json(const struct http_req *req)
 	return req->accept && strstr(req->accept, "application/json");
 }
 
-static void
-json_string(struct buf *b, const char *s)
-{
-	buf_addc(b, '"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			buf_printf(b, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			buf_printf(b, "\\u%04x", c);
-		else if (c == '<')
-			buf_adds(b, "\\u003c");   /* safe inside <script> too */
-		else
-			buf_addc(b, (char)c);
-	}
-	buf_addc(b, '"');
-}
-
 /* Headers every answer carries (SPEC "HTTP contract"). */
 static void
 common_headers(struct http_resp *r, const struct site *s, int json)
@@ -379,7 +362,7 @@ answer_error(const struct http_ctx *ctx, const struct http_req *req,
 		buf_printf(&r->head, "Retry-After: %u\r\n", r->retry_after);
 	if (wants_json(req)) {
 		buf_printf(&r->body, "{\"ok\":false,\"error\":");
-		json_string(&r->body, reason ? reason : st->reason);
+		json_buf_string(&r->body, reason ? reason : st->reason);
 		buf_adds(&r->body, "}");
 		return;
 	}
@@ -521,7 +504,7 @@ answer_success(const struct http_ctx *ctx, const struct http_req *req,
 	cors_headers(r, s, req);
 	if (wants_json(req)) {
 		buf_adds(&r->body, "{\"ok\":true,\"id\":");
-		json_string(&r->body, id);
+		json_buf_string(&r->body, id);
 		buf_adds(&r->body, "}");
 		return 0;
 	}
@@ -563,11 +546,11 @@ json_field_errors(struct buf *b, const struct site *s, const struct fvals *v)
 		if (v->v[i].error == NULL)
 			continue;
 		buf_adds(b, first ? "{\"field\":" : ",{\"field\":");
-		json_string(b, s->fields[i].name);
+		json_buf_string(b, s->fields[i].name);
 		buf_adds(b, ",\"code\":");
-		json_string(b, v->v[i].error);
+		json_buf_string(b, v->v[i].error);
 		buf_adds(b, ",\"message\":");
-		json_string(b, validate_message(v->v[i].error, s->lang,
+		json_buf_string(b, validate_message(v->v[i].error, s->lang,
 		    &s->fields[i], msg, sizeof msg));
 		buf_adds(b, "}");
 		first = 0;
@@ -1067,7 +1050,7 @@ handle_token(const struct http_ctx *ctx, const struct http_req *req,
 	common_headers(r, s, 1);
 	cors_headers(r, s, req);
 	buf_adds(&r->body, "{\"token\":");
-	json_string(&r->body, tok);
+	json_buf_string(&r->body, tok);
 	buf_adds(&r->body, "}");
 }
 
