@@ -156,19 +156,22 @@ norm_multiline(struct buf *b, const char *s, size_t n, const char **code)
 	return b->oom ? -1 : 0;
 }
 
-char *
-validate_email(const char *s, size_t n, const char **code, int *quoted)
+enum validate_rc
+validate_email(const char *s, size_t n, char **res, const char **code,
+    int *quoted)
 {
 	struct buf b;
 	char *at, *local = NULL, *dom = NULL, *ascii = NULL, *out = NULL;
 	size_t i, ll;
-	int dotbad = 0, carrier = 0;
+	int dotbad = 0, carrier = 0, irc;
+	enum validate_rc rc = VALIDATE_NOMEM;
 
-	*quoted = 0;
 	*code = "invalid_email";
 	buf_init(&b);
-	if (fold_width(&b, s, n) == -1 || b.len == 0 ||
-	    has_line_break_or_ctl(b.data, b.len))
+	if (fold_width(&b, s, n) == -1)
+		goto out;
+	rc = VALIDATE_INVALID;
+	if (b.len == 0 || has_line_break_or_ctl(b.data, b.len))
 		goto out;
 	if ((at = strrchr(b.data, '@')) == NULL || at == b.data)
 		goto out;
@@ -192,9 +195,11 @@ validate_email(const char *s, size_t n, const char **code, int *quoted)
 		} else if (!addr_is_atext((unsigned char)local[i]))
 			goto out;
 	}
-	if (idn2_to_ascii_8z(dom, &ascii, IDN2_NFC_INPUT |
-	    IDN2_NONTRANSITIONAL) != IDN2_OK)
+	if ((irc = idn2_to_ascii_8z(dom, &ascii, IDN2_NFC_INPUT |
+	    IDN2_NONTRANSITIONAL)) != IDN2_OK) {
+		rc = irc == IDN2_MALLOC ? VALIDATE_NOMEM : VALIDATE_INVALID;
 		goto out;
+	}
 	ascii_lower(ascii, strlen(ascii));
 	if (!addr_domain_ok(ascii))
 		goto out;
@@ -204,21 +209,21 @@ validate_email(const char *s, size_t n, const char **code, int *quoted)
 	if (dotbad && !carrier)
 		goto out;
 	if (asprintf(&out, "%s@%s", local, ascii) == -1) {
-		out = NULL;
-		*code = "nomem";
+		rc = VALIDATE_NOMEM;
 		goto out;
 	}
 	if (strlen(out) > LIM_ADDR_PATH - 2) {
 		free(out);
-		out = NULL;
 		goto out;
 	}
+	*res = out;
 	*quoted = dotbad;
 	*code = NULL;
+	rc = VALIDATE_OK;
 out:
 	idn2_free(ascii);
 	buf_free(&b);
-	return out;
+	return rc;
 }
 
 static int
@@ -346,12 +351,13 @@ check_one(const struct field *f, const char *raw, size_t rawlen,
 			chars -= b.data[i] == '\r' && b.data[i + 1] == '\n';
 	switch (f->type) {
 	case FT_EMAIL: {
-		char *e = validate_email(b.data, b.len, &code, &quoted);
-		if (e == NULL) {
-			if (code && strcmp(code, "nomem") == 0)
-				goto nomem;
+		char *e;
+		enum validate_rc vrc = validate_email(b.data, b.len, &e, &code,
+		    &quoted);
+		if (vrc == VALIDATE_NOMEM)
+			goto nomem;
+		if (vrc == VALIDATE_INVALID)
 			goto done;
-		}
 		buf_reset(&b);
 		buf_adds(&b, e);
 		free(e);   /* the writer quotes a legacy local part itself */
