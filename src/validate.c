@@ -304,6 +304,86 @@ set_value(struct fval *fv, const char *s, size_t n)
 	return fv->value ? 0 : -1;
 }
 
+/* raw normalised for f's type into b (empty when blank), with *code set
+ * for a control character.  0, or -1 (OOM). */
+static int
+normalise(const struct field *f, const char *raw, size_t rawlen,
+    struct buf *b, const char **code)
+{
+	if (f->type == FT_MULTILINE) {
+		if (norm_multiline(b, raw, rawlen, code) == -1)
+			return -1;
+	} else if (f->type == FT_EMAIL || f->type == FT_TEL ||
+	    f->type == FT_NUMBER) {
+		if (fold_width(b, raw, rawlen) == -1)
+			return -1;
+	} else {
+		buf_add(b, raw, rawlen);
+		/* Leading/trailing spaces are noise in one-line fields. */
+		if (b->data)
+			trim_spaces(b);
+	}
+	if (b->oom)
+		return -1;
+	if (b->data == NULL && buf_add(b, "", 0) == -1)
+		return -1;
+	if (*code == NULL && f->type != FT_MULTILINE &&
+	    has_line_break_or_ctl(b->data, b->len))
+		*code = "control_char";
+	if (*code == NULL && is_blank(b->data, b->len))
+		buf_reset(b);
+	return 0;
+}
+
+/* The rule of f's type on the non-empty value b, *code set when it fails;
+ * an email is replaced by its normalised form. */
+static enum validate_rc
+check_type(const struct field *f, struct buf *b, const char **code)
+{
+	enum validate_rc rc;
+	double num;
+	char *e;
+	int quoted;
+
+	switch (f->type) {
+	case FT_EMAIL:
+		if ((rc = validate_email(b->data, b->len, &e, code, &quoted))
+		    != VALIDATE_OK)
+			return rc;
+		buf_reset(b);
+		buf_adds(b, e);
+		free(e);   /* the writer quotes a legacy local part itself */
+		break;
+	case FT_TEL:
+		if (!tel_ok(b->data))
+			*code = "invalid_tel";
+		break;
+	case FT_URL:
+		if (!url_ok(b->data))
+			*code = "invalid_url";
+		break;
+	case FT_NUMBER:
+		if (!number_ok(b->data, &num))
+			*code = "invalid_number";
+		else if (f->has_min && num < f->min)
+			*code = "too_small";
+		else if (f->has_max && num > f->max)
+			*code = "too_large";
+		break;
+	case FT_SELECT:
+		if (!option_ok(f, b->data))
+			*code = "invalid_option";
+		break;
+	case FT_CHECKBOX:
+		if (f->noptions && !option_ok(f, b->data))
+			*code = "invalid_option";
+		break;
+	default:
+		break;
+	}
+	return *code ? VALIDATE_INVALID : VALIDATE_OK;
+}
+
 /* Checks one single-valued field; fills fv. */
 static int
 check_one(const struct field *f, const char *raw, size_t rawlen,
@@ -312,32 +392,11 @@ check_one(const struct field *f, const char *raw, size_t rawlen,
 	struct buf b;
 	const char *code = NULL;
 	size_t chars;
-	double num;
-	int quoted, rc = 0;
+	int rc = 0;
 
 	buf_init(&b);
-	if (f->type == FT_MULTILINE) {
-		if (norm_multiline(&b, raw, rawlen, &code) == -1)
-			goto nomem;
-	} else if (f->type == FT_EMAIL || f->type == FT_TEL ||
-	    f->type == FT_NUMBER) {
-		if (fold_width(&b, raw, rawlen) == -1)
-			goto nomem;
-	} else {
-		buf_add(&b, raw, rawlen);
-		/* Leading/trailing spaces are noise in one-line fields. */
-		if (b.data)
-			trim_spaces(&b);
-	}
-	if (b.oom)
+	if (normalise(f, raw, rawlen, &b, &code) == -1)
 		goto nomem;
-	if (b.data == NULL && buf_add(&b, "", 0) == -1)
-		goto nomem;
-	if (code == NULL && f->type != FT_MULTILINE &&
-	    has_line_break_or_ctl(b.data, b.len))
-		code = "control_char";
-	if (code == NULL && is_blank(b.data, b.len))
-		buf_reset(&b);
 	if (code == NULL && b.len == 0) {
 		if (f->required)
 			code = "required";
@@ -349,47 +408,8 @@ check_one(const struct field *f, const char *raw, size_t rawlen,
 	if (f->type == FT_MULTILINE)       /* a line break is one character */
 		for (size_t i = 0; i + 1 < b.len; i++)
 			chars -= b.data[i] == '\r' && b.data[i + 1] == '\n';
-	switch (f->type) {
-	case FT_EMAIL: {
-		char *e;
-		enum validate_rc vrc = validate_email(b.data, b.len, &e, &code,
-		    &quoted);
-		if (vrc == VALIDATE_NOMEM)
-			goto nomem;
-		if (vrc == VALIDATE_INVALID)
-			goto done;
-		buf_reset(&b);
-		buf_adds(&b, e);
-		free(e);   /* the writer quotes a legacy local part itself */
-		break;
-	}
-	case FT_TEL:
-		if (!tel_ok(b.data))
-			code = "invalid_tel";
-		break;
-	case FT_URL:
-		if (!url_ok(b.data))
-			code = "invalid_url";
-		break;
-	case FT_NUMBER:
-		if (!number_ok(b.data, &num))
-			code = "invalid_number";
-		else if (f->has_min && num < f->min)
-			code = "too_small";
-		else if (f->has_max && num > f->max)
-			code = "too_large";
-		break;
-	case FT_SELECT:
-		if (!option_ok(f, b.data))
-			code = "invalid_option";
-		break;
-	case FT_CHECKBOX:
-		if (f->noptions && !option_ok(f, b.data))
-			code = "invalid_option";
-		break;
-	default:
-		break;
-	}
+	if (check_type(f, &b, &code) == VALIDATE_NOMEM)
+		goto nomem;
 	if (code == NULL && f->type != FT_NUMBER) {
 		if (f->has_max && chars > f->max)
 			code = "too_long";
