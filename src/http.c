@@ -4,7 +4,9 @@
  * byte is read) → rate limit → read (413 while reading, a short body is an
  * abort) → parse → honeypot → validate → compose → submit → answer.  A
  * success answer is written only after submit says the message is
- * durable.  Visitors get generic pages; the log gets the reason.
+ * durable.  Visitors get generic pages; the log gets the reason.  A POST
+ * runs as three lists of steps (admit_steps, judge_steps, store_steps
+ * below), answered in one place from the verdict that ends it.
  */
 #include "http.h"
 
