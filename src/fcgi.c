@@ -197,27 +197,6 @@ read_stdin(void *arg, char *buf, size_t n)
 	return got;
 }
 
-static const char *
-status_reason(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 204: return "No Content";
-	case 303: return "See Other";
-	case 400: return "Bad Request";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 411: return "Length Required";
-	case 413: return "Content Too Large";
-	case 415: return "Unsupported Media Type";
-	case 422: return "Unprocessable Content";
-	case 429: return "Too Many Requests";
-	case 503: return "Service Unavailable";
-	default: return "Error";
-	}
-}
-
 /* The peer's address as text into out; -1 (out then says "unknown", for
  * the log line) when it has none, e.g. it already left. */
 static int
@@ -273,7 +252,7 @@ serve_one(struct fcgi_pool *p, FCGX_Request *r)
 	 * already stored (B2.8). */
 	/* libfcgi's own printf lacks %zu: format with ours. */
 	snprintf(line, sizeof line, "Status: %d %s\r\n", resp.status,
-	    status_reason(resp.status));
+	    http_status_reason(resp.status));
 	FCGX_PutS(line, r->out);
 	if (resp.head.len)
 		FCGX_PutStr(resp.head.data, (int)resp.head.len, r->out);

@@ -547,36 +547,26 @@ parse_header(const char *s, size_t n, struct disp *d)
 	return FORM_OK;
 }
 
-/*
- * Parses one body part s[0..n) (the bytes between a delimiter line's CRLF
- * and the next delimiter) and appends its field, unless it is an empty
- * file input.  RFC 2046 §5.1.1: body-part := headers [CRLF *OCTET], so a
- * part may end right after its last header line.
- */
+/* The header lines of part s[0..n) into d, and in *body where its body
+ * starts (n: headers only).  RFC 2046 §5.1.1: body-part := headers
+ * [CRLF *OCTET], so a part may end right after its last header line. */
 static enum form_err
-parse_part(const char *s, size_t n, const struct form_limits *lim,
-    struct fields *fl)
+part_headers(const char *s, size_t n, struct disp *d, size_t *body)
 {
-	struct disp d;
-	char *name = NULL, *value = NULL, *filename = NULL;
-	size_t i = 0, j, lines = 0, name_len, filename_len, body;
-	int is_file;
-	enum form_err err = FORM_OK;
+	size_t i = 0, j, lines = 0;
+	enum form_err err;
 
-	memset(&d, 0, sizeof(d));
 	for (;;) {
 		if (i == n) {
-			body = n;	/* headers only, no body */
-			break;
+			*body = n;	/* headers only, no body */
+			return FORM_OK;
 		}
 		if (n - i >= 2 && s[i] == '\r' && s[i + 1] == '\n') {
-			body = i + 2;	/* the empty line ends the headers */
-			break;
+			*body = i + 2;	/* the empty line ends the headers */
+			return FORM_OK;
 		}
-		if (++lines > LIM_PART_HEADERS) {
-			err = FORM_E_SYNTAX;
-			goto out;
-		}
+		if (++lines > LIM_PART_HEADERS)
+			return FORM_E_SYNTAX;
 		/* Find CRLF without looking past the line cap; a bare CR or
 		 * LF, or a control byte, is bad framing, not a header. */
 		for (j = i; j < n && j - i <= LIM_PART_HEADER_BYTES; j++) {
@@ -587,38 +577,56 @@ parse_part(const char *s, size_t n, const struct form_limits *lim,
 				break;
 		}
 		if (j - i > LIM_PART_HEADER_BYTES || n - j < 2 ||
-		    s[j] != '\r' || s[j + 1] != '\n') {
-			err = FORM_E_SYNTAX;
-			goto out;
-		}
-		if ((err = parse_header(s + i, j - i, &d)) != FORM_OK)
-			goto out;
+		    s[j] != '\r' || s[j + 1] != '\n')
+			return FORM_E_SYNTAX;
+		if ((err = parse_header(s + i, j - i, d)) != FORM_OK)
+			return err;
 		i = j + 2;
 	}
+}
+
+/* RFC 6266 §4.3 / RFC 5987: the ext form of a parameter wins when both
+ * are sent.  Moves the winner out of the disp (caller frees it), with
+ * its length in *len; the loser stays for disp_free. */
+static char *
+take_param(char **ext, size_t ext_len, char **plain, size_t plain_len,
+    size_t *len)
+{
+	char **from = *ext ? ext : plain;
+	char *v = *from;
+
+	*len = *ext ? ext_len : plain_len;
+	*from = NULL;
+	return v;
+}
+
+/*
+ * Parses one body part s[0..n) (the bytes between a delimiter line's CRLF
+ * and the next delimiter) and appends its field, unless it is an empty
+ * file input.
+ */
+static enum form_err
+parse_part(const char *s, size_t n, const struct form_limits *lim,
+    struct fields *fl)
+{
+	struct disp d;
+	char *name = NULL, *value = NULL, *filename = NULL;
+	size_t name_len, filename_len, body;
+	int is_file;
+	enum form_err err = FORM_OK;
+
+	memset(&d, 0, sizeof(d));
+	if ((err = part_headers(s, n, &d, &body)) != FORM_OK)
+		goto out;
 	if (!d.seen || (d.name == NULL && d.name_ext == NULL)) {
 		err = FORM_E_SYNTAX;
 		goto out;
 	}
 	is_file = d.filename != NULL || d.filename_ext != NULL;
-	/* RFC 6266 §4.3 / RFC 5987: the ext form wins when both are sent. */
-	if (d.name_ext) {
-		name = d.name_ext;
-		name_len = d.name_ext_len;
-		d.name_ext = NULL;
-	} else {
-		name = d.name;
-		name_len = d.name_len;
-		d.name = NULL;
-	}
-	if (d.filename_ext) {
-		filename = d.filename_ext;
-		filename_len = d.filename_ext_len;
-		d.filename_ext = NULL;
-	} else {
-		filename = d.filename;
-		filename_len = d.filename_len;
-		d.filename = NULL;
-	}
+	name = take_param(&d.name_ext, d.name_ext_len, &d.name, d.name_len,
+	    &name_len);
+	filename = take_param(&d.filename_ext, d.filename_ext_len,
+	    &d.filename, d.filename_len, &filename_len);
 	/* An <input type=file> left empty (WHATWG: filename "" and an
 	 * empty body, Content-Type application/octet-stream): no field. */
 	if (is_file && filename_len == 0 && body == n)

@@ -4,7 +4,9 @@
  * byte is read) → rate limit → read (413 while reading, a short body is an
  * abort) → parse → honeypot → validate → compose → submit → answer.  A
  * success answer is written only after submit says the message is
- * durable.  Visitors get generic pages; the log gets the reason.
+ * durable.  Visitors get generic pages; the log gets the reason.  A POST
+ * runs as three lists of steps (admit_steps, judge_steps, store_steps
+ * below), answered in one place from the verdict that ends it.
  */
 #include "http.h"
 
@@ -16,6 +18,7 @@
 #include "crypto.h"
 #include "dedup.h"
 #include "form.h"
+#include "json.h"
 #include "limits.h"
 #include "log.h"
 #include "ratelimit.h"
@@ -29,8 +32,12 @@ struct status_text {
 	const char *en_title, *en_msg;
 };
 
+/* Every status formpost answers: its reason phrase (RFC 9110 §15) and
+ * the error page's words.  The one table: the FastCGI edge takes its
+ * Status: line from here too (http_status_reason). */
 static const struct status_text statuses[] = {
 	{ 200, "OK", "", "", "", "" },
+	{ 204, "No Content", "", "", "", "" },
 	{ 303, "See Other", "", "", "", "" },
 	{ 400, "Bad Request", "送信内容を読み取れません",
 	  "フォームの送信内容が壊れています。ページを再読み込みして、もう一度お試しください。",
@@ -49,6 +56,7 @@ static const struct status_text statuses[] = {
 	{ 413, "Content Too Large", "送信内容が大きすぎます",
 	  "入力内容が長すぎます。短くしてもう一度お試しください。",
 	  "Too large", "The form data is too large. Shorten it and try again." },
+	{ 411, "Length Required", "", "", "", "" },
 	{ 415, "Unsupported Media Type", "送信形式が正しくありません",
 	  "フォームの送信形式に対応していません。", "Unsupported form encoding",
 	  "The form was sent in a format this service does not accept." },
@@ -65,6 +73,7 @@ static const struct status_text statuses[] = {
 	  "Sorry, your message was not stored. Please try again later." },
 };
 
+/* code's row, or NULL when formpost never answers it. */
 static const struct status_text *
 status_of(int code)
 {
@@ -73,7 +82,15 @@ status_of(int code)
 	for (i = 0; i < ARRAY_LEN(statuses); i++)
 		if (statuses[i].code == code)
 			return &statuses[i];
-	return &statuses[ARRAY_LEN(statuses) - 2];
+	return NULL;
+}
+
+const char *
+http_status_reason(int status)
+{
+	const struct status_text *st = status_of(status);
+
+	return st ? st->reason : "Error";
 }
 
 void
@@ -189,24 +206,6 @@ static int
 wants_json(const struct http_req *req)
 {
 	return req->accept && strstr(req->accept, "application/json");
-}
-
-static void
-json_string(struct buf *b, const char *s)
-{
-	buf_addc(b, '"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			buf_printf(b, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			buf_printf(b, "\\u%04x", c);
-		else if (c == '<')
-			buf_adds(b, "\\u003c");   /* safe inside <script> too */
-		else
-			buf_addc(b, (char)c);
-	}
-	buf_addc(b, '"');
 }
 
 /* Headers every answer carries (SPEC "HTTP contract"). */
@@ -350,6 +349,8 @@ answer_error(const struct http_ctx *ctx, const struct http_req *req,
 	char code[8];
 	int rc;
 
+	if (st == NULL)
+		st = status_of(500);
 	r->status = status;
 	r->reason = reason;
 	buf_reset(&r->head);
@@ -363,7 +364,7 @@ answer_error(const struct http_ctx *ctx, const struct http_req *req,
 		buf_printf(&r->head, "Retry-After: %u\r\n", r->retry_after);
 	if (wants_json(req)) {
 		buf_printf(&r->body, "{\"ok\":false,\"error\":");
-		json_string(&r->body, reason ? reason : st->reason);
+		json_buf_string(&r->body, reason ? reason : st->reason);
 		buf_adds(&r->body, "}");
 		return;
 	}
@@ -492,7 +493,8 @@ nonce_key(const unsigned char nonce[TOKEN_NONCE_LEN],
 	memcpy(key, nonce, TOKEN_NONCE_LEN);
 }
 
-static void
+/* 0, or -1 when the page could not be rendered (OOM). */
+static int
 answer_success(const struct http_ctx *ctx, const struct http_req *req,
     struct http_resp *r, const struct site *s, const struct fvals *v,
     const char *id, const char *date)
@@ -504,62 +506,20 @@ answer_success(const struct http_ctx *ctx, const struct http_req *req,
 	cors_headers(r, s, req);
 	if (wants_json(req)) {
 		buf_adds(&r->body, "{\"ok\":true,\"id\":");
-		json_string(&r->body, id);
+		json_buf_string(&r->body, id);
 		buf_adds(&r->body, "}");
-		return;
+		return 0;
 	}
 	if (s->redirect) {
 		buf_printf(&r->head, "Location: %s\r\n", s->redirect);
-		return;
+		return 0;
 	}
 	memset(&pf, 0, sizeof pf);
 	pf.id = id;
 	pf.date = date;
 	pf.ip = req->remote_addr;
 	pf.page = req->referer;
-	if (pages_render(ctx->pg, s, PAGE_THANKS, v, &pf, &r->body) == -1)
-		answer_error(ctx, req, r, s, 503, "nomem", NULL);
-}
-
-static void
-answer_invalid(const struct http_ctx *ctx, const struct http_req *req,
-    struct http_resp *r, const struct site *s, const struct fvals *v,
-    const char *action)
-{
-	struct page_facts pf;
-	char msg[512];
-	size_t i;
-	int first = 1;
-
-	r->status = 422;
-	r->reason = "invalid";
-	common_headers(r, s, wants_json(req));
-	cors_headers(r, s, req);
-	if (wants_json(req)) {
-		buf_adds(&r->body, "{\"ok\":false,\"errors\":[");
-		for (i = 0; i < v->n; i++) {
-			if (v->v[i].error == NULL)
-				continue;
-			buf_adds(&r->body, first ? "{\"field\":" :
-			    ",{\"field\":");
-			json_string(&r->body, s->fields[i].name);
-			buf_adds(&r->body, ",\"code\":");
-			json_string(&r->body, v->v[i].error);
-			buf_adds(&r->body, ",\"message\":");
-			json_string(&r->body, validate_message(v->v[i].error,
-			    s->lang, &s->fields[i], msg, sizeof msg));
-			buf_adds(&r->body, "}");
-			first = 0;
-		}
-		buf_adds(&r->body, "]}");
-		return;
-	}
-	memset(&pf, 0, sizeof pf);
-	pf.action = action;
-	pf.ip = req->remote_addr;
-	pf.page = req->referer;
-	if (pages_render(ctx->pg, s, PAGE_FORM, v, &pf, &r->body) == -1)
-		answer_error(ctx, req, r, s, 503, "nomem", NULL);
+	return pages_render(ctx->pg, s, PAGE_THANKS, v, &pf, &r->body);
 }
 
 /* The path the form posted to, for the re-rendered form's action. */
@@ -577,205 +537,493 @@ form_action(const struct http_req *req, char *out, size_t len)
 }
 
 static void
+json_field_errors(struct buf *b, const struct site *s, const struct fvals *v)
+{
+	char msg[512];
+	size_t i;
+	int first = 1;
+
+	buf_adds(b, "{\"ok\":false,\"errors\":[");
+	for (i = 0; i < v->n; i++) {
+		if (v->v[i].error == NULL)
+			continue;
+		buf_adds(b, first ? "{\"field\":" : ",{\"field\":");
+		json_buf_string(b, s->fields[i].name);
+		buf_adds(b, ",\"code\":");
+		json_buf_string(b, v->v[i].error);
+		buf_adds(b, ",\"message\":");
+		json_buf_string(b, validate_message(v->v[i].error, s->lang,
+		    &s->fields[i], msg, sizeof msg));
+		buf_adds(b, "}");
+		first = 0;
+	}
+	buf_adds(b, "]}");
+}
+
+/* 422: the form again with its errors (or them as JSON); 0, or -1 when
+ * the page could not be rendered (OOM). */
+static int
+answer_invalid(const struct http_ctx *ctx, const struct http_req *req,
+    struct http_resp *r, const struct site *s, const struct fvals *v)
+{
+	struct page_facts pf;
+	char action[512];
+
+	r->status = 422;
+	r->reason = "invalid";
+	common_headers(r, s, wants_json(req));
+	cors_headers(r, s, req);
+	if (wants_json(req)) {
+		json_field_errors(&r->body, s, v);
+		return 0;
+	}
+	form_action(req, action, sizeof action);
+	memset(&pf, 0, sizeof pf);
+	pf.action = action;
+	pf.ip = req->remote_addr;
+	pf.page = req->referer;
+	return pages_render(ctx->pg, s, PAGE_FORM, v, &pf, &r->body);
+}
+
+/* ---------------------------------------------------------------- POST
+ *
+ * A post goes through three stages, each a list of steps run in order
+ * until one returns a verdict other than V_NEXT:
+ *
+ *   admit    origin, content type, length, rate limit, body
+ *   judge    parse, stamp (id, date), honeypot, token, validate,
+ *            double submit, token replay
+ *   store    compose, commit
+ *
+ * Steps share one struct post and never answer: the verdict they return
+ * picks the answer (post_answer, the only place that does), and
+ * post_end is the one teardown.  A new check is a new step in its stage
+ * and, when it answers differently, a new verdict, which the compiler
+ * makes verdict_answer cover.
+ */
+
+enum verdict {
+	V_NEXT,               /* this step passed: on to the next */
+	V_ORIGIN,             /* 403; reason from the Origin rule */
+	V_BAD_BOUNDARY,
+	V_CONTENT_TYPE,
+	V_BAD_LENGTH,
+	V_TOO_LARGE,
+	V_RATE_LIMITED,
+	V_ABORTED,            /* the client sent less than it announced */
+	V_NOT_UTF8,
+	V_TOO_MANY_FIELDS,
+	V_MALFORMED,
+	V_NOMEM,
+	V_RANDOM_FAILED,
+	V_HONEYPOT,
+	V_TOKEN,              /* reason from the token check */
+	V_INVALID,
+	V_DUPLICATE,          /* the first post's id and answer */
+	V_REPLAYED,
+	V_COMPOSE_FAILED,
+	V_STORE_FAILED,
+	V_ACCEPTED,
+};
+
+/* How a verdict is answered.  A_QUIET is the success answer without the
+ * values: bots and replays learn nothing from it. */
+enum answer_kind { A_ERROR, A_SUCCESS, A_QUIET, A_INVALID };
+
+struct answer {
+	enum answer_kind kind;
+	int status;           /* A_ERROR only */
+	const char *reason;   /* NULL: the step's (struct post.reason) */
+};
+
+static struct answer
+verdict_answer(enum verdict v)
+{
+	switch (v) {
+	case V_ORIGIN:          return (struct answer){ A_ERROR, 403, NULL };
+	case V_BAD_BOUNDARY:    return (struct answer){ A_ERROR, 400,
+	                            "bad_boundary" };
+	case V_CONTENT_TYPE:    return (struct answer){ A_ERROR, 415,
+	                            "content_type" };
+	case V_BAD_LENGTH:      return (struct answer){ A_ERROR, 400,
+	                            "bad_content_length" };
+	case V_TOO_LARGE:       return (struct answer){ A_ERROR, 413,
+	                            "body_too_large" };
+	case V_RATE_LIMITED:    return (struct answer){ A_ERROR, 429,
+	                            "rate_limited" };
+	case V_ABORTED:         return (struct answer){ A_ERROR, 400,
+	                            "client_aborted" };
+	case V_NOT_UTF8:        return (struct answer){ A_ERROR, 400,
+	                            "not_utf8" };
+	case V_TOO_MANY_FIELDS: return (struct answer){ A_ERROR, 413,
+	                            "too_many_fields" };
+	case V_MALFORMED:       return (struct answer){ A_ERROR, 400,
+	                            "malformed_body" };
+	case V_NOMEM:           return (struct answer){ A_ERROR, 503, "nomem" };
+	case V_RANDOM_FAILED:   return (struct answer){ A_ERROR, 503,
+	                            "random_failed" };
+	case V_HONEYPOT:        return (struct answer){ A_QUIET, 0,
+	                            "honeypot" };
+	case V_TOKEN:           return (struct answer){ A_QUIET, 0, NULL };
+	case V_INVALID:         return (struct answer){ A_INVALID, 422,
+	                            "invalid" };
+	case V_DUPLICATE:       return (struct answer){ A_SUCCESS, 0,
+	                            "duplicate" };
+	case V_REPLAYED:        return (struct answer){ A_QUIET, 0,
+	                            "token_replayed" };
+	case V_COMPOSE_FAILED:  return (struct answer){ A_ERROR, 503,
+	                            "compose_failed" };
+	case V_STORE_FAILED:    return (struct answer){ A_ERROR, 503,
+	                            "store_failed" };
+	case V_ACCEPTED:        return (struct answer){ A_SUCCESS, 0, NULL };
+	case V_NEXT:            /* no stage ended the post: a bug */
+		break;
+	}
+	return (struct answer){ A_ERROR, 500, "internal" };
+}
+
+/* One post's state, shared by its steps; post_end frees it. */
+struct post {
+	const struct http_ctx *ctx;
+	const struct http_req *req;
+	struct http_resp *r;
+	const struct site *s;
+	const char *reason;          /* V_ORIGIN, V_TOKEN: why; static */
+	/* admit */
+	int multipart, have_len;
+	char boundary[LIM_BOUNDARY_BYTES + 1];
+	unsigned long long len;
+	int taken;                   /* holds a rate-limit slot */
+	char *body;                  /* until parsed */
+	size_t blen;
+	/* judge */
+	struct form form;
+	struct fvals v;
+	struct mail_facts mf;
+	char date[40];
+	unsigned char nonce[TOKEN_NONCE_LEN];
+	int have_nonce;
+	unsigned char key[SHA256_LEN], nkey[SHA256_LEN];
+	int claim;                   /* 0: holds the double-submit claim */
+	int nclaim;                  /* 0: holds its token nonce's claim */
+	/* store */
+	struct mail m;
+};
+
+typedef enum verdict (*post_step)(struct post *p);
+
+static enum verdict
+run_steps(struct post *p, const post_step *steps, size_t n)
+{
+	enum verdict v = V_NEXT;
+	size_t i;
+
+	for (i = 0; i < n && v == V_NEXT; i++)
+		v = steps[i](p);
+	return v;
+}
+
+/* --- admit: cheapest first, nothing read before the length is known */
+
+static enum verdict
+admit_origin(struct post *p)
+{
+	return http_origin_ok(p->s, p->req->origin, p->req->referer,
+	    p->req->sec_fetch_site, &p->reason) == -1 ? V_ORIGIN : V_NEXT;
+}
+
+/* 1 when content type ct is the media type mt, parameters aside. */
+static int
+is_type(const char *ct, const char *mt)
+{
+	size_t n = strlen(mt);
+
+	return strncasecmp(ct, mt, n) == 0 &&
+	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static enum verdict
+admit_type(struct post *p)
+{
+	const char *ct = p->req->content_type ? p->req->content_type : "";
+
+	if (is_type(ct, "application/x-www-form-urlencoded"))
+		return V_NEXT;
+	if (!is_type(ct, "multipart/form-data"))
+		return V_CONTENT_TYPE;
+	p->multipart = 1;
+	return form_multipart_boundary(ct, p->boundary, sizeof p->boundary)
+	    == -1 ? V_BAD_BOUNDARY : V_NEXT;
+}
+
+static enum verdict
+admit_length(struct post *p)
+{
+	if ((p->have_len = parse_length(p->req->content_length, &p->len))
+	    == -1)
+		return V_BAD_LENGTH;
+	return p->len > p->ctx->c->max_body ? V_TOO_LARGE : V_NEXT;
+}
+
+/* Counted now, given back by post_end unless the post ends accepted or
+ * as a spam verdict: concurrent posts cannot all slip through. */
+static enum verdict
+admit_rate(struct post *p)
+{
+	const struct site *s = p->s;
+
+	if (p->ctx->rl && (p->r->retry_after = ratelimit_take(p->ctx->rl,
+	    s->name, p->req->remote_addr, s->rate_count, s->rate_window,
+	    now_ms(p->ctx))) != 0)
+		return V_RATE_LIMITED;
+	p->taken = 1;
+	return V_NEXT;
+}
+
+static enum verdict
+admit_body(struct post *p)
+{
+	switch (read_body(p->req, p->have_len, (size_t)p->len,
+	    p->ctx->c->max_body, &p->body, &p->blen)) {
+	case BODY_OK:        return V_NEXT;
+	case BODY_NOMEM:     return V_NOMEM;
+	case BODY_TOO_LARGE: return V_TOO_LARGE;
+	case BODY_SHORT:     return V_ABORTED;
+	}
+	return V_ABORTED;
+}
+
+static const post_step admit_steps[] = {
+	admit_origin, admit_type, admit_length, admit_rate, admit_body,
+};
+
+/* --- judge: what the post is worth */
+
+static enum verdict
+judge_parse(struct post *p)
+{
+	const struct config *c = p->ctx->c;
+	struct form_limits lim = { c->max_fields, c->max_field_name };
+	enum form_err fe;
+
+	fe = p->multipart ? form_parse_multipart(p->body, p->blen,
+	    p->boundary, &lim, &p->form) : form_parse_urlencoded(p->body,
+	    p->blen, &lim, &p->form);
+	free(p->body);
+	p->body = NULL;
+	switch (fe) {
+	case FORM_OK:         return V_NEXT;
+	case FORM_E_UTF8:     return V_NOT_UTF8;
+	case FORM_E_TOO_MANY: return V_TOO_MANY_FIELDS;
+	case FORM_E_NOMEM:    return V_NOMEM;
+	default:              return V_MALFORMED;
+	}
+}
+
+/* The id and date every later answer (even a bot's) shows. */
+static enum verdict
+judge_stamp(struct post *p)
+{
+	struct tm tm;
+
+	if (crypto_id(p->r->id) == -1)
+		return V_RANDOM_FAILED;
+	p->mf.now = time(NULL);
+	localtime_r(&p->mf.now, &tm);
+	p->mf.utc_offset_min = (int)(tm.tm_gmtoff / 60);
+	mail_local_date(p->date, sizeof p->date, p->mf.now,
+	    p->mf.utc_offset_min);
+	return V_NEXT;
+}
+
+static enum verdict
+judge_honeypot(struct post *p)
+{
+	const struct form_field *hp;
+
+	if (p->s->honeypot == NULL)
+		return V_NEXT;
+	hp = form_get(&p->form, p->s->honeypot);
+	return hp && hp->value_len ? V_HONEYPOT : V_NEXT;
+}
+
+static enum verdict
+judge_token(struct post *p)
+{
+	const struct site *s = p->s;
+	const struct form_field *tf;
+	enum token_rc trc = TOKEN_INVALID;
+
+	if (!s->token_required)
+		return V_NEXT;
+	tf = form_get(&p->form, "_token");
+	if (tf && p->ctx->token_key)
+		trc = token_verify(p->ctx->token_key, s->name, tf->value,
+		    tf->value_len, wall_ms(p->ctx), s->token_min_age,
+		    s->token_max_age, p->nonce);
+	if (trc != TOKEN_OK) {
+		p->reason = tf ? token_reason(trc) : "token_missing";
+		return V_TOKEN;
+	}
+	p->have_nonce = 1;
+	return V_NEXT;
+}
+
+static enum verdict
+judge_validate(struct post *p)
+{
+	if (validate_form(p->s, &p->form, &p->v) == -1)
+		return V_NOMEM;
+	return p->v.nerrors ? V_INVALID : V_NEXT;
+}
+
+/* A double click or resend: the first answer, no second mail. */
+static enum verdict
+judge_duplicate(struct post *p)
+{
+	char first[ID_LEN + 1];
+
+	if (p->ctx->dedup == NULL || dedup_key(p->s->name,
+	    p->req->remote_addr, &p->v, p->key) != 0)
+		return V_NEXT;
+	p->claim = dedup_claim(p->ctx->dedup, p->key, p->r->id, first);
+	if (p->claim != 1)
+		return V_NEXT;
+	memcpy(p->r->id, first, sizeof first);
+	return V_DUPLICATE;
+}
+
+/* Claimed now, recorded only once the post is stored, so a 422 or a
+ * failed store leaves the token usable. */
+static enum verdict
+judge_replay(struct post *p)
+{
+	char first[ID_LEN + 1];
+
+	if (!p->have_nonce || p->ctx->nonces == NULL)
+		return V_NEXT;
+	nonce_key(p->nonce, p->nkey);
+	p->nclaim = dedup_claim(p->ctx->nonces, p->nkey, p->r->id, first);
+	return p->nclaim == 1 ? V_REPLAYED : V_NEXT;
+}
+
+static const post_step judge_steps[] = {
+	judge_parse, judge_stamp, judge_honeypot, judge_token, judge_validate,
+	judge_duplicate, judge_replay,
+};
+
+/* --- store: a success answer only once the message is durable */
+
+static enum verdict
+store_compose(struct post *p)
+{
+	char err[256];
+
+	p->mf.id = p->r->id;
+	p->mf.ip = p->req->remote_addr;
+	p->mf.page = p->req->referer;
+	if (mail_compose(p->s, p->ctx->pg, &p->v, &p->mf, &p->m, err,
+	    sizeof err) == -1) {
+		log_event(LOG_ERROR, "compose_failed", "site", p->s->name,
+		    "id", p->r->id, "error", err, (char *)NULL);
+		return V_COMPOSE_FAILED;
+	}
+	return V_NEXT;
+}
+
+static enum verdict
+store_commit(struct post *p)
+{
+	const struct http_ctx *ctx = p->ctx;
+	char err[256];
+
+	if (ctx->submit(ctx->submit_arg, p->s, &p->m, p->r->id, err,
+	    sizeof err) == -1) {
+		/* Never a success answer for a message not on disk; the
+		 * id is the log's, not the visitor's. */
+		log_event(LOG_ERROR, "store_failed", "site", p->s->name,
+		    "id", p->r->id, "error", err, (char *)NULL);
+		return V_STORE_FAILED;
+	}
+	if (p->claim == 0) {
+		dedup_record(ctx->dedup, p->key, p->r->id);
+		p->claim = -1;
+	}
+	if (p->nclaim == 0) {
+		dedup_record(ctx->nonces, p->nkey, p->r->id);
+		p->nclaim = -1;
+	}
+	return V_ACCEPTED;
+}
+
+static const post_step store_steps[] = { store_compose, store_commit };
+
+/* The one place a post is answered. */
+static void
+post_answer(struct post *p, enum verdict v)
+{
+	const struct http_ctx *ctx = p->ctx;
+	const struct http_req *req = p->req;
+	struct http_resp *r = p->r;
+	struct answer a = verdict_answer(v);
+	const char *reason = a.reason ? a.reason : p->reason;
+	int rc = 0;
+
+	switch (a.kind) {
+	case A_ERROR:
+		answer_error(ctx, req, r, p->s, a.status, reason,
+		    v != V_NOT_UTF8 ? NULL : p->s->lang == LANG_JA ?
+		    not_utf8_ja : not_utf8_en);
+		return;
+	case A_INVALID:
+		rc = answer_invalid(ctx, req, r, p->s, &p->v);
+		break;
+	case A_SUCCESS:
+	case A_QUIET:
+		r->reason = reason;
+		rc = answer_success(ctx, req, r, p->s, a.kind == A_SUCCESS ?
+		    &p->v : NULL, r->id, p->date);
+		break;
+	}
+	if (rc == -1)
+		post_answer(p, V_NOMEM);
+}
+
+static void
+post_end(struct post *p)
+{
+	const struct site *s = p->s;
+
+	/* Claimed but not stored: a resend, or a twin waiting on the
+	 * claim, may submit. */
+	if (p->claim == 0)
+		dedup_release(p->ctx->dedup, p->key, p->r->id);
+	if (p->nclaim == 0)
+		dedup_release(p->ctx->nonces, p->nkey, p->r->id);
+	/* Accepted and spam-verdict posts count; the rest are given back. */
+	if (p->taken && p->r->status >= 400)
+		ratelimit_refund(p->ctx->rl, s->name, p->req->remote_addr,
+		    s->rate_count, s->rate_window, now_ms(p->ctx));
+	free(p->body);
+	mail_free(&p->m);
+	fvals_free(&p->v);
+	form_free(&p->form);
+}
+
+static void
 handle_post(const struct http_ctx *ctx, const struct http_req *req,
     struct http_resp *r, const struct site *s)
 {
-	const struct config *c = ctx->c;
-	struct form_limits lim = { c->max_fields, c->max_field_name };
-	struct form form = { 0 };
-	struct fvals v = { 0 };
-	struct mail m = { 0 };
-	struct mail_facts mf;
-	unsigned long long len = 0;
-	char boundary[LIM_BOUNDARY_BYTES + 1], err[256], date[40];
-	char action[512], first[ID_LEN + 1];
-	unsigned char key[SHA256_LEN], nkey[SHA256_LEN];
-	unsigned char nonce[TOKEN_NONCE_LEN];
-	const char *ct = req->content_type, *reason;
-	char *body = NULL;
-	size_t blen = 0;
-	enum form_err fe;
-	enum body_rc brc;
-	struct tm tm;
-	int multipart, have_len, taken = 0, keyed = 0;
-	int claim = -1;            /* 0: this post holds the dedup claim */
-	int nclaim = -1;           /* 0: it holds its token nonce's claim */
-	int have_nonce = 0;
+	struct post p = { .ctx = ctx, .req = req, .r = r, .s = s,
+	    .claim = -1, .nclaim = -1 };
+	enum verdict v;
 
-	if (http_origin_ok(s, req->origin, req->referer, req->sec_fetch_site,
-	    &reason) == -1) {
-		answer_error(ctx, req, r, s, 403, reason, NULL);
-		return;
-	}
-	if (ct == NULL)
-		ct = "";
-	if (strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0 &&
-	    (ct[33] == '\0' || ct[33] == ';' || ct[33] == ' '))
-		multipart = 0;
-	else if (strncasecmp(ct, "multipart/form-data", 19) == 0 &&
-	    (ct[19] == '\0' || ct[19] == ';' || ct[19] == ' ')) {
-		multipart = 1;
-		if (form_multipart_boundary(ct, boundary, sizeof boundary)
-		    == -1) {
-			answer_error(ctx, req, r, s, 400, "bad_boundary", NULL);
-			return;
-		}
-	} else {
-		answer_error(ctx, req, r, s, 415, "content_type", NULL);
-		return;
-	}
-	if ((have_len = parse_length(req->content_length, &len)) == -1) {
-		answer_error(ctx, req, r, s, 400, "bad_content_length", NULL);
-		return;
-	}
-	if (len > c->max_body) {
-		answer_error(ctx, req, r, s, 413, "body_too_large", NULL);
-		return;
-	}
-	/* Counted now, given back below unless the post ends accepted or
-	 * as a spam verdict: concurrent posts cannot all slip through. */
-	if (ctx->rl && (r->retry_after = ratelimit_take(ctx->rl, s->name,
-	    req->remote_addr, s->rate_count, s->rate_window,
-	    now_ms(ctx))) != 0) {
-		answer_error(ctx, req, r, s, 429, "rate_limited", NULL);
-		return;
-	}
-	taken = 1;
-	brc = read_body(req, have_len, (size_t)len, c->max_body, &body, &blen);
-	if (brc != BODY_OK) {
-		if (brc == BODY_NOMEM)
-			answer_error(ctx, req, r, s, 503, "nomem", NULL);
-		else if (brc == BODY_TOO_LARGE)
-			answer_error(ctx, req, r, s, 413, "body_too_large",
-			    NULL);
-		else
-			answer_error(ctx, req, r, s, 400, "client_aborted",
-			    NULL);
-		goto out;
-	}
-	fe = multipart ? form_parse_multipart(body, blen, boundary, &lim,
-	    &form) : form_parse_urlencoded(body, blen, &lim, &form);
-	free(body);
-	switch (fe) {
-	case FORM_OK:
-		break;
-	case FORM_E_UTF8:
-		answer_error(ctx, req, r, s, 400, "not_utf8",
-		    s->lang == LANG_JA ? not_utf8_ja : not_utf8_en);
-		goto out;
-	case FORM_E_TOO_MANY:
-		answer_error(ctx, req, r, s, 413, "too_many_fields", NULL);
-		goto out;
-	case FORM_E_NOMEM:
-		answer_error(ctx, req, r, s, 503, "nomem", NULL);
-		goto out;
-	default:
-		answer_error(ctx, req, r, s, 400, "malformed_body", NULL);
-		goto out;
-	}
-	if (crypto_id(r->id) == -1) {
-		answer_error(ctx, req, r, s, 503, "random_failed", NULL);
-		goto out;
-	}
-	memset(&mf, 0, sizeof mf);
-	mf.now = time(NULL);
-	localtime_r(&mf.now, &tm);
-	mf.utc_offset_min = (int)(tm.tm_gmtoff / 60);
-	mail_local_date(date, sizeof date, mf.now, mf.utc_offset_min);
-	if (s->honeypot) {
-		const struct form_field *hp = form_get(&form, s->honeypot);
-		if (hp && hp->value_len) {
-			/* Bots learn nothing: the usual success answer. */
-			r->reason = "honeypot";
-			answer_success(ctx, req, r, s, NULL, r->id, date);
-			goto out;
-		}
-	}
-	if (s->token_required) {
-		const struct form_field *tf = form_get(&form, "_token");
-		enum token_rc trc = TOKEN_INVALID;
-
-		if (tf && ctx->token_key)
-			trc = token_verify(ctx->token_key, s->name, tf->value,
-			    tf->value_len, wall_ms(ctx), s->token_min_age,
-			    s->token_max_age, nonce);
-		if (trc != TOKEN_OK) {
-			r->reason = tf ? token_reason(trc) : "token_missing";
-			answer_success(ctx, req, r, s, NULL, r->id, date);
-			goto out;
-		}
-		have_nonce = 1;
-	}
-	if (validate_form(s, &form, &v) == -1) {
-		answer_error(ctx, req, r, s, 503, "nomem", NULL);
-		goto out;
-	}
-	if (v.nerrors) {
-		form_action(req, action, sizeof action);
-		answer_invalid(ctx, req, r, s, &v, action);
-		goto out;
-	}
-	keyed = ctx->dedup && dedup_key(s->name, req->remote_addr, &v, key) == 0;
-	if (keyed)
-		claim = dedup_claim(ctx->dedup, key, r->id, first);
-	if (claim == 1) {
-		/* A double click or resend: the first answer, no second mail. */
-		memcpy(r->id, first, sizeof first);
-		r->reason = "duplicate";
-		answer_success(ctx, req, r, s, &v, r->id, date);
-		goto out;
-	}
-	if (have_nonce && ctx->nonces) {
-		/* Claimed now, recorded only once the post is stored, so a
-		 * 422 or a failed store leaves the token usable. */
-		nonce_key(nonce, nkey);
-		if ((nclaim = dedup_claim(ctx->nonces, nkey, r->id, first))
-		    == 1) {
-			r->reason = "token_replayed";
-			answer_success(ctx, req, r, s, NULL, r->id, date);
-			goto out;
-		}
-	}
-	mf.id = r->id;
-	mf.ip = req->remote_addr;
-	mf.page = req->referer;
-	if (mail_compose(s, ctx->pg, &v, &mf, &m, err, sizeof err) == -1) {
-		log_event(LOG_ERROR, "compose_failed", "site", s->name, "id",
-		    r->id, "error", err, (char *)NULL);
-		answer_error(ctx, req, r, s, 503, "compose_failed", NULL);
-		goto out;
-	}
-	if (ctx->submit(ctx->submit_arg, s, &m, r->id, err, sizeof err) == -1) {
-		log_event(LOG_ERROR, "store_failed", "site", s->name, "id",
-		    r->id, "error", err, (char *)NULL);
-		/* Never a success answer for a message not on disk; the
-		 * id is the log's, not the visitor's. */
-		answer_error(ctx, req, r, s, 503, "store_failed", NULL);
-		goto out;
-	}
-	if (claim == 0) {
-		dedup_record(ctx->dedup, key, r->id);
-		claim = -1;
-	}
-	if (nclaim == 0) {
-		dedup_record(ctx->nonces, nkey, r->id);
-		nclaim = -1;
-	}
-	answer_success(ctx, req, r, s, &v, r->id, date);
-out:
-	/* Claimed but not stored: a resend, or a twin waiting on the
-	 * claim, may submit. */
-	if (claim == 0)
-		dedup_release(ctx->dedup, key, r->id);
-	if (nclaim == 0)
-		dedup_release(ctx->nonces, nkey, r->id);
-	/* Accepted and spam-verdict posts count; the rest are given back. */
-	if (taken && r->status >= 400)
-		ratelimit_refund(ctx->rl, s->name, req->remote_addr,
-		    s->rate_count, s->rate_window, now_ms(ctx));
-	mail_free(&m);
-	fvals_free(&v);
-	form_free(&form);
+	if ((v = run_steps(&p, admit_steps, ARRAY_LEN(admit_steps))) ==
+	    V_NEXT && (v = run_steps(&p, judge_steps,
+	    ARRAY_LEN(judge_steps))) == V_NEXT)
+		v = run_steps(&p, store_steps, ARRAY_LEN(store_steps));
+	post_answer(&p, v);
+	post_end(&p);
 }
 
 /* GET <prefix>/<site>/token: a fresh token as JSON, never cached, with
@@ -804,7 +1052,7 @@ handle_token(const struct http_ctx *ctx, const struct http_req *req,
 	common_headers(r, s, 1);
 	cors_headers(r, s, req);
 	buf_adds(&r->body, "{\"token\":");
-	json_string(&r->body, tok);
+	json_buf_string(&r->body, tok);
 	buf_adds(&r->body, "}");
 }
 

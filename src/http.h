@@ -107,6 +107,10 @@ int http_route(const char *path, char *site, size_t sitelen, int *token);
  * c's sites use (ja on a tie: the product's home market). */
 enum lang http_guess_lang(const struct config *c, const char *accept_language);
 
+/* The reason phrase of an HTTP status (RFC 9110 §15) for the Status:
+ * line: static, "Error" for a code formpost never answers. */
+const char *http_status_reason(int status);
+
 /* The Origin rule (SPEC): 0 allowed, or -1 with *reason set. */
 int http_origin_ok(const struct site *s, const char *origin,
     const char *referer, const char *sec_fetch_site, const char **reason);

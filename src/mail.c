@@ -99,19 +99,73 @@ flatten(struct buf *b)
 		b->data[b->len] = '\0';
 }
 
+/* out's envelope: the sender and every configured recipient, each once
+ * and each one the SMTP layer may send.  0, or -1 with err. */
+static int
+envelope(const struct site *s, struct mail *out, char *err, size_t errlen)
+{
+	size_t i;
+
+	out->sender = strdup(s->envelope_from ? s->envelope_from :
+	    s->from_addr);
+	out->rcpt = calloc(s->nto + s->ncc + s->nbcc + 1, sizeof *out->rcpt);
+	if (!out->sender || !out->rcpt ||
+	    add_rcpt(out, s->to, s->nto) == -1 ||
+	    add_rcpt(out, s->cc, s->ncc) == -1 ||
+	    add_rcpt(out, s->bcc, s->nbcc) == -1) {
+		snprintf(err, errlen, "out of memory composing the mail");
+		return -1;
+	}
+	if (!mime_envelope_ok(out->sender)) {
+		snprintf(err, errlen, "envelope sender refused");
+		return -1;
+	}
+	for (i = 0; i < out->nrcpt; i++)
+		if (!mime_envelope_ok(out->rcpt[i])) {
+			snprintf(err, errlen, "envelope recipient refused");
+			return -1;
+		}
+	return 0;
+}
+
+/* The Reply-To display name: the reply_to_name field's valid value, or
+ * NULL.  A multiline field is made one line in tmp, like the Subject
+ * (one-line fields go to the writer as they are: it refuses a line break
+ * that got past validation).  0, or -1 (OOM). */
+static int
+reply_name(const struct site *s, const struct fvals *v, struct buf *tmp,
+    const char **name)
+{
+	size_t i;
+	int multiline = 0;
+
+	*name = NULL;
+	if (s->reply_to_name && v)
+		for (i = 0; i < s->nfields; i++)
+			if (strcmp(s->fields[i].name, s->reply_to_name) == 0 &&
+			    v->v[i].error == NULL) {
+				*name = v->v[i].value;
+				multiline = s->fields[i].type == FT_MULTILINE;
+			}
+	if (*name == NULL || !multiline)
+		return 0;
+	if (buf_adds(tmp, *name) == -1)
+		return -1;
+	flatten(tmp);
+	*name = tmp->data;
+	return 0;
+}
+
 int
 mail_compose(const struct site *s, const struct pages *pg,
     const struct fvals *v, const struct mail_facts *f, struct mail *out,
     char *err, size_t errlen)
 {
-	struct mime_addr from, reply, *to = NULL, *cc = NULL;
+	struct mime_addr reply, *to = NULL, *cc = NULL;
 	struct mime_msg msg;
 	struct page_facts pf;
 	struct buf subject, body, rname_buf;
 	char date[40], msgid[320];
-	const char *rname = NULL;
-	size_t i;
-	int rname_multiline = 0;
 	int rc = -1;
 
 	memset(out, 0, sizeof *out);
@@ -131,57 +185,26 @@ mail_compose(const struct site *s, const struct pages *pg,
 		goto out;
 	}
 	flatten(&subject);
-	out->sender = strdup(s->envelope_from ? s->envelope_from :
-	    s->from_addr);
-	out->rcpt = calloc(s->nto + s->ncc + s->nbcc + 1, sizeof *out->rcpt);
 	to = addrs(s->to, s->nto);
 	cc = addrs(s->cc, s->ncc);
-	if (!out->sender || !out->rcpt || !to || !cc ||
-	    add_rcpt(out, s->to, s->nto) == -1 ||
-	    add_rcpt(out, s->cc, s->ncc) == -1 ||
-	    add_rcpt(out, s->bcc, s->nbcc) == -1) {
+	if (!to || !cc) {
 		snprintf(err, errlen, "out of memory composing the mail");
 		goto out;
 	}
-	if (!mime_envelope_ok(out->sender)) {
-		snprintf(err, errlen, "envelope sender refused");
+	if (envelope(s, out, err, errlen) == -1)
+		goto out;
+	memset(&reply, 0, sizeof reply);
+	if (reply_name(s, v, &rname_buf, &reply.name) == -1) {
+		snprintf(err, errlen, "out of memory composing the mail");
 		goto out;
 	}
-	for (i = 0; i < out->nrcpt; i++)
-		if (!mime_envelope_ok(out->rcpt[i])) {
-			snprintf(err, errlen, "envelope recipient refused");
-			goto out;
-		}
-	memset(&from, 0, sizeof from);
-	from.name = s->from_name;
-	from.name_len = s->from_name ? strlen(s->from_name) : 0;
-	from.addr = s->from_addr;
-	if (s->reply_to_name && v)
-		for (i = 0; i < s->nfields; i++)
-			if (strcmp(s->fields[i].name, s->reply_to_name) == 0 &&
-			    v->v[i].error == NULL) {
-				rname = v->v[i].value;
-				rname_multiline = s->fields[i].type ==
-				    FT_MULTILINE;
-			}
-	if (rname && rname_multiline) {
-		/* A multiline field as the name: one line, like the Subject
-		 * (one-line fields go to the writer as they are: it refuses
-		 * a line break that got past validation). */
-		if (buf_adds(&rname_buf, rname) == -1) {
-			snprintf(err, errlen, "out of memory composing the mail");
-			goto out;
-		}
-		flatten(&rname_buf);
-		rname = rname_buf.data;
-	}
-	memset(&reply, 0, sizeof reply);
+	reply.name_len = reply.name ? strlen(reply.name) : 0;
 	reply.addr = v ? v->reply_to : NULL;
-	reply.name = rname;
-	reply.name_len = rname ? strlen(rname) : 0;
 	snprintf(msgid, sizeof msgid, "%s@%s", f->id, s->from_domain);
 	memset(&msg, 0, sizeof msg);
-	msg.from = from;
+	msg.from.name = s->from_name;
+	msg.from.name_len = s->from_name ? strlen(s->from_name) : 0;
+	msg.from.addr = s->from_addr;
 	msg.reply_to = reply.addr ? &reply : NULL;
 	msg.to = to;
 	msg.nto = s->nto;

@@ -313,11 +313,9 @@ render_free(struct render *r)
 }
 
 static int
-build(struct render *r, const struct site *s, const struct fvals *v,
-    const struct page_facts *f)
+render_alloc(struct render *r, const struct site *s)
 {
-	size_t i, j, nopt = 0, o = 0, nerr = 0;
-	char msg[512];
+	size_t i, nopt = 0;
 
 	memset(r, 0, sizeof *r);
 	r->n = s->nfields;
@@ -331,77 +329,118 @@ build(struct render *r, const struct site *s, const struct fvals *v,
 	r->optscopes = calloc(nopt + 1, sizeof *r->optscopes);
 	r->strings = calloc(2 * r->n + 1, sizeof *r->strings);
 	r->nopt = nopt;
-	if (!r->fieldvars || !r->fieldscopes || !r->errvars || !r->errscopes ||
-	    !r->optvars || !r->optscopes || !r->strings)
-		return -1;
-	for (i = 0; i < s->nfields; i++) {
-		const struct field *fd = &s->fields[i];
-		const struct fval *fv = v && i < v->n ? &v->v[i] : NULL;
-		struct vars *fvs = &r->fieldvars[i];
-		const char *value = "", *err = NULL;
-		size_t first_opt = o;
+	return !r->fieldvars || !r->fieldscopes || !r->errvars ||
+	    !r->errscopes || !r->optvars || !r->optscopes || !r->strings ?
+	    -1 : 0;
+}
 
-		if (fv) {
-			/* Re-rendered forms show what was typed. */
-			value = fv->error && fv->raw ? fv->raw : fv->value;
-			if (fv->error)
-				err = own(r, strdup(validate_message(fv->error,
-				    s->lang, fd, msg, sizeof msg)));
-		}
-		var_add(&r->root, fd->name, value);
-		var_add(fvs, "_name", fd->name);
-		var_add(fvs, "_label", fd->label);
-		var_add(fvs, "_value", value);
-		var_add(fvs, "_error", err);
-		var_add(fvs, "_required", flag(fd->required));
-		var_add(fvs, "_input_type", input_type(fd->type));
-		var_add(fvs, "_input_mode", input_mode(fd->type));
-		var_add(fvs, "_is_multiline", flag(fd->type == FT_MULTILINE));
-		var_add(fvs, "_is_select", flag(fd->type == FT_SELECT));
-		var_add(fvs, "_is_checkbox", flag(fd->type == FT_CHECKBOX));
-		var_add(fvs, "_is_group", flag(fd->type == FT_CHECKBOX &&
-		    fd->noptions));
-		var_add(fvs, "_is_consent", flag(fd->type == FT_CHECKBOX &&
-		    fd->noptions == 0));
-		var_add(fvs, "_checked", flag(fd->type == FT_CHECKBOX &&
-		    fd->noptions == 0 && value[0]));
-		var_add(fvs, "_multiline", flag(strchr(value, '\n') != NULL));
-		var_add(fvs, "_indented", strchr(value, '\n') ?
-		    own(r, indent(value)) : value);
-		for (j = 0; j < fd->noptions; j++, o++) {
-			int sel = 0;
-			if (fv)
-				for (size_t k = 0; k < fv->nchoices; k++)
-					sel |= strcmp(fv->choices[k],
-					    fd->options[j]) == 0;
-			if (fv && fd->type == FT_SELECT && fv->error &&
-			    fv->raw && strcmp(fv->raw, fd->options[j]) == 0)
-				sel = 1;
-			var_add(&r->optvars[o], "_option", fd->options[j]);
-			var_add(&r->optvars[o], "_selected", flag(sel));
-			r->optscopes[o].vars = r->optvars[o].v;
-			r->optscopes[o].n = r->optvars[o].n;
-			if (r->optvars[o].oom)
-				return -1;
-		}
-		var_list(fvs, "_options", &r->optscopes[first_opt],
-		    fd->noptions);
-		if (fvs->oom)
+/* fd's options as the scopes from *o on (advanced past them), each
+ * _selected as posted; fv may be NULL.  0, or -1 (OOM). */
+static int
+option_vars(struct render *r, const struct field *fd, const struct fval *fv,
+    size_t *o)
+{
+	size_t j;
+
+	for (j = 0; j < fd->noptions; j++, (*o)++) {
+		struct vars *ov = &r->optvars[*o];
+		int sel = 0;
+		if (fv)
+			for (size_t k = 0; k < fv->nchoices; k++)
+				sel |= strcmp(fv->choices[k],
+				    fd->options[j]) == 0;
+		if (fv && fd->type == FT_SELECT && fv->error &&
+		    fv->raw && strcmp(fv->raw, fd->options[j]) == 0)
+			sel = 1;
+		var_add(ov, "_option", fd->options[j]);
+		var_add(ov, "_selected", flag(sel));
+		r->optscopes[*o].vars = ov->v;
+		r->optscopes[*o].n = ov->n;
+		if (ov->oom)
 			return -1;
-		r->fieldscopes[i].vars = fvs->v;
-		r->fieldscopes[i].n = fvs->n;
-		if (err) {
-			struct vars *ev = &r->errvars[nerr];
-			var_add(ev, "_name", fd->name);
-			var_add(ev, "_label", fd->label);
-			var_add(ev, "_error", err);
-			if (ev->oom)
-				return -1;
-			r->errscopes[nerr].vars = ev->v;
-			r->errscopes[nerr].n = ev->n;
-			nerr++;
-		}
 	}
+	return 0;
+}
+
+/* One _errors entry for field fd.  0, or -1 (OOM). */
+static int
+error_vars(struct render *r, const struct field *fd, const char *err,
+    size_t *nerr)
+{
+	struct vars *ev = &r->errvars[*nerr];
+
+	var_add(ev, "_name", fd->name);
+	var_add(ev, "_label", fd->label);
+	var_add(ev, "_error", err);
+	if (ev->oom)
+		return -1;
+	r->errscopes[*nerr].vars = ev->v;
+	r->errscopes[(*nerr)++].n = ev->n;
+	return 0;
+}
+
+/* Field i of s: its value in the root scope, its _fields entry (with
+ * options from *o on) and, when it has an error, its _errors entry.
+ * 0, or -1 (OOM). */
+static int
+field_vars(struct render *r, const struct site *s, const struct fvals *v,
+    size_t i, size_t *o, size_t *nerr)
+{
+	const struct field *fd = &s->fields[i];
+	const struct fval *fv = v && i < v->n ? &v->v[i] : NULL;
+	struct vars *fvs = &r->fieldvars[i];
+	const char *value = "", *err = NULL;
+	size_t first_opt = *o;
+	char msg[512];
+
+	if (fv) {
+		/* Re-rendered forms show what was typed. */
+		value = fv->error && fv->raw ? fv->raw : fv->value;
+		if (fv->error)
+			err = own(r, strdup(validate_message(fv->error,
+			    s->lang, fd, msg, sizeof msg)));
+	}
+	var_add(&r->root, fd->name, value);
+	var_add(fvs, "_name", fd->name);
+	var_add(fvs, "_label", fd->label);
+	var_add(fvs, "_value", value);
+	var_add(fvs, "_error", err);
+	var_add(fvs, "_required", flag(fd->required));
+	var_add(fvs, "_input_type", input_type(fd->type));
+	var_add(fvs, "_input_mode", input_mode(fd->type));
+	var_add(fvs, "_is_multiline", flag(fd->type == FT_MULTILINE));
+	var_add(fvs, "_is_select", flag(fd->type == FT_SELECT));
+	var_add(fvs, "_is_checkbox", flag(fd->type == FT_CHECKBOX));
+	var_add(fvs, "_is_group", flag(fd->type == FT_CHECKBOX &&
+	    fd->noptions));
+	var_add(fvs, "_is_consent", flag(fd->type == FT_CHECKBOX &&
+	    fd->noptions == 0));
+	var_add(fvs, "_checked", flag(fd->type == FT_CHECKBOX &&
+	    fd->noptions == 0 && value[0]));
+	var_add(fvs, "_multiline", flag(strchr(value, '\n') != NULL));
+	var_add(fvs, "_indented", strchr(value, '\n') ?
+	    own(r, indent(value)) : value);
+	if (option_vars(r, fd, fv, o) == -1)
+		return -1;
+	var_list(fvs, "_options", &r->optscopes[first_opt], fd->noptions);
+	if (fvs->oom)
+		return -1;
+	r->fieldscopes[i].vars = fvs->v;
+	r->fieldscopes[i].n = fvs->n;
+	return err ? error_vars(r, fd, err, nerr) : 0;
+}
+
+static int
+build(struct render *r, const struct site *s, const struct fvals *v,
+    const struct page_facts *f)
+{
+	size_t i, o = 0, nerr = 0;
+
+	if (render_alloc(r, s) == -1)
+		return -1;
+	for (i = 0; i < s->nfields; i++)
+		if (field_vars(r, s, v, i, &o, &nerr) == -1)
+			return -1;
 	var_list(&r->root, "_fields", r->fieldscopes, r->n);
 	var_list(&r->root, "_errors", r->errscopes, nerr);
 	var_add(&r->root, "_has_errors", flag(nerr > 0));

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "json.h"
 #include "outcome.h"
 #include "trigger.h"
 
@@ -170,22 +171,6 @@ count_in(struct spool *sp, const char *sub, char *err, size_t errlen)
 
 /* --- list ------------------------------------------------------------------- */
 
-static void
-json_str(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			fprintf(out, "\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
-			fprintf(out, "\\u%04x", ch);
-		else
-			fputc(ch, out);
-	}
-	fputc('"', out);
-}
-
 static const char *const state_names[] = { "pending", "sent", "failed" };
 
 static void
@@ -197,21 +182,21 @@ json_items(FILE *out, const struct listing *l, long long now)
 	for (i = 0; i < l->n; i++) {
 		const struct spool_msg *m = &l->it[i].m;
 		fprintf(out, "%s{\"id\":", i ? "," : "");
-		json_str(out, m->id);
+		json_file_string(out, m->id);
 		fputs(",\"site\":", out);
-		json_str(out, m->site);
+		json_file_string(out, m->site);
 		fprintf(out, ",\"created\":%lld,\"age\":%lld,\"attempts\":%u,"
 		    "\"next_try\":%lld,\"class\":\"%s\",\"reply\":",
 		    m->created, now - m->created, m->attempts, m->next_try,
 		    qclass_names[l->it[i].cls]);
-		json_str(out, m->reply);
+		json_file_string(out, m->reply);
 		fputs(",\"rcpt\":[", out);
 		for (j = 0; j < m->nrcpt; j++) {
 			fprintf(out, "%s{\"addr\":", j ? "," : "");
-			json_str(out, m->rcpt[j].addr);
+			json_file_string(out, m->rcpt[j].addr);
 			fprintf(out, ",\"state\":\"%s\",\"code\":%d,\"reply\":",
 			    state_names[m->rcpt[j].state], m->rcpt[j].code);
-			json_str(out, m->rcpt[j].reply);
+			json_file_string(out, m->rcpt[j].reply);
 			fputc('}', out);
 		}
 		fputs("]}", out);
@@ -290,7 +275,7 @@ queue_list(struct spool *sp, int json, FILE *out)
 		for (i = 0; i < q.nbad + f.nbad; i++) {
 			if (i)
 				fputc(',', out);
-			json_str(out, i < q.nbad ? q.bad[i] : f.bad[i -
+			json_file_string(out, i < q.nbad ? q.bad[i] : f.bad[i -
 			    q.nbad]);
 		}
 		fputs("]}\n", out);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "delivery.h"
 #include "idset.h"
 #include "log.h"
 #include "outcome.h"
@@ -425,24 +426,17 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 		struct spool_rcpt *r = &m->rcpt[idx[i]];
 		r->code = rc[i].code;
 		spool_sanitise(r->reply, rc[i].reply);
-		if (rc[i].outcome == OUT_SENT) {
-			r->state = SPOOL_SENT;
-			changed++;
-		} else if (rc[i].outcome == OUT_PERM) {
-			r->state = SPOOL_FAILED;
-			changed++;
+		if ((r->state = delivery_rcpt_state(rc[i].outcome)) ==
+		    SPOOL_PENDING)
+			continue;
+		changed++;
+		if (r->state == SPOOL_FAILED)
 			log_failed(m, r);
-		}
 	}
 	spool_sanitise(reply, res.reply);
 	outcome_note(m->reply, sizeof m->reply, !first, res.outcome, p->name,
 	    res.phase, reply);
-	/* Before any recipient: the profile, not this message, failed.  So
-	 * did it when the server offered no AUTH to our username: that is
-	 * only found out at DATA, yet every message would end the same. */
-	failed = res.outcome != OUT_SENT && (res.phase <= PH_MAIL ||
-	    res.fail == SF_NO_AUTH) &&
-	    (res.outcome == OUT_TEMP || res.outcome == OUT_CONFIG);
+	failed = delivery_profile_failed(res.outcome, res.phase, res.fail);
 	profile_done(s, c, p->name, failed, res.outcome, reply, now);
 	snprintf(code, sizeof code, "%d", res.code);
 	snprintf(count, sizeof count, "%zu", k);
@@ -495,7 +489,9 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 	long long now = (long long)time(NULL), wait = 0, next_try, rest;
 	char err[256], count[24], att[16];
 	size_t j, i, nfailed_before;
-	int fd = -1, tried = 0, newly_failed = 0;
+	int fd = -1, tried = 0;
+	enum delivery_start ds;
+	struct delivery_plan plan;
 	void *ref;
 
 	memset(&m, 0, sizeof m);
@@ -536,7 +532,9 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 	next_try = now + sender_backoff(m.attempts + 1, c->first_retry,
 	    c->max_retry);
 	site = config_site(c, m.site);
-	if (now - m.created >= (long long)c->max_age) {
+	ds = delivery_start(now - m.created >= (long long)c->max_age,
+	    site != NULL, spool_count(&m, SPOOL_PENDING));
+	if (ds == DS_EXPIRE) {
 		for (i = 0; i < m.nrcpt; i++)
 			if (m.rcpt[i].state == SPOOL_PENDING) {
 				struct spool_rcpt *r = &m.rcpt[i];
@@ -546,18 +544,18 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 				log_failed(&m, r);
 			}
 		tried = 1;
-	} else if (site == NULL) {
+	} else if (ds == DS_HOLD) {
 		/* A reload removed the site: hold, never guess a route. */
 		snprintf(m.reply, sizeof m.reply, "%s: site %s is not in the "
 		    "config: held", outcome_name(OUT_CONFIG), m.site);
 		log_event(LOG_ERROR, "attempt", "site", m.site, "id", id,
 		    "outcome", "config", "reply", m.reply, (char *)NULL);
 		tried = 1;
-	} else if (spool_count(&m, SPOOL_PENDING) == 0) {
+	} else if (ds == DS_SETTLE) {
 		/* Nothing left to send: an earlier try could not write
 		 * failed/ID (or finish).  Do that now, not after max_age. */
 		tried = 1;
-	} else {
+	} else {   /* DS_SEND */
 		for (j = 0; j < site->nsmtp &&
 		    spool_count(&m, SPOOL_PENDING) > 0; j++) {
 			long long until = 0;
@@ -582,27 +580,27 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 	}
 	if (tried)
 		forced(s, id, 1);
-	if (!tried) {
+	plan = delivery_after(tried, spool_count(&m, SPOOL_PENDING),
+	    spool_count(&m, SPOOL_FAILED), nfailed_before);
+	if (plan.next == DN_WAIT) {
 		/* Every profile is backing off: no attempt, no count. */
 		schedule(s, id, wait ? wait : now + c->first_retry, m.site,
 		    m.created);
 		goto out;
 	}
-	newly_failed = spool_count(&m, SPOOL_FAILED) > nfailed_before;
-	if ((newly_failed || spool_count(&m, SPOOL_PENDING) == 0) &&
-	    spool_count(&m, SPOOL_FAILED) > 0 &&
+	if (plan.write_failed &&
 	    spool_write_failed(s->sp, &m, err, sizeof err) == -1) {
 		/* The queue file keeps the failed state: try again later,
 		 * never drop the record. */
 		log_event(LOG_ERROR, "spool_error", "id", id, "error", err,
 		    (char *)NULL);
-		if (spool_count(&m, SPOOL_PENDING) == 0) {
+		if (plan.next == DN_FINISH) {
 			if (spool_update(s->sp, &fd, &m, err, sizeof err) == 0)
 				schedule(s, id, next_try, NULL, 0);
 			goto out;
 		}
 	}
-	if (spool_count(&m, SPOOL_PENDING) == 0) {
+	if (plan.next == DN_FINISH) {
 		if (spool_finish(s->sp, fd, id, err, sizeof err) == -1)
 			log_event(LOG_ERROR, "spool_error", "id", id, "error",
 			    err, (char *)NULL);

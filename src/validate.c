@@ -156,19 +156,22 @@ norm_multiline(struct buf *b, const char *s, size_t n, const char **code)
 	return b->oom ? -1 : 0;
 }
 
-char *
-validate_email(const char *s, size_t n, const char **code, int *quoted)
+enum validate_rc
+validate_email(const char *s, size_t n, char **res, const char **code,
+    int *quoted)
 {
 	struct buf b;
 	char *at, *local = NULL, *dom = NULL, *ascii = NULL, *out = NULL;
 	size_t i, ll;
-	int dotbad = 0, carrier = 0;
+	int dotbad = 0, carrier = 0, irc;
+	enum validate_rc rc = VALIDATE_NOMEM;
 
-	*quoted = 0;
 	*code = "invalid_email";
 	buf_init(&b);
-	if (fold_width(&b, s, n) == -1 || b.len == 0 ||
-	    has_line_break_or_ctl(b.data, b.len))
+	if (fold_width(&b, s, n) == -1)
+		goto out;
+	rc = VALIDATE_INVALID;
+	if (b.len == 0 || has_line_break_or_ctl(b.data, b.len))
 		goto out;
 	if ((at = strrchr(b.data, '@')) == NULL || at == b.data)
 		goto out;
@@ -192,9 +195,11 @@ validate_email(const char *s, size_t n, const char **code, int *quoted)
 		} else if (!addr_is_atext((unsigned char)local[i]))
 			goto out;
 	}
-	if (idn2_to_ascii_8z(dom, &ascii, IDN2_NFC_INPUT |
-	    IDN2_NONTRANSITIONAL) != IDN2_OK)
+	if ((irc = idn2_to_ascii_8z(dom, &ascii, IDN2_NFC_INPUT |
+	    IDN2_NONTRANSITIONAL)) != IDN2_OK) {
+		rc = irc == IDN2_MALLOC ? VALIDATE_NOMEM : VALIDATE_INVALID;
 		goto out;
+	}
 	ascii_lower(ascii, strlen(ascii));
 	if (!addr_domain_ok(ascii))
 		goto out;
@@ -204,21 +209,21 @@ validate_email(const char *s, size_t n, const char **code, int *quoted)
 	if (dotbad && !carrier)
 		goto out;
 	if (asprintf(&out, "%s@%s", local, ascii) == -1) {
-		out = NULL;
-		*code = "nomem";
+		rc = VALIDATE_NOMEM;
 		goto out;
 	}
 	if (strlen(out) > LIM_ADDR_PATH - 2) {
 		free(out);
-		out = NULL;
 		goto out;
 	}
+	*res = out;
 	*quoted = dotbad;
 	*code = NULL;
+	rc = VALIDATE_OK;
 out:
 	idn2_free(ascii);
 	buf_free(&b);
-	return out;
+	return rc;
 }
 
 static int
@@ -299,6 +304,86 @@ set_value(struct fval *fv, const char *s, size_t n)
 	return fv->value ? 0 : -1;
 }
 
+/* raw normalised for f's type into b (empty when blank), with *code set
+ * for a control character.  0, or -1 (OOM). */
+static int
+normalise(const struct field *f, const char *raw, size_t rawlen,
+    struct buf *b, const char **code)
+{
+	if (f->type == FT_MULTILINE) {
+		if (norm_multiline(b, raw, rawlen, code) == -1)
+			return -1;
+	} else if (f->type == FT_EMAIL || f->type == FT_TEL ||
+	    f->type == FT_NUMBER) {
+		if (fold_width(b, raw, rawlen) == -1)
+			return -1;
+	} else {
+		buf_add(b, raw, rawlen);
+		/* Leading/trailing spaces are noise in one-line fields. */
+		if (b->data)
+			trim_spaces(b);
+	}
+	if (b->oom)
+		return -1;
+	if (b->data == NULL && buf_add(b, "", 0) == -1)
+		return -1;
+	if (*code == NULL && f->type != FT_MULTILINE &&
+	    has_line_break_or_ctl(b->data, b->len))
+		*code = "control_char";
+	if (*code == NULL && is_blank(b->data, b->len))
+		buf_reset(b);
+	return 0;
+}
+
+/* The rule of f's type on the non-empty value b, *code set when it fails;
+ * an email is replaced by its normalised form. */
+static enum validate_rc
+check_type(const struct field *f, struct buf *b, const char **code)
+{
+	enum validate_rc rc;
+	double num;
+	char *e;
+	int quoted;
+
+	switch (f->type) {
+	case FT_EMAIL:
+		if ((rc = validate_email(b->data, b->len, &e, code, &quoted))
+		    != VALIDATE_OK)
+			return rc;
+		buf_reset(b);
+		buf_adds(b, e);
+		free(e);   /* the writer quotes a legacy local part itself */
+		break;
+	case FT_TEL:
+		if (!tel_ok(b->data))
+			*code = "invalid_tel";
+		break;
+	case FT_URL:
+		if (!url_ok(b->data))
+			*code = "invalid_url";
+		break;
+	case FT_NUMBER:
+		if (!number_ok(b->data, &num))
+			*code = "invalid_number";
+		else if (f->has_min && num < f->min)
+			*code = "too_small";
+		else if (f->has_max && num > f->max)
+			*code = "too_large";
+		break;
+	case FT_SELECT:
+		if (!option_ok(f, b->data))
+			*code = "invalid_option";
+		break;
+	case FT_CHECKBOX:
+		if (f->noptions && !option_ok(f, b->data))
+			*code = "invalid_option";
+		break;
+	default:
+		break;
+	}
+	return *code ? VALIDATE_INVALID : VALIDATE_OK;
+}
+
 /* Checks one single-valued field; fills fv. */
 static int
 check_one(const struct field *f, const char *raw, size_t rawlen,
@@ -307,32 +392,11 @@ check_one(const struct field *f, const char *raw, size_t rawlen,
 	struct buf b;
 	const char *code = NULL;
 	size_t chars;
-	double num;
-	int quoted, rc = 0;
+	int rc = 0;
 
 	buf_init(&b);
-	if (f->type == FT_MULTILINE) {
-		if (norm_multiline(&b, raw, rawlen, &code) == -1)
-			goto nomem;
-	} else if (f->type == FT_EMAIL || f->type == FT_TEL ||
-	    f->type == FT_NUMBER) {
-		if (fold_width(&b, raw, rawlen) == -1)
-			goto nomem;
-	} else {
-		buf_add(&b, raw, rawlen);
-		/* Leading/trailing spaces are noise in one-line fields. */
-		if (b.data)
-			trim_spaces(&b);
-	}
-	if (b.oom)
+	if (normalise(f, raw, rawlen, &b, &code) == -1)
 		goto nomem;
-	if (b.data == NULL && buf_add(&b, "", 0) == -1)
-		goto nomem;
-	if (code == NULL && f->type != FT_MULTILINE &&
-	    has_line_break_or_ctl(b.data, b.len))
-		code = "control_char";
-	if (code == NULL && is_blank(b.data, b.len))
-		buf_reset(&b);
 	if (code == NULL && b.len == 0) {
 		if (f->required)
 			code = "required";
@@ -344,46 +408,8 @@ check_one(const struct field *f, const char *raw, size_t rawlen,
 	if (f->type == FT_MULTILINE)       /* a line break is one character */
 		for (size_t i = 0; i + 1 < b.len; i++)
 			chars -= b.data[i] == '\r' && b.data[i + 1] == '\n';
-	switch (f->type) {
-	case FT_EMAIL: {
-		char *e = validate_email(b.data, b.len, &code, &quoted);
-		if (e == NULL) {
-			if (code && strcmp(code, "nomem") == 0)
-				goto nomem;
-			goto done;
-		}
-		buf_reset(&b);
-		buf_adds(&b, e);
-		free(e);   /* the writer quotes a legacy local part itself */
-		break;
-	}
-	case FT_TEL:
-		if (!tel_ok(b.data))
-			code = "invalid_tel";
-		break;
-	case FT_URL:
-		if (!url_ok(b.data))
-			code = "invalid_url";
-		break;
-	case FT_NUMBER:
-		if (!number_ok(b.data, &num))
-			code = "invalid_number";
-		else if (f->has_min && num < f->min)
-			code = "too_small";
-		else if (f->has_max && num > f->max)
-			code = "too_large";
-		break;
-	case FT_SELECT:
-		if (!option_ok(f, b.data))
-			code = "invalid_option";
-		break;
-	case FT_CHECKBOX:
-		if (f->noptions && !option_ok(f, b.data))
-			code = "invalid_option";
-		break;
-	default:
-		break;
-	}
+	if (check_type(f, &b, &code) == VALIDATE_NOMEM)
+		goto nomem;
 	if (code == NULL && f->type != FT_NUMBER) {
 		if (f->has_max && chars > f->max)
 			code = "too_long";

@@ -43,9 +43,14 @@ void fvals_free(struct fvals *v);
 const char *validate_message(const char *code, enum lang lang,
     const struct field *f, char *buf, size_t len);
 
+enum validate_rc { VALIDATE_OK, VALIDATE_INVALID, VALIDATE_NOMEM };
+
 /* Normalises an email address as the validator does (full-width, IDN to
- * A-label, lowercase domain) into a new string (caller frees); NULL with
- * *code set when invalid.  *quoted is set for legacy carrier local parts. */
-char *validate_email(const char *s, size_t n, const char **code, int *quoted);
+ * A-label, lowercase domain).  VALIDATE_OK: *out is the new string (caller
+ * frees) and *quoted tells a legacy carrier local part; VALIDATE_INVALID:
+ * *code is the error code (static); VALIDATE_NOMEM: out of memory.  *out
+ * and *quoted are written only on VALIDATE_OK. */
+enum validate_rc validate_email(const char *s, size_t n, char **out,
+    const char **code, int *quoted);
 
 #endif

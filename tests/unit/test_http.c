@@ -581,6 +581,28 @@ options_security_headers(void **state)
 	http_resp_free(&r);
 }
 
+/* One status table: every code formpost sends has its RFC 9110 §15
+ * reason phrase on the Status: line (the FastCGI edge asks http). */
+static void
+status_reasons(void **state)
+{
+	static const struct { int code; const char *reason; } t[] = {
+		{ 200, "OK" }, { 204, "No Content" }, { 303, "See Other" },
+		{ 400, "Bad Request" }, { 403, "Forbidden" },
+		{ 404, "Not Found" }, { 405, "Method Not Allowed" },
+		{ 411, "Length Required" }, { 413, "Content Too Large" },
+		{ 415, "Unsupported Media Type" },
+		{ 422, "Unprocessable Content" }, { 429, "Too Many Requests" },
+		{ 500, "Internal Server Error" },
+		{ 503, "Service Unavailable" }, { 418, "Error" }, { 0, "Error" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof t / sizeof t[0]; i++)
+		assert_string_equal(http_status_reason(t[i].code), t[i].reason);
+}
+
 int
 main(void)
 {
@@ -589,6 +611,7 @@ main(void)
 		cmocka_unit_test(request_path_shapes),
 		cmocka_unit_test(origin_rule),
 		cmocka_unit_test(guess_lang_table),
+		cmocka_unit_test(status_reasons),
 		cmocka_unit_test_setup_teardown(handle_statuses, reset, done),
 		cmocka_unit_test_setup_teardown(handle_lengths, reset, done),
 		cmocka_unit_test_setup_teardown(handle_rate_limit, reset,

@@ -280,17 +280,22 @@ test_email(void **state)
 	BAD("email", "taro..x@gmail.com", "invalid_email");
 	BAD("email", "taro..x@x.docomo.ne.jp", "invalid_email");
 	BAD("email", "taro..x@docomo.ne.jp.example", "invalid_email");
-	e = validate_email("taro..x.@docomo.ne.jp", 21, &code, &quoted);
+	assert_int_equal(validate_email("taro..x.@docomo.ne.jp", 21, &e, &code,
+	    &quoted), VALIDATE_OK);
 	assert_non_null(e);
 	assert_null(code);
 	assert_int_equal(quoted, 1);
 	free(e);
-	e = validate_email("taro.x@docomo.ne.jp", 19, &code, &quoted);
+	assert_int_equal(validate_email("taro.x@docomo.ne.jp", 19, &e, &code,
+	    &quoted), VALIDATE_OK);
 	assert_non_null(e);
 	assert_int_equal(quoted, 0);
 	free(e);
-	assert_null(validate_email("たろう@docomo.ne.jp",
-	    strlen("たろう@docomo.ne.jp"), &code, &quoted));
+	e = NULL;
+	assert_int_equal(validate_email("たろう@docomo.ne.jp",
+	    strlen("たろう@docomo.ne.jp"), &e, &code, &quoted),
+	    VALIDATE_INVALID);
+	assert_null(e);
 	assert_string_equal(code, "non_ascii_local");
 
 	/* confirm: equal after normalisation */
