@@ -607,19 +607,11 @@ get_path(struct ld *ld, const struct ynode *map, const char *key, char **out)
 
 /* ----------------------------------------------------------- checks */
 
-int
-config_addr_ok(const char *addr)
+/* get_list's shape of addr_spec_ok: the one address rule (addr.h). */
+static int
+addr_ok(const char *addr)
 {
-	const char *at = strrchr(addr, '@'), *p;
-
-	if (at == NULL || at == addr || at - addr > LIM_ADDR_LOCAL ||
-	    strlen(addr) > LIM_ADDR_PATH - 2)
-		return 0;
-	for (p = addr; p < at; p++)
-		if (!(addr_is_atext((unsigned char)*p) ||
-		    (*p == '.' && p != addr && p[1] != '.' && p + 1 != at)))
-			return 0;
-	return addr_domain_ok(at + 1);
+	return addr_spec_ok(addr, NULL);
 }
 
 int
@@ -1175,13 +1167,13 @@ parse_mailbox(const char *s, char **name, char **addr)
 	*name = *addr = NULL;
 	if (lt == NULL) {
 		*addr = strdup(s);
-		return *addr && config_addr_ok(*addr) ? 0 : -1;
+		return *addr && addr_spec_ok(*addr, NULL) ? 0 : -1;
 	}
 	n = strlen(lt);
 	if (n < 3 || lt[n - 1] != '>')
 		return -1;
 	if ((*addr = fp_strndup(lt + 1, n - 2)) == NULL ||
-	    !config_addr_ok(*addr))
+	    !addr_spec_ok(*addr, NULL))
 		return -1;
 	n = (size_t)(lt - s);
 	while (n && s[n - 1] == ' ')
@@ -1234,11 +1226,11 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 	    "host, no path)") == -1 ||
 	    get_str(ld, n, "from", &s->from) == -1 ||
 	    get_str(ld, n, "envelope_from", &s->envelope_from) == -1 ||
-	    get_list(ld, n, "to", &s->to, &s->nto, config_addr_ok, bad_addr)
+	    get_list(ld, n, "to", &s->to, &s->nto, addr_ok, bad_addr)
 	    == -1 ||
-	    get_list(ld, n, "cc", &s->cc, &s->ncc, config_addr_ok, bad_addr)
+	    get_list(ld, n, "cc", &s->cc, &s->ncc, addr_ok, bad_addr)
 	    == -1 ||
-	    get_list(ld, n, "bcc", &s->bcc, &s->nbcc, config_addr_ok,
+	    get_list(ld, n, "bcc", &s->bcc, &s->nbcc, addr_ok,
 	    bad_addr) == -1 ||
 	    get_str(ld, n, "subject", &s->subject) == -1 ||
 	    get_path(ld, n, "templates", &s->templates) == -1 ||
@@ -1270,7 +1262,7 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 		v = map_get(n, "envelope_from");
 		s->envelope_from_pos.line = v->line;
 		s->envelope_from_pos.col = v->col;
-		if (!config_addr_ok(s->envelope_from)) {
+		if (!addr_spec_ok(s->envelope_from, NULL)) {
 			NERR(ld, v, "envelope_from %s", bad_addr);
 			return -1;
 		}

@@ -137,10 +137,6 @@ const struct smtp_profile *config_profile(const struct config *c,
 int config_parse_size(const char *s, unsigned long long *out);
 int config_parse_duration(const char *s, unsigned *out);
 
-/* 1 when addr is an ASCII addr-spec we accept in config (dot-atom local
- * part, LDH domain with a dot, RFC 5321 lengths). */
-int config_addr_ok(const char *addr);
-
 /* 1 when host names the loopback interface (127.0.0.0/8, ::1, localhost). */
 int config_host_is_loopback(const char *host);
 

@@ -276,6 +276,10 @@ VERDICTS = [
      {"email": "non_ascii_local"}),
     ("bad email", with_(GOOD, email="taro@", email2="taro@"), 422,
      {"email": "invalid_email", "email2": "invalid_email"}),
+    ("encoded-word local part", with_(
+        GOOD, email="=?utf-8?q?x=0D=0ABcc=3Aevil=40evil.test?=@example.jp",
+        email2="=?utf-8?q?x=0D=0ABcc=3Aevil=40evil.test?=@example.jp"), 422,
+     {"email": "invalid_email", "email2": "invalid_email"}),
     ("confirm mismatch", with_(GOOD, email2="jiro@example.jp"), 422,
      {"email2": "mismatch"}),
     ("tel", with_(GOOD, phone="12345"), 422, {"phone": "invalid_tel"}),

@@ -233,14 +233,6 @@ static void
 test_addresses(void **state)
 {
 	(void)state;
-	assert_true(config_addr_ok("info@example.com"));
-	assert_true(config_addr_ok("a.b+c@xn--r8jz45g.jp"));
-	assert_false(config_addr_ok("info@localhost"));
-	assert_false(config_addr_ok("a..b@example.com"));
-	assert_false(config_addr_ok(".a@example.com"));
-	assert_false(config_addr_ok("a@-example.com"));
-	assert_false(config_addr_ok("a@example.com\r\nBcc: x@y.z"));
-	assert_false(config_addr_ok("お@example.com"));
 	assert_true(config_host_is_loopback("127.0.0.1"));
 	assert_true(config_host_is_loopback("127.1.2.3"));
 	assert_true(config_host_is_loopback("::1"));
