@@ -109,6 +109,33 @@ yaml_problem(const yaml_parser_t *p)
 	return p->problem ? p->problem : "syntax error";
 }
 
+/* Refuses keys that are not scalars and duplicate keys in n and in
+ * everything under it, at any count.  The recursion is as deep as the
+ * tree, which tree_build bounds by LIM_CONFIG_DEPTH. */
+static void
+keys_check(struct ld *ld, const struct ynode *n)
+{
+	size_t i, j;
+
+	for (i = 0; i < n->n && !ld->failed; i++) {
+		const struct ynode *it = n->items[i];
+
+		if (n->kind == Y_MAP && i % 2 == 0) {
+			if (it->kind != Y_SCALAR) {
+				NERR(ld, it, "keys must be plain names");
+				return;
+			}
+			for (j = 0; j < i && !ld->failed; j += 2)
+				if (strcmp(n->items[j]->str, it->str) == 0)
+					NERR(ld, it, "duplicate key '%s' "
+					    "(first at line %u)", it->str,
+					    n->items[j]->line);
+		}
+		if (it->kind != Y_SCALAR)
+			keys_check(ld, it);
+	}
+}
+
 /* Builds the tree from the event stream; returns the root mapping or NULL
  * after ld_error.  Every event is deleted on every path. */
 static struct ynode *
@@ -117,7 +144,7 @@ tree_build(struct ld *ld, const char *data, size_t len)
 	yaml_parser_t p;
 	yaml_event_t ev;
 	struct ynode *stack[LIM_CONFIG_DEPTH + 1], *root = NULL, *n;
-	size_t depth = 0, i;
+	size_t depth = 0;
 	int done = 0, docs = 0;
 
 	if (!yaml_parser_initialize(&p)) {
@@ -253,31 +280,7 @@ tree_build(struct ld *ld, const char *data, size_t len)
 		return NULL;
 	}
 	/* Duplicate keys, and keys that are not scalars. */
-	struct ynode *q[64];
-	size_t qn = 0;
-	q[qn++] = root;
-	while (qn && !ld->failed) {
-		n = q[--qn];
-		for (i = 0; i < n->n && !ld->failed; i++) {
-			struct ynode *it = n->items[i];
-			if (n->kind == Y_MAP && i % 2 == 0) {
-				if (it->kind != Y_SCALAR) {
-					NERR(ld, it, "keys must be plain "
-					    "names");
-					break;
-				}
-				for (size_t j = 0; j < i; j += 2)
-					if (strcmp(n->items[j]->str,
-					    it->str) == 0)
-						NERR(ld, it, "duplicate key "
-						    "'%s' (first at line %u)",
-						    it->str,
-						    n->items[j]->line);
-			}
-			if (it->kind != Y_SCALAR && qn < ARRAY_LEN(q))
-				q[qn++] = it;
-		}
-	}
+	keys_check(ld, root);
 	if (ld->failed) {
 		ynode_free(root);
 		return NULL;

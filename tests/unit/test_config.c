@@ -241,6 +241,59 @@ test_addresses(void **state)
 	assert_false(config_host_is_loopback("localhost.example.com"));
 }
 
+/* Appends one site named s<i> to b (at most room bytes in all). */
+static void
+add_site(char *b, size_t room, int i, const char *extra)
+{
+	size_t l = strlen(b);
+
+	snprintf(b + l, room - l,
+	    "  s%d:\n"
+	    "    origins: [https://www.example.com]\n"
+	    "    from: \"Example Web <noreply@example.com>\"\n"
+	    "    to: [info@example.com]\n%s"
+	    "    fields:\n"
+	    "      email: { label: x, type: email }\n", i, extra);
+}
+
+/* Duplicate keys are refused at any depth and any count of nodes before
+ * them: the 80th site's second to:, the 71st field's second label:, a
+ * 71st field named like an earlier one. */
+static void
+test_duplicates_any_count(void **state)
+{
+	size_t room = 64 * 1024;
+	char *b = malloc(room), err[512];
+	struct config *c;
+	int i;
+
+	(void)state;
+	assert_non_null(b);
+	snprintf(b, room, "%s", BASE_SMTP "sites:\n");
+	for (i = 0; i < 80; i++)
+		add_site(b, room, i, i == 79 ? "    to: [evil@example.net]\n" :
+		    "");
+	c = parse(b, err, sizeof err);
+	assert_null(c);
+	assert_non_null(strstr(err, "duplicate key 'to'"));
+
+	for (i = 0; i < 2; i++) {
+		int f;
+
+		snprintf(b, room, "%s", BASE_SMTP BASE_SITE);
+		for (f = 3; f <= 70; f++)
+			snprintf(b + strlen(b), room - strlen(b),
+			    "      f%d: { label: x }\n", f);
+		strcat(b, i == 0 ? "      f71: { label: x, label: y }\n" :
+		    "      f3: { label: again }\n");
+		c = parse(b, err, sizeof err);
+		assert_null(c);
+		assert_non_null(strstr(err, i == 0 ? "duplicate key 'label'" :
+		    "duplicate key 'f3'"));
+	}
+	free(b);
+}
+
 static void
 test_lint(void **state)
 {
@@ -281,6 +334,7 @@ main(void)
 		cmocka_unit_test(test_utf16_bom),
 		cmocka_unit_test(test_sizes_durations),
 		cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_duplicates_any_count),
 		cmocka_unit_test(test_lint),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
