@@ -1220,6 +1220,13 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 		    key->str);
 		return -1;
 	}
+	/* <prefix>/token... and <prefix>/_metrics are other routes: a site
+	 * so named could never be reached. */
+	if (strcmp(key->str, "token") == 0 || key->str[0] == '_') {
+		NERR(ld, key, "site name '%s' is reserved (token and names "
+		    "starting with '_' are other routes)", key->str);
+		return -1;
+	}
 	if ((s->name = strdup(key->str)) == NULL)
 		return -1;
 	if (want_kind(ld, n, Y_MAP, key->str) == -1 ||

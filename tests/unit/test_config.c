@@ -101,6 +101,10 @@ static const struct bad bad_cases[] = {
 	/* unknown key, top level and nested */
 	{ "lisen: unix:/x\n" BASE_SMTP BASE_SITE, "t.yaml:1:1: unknown key 'lisen'" },
 	{ BASE_SMTP BASE_SITE "    colour: red\n", "t.yaml:14:5: unknown key 'colour' in a site" },
+	/* site names that are other routes */
+	{ BASE_SMTP "sites:\n  token:\n    origins: [https://www.example.com]\n", "t.yaml:7:3: site name 'token' is reserved" },
+	{ BASE_SMTP "sites:\n  _metrics:\n    origins: [https://www.example.com]\n", "t.yaml:7:3: site name '_metrics' is reserved" },
+	{ BASE_SMTP "sites:\n  _x:\n    origins: [https://www.example.com]\n", "t.yaml:7:3: site name '_x' is reserved" },
 	/* duplicate key */
 	{ "workers: 2\nworkers: 3\n" BASE_SMTP BASE_SITE, "t.yaml:2:1: duplicate key 'workers' (first at line 1)" },
 	/* anchors and aliases */
