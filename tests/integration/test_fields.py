@@ -499,3 +499,28 @@ def test_reply_to_in_the_composed_mail(formpost_factory, nginx_factory,
     assert reply.replace("\r\n", "") == want
     assert env["rcpt_tos"] == ["info@example.com"]     # never the visitor
     assert "\r\nFrom: Example Web <noreply@example.com>\r\n" in head + "\r\n"
+
+
+@pytest.mark.parametrize("referer, shown", [
+    ("https://www.example.com/contact/?a=1", True),
+    ("https://evil.example/phish", False),              # Origin allowed it
+    ("https://www.example.com.evil.example/", False),
+    ("https://www.example.com/" + "a" * 2100, False),  # over the page cap
+])
+def test_page_is_the_referer_only_at_an_origin(stack, smtpd, referer, shown):
+    """The Referer becomes the back link and the mail's page line only
+    when it is at one of the site's origins; else there is no page."""
+    fp, ng = stack
+    bad = post_form(ng.url("/formpost/example"), HOSTILE,
+                    headers={"Referer": referer})
+    assert bad.status_code == 422
+    ok = post_form(ng.url("/formpost/example"), GOOD,
+                   headers={"Referer": referer})
+    assert ok.status_code == 200, ok.text
+    (env, msg), = smtpd.wait(1)
+    body = body_text(msg)
+    for html in (bad.text, ok.text):
+        assert (f'href="{referer}"' in html) == shown
+        assert ("evil.example" in html) is False
+    assert (f"送信元ページ: {referer}" in body) == shown
+    assert "送信元ページ" in body if shown else "送信元ページ" not in body
