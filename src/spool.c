@@ -31,6 +31,7 @@
  * that request and sender threads share without a lock. */
 struct spool {
 	char *dir;
+	uid_t owner;                 /* the service user: dir's owner */
 	atomic_long queued;          /* files in queue/: ours exactly, other
 	                              * processes' as of the last scan */
 	atomic_llong statfs_ms;      /* when free space was last read */
@@ -441,6 +442,7 @@ spool_open(const char *dir, char *err, size_t errlen)
 {
 	struct spool *sp;
 	char path[PATH_BYTES];
+	struct stat st;
 	size_t i;
 
 	if ((sp = calloc(1, sizeof *sp)) == NULL ||
@@ -455,6 +457,11 @@ spool_open(const char *dir, char *err, size_t errlen)
 		if (mkdir_0700(path, err, errlen) == -1)
 			goto fail;
 	}
+	if (stat(dir, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	sp->owner = st.st_uid;
 	snprintf(path, sizeof path, "%s/tmp", dir);
 	purge_tmp(path);
 	/* Until the first statvfs: no reason to refuse. */
@@ -503,7 +510,8 @@ sync_dir(const struct spool *sp, const char *sub)
 	int fd, rc;
 
 	snprintf(path, sizeof path, "%s/%s", sp->dir, sub);
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
 		return -1;
 	rc = fsync(fd);
 	close(fd);
@@ -625,6 +633,15 @@ read_fd(int fd, size_t *len)
 	return p;
 }
 
+/* 1 when st is what only formpost puts in the spool: a regular file owned
+ * by the service user.  A symlink, FIFO, socket or directory, or a file of
+ * another user, was planted. */
+static int
+spool_file_ok(const struct spool *sp, const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && st->st_uid == sp->owner;
+}
+
 static void
 move_corrupt(struct spool *sp, const char *id)
 {
@@ -657,10 +674,17 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 	/* An update renames a new file over the old one: a lock won on the
 	 * old inode is worthless, so check that the path still names it. */
 	for (tries = 0; tries < 3; tries++) {
-		/* O_NONBLOCK: a FIFO planted here must not hang a sender. */
-		if ((f = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
-			if (errno == ENOENT)
+		/* O_NONBLOCK: a FIFO planted here must not hang a sender;
+		 * O_NOFOLLOW: a symlink is never followed out of the spool. */
+		if ((f = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
+		    O_NOFOLLOW)) == -1) {
+			int e = errno;
+
+			if (e == ENOENT)
 				return SPOOL_GONE;
+			if (lstat(path, &a) == 0 && !spool_file_ok(sp, &a))
+				goto planted;
+			errno = e;
 			goto fail;
 		}
 		if (flock(f, LOCK_EX | LOCK_NB) == -1) {
@@ -670,7 +694,7 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 			f = -1;
 			goto fail;
 		}
-		if (stat(path, &a) == -1) {
+		if (lstat(path, &a) == -1) {
 			close(f);
 			if (errno == ENOENT)
 				return SPOOL_GONE;
@@ -685,10 +709,8 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 	}
 	if (f == -1)
 		return SPOOL_BUSY;
-	if (!S_ISREG(b.st_mode)) {
-		snprintf(why, sizeof why, "not a regular file");
-		goto corrupt;
-	}
+	if (!spool_file_ok(sp, &b))
+		goto planted;
 	/* Only what the file says makes it corrupt; a failing disk or a
 	 * lack of memory must not set a good message aside for good. */
 	if ((data = read_fd(f, &len)) == NULL) {
@@ -715,10 +737,14 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 	free(data);
 	*fd = f;
 	return SPOOL_CLAIMED;
+planted:
+	snprintf(why, sizeof why, "not a regular file owned by the service "
+	    "user");
 corrupt:
 	free(data);
 	move_corrupt(sp, id);
-	close(f);
+	if (f != -1)
+		close(f);
 	snprintf(err, errlen, "%s", why);
 	return SPOOL_CORRUPT;
 fail:
