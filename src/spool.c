@@ -656,61 +656,74 @@ move_corrupt(struct spool *sp, const char *id)
 	}
 }
 
-enum spool_claim
-spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
-    char *err, size_t errlen)
+/* Opens and locks path (queue/ID) into *fd.  An update renames a new file
+ * over the old one: a lock won on the old inode is worthless, so the path
+ * must still name the locked inode.  SPOOL_CLAIMED: *fd open and locked;
+ * SPOOL_CORRUPT: path is not what formpost writes (!spool_file_ok), nothing
+ * open; SPOOL_GONE, SPOOL_BUSY; SPOOL_ERROR with errno set. */
+static enum spool_claim
+claim_lock(const struct spool *sp, const char *path, int *fd)
 {
-	char path[PATH_BYTES], why[128];
 	struct stat a, b;
-	char *data = NULL;
-	size_t len = 0;
-	int f = -1, tries;
+	int f = -1, tries, e;
 
-	if (!crypto_id_valid(id)) {
-		snprintf(err, errlen, "not an id");
-		return SPOOL_GONE;
-	}
-	snprintf(path, sizeof path, "%s/queue/%s", sp->dir, id);
-	/* An update renames a new file over the old one: a lock won on the
-	 * old inode is worthless, so check that the path still names it. */
 	for (tries = 0; tries < 3; tries++) {
 		/* O_NONBLOCK: a FIFO planted here must not hang a sender;
 		 * O_NOFOLLOW: a symlink is never followed out of the spool. */
 		if ((f = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
 		    O_NOFOLLOW)) == -1) {
-			int e = errno;
-
-			if (e == ENOENT)
+			if ((e = errno) == ENOENT)
 				return SPOOL_GONE;
 			if (lstat(path, &a) == 0 && !spool_file_ok(sp, &a))
-				goto planted;
+				return SPOOL_CORRUPT;
 			errno = e;
-			goto fail;
+			return SPOOL_ERROR;
 		}
-		if (flock(f, LOCK_EX | LOCK_NB) == -1) {
+		if (flock(f, LOCK_EX | LOCK_NB) == -1 ||
+		    lstat(path, &a) == -1 || fstat(f, &b) == -1) {
+			e = errno;
 			close(f);
-			if (errno == EWOULDBLOCK)
-				return SPOOL_BUSY;
-			f = -1;
-			goto fail;
+			errno = e;
+			return e == EWOULDBLOCK ? SPOOL_BUSY :
+			    e == ENOENT ? SPOOL_GONE : SPOOL_ERROR;
 		}
-		if (lstat(path, &a) == -1) {
-			close(f);
-			if (errno == ENOENT)
-				return SPOOL_GONE;
-			f = -1;
-			goto fail;
-		}
-		if (fstat(f, &b) == 0 && a.st_ino == b.st_ino &&
-		    a.st_dev == b.st_dev)
+		if (a.st_ino == b.st_ino && a.st_dev == b.st_dev)
 			break;
 		close(f);
 		f = -1;
 	}
 	if (f == -1)
 		return SPOOL_BUSY;
-	if (!spool_file_ok(sp, &b))
+	if (!spool_file_ok(sp, &b)) {
+		close(f);
+		return SPOOL_CORRUPT;
+	}
+	*fd = f;
+	return SPOOL_CLAIMED;
+}
+
+enum spool_claim
+spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
+    char *err, size_t errlen)
+{
+	char path[PATH_BYTES], why[128];
+	enum spool_claim rc;
+	char *data = NULL;
+	size_t len = 0;
+	int f = -1;
+
+	if (!crypto_id_valid(id)) {
+		snprintf(err, errlen, "not an id");
+		return SPOOL_GONE;
+	}
+	snprintf(path, sizeof path, "%s/queue/%s", sp->dir, id);
+	rc = claim_lock(sp, path, &f);
+	if (rc == SPOOL_CORRUPT)
 		goto planted;
+	if (rc == SPOOL_ERROR)
+		goto fail;
+	if (rc != SPOOL_CLAIMED)
+		return rc;
 	/* Only what the file says makes it corrupt; a failing disk or a
 	 * lack of memory must not set a good message aside for good. */
 	if ((data = read_fd(f, &len)) == NULL) {
