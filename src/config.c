@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1638,6 +1639,54 @@ config_load(const char *path, char *err, size_t errlen)
 	return c;
 }
 
+/*
+ * password_env values are read from the environment once: the value's
+ * bytes are then wiped where they lie (the initial environment stays
+ * readable in /proc/PID/environ for the process's life) and the variable
+ * unset.  A reload takes the value from this copy, which is what the
+ * environment would still say: nothing outside the process can change it.
+ * Process-wide, kept until exit.
+ */
+struct env_secret {
+	struct env_secret *next;
+	char *name, *value;
+};
+static struct env_secret *env_secrets;
+static pthread_mutex_t env_secrets_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A copy of the secret in variable name (caller frees, secret_free); NULL
+ * with *unset = 1 when the variable is not set or empty, else on OOM. */
+static char *
+env_secret_get(const char *name, int *unset)
+{
+	struct env_secret *e;
+	char *v, *out = NULL;
+
+	*unset = 0;
+	pthread_mutex_lock(&env_secrets_lock);
+	for (e = env_secrets; e && strcmp(e->name, name) != 0; e = e->next)
+		;
+	if (e == NULL && ((v = getenv(name)) == NULL || *v == '\0'))
+		*unset = 1;
+	else if (e == NULL && (e = calloc(1, sizeof *e)) != NULL) {
+		if ((e->name = strdup(name)) == NULL ||
+		    (e->value = strdup(v)) == NULL) {
+			free(e->name);
+			free(e);
+			e = NULL;
+		} else {
+			explicit_bzero(v, strlen(v));
+			unsetenv(name);
+			e->next = env_secrets;
+			env_secrets = e;
+		}
+	}
+	if (e)
+		out = strdup(e->value);
+	pthread_mutex_unlock(&env_secrets_lock);
+	return out;
+}
+
 int
 config_load_secrets(struct config *c, char *err, size_t errlen)
 {
@@ -1649,14 +1698,15 @@ config_load_secrets(struct config *c, char *err, size_t errlen)
 	for (i = 0; i < c->nprofiles; i++) {
 		struct smtp_profile *p = &c->profiles[i];
 		if (p->password_env) {
-			const char *e = getenv(p->password_env);
-			if (e == NULL || *e == '\0') {
+			int unset;
+
+			s = env_secret_get(p->password_env, &unset);
+			if (unset) {
 				snprintf(err, errlen, "smtp.%s: environment "
 				    "variable %s is not set", p->name,
 				    p->password_env);
 				return -1;
 			}
-			s = strdup(e);
 			len = s ? strlen(s) : 0;
 		} else if (p->password_file) {
 			if ((fd = open(p->password_file, O_RDONLY |

@@ -122,8 +122,12 @@ struct config *config_parse(const char *name, const char *dir,
     const char *data, size_t len, char *err, size_t errlen);
 
 /* Reads every profile's password from password_file (must not be readable
- * or writable by others) or password_env.  Returns 0, or -1 with a message
- * that names the file or variable, never its content. */
+ * or writable by others) or password_env.  A password_env variable is read
+ * once per process: its value is then wiped from the environment (and
+ * /proc/PID/environ) and the variable unset; later calls (a reload) get
+ * the copy kept in memory.  Returns 0, or -1 with a message that names the
+ * file or variable, never its content.  Not for concurrent callers of
+ * getenv/setenv. */
 int config_load_secrets(struct config *c, char *err, size_t errlen);
 
 void config_free(struct config *c);

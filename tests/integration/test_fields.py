@@ -505,7 +505,8 @@ def test_reply_to_in_the_composed_mail(formpost_factory, nginx_factory,
     ("https://www.example.com/contact/?a=1", True),
     ("https://evil.example/phish", False),              # Origin allowed it
     ("https://www.example.com.evil.example/", False),
-    ("https://www.example.com/" + "a" * 2100, False),  # over the page cap
+    pytest.param("https://www.example.com/" + "a" * 2100, False,
+                 id="over-the-page-cap"),
 ])
 def test_page_is_the_referer_only_at_an_origin(stack, smtpd, referer, shown):
     """The Referer becomes the back link and the mail's page line only
