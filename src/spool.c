@@ -533,8 +533,8 @@ publish(const struct spool *sp, const char *sub, const char *id,
 
 	snprintf(tmp, sizeof tmp, "%s/tmp/%s", sp->dir, tmpname);
 	snprintf(dst, sizeof dst, "%s/%s/%s", sp->dir, sub, id);
-	if ((fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
-	    0600)) == -1)
+	if ((fd = open(tmp, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY |
+	    O_CLOEXEC, 0600)) == -1)
 		goto fail_open;
 	step = "write";
 	if (write_all(fd, bytes->data, bytes->len) == -1)
