@@ -1,15 +1,80 @@
-/* addr — shared address character rules; see addr.h. */
+/* addr — the one set of address rules; see addr.h. */
 #include "addr.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "limits.h"
+#include "util.h"
+
+/* Carriers whose legacy addresses ("taro..x.@docomo.ne.jp") still exist. */
+static const char *const legacy_domains[] = {
+	"docomo.ne.jp", "ezweb.ne.jp", "au.com", "softbank.ne.jp",
+	"i.softbank.jp", "vodafone.ne.jp", "disney.ne.jp",
+};
 
 int
 addr_is_atext(int c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 	    (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
+}
+
+int
+addr_dot_atom(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || s[0] == '.' || s[n - 1] == '.')
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			if (s[i + 1] == '.')
+				return 0;
+		} else if (!addr_is_atext((unsigned char)s[i]))
+			return 0;
+	}
+	return 1;
+}
+
+/* 1 when s[0..n) holds "=?" and, after it, "?=" (RFC 2047 §2). */
+static int
+has_encoded_word(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i++)
+		if (s[i] == '=' && s[i + 1] == '?')
+			break;
+	for (i += 2; i + 1 < n; i++)
+		if (s[i] == '?' && s[i + 1] == '=')
+			return 1;
+	return 0;
+}
+
+enum addr_local
+addr_local_kind(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > LIM_ADDR_LOCAL || s[0] == '.' ||
+	    has_encoded_word(s, n))
+		return ADDR_LOCAL_BAD;
+	for (i = 0; i < n; i++)
+		if (s[i] != '.' && !addr_is_atext((unsigned char)s[i]))
+			return ADDR_LOCAL_BAD;
+	return addr_dot_atom(s, n) ? ADDR_LOCAL_DOT_ATOM : ADDR_LOCAL_LEGACY;
+}
+
+int
+addr_legacy_domain(const char *d)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(legacy_domains); i++)
+		if (strcasecmp(d, legacy_domains[i]) == 0)
+			return 1;
+	return 0;
 }
 
 int
@@ -35,4 +100,22 @@ addr_domain_ok(const char *d)
 			return 0;
 	}
 	return lab > 0 && p[-1] != '-' && dots > 0;
+}
+
+int
+addr_spec_ok(const char *addr, size_t *at)
+{
+	const char *sep;
+	enum addr_local k;
+
+	if (addr == NULL || strlen(addr) > LIM_ADDR_PATH - 2 ||
+	    (sep = strchr(addr, '@')) == NULL)
+		return 0;
+	k = addr_local_kind(addr, (size_t)(sep - addr));
+	if (k == ADDR_LOCAL_BAD || !addr_domain_ok(sep + 1) ||
+	    (k == ADDR_LOCAL_LEGACY && !addr_legacy_domain(sep + 1)))
+		return 0;
+	if (at)
+		*at = (size_t)(sep - addr);
+	return 1;
 }

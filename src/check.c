@@ -154,6 +154,14 @@ check_spool(FILE *out, const char *spool)
 		free(parent);
 		return errors;
 	}
+	/* Whoever else may write there may plant or replace messages. */
+	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		fprintf(out, "error: spool %s must be owned by the service "
+		    "user and writable by it alone (mode %04o, uid %ld): "
+		    "chown it and chmod 0700\n", spool,
+		    (unsigned)(st.st_mode & 07777), (long)st.st_uid);
+		errors++;
+	}
 	if (asprintf(&probe, "%s/.check.%ld", spool, (long)getpid()) == -1)
 		return 1;
 	fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,33 @@ yaml_problem(const yaml_parser_t *p)
 	return p->problem ? p->problem : "syntax error";
 }
 
+/* Refuses keys that are not scalars and duplicate keys in n and in
+ * everything under it, at any count.  The recursion is as deep as the
+ * tree, which tree_build bounds by LIM_CONFIG_DEPTH. */
+static void
+keys_check(struct ld *ld, const struct ynode *n)
+{
+	size_t i, j;
+
+	for (i = 0; i < n->n && !ld->failed; i++) {
+		const struct ynode *it = n->items[i];
+
+		if (n->kind == Y_MAP && i % 2 == 0) {
+			if (it->kind != Y_SCALAR) {
+				NERR(ld, it, "keys must be plain names");
+				return;
+			}
+			for (j = 0; j < i && !ld->failed; j += 2)
+				if (strcmp(n->items[j]->str, it->str) == 0)
+					NERR(ld, it, "duplicate key '%s' "
+					    "(first at line %u)", it->str,
+					    n->items[j]->line);
+		}
+		if (it->kind != Y_SCALAR)
+			keys_check(ld, it);
+	}
+}
+
 /* Builds the tree from the event stream; returns the root mapping or NULL
  * after ld_error.  Every event is deleted on every path. */
 static struct ynode *
@@ -117,7 +145,7 @@ tree_build(struct ld *ld, const char *data, size_t len)
 	yaml_parser_t p;
 	yaml_event_t ev;
 	struct ynode *stack[LIM_CONFIG_DEPTH + 1], *root = NULL, *n;
-	size_t depth = 0, i;
+	size_t depth = 0;
 	int done = 0, docs = 0;
 
 	if (!yaml_parser_initialize(&p)) {
@@ -253,31 +281,7 @@ tree_build(struct ld *ld, const char *data, size_t len)
 		return NULL;
 	}
 	/* Duplicate keys, and keys that are not scalars. */
-	struct ynode *q[64];
-	size_t qn = 0;
-	q[qn++] = root;
-	while (qn && !ld->failed) {
-		n = q[--qn];
-		for (i = 0; i < n->n && !ld->failed; i++) {
-			struct ynode *it = n->items[i];
-			if (n->kind == Y_MAP && i % 2 == 0) {
-				if (it->kind != Y_SCALAR) {
-					NERR(ld, it, "keys must be plain "
-					    "names");
-					break;
-				}
-				for (size_t j = 0; j < i; j += 2)
-					if (strcmp(n->items[j]->str,
-					    it->str) == 0)
-						NERR(ld, it, "duplicate key "
-						    "'%s' (first at line %u)",
-						    it->str,
-						    n->items[j]->line);
-			}
-			if (it->kind != Y_SCALAR && qn < ARRAY_LEN(q))
-				q[qn++] = it;
-		}
-	}
+	keys_check(ld, root);
 	if (ld->failed) {
 		ynode_free(root);
 		return NULL;
@@ -607,19 +611,11 @@ get_path(struct ld *ld, const struct ynode *map, const char *key, char **out)
 
 /* ----------------------------------------------------------- checks */
 
-int
-config_addr_ok(const char *addr)
+/* get_list's shape of addr_spec_ok: the one address rule (addr.h). */
+static int
+addr_ok(const char *addr)
 {
-	const char *at = strrchr(addr, '@'), *p;
-
-	if (at == NULL || at == addr || at - addr > LIM_ADDR_LOCAL ||
-	    strlen(addr) > LIM_ADDR_PATH - 2)
-		return 0;
-	for (p = addr; p < at; p++)
-		if (!(addr_is_atext((unsigned char)*p) ||
-		    (*p == '.' && p != addr && p[1] != '.' && p + 1 != at)))
-			return 0;
-	return addr_domain_ok(at + 1);
+	return addr_spec_ok(addr, NULL);
 }
 
 int
@@ -1175,13 +1171,13 @@ parse_mailbox(const char *s, char **name, char **addr)
 	*name = *addr = NULL;
 	if (lt == NULL) {
 		*addr = strdup(s);
-		return *addr && config_addr_ok(*addr) ? 0 : -1;
+		return *addr && addr_spec_ok(*addr, NULL) ? 0 : -1;
 	}
 	n = strlen(lt);
 	if (n < 3 || lt[n - 1] != '>')
 		return -1;
 	if ((*addr = fp_strndup(lt + 1, n - 2)) == NULL ||
-	    !config_addr_ok(*addr))
+	    !addr_spec_ok(*addr, NULL))
 		return -1;
 	n = (size_t)(lt - s);
 	while (n && s[n - 1] == ' ')
@@ -1225,6 +1221,13 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 		    key->str);
 		return -1;
 	}
+	/* <prefix>/token... and <prefix>/_metrics are other routes: a site
+	 * so named could never be reached. */
+	if (strcmp(key->str, "token") == 0 || key->str[0] == '_') {
+		NERR(ld, key, "site name '%s' is reserved (token and names "
+		    "starting with '_' are other routes)", key->str);
+		return -1;
+	}
 	if ((s->name = strdup(key->str)) == NULL)
 		return -1;
 	if (want_kind(ld, n, Y_MAP, key->str) == -1 ||
@@ -1234,11 +1237,11 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 	    "host, no path)") == -1 ||
 	    get_str(ld, n, "from", &s->from) == -1 ||
 	    get_str(ld, n, "envelope_from", &s->envelope_from) == -1 ||
-	    get_list(ld, n, "to", &s->to, &s->nto, config_addr_ok, bad_addr)
+	    get_list(ld, n, "to", &s->to, &s->nto, addr_ok, bad_addr)
 	    == -1 ||
-	    get_list(ld, n, "cc", &s->cc, &s->ncc, config_addr_ok, bad_addr)
+	    get_list(ld, n, "cc", &s->cc, &s->ncc, addr_ok, bad_addr)
 	    == -1 ||
-	    get_list(ld, n, "bcc", &s->bcc, &s->nbcc, config_addr_ok,
+	    get_list(ld, n, "bcc", &s->bcc, &s->nbcc, addr_ok,
 	    bad_addr) == -1 ||
 	    get_str(ld, n, "subject", &s->subject) == -1 ||
 	    get_path(ld, n, "templates", &s->templates) == -1 ||
@@ -1270,7 +1273,7 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 		v = map_get(n, "envelope_from");
 		s->envelope_from_pos.line = v->line;
 		s->envelope_from_pos.col = v->col;
-		if (!config_addr_ok(s->envelope_from)) {
+		if (!addr_spec_ok(s->envelope_from, NULL)) {
 			NERR(ld, v, "envelope_from %s", bad_addr);
 			return -1;
 		}
@@ -1636,6 +1639,54 @@ config_load(const char *path, char *err, size_t errlen)
 	return c;
 }
 
+/*
+ * password_env values are read from the environment once: the value's
+ * bytes are then wiped where they lie (the initial environment stays
+ * readable in /proc/PID/environ for the process's life) and the variable
+ * unset.  A reload takes the value from this copy, which is what the
+ * environment would still say: nothing outside the process can change it.
+ * Process-wide, kept until exit.
+ */
+struct env_secret {
+	struct env_secret *next;
+	char *name, *value;
+};
+static struct env_secret *env_secrets;
+static pthread_mutex_t env_secrets_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A copy of the secret in variable name (caller frees, secret_free); NULL
+ * with *unset = 1 when the variable is not set or empty, else on OOM. */
+static char *
+env_secret_get(const char *name, int *unset)
+{
+	struct env_secret *e;
+	char *v, *out = NULL;
+
+	*unset = 0;
+	pthread_mutex_lock(&env_secrets_lock);
+	for (e = env_secrets; e && strcmp(e->name, name) != 0; e = e->next)
+		;
+	if (e == NULL && ((v = getenv(name)) == NULL || *v == '\0'))
+		*unset = 1;
+	else if (e == NULL && (e = calloc(1, sizeof *e)) != NULL) {
+		if ((e->name = strdup(name)) == NULL ||
+		    (e->value = strdup(v)) == NULL) {
+			free(e->name);
+			free(e);
+			e = NULL;
+		} else {
+			explicit_bzero(v, strlen(v));
+			unsetenv(name);
+			e->next = env_secrets;
+			env_secrets = e;
+		}
+	}
+	if (e)
+		out = strdup(e->value);
+	pthread_mutex_unlock(&env_secrets_lock);
+	return out;
+}
+
 int
 config_load_secrets(struct config *c, char *err, size_t errlen)
 {
@@ -1647,14 +1698,15 @@ config_load_secrets(struct config *c, char *err, size_t errlen)
 	for (i = 0; i < c->nprofiles; i++) {
 		struct smtp_profile *p = &c->profiles[i];
 		if (p->password_env) {
-			const char *e = getenv(p->password_env);
-			if (e == NULL || *e == '\0') {
+			int unset;
+
+			s = env_secret_get(p->password_env, &unset);
+			if (unset) {
 				snprintf(err, errlen, "smtp.%s: environment "
 				    "variable %s is not set", p->name,
 				    p->password_env);
 				return -1;
 			}
-			s = strdup(e);
 			len = s ? strlen(s) : 0;
 		} else if (p->password_file) {
 			if ((fd = open(p->password_file, O_RDONLY |

@@ -122,8 +122,12 @@ struct config *config_parse(const char *name, const char *dir,
     const char *data, size_t len, char *err, size_t errlen);
 
 /* Reads every profile's password from password_file (must not be readable
- * or writable by others) or password_env.  Returns 0, or -1 with a message
- * that names the file or variable, never its content. */
+ * or writable by others) or password_env.  A password_env variable is read
+ * once per process: its value is then wiped from the environment (and
+ * /proc/PID/environ) and the variable unset; later calls (a reload) get
+ * the copy kept in memory.  Returns 0, or -1 with a message that names the
+ * file or variable, never its content.  Not for concurrent callers of
+ * getenv/setenv. */
 int config_load_secrets(struct config *c, char *err, size_t errlen);
 
 void config_free(struct config *c);
@@ -136,10 +140,6 @@ const struct smtp_profile *config_profile(const struct config *c,
  * "1h" "5d" "45" → seconds.  Return 0 or -1. */
 int config_parse_size(const char *s, unsigned long long *out);
 int config_parse_duration(const char *s, unsigned *out);
-
-/* 1 when addr is an ASCII addr-spec we accept in config (dot-atom local
- * part, LDH domain with a dot, RFC 5321 lengths). */
-int config_addr_ok(const char *addr);
 
 /* 1 when host names the loopback interface (127.0.0.0/8, ::1, localhost). */
 int config_host_is_loopback(const char *host);

@@ -202,6 +202,29 @@ http_origin_ok(const struct site *s, const char *origin, const char *referer,
 	return -1;
 }
 
+/* The page the form was posted from, for {{_page}} in the mail and the
+ * pages' back link: the Referer only when it is at one of the site's
+ * origins and at most LIM_PAGE_URL printable ASCII octets, else NULL (no
+ * page).  An allowed Origin lets any Referer through http_origin_ok, so a
+ * foreign one must not be reflected as a link.  Borrowed from req. */
+static const char *
+page_url(const struct site *s, const struct http_req *req)
+{
+	const char *p = req->referer;
+	size_t i;
+
+	if (p == NULL)
+		return NULL;
+	for (i = 0; p[i]; i++)
+		if (i >= LIM_PAGE_URL || (unsigned char)p[i] <= ' ' ||
+		    (unsigned char)p[i] >= 0x7f)
+			return NULL;
+	for (i = 0; i < s->norigins; i++)
+		if (origin_match(s->origins[i], p, 1))
+			return p;
+	return NULL;
+}
+
 static int
 wants_json(const struct http_req *req)
 {
@@ -518,7 +541,7 @@ answer_success(const struct http_ctx *ctx, const struct http_req *req,
 	pf.id = id;
 	pf.date = date;
 	pf.ip = req->remote_addr;
-	pf.page = req->referer;
+	pf.page = page_url(s, req);
 	return pages_render(ctx->pg, s, PAGE_THANKS, v, &pf, &r->body);
 }
 
@@ -581,7 +604,7 @@ answer_invalid(const struct http_ctx *ctx, const struct http_req *req,
 	memset(&pf, 0, sizeof pf);
 	pf.action = action;
 	pf.ip = req->remote_addr;
-	pf.page = req->referer;
+	pf.page = page_url(s, req);
 	return pages_render(ctx->pg, s, PAGE_FORM, v, &pf, &r->body);
 }
 
@@ -921,7 +944,7 @@ store_compose(struct post *p)
 
 	p->mf.id = p->r->id;
 	p->mf.ip = p->req->remote_addr;
-	p->mf.page = p->req->referer;
+	p->mf.page = page_url(p->s, p->req);
 	if (mail_compose(p->s, p->ctx->pg, &p->v, &p->mf, &p->m, err,
 	    sizeof err) == -1) {
 		log_event(LOG_ERROR, "compose_failed", "site", p->s->name,

@@ -27,6 +27,7 @@
 #define LIM_PART_HEADER_BYTES 1024           /* bytes: one multipart header line */
 #define LIM_PART_HEADERS      8              /* header lines per multipart part */
 #define LIM_BOUNDARY_BYTES    70             /* RFC 2046 §5.1.1 */
+#define LIM_PAGE_URL          2048           /* bytes: a Referer used as the page */
 
 /* Spool */
 #define DEF_SPOOL_MAX_MESSAGES 10000

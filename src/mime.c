@@ -123,24 +123,6 @@ name_ok(const char *name)
 	return p - name <= 40;	/* leaves room for a first encoded word */
 }
 
-/* RFC 5322 §3.2.3 dot-atom-text. */
-static int
-dot_atom(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || s[0] == '.' || s[n - 1] == '.')
-		return 0;
-	for (i = 0; i < n; i++) {
-		if (s[i] == '.') {
-			if (s[i + 1] == '.')
-				return 0;
-		} else if (!addr_is_atext((unsigned char)s[i]))
-			return 0;
-	}
-	return 1;
-}
-
 /* 1 when s contains "=?", which a decoder could take for an encoded word. */
 static int
 has_ew_start(const char *s, size_t n)
@@ -389,56 +371,10 @@ done:
 	return out->oom ? -1 : 0;
 }
 
-/*
- * Checks an addr-spec for both the envelope and headers: printable ASCII
- * without space, '<' or '>', one '@', a local part of 1..64 octets and a
- * domain of LDH labels (A-label form) up to 255, 254 in all so the path
- * "<addr>" fits 256 (RFC 5321 §4.5.3.1).  Sets *at to the '@'.
- */
-static int
-addr_split(const char *addr, size_t *at)
-{
-	size_t i, n, lab, nat;
-
-	if (addr == NULL)
-		return 0;
-	for (i = nat = 0; addr[i]; i++) {
-		unsigned char c = (unsigned char)addr[i];
-		if (c <= ' ' || c >= 0x7f || c == '<' || c == '>')
-			return 0;
-		if (c == '@') {
-			*at = i;
-			nat++;
-		}
-		if (i >= LIM_ADDR_PATH - 2)
-			return 0;
-	}
-	n = i;
-	if (nat != 1 || *at == 0 || *at > LIM_ADDR_LOCAL ||
-	    n - *at - 1 > LIM_ADDR_DOMAIN)
-		return 0;
-	lab = 0;
-	for (i = *at + 1; i <= n; i++) {
-		char c = addr[i];
-		if (c == '.' || c == '\0') {
-			if (lab == 0 || lab > 63)
-				return 0;
-			lab = 0;
-		} else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-')
-			lab++;
-		else
-			return 0;
-	}
-	return 1;
-}
-
 int
 mime_envelope_ok(const char *addr)
 {
-	size_t at;
-
-	return addr_split(addr, &at);
+	return addr_spec_ok(addr, NULL);
 }
 
 /* Kinds of display name, RFC 5322 §3.2.5 phrase. */
@@ -494,7 +430,7 @@ put_mailbox(struct hdr *h, const struct mime_addr *a, int comma)
 	int rc = -1;
 
 	buf_init(&tok);
-	if (!addr_split(a->addr, &at) || (a->name == NULL && a->name_len))
+	if (!addr_spec_ok(a->addr, &at) || (a->name == NULL && a->name_len))
 		goto out;
 	if (a->name_len) {
 		if (!text_ok(a->name, a->name_len))
@@ -519,7 +455,7 @@ put_mailbox(struct hdr *h, const struct mime_addr *a, int comma)
 	}
 	/* A local part that is not a dot-atom (RFC 5322 §3.4.1), such as
 	 * the carriers' "taro..x.", is only valid quoted. */
-	if (dot_atom(a->addr, at))
+	if (addr_local_kind(a->addr, at) == ADDR_LOCAL_DOT_ATOM)
 		buf_add(&tok, a->addr, at);
 	else
 		put_quoted(&tok, a->addr, at);
@@ -719,8 +655,8 @@ msgid_ok(const char *id)
 	if (id == NULL || (n = strlen(id)) > MSGID_MAX ||
 	    (at = strchr(id, '@')) == NULL)
 		return 0;
-	return dot_atom(id, (size_t)(at - id)) &&
-	    dot_atom(at + 1, n - (size_t)(at - id) - 1);
+	return addr_dot_atom(id, (size_t)(at - id)) &&
+	    addr_dot_atom(at + 1, n - (size_t)(at - id) - 1);
 }
 
 int

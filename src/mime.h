@@ -85,11 +85,9 @@ int mime_header_addresses(struct buf *out, const char *name,
  * OOM (out may then hold part of the body). */
 int mime_body(struct buf *out, const char *body, size_t len, const char **cte);
 
-/* 1 when addr is safe to hand to SMTP as an envelope address: ASCII
- * printable, no space, "<", ">", controls; one '@'; RFC 5321 lengths
- * (local part 1..64, domain 1..255, 254 in all); the domain LDH labels
- * of 1..63 separated by single dots (A-label form, no literals).
- * The same check applies to every mime_addr.addr. */
+/* 1 when addr is safe to hand to SMTP as an envelope address: the one
+ * rule of addr.h (addr_spec_ok), which also applies to every
+ * mime_addr.addr. */
 int mime_envelope_ok(const char *addr);
 
 /* Formats t with the given offset as an RFC 5322 date-time

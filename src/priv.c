@@ -6,6 +6,8 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 int
@@ -28,17 +30,31 @@ priv_lookup(const char *user, uid_t *uid, gid_t *gid, char *err,
 }
 
 int
+priv_protect(char *err, size_t errlen)
+{
+	static const struct rlimit none = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &none) == -1 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1) {
+		snprintf(err, errlen, "cannot keep secrets out of core dumps: "
+		    "%s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
 priv_drop(const char *user, char *err, size_t errlen)
 {
 	uid_t uid;
 	gid_t gid;
 
 	if (user == NULL || geteuid() != 0)
-		return 0;
+		return priv_protect(err, errlen);
 	if (priv_lookup(user, &uid, &gid, err, errlen) == -1)
 		return -1;
 	if (uid == 0)
-		return 0;
+		return priv_protect(err, errlen);
 	if (initgroups(user, gid) == -1 || setgid(gid) == -1 ||
 	    setuid(uid) == -1) {
 		snprintf(err, errlen, "cannot become user %s: %s", user,
@@ -50,5 +66,6 @@ priv_drop(const char *user, char *err, size_t errlen)
 		    user);
 		return -1;
 	}
-	return 0;
+	/* A change of uid resets "dumpable" to fs.suid_dumpable. */
+	return priv_protect(err, errlen);
 }

@@ -31,6 +31,7 @@
  * that request and sender threads share without a lock. */
 struct spool {
 	char *dir;
+	uid_t owner;                 /* the service user: dir's owner */
 	atomic_long queued;          /* files in queue/: ours exactly, other
 	                              * processes' as of the last scan */
 	atomic_llong statfs_ms;      /* when free space was last read */
@@ -441,6 +442,7 @@ spool_open(const char *dir, char *err, size_t errlen)
 {
 	struct spool *sp;
 	char path[PATH_BYTES];
+	struct stat st;
 	size_t i;
 
 	if ((sp = calloc(1, sizeof *sp)) == NULL ||
@@ -455,6 +457,11 @@ spool_open(const char *dir, char *err, size_t errlen)
 		if (mkdir_0700(path, err, errlen) == -1)
 			goto fail;
 	}
+	if (stat(dir, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	sp->owner = st.st_uid;
 	snprintf(path, sizeof path, "%s/tmp", dir);
 	purge_tmp(path);
 	/* Until the first statvfs: no reason to refuse. */
@@ -503,7 +510,8 @@ sync_dir(const struct spool *sp, const char *sub)
 	int fd, rc;
 
 	snprintf(path, sizeof path, "%s/%s", sp->dir, sub);
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
 		return -1;
 	rc = fsync(fd);
 	close(fd);
@@ -525,8 +533,8 @@ publish(const struct spool *sp, const char *sub, const char *id,
 
 	snprintf(tmp, sizeof tmp, "%s/tmp/%s", sp->dir, tmpname);
 	snprintf(dst, sizeof dst, "%s/%s/%s", sp->dir, sub, id);
-	if ((fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
-	    0600)) == -1)
+	if ((fd = open(tmp, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY |
+	    O_CLOEXEC, 0600)) == -1)
 		goto fail_open;
 	step = "write";
 	if (write_all(fd, bytes->data, bytes->len) == -1)
@@ -625,6 +633,15 @@ read_fd(int fd, size_t *len)
 	return p;
 }
 
+/* 1 when st is what only formpost puts in the spool: a regular file owned
+ * by the service user.  A symlink, FIFO, socket or directory, or a file of
+ * another user, was planted. */
+static int
+spool_file_ok(const struct spool *sp, const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && st->st_uid == sp->owner;
+}
+
 static void
 move_corrupt(struct spool *sp, const char *id)
 {
@@ -639,56 +656,74 @@ move_corrupt(struct spool *sp, const char *id)
 	}
 }
 
-enum spool_claim
-spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
-    char *err, size_t errlen)
+/* Opens and locks path (queue/ID) into *fd.  An update renames a new file
+ * over the old one: a lock won on the old inode is worthless, so the path
+ * must still name the locked inode.  SPOOL_CLAIMED: *fd open and locked;
+ * SPOOL_CORRUPT: path is not what formpost writes (!spool_file_ok), nothing
+ * open; SPOOL_GONE, SPOOL_BUSY; SPOOL_ERROR with errno set. */
+static enum spool_claim
+claim_lock(const struct spool *sp, const char *path, int *fd)
 {
-	char path[PATH_BYTES], why[128];
 	struct stat a, b;
-	char *data = NULL;
-	size_t len = 0;
-	int f = -1, tries;
+	int f = -1, tries, e;
 
-	if (!crypto_id_valid(id)) {
-		snprintf(err, errlen, "not an id");
-		return SPOOL_GONE;
-	}
-	snprintf(path, sizeof path, "%s/queue/%s", sp->dir, id);
-	/* An update renames a new file over the old one: a lock won on the
-	 * old inode is worthless, so check that the path still names it. */
 	for (tries = 0; tries < 3; tries++) {
-		/* O_NONBLOCK: a FIFO planted here must not hang a sender. */
-		if ((f = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
-			if (errno == ENOENT)
+		/* O_NONBLOCK: a FIFO planted here must not hang a sender;
+		 * O_NOFOLLOW: a symlink is never followed out of the spool. */
+		if ((f = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
+		    O_NOFOLLOW)) == -1) {
+			if ((e = errno) == ENOENT)
 				return SPOOL_GONE;
-			goto fail;
+			if (lstat(path, &a) == 0 && !spool_file_ok(sp, &a))
+				return SPOOL_CORRUPT;
+			errno = e;
+			return SPOOL_ERROR;
 		}
-		if (flock(f, LOCK_EX | LOCK_NB) == -1) {
+		if (flock(f, LOCK_EX | LOCK_NB) == -1 ||
+		    lstat(path, &a) == -1 || fstat(f, &b) == -1) {
+			e = errno;
 			close(f);
-			if (errno == EWOULDBLOCK)
-				return SPOOL_BUSY;
-			f = -1;
-			goto fail;
+			errno = e;
+			return e == EWOULDBLOCK ? SPOOL_BUSY :
+			    e == ENOENT ? SPOOL_GONE : SPOOL_ERROR;
 		}
-		if (stat(path, &a) == -1) {
-			close(f);
-			if (errno == ENOENT)
-				return SPOOL_GONE;
-			f = -1;
-			goto fail;
-		}
-		if (fstat(f, &b) == 0 && a.st_ino == b.st_ino &&
-		    a.st_dev == b.st_dev)
+		if (a.st_ino == b.st_ino && a.st_dev == b.st_dev)
 			break;
 		close(f);
 		f = -1;
 	}
 	if (f == -1)
 		return SPOOL_BUSY;
-	if (!S_ISREG(b.st_mode)) {
-		snprintf(why, sizeof why, "not a regular file");
-		goto corrupt;
+	if (!spool_file_ok(sp, &b)) {
+		close(f);
+		return SPOOL_CORRUPT;
 	}
+	*fd = f;
+	return SPOOL_CLAIMED;
+}
+
+enum spool_claim
+spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
+    char *err, size_t errlen)
+{
+	char path[PATH_BYTES], why[128];
+	enum spool_claim rc;
+	char *data = NULL;
+	size_t len = 0;
+	int f = -1;
+
+	if (!crypto_id_valid(id)) {
+		snprintf(err, errlen, "not an id");
+		return SPOOL_GONE;
+	}
+	snprintf(path, sizeof path, "%s/queue/%s", sp->dir, id);
+	rc = claim_lock(sp, path, &f);
+	if (rc == SPOOL_CORRUPT)
+		goto planted;
+	if (rc == SPOOL_ERROR)
+		goto fail;
+	if (rc != SPOOL_CLAIMED)
+		return rc;
 	/* Only what the file says makes it corrupt; a failing disk or a
 	 * lack of memory must not set a good message aside for good. */
 	if ((data = read_fd(f, &len)) == NULL) {
@@ -715,10 +750,14 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 	free(data);
 	*fd = f;
 	return SPOOL_CLAIMED;
+planted:
+	snprintf(why, sizeof why, "not a regular file owned by the service "
+	    "user");
 corrupt:
 	free(data);
 	move_corrupt(sp, id);
-	close(f);
+	if (f != -1)
+		close(f);
 	snprintf(err, errlen, "%s", why);
 	return SPOOL_CORRUPT;
 fail:

@@ -20,12 +20,6 @@
 #include "utf8.h"
 #include "util.h"
 
-/* Carriers whose legacy addresses ("taro..x.@docomo.ne.jp") still exist. */
-static const char *const carrier_domains[] = {
-	"docomo.ne.jp", "ezweb.ne.jp", "au.com", "softbank.ne.jp",
-	"i.softbank.jp", "vodafone.ne.jp", "disney.ne.jp",
-};
-
 /* Removes ASCII spaces at both ends of b (which holds a string). */
 static void
 trim_spaces(struct buf *b)
@@ -161,9 +155,9 @@ validate_email(const char *s, size_t n, char **res, const char **code,
     int *quoted)
 {
 	struct buf b;
-	char *at, *local = NULL, *dom = NULL, *ascii = NULL, *out = NULL;
+	char *at, *ascii = NULL, *out = NULL;
 	size_t i, ll;
-	int dotbad = 0, carrier = 0, irc;
+	int irc;
 	enum validate_rc rc = VALIDATE_NOMEM;
 
 	*code = "invalid_email";
@@ -176,48 +170,32 @@ validate_email(const char *s, size_t n, char **res, const char **code,
 	if ((at = strrchr(b.data, '@')) == NULL || at == b.data)
 		goto out;
 	*at = '\0';
-	local = b.data;
-	dom = at + 1;
-	ll = strlen(local);
+	ll = (size_t)(at - b.data);
 	for (i = 0; i < ll; i++)
-		if ((unsigned char)local[i] >= 0x80) {
+		if ((unsigned char)b.data[i] >= 0x80) {
 			*code = "non_ascii_local";
 			goto out;
 		}
 	if (ll > LIM_ADDR_LOCAL)
 		goto out;
-	for (i = 0; i < ll; i++) {
-		if (local[i] == '.') {
-			if (i == 0)
-				goto out;
-			if (i + 1 == ll || local[i + 1] == '.')
-				dotbad = 1;
-		} else if (!addr_is_atext((unsigned char)local[i]))
-			goto out;
-	}
-	if ((irc = idn2_to_ascii_8z(dom, &ascii, IDN2_NFC_INPUT |
+	if ((irc = idn2_to_ascii_8z(at + 1, &ascii, IDN2_NFC_INPUT |
 	    IDN2_NONTRANSITIONAL)) != IDN2_OK) {
 		rc = irc == IDN2_MALLOC ? VALIDATE_NOMEM : VALIDATE_INVALID;
 		goto out;
 	}
 	ascii_lower(ascii, strlen(ascii));
-	if (!addr_domain_ok(ascii))
-		goto out;
-	for (i = 0; i < ARRAY_LEN(carrier_domains); i++)
-		if (strcmp(ascii, carrier_domains[i]) == 0)
-			carrier = 1;
-	if (dotbad && !carrier)
-		goto out;
-	if (asprintf(&out, "%s@%s", local, ascii) == -1) {
+	if (asprintf(&out, "%s@%s", b.data, ascii) == -1) {
+		out = NULL;
 		rc = VALIDATE_NOMEM;
 		goto out;
 	}
-	if (strlen(out) > LIM_ADDR_PATH - 2) {
+	/* The one set of address rules (addr.h), on the A-label form. */
+	if (!addr_spec_ok(out, NULL)) {
 		free(out);
 		goto out;
 	}
 	*res = out;
-	*quoted = dotbad;
+	*quoted = addr_local_kind(b.data, ll) == ADDR_LOCAL_LEGACY;
 	*code = NULL;
 	rc = VALIDATE_OK;
 out:

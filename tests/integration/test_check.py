@@ -111,6 +111,30 @@ def test_acts_as_service_user(world):
     assert rc == 0, out
 
 
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o1777, 0o720, 0o702])
+def test_spool_writable_by_others_is_an_error(world, mode):
+    """A spool other users may write lets them plant messages."""
+    path = example_in(world)
+    env = dict(os.environ, BACKUP_SMTP_PASS="x")
+    rc, out = run("check", "-c", path, env=env)
+    assert rc == 0, out
+    os.chmod(f"{world}/spool", mode)
+    rc, out = run("check", "-c", path, env=env)
+    assert rc == 1
+    assert f"spool {world}/spool must be owned by the service user" in out
+    assert f"mode {mode:04o}" in out
+
+
+def test_spool_owned_by_another_user_is_an_error(world):
+    if os.geteuid() != 0:
+        pytest.fail("this test needs root (CI runs as root)")
+    path = example_in(world)
+    nobody = pwd.getpwnam("nobody")
+    os.chown(f"{world}/spool", nobody.pw_uid, nobody.pw_gid)
+    rc, out = run("check", "-c", path, env=dict(os.environ, BACKUP_SMTP_PASS="x"))
+    assert rc == 1 and f"mode 0700, uid {nobody.pw_uid}" in out
+
+
 def test_unknown_user(world):
     path = example_in(world, user="no-such-user-fp")
     rc, out = run("check", "-c", path, env=dict(os.environ, BACKUP_SMTP_PASS="x"))

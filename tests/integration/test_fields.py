@@ -276,6 +276,10 @@ VERDICTS = [
      {"email": "non_ascii_local"}),
     ("bad email", with_(GOOD, email="taro@", email2="taro@"), 422,
      {"email": "invalid_email", "email2": "invalid_email"}),
+    ("encoded-word local part", with_(
+        GOOD, email="=?utf-8?q?x=0D=0ABcc=3Aevil=40evil.test?=@example.jp",
+        email2="=?utf-8?q?x=0D=0ABcc=3Aevil=40evil.test?=@example.jp"), 422,
+     {"email": "invalid_email", "email2": "invalid_email"}),
     ("confirm mismatch", with_(GOOD, email2="jiro@example.jp"), 422,
      {"email2": "mismatch"}),
     ("tel", with_(GOOD, phone="12345"), 422, {"phone": "invalid_tel"}),
@@ -495,3 +499,29 @@ def test_reply_to_in_the_composed_mail(formpost_factory, nginx_factory,
     assert reply.replace("\r\n", "") == want
     assert env["rcpt_tos"] == ["info@example.com"]     # never the visitor
     assert "\r\nFrom: Example Web <noreply@example.com>\r\n" in head + "\r\n"
+
+
+@pytest.mark.parametrize("referer, shown", [
+    ("https://www.example.com/contact/?a=1", True),
+    ("https://evil.example/phish", False),              # Origin allowed it
+    ("https://www.example.com.evil.example/", False),
+    pytest.param("https://www.example.com/" + "a" * 2100, False,
+                 id="over-the-page-cap"),
+])
+def test_page_is_the_referer_only_at_an_origin(stack, smtpd, referer, shown):
+    """The Referer becomes the back link and the mail's page line only
+    when it is at one of the site's origins; else there is no page."""
+    fp, ng = stack
+    bad = post_form(ng.url("/formpost/example"), HOSTILE,
+                    headers={"Referer": referer})
+    assert bad.status_code == 422
+    ok = post_form(ng.url("/formpost/example"), GOOD,
+                   headers={"Referer": referer})
+    assert ok.status_code == 200, ok.text
+    (env, msg), = smtpd.wait(1)
+    body = body_text(msg)
+    for html in (bad.text, ok.text):
+        assert (f'href="{referer}"' in html) == shown
+        assert ("evil.example" in html) is False
+    assert (f"送信元ページ: {referer}" in body) == shown
+    assert "送信元ページ" in body if shown else "送信元ページ" not in body

@@ -53,7 +53,7 @@ CASES = [
     ("specials", "specials", 'Sales, "Tokyo" \\ <HQ> @ 1', 'O\'Brien, "Jim" <x@y>',
      "jim@example.com", "Dept. A; B: C", "c@example.com", "x"),
     ("carrier", "carrier", "n", "太郎", "taro..x.@docomo.ne.jp", "",
-     ".dotted.@ezweb.ne.jp", "x"),
+     "dotted..@ezweb.ne.jp", "x"),
     ("long_ascii_name", "n", "A" * 40 + " " + "B" * 40, "x" * 100,
      "r@example.com", "", "", "x"),
     ("nul_body", "nul", "n", "", "", "", "", "a\x00b\n"),

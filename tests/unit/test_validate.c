@@ -236,6 +236,10 @@ test_email(void **state)
 	BAD("email", "たろう@example.jp", "non_ascii_local");
 	BAD("email", "tarö@example.jp", "non_ascii_local");
 	BAD("email", "taro@example", "invalid_email");
+	BAD("email", "a@localhost", "invalid_email");
+	BAD("email", "=?utf-8?q?x=0D=0ABcc=3Aevil=40evil.test?=@example.jp",
+	    "invalid_email");
+	BAD("email", "=?utf-8?b?LCBldmls?=@docomo.ne.jp", "invalid_email");
 	BAD("email", "taro@example.jp.", "invalid_email");
 	BAD("email", "taro@-example.jp", "invalid_email");
 	BAD("email", "taro@exa_mple.jp", "invalid_email");
