@@ -129,8 +129,6 @@ int config_load_secrets(struct config *c, char *err, size_t errlen);
 void config_free(struct config *c);
 
 const struct site *config_site(const struct config *c, const char *name);
-const struct smtp_profile *config_profile(const struct config *c,
-    const char *name);
 
 /* Strict parsers shared with tests: "64k" "2M" "1024" → bytes; "30s" "10m"
  * "1h" "5d" "45" → seconds.  Return 0 or -1. */
@@ -143,7 +141,5 @@ int config_addr_ok(const char *addr);
 
 /* 1 when host names the loopback interface (127.0.0.0/8, ::1, localhost). */
 int config_host_is_loopback(const char *host);
-
-const char *field_type_name(enum field_type t);
 
 #endif

@@ -58,7 +58,6 @@ struct sender {
 	struct idset *known;       /* ids in heap or in flight, with counts */
 	long long next_rescan;     /* epoch seconds */
 	int scanning;              /* a thread is rescanning queue/ */
-	int rescan_now;            /* sender_rescan asked for one */
 	struct pstate ps[PSTATES];
 	size_t nps;
 	/* Flushed ids (sorted): their files' next-try is waived until their
@@ -228,15 +227,6 @@ sender_wake(struct sender *s, const char *id)
 	pthread_mutex_unlock(&s->mu);
 	if (rc == -1)
 		schedule_failed(id);
-}
-
-void
-sender_rescan(struct sender *s)
-{
-	pthread_mutex_lock(&s->mu);
-	s->rescan_now = 1;
-	pthread_cond_broadcast(&s->cv);
-	pthread_mutex_unlock(&s->mu);
 }
 
 /* --- per-profile back-off (takes mu) ------------------------------------ */
@@ -654,22 +644,16 @@ scan_one(void *arg, const char *id)
 }
 
 /* Reads queue/ (mu not held) and schedules every id not yet known: what
- * another process committed, or a dead one held.  all: every known
- * entry is due now as well.  Returns the ids found, or -1. */
+ * another process committed, or a dead one held.  Returns the ids found,
+ * or -1. */
 static long
-rescan(struct sender *s, int all, char *err, size_t errlen)
+rescan(struct sender *s, char *err, size_t errlen)
 {
 	struct scan sc = { s, (long long)time(NULL), 0, 0 };
 	long n;
 
 	if ((n = spool_scan(s->sp, scan_one, &sc, err, errlen)) == -1)
 		return -1;
-	if (all) {
-		pthread_mutex_lock(&s->mu);
-		retime(s, sc.now, 0);
-		pthread_cond_broadcast(&s->cv);
-		pthread_mutex_unlock(&s->mu);
-	}
 	if (sc.found > 0) {
 		char f[24], q[24];
 		snprintf(f, sizeof f, "%ld", sc.found);
@@ -693,15 +677,13 @@ run(void *arg)
 	pthread_mutex_lock(&s->mu);
 	while (!s->stopping) {
 		long long now = (long long)time(NULL), until;
-		if (!s->scanning && (s->rescan_now || now >= s->next_rescan)) {
-			int all = s->rescan_now;
+		if (!s->scanning && now >= s->next_rescan) {
 			/* Set first: the other threads wait for the next
 			 * one instead of spinning on this one. */
 			s->scanning = 1;
-			s->rescan_now = 0;
 			s->next_rescan = now + LIM_SPOOL_RESCAN;
 			pthread_mutex_unlock(&s->mu);
-			if (rescan(s, all, err, sizeof err) == -1)
+			if (rescan(s, err, sizeof err) == -1)
 				log_event(LOG_ERROR, "spool_error", "error",
 				    err, (char *)NULL);
 			pthread_mutex_lock(&s->mu);

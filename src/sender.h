@@ -55,13 +55,6 @@ void sender_wake(struct sender *s, const char *id);
  * number of messages in queue/, or -1 with err. */
 long sender_flush(struct sender *s, char *err, size_t errlen);
 
-/* Rescan queue/ now rather than at the next LIM_SPOOL_RESCAN tick, and
- * re-read every scheduled message from its file now (its next-try there
- * decides): for `queue flush`/`retry`, which change files under a running
- * sender.  Returns at once; the scan runs in a sender thread.
- * Thread-safe. */
-void sender_rescan(struct sender *s);
-
 /* Stops taking work, gives in-flight SMTP LIM_STOP_GRACE seconds, then
  * aborts it (those messages stay spooled).  Returns 0 when every thread
  * ended (s is freed), -1 when one is still stuck in libcurl: s is then
