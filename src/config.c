@@ -23,6 +23,7 @@
 #include <yaml.h>
 
 #include "addr.h"
+#include "file.h"
 #include "limits.h"
 #include "util.h"
 
@@ -686,12 +687,6 @@ static const char *const field_type_names[] = {
 	[FT_TEL] = "tel", [FT_URL] = "url", [FT_NUMBER] = "number",
 	[FT_SELECT] = "select", [FT_CHECKBOX] = "checkbox",
 };
-
-const char *
-field_type_name(enum field_type t)
-{
-	return field_type_names[t];
-}
 
 /* --------------------------------------------------------- sections */
 
@@ -1560,46 +1555,20 @@ fail:
 	return NULL;
 }
 
-/* Reads a whole small file; caller frees *out.  -1 with errno set. */
+/* Reads a whole small file; caller frees *out.  0, or an errno value. */
 static int
 read_small_file(const char *path, size_t cap, char **out, size_t *outlen)
 {
 	struct buf b;
-	char chunk[8192];
-	ssize_t r;
-	int fd, saved;
+	int rc;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
 	buf_init(&b);
-	while ((r = read(fd, chunk, sizeof chunk)) != 0) {
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		if (b.len + (size_t)r > cap) {
-			errno = EFBIG;
-			goto fail;
-		}
-		if (buf_add(&b, chunk, (size_t)r) == -1) {
-			errno = ENOMEM;
-			goto fail;
-		}
+	if ((rc = file_read(path, cap, &b)) != 0) {
+		buf_free(&b);
+		return rc;
 	}
-	close(fd);
 	*outlen = b.len;
-	if ((*out = buf_steal(&b)) == NULL) {
-		errno = ENOMEM;
-		return -1;
-	}
-	return 0;
-fail:
-	saved = errno;
-	close(fd);
-	buf_free(&b);
-	errno = saved;
-	return -1;
+	return (*out = buf_steal(&b)) == NULL ? ENOMEM : 0;
 }
 
 struct config *
@@ -1608,10 +1577,11 @@ config_load(const char *path, char *err, size_t errlen)
 	struct config *c;
 	char *data = NULL, *dir, *slash;
 	size_t len;
+	int rc;
 
-	if (read_small_file(path, LIM_CONFIG_BYTES, &data, &len) == -1) {
+	if ((rc = read_small_file(path, LIM_CONFIG_BYTES, &data, &len)) != 0) {
 		snprintf(err, errlen, "%s: cannot read: %s%s", path,
-		    strerror(errno), errno == ENOENT ? " (give another "
+		    strerror(rc), rc == ENOENT ? " (give another "
 		    "file with -c FILE or FORMPOST_CONFIG)" : "");
 		return NULL;
 	}
@@ -1642,7 +1612,7 @@ config_load_secrets(struct config *c, char *err, size_t errlen)
 	size_t i, len;
 	struct stat st;
 	char *s;
-	int fd;
+	int fd, rc;
 
 	for (i = 0; i < c->nprofiles; i++) {
 		struct smtp_profile *p = &c->profiles[i];
@@ -1674,11 +1644,11 @@ config_load_secrets(struct config *c, char *err, size_t errlen)
 				    p->name, p->password_file);
 				return -1;
 			}
-			if (read_small_file(p->password_file, 4096, &s,
-			    &len) == -1) {
+			if ((rc = read_small_file(p->password_file,
+			    LIM_SECRET_BYTES, &s, &len)) != 0) {
 				snprintf(err, errlen, "smtp.%s: cannot read "
 				    "password_file %s: %s", p->name,
-				    p->password_file, strerror(errno));
+				    p->password_file, strerror(rc));
 				return -1;
 			}
 			while (len && (s[len - 1] == '\n' ||
@@ -1712,16 +1682,5 @@ config_site(const struct config *c, const char *name)
 	for (i = 0; i < c->nsites; i++)
 		if (strcmp(c->sites[i].name, name) == 0)
 			return &c->sites[i];
-	return NULL;
-}
-
-const struct smtp_profile *
-config_profile(const struct config *c, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < c->nprofiles; i++)
-		if (strcmp(c->profiles[i].name, name) == 0)
-			return &c->profiles[i];
 	return NULL;
 }

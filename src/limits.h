@@ -15,6 +15,7 @@
 #define LIM_PROFILES          32             /* smtp profiles */
 #define LIM_LIST_ITEMS        100            /* to/cc/bcc/origins/options... */
 #define LIM_NAME_BYTES        64             /* site, profile and field names */
+#define LIM_SECRET_BYTES      4096           /* bytes: one password_file */
 
 /* Request (configurable under limits:, these are the defaults and ranges) */
 #define DEF_MAX_BODY          (64 * 1024)    /* bytes */
