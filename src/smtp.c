@@ -148,21 +148,6 @@ xferinfo_cb(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 	return 0;
 }
 
-/* Printable ASCII only, capped: replies go to logs and the spool. */
-static void
-sanitise(char *dst, size_t dstlen, const char *src, size_t n)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < n && o + 1 < dstlen; i++) {
-		unsigned char ch = (unsigned char)src[i];
-		if (ch == '\r' || ch == '\n')
-			break;
-		dst[o++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
-	}
-	dst[o] = '\0';
-}
-
 static void
 trace(struct dialogue *d, char dir, const char *line)
 {
@@ -177,7 +162,7 @@ reply_line(struct dialogue *d, const char *s, size_t n)
 	char clean[SMTP_REPLY_MAX];
 	int code, final;
 
-	sanitise(clean, sizeof clean, s, n);
+	str_sanitise(clean, sizeof clean, s, n);
 	trace(d, '<', d->phase == PH_AUTH && strncmp(clean, "334", 3) == 0 ?
 	    "334 [AUTH data hidden]" : clean);
 	/* curl says QUIT after a failure before it returns: the 221 must
@@ -196,7 +181,7 @@ reply_line(struct dialogue *d, const char *s, size_t n)
 		    kw[4] == ' ' || kw[4] == '=')) {
 			char caps[256];
 			d->auth_offered = 1;
-			sanitise(caps, sizeof caps, kw, kn);
+			str_sanitise(caps, sizeof caps, kw, kn);
 			ascii_lower(caps, strlen(caps));
 			if (strstr(caps, " plain"))
 				d->plain_offered = 1;
@@ -264,13 +249,13 @@ command_line(struct dialogue *d, const char *s, size_t n)
 		d->phase = PH_DATA;
 	else if (n >= 4 && eq_ci(s, 4, "QUIT")) {
 		d->quitting = 1;
-		sanitise(clean, sizeof clean, s, n);
+		str_sanitise(clean, sizeof clean, s, n);
 		trace(d, '>', clean);
 		return;
 	}
 	d->code = 0;
 	d->reply[0] = d->enhanced[0] = '\0';
-	sanitise(clean, sizeof clean, s, n);
+	str_sanitise(clean, sizeof clean, s, n);
 	trace(d, '>', clean);
 }
 
@@ -515,7 +500,7 @@ smtp_send(struct smtp_client *c, const struct smtp_profile *p,
 		buf_init(&b);
 		buf_printf(&b, "%s%s%s", curl_easy_strerror(rc),
 		    c->errbuf[0] ? ": " : "", c->errbuf);
-		sanitise(res->reply, sizeof res->reply, b.data ? b.data : "",
+		str_sanitise(res->reply, sizeof res->reply, b.data ? b.data : "",
 		    b.len);
 		buf_free(&b);
 	}

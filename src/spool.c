@@ -66,15 +66,7 @@ text_ok(const char *s)
 void
 spool_sanitise(char dst[SPOOL_REPLY_MAX], const char *src)
 {
-	size_t o = 0;
-
-	for (; src && *src && o + 1 < SPOOL_REPLY_MAX; src++) {
-		unsigned char ch = (unsigned char)*src;
-		if (ch == '\r' || ch == '\n')
-			break;
-		dst[o++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
-	}
-	dst[o] = '\0';
+	str_sanitise(dst, SPOOL_REPLY_MAX, src, src ? strlen(src) : 0);
 }
 
 void
