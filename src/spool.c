@@ -39,7 +39,16 @@ struct spool {
 	atomic_int full;             /* the guard's state, for its log line */
 };
 
-static const char *const state_names[] = { "pending", "sent", "failed" };
+static const char *const state_names[] = {
+	[SPOOL_PENDING] = "pending", [SPOOL_SENT] = "sent",
+	[SPOOL_FAILED] = "failed",
+};
+
+const char *
+spool_state_name(enum spool_state st)
+{
+	return state_names[st];
+}
 
 /* --- pure ------------------------------------------------------------------ */
 
@@ -275,10 +284,11 @@ parse_rcpt(const char *v, size_t n, struct spool_rcpt *r)
 	return 0;
 }
 
-int
+enum spool_parse_rc
 spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
     size_t errlen)
 {
+	enum spool_parse_rc rc = SPOOL_BAD;
 	unsigned char sum[SHA256_LEN];
 	char hex[2 * SHA256_LEN + 1], sender[LIM_ADDR_PATH + 1];
 	struct spool_msg m;
@@ -300,6 +310,7 @@ spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
 	}
 	if (crypto_sha256(p, n - END_LEN, sum) == -1) {
 		what = "sha256 failed";
+		rc = SPOOL_UNCHECKED;
 		goto fail;
 	}
 	crypto_hex(sum, sizeof sum, hex);
@@ -338,6 +349,7 @@ spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
 	m.reply[vn] = '\0';
 	if ((m.sender = strdup(sender)) == NULL) {
 		what = "out of memory";
+		rc = SPOOL_UNCHECKED;
 		goto fail;
 	}
 	for (;;) {
@@ -352,8 +364,11 @@ spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
 			struct spool_rcpt *t;
 			if (m.nrcpt)
 				cap *= 2;
-			if ((t = realloc(m.rcpt, cap * sizeof *t)) == NULL)
+			if ((t = realloc(m.rcpt, cap * sizeof *t)) == NULL) {
+				what = "out of memory";
+				rc = SPOOL_UNCHECKED;
 				goto fail;
+			}
 			m.rcpt = t;
 		}
 		memset(&m.rcpt[m.nrcpt], 0, sizeof m.rcpt[m.nrcpt]);
@@ -370,15 +385,16 @@ spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
 	m.len = (size_t)num;
 	if ((m.data = malloc(m.len ? m.len : 1)) == NULL) {
 		what = "out of memory";
+		rc = SPOOL_UNCHECKED;
 		goto fail;
 	}
 	memcpy(m.data, c.p, m.len);
 	*out = m;
-	return 0;
+	return SPOOL_PARSED;
 fail:
 	snprintf(err, errlen, "%s", what);
 	spool_msg_free(&m);
-	return -1;
+	return rc;
 }
 
 /* --- effects ----------------------------------------------------------------- */
@@ -581,40 +597,40 @@ spool_commit(struct spool *sp, const struct spool_msg *m, char *err,
 	return rc;
 }
 
-/* Reads the whole of fd (at most LIM_SPOOL_FILE bytes); caller frees.
- * NULL with errno EFBIG when the file is larger (it cannot be ours: the
- * file is corrupt), else with the errno of what failed (a read error, no
+/* Reads the whole of fd (at most LIM_SPOOL_FILE bytes) into *out (caller
+ * frees).  Returns 0, EFBIG when the file is larger (it cannot be ours:
+ * the file is corrupt), or the errno of what failed (a read error, no
  * memory: the file may be fine, so try again later). */
-static char *
-read_fd(int fd, size_t *len)
+static int
+read_fd(int fd, char **out, size_t *len)
 {
 	struct stat st;
 	char *p;
 	size_t off = 0;
 
 	if (fstat(fd, &st) == -1)
-		return NULL;
-	if (st.st_size < 0 || st.st_size > LIM_SPOOL_FILE) {
-		errno = EFBIG;
-		return NULL;
-	}
+		return errno;
+	if (st.st_size < 0 || st.st_size > LIM_SPOOL_FILE)
+		return EFBIG;
 	if ((p = malloc((size_t)st.st_size + 1)) == NULL)
-		return NULL;
+		return ENOMEM;
 	while (off < (size_t)st.st_size) {
 		ssize_t r = pread(fd, p + off, (size_t)st.st_size - off,
 		    (off_t)off);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
+			int e = errno;
 			free(p);
-			return NULL;
+			return e;
 		}
 		if (r == 0)
 			break;       /* shorter than fstat said: torn */
 		off += (size_t)r;
 	}
+	*out = p;
 	*len = off;
-	return p;
+	return 0;
 }
 
 static void
@@ -639,7 +655,7 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 	struct stat a, b;
 	char *data = NULL;
 	size_t len = 0;
-	int f = -1, tries;
+	int f = -1, tries, rc = 0;
 
 	if (!crypto_id_valid(id)) {
 		snprintf(err, errlen, "not an id");
@@ -651,20 +667,22 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 	for (tries = 0; tries < 3; tries++) {
 		/* O_NONBLOCK: a FIFO planted here must not hang a sender. */
 		if ((f = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
-			if (errno == ENOENT)
+			if ((rc = errno) == ENOENT)
 				return SPOOL_GONE;
 			goto fail;
 		}
 		if (flock(f, LOCK_EX | LOCK_NB) == -1) {
+			rc = errno;
 			close(f);
-			if (errno == EWOULDBLOCK)
+			if (rc == EWOULDBLOCK)
 				return SPOOL_BUSY;
 			f = -1;
 			goto fail;
 		}
 		if (stat(path, &a) == -1) {
+			rc = errno;
 			close(f);
-			if (errno == ENOENT)
+			if (rc == ENOENT)
 				return SPOOL_GONE;
 			f = -1;
 			goto fail;
@@ -683,20 +701,22 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 	}
 	/* Only what the file says makes it corrupt; a failing disk or a
 	 * lack of memory must not set a good message aside for good. */
-	if ((data = read_fd(f, &len)) == NULL) {
-		if (errno != EFBIG)
-			goto fail;
+	if ((rc = read_fd(f, &data, &len)) == EFBIG) {
 		snprintf(why, sizeof why, "larger than %d bytes",
 		    LIM_SPOOL_FILE);
 		goto corrupt;
 	}
-	errno = 0;
-	if (spool_parse(data, len, out, why, sizeof why) == -1) {
-		if (errno == ENOMEM) {
-			free(data);
-			errno = ENOMEM;
-			goto fail;
-		}
+	if (rc != 0)
+		goto fail;
+	switch (spool_parse(data, len, out, why, sizeof why)) {
+	case SPOOL_PARSED:
+		break;
+	case SPOOL_UNCHECKED:
+		free(data);
+		data = NULL;
+		rc = ENOMEM;
+		goto fail;
+	case SPOOL_BAD:
 		goto corrupt;
 	}
 	if (strcmp(out->id, id) != 0) {
@@ -714,7 +734,7 @@ corrupt:
 	snprintf(err, errlen, "%s", why);
 	return SPOOL_CORRUPT;
 fail:
-	snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	snprintf(err, errlen, "%s: %s", path, strerror(rc));
 	if (f != -1)
 		close(f);
 	return SPOOL_ERROR;
@@ -867,10 +887,10 @@ spool_read(struct spool *sp, const char *sub, const char *id,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return errno == ENOENT ? 1 : -1;
 	}
-	if ((data = read_fd(fd, &len)) == NULL)
+	if (read_fd(fd, &data, &len) != 0)
 		snprintf(err, errlen, "%s: unreadable or larger than %d bytes",
 		    path, LIM_SPOOL_FILE);
-	else if (spool_parse(data, len, out, why, sizeof why) == -1)
+	else if (spool_parse(data, len, out, why, sizeof why) != SPOOL_PARSED)
 		snprintf(err, errlen, "%s: %s", path, why);
 	else if (strcmp(out->id, id) != 0) {
 		spool_msg_free(out);

@@ -99,11 +99,22 @@ void spool_sanitise(char dst[SPOOL_REPLY_MAX], const char *src);
  * the format cannot hold). */
 int spool_format(const struct spool_msg *m, struct buf *out);
 
-/* Parses and verifies p[0..n) (marker, checksum, every field).  Returns
- * 0 with *out filled (caller frees with spool_msg_free), or -1 with the
- * reason in err; *out is untouched on failure. */
-int spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
-    size_t errlen);
+enum spool_parse_rc {
+	SPOOL_PARSED = 0,
+	SPOOL_BAD = -1,     /* the bytes do not verify: the file is corrupt */
+	SPOOL_UNCHECKED = -2, /* out of memory or no digest: the file may be
+	                     * fine, so try again later */
+};
+
+/* Parses and verifies p[0..n) (marker, checksum, every field).
+ * SPOOL_PARSED with *out filled (caller frees with spool_msg_free), else
+ * the reason in err; *out is untouched on failure. */
+enum spool_parse_rc spool_parse(const char *p, size_t n,
+    struct spool_msg *out, char *err, size_t errlen);
+
+/* The word for st in the file format and in `formpost queue`: "pending",
+ * "sent" or "failed". */
+const char *spool_state_name(enum spool_state st);
 
 /* Number of recipients in state st. */
 size_t spool_count(const struct spool_msg *m, enum spool_state st);
