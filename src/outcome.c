@@ -114,3 +114,17 @@ outcome_note(char *note, size_t size, int append, enum outcome o,
 	snprintf(note, size, "%s: %s%s %s%s%s", outcome_name(o), rest,
 	    profile, smtp_phase_name(phase), *reply ? " " : "", reply);
 }
+
+#define EXPIRED "expired after max_age"
+
+void
+outcome_expired_reply(char *reply, size_t size, const char *last)
+{
+	snprintf(reply, size, EXPIRED "; last: %.150s", last);
+}
+
+int
+outcome_reply_expired(const char *reply)
+{
+	return strncmp(reply, EXPIRED, sizeof EXPIRED - 1) == 0;
+}

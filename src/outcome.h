@@ -61,6 +61,13 @@ void outcome_note(char *note, size_t size, int append, enum outcome o,
 /* The CLASS a note starts with, or -1 when it has none (empty, or a free
  * text such as an expiry reason).  Pure. */
 int outcome_note_class(const char *note);
+
+/* The reply a recipient keeps when max_age gives up on it ("expired
+ * after max_age; last: NOTE"), and the test `formpost queue` tells an
+ * expired recipient from a refused one by: the one writer and the one
+ * reader of that text.  Pure. */
+void outcome_expired_reply(char *reply, size_t size, const char *last);
+int outcome_reply_expired(const char *reply);
 const char *smtp_phase_name(enum smtp_phase p);
 
 #endif

@@ -62,7 +62,7 @@ classify(const struct spool_msg *m, int failed)
 
 	if (failed) {
 		for (i = 0; i < m->nrcpt; i++)
-			if (strncmp(m->rcpt[i].reply, "expired", 7) == 0)
+			if (outcome_reply_expired(m->rcpt[i].reply))
 				return QC_EXPIRED;
 		return QC_PERM;
 	}
@@ -186,8 +186,6 @@ json_str(FILE *out, const char *s)
 	fputc('"', out);
 }
 
-static const char *const state_names[] = { "pending", "sent", "failed" };
-
 static void
 json_items(FILE *out, const struct listing *l, long long now)
 {
@@ -210,7 +208,7 @@ json_items(FILE *out, const struct listing *l, long long now)
 			fprintf(out, "%s{\"addr\":", j ? "," : "");
 			json_str(out, m->rcpt[j].addr);
 			fprintf(out, ",\"state\":\"%s\",\"code\":%d,\"reply\":",
-			    state_names[m->rcpt[j].state], m->rcpt[j].code);
+			    spool_state_name(m->rcpt[j].state), m->rcpt[j].code);
 			json_str(out, m->rcpt[j].reply);
 			fputc('}', out);
 		}
@@ -250,7 +248,7 @@ table(FILE *out, const char *title, const struct listing *l, long long now)
 			fprintf(out, "    reply: %s\n", m->reply);
 		for (j = 0; j < m->nrcpt; j++) {
 			const struct spool_rcpt *r = &m->rcpt[j];
-			fprintf(out, "    %-7s %s", state_names[r->state],
+			fprintf(out, "    %-7s %s", spool_state_name(r->state),
 			    r->addr);
 			if (r->code || r->reply[0])
 				fprintf(out, "  %s", r->reply[0] ? r->reply :

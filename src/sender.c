@@ -531,8 +531,8 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 			if (m.rcpt[i].state == SPOOL_PENDING) {
 				struct spool_rcpt *r = &m.rcpt[i];
 				r->state = SPOOL_FAILED;
-				snprintf(r->reply, sizeof r->reply, "expired "
-				    "after max_age; last: %.150s", m.reply);
+				outcome_expired_reply(r->reply,
+				    sizeof r->reply, m.reply);
 				log_failed(&m, r);
 			}
 		tried = 1;
