@@ -787,7 +787,7 @@ parse_top(struct ld *ld, const struct ynode *root)
 			return -1;
 		c->max_field_name = (size_t)v;
 		v = c->spool_max_messages;
-		if (get_uint(ld, n, "spool_max_messages", 1, 10000000,
+		if (get_uint(ld, n, "spool_max_messages", 1, MAX_SPOOL_MAX_MESSAGES,
 		    &v) == -1)
 			return -1;
 		c->spool_max_messages = (size_t)v;
@@ -797,11 +797,11 @@ parse_top(struct ld *ld, const struct ynode *root)
 	}
 	if ((n = map_get(root, "delivery")) != NULL) {
 		if (map_keys(ld, n, "delivery", dkeys) == -1 ||
-		    get_duration(ld, n, "first_retry", 1, 86400,
+		    get_duration(ld, n, "first_retry", 1, MAX_FIRST_RETRY,
 		    &c->first_retry) == -1 ||
-		    get_duration(ld, n, "max_retry", 1, 7 * 86400,
+		    get_duration(ld, n, "max_retry", 1, MAX_MAX_RETRY,
 		    &c->max_retry) == -1 ||
-		    get_duration(ld, n, "max_age", 1, 60 * 86400,
+		    get_duration(ld, n, "max_age", 1, MAX_MAX_AGE,
 		    &c->max_age) == -1)
 			return -1;
 		if (c->max_retry < c->first_retry) {
@@ -1211,8 +1211,8 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 
 	s->pos.line = key->line;
 	s->pos.col = key->col;
-	s->token_min_age = 3;
-	s->token_max_age = 7200;
+	s->token_min_age = DEF_TOKEN_MIN_AGE;
+	s->token_max_age = DEF_TOKEN_MAX_AGE;
 	s->max_links = UINT_MAX;
 	if (!name_ok(key->str)) {
 		NERR(ld, key, "site name '%s' may use only letters, digits, "
@@ -1379,7 +1379,7 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 	if ((v = map_get(n, "filters")) != NULL) {
 		unsigned long long ml = UINT_MAX;
 		if (map_keys(ld, v, "filters", fkeys) == -1 ||
-		    get_uint(ld, v, "max_links", 0, 1000, &ml) == -1 ||
+		    get_uint(ld, v, "max_links", 0, MAX_MAX_LINKS, &ml) == -1 ||
 		    get_bool(ld, v, "require_japanese", &s->require_japanese)
 		    == -1)
 			return -1;
@@ -1388,9 +1388,9 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 	if ((v = map_get(n, "token")) != NULL) {
 		if (map_keys(ld, v, "token", tkeys) == -1 ||
 		    get_bool(ld, v, "required", &s->token_required) == -1 ||
-		    get_duration(ld, v, "min_age", 0, 86400,
+		    get_duration(ld, v, "min_age", 0, MAX_TOKEN_MIN_AGE,
 		    &s->token_min_age) == -1 ||
-		    get_duration(ld, v, "max_age", 1, 30 * 86400,
+		    get_duration(ld, v, "max_age", 1, MAX_TOKEN_MAX_AGE,
 		    &s->token_max_age) == -1)
 			return -1;
 		if (s->token_min_age >= s->token_max_age) {

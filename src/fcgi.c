@@ -26,10 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "limits.h"
 #include "log.h"
 
 #define WAKE_SIGNAL SIGUSR2   /* SIGUSR1 is libfcgi's */
-#define BACKLOG 128
 
 struct fcgi_pool {
 	int fd;
@@ -89,7 +89,7 @@ unix_listener(const struct config *c, char *err, size_t errlen)
 	umask(old);
 	if (chmod(c->listen_path, 0660) == -1 ||
 	    (gr && chown(c->listen_path, (uid_t)-1, gr->gr_gid) == -1) ||
-	    listen(fd, BACKLOG) == -1)
+	    listen(fd, LIM_LISTEN_BACKLOG) == -1)
 		goto fail;
 	return fd;
 fail:
@@ -119,7 +119,7 @@ tcp_listener(const struct config *c, char *err, size_t errlen)
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
 	    sizeof one) == -1 || bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
-	    listen(fd, BACKLOG) == -1) {
+	    listen(fd, LIM_LISTEN_BACKLOG) == -1) {
 		snprintf(err, errlen, "listen: %s:%s: %s", c->listen_host,
 		    port, strerror(errno));
 		if (fd != -1)

@@ -20,12 +20,11 @@
 #include <time.h>
 
 #include "idset.h"
+#include "limits.h"
 #include "log.h"
 #include "outcome.h"
 #include "smtp.h"
 
-#define PSTATES     64   /* profile names remembered (reloads may rename) */
-#define IDLE_CLOSE  10   /* seconds: close an idle SMTP connection after */
 
 struct entry {
 	long long due;
@@ -58,7 +57,7 @@ struct sender {
 	struct idset *known;       /* ids in heap or in flight, with counts */
 	long long next_rescan;     /* epoch seconds */
 	int scanning;              /* a thread is rescanning queue/ */
-	struct pstate ps[PSTATES];
+	struct pstate ps[LIM_SENDER_PROFILES];
 	size_t nps;
 	/* Flushed ids (sorted): their files' next-try is waived until their
 	 * next attempt.  In flight: ids being delivered, out of the heap. */
@@ -239,7 +238,7 @@ pstate_get(struct sender *s, const char *name)
 	for (i = 0; i < s->nps; i++)
 		if (strcmp(s->ps[i].name, name) == 0)
 			return &s->ps[i];
-	if (s->nps == PSTATES)
+	if (s->nps == LIM_SENDER_PROFILES)
 		return NULL;   /* untracked: never backed off */
 	snprintf(s->ps[s->nps].name, sizeof s->ps[0].name, "%s", name);
 	return &s->ps[s->nps++];
@@ -709,10 +708,10 @@ run(void *arg)
 			idset_drop(s->known, e.id);
 			continue;
 		}
-		/* Nothing due: hang up a connection idle for IDLE_CLOSE
+		/* Nothing due: hang up a connection idle for LIM_SMTP_IDLE
 		 * unless work is due sooner than that. */
-		if (cl && now - used >= IDLE_CLOSE && (s->n == 0 ||
-		    s->heap[0].due > now + IDLE_CLOSE)) {
+		if (cl && now - used >= LIM_SMTP_IDLE && (s->n == 0 ||
+		    s->heap[0].due > now + LIM_SMTP_IDLE)) {
 			pthread_mutex_unlock(&s->mu);
 			smtp_client_free(cl);
 			cl = NULL;
@@ -722,8 +721,8 @@ run(void *arg)
 		until = s->next_rescan;
 		if (s->n > 0 && s->heap[0].due < until)
 			until = s->heap[0].due;
-		if (cl && used + IDLE_CLOSE < until)
-			until = used + IDLE_CLOSE;
+		if (cl && used + LIM_SMTP_IDLE < until)
+			until = used + LIM_SMTP_IDLE;
 		ts.tv_sec = (time_t)until;
 		ts.tv_nsec = 0;
 		pthread_cond_timedwait(&s->cv, &s->mu, &ts);

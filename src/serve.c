@@ -37,7 +37,6 @@
 #include "trigger.h"
 
 /* Rate-limit slots (16 bytes each): 1 MiB whatever the flood. */
-#define RATELIMIT_SLOTS 65536
 
 struct world {
 	struct config *c;
@@ -226,7 +225,7 @@ new_limiter(void)
 	if (crypto_id(id) == -1 ||
 	    crypto_sha256(id, ID_LEN, digest) == -1)
 		return NULL;
-	return ratelimit_new(RATELIMIT_SLOTS, digest);
+	return ratelimit_new(LIM_RATELIMIT_SLOTS, digest);
 }
 
 static int
