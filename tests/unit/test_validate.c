@@ -9,7 +9,6 @@
 #include "util.h"
 #include "validate.h"
 
-static struct config *cfg;
 
 static const char yaml[] =
     "smtp:\n  m:\n    url: smtp://127.0.0.1:25\n    starttls: off\n"
@@ -34,26 +33,7 @@ static const char yaml[] =
     "      zip: { label: 郵便番号, pattern: \"[0-9]{3}-[0-9]{4}\", max: 8 }\n"
     "      code: { label: コード, pattern: \"A|B\" }\n";
 
-static int
-setup(void **state)
-{
-	char err[256];
-
-	(void)state;
-	cfg = config_parse("t.yaml", NULL, yaml, sizeof yaml - 1, err,
-	    sizeof err);
-	if (cfg == NULL)
-		fail_msg("%s", err);
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	config_free(cfg);
-	return 0;
-}
+#include "fixture.h"
 
 static const struct field *
 fld(const char *name)
@@ -586,5 +566,5 @@ main(void)
 		cmocka_unit_test(test_messages),
 		cmocka_unit_test(test_nul_in_name),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup_config, teardown);
 }
