@@ -1,7 +1,7 @@
 /*
  * config — the YAML loader.  libyaml's event API builds a small tree while
  * enforcing what the parser does not: depth, no anchors/aliases/tags, no
- * duplicate keys, no NUL, capped scalars, one document (APIS §3).  A
+ * duplicate keys, no NUL, capped scalars, one document.  A
  * schema walk then turns the tree into struct config, checking every key's
  * type and range.  The first error wins and carries FILE:LINE:COLUMN.
  * Must never read secrets here except in config_load_secrets, and never
@@ -1071,7 +1071,7 @@ parse_field(struct ld *ld, const struct ynode *key, const struct ynode *n,
 		return -1;
 	}
 	if (f->pattern) {
-		/* SPEC: the whole value must match, so anchor it.  The
+		/* The whole value must match (as HTML's pattern=), so anchor it.  The
 		 * pattern must compile on its own first: "a)|(b" would
 		 * otherwise close our group and escape the anchors. */
 		char *anchored = NULL;

@@ -1,5 +1,6 @@
 /*
- * config — loads and validates formpost.yaml (SPEC "Configuration") into
+ * config — loads and validates formpost.yaml (conf/formpost.example.yaml
+ * documents every key) into
  * one immutable struct config.  Strict: unknown and duplicate keys,
  * anchors, aliases, tags, wrong types, impossible values, NUL bytes and
  * nesting deeper than the schema are errors reported as

@@ -1,6 +1,6 @@
 /*
  * dedup — remembers recently accepted submissions, so that the same site,
- * client address and content within a window (SPEC: 10 minutes; a double
+ * client address and content within a window (LIM_DEDUP_WINDOW; a double
  * click, a browser resend) gets the first answer with the first id and no
  * second mail.  A fixed-size, set-associative table of (SHA-256 key, id,
  * time): memory never grows, whatever a flood of distinct clients sends;

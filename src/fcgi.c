@@ -1,10 +1,10 @@
 /*
- * fcgi — listener and request threads (APIS §2).  We create the socket
- * ourselves (FCGX_OpenSocket unlinks blindly and exit()s on error), accept
- * without a mutex (Linux accept() is thread-safe), survive EMFILE by
- * backing off, and stop by setting FCGX_ShutdownPending, shutting the
- * listener down and poking each thread with a signal that interrupts
- * accept() (installed without SA_RESTART).
+ * fcgi — listener and request threads (doc/design.md "Threads").  We create
+ * the socket ourselves (FCGX_OpenSocket unlinks blindly and exit()s on error),
+ * accept without a mutex (Linux accept() is thread-safe), survive EMFILE by
+ * backing off, and stop by setting FCGX_ShutdownPending, shutting the listener
+ * down and poking each thread with a signal that interrupts accept()
+ * (installed without SA_RESTART).
  */
 #include "fcgi.h"
 
@@ -270,7 +270,7 @@ serve_one(struct fcgi_pool *p, FCGX_Request *r)
 	if (resp.status == 0)
 		resp.status = 503;
 	/* A client that left is harmless here: the message (if any) is
-	 * already stored (B2.8). */
+	 * already stored (doc/design.md "A request", step 8). */
 	/* libfcgi's own printf lacks %zu: format with ours. */
 	snprintf(line, sizeof line, "Status: %d %s\r\n", resp.status,
 	    status_reason(resp.status));
@@ -327,7 +327,7 @@ worker(void *arg)
 			if (atomic_load(&p->stopping))
 				break;
 			/* EMFILE, ENFILE, ENOBUFS...: transient; never let a
-			 * worker die of it (B2.4). */
+			 * worker die of it. */
 			if (rc != -EINTR)
 				log_event(LOG_WARN, "accept_failed", "error",
 				    strerror(-rc), (char *)NULL);

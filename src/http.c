@@ -209,7 +209,7 @@ json_string(struct buf *b, const char *s)
 	buf_addc(b, '"');
 }
 
-/* Headers every answer carries (SPEC "HTTP contract"). */
+/* Headers every answer carries (README "HTTP answers"). */
 static void
 common_headers(struct http_resp *r, const struct site *s, int json)
 {

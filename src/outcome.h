@@ -1,8 +1,8 @@
 /*
  * outcome — the one place that decides what an SMTP attempt means for a
- * recipient (SPEC "Delivery"): sent, temporary (retry), config (hold and
- * alert: the operator must fix something) or permanent (give up on that
- * recipient).  Pure and table-tested; knows nothing of libcurl.
+ * recipient (doc/design.md "The four outcomes"): sent, temporary (retry),
+ * config (hold and alert: the operator must fix something) or permanent (give
+ * up on that recipient).  Pure and table-tested; knows nothing of libcurl.
  */
 #ifndef FORMPOST_OUTCOME_H
 #define FORMPOST_OUTCOME_H

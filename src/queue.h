@@ -1,11 +1,11 @@
 /*
- * queue — `formpost queue`: the operator's view of the spool and the
- * levers on it (SPEC "Command line").  list shows why each message waits
- * or failed; flush, retry and drop change the spool through the spool API
- * (claims, durable writes) and wake the running workers through the
- * trigger file; check is the one-line verdict for cron and monitoring.
- * Never prints bodies or secrets: only ids, sites, addresses and server
- * replies.  Run after the privilege drop.
+ * queue — `formpost queue`: the operator's view of the spool and the levers on
+ * it (doc/design.md "The command line").  list shows why each message waits or
+ * failed; flush, retry and drop change the spool through the spool API
+ * (claims, durable writes) and wake the running workers through the trigger
+ * file; check is the one-line verdict for cron and monitoring. Never prints
+ * bodies or secrets: only ids, sites, addresses and server replies.  Run after
+ * the privilege drop.
  */
 #ifndef FORMPOST_QUEUE_H
 #define FORMPOST_QUEUE_H

@@ -1,6 +1,6 @@
 /*
- * sender — background delivery of spooled messages (SPEC "Delivery and
- * the spool").  LIM_SENDERS threads share an in-memory schedule of (due
+ * sender — background delivery of spooled messages (doc/design.md "A
+ * delivery").  LIM_SENDERS threads share an in-memory schedule of (due
  * time, id): a fresh commit is due at once (sender_wake signals a
  * condition variable, no polling), a retry at its next-try time.  Every
  * LIM_SPOOL_RESCAN seconds one thread rescans queue/ and schedules the ids

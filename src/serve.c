@@ -1,7 +1,8 @@
 /*
  * serve — the worker process.  Start-up is the only place that may fail
  * the process; afterwards a failure ends one request.  Signals are
- * blocked in every thread and taken by sigwait() here (APIS §2.6): TERM
+ * blocked in every thread and taken by sigwait() here (doc/design.md
+ * "Threads"): TERM
  * and INT stop, HUP reloads.  The config and its templates form one
  * immutable "world", swapped whole on reload; a request holds a reference
  * to the world it started with, and so does the sender for each message.
@@ -244,7 +245,7 @@ peer_ok(void *arg, const char *addr)
 	return ok;
 }
 
-/* What only a restart can change (SPEC: listen, workers, spool, user;
+/* What only a restart can change (listen, workers, spool, user;
  * and socket_group), as the process started with it: a reload is compared
  * with these, not with the previous reload, since the running process
  * still uses them. */

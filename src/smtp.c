@@ -1,9 +1,9 @@
 /*
- * smtp — libcurl SMTP submission (APIS §1).  curl drives the protocol; we
- * follow it through the debug callback to learn the reply to every
- * command, because CURLOPT_MAIL_RCPT_ALLLOWFAILS alone hides which
- * recipient failed (B1.3).  Never: plaintext fallback (CURLUSESSL_TRY),
- * disabled verification, CURLOPT_CRLF, or the AUTH exchange in a trace.
+ * smtp — libcurl SMTP submission (doc/design.md "A delivery").  curl drives
+ * the protocol; we follow it through the debug callback to learn the reply to
+ * every command, because CURLOPT_MAIL_RCPT_ALLLOWFAILS alone hides which
+ * recipient failed.  Never: plaintext fallback (CURLUSESSL_TRY), disabled
+ * verification, CURLOPT_CRLF, or the AUTH exchange in a trace.
  */
 #include "smtp.h"
 
@@ -291,8 +291,8 @@ read_cb(char *buf, size_t size, size_t nitems, void *arg)
 	struct smtp_client *c = arg;
 	size_t room = size * nitems, n;
 
-	/* A username with no AUTH offered: curl skipped AUTH silently
-	 * (B1.14); refuse to hand over the message unauthenticated. */
+	/* A username with no AUTH offered: curl skipped AUTH silently;
+	 * refuse to hand over the message unauthenticated. */
 	if (c->guard_auth && !c->d.auth_offered)
 		return CURL_READFUNC_ABORT;
 	n = c->len - c->off;
@@ -355,7 +355,7 @@ setup(struct smtp_client *c, const struct smtp_profile *p, const char *sender,
 	    CURLUSESSL_ALL : CURLUSESSL_NONE));
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	/* ca_file: trust that CA instead of the system store (SPEC). */
+	/* ca_file: trust that CA instead of the system store. */
 	SET(CURLOPT_CAINFO, p->ca_file ? p->ca_file :
 	    sys_cainfo[0] ? sys_cainfo : NULL);
 	SET(CURLOPT_CAPATH, p->ca_file ? NULL :
@@ -436,7 +436,7 @@ smtp_send(struct smtp_client *c, const struct smtp_profile *p,
 	/*
 	 * The envelope is checked again here, at the last step before curl
 	 * writes it into MAIL FROM / RCPT TO: curl sends the strings as they
-	 * are (APIS §1.6), so a CR or LF that slipped in anywhere upstream
+	 * are, so a CR or LF that slipped in anywhere upstream
 	 * (a damaged spool file, a future caller) would start a new SMTP
 	 * command.  Such a message can never be sent as it is: permanent.
 	 */

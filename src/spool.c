@@ -501,9 +501,9 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* fsync of a directory through a fresh fd: an fd whose fsync reported an
- * error is never asked again (APIS §5), and a fresh one sees errors that
- * happen after it was opened. */
+/* fsync of a directory through a fresh fd: an fd whose fsync reported an error
+ * is never asked again (see spool.h, "fsyncgate"), and a fresh one sees errors
+ * that happen after it was opened. */
 static int
 sync_dir(const struct spool *sp, const char *sub)
 {

@@ -1,6 +1,6 @@
 /*
- * spool — the durable queue between "answered" and "delivered" (SPEC
- * "Delivery and the spool", APIS §5).  Layout under the spool directory:
+ * spool — the durable queue between "answered" and "delivered" (doc/design.md
+ * "The spool").  Layout under the spool directory:
  *
  *   tmp/      files being written (never read by anyone else)
  *   queue/ID  messages with at least one pending recipient
@@ -32,11 +32,12 @@
  * or fails the checksum is torn or corrupt: it moves to corrupt/ and is
  * never delivered.
  *
- * Writing (commit and every state update): create tmp/NAME (O_EXCL,
- * 0600) → write → fsync → rename into place → fsync that directory.  An
- * fsync is never retried on the same fd: any error unlinks the temporary
- * file and fails (APIS §5 "fsyncgate").  No lock is taken around fsync, so
- * requests commit concurrently.
+ * Writing (commit and every state update): create tmp/NAME (O_EXCL, 0600) →
+ * write → fsync → rename into place → fsync that directory.  An fsync is never
+ * retried on the same fd: any error unlinks the temporary file and fails:
+ * after a failed fsync the kernel may have dropped the dirty pages and a
+ * second fsync reports success ("fsyncgate").  No lock is taken around fsync,
+ * so requests commit concurrently.
  *
  * Claiming: a sender holds an exclusive flock on queue/ID while it works
  * on the message; the lock moves to the new file on every update (the new
@@ -200,7 +201,7 @@ int spool_remove(struct spool *sp, const char *sub, const char *id,
  * sender rescans every LIM_SPOOL_RESCAN seconds).  Thread-safe. */
 size_t spool_queued(struct spool *sp);
 
-/* The capacity guard (SPEC "Capacity guard"): 0 when a new message may
+/* The capacity guard (doc/design.md "Limits"): 0 when a new message may
  * be committed; -1 with why in err when spool_queued() >= max_messages,
  * fewer than min_free bytes (or LIM_SPOOL_MIN_INODES inodes) are free to
  * the service user on the spool's filesystem.  Cheap enough for every

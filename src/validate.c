@@ -481,7 +481,7 @@ has_japanese(const char *s, size_t n)
 }
 
 /*
- * The site's content filters (SPEC "filters", answered 422 like a rule):
+ * The site's content filters (config `filters:`, answered 422 like a rule):
  * more links than max_links over the text fields marks the field that crossed
  * the limit; require_japanese with no Japanese text anywhere marks the
  * first multiline field (else the first text field).  Only when the

@@ -1,4 +1,4 @@
-"""Request intake end to end: every answer of SPEC's table but 422 through
+"""Request intake end to end: every answer of README's table but 422 through
 real nginx (ja and en pages, security headers), routing through nginx and
 Apache, and hostile bytes — hundreds of malformed requests, client aborts
 and broken FastCGI streams — after which a good post still succeeds, on the

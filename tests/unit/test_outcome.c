@@ -1,5 +1,5 @@
 /* The classification table: every (phase × reply class × transport
- * failure) the sender can meet, and the outcome SPEC assigns. */
+ * failure) the sender can meet, and the outcome doc/design.md assigns. */
 #include "unit.h"
 
 #include "outcome.h"
@@ -85,8 +85,8 @@ test_table(void **state)
 
 
 /*
- * The whole matrix: every phase × every reply class × every transport
- * failure, against SPEC's outcome table written out as data (not as the
+ * The whole matrix: every phase × every reply class × every transport failure,
+ * against doc/design.md's outcome table written out as data (not as the
  * classifier's code).  Reply classes, by column:
  *   0 none (code 0)   1 250   2 354   3 421/450/451   4 530 or 535
  *   5 550 5.1.1       6 553 5.7.1   7 554 (no enhanced)
@@ -96,8 +96,9 @@ static const struct { int code; const char *enh; } klass[] = {
 	{ 535, "5.7.8" }, { 550, "5.1.1" }, { 553, "5.7.1" }, { 554, "" },
 };
 
-/* SPEC with SF_NONE: rows are phases (PH_CONNECT..PH_QUIT), columns the
- * reply classes above.  T temporary, C config, P permanent, S sent. */
+/* doc/design.md "The four outcomes" with SF_NONE: rows are phases
+ * (PH_CONNECT..PH_QUIT), columns the reply classes above.  T temporary, C
+ * config, P permanent, S sent. */
 static const char spec_none[][9] = {
 	/* connect */ "TTTTCCCC",
 	/* tls     */ "TTTTCCCC",

@@ -135,7 +135,7 @@ check_len(const char *which, const char *value, size_t len)
 	assert_string_equal(check(field, NULL, 0, "other", "x", NULL), \
 	    "required")
 
-/* Every control a one-line field must refuse (SPEC "The mail"). */
+/* Every control a one-line field must refuse (utf8_is_ctl). */
 static const char *const controls[] = {
 	"a\rb", "a\nb", "a\r\nBcc: x@y.z", "a\tb", "a\x01" "b", "a\x1b[0m",
 	"a\x7f", "a\xc2\x80", "a\xc2\x85" "b", "a\xc2\x9f",
