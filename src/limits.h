@@ -88,7 +88,8 @@
 #define MAX_WORKERS           256
 #define LIM_SENDERS           2              /* background delivery threads */
 #define LIM_LISTEN_BACKLOG    128            /* connections: listen(2) backlog */
-#define LIM_RATELIMIT_SLOTS   65536          /* clients: rate limit table, 16 bytes each */
+#define LIM_RATELIMIT_SLOTS   65536          /* clients, 16 bytes each: 1 MiB whatever
+                                                the flood */
 
 /* Logs */
 #define LIM_LOG_VALUE         512            /* bytes of one value before "…" */
