@@ -2,9 +2,10 @@
  * serve — the worker process.  Start-up is the only place that may fail
  * the process; afterwards a failure ends one request.  Signals are
  * blocked in every thread and taken by sigwait() here (doc/design.md
- * "Threads"): TERM and INT stop, HUP reloads.  The config and its templates form one
- * immutable "world", swapped whole on reload; a request holds a reference
- * to the world it started with, and so does the sender for each message.
+ * "Threads"): TERM and INT stop, HUP reloads.  The config and its
+ * templates form one immutable "world", swapped whole on reload; a
+ * request holds a reference to the world it started with, and so does
+ * the sender for each message.
  * Submitting commits to the spool and wakes the sender; the request
  * thread never speaks SMTP.
  */
