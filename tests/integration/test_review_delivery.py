@@ -38,7 +38,7 @@ def test_drop_after_the_final_dot_is_logged_as_maybe_sent(
         formpost_factory, nginx_factory, formpost_config, smtpd):
     # The server stores the message and hangs up before its 250: the
     # retry may duplicate it (better than a loss), and the log must say
-    # so ("possibly delivered"; doc/design.md "The four outcomes").
+    # so (maybe_sent=1; doc/design.md "The four outcomes").
     smtpd.set_faults({"data": {"do": "accept_drop", "times": 1}})
     fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
     [mid] = post(ng)
