@@ -547,6 +547,21 @@ parse_header(const char *s, size_t n, struct disp *d)
 	return FORM_OK;
 }
 
+/* RFC 6266 §4.3 / RFC 5987: the ext form of a parameter wins when both
+ * are sent.  Moves the chosen one out (its pointer is set to NULL, so
+ * the caller owns it), with its length in *len. */
+static char *
+take_param(char **ext, size_t ext_len, char **plain, size_t plain_len,
+    size_t *len)
+{
+	char **from = *ext ? ext : plain;
+	char *v = *from;
+
+	*len = *ext ? ext_len : plain_len;
+	*from = NULL;
+	return v;
+}
+
 /*
  * Parses one body part s[0..n) (the bytes between a delimiter line's CRLF
  * and the next delimiter) and appends its field, unless it is an empty
@@ -600,25 +615,10 @@ parse_part(const char *s, size_t n, const struct form_limits *lim,
 		goto out;
 	}
 	is_file = d.filename != NULL || d.filename_ext != NULL;
-	/* RFC 6266 §4.3 / RFC 5987: the ext form wins when both are sent. */
-	if (d.name_ext) {
-		name = d.name_ext;
-		name_len = d.name_ext_len;
-		d.name_ext = NULL;
-	} else {
-		name = d.name;
-		name_len = d.name_len;
-		d.name = NULL;
-	}
-	if (d.filename_ext) {
-		filename = d.filename_ext;
-		filename_len = d.filename_ext_len;
-		d.filename_ext = NULL;
-	} else {
-		filename = d.filename;
-		filename_len = d.filename_len;
-		d.filename = NULL;
-	}
+	name = take_param(&d.name_ext, d.name_ext_len, &d.name, d.name_len,
+	    &name_len);
+	filename = take_param(&d.filename_ext, d.filename_ext_len,
+	    &d.filename, d.filename_len, &filename_len);
 	/* An <input type=file> left empty (WHATWG: filename "" and an
 	 * empty body, Content-Type application/octet-stream): no field. */
 	if (is_file && filename_len == 0 && body == n)
