@@ -411,27 +411,6 @@ parse_ull(const char *s, unsigned long long *out)
 	return 0;
 }
 
-static int
-get_uint(struct ld *ld, const struct ynode *map, const char *key,
-    unsigned long long lo, unsigned long long hi, unsigned long long *out)
-{
-	const struct ynode *n = map_get(map, key);
-	unsigned long long v;
-
-	if (n == NULL)
-		return 0;
-	if (n->kind != Y_SCALAR || parse_ull(n->str, &v) == -1) {
-		NERR(ld, n, "%s must be a whole number", key);
-		return -1;
-	}
-	if (v < lo || v > hi) {
-		NERR(ld, n, "%s must be between %llu and %llu", key, lo, hi);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 struct unit {
 	char suffix;
 	unsigned long long mul;
@@ -486,22 +465,41 @@ config_parse_duration(const char *s, unsigned *out)
 	return 0;
 }
 
+/* How a number is written in the config, and how its range is told. */
+struct numkind {
+	const struct unit *units;  /* NULL: digits only */
+	unsigned long long max;
+	const char *form;          /* "KEY must be FORM" */
+	const char *each, *after;  /* after each bound, after the range */
+};
+
+static const struct numkind count_kind = { NULL, ULLONG_MAX,
+    "a whole number", "", "" };
+static const struct numkind size_kind = { size_units, ULLONG_MAX,
+    "a size such as 64k or 2M", "", " bytes" };
+static const struct numkind time_kind = { time_units, UINT_MAX,
+    "a duration such as 30s, 10m, 1h or 5d", "s", "" };
+
+/* The optional number under key, in [lo, hi]: 0 (*out set when present),
+ * or -1 with the error reported. */
 static int
-get_size(struct ld *ld, const struct ynode *map, const char *key,
-    unsigned long long lo, unsigned long long hi, unsigned long long *out)
+get_number(struct ld *ld, const struct ynode *map, const char *key,
+    const struct numkind *k, unsigned long long lo, unsigned long long hi,
+    unsigned long long *out)
 {
 	const struct ynode *n = map_get(map, key);
 	unsigned long long v;
 
 	if (n == NULL)
 		return 0;
-	if (n->kind != Y_SCALAR || config_parse_size(n->str, &v) == -1) {
-		NERR(ld, n, "%s must be a size such as 64k or 2M", key);
+	if (n->kind != Y_SCALAR || (k->units ? parse_with_unit(n->str,
+	    k->units, k->max, &v) : parse_ull(n->str, &v)) == -1) {
+		NERR(ld, n, "%s must be %s", key, k->form);
 		return -1;
 	}
 	if (v < lo || v > hi) {
-		NERR(ld, n, "%s must be between %llu and %llu bytes", key, lo,
-		    hi);
+		NERR(ld, n, "%s must be between %llu%s and %llu%s%s", key, lo,
+		    k->each, hi, k->each, k->after);
 		return -1;
 	}
 	*out = v;
@@ -509,24 +507,29 @@ get_size(struct ld *ld, const struct ynode *map, const char *key,
 }
 
 static int
+get_uint(struct ld *ld, const struct ynode *map, const char *key,
+    unsigned long long lo, unsigned long long hi, unsigned long long *out)
+{
+	return get_number(ld, map, key, &count_kind, lo, hi, out);
+}
+
+static int
+get_size(struct ld *ld, const struct ynode *map, const char *key,
+    unsigned long long lo, unsigned long long hi, unsigned long long *out)
+{
+	return get_number(ld, map, key, &size_kind, lo, hi, out);
+}
+
+static int
 get_duration(struct ld *ld, const struct ynode *map, const char *key,
     unsigned lo, unsigned hi, unsigned *out)
 {
-	const struct ynode *n = map_get(map, key);
-	unsigned v;
+	unsigned long long v = (unsigned long long)UINT_MAX + 1; /* absent */
 
-	if (n == NULL)
-		return 0;
-	if (n->kind != Y_SCALAR || config_parse_duration(n->str, &v) == -1) {
-		NERR(ld, n, "%s must be a duration such as 30s, 10m, 1h or 5d",
-		    key);
+	if (get_number(ld, map, key, &time_kind, lo, hi, &v) == -1)
 		return -1;
-	}
-	if (v < lo || v > hi) {
-		NERR(ld, n, "%s must be between %us and %us", key, lo, hi);
-		return -1;
-	}
-	*out = v;
+	if (v <= UINT_MAX)
+		*out = (unsigned)v;
 	return 0;
 }
 
