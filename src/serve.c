@@ -48,7 +48,8 @@ static struct world *current;
 /* Outlives worlds: a reload must not hand every client a fresh budget. */
 static struct ratelimit *limiter;
 static struct dedup *dedup;           /* outlives reloads */
-static struct dedup *nonces;          /* token nonces; outlives reloads */
+static struct dedup *nonces;          /* token replay table (a dedup keyed by
+                                         * nonce); outlives reloads */
 static unsigned char token_key[TOKEN_KEY_LEN];
 
 static void
