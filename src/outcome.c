@@ -62,7 +62,7 @@ outcome_name(enum outcome o)
 }
 
 const char *
-smtp_phase_name(enum smtp_phase p)
+outcome_phase_name(enum smtp_phase p)
 {
 	static const char *names[] = { "connect", "tls", "ehlo", "auth",
 	    "mail", "rcpt", "data", "dot", "quit" };
@@ -112,7 +112,7 @@ outcome_note(char *note, size_t size, int append, enum outcome o,
 			o = (enum outcome)prev;
 	}
 	snprintf(note, size, "%s: %s%s %s%s%s", outcome_name(o), rest,
-	    profile, smtp_phase_name(phase), *reply ? " " : "", reply);
+	    profile, outcome_phase_name(phase), *reply ? " " : "", reply);
 }
 
 #define EXPIRED "expired after max_age"

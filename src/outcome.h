@@ -43,7 +43,10 @@ enum smtp_fail {
 enum outcome outcome_classify(enum smtp_phase phase, enum smtp_fail fail,
     int code, const char *enhanced);
 
+/* The words of the log and the spool notes: "sent", "temporary",
+ * "config", "permanent"; "connect", "tls", ... "quit". */
 const char *outcome_name(enum outcome o);
+const char *outcome_phase_name(enum smtp_phase p);
 
 /* The note a spool file keeps as its last reply, so `formpost queue`
  * can tell why a message waits without guessing from reply text:
@@ -68,6 +71,5 @@ int outcome_note_class(const char *note);
  * reader of that text.  Pure. */
 void outcome_expired_reply(char *reply, size_t size, const char *last);
 int outcome_reply_expired(const char *reply);
-const char *smtp_phase_name(enum smtp_phase p);
 
 #endif

@@ -438,7 +438,7 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 	iso_time(nt, next_try);
 	log_event(res.outcome == OUT_SENT ? LOG_INFO : LOG_WARN, "attempt",
 	    "site", m->site, "id", m->id, "profile", p->name, "outcome",
-	    outcome_name(res.outcome), "phase", smtp_phase_name(res.phase),
+	    outcome_name(res.outcome), "phase", outcome_phase_name(res.phase),
 	    "rcpt_count", count, "code", code, "reply", reply,
 	    "maybe_sent", res.maybe_sent ? "1" : NULL, "next_try",
 	    spool_count(m, SPOOL_PENDING) ? nt : NULL, (char *)NULL);
