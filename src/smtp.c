@@ -17,8 +17,6 @@
 #include "mime.h"
 #include "util.h"
 
-#define LINE_MAX_IN 1024   /* bytes of one dialogue line we keep */
-
 struct dialogue {
 	enum smtp_phase phase;
 	int code;                    /* last final reply code in phase */
@@ -29,7 +27,7 @@ struct dialogue {
 	size_t rcpt_sent;            /* RCPT commands sent so far */
 	int auth_offered;
 	int plain_offered, login_offered;
-	char line[LINE_MAX_IN];      /* partial reply line */
+	char line[LIM_SMTP_LINE];    /* partial reply line */
 	size_t linelen;
 	int quitting;                /* QUIT sent: its reply decides nothing */
 	smtp_trace_fn trace;
