@@ -19,8 +19,25 @@
 /* What a message is waiting for, as `list` and `check` name it. */
 enum qclass { QC_NEW, QC_TEMP, QC_CONFIG, QC_PERM, QC_EXPIRED };
 
-static const char *const qclass_names[] = { "new", "temporary", "config",
-    "permanent", "expired" };
+/* The outcome words for the classes that are outcomes, so `list` and
+ * the logs name a class alike. */
+static const char *
+qclass_name(enum qclass c)
+{
+	switch (c) {
+	case QC_NEW:
+		return "new";
+	case QC_TEMP:
+		return outcome_name(OUT_TEMP);
+	case QC_CONFIG:
+		return outcome_name(OUT_CONFIG);
+	case QC_PERM:
+		return outcome_name(OUT_PERM);
+	case QC_EXPIRED:
+		break;
+	}
+	return "expired";
+}
 
 struct item {
 	struct spool_msg m;        /* data freed: envelope and state only */
@@ -201,7 +218,7 @@ json_items(FILE *out, const struct listing *l, long long now)
 		fprintf(out, ",\"created\":%lld,\"age\":%lld,\"attempts\":%u,"
 		    "\"next_try\":%lld,\"class\":\"%s\",\"reply\":",
 		    m->created, now - m->created, m->attempts, m->next_try,
-		    qclass_names[l->it[i].cls]);
+		    qclass_name(l->it[i].cls));
 		json_str(out, m->reply);
 		fputs(",\"rcpt\":[", out);
 		for (j = 0; j < m->nrcpt; j++) {
@@ -243,7 +260,7 @@ table(FILE *out, const char *title, const struct listing *l, long long now)
 		/* Config problems are the operator's: make them loud. */
 		fprintf(out, "%-22s %-16s %-8s %-5u %-9s %s\n", m->id, m->site,
 		    age, m->attempts, next, cls == QC_CONFIG ?
-		    "CONFIG  <- fix the setup (see reply)" : qclass_names[cls]);
+		    "CONFIG  <- fix the setup (see reply)" : qclass_name(cls));
 		if (m->reply[0])
 			fprintf(out, "    reply: %s\n", m->reply);
 		for (j = 0; j < m->nrcpt; j++) {
