@@ -1,11 +1,11 @@
 /*
- * queue — the operator's commands over the spool (see queue.h).  Reads
+ * queuecmd — the operator's commands over the spool (see queuecmd.h).  Reads
  * without claims (every spool write renames a complete file into place);
  * changes a queued message only under its claim, like the sender, so a
  * running worker and the CLI never both write one file.  Message data is
  * freed as soon as a file is read: a listing holds envelopes only.
  */
-#include "queue.h"
+#include "queuecmd.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +55,7 @@ struct listing {
 };
 
 void
-queue_duration(char out[32], long long secs)
+queuecmd_duration(char out[32], long long secs)
 {
 	if (secs < 0)
 		secs = 0;
@@ -248,13 +248,13 @@ table(FILE *out, const char *title, const struct listing *l, long long now)
 	for (i = 0; i < l->n; i++) {
 		const struct spool_msg *m = &l->it[i].m;
 		enum qclass cls = l->it[i].cls;
-		queue_duration(age, now - m->created);
+		queuecmd_duration(age, now - m->created);
 		if (strcmp(l->sub, "failed") == 0)
 			snprintf(next, sizeof next, "-");
 		else if (m->next_try <= now)
 			snprintf(next, sizeof next, "now");
 		else {
-			queue_duration(d, m->next_try - now);
+			queuecmd_duration(d, m->next_try - now);
 			snprintf(next, sizeof next, "in %s", d);
 		}
 		/* Config problems are the operator's: make them loud. */
@@ -276,7 +276,7 @@ table(FILE *out, const char *title, const struct listing *l, long long now)
 }
 
 int
-queue_list(struct spool *sp, int json, FILE *out)
+queuecmd_list(struct spool *sp, int json, FILE *out)
 {
 	struct listing q, f;
 	long long now = (long long)time(NULL);
@@ -392,7 +392,7 @@ flush_one(void *arg, const char *id)
 }
 
 int
-queue_flush(struct spool *sp, FILE *out)
+queuecmd_flush(struct spool *sp, FILE *out)
 {
 	struct flushing fl = { sp, (long long)time(NULL), 0, 0, 0, out };
 	char err[512];
@@ -462,7 +462,7 @@ revive(struct spool_msg *m, long long now)
 }
 
 int
-queue_retry(struct spool *sp, const char *id, FILE *out)
+queuecmd_retry(struct spool *sp, const char *id, FILE *out)
 {
 	struct spool_msg q, f;
 	long long now = (long long)time(NULL);
@@ -548,7 +548,7 @@ out:
 }
 
 int
-queue_drop(struct spool *sp, const char *id, FILE *out)
+queuecmd_drop(struct spool *sp, const char *id, FILE *out)
 {
 	static const char *const subs[] = { "failed", "corrupt" };
 	struct spool_msg q;
@@ -609,7 +609,7 @@ queue_drop(struct spool *sp, const char *id, FILE *out)
 /* --- check ------------------------------------------------------------------- */
 
 int
-queue_check(struct spool *sp, unsigned older_than, FILE *out)
+queuecmd_check(struct spool *sp, unsigned older_than, FILE *out)
 {
 	struct listing q, f;
 	long long now = (long long)time(NULL);
@@ -634,7 +634,7 @@ queue_check(struct spool *sp, unsigned older_than, FILE *out)
 		    nold++ == 0)
 			old = m;          /* oldest first: this is the oldest */
 	}
-	queue_duration(limit, older_than);
+	queuecmd_duration(limit, older_than);
 	if (f.n || corrupt || nconfig || q.nbad || f.nbad) {
 		rc = QCHECK_CRITICAL;
 		fprintf(out, "CRITICAL: formpost queue:");
@@ -654,7 +654,7 @@ queue_check(struct spool *sp, unsigned older_than, FILE *out)
 		fprintf(out, " see formpost queue list\n");
 	} else if (nold) {
 		rc = QCHECK_WARNING;
-		queue_duration(age, now - old->created);
+		queuecmd_duration(age, now - old->created);
 		fprintf(out, "WARNING: formpost queue: %zu message%s older than "
 		    "%s (oldest %s, %s: %s); see formpost queue list\n", nold,
 		    nold == 1 ? "" : "s", limit, old->id, age, old->reply[0] ?
