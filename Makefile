@@ -46,10 +46,10 @@ build-asan/%.o: src/%.c $(HDRS) | build-asan
 build-fuzz/%.o: src/%.c $(HDRS) | build-fuzz
 	$(CLANG) $(WARN) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(CPPFLAGS) -c -o $@ $<
 
-build/test_%: tests/unit/test_%.c $(LIBSRCS:src/%.c=build/%.o) tests/unit/unit.h
+build/test_%: tests/unit/test_%.c $(LIBSRCS:src/%.c=build/%.o) tests/unit/unit.h tests/unit/fixture.h
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -Itests/unit -o $@ $< $(LIBSRCS:src/%.c=build/%.o) -lcmocka $(LDLIBS)
 
-build-asan/test_%: tests/unit/test_%.c $(LIBSRCS:src/%.c=build-asan/%.o) tests/unit/unit.h
+build-asan/test_%: tests/unit/test_%.c $(LIBSRCS:src/%.c=build-asan/%.o) tests/unit/unit.h tests/unit/fixture.h
 	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) -Itests/unit -o $@ $< $(LIBSRCS:src/%.c=build-asan/%.o) -lcmocka $(LDLIBS)
 
 # Test helper programs (drivers that integration tests call).

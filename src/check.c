@@ -1,6 +1,6 @@
 /*
  * check — deliverability lints and environment checks for `formpost check`.
- * The lints encode why contact-form mail gets lost (SPEC "Why it exists"):
+ * The lints encode why contact-form mail gets lost (README, first lines):
  * a From the SMTP account may not use, or at a domain whose DMARC policy
  * makes receivers drop it.
  */

@@ -11,7 +11,7 @@
 
 #include "config.h"
 
-/* Deliverability lints (SPEC "formpost check"): From at a consumer,
+/* Deliverability lints (`formpost help check`): From at a consumer,
  * DMARC-reject or carrier domain → error; envelope_from at another domain
  * than From → error; SMTP username at another domain than From → warning.
  * Returns the number of errors (warnings don't count).  Pure. */

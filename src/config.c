@@ -1,7 +1,7 @@
 /*
  * config — the YAML loader.  libyaml's event API builds a small tree while
  * enforcing what the parser does not: depth, no anchors/aliases/tags, no
- * duplicate keys, no NUL, capped scalars, one document (APIS §3).  A
+ * duplicate keys, no NUL, capped scalars, one document.  A
  * schema walk then turns the tree into struct config, checking every key's
  * type and range.  The first error wins and carries FILE:LINE:COLUMN.
  * Must never read secrets here except in config_load_secrets, and never
@@ -24,6 +24,7 @@
 #include <yaml.h>
 
 #include "addr.h"
+#include "file.h"
 #include "limits.h"
 #include "util.h"
 
@@ -414,27 +415,6 @@ parse_ull(const char *s, unsigned long long *out)
 	return 0;
 }
 
-static int
-get_uint(struct ld *ld, const struct ynode *map, const char *key,
-    unsigned long long lo, unsigned long long hi, unsigned long long *out)
-{
-	const struct ynode *n = map_get(map, key);
-	unsigned long long v;
-
-	if (n == NULL)
-		return 0;
-	if (n->kind != Y_SCALAR || parse_ull(n->str, &v) == -1) {
-		NERR(ld, n, "%s must be a whole number", key);
-		return -1;
-	}
-	if (v < lo || v > hi) {
-		NERR(ld, n, "%s must be between %llu and %llu", key, lo, hi);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 struct unit {
 	char suffix;
 	unsigned long long mul;
@@ -489,22 +469,41 @@ config_parse_duration(const char *s, unsigned *out)
 	return 0;
 }
 
+/* How a number is written in the config, and how its range is told. */
+struct numkind {
+	const struct unit *units;  /* NULL: digits only */
+	unsigned long long max;
+	const char *form;          /* "KEY must be FORM" */
+	const char *each, *after;  /* after each bound, after the range */
+};
+
+static const struct numkind count_kind = { NULL, ULLONG_MAX,
+    "a whole number", "", "" };
+static const struct numkind size_kind = { size_units, ULLONG_MAX,
+    "a size such as 64k or 2M", "", " bytes" };
+static const struct numkind time_kind = { time_units, UINT_MAX,
+    "a duration such as 30s, 10m, 1h or 5d", "s", "" };
+
+/* The optional number under key, in [lo, hi]: 0 (*out set when present),
+ * or -1 with the error reported. */
 static int
-get_size(struct ld *ld, const struct ynode *map, const char *key,
-    unsigned long long lo, unsigned long long hi, unsigned long long *out)
+get_number(struct ld *ld, const struct ynode *map, const char *key,
+    const struct numkind *k, unsigned long long lo, unsigned long long hi,
+    unsigned long long *out)
 {
 	const struct ynode *n = map_get(map, key);
 	unsigned long long v;
 
 	if (n == NULL)
 		return 0;
-	if (n->kind != Y_SCALAR || config_parse_size(n->str, &v) == -1) {
-		NERR(ld, n, "%s must be a size such as 64k or 2M", key);
+	if (n->kind != Y_SCALAR || (k->units ? parse_with_unit(n->str,
+	    k->units, k->max, &v) : parse_ull(n->str, &v)) == -1) {
+		NERR(ld, n, "%s must be %s", key, k->form);
 		return -1;
 	}
 	if (v < lo || v > hi) {
-		NERR(ld, n, "%s must be between %llu and %llu bytes", key, lo,
-		    hi);
+		NERR(ld, n, "%s must be between %llu%s and %llu%s%s", key, lo,
+		    k->each, hi, k->each, k->after);
 		return -1;
 	}
 	*out = v;
@@ -512,24 +511,29 @@ get_size(struct ld *ld, const struct ynode *map, const char *key,
 }
 
 static int
+get_uint(struct ld *ld, const struct ynode *map, const char *key,
+    unsigned long long lo, unsigned long long hi, unsigned long long *out)
+{
+	return get_number(ld, map, key, &count_kind, lo, hi, out);
+}
+
+static int
+get_size(struct ld *ld, const struct ynode *map, const char *key,
+    unsigned long long lo, unsigned long long hi, unsigned long long *out)
+{
+	return get_number(ld, map, key, &size_kind, lo, hi, out);
+}
+
+static int
 get_duration(struct ld *ld, const struct ynode *map, const char *key,
     unsigned lo, unsigned hi, unsigned *out)
 {
-	const struct ynode *n = map_get(map, key);
-	unsigned v;
+	unsigned long long v = (unsigned long long)UINT_MAX + 1; /* absent */
 
-	if (n == NULL)
-		return 0;
-	if (n->kind != Y_SCALAR || config_parse_duration(n->str, &v) == -1) {
-		NERR(ld, n, "%s must be a duration such as 30s, 10m, 1h or 5d",
-		    key);
+	if (get_number(ld, map, key, &time_kind, lo, hi, &v) == -1)
 		return -1;
-	}
-	if (v < lo || v > hi) {
-		NERR(ld, n, "%s must be between %us and %us", key, lo, hi);
-		return -1;
-	}
-	*out = v;
+	if (v <= UINT_MAX)
+		*out = (unsigned)v;
 	return 0;
 }
 
@@ -683,12 +687,6 @@ static const char *const field_type_names[] = {
 	[FT_SELECT] = "select", [FT_CHECKBOX] = "checkbox",
 };
 
-const char *
-field_type_name(enum field_type t)
-{
-	return field_type_names[t];
-}
-
 /* --------------------------------------------------------- sections */
 
 static int
@@ -788,7 +786,7 @@ parse_top(struct ld *ld, const struct ynode *root)
 			return -1;
 		c->max_field_name = (size_t)v;
 		v = c->spool_max_messages;
-		if (get_uint(ld, n, "spool_max_messages", 1, 10000000,
+		if (get_uint(ld, n, "spool_max_messages", 1, MAX_SPOOL_MAX_MESSAGES,
 		    &v) == -1)
 			return -1;
 		c->spool_max_messages = (size_t)v;
@@ -798,11 +796,11 @@ parse_top(struct ld *ld, const struct ynode *root)
 	}
 	if ((n = map_get(root, "delivery")) != NULL) {
 		if (map_keys(ld, n, "delivery", dkeys) == -1 ||
-		    get_duration(ld, n, "first_retry", 1, 86400,
+		    get_duration(ld, n, "first_retry", 1, MAX_FIRST_RETRY,
 		    &c->first_retry) == -1 ||
-		    get_duration(ld, n, "max_retry", 1, 7 * 86400,
+		    get_duration(ld, n, "max_retry", 1, MAX_MAX_RETRY,
 		    &c->max_retry) == -1 ||
-		    get_duration(ld, n, "max_age", 1, 60 * 86400,
+		    get_duration(ld, n, "max_age", 1, MAX_MAX_AGE,
 		    &c->max_age) == -1)
 			return -1;
 		if (c->max_retry < c->first_retry) {
@@ -1072,7 +1070,7 @@ parse_field(struct ld *ld, const struct ynode *key, const struct ynode *n,
 		return -1;
 	}
 	if (f->pattern) {
-		/* SPEC: the whole value must match, so anchor it.  The
+		/* The whole value must match (as HTML's pattern=), so anchor it.  The
 		 * pattern must compile on its own first: "a)|(b" would
 		 * otherwise close our group and escape the anchors. */
 		char *anchored = NULL;
@@ -1212,8 +1210,8 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 
 	s->pos.line = key->line;
 	s->pos.col = key->col;
-	s->token_min_age = 3;
-	s->token_max_age = 7200;
+	s->token_min_age = DEF_TOKEN_MIN_AGE;
+	s->token_max_age = DEF_TOKEN_MAX_AGE;
 	s->max_links = UINT_MAX;
 	if (!name_ok(key->str)) {
 		NERR(ld, key, "site name '%s' may use only letters, digits, "
@@ -1387,7 +1385,7 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 	if ((v = map_get(n, "filters")) != NULL) {
 		unsigned long long ml = UINT_MAX;
 		if (map_keys(ld, v, "filters", fkeys) == -1 ||
-		    get_uint(ld, v, "max_links", 0, 1000, &ml) == -1 ||
+		    get_uint(ld, v, "max_links", 0, MAX_MAX_LINKS, &ml) == -1 ||
 		    get_bool(ld, v, "require_japanese", &s->require_japanese)
 		    == -1)
 			return -1;
@@ -1396,9 +1394,9 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 	if ((v = map_get(n, "token")) != NULL) {
 		if (map_keys(ld, v, "token", tkeys) == -1 ||
 		    get_bool(ld, v, "required", &s->token_required) == -1 ||
-		    get_duration(ld, v, "min_age", 0, 86400,
+		    get_duration(ld, v, "min_age", 0, MAX_TOKEN_MIN_AGE,
 		    &s->token_min_age) == -1 ||
-		    get_duration(ld, v, "max_age", 1, 30 * 86400,
+		    get_duration(ld, v, "max_age", 1, MAX_TOKEN_MAX_AGE,
 		    &s->token_max_age) == -1)
 			return -1;
 		if (s->token_min_age >= s->token_max_age) {
@@ -1563,46 +1561,20 @@ fail:
 	return NULL;
 }
 
-/* Reads a whole small file; caller frees *out.  -1 with errno set. */
+/* Reads a whole small file; caller frees *out.  0, or an errno value. */
 static int
 read_small_file(const char *path, size_t cap, char **out, size_t *outlen)
 {
 	struct buf b;
-	char chunk[8192];
-	ssize_t r;
-	int fd, saved;
+	int rc;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
 	buf_init(&b);
-	while ((r = read(fd, chunk, sizeof chunk)) != 0) {
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		if (b.len + (size_t)r > cap) {
-			errno = EFBIG;
-			goto fail;
-		}
-		if (buf_add(&b, chunk, (size_t)r) == -1) {
-			errno = ENOMEM;
-			goto fail;
-		}
+	if ((rc = file_read(path, cap, &b)) != 0) {
+		buf_free(&b);
+		return rc;
 	}
-	close(fd);
 	*outlen = b.len;
-	if ((*out = buf_steal(&b)) == NULL) {
-		errno = ENOMEM;
-		return -1;
-	}
-	return 0;
-fail:
-	saved = errno;
-	close(fd);
-	buf_free(&b);
-	errno = saved;
-	return -1;
+	return (*out = buf_steal(&b)) == NULL ? ENOMEM : 0;
 }
 
 struct config *
@@ -1611,10 +1583,11 @@ config_load(const char *path, char *err, size_t errlen)
 	struct config *c;
 	char *data = NULL, *dir, *slash;
 	size_t len;
+	int rc;
 
-	if (read_small_file(path, LIM_CONFIG_BYTES, &data, &len) == -1) {
+	if ((rc = read_small_file(path, LIM_CONFIG_BYTES, &data, &len)) != 0) {
 		snprintf(err, errlen, "%s: cannot read: %s%s", path,
-		    strerror(errno), errno == ENOENT ? " (give another "
+		    strerror(rc), rc == ENOENT ? " (give another "
 		    "file with -c FILE or FORMPOST_CONFIG)" : "");
 		return NULL;
 	}
@@ -1693,7 +1666,7 @@ config_load_secrets(struct config *c, char *err, size_t errlen)
 	size_t i, len;
 	struct stat st;
 	char *s;
-	int fd;
+	int fd, rc;
 
 	for (i = 0; i < c->nprofiles; i++) {
 		struct smtp_profile *p = &c->profiles[i];
@@ -1726,11 +1699,11 @@ config_load_secrets(struct config *c, char *err, size_t errlen)
 				    p->name, p->password_file);
 				return -1;
 			}
-			if (read_small_file(p->password_file, 4096, &s,
-			    &len) == -1) {
+			if ((rc = read_small_file(p->password_file,
+			    LIM_SECRET_BYTES, &s, &len)) != 0) {
 				snprintf(err, errlen, "smtp.%s: cannot read "
 				    "password_file %s: %s", p->name,
-				    p->password_file, strerror(errno));
+				    p->password_file, strerror(rc));
 				return -1;
 			}
 			while (len && (s[len - 1] == '\n' ||
@@ -1764,16 +1737,5 @@ config_site(const struct config *c, const char *name)
 	for (i = 0; i < c->nsites; i++)
 		if (strcmp(c->sites[i].name, name) == 0)
 			return &c->sites[i];
-	return NULL;
-}
-
-const struct smtp_profile *
-config_profile(const struct config *c, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < c->nprofiles; i++)
-		if (strcmp(c->profiles[i].name, name) == 0)
-			return &c->profiles[i];
 	return NULL;
 }

@@ -1,5 +1,6 @@
 /*
- * config — loads and validates formpost.yaml (SPEC "Configuration") into
+ * config — loads and validates formpost.yaml (conf/formpost.example.yaml
+ * documents every key) into
  * one immutable struct config.  Strict: unknown and duplicate keys,
  * anchors, aliases, tags, wrong types, impossible values, NUL bytes and
  * nesting deeper than the schema are errors reported as
@@ -133,8 +134,6 @@ int config_load_secrets(struct config *c, char *err, size_t errlen);
 void config_free(struct config *c);
 
 const struct site *config_site(const struct config *c, const char *name);
-const struct smtp_profile *config_profile(const struct config *c,
-    const char *name);
 
 /* Strict parsers shared with tests: "64k" "2M" "1024" → bytes; "30s" "10m"
  * "1h" "5d" "45" → seconds.  Return 0 or -1. */
@@ -143,7 +142,5 @@ int config_parse_duration(const char *s, unsigned *out);
 
 /* 1 when host names the loopback interface (127.0.0.0/8, ::1, localhost). */
 int config_host_is_loopback(const char *host);
-
-const char *field_type_name(enum field_type t);
 
 #endif

@@ -1,4 +1,4 @@
-/* crypto — OpenSSL 3 behind a small interface (APIS §4). */
+/* crypto — OpenSSL 3 behind a small interface. */
 #include "crypto.h"
 
 #include <openssl/core_names.h>

@@ -34,7 +34,7 @@ int crypto_id_valid(const char *s);
 int crypto_random(void *out, size_t n);
 
 /* HMAC-SHA256(key, data) into out, through an EVP_MAC fetched once per
- * process (APIS §4.1: 3.0 fetches take global locks).  Returns 0 or -1. */
+ * process (OpenSSL 3.0 fetches take global locks).  Returns 0 or -1. */
 int crypto_hmac_sha256(const void *key, size_t keylen, const void *data,
     size_t n, unsigned char out[SHA256_LEN]);
 

@@ -1,6 +1,6 @@
 /*
  * dedup — remembers recently accepted submissions, so that the same site,
- * client address and content within a window (SPEC: 10 minutes; a double
+ * client address and content within a window (LIM_DEDUP_WINDOW; a double
  * click, a browser resend) gets the first answer with the first id and no
  * second mail.  A fixed-size, set-associative table of (SHA-256 key, id,
  * time): memory never grows, whatever a flood of distinct clients sends;
@@ -14,6 +14,11 @@
  * that claim to settle.  Recorded: the first id, no second mail.
  * Released (the first's submit failed): the second claims and submits
  * itself, so no visitor is told "sent" for a message not on disk.
+ *
+ * serve keeps two tables: `dedup` for submissions (dedup_key), and
+ * `nonces` for the fill-time token's replay check, keyed by the token's
+ * nonce for LIM_TOKEN_NONCE_WINDOW, so a token is accepted for one
+ * message however often it is posted.
  */
 #ifndef FORMPOST_DEDUP_H
 #define FORMPOST_DEDUP_H

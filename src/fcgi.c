@@ -1,10 +1,10 @@
 /*
- * fcgi — listener and request threads (APIS §2).  We create the socket
- * ourselves (FCGX_OpenSocket unlinks blindly and exit()s on error), accept
- * without a mutex (Linux accept() is thread-safe), survive EMFILE by
- * backing off, and stop by setting FCGX_ShutdownPending, shutting the
- * listener down and poking each thread with a signal that interrupts
- * accept() (installed without SA_RESTART).
+ * fcgi — listener and request threads (doc/design.md "Threads").  We create
+ * the socket ourselves (FCGX_OpenSocket unlinks blindly and exit()s on error),
+ * accept without a mutex (Linux accept() is thread-safe), survive EMFILE by
+ * backing off, and stop by setting FCGX_ShutdownPending, shutting the listener
+ * down and poking each thread with a signal that interrupts accept()
+ * (installed without SA_RESTART).
  */
 #include "fcgi.h"
 
@@ -26,10 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "limits.h"
 #include "log.h"
 
 #define WAKE_SIGNAL SIGUSR2   /* SIGUSR1 is libfcgi's */
-#define BACKLOG 128
 
 struct fcgi_pool {
 	int fd;
@@ -89,7 +89,7 @@ unix_listener(const struct config *c, char *err, size_t errlen)
 	umask(old);
 	if (chmod(c->listen_path, 0660) == -1 ||
 	    (gr && chown(c->listen_path, (uid_t)-1, gr->gr_gid) == -1) ||
-	    listen(fd, BACKLOG) == -1)
+	    listen(fd, LIM_LISTEN_BACKLOG) == -1)
 		goto fail;
 	return fd;
 fail:
@@ -119,7 +119,7 @@ tcp_listener(const struct config *c, char *err, size_t errlen)
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
 	    sizeof one) == -1 || bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
-	    listen(fd, BACKLOG) == -1) {
+	    listen(fd, LIM_LISTEN_BACKLOG) == -1) {
 		snprintf(err, errlen, "listen: %s:%s: %s", c->listen_host,
 		    port, strerror(errno));
 		if (fd != -1)
@@ -249,7 +249,7 @@ serve_one(struct fcgi_pool *p, FCGX_Request *r)
 	if (resp.status == 0)
 		resp.status = 503;
 	/* A client that left is harmless here: the message (if any) is
-	 * already stored (B2.8). */
+	 * already stored (doc/design.md "A request", step 8). */
 	/* libfcgi's own printf lacks %zu: format with ours. */
 	snprintf(line, sizeof line, "Status: %d %s\r\n", resp.status,
 	    http_status_reason(resp.status));
@@ -306,7 +306,7 @@ worker(void *arg)
 			if (atomic_load(&p->stopping))
 				break;
 			/* EMFILE, ENFILE, ENOBUFS...: transient; never let a
-			 * worker die of it (B2.4). */
+			 * worker die of it. */
 			if (rc != -EINTR)
 				log_event(LOG_WARN, "accept_failed", "error",
 				    strerror(-rc), (char *)NULL);

@@ -231,7 +231,7 @@ wants_json(const struct http_req *req)
 	return req->accept && strstr(req->accept, "application/json");
 }
 
-/* Headers every answer carries (SPEC "HTTP contract"). */
+/* Headers every answer carries (README "HTTP answers"). */
 static void
 common_headers(struct http_resp *r, const struct site *s, int json)
 {

@@ -1,8 +1,8 @@
 /*
- * http — one form request, start to answer: routing, the Origin rule,
- * body limits and parsing, validation, composition, and every answer of
- * SPEC's table as an HTML page (or JSON).  Knows nothing of FastCGI: the
- * caller passes the CGI-style parameters and a body reader, and writes the
+ * http — one form request, start to answer: routing, the Origin rule, body
+ * limits and parsing, validation, composition, and every answer of README's
+ * "HTTP answers" table as an HTML page (or JSON).  Knows nothing of FastCGI:
+ * the caller passes the CGI-style parameters and a body reader, and writes the
  * response.  Effects (storing the message) go through ctx->submit.
  * Thread-safe: everything it touches is per request or immutable.
  */
@@ -74,7 +74,7 @@ struct http_ctx {
 	struct ratelimit *rl;        /* NULL: no rate limits; outlives c */
 	uint64_t (*now_ms)(void);    /* monotonic ms; NULL: CLOCK_MONOTONIC */
 	struct dedup *dedup;         /* double-submit table; NULL: none */
-	/* The fill-time token (SPEC "token:"): its key (TOKEN_KEY_LEN
+	/* The fill-time token (doc/design.md "A request"): its key (TOKEN_KEY_LEN
 	 * bytes; NULL: no token route, and a site requiring tokens accepts
 	 * nothing), the nonces of accepted posts (NULL: no replay check),
 	 * and wall-clock ms (NULL: CLOCK_REALTIME; tokens outlive
@@ -111,7 +111,8 @@ enum lang http_guess_lang(const struct config *c, const char *accept_language);
  * line: static, "Error" for a code formpost never answers. */
 const char *http_status_reason(int status);
 
-/* The Origin rule (SPEC): 0 allowed, or -1 with *reason set. */
+/* The Origin rule (Origin, then Referer, then Sec-Fetch-Site; README
+ * "HTTP answers", 403): 0 allowed, or -1 with *reason set. */
 int http_origin_ok(const struct site *s, const char *origin,
     const char *referer, const char *sec_fetch_site, const char **reason);
 

@@ -15,6 +15,7 @@
 #define LIM_PROFILES          32             /* smtp profiles */
 #define LIM_LIST_ITEMS        100            /* to/cc/bcc/origins/options... */
 #define LIM_NAME_BYTES        64             /* site, profile and field names */
+#define LIM_SECRET_BYTES      4096           /* bytes: one password_file */
 
 /* Request (configurable under limits:, these are the defaults and ranges) */
 #define DEF_MAX_BODY          (64 * 1024)    /* bytes */
@@ -31,6 +32,7 @@
 
 /* Spool */
 #define DEF_SPOOL_MAX_MESSAGES 10000
+#define MAX_SPOOL_MAX_MESSAGES 10000000
 #define DEF_SPOOL_MIN_FREE    (64LL * 1024 * 1024) /* bytes */
 #define LIM_SPOOL_FILE        (64 * 1024 * 1024) /* bytes: largest spool file read */
 #define LIM_SPOOL_LINE        1024           /* bytes: one spool header line */
@@ -43,11 +45,18 @@
 
 /* Delivery, seconds */
 #define DEF_FIRST_RETRY       30
+#define MAX_FIRST_RETRY       86400
 #define DEF_MAX_RETRY         3600
+#define MAX_MAX_RETRY         (7 * 86400)
 #define DEF_MAX_AGE           (5 * 86400)
+#define MAX_MAX_AGE           (60 * 86400)
 #define DEF_SMTP_TIMEOUT      30
 #define LIM_SMTP_ATTEMPT      (15 * 60)      /* whole attempt cap */
 #define LIM_STOP_GRACE        3              /* seconds in-flight SMTP gets on SIGTERM */
+#define LIM_SMTP_IDLE         10             /* seconds: an idle SMTP connection is closed */
+#define LIM_SMTP_LINE         1024           /* bytes of one server reply line kept */
+#define LIM_SENDER_PROFILES   64             /* profiles whose back-off is remembered
+                                                (reloads may rename) */
 
 /* Mail */
 #define LIM_LINE_OCTETS       998            /* RFC 5322 §2.1.1 */
@@ -57,11 +66,19 @@
 #define LIM_ADDR_DOMAIN       255            /* RFC 5321 §4.5.3.1.2 */
 #define LIM_ADDR_PATH         256            /* RFC 5321 §4.5.3.1.3 */
 
-/* Double submit (SPEC "HTTP contract") */
+/* Spam filters and the fill-time token, per site (doc/design.md "Limits") */
+#define MAX_MAX_LINKS         1000           /* links: filters.max_links */
+#define DEF_TOKEN_MIN_AGE     3              /* seconds */
+#define MAX_TOKEN_MIN_AGE     86400
+#define DEF_TOKEN_MAX_AGE     7200           /* seconds */
+#define MAX_TOKEN_MAX_AGE     (30 * 86400)
+
+/* Double submit and replays (doc/design.md "Limits") */
 #define LIM_DEDUP_WINDOW      600            /* seconds: same post = same answer */
 #define LIM_DEDUP_SLOTS       4096           /* entries, ~80 bytes each, fixed */
 #define LIM_TOKEN_NONCES      16384          /* token nonces of accepted posts, ~80 bytes each, fixed */
-#define LIM_TOKEN_NONCE_WINDOW (30 * 86400)  /* seconds: the largest token max_age */
+#define LIM_TOKEN_NONCE_WINDOW MAX_TOKEN_MAX_AGE /* seconds: a nonce is remembered
+                                                as long as any token may live */
 #define LIM_DEDUP_WAIT_MS     5000           /* a twin waits this long for the first's spool write */
 
 /* Templates */
@@ -72,5 +89,11 @@
 #define DEF_WORKERS           8
 #define MAX_WORKERS           256
 #define LIM_SENDERS           2              /* background delivery threads */
+#define LIM_LISTEN_BACKLOG    128            /* connections: listen(2) backlog */
+#define LIM_RATELIMIT_SLOTS   65536          /* clients, 16 bytes each: 1 MiB whatever
+                                                the flood */
+
+/* Logs */
+#define LIM_LOG_VALUE         512            /* bytes of one value before "…" */
 
 #endif

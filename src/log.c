@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "limits.h"
 #include "util.h"
 
-#define LOG_VALUE_MAX 512   /* bytes of one value before "…" truncation */
 
 static enum log_level min_level = LOG_INFO;
 
@@ -37,11 +37,11 @@ add_value(struct buf *b, const char *v)
 		if (!safe_char((unsigned char)v[i]) && (unsigned char)v[i] < 0x80)
 			quote = 1;
 	if (!quote) {
-		buf_add(b, v, n > LOG_VALUE_MAX ? LOG_VALUE_MAX : n);
+		buf_add(b, v, n > LIM_LOG_VALUE ? LIM_LOG_VALUE : n);
 		return;
 	}
 	buf_addc(b, '"');
-	for (i = 0; i < n && i < LOG_VALUE_MAX; i++) {
+	for (i = 0; i < n && i < LIM_LOG_VALUE; i++) {
 		unsigned char c = (unsigned char)v[i];
 		if (c == '"' || c == '\\')
 			buf_printf(b, "\\%c", c);
@@ -52,7 +52,7 @@ add_value(struct buf *b, const char *v)
 		else
 			buf_addc(b, (char)c);
 	}
-	if (n > LOG_VALUE_MAX)
+	if (n > LIM_LOG_VALUE)
 		buf_adds(b, "...");
 	buf_addc(b, '"');
 }

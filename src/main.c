@@ -14,7 +14,7 @@
 #include "help.h"
 #include "pages.h"
 #include "priv.h"
-#include "queue.h"
+#include "queuecmd.h"
 #include "serve.h"
 #include "smtp.h"
 #include "spool.h"
@@ -121,15 +121,15 @@ cmd_queue(const char *path, char **args, int json,
 		return fail;
 	}
 	if (strcmp(sub, "list") == 0)
-		rc = queue_list(sp, json, stdout);
+		rc = queuecmd_list(sp, json, stdout);
 	else if (strcmp(sub, "flush") == 0)
-		rc = queue_flush(sp, stdout);
+		rc = queuecmd_flush(sp, stdout);
 	else if (strcmp(sub, "retry") == 0)
-		rc = queue_retry(sp, args[2], stdout);
+		rc = queuecmd_retry(sp, args[2], stdout);
 	else if (strcmp(sub, "drop") == 0)
-		rc = queue_drop(sp, args[2], stdout);
+		rc = queuecmd_drop(sp, args[2], stdout);
 	else
-		rc = queue_check(sp, older_than, stdout);
+		rc = queuecmd_check(sp, older_than, stdout);
 	spool_close(sp);
 	config_free(c);
 	return rc;

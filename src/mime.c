@@ -17,6 +17,7 @@
 
 #include "addr.h"
 #include "limits.h"
+#include "utf8.h"
 
 #define EW_OVERHEAD	12	/* "=?UTF-8?B?" + "?=" */
 #define PHRASE_PLAIN_MAX 76	/* longer plain phrases are encoded: they fold */
@@ -40,73 +41,15 @@ static const char b64chars[] =
 static const char hexchars[] = "0123456789ABCDEF";
 
 /*
- * Strict UTF-8 (RFC 3629 §4): no overlongs, surrogates or values above
- * U+10FFFF.  Kept here rather than in utf8.c so this module stays
- * self-contained.  Returns the sequence length, 0 when invalid.
- */
-static size_t
-u8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	uint32_t c, min;
-	size_t len, i;
-
-	if (n == 0)
-		return 0;
-	c = s[0];
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c < 0xc2)
-		return 0;
-	if (c < 0xe0) {
-		len = 2;
-		c &= 0x1f;
-		min = 0x80;
-	} else if (c < 0xf0) {
-		len = 3;
-		c &= 0x0f;
-		min = 0x800;
-	} else if (c < 0xf5) {
-		len = 4;
-		c &= 0x07;
-		min = 0x10000;
-	} else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
-/*
  * 1 when s is valid UTF-8 free of anything a reader could take as a line
- * break or that has no business in a one-line field: C0 (TAB too: a header
- * value from a form has no tabs, and refusing is simpler than guessing),
- * DEL, C1 (U+0085 NEL among them), U+2028, U+2029.
+ * break or that has no business in a one-line field (utf8_is_ctl: TAB
+ * too, since a header value from a form has no tabs, and refusing is
+ * simpler than guessing).
  */
 static int
 text_ok(const char *s, size_t n)
 {
-	uint32_t cp;
-	size_t i, k;
-
-	for (i = 0; i < n; i += k) {
-		k = u8_decode((const unsigned char *)s + i, n - i, &cp);
-		if (k == 0)
-			return 0;
-		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||
-		    cp == 0x2028 || cp == 0x2029)
-			return 0;
-	}
-	return 1;
+	return !utf8_has_ctl(s, n);
 }
 
 /* RFC 5322 §3.6.8: a field name is printable ASCII other than ':'. */
@@ -258,7 +201,7 @@ ew_run(struct hdr *h, const char *s, size_t n, enum ew_ctx ctx)
 
 	useb = (n + 2) / 3 * 4 < q_cost(s, n, ctx);
 	for (i = 0; i < n; i = j) {
-		k = u8_decode(u + i, n - i, &cp);
+		k = utf8_decode(s + i, n - i, &cp);
 		cost = useb ? 4 * ((k + 2) / 3) : q_cost(s + i, k, ctx);
 		room = h->col + 1 < LIM_HEADER_FOLD ?
 		    LIM_HEADER_FOLD - h->col - 1 : 0;
@@ -273,7 +216,7 @@ ew_run(struct hdr *h, const char *s, size_t n, enum ew_ctx ctx)
 			room = LIM_ENCODED_WORD;
 		used = 0;
 		for (j = i; j < n; j += k) {
-			k = u8_decode(u + j, n - j, &cp);
+			k = utf8_decode(s + j, n - j, &cp);
 			cost = useb ? 4 * ((j - i + k + 2) / 3) :
 			    used + q_cost(s + j, k, ctx);
 			if (EW_OVERHEAD + cost > room)

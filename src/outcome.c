@@ -62,7 +62,7 @@ outcome_name(enum outcome o)
 }
 
 const char *
-smtp_phase_name(enum smtp_phase p)
+outcome_phase_name(enum smtp_phase p)
 {
 	static const char *names[] = { "connect", "tls", "ehlo", "auth",
 	    "mail", "rcpt", "data", "dot", "quit" };
@@ -112,5 +112,19 @@ outcome_note(char *note, size_t size, int append, enum outcome o,
 			o = (enum outcome)prev;
 	}
 	snprintf(note, size, "%s: %s%s %s%s%s", outcome_name(o), rest,
-	    profile, smtp_phase_name(phase), *reply ? " " : "", reply);
+	    profile, outcome_phase_name(phase), *reply ? " " : "", reply);
+}
+
+#define EXPIRED "expired after max_age"
+
+void
+outcome_expired_reply(char *reply, size_t size, const char *last)
+{
+	snprintf(reply, size, EXPIRED "; last: %.150s", last);
+}
+
+int
+outcome_reply_expired(const char *reply)
+{
+	return strncmp(reply, EXPIRED, sizeof EXPIRED - 1) == 0;
 }

@@ -1,8 +1,8 @@
 /*
  * outcome — the one place that decides what an SMTP attempt means for a
- * recipient (SPEC "Delivery"): sent, temporary (retry), config (hold and
- * alert: the operator must fix something) or permanent (give up on that
- * recipient).  Pure and table-tested; knows nothing of libcurl.
+ * recipient (doc/design.md "The four outcomes"): sent, temporary (retry),
+ * config (hold and alert: the operator must fix something) or permanent (give
+ * up on that recipient).  Pure and table-tested; knows nothing of libcurl.
  */
 #ifndef FORMPOST_OUTCOME_H
 #define FORMPOST_OUTCOME_H
@@ -43,7 +43,10 @@ enum smtp_fail {
 enum outcome outcome_classify(enum smtp_phase phase, enum smtp_fail fail,
     int code, const char *enhanced);
 
+/* The words of the log and the spool notes: "sent", "temporary",
+ * "config", "permanent"; "connect", "tls", ... "quit". */
 const char *outcome_name(enum outcome o);
+const char *outcome_phase_name(enum smtp_phase p);
 
 /* The note a spool file keeps as its last reply, so `formpost queue`
  * can tell why a message waits without guessing from reply text:
@@ -61,6 +64,12 @@ void outcome_note(char *note, size_t size, int append, enum outcome o,
 /* The CLASS a note starts with, or -1 when it has none (empty, or a free
  * text such as an expiry reason).  Pure. */
 int outcome_note_class(const char *note);
-const char *smtp_phase_name(enum smtp_phase p);
+
+/* The reply a recipient keeps when max_age gives up on it ("expired
+ * after max_age; last: NOTE"), and the test `formpost queue` tells an
+ * expired recipient from a refused one by: the one writer and the one
+ * reader of that text.  Pure. */
+void outcome_expired_reply(char *reply, size_t size, const char *last);
+int outcome_reply_expired(const char *reply);
 
 #endif

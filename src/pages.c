@@ -5,13 +5,12 @@
  */
 #include "pages.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "limits.h"
 #include "tmpl.h"
 
@@ -55,30 +54,6 @@ pages_free(struct pages *p)
 	free(p);
 }
 
-static int
-read_file(const char *path, struct buf *b)
-{
-	char chunk[8192];
-	ssize_t r;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	while ((r = read(fd, chunk, sizeof chunk)) != 0) {
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1 || b->len + (size_t)r > LIM_TEMPLATE_BYTES ||
-		    buf_add(b, chunk, (size_t)r) == -1) {
-			if (r != -1)
-				errno = EFBIG;
-			close(fd);
-			return -1;
-		}
-	}
-	close(fd);
-	return 0;
-}
-
 static struct tmpl *
 load_one(const struct config *c, const struct site *s, enum page pg,
     const char *const *known, char *err, size_t errlen)
@@ -86,6 +61,7 @@ load_one(const struct config *c, const struct site *s, enum page pg,
 	char path[4096], cerr[256];
 	struct tmpl *t = NULL;
 	struct buf b;
+	int rc;
 
 	buf_init(&b);
 	path[0] = '\0';
@@ -98,9 +74,9 @@ load_one(const struct config *c, const struct site *s, enum page pg,
 	if (path[0] == '\0')
 		snprintf(path, sizeof path, "%s/%s/%s", c->templates,
 		    s->lang == LANG_JA ? "ja" : "en", page_files[pg]);
-	if (read_file(path, &b) == -1) {
+	if ((rc = file_read(path, LIM_TEMPLATE_BYTES, &b)) != 0) {
 		snprintf(err, errlen, "%s: cannot read template: %s", path,
-		    strerror(errno));
+		    strerror(rc));
 		goto out;
 	}
 	t = tmpl_compile(b.data ? b.data : "", b.len,

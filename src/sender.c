@@ -21,12 +21,11 @@
 
 #include "delivery.h"
 #include "idset.h"
+#include "limits.h"
 #include "log.h"
 #include "outcome.h"
 #include "smtp.h"
 
-#define PSTATES     64   /* profile names remembered (reloads may rename) */
-#define IDLE_CLOSE  10   /* seconds: close an idle SMTP connection after */
 
 struct entry {
 	long long due;
@@ -59,8 +58,7 @@ struct sender {
 	struct idset *known;       /* ids in heap or in flight, with counts */
 	long long next_rescan;     /* epoch seconds */
 	int scanning;              /* a thread is rescanning queue/ */
-	int rescan_now;            /* sender_rescan asked for one */
-	struct pstate ps[PSTATES];
+	struct pstate ps[LIM_SENDER_PROFILES];
 	size_t nps;
 	/* Flushed ids (sorted): their files' next-try is waived until their
 	 * next attempt.  In flight: ids being delivered, out of the heap. */
@@ -231,15 +229,6 @@ sender_wake(struct sender *s, const char *id)
 		schedule_failed(id);
 }
 
-void
-sender_rescan(struct sender *s)
-{
-	pthread_mutex_lock(&s->mu);
-	s->rescan_now = 1;
-	pthread_cond_broadcast(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-}
-
 /* --- per-profile back-off (takes mu) ------------------------------------ */
 
 static struct pstate *
@@ -250,7 +239,7 @@ pstate_get(struct sender *s, const char *name)
 	for (i = 0; i < s->nps; i++)
 		if (strcmp(s->ps[i].name, name) == 0)
 			return &s->ps[i];
-	if (s->nps == PSTATES)
+	if (s->nps == LIM_SENDER_PROFILES)
 		return NULL;   /* untracked: never backed off */
 	snprintf(s->ps[s->nps].name, sizeof s->ps[0].name, "%s", name);
 	return &s->ps[s->nps++];
@@ -443,7 +432,7 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 	iso_time(nt, next_try);
 	log_event(res.outcome == OUT_SENT ? LOG_INFO : LOG_WARN, "attempt",
 	    "site", m->site, "id", m->id, "profile", p->name, "outcome",
-	    outcome_name(res.outcome), "phase", smtp_phase_name(res.phase),
+	    outcome_name(res.outcome), "phase", outcome_phase_name(res.phase),
 	    "rcpt_count", count, "code", code, "reply", reply,
 	    "maybe_sent", res.maybe_sent ? "1" : NULL, "next_try",
 	    spool_count(m, SPOOL_PENDING) ? nt : NULL, (char *)NULL);
@@ -539,8 +528,8 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 			if (m.rcpt[i].state == SPOOL_PENDING) {
 				struct spool_rcpt *r = &m.rcpt[i];
 				r->state = SPOOL_FAILED;
-				snprintf(r->reply, sizeof r->reply, "expired "
-				    "after max_age; last: %.150s", m.reply);
+				outcome_expired_reply(r->reply,
+				    sizeof r->reply, m.reply);
 				log_failed(&m, r);
 			}
 		tried = 1;
@@ -652,22 +641,16 @@ scan_one(void *arg, const char *id)
 }
 
 /* Reads queue/ (mu not held) and schedules every id not yet known: what
- * another process committed, or a dead one held.  all: every known
- * entry is due now as well.  Returns the ids found, or -1. */
+ * another process committed, or a dead one held.  Returns the ids found,
+ * or -1. */
 static long
-rescan(struct sender *s, int all, char *err, size_t errlen)
+rescan(struct sender *s, char *err, size_t errlen)
 {
 	struct scan sc = { s, (long long)time(NULL), 0, 0 };
 	long n;
 
 	if ((n = spool_scan(s->sp, scan_one, &sc, err, errlen)) == -1)
 		return -1;
-	if (all) {
-		pthread_mutex_lock(&s->mu);
-		retime(s, sc.now, 0);
-		pthread_cond_broadcast(&s->cv);
-		pthread_mutex_unlock(&s->mu);
-	}
 	if (sc.found > 0) {
 		char f[24], q[24];
 		snprintf(f, sizeof f, "%ld", sc.found);
@@ -691,15 +674,13 @@ run(void *arg)
 	pthread_mutex_lock(&s->mu);
 	while (!s->stopping) {
 		long long now = (long long)time(NULL), until;
-		if (!s->scanning && (s->rescan_now || now >= s->next_rescan)) {
-			int all = s->rescan_now;
+		if (!s->scanning && now >= s->next_rescan) {
 			/* Set first: the other threads wait for the next
 			 * one instead of spinning on this one. */
 			s->scanning = 1;
-			s->rescan_now = 0;
 			s->next_rescan = now + LIM_SPOOL_RESCAN;
 			pthread_mutex_unlock(&s->mu);
-			if (rescan(s, all, err, sizeof err) == -1)
+			if (rescan(s, err, sizeof err) == -1)
 				log_event(LOG_ERROR, "spool_error", "error",
 				    err, (char *)NULL);
 			pthread_mutex_lock(&s->mu);
@@ -725,10 +706,10 @@ run(void *arg)
 			idset_drop(s->known, e.id);
 			continue;
 		}
-		/* Nothing due: hang up a connection idle for IDLE_CLOSE
+		/* Nothing due: hang up a connection idle for LIM_SMTP_IDLE
 		 * unless work is due sooner than that. */
-		if (cl && now - used >= IDLE_CLOSE && (s->n == 0 ||
-		    s->heap[0].due > now + IDLE_CLOSE)) {
+		if (cl && now - used >= LIM_SMTP_IDLE && (s->n == 0 ||
+		    s->heap[0].due > now + LIM_SMTP_IDLE)) {
 			pthread_mutex_unlock(&s->mu);
 			smtp_client_free(cl);
 			cl = NULL;
@@ -738,8 +719,8 @@ run(void *arg)
 		until = s->next_rescan;
 		if (s->n > 0 && s->heap[0].due < until)
 			until = s->heap[0].due;
-		if (cl && used + IDLE_CLOSE < until)
-			until = used + IDLE_CLOSE;
+		if (cl && used + LIM_SMTP_IDLE < until)
+			until = used + LIM_SMTP_IDLE;
 		ts.tv_sec = (time_t)until;
 		ts.tv_nsec = 0;
 		pthread_cond_timedwait(&s->cv, &s->mu, &ts);

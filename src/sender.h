@@ -1,6 +1,6 @@
 /*
- * sender — background delivery of spooled messages (SPEC "Delivery and
- * the spool").  LIM_SENDERS threads share an in-memory schedule of (due
+ * sender — background delivery of spooled messages (doc/design.md "A
+ * delivery").  LIM_SENDERS threads share an in-memory schedule of (due
  * time, id): a fresh commit is due at once (sender_wake signals a
  * condition variable, no polling), a retry at its next-try time.  Every
  * LIM_SPOOL_RESCAN seconds one thread rescans queue/ and schedules the ids
@@ -54,13 +54,6 @@ void sender_wake(struct sender *s, const char *id);
  * queue/ are picked up.  Thread-safe; reads the directory.  Returns the
  * number of messages in queue/, or -1 with err. */
 long sender_flush(struct sender *s, char *err, size_t errlen);
-
-/* Rescan queue/ now rather than at the next LIM_SPOOL_RESCAN tick, and
- * re-read every scheduled message from its file now (its next-try there
- * decides): for `queue flush`/`retry`, which change files under a running
- * sender.  Returns at once; the scan runs in a sender thread.
- * Thread-safe. */
-void sender_rescan(struct sender *s);
 
 /* Stops taking work, gives in-flight SMTP LIM_STOP_GRACE seconds, then
  * aborts it (those messages stay spooled).  Returns 0 when every thread

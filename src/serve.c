@@ -1,10 +1,11 @@
 /*
  * serve — the worker process.  Start-up is the only place that may fail
  * the process; afterwards a failure ends one request.  Signals are
- * blocked in every thread and taken by sigwait() here (APIS §2.6): TERM
- * and INT stop, HUP reloads.  The config and its templates form one
- * immutable "world", swapped whole on reload; a request holds a reference
- * to the world it started with, and so does the sender for each message.
+ * blocked in every thread and taken by sigwait() here (doc/design.md
+ * "Threads"): TERM and INT stop, HUP reloads.  The config and its
+ * templates form one immutable "world", swapped whole on reload; a
+ * request holds a reference to the world it started with, and so does
+ * the sender for each message.
  * Submitting commits to the spool and wakes the sender; the request
  * thread never speaks SMTP.
  */
@@ -36,9 +37,6 @@
 #include "tokenkey.h"
 #include "trigger.h"
 
-/* Rate-limit slots (16 bytes each): 1 MiB whatever the flood. */
-#define RATELIMIT_SLOTS 65536
-
 struct world {
 	struct config *c;
 	struct pages *pg;
@@ -50,7 +48,8 @@ static struct world *current;
 /* Outlives worlds: a reload must not hand every client a fresh budget. */
 static struct ratelimit *limiter;
 static struct dedup *dedup;           /* outlives reloads */
-static struct dedup *nonces;          /* token nonces; outlives reloads */
+static struct dedup *nonces;          /* token replay table (a dedup keyed by
+                                         * nonce); outlives reloads */
 static unsigned char token_key[TOKEN_KEY_LEN];
 
 static void
@@ -226,7 +225,7 @@ new_limiter(void)
 	if (crypto_id(id) == -1 ||
 	    crypto_sha256(id, ID_LEN, digest) == -1)
 		return NULL;
-	return ratelimit_new(RATELIMIT_SLOTS, digest);
+	return ratelimit_new(LIM_RATELIMIT_SLOTS, digest);
 }
 
 static int
@@ -245,7 +244,7 @@ peer_ok(void *arg, const char *addr)
 	return ok;
 }
 
-/* What only a restart can change (SPEC: listen, workers, spool, user;
+/* What only a restart can change (listen, workers, spool, user;
  * and socket_group), as the process started with it: a reload is compared
  * with these, not with the previous reload, since the running process
  * still uses them. */

@@ -1,9 +1,9 @@
 /*
- * smtp — libcurl SMTP submission (APIS §1).  curl drives the protocol; we
- * follow it through the debug callback to learn the reply to every
- * command, because CURLOPT_MAIL_RCPT_ALLLOWFAILS alone hides which
- * recipient failed (B1.3).  Never: plaintext fallback (CURLUSESSL_TRY),
- * disabled verification, CURLOPT_CRLF, or the AUTH exchange in a trace.
+ * smtp — libcurl SMTP submission (doc/design.md "A delivery").  curl drives
+ * the protocol; we follow it through the debug callback to learn the reply to
+ * every command, because CURLOPT_MAIL_RCPT_ALLLOWFAILS alone hides which
+ * recipient failed.  Never: plaintext fallback (CURLUSESSL_TRY), disabled
+ * verification, CURLOPT_CRLF, or the AUTH exchange in a trace.
  */
 #include "smtp.h"
 
@@ -17,8 +17,6 @@
 #include "mime.h"
 #include "util.h"
 
-#define LINE_MAX_IN 1024   /* bytes of one dialogue line we keep */
-
 struct dialogue {
 	enum smtp_phase phase;
 	int code;                    /* last final reply code in phase */
@@ -29,7 +27,7 @@ struct dialogue {
 	size_t rcpt_sent;            /* RCPT commands sent so far */
 	int auth_offered;
 	int plain_offered, login_offered;
-	char line[LINE_MAX_IN];      /* partial reply line */
+	char line[LIM_SMTP_LINE];    /* partial reply line */
 	size_t linelen;
 	int quitting;                /* QUIT sent: its reply decides nothing */
 	smtp_trace_fn trace;
@@ -148,21 +146,6 @@ xferinfo_cb(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 	return 0;
 }
 
-/* Printable ASCII only, capped: replies go to logs and the spool. */
-static void
-sanitise(char *dst, size_t dstlen, const char *src, size_t n)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < n && o + 1 < dstlen; i++) {
-		unsigned char ch = (unsigned char)src[i];
-		if (ch == '\r' || ch == '\n')
-			break;
-		dst[o++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
-	}
-	dst[o] = '\0';
-}
-
 static void
 trace(struct dialogue *d, char dir, const char *line)
 {
@@ -177,7 +160,7 @@ reply_line(struct dialogue *d, const char *s, size_t n)
 	char clean[SMTP_REPLY_MAX];
 	int code, final;
 
-	sanitise(clean, sizeof clean, s, n);
+	str_sanitise(clean, sizeof clean, s, n);
 	trace(d, '<', d->phase == PH_AUTH && strncmp(clean, "334", 3) == 0 ?
 	    "334 [AUTH data hidden]" : clean);
 	/* curl says QUIT after a failure before it returns: the 221 must
@@ -196,7 +179,7 @@ reply_line(struct dialogue *d, const char *s, size_t n)
 		    kw[4] == ' ' || kw[4] == '=')) {
 			char caps[256];
 			d->auth_offered = 1;
-			sanitise(caps, sizeof caps, kw, kn);
+			str_sanitise(caps, sizeof caps, kw, kn);
 			ascii_lower(caps, strlen(caps));
 			if (strstr(caps, " plain"))
 				d->plain_offered = 1;
@@ -264,13 +247,13 @@ command_line(struct dialogue *d, const char *s, size_t n)
 		d->phase = PH_DATA;
 	else if (n >= 4 && eq_ci(s, 4, "QUIT")) {
 		d->quitting = 1;
-		sanitise(clean, sizeof clean, s, n);
+		str_sanitise(clean, sizeof clean, s, n);
 		trace(d, '>', clean);
 		return;
 	}
 	d->code = 0;
 	d->reply[0] = d->enhanced[0] = '\0';
-	sanitise(clean, sizeof clean, s, n);
+	str_sanitise(clean, sizeof clean, s, n);
 	trace(d, '>', clean);
 }
 
@@ -306,8 +289,8 @@ read_cb(char *buf, size_t size, size_t nitems, void *arg)
 	struct smtp_client *c = arg;
 	size_t room = size * nitems, n;
 
-	/* A username with no AUTH offered: curl skipped AUTH silently
-	 * (B1.14); refuse to hand over the message unauthenticated. */
+	/* A username with no AUTH offered: curl skipped AUTH silently;
+	 * refuse to hand over the message unauthenticated. */
 	if (c->guard_auth && !c->d.auth_offered)
 		return CURL_READFUNC_ABORT;
 	n = c->len - c->off;
@@ -370,7 +353,7 @@ setup(struct smtp_client *c, const struct smtp_profile *p, const char *sender,
 	    CURLUSESSL_ALL : CURLUSESSL_NONE));
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	/* ca_file: trust that CA instead of the system store (SPEC). */
+	/* ca_file: trust that CA instead of the system store. */
 	SET(CURLOPT_CAINFO, p->ca_file ? p->ca_file :
 	    sys_cainfo[0] ? sys_cainfo : NULL);
 	SET(CURLOPT_CAPATH, p->ca_file ? NULL :
@@ -451,7 +434,7 @@ smtp_send(struct smtp_client *c, const struct smtp_profile *p,
 	/*
 	 * The envelope is checked again here, at the last step before curl
 	 * writes it into MAIL FROM / RCPT TO: curl sends the strings as they
-	 * are (APIS §1.6), so a CR or LF that slipped in anywhere upstream
+	 * are, so a CR or LF that slipped in anywhere upstream
 	 * (a damaged spool file, a future caller) would start a new SMTP
 	 * command.  Such a message can never be sent as it is: permanent.
 	 */
@@ -515,7 +498,7 @@ smtp_send(struct smtp_client *c, const struct smtp_profile *p,
 		buf_init(&b);
 		buf_printf(&b, "%s%s%s", curl_easy_strerror(rc),
 		    c->errbuf[0] ? ": " : "", c->errbuf);
-		sanitise(res->reply, sizeof res->reply, b.data ? b.data : "",
+		str_sanitise(res->reply, sizeof res->reply, b.data ? b.data : "",
 		    b.len);
 		buf_free(&b);
 	}

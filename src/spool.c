@@ -40,7 +40,16 @@ struct spool {
 	atomic_int full;             /* the guard's state, for its log line */
 };
 
-static const char *const state_names[] = { "pending", "sent", "failed" };
+static const char *const state_names[] = {
+	[SPOOL_PENDING] = "pending", [SPOOL_SENT] = "sent",
+	[SPOOL_FAILED] = "failed",
+};
+
+const char *
+spool_state_name(enum spool_state st)
+{
+	return state_names[st];
+}
 
 /* --- pure ------------------------------------------------------------------ */
 
@@ -67,15 +76,7 @@ text_ok(const char *s)
 void
 spool_sanitise(char dst[SPOOL_REPLY_MAX], const char *src)
 {
-	size_t o = 0;
-
-	for (; src && *src && o + 1 < SPOOL_REPLY_MAX; src++) {
-		unsigned char ch = (unsigned char)*src;
-		if (ch == '\r' || ch == '\n')
-			break;
-		dst[o++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
-	}
-	dst[o] = '\0';
+	str_sanitise(dst, SPOOL_REPLY_MAX, src, src ? strlen(src) : 0);
 }
 
 void
@@ -284,10 +285,11 @@ parse_rcpt(const char *v, size_t n, struct spool_rcpt *r)
 	return 0;
 }
 
-int
+enum spool_parse_rc
 spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
     size_t errlen)
 {
+	enum spool_parse_rc rc = SPOOL_BAD;
 	unsigned char sum[SHA256_LEN];
 	char hex[2 * SHA256_LEN + 1], sender[LIM_ADDR_PATH + 1];
 	struct spool_msg m;
@@ -309,6 +311,7 @@ spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
 	}
 	if (crypto_sha256(p, n - END_LEN, sum) == -1) {
 		what = "sha256 failed";
+		rc = SPOOL_UNCHECKED;
 		goto fail;
 	}
 	crypto_hex(sum, sizeof sum, hex);
@@ -347,6 +350,7 @@ spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
 	m.reply[vn] = '\0';
 	if ((m.sender = strdup(sender)) == NULL) {
 		what = "out of memory";
+		rc = SPOOL_UNCHECKED;
 		goto fail;
 	}
 	for (;;) {
@@ -361,8 +365,11 @@ spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
 			struct spool_rcpt *t;
 			if (m.nrcpt)
 				cap *= 2;
-			if ((t = realloc(m.rcpt, cap * sizeof *t)) == NULL)
+			if ((t = realloc(m.rcpt, cap * sizeof *t)) == NULL) {
+				what = "out of memory";
+				rc = SPOOL_UNCHECKED;
 				goto fail;
+			}
 			m.rcpt = t;
 		}
 		memset(&m.rcpt[m.nrcpt], 0, sizeof m.rcpt[m.nrcpt]);
@@ -379,15 +386,16 @@ spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
 	m.len = (size_t)num;
 	if ((m.data = malloc(m.len ? m.len : 1)) == NULL) {
 		what = "out of memory";
+		rc = SPOOL_UNCHECKED;
 		goto fail;
 	}
 	memcpy(m.data, c.p, m.len);
 	*out = m;
-	return 0;
+	return SPOOL_PARSED;
 fail:
 	snprintf(err, errlen, "%s", what);
 	spool_msg_free(&m);
-	return -1;
+	return rc;
 }
 
 /* --- effects ----------------------------------------------------------------- */
@@ -500,9 +508,9 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* fsync of a directory through a fresh fd: an fd whose fsync reported an
- * error is never asked again (APIS §5), and a fresh one sees errors that
- * happen after it was opened. */
+/* fsync of a directory through a fresh fd: an fd whose fsync reported an error
+ * is never asked again (see spool.h, "fsyncgate"), and a fresh one sees errors
+ * that happen after it was opened. */
 static int
 sync_dir(const struct spool *sp, const char *sub)
 {
@@ -597,40 +605,40 @@ spool_commit(struct spool *sp, const struct spool_msg *m, char *err,
 	return rc;
 }
 
-/* Reads the whole of fd (at most LIM_SPOOL_FILE bytes); caller frees.
- * NULL with errno EFBIG when the file is larger (it cannot be ours: the
- * file is corrupt), else with the errno of what failed (a read error, no
+/* Reads the whole of fd (at most LIM_SPOOL_FILE bytes) into *out (caller
+ * frees).  Returns 0, EFBIG when the file is larger (it cannot be ours:
+ * the file is corrupt), or the errno of what failed (a read error, no
  * memory: the file may be fine, so try again later). */
-static char *
-read_fd(int fd, size_t *len)
+static int
+read_fd(int fd, char **out, size_t *len)
 {
 	struct stat st;
 	char *p;
 	size_t off = 0;
 
 	if (fstat(fd, &st) == -1)
-		return NULL;
-	if (st.st_size < 0 || st.st_size > LIM_SPOOL_FILE) {
-		errno = EFBIG;
-		return NULL;
-	}
+		return errno;
+	if (st.st_size < 0 || st.st_size > LIM_SPOOL_FILE)
+		return EFBIG;
 	if ((p = malloc((size_t)st.st_size + 1)) == NULL)
-		return NULL;
+		return ENOMEM;
 	while (off < (size_t)st.st_size) {
 		ssize_t r = pread(fd, p + off, (size_t)st.st_size - off,
 		    (off_t)off);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
+			int e = errno;
 			free(p);
-			return NULL;
+			return e;
 		}
 		if (r == 0)
 			break;       /* shorter than fstat said: torn */
 		off += (size_t)r;
 	}
+	*out = p;
 	*len = off;
-	return p;
+	return 0;
 }
 
 /* 1 when st is what only formpost puts in the spool: a regular file owned
@@ -660,9 +668,10 @@ move_corrupt(struct spool *sp, const char *id)
  * over the old one: a lock won on the old inode is worthless, so the path
  * must still name the locked inode.  SPOOL_CLAIMED: *fd open and locked;
  * SPOOL_CORRUPT: path is not what formpost writes (!spool_file_ok), nothing
- * open; SPOOL_GONE, SPOOL_BUSY; SPOOL_ERROR with errno set. */
+ * open; SPOOL_GONE, SPOOL_BUSY; SPOOL_ERROR with the errno value in
+ * *error. */
 static enum spool_claim
-claim_lock(const struct spool *sp, const char *path, int *fd)
+claim_lock(const struct spool *sp, const char *path, int *fd, int *error)
 {
 	struct stat a, b;
 	int f = -1, tries, e;
@@ -676,14 +685,13 @@ claim_lock(const struct spool *sp, const char *path, int *fd)
 				return SPOOL_GONE;
 			if (lstat(path, &a) == 0 && !spool_file_ok(sp, &a))
 				return SPOOL_CORRUPT;
-			errno = e;
+			*error = e;
 			return SPOOL_ERROR;
 		}
 		if (flock(f, LOCK_EX | LOCK_NB) == -1 ||
 		    lstat(path, &a) == -1 || fstat(f, &b) == -1) {
-			e = errno;
+			*error = e = errno;
 			close(f);
-			errno = e;
 			return e == EWOULDBLOCK ? SPOOL_BUSY :
 			    e == ENOENT ? SPOOL_GONE : SPOOL_ERROR;
 		}
@@ -707,39 +715,41 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
     char *err, size_t errlen)
 {
 	char path[PATH_BYTES], why[128];
-	enum spool_claim rc;
+	enum spool_claim cr;
 	char *data = NULL;
 	size_t len = 0;
-	int f = -1;
+	int f = -1, e = 0;
 
 	if (!crypto_id_valid(id)) {
 		snprintf(err, errlen, "not an id");
 		return SPOOL_GONE;
 	}
 	snprintf(path, sizeof path, "%s/queue/%s", sp->dir, id);
-	rc = claim_lock(sp, path, &f);
-	if (rc == SPOOL_CORRUPT)
+	cr = claim_lock(sp, path, &f, &e);
+	if (cr == SPOOL_CORRUPT)
 		goto planted;
-	if (rc == SPOOL_ERROR)
+	if (cr == SPOOL_ERROR)
 		goto fail;
-	if (rc != SPOOL_CLAIMED)
-		return rc;
+	if (cr != SPOOL_CLAIMED)
+		return cr;
 	/* Only what the file says makes it corrupt; a failing disk or a
 	 * lack of memory must not set a good message aside for good. */
-	if ((data = read_fd(f, &len)) == NULL) {
-		if (errno != EFBIG)
-			goto fail;
+	if ((e = read_fd(f, &data, &len)) == EFBIG) {
 		snprintf(why, sizeof why, "larger than %d bytes",
 		    LIM_SPOOL_FILE);
 		goto corrupt;
 	}
-	errno = 0;
-	if (spool_parse(data, len, out, why, sizeof why) == -1) {
-		if (errno == ENOMEM) {
-			free(data);
-			errno = ENOMEM;
-			goto fail;
-		}
+	if (e != 0)
+		goto fail;
+	switch (spool_parse(data, len, out, why, sizeof why)) {
+	case SPOOL_PARSED:
+		break;
+	case SPOOL_UNCHECKED:
+		free(data);
+		data = NULL;
+		e = ENOMEM;
+		goto fail;
+	case SPOOL_BAD:
 		goto corrupt;
 	}
 	if (strcmp(out->id, id) != 0) {
@@ -761,7 +771,7 @@ corrupt:
 	snprintf(err, errlen, "%s", why);
 	return SPOOL_CORRUPT;
 fail:
-	snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	snprintf(err, errlen, "%s: %s", path, strerror(e));
 	if (f != -1)
 		close(f);
 	return SPOOL_ERROR;
@@ -914,10 +924,10 @@ spool_read(struct spool *sp, const char *sub, const char *id,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return errno == ENOENT ? 1 : -1;
 	}
-	if ((data = read_fd(fd, &len)) == NULL)
+	if (read_fd(fd, &data, &len) != 0)
 		snprintf(err, errlen, "%s: unreadable or larger than %d bytes",
 		    path, LIM_SPOOL_FILE);
-	else if (spool_parse(data, len, out, why, sizeof why) == -1)
+	else if (spool_parse(data, len, out, why, sizeof why) != SPOOL_PARSED)
 		snprintf(err, errlen, "%s: %s", path, why);
 	else if (strcmp(out->id, id) != 0) {
 		spool_msg_free(out);

@@ -1,6 +1,6 @@
 /*
- * spool — the durable queue between "answered" and "delivered" (SPEC
- * "Delivery and the spool", APIS §5).  Layout under the spool directory:
+ * spool — the durable queue between "answered" and "delivered" (doc/design.md
+ * "The spool").  Layout under the spool directory:
  *
  *   tmp/      files being written (never read by anyone else)
  *   queue/ID  messages with at least one pending recipient
@@ -32,11 +32,12 @@
  * or fails the checksum is torn or corrupt: it moves to corrupt/ and is
  * never delivered.
  *
- * Writing (commit and every state update): create tmp/NAME (O_EXCL,
- * 0600) → write → fsync → rename into place → fsync that directory.  An
- * fsync is never retried on the same fd: any error unlinks the temporary
- * file and fails (APIS §5 "fsyncgate").  No lock is taken around fsync, so
- * requests commit concurrently.
+ * Writing (commit and every state update): create tmp/NAME (O_EXCL, 0600) →
+ * write → fsync → rename into place → fsync that directory.  An fsync is never
+ * retried on the same fd: any error unlinks the temporary file and fails:
+ * after a failed fsync the kernel may have dropped the dirty pages and a
+ * second fsync reports success ("fsyncgate").  No lock is taken around fsync,
+ * so requests commit concurrently.
  *
  * Claiming: a sender holds an exclusive flock on queue/ID while it works
  * on the message; the lock moves to the new file on every update (the new
@@ -99,11 +100,22 @@ void spool_sanitise(char dst[SPOOL_REPLY_MAX], const char *src);
  * the format cannot hold). */
 int spool_format(const struct spool_msg *m, struct buf *out);
 
-/* Parses and verifies p[0..n) (marker, checksum, every field).  Returns
- * 0 with *out filled (caller frees with spool_msg_free), or -1 with the
- * reason in err; *out is untouched on failure. */
-int spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
-    size_t errlen);
+enum spool_parse_rc {
+	SPOOL_PARSED = 0,
+	SPOOL_BAD = -1,     /* the bytes do not verify: the file is corrupt */
+	SPOOL_UNCHECKED = -2, /* out of memory or no digest: the file may be
+	                     * fine, so try again later */
+};
+
+/* Parses and verifies p[0..n) (marker, checksum, every field).
+ * SPOOL_PARSED with *out filled (caller frees with spool_msg_free), else
+ * the reason in err; *out is untouched on failure. */
+enum spool_parse_rc spool_parse(const char *p, size_t n,
+    struct spool_msg *out, char *err, size_t errlen);
+
+/* The word for st in the file format and in `formpost queue`: "pending",
+ * "sent" or "failed". */
+const char *spool_state_name(enum spool_state st);
 
 /* Number of recipients in state st. */
 size_t spool_count(const struct spool_msg *m, enum spool_state st);
@@ -189,7 +201,7 @@ int spool_remove(struct spool *sp, const char *sub, const char *id,
  * sender rescans every LIM_SPOOL_RESCAN seconds).  Thread-safe. */
 size_t spool_queued(struct spool *sp);
 
-/* The capacity guard (SPEC "Capacity guard"): 0 when a new message may
+/* The capacity guard (doc/design.md "Limits"): 0 when a new message may
  * be committed; -1 with why in err when spool_queued() >= max_messages,
  * fewer than min_free bytes (or LIM_SPOOL_MIN_INODES inodes) are free to
  * the service user on the spool's filesystem.  Cheap enough for every

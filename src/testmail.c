@@ -128,7 +128,7 @@ testmail_run(const struct config *c, const char *name, FILE *out)
 			fprintf(out, "  recipient %s: %s (%s)\n", r[i].addr,
 			    outcome_name(r[i].outcome), r[i].reply);
 		fprintf(out, "outcome: %s at %s: %s\n",
-		    outcome_name(res.outcome), smtp_phase_name(res.phase),
+		    outcome_name(res.outcome), outcome_phase_name(res.phase),
 		    res.reply);
 		if (res.outcome < best || j == 0)
 			best = res.outcome;

@@ -1,5 +1,5 @@
 /*
- * token — the fill-time token (SPEC "token:", APIS §4.2).  A token is
+ * token — the fill-time token (doc/design.md "A request").  A token is
  * base64url(ver ‖ issued_at ‖ nonce ‖ HMAC-SHA256(key, ver ‖ issued_at ‖
  * nonce ‖ site name)): issued by GET <prefix>/<site>/token, checked on the
  * post.  It proves the form was loaded from us for this site, long enough

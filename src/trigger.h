@@ -1,6 +1,7 @@
 /*
  * trigger — how `formpost queue` reaches the running workers through the
- * spool (SPEC "Command line": flush wakes the running worker): the CLI
+ * spool (doc/design.md "The command line": flush wakes the running
+ * worker): the CLI
  * writes SPOOL/flush, and every serve process sharing that spool watches
  * the spool directory with inotify and runs its hook.  A FIFO would wake
  * only one reader, a signal needs a pid file and SIGUSR1 belongs to

@@ -115,3 +115,23 @@ utf8_encode(uint32_t cp, char out[4])
 	}
 	return 0;
 }
+
+int
+utf8_is_ctl(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 ||
+	    cp == 0x2029;
+}
+
+int
+utf8_has_ctl(const char *s, size_t n)
+{
+	uint32_t cp;
+	size_t i, k;
+
+	for (i = 0; i < n; i += k)
+		if ((k = utf8_decode(s + i, n - i, &cp)) == 0 ||
+		    utf8_is_ctl(cp))
+			return 1;
+	return 0;
+}

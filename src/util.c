@@ -199,3 +199,17 @@ ascii_lower(char *s, size_t n)
 		if (s[i] >= 'A' && s[i] <= 'Z')
 			s[i] += 32;
 }
+
+void
+str_sanitise(char *dst, size_t dstlen, const char *s, size_t n)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n && o + 1 < dstlen; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch == '\r' || ch == '\n')
+			break;
+		dst[o++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+	}
+	dst[o] = '\0';
+}

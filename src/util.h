@@ -39,6 +39,10 @@ char *buf_steal(struct buf *b);
 char *fp_strndup(const char *s, size_t n);
 /* 1 when s (length n) contains a byte < 0x20 or 0x7f. */
 int has_ctl(const char *s, size_t n);
+/* Copies s[0..n) into dst (room for dstlen >= 1, NUL-terminated) up to
+ * the first CR or LF, every byte but printable ASCII as '?', cut at
+ * dstlen - 1: how a server's reply may reach a log or the spool. */
+void str_sanitise(char *dst, size_t dstlen, const char *s, size_t n);
 /* ASCII case-insensitive equality of s[0..n) and the C string lit. */
 int eq_ci(const char *s, size_t n, const char *lit);
 /* Lowercases ASCII letters in place. */

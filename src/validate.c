@@ -101,24 +101,6 @@ fold_width(struct buf *b, const char *s, size_t n)
 	return b->oom ? -1 : 0;
 }
 
-/* 1 when s holds a C0/C1 control, DEL, U+2028 or U+2029 (TAB too). */
-static int
-has_line_break_or_ctl(const char *s, size_t n)
-{
-	size_t i = 0, l;
-	uint32_t cp;
-
-	while (i < n) {
-		if ((l = utf8_decode(s + i, n - i, &cp)) == 0)
-			return 1;
-		if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 ||
-		    cp == 0x2029)
-			return 1;
-		i += l;
-	}
-	return 0;
-}
-
 /* CR, LF, CRLF, U+0085, U+2028 and U+2029 → CRLF; other controls (C0
  * but TAB, DEL, the rest of C1 from U+0080) refused. */
 static int
@@ -135,8 +117,7 @@ norm_multiline(struct buf *b, const char *s, size_t n, const char **code)
 			if (cp == '\r' && i + 1 < n && s[i + 1] == '\n')
 				l++;
 			buf_add(b, "\r\n", 2);
-		} else if ((cp < 0x20 && cp != '\t') || (cp >= 0x7F &&
-		    cp <= 0x9F)) {
+		} else if (cp != '\t' && utf8_is_ctl(cp)) {
 			*code = "control_char";
 			return 0;
 		} else
@@ -165,7 +146,7 @@ validate_email(const char *s, size_t n, char **res, const char **code,
 	if (fold_width(&b, s, n) == -1)
 		goto out;
 	rc = VALIDATE_INVALID;
-	if (b.len == 0 || has_line_break_or_ctl(b.data, b.len))
+	if (b.len == 0 || utf8_has_ctl(b.data, b.len))
 		goto out;
 	if ((at = strrchr(b.data, '@')) == NULL || at == b.data)
 		goto out;
@@ -306,7 +287,7 @@ normalise(const struct field *f, const char *raw, size_t rawlen,
 	if (b->data == NULL && buf_add(b, "", 0) == -1)
 		return -1;
 	if (*code == NULL && f->type != FT_MULTILINE &&
-	    has_line_break_or_ctl(b->data, b->len))
+	    utf8_has_ctl(b->data, b->len))
 		*code = "control_char";
 	if (*code == NULL && is_blank(b->data, b->len))
 		buf_reset(b);
@@ -504,7 +485,7 @@ has_japanese(const char *s, size_t n)
 }
 
 /*
- * The site's content filters (SPEC "filters", answered 422 like a rule):
+ * The site's content filters (config `filters:`, answered 422 like a rule):
  * more links than max_links over the text fields marks the field that crossed
  * the limit; require_japanese with no Japanese text anywhere marks the
  * first multiline field (else the first text field).  Only when the

@@ -1,6 +1,7 @@
 /*
  * validate — turns the parsed form into the site's field values: applies
- * every rule of SPEC "Field types", normalises (full-width ASCII and
+ * every rule of the field types (README, conf/formpost.example.yaml),
+ * normalises (full-width ASCII and
  * Japanese dashes in email/tel/number, CRLF in multiline, IDN domains to
  * A-labels), and records one error code per field.  Unknown posted fields
  * are ignored.  Pure apart from libidn2; thread-safe.

@@ -24,7 +24,7 @@ one(const char *p, size_t n)
 	char err[128];
 	size_t i;
 
-	if (spool_parse(p, n, &m, err, sizeof err) == -1)
+	if (spool_parse(p, n, &m, err, sizeof err) != SPOOL_PARSED)
 		return;
 	CHECK(crypto_id_valid(m.id));
 	CHECK(m.nrcpt >= 1 && m.nrcpt <= LIM_SPOOL_RCPT);

@@ -7,16 +7,27 @@ import struct
 BEGIN, ABORT, END, PARAMS, STDIN, STDOUT, STDERR = 1, 2, 3, 4, 5, 6, 7
 
 
-def _record(rtype, content, req_id=1):
-    pad = (8 - len(content) % 8) % 8
-    return struct.pack(">BBHHBB", 1, rtype, req_id, len(content), pad, 0) + content + b"\0" * pad
+def record(rtype, content=b"", req_id=1, pad=False):
+    """One record (section 3.3); pad: fill the content to a multiple of 8
+    bytes, as most web servers do.  The one encoder every test uses."""
+    n = (8 - len(content) % 8) % 8 if pad else 0
+    return struct.pack(">BBHHBB", 1, rtype, req_id, len(content), n, 0) + content + b"\0" * n
 
 
-def _nv(name, value):
+def params(p):
+    """A dict of str → str as name-value pairs (section 3.4)."""
     out = b""
-    for x in (name, value):
-        out += bytes([len(x)]) if len(x) < 128 else struct.pack(">I", len(x) | 0x80000000)
-    return out + name + value
+    for k, v in p.items():
+        k, v = k.encode(), v.encode()
+        for x in (k, v):
+            out += bytes([len(x)]) if len(x) < 128 else struct.pack(">I", len(x) | 0x80000000)
+        out += k + v
+    return out
+
+
+def begin_body():
+    """BEGIN_REQUEST's content: the responder role, no keep-alive."""
+    return struct.pack(">HB5x", 1, 0)
 
 
 class Request:
@@ -32,19 +43,19 @@ class Request:
             host, port = target.rsplit(":", 1)
             self.sock = socket.create_connection((host, int(port)), timeout=timeout)
 
-    def begin(self, params):
-        self.sock.sendall(_record(BEGIN, struct.pack(">HB5x", 1, 0)))
-        body = b"".join(_nv(k.encode(), v.encode()) for k, v in params.items())
+    def begin(self, pairs):
+        self.sock.sendall(record(BEGIN, begin_body(), pad=True))
+        body = params(pairs)
         for i in range(0, len(body), 65535):
-            self.sock.sendall(_record(PARAMS, body[i:i + 65535]))
-        self.sock.sendall(_record(PARAMS, b""))
+            self.sock.sendall(record(PARAMS, body[i:i + 65535], pad=True))
+        self.sock.sendall(record(PARAMS, b"", pad=True))
 
     def send(self, data):
         for i in range(0, len(data), 65535):
-            self.sock.sendall(_record(STDIN, data[i:i + 65535]))
+            self.sock.sendall(record(STDIN, data[i:i + 65535], pad=True))
 
     def finish(self):
-        self.sock.sendall(_record(STDIN, b""))
+        self.sock.sendall(record(STDIN, b"", pad=True))
         try:
             return parse_response(read_stdout(self.sock))
         finally:
@@ -89,14 +100,14 @@ def parse_response(raw):
 
 def post(target, path, body, origin="https://www.example.com", extra=None):
     """A complete urlencoded POST; returns (status, headers, body)."""
-    params = {
+    pairs = {
         "REQUEST_METHOD": "POST", "REQUEST_URI": path, "SCRIPT_NAME": path,
         "CONTENT_TYPE": "application/x-www-form-urlencoded",
         "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": "127.0.0.1",
         "HTTP_ORIGIN": origin,
     }
-    params.update(extra or {})
+    pairs.update(extra or {})
     r = Request(target)
-    r.begin(params)
+    r.begin(pairs)
     r.send(body)
     return r.finish()

@@ -19,6 +19,8 @@ import struct
 import sys
 import threading
 
+from fcgi_client import record
+
 BEGIN, ABORT, END, PARAMS, STDIN, STDOUT = 1, 2, 3, 4, 5, 6
 KEEP_CONN = 1
 
@@ -38,10 +40,6 @@ def read_record(conn):
     content = read_exact(conn, clen)
     read_exact(conn, plen)
     return rtype, rid, content
-
-
-def record(rtype, rid, content=b""):
-    return struct.pack("!BBHHBB", 1, rtype, rid, len(content), 0, 0) + content
 
 
 def parse_params(data):
@@ -85,8 +83,8 @@ def serve(conn):
                        + reply.encode())
                 msg = b""
                 for i in range(0, len(out), 65535):
-                    msg += record(STDOUT, rid, out[i:i + 65535])
-                msg += record(STDOUT, rid) + record(END, rid, b"\0" * 8)
+                    msg += record(STDOUT, out[i:i + 65535], rid)
+                msg += record(STDOUT, b"", rid) + record(END, b"\0" * 8, rid)
                 conn.sendall(msg)
                 if not keep:
                     return

@@ -1,4 +1,4 @@
-"""Crash safety and shared spools (SPEC "Delivery and the spool", APIS §5):
+"""Crash safety and shared spools (doc/design.md "The spool"):
 "answered means stored, stored means delivered" under kill -9, full and
 failing disks, torn files, and several processes on one spool.
 

@@ -1,4 +1,4 @@
-"""The spool and the sender end to end (SPEC "Delivery and the spool"):
+"""The spool and the sender end to end (doc/design.md "A delivery"):
 posts through real nginx are answered once they are durable, and the
 background sender delivers them to a real aiosmtpd server whose faults the
 tests control, each recipient exactly once, whatever the server does.

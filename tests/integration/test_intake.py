@@ -1,4 +1,4 @@
-"""Request intake end to end: every answer of SPEC's table but 422 through
+"""Request intake end to end: every answer of README's table but 422 through
 real nginx (ja and en pages, security headers), routing through nginx and
 Apache, and hostile bytes — hundreds of malformed requests, client aborts
 and broken FastCGI streams — after which a good post still succeeds, on the
@@ -332,20 +332,6 @@ def hostile_requests(rng):
     return out
 
 
-def fcgi_record(rtype, content, rid=1):
-    return struct.pack("!BBHHBB", 1, rtype, rid, len(content), 0, 0) + content
-
-
-def fcgi_params(params):
-    data = b""
-    for k, v in params.items():
-        k, v = k.encode(), v.encode()
-        for n in (len(k), len(v)):
-            data += bytes([n]) if n < 128 else struct.pack("!I", n | 0x80000000)
-        data += k + v
-    return data
-
-
 def fcgi_request(target, params, stdin, end_stdin=True, timeout=10):
     """Speak FastCGI to formpost directly (what nginx would): returns the
     STDOUT bytes, or b"" when it answered nothing."""
@@ -353,12 +339,12 @@ def fcgi_request(target, params, stdin, end_stdin=True, timeout=10):
     s.settimeout(timeout)
     s.connect(target[5:])
     try:
-        msg = fcgi_record(1, struct.pack("!HB5x", 1, 0))
-        msg += fcgi_record(4, fcgi_params(params)) + fcgi_record(4, b"")
+        msg = fcgi_client.record(1, fcgi_client.begin_body())
+        msg += fcgi_client.record(4, fcgi_client.params(params)) + fcgi_client.record(4, b"")
         for i in range(0, len(stdin), 8000):
-            msg += fcgi_record(5, stdin[i:i + 8000])
+            msg += fcgi_client.record(5, stdin[i:i + 8000])
         if end_stdin:
-            msg += fcgi_record(5, b"")
+            msg += fcgi_client.record(5, b"")
         s.sendall(msg)
         if not end_stdin:
             s.shutdown(socket.SHUT_WR)          # the web server went away

@@ -5,12 +5,11 @@ the web server may send in place of a path."""
 import itertools
 import os
 import socket
-import struct
 import subprocess
 import time
 import urllib.parse
 
-from fcgi_client import read_stdout
+from fcgi_client import begin_body, params, read_stdout, record
 from harness import REPO, SITE_ORIGIN, free_port, wait_for
 
 _seq = itertools.count()
@@ -19,20 +18,6 @@ _seq = itertools.count()
 def good():
     return {"name": "山田 太郎", "email": "taro@example.jp",
             "message": f"レビュー {next(_seq)} {time.time()}"}
-
-
-def record(rtype, content, rid=1):
-    return struct.pack("!BBHHBB", 1, rtype, rid, len(content), 0, 0) + content
-
-
-def params(p):
-    data = b""
-    for k, v in p.items():
-        k, v = k.encode(), v.encode()
-        for n in (len(k), len(v)):
-            data += bytes([n]) if n < 128 else struct.pack("!I", n | 0x80000000)
-        data += k + v
-    return data
 
 
 def asan_env(tmp_path):
@@ -60,7 +45,7 @@ def test_reload_during_a_request_leaves_its_log_line_whole(
     s.settimeout(20)
     s.connect(str(fp.socket))
     try:
-        s.sendall(record(1, struct.pack("!HB5x", 1, 0)) + record(4, params({
+        s.sendall(record(1, begin_body()) + record(4, params({
             "REQUEST_METHOD": "POST", "SCRIPT_NAME": "/formpost/example",
             "REQUEST_URI": "/formpost/example", "REMOTE_ADDR": "127.0.0.1",
             "HTTP_ORIGIN": SITE_ORIGIN, "HTTP_ACCEPT": "application/json",
@@ -117,7 +102,7 @@ def test_a_peer_without_an_address_is_logged_as_unknown(
                                                 "ASAN_OPTIONS": asan})
     for _ in range(3):
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
-        s.sendall(record(1, struct.pack("!HB5x", 1, 0)) + record(4, params({
+        s.sendall(record(1, begin_body()) + record(4, params({
             "REQUEST_METHOD": "POST", "SCRIPT_NAME": "/formpost/example"}))
             + record(4, b"") + record(5, b""))
         s.settimeout(10)

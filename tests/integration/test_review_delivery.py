@@ -38,7 +38,7 @@ def test_drop_after_the_final_dot_is_logged_as_maybe_sent(
         formpost_factory, nginx_factory, formpost_config, smtpd):
     # The server stores the message and hangs up before its 250: the
     # retry may duplicate it (better than a loss), and the log must say
-    # so (APIS B1.8, "possibly delivered").
+    # so (maybe_sent=1; doc/design.md "The four outcomes").
     smtpd.set_faults({"data": {"do": "accept_drop", "times": 1}})
     fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
     [mid] = post(ng)
@@ -54,7 +54,7 @@ def test_drop_after_the_final_dot_is_logged_as_maybe_sent(
 def test_username_but_no_auth_offered_holds_and_backs_off_the_profile(
         tmp_path, formpost_factory, nginx_factory, smtpd_factory, pki):
     # A server that accepts mail without AUTH while the profile has a
-    # username: never sent unauthenticated (B1.14), held as config, and -
+    # username: never sent unauthenticated, held as config, and -
     # like a wrong password - it costs one attempt per back-off step over
     # a backlog, not one per message (each one hands MAIL FROM and RCPT TO
     # to a server we did not authenticate to).

@@ -128,7 +128,7 @@ def test_stale_socket_replaced_live_one_kept(tmp_path, formpost_config, formpost
 
 
 def test_survives_fd_exhaustion(tmp_path, formpost_config, smtpd, formpost_factory):
-    """EMFILE from accept() must not kill the workers (APIS B2.4)."""
+    """EMFILE from accept() must not kill the workers."""
     fp = formpost_factory(formpost_config)
     # The socket accepts (into the backlog) before start-up is over:
     # measure and squeeze only once every thread and file is open.

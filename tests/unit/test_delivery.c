@@ -67,7 +67,7 @@ profile_table(void **state)
 		    t[i].fail);
 		if (got != t[i].want) {
 			print_error("row %zu (%s at %s): got %d want %d\n", i,
-			    outcome_name(t[i].o), smtp_phase_name(t[i].phase),
+			    outcome_name(t[i].o), outcome_phase_name(t[i].phase),
 			    got, t[i].want);
 			bad++;
 		}

@@ -16,9 +16,6 @@
 #include "pages.h"
 #include "ratelimit.h"
 
-static struct config *cfg;
-static struct pages *pg;
-
 static const char yaml[] =
     "templates: templates\n"
     "limits: { max_body: 2k }\n"
@@ -36,28 +33,7 @@ static const char yaml[] =
     "    fields:\n"
     "      name: { label: Name, required: true }\n";
 
-static int
-setup(void **state)
-{
-	char err[512];
-
-	(void)state;
-	if ((cfg = config_parse("t.yaml", NULL, yaml, sizeof yaml - 1, err,
-	    sizeof err)) == NULL)
-		fail_msg("%s", err);
-	if ((pg = pages_load(cfg, err, sizeof err)) == NULL)
-		fail_msg("%s", err);
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	pages_free(pg);
-	config_free(cfg);
-	return 0;
-}
+#include "fixture.h"
 
 /* ------------------------------------------------------------- routing */
 
@@ -622,5 +598,5 @@ main(void)
 		    done),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup_pages, teardown);
 }

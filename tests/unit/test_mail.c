@@ -79,8 +79,8 @@ static const char yaml[] =
     "      name: { label: Name }\n"
     "      message: { label: Message, type: multiline }\n";
 
-static struct config *cfg;
-static struct pages *pg;
+#include "fixture.h"
+
 
 static const struct mail_facts facts_ja = {
 	.id = "Fp7Qm2x9Kd4LwZr8Tn3V", .ip = "192.0.2.10",
@@ -91,31 +91,6 @@ static const struct mail_facts facts_en = {
 	.id = "Zx-8_kP3qR7mN2vB5tY1", .ip = "2001:db8::7",
 	.page = NULL, .now = 1790000000, .utc_offset_min = -300,
 };
-
-static int
-setup(void **state)
-{
-	char err[512];
-
-	(void)state;
-	cfg = config_parse("t.yaml", NULL, yaml, sizeof yaml - 1, err,
-	    sizeof err);
-	if (cfg == NULL)
-		fail_msg("config: %s", err);
-	pg = pages_load(cfg, err, sizeof err);
-	if (pg == NULL)
-		fail_msg("pages: %s", err);
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	pages_free(pg);
-	config_free(cfg);
-	return 0;
-}
 
 /* Validates NULL-terminated (name, value) pairs for site s; every field
  * must pass. */
@@ -547,5 +522,5 @@ main(void)
 		cmocka_unit_test(test_multiline_reply_to_name),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup_pages, teardown);
 }

@@ -1,5 +1,5 @@
 /* The classification table: every (phase × reply class × transport
- * failure) the sender can meet, and the outcome SPEC assigns. */
+ * failure) the sender can meet, and the outcome doc/design.md assigns. */
 #include "unit.h"
 
 #include "outcome.h"
@@ -74,7 +74,7 @@ test_table(void **state)
 		    rows[i].fail, rows[i].code, rows[i].enhanced);
 		if (got != rows[i].want) {
 			print_error("row %zu (%s %d %s): got %s want %s\n", i,
-			    smtp_phase_name(rows[i].phase), rows[i].code,
+			    outcome_phase_name(rows[i].phase), rows[i].code,
 			    rows[i].enhanced, outcome_name(got),
 			    outcome_name(rows[i].want));
 			bad++;
@@ -86,8 +86,8 @@ test_table(void **state)
 
 /*
  * The whole matrix: every phase × every reply class × every transport
- * failure, against SPEC's outcome table written out as data (not as the
- * classifier's code).  Reply classes, by column:
+ * failure, against doc/design.md's outcome table written out as data (not
+ * as the classifier's code).  Reply classes, by column:
  *   0 none (code 0)   1 250   2 354   3 421/450/451   4 530 or 535
  *   5 550 5.1.1       6 553 5.7.1   7 554 (no enhanced)
  */
@@ -96,8 +96,9 @@ static const struct { int code; const char *enh; } klass[] = {
 	{ 535, "5.7.8" }, { 550, "5.1.1" }, { 553, "5.7.1" }, { 554, "" },
 };
 
-/* SPEC with SF_NONE: rows are phases (PH_CONNECT..PH_QUIT), columns the
- * reply classes above.  T temporary, C config, P permanent, S sent. */
+/* doc/design.md "The four outcomes" with SF_NONE: rows are phases
+ * (PH_CONNECT..PH_QUIT), columns the reply classes above.  T temporary, C
+ * config, P permanent, S sent. */
 static const char spec_none[][9] = {
 	/* connect */ "TTTTCCCC",
 	/* tls     */ "TTTTCCCC",
@@ -141,7 +142,7 @@ test_matrix(void **state)
 			n++;
 			if (got != want) {
 				print_error("%s %d %s: got %s want %s\n",
-				    smtp_phase_name((enum smtp_phase)ph),
+				    outcome_phase_name((enum smtp_phase)ph),
 				    klass[k].code, klass[k].enh,
 				    outcome_name(got), outcome_name(want));
 				bad++;
@@ -152,7 +153,7 @@ test_matrix(void **state)
 				n++;
 				if (got != fails[f].o) {
 					print_error("%s fail %d code %d: got %s\n",
-					    smtp_phase_name((enum smtp_phase)ph),
+					    outcome_phase_name((enum smtp_phase)ph),
 					    (int)fails[f].f, klass[k].code,
 					    outcome_name(got));
 					bad++;
@@ -169,7 +170,7 @@ test_names(void **state)
 	(void)state;
 	assert_string_equal(outcome_name(OUT_CONFIG), "config");
 	assert_string_equal(outcome_name(OUT_PERM), "permanent");
-	assert_string_equal(smtp_phase_name(PH_DOT), "dot");
+	assert_string_equal(outcome_phase_name(PH_DOT), "dot");
 }
 
 static void

@@ -9,7 +9,6 @@
 #include "util.h"
 #include "validate.h"
 
-static struct config *cfg;
 
 static const char yaml[] =
     "smtp:\n  m:\n    url: smtp://127.0.0.1:25\n    starttls: off\n"
@@ -34,26 +33,7 @@ static const char yaml[] =
     "      zip: { label: 郵便番号, pattern: \"[0-9]{3}-[0-9]{4}\", max: 8 }\n"
     "      code: { label: コード, pattern: \"A|B\" }\n";
 
-static int
-setup(void **state)
-{
-	char err[256];
-
-	(void)state;
-	cfg = config_parse("t.yaml", NULL, yaml, sizeof yaml - 1, err,
-	    sizeof err);
-	if (cfg == NULL)
-		fail_msg("%s", err);
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	config_free(cfg);
-	return 0;
-}
+#include "fixture.h"
 
 static const struct field *
 fld(const char *name)
@@ -155,7 +135,7 @@ check_len(const char *which, const char *value, size_t len)
 	assert_string_equal(check(field, NULL, 0, "other", "x", NULL), \
 	    "required")
 
-/* Every control a one-line field must refuse (SPEC "The mail"). */
+/* Every control a one-line field must refuse (utf8_is_ctl). */
 static const char *const controls[] = {
 	"a\rb", "a\nb", "a\r\nBcc: x@y.z", "a\tb", "a\x01" "b", "a\x1b[0m",
 	"a\x7f", "a\xc2\x80", "a\xc2\x85" "b", "a\xc2\x9f",
@@ -595,5 +575,5 @@ main(void)
 		cmocka_unit_test(test_messages),
 		cmocka_unit_test(test_nul_in_name),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup_config, teardown);
 }

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "queue.h"
+#include "queuecmd.h"
 #include "spool.h"
 
 static const char WIRE[] = "Subject: x\r\n\r\nbody\r\n";
@@ -28,7 +28,7 @@ test_duration(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-		queue_duration(out, rows[i].secs);
+		queuecmd_duration(out, rows[i].secs);
 		assert_string_equal(out, rows[i].want);
 	}
 }

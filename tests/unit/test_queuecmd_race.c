@@ -14,7 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "queue.h"
+#include "queuecmd.h"
 #include "spool.h"
 
 static const char WIRE[] = "Subject: x\r\n\r\nbody\r\n";
@@ -120,7 +120,7 @@ test_retry_while_the_sender_finishes(void **state)
 	hook_sp = sp;
 	hook = sender_finishes;
 	assert_non_null(out = open_memstream(&text, &textlen));
-	assert_int_equal(queue_retry(sp, ID, out), 0);
+	assert_int_equal(queuecmd_retry(sp, ID, out), 0);
 	fclose(out);
 	assert_null(hook);
 

@@ -1,11 +1,11 @@
 /*
- * queue — the operator's commands over the spool (see queue.h).  Reads
+ * queuecmd — the operator's commands over the spool (see queuecmd.h).  Reads
  * without claims (every spool write renames a complete file into place);
  * changes a queued message only under its claim, like the sender, so a
  * running worker and the CLI never both write one file.  Message data is
  * freed as soon as a file is read: a listing holds envelopes only.
  */
-#include "queue.h"
+#include "queuecmd.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +20,25 @@
 /* What a message is waiting for, as `list` and `check` name it. */
 enum qclass { QC_NEW, QC_TEMP, QC_CONFIG, QC_PERM, QC_EXPIRED };
 
-static const char *const qclass_names[] = { "new", "temporary", "config",
-    "permanent", "expired" };
+/* The outcome words for the classes that are outcomes, so `list` and
+ * the logs name a class alike. */
+static const char *
+qclass_name(enum qclass c)
+{
+	switch (c) {
+	case QC_NEW:
+		return "new";
+	case QC_TEMP:
+		return outcome_name(OUT_TEMP);
+	case QC_CONFIG:
+		return outcome_name(OUT_CONFIG);
+	case QC_PERM:
+		return outcome_name(OUT_PERM);
+	case QC_EXPIRED:
+		break;
+	}
+	return "expired";
+}
 
 struct item {
 	struct spool_msg m;        /* data freed: envelope and state only */
@@ -39,7 +56,7 @@ struct listing {
 };
 
 void
-queue_duration(char out[32], long long secs)
+queuecmd_duration(char out[32], long long secs)
 {
 	if (secs < 0)
 		secs = 0;
@@ -63,7 +80,7 @@ classify(const struct spool_msg *m, int failed)
 
 	if (failed) {
 		for (i = 0; i < m->nrcpt; i++)
-			if (strncmp(m->rcpt[i].reply, "expired", 7) == 0)
+			if (outcome_reply_expired(m->rcpt[i].reply))
 				return QC_EXPIRED;
 		return QC_PERM;
 	}
@@ -171,7 +188,6 @@ count_in(struct spool *sp, const char *sub, char *err, size_t errlen)
 
 /* --- list ------------------------------------------------------------------- */
 
-static const char *const state_names[] = { "pending", "sent", "failed" };
 
 static void
 json_items(FILE *out, const struct listing *l, long long now)
@@ -188,14 +204,14 @@ json_items(FILE *out, const struct listing *l, long long now)
 		fprintf(out, ",\"created\":%lld,\"age\":%lld,\"attempts\":%u,"
 		    "\"next_try\":%lld,\"class\":\"%s\",\"reply\":",
 		    m->created, now - m->created, m->attempts, m->next_try,
-		    qclass_names[l->it[i].cls]);
+		    qclass_name(l->it[i].cls));
 		json_file_string(out, m->reply);
 		fputs(",\"rcpt\":[", out);
 		for (j = 0; j < m->nrcpt; j++) {
 			fprintf(out, "%s{\"addr\":", j ? "," : "");
 			json_file_string(out, m->rcpt[j].addr);
 			fprintf(out, ",\"state\":\"%s\",\"code\":%d,\"reply\":",
-			    state_names[m->rcpt[j].state], m->rcpt[j].code);
+			    spool_state_name(m->rcpt[j].state), m->rcpt[j].code);
 			json_file_string(out, m->rcpt[j].reply);
 			fputc('}', out);
 		}
@@ -218,24 +234,24 @@ table(FILE *out, const char *title, const struct listing *l, long long now)
 	for (i = 0; i < l->n; i++) {
 		const struct spool_msg *m = &l->it[i].m;
 		enum qclass cls = l->it[i].cls;
-		queue_duration(age, now - m->created);
+		queuecmd_duration(age, now - m->created);
 		if (strcmp(l->sub, "failed") == 0)
 			snprintf(next, sizeof next, "-");
 		else if (m->next_try <= now)
 			snprintf(next, sizeof next, "now");
 		else {
-			queue_duration(d, m->next_try - now);
+			queuecmd_duration(d, m->next_try - now);
 			snprintf(next, sizeof next, "in %s", d);
 		}
 		/* Config problems are the operator's: make them loud. */
 		fprintf(out, "%-22s %-16s %-8s %-5u %-9s %s\n", m->id, m->site,
 		    age, m->attempts, next, cls == QC_CONFIG ?
-		    "CONFIG  <- fix the setup (see reply)" : qclass_names[cls]);
+		    "CONFIG  <- fix the setup (see reply)" : qclass_name(cls));
 		if (m->reply[0])
 			fprintf(out, "    reply: %s\n", m->reply);
 		for (j = 0; j < m->nrcpt; j++) {
 			const struct spool_rcpt *r = &m->rcpt[j];
-			fprintf(out, "    %-7s %s", state_names[r->state],
+			fprintf(out, "    %-7s %s", spool_state_name(r->state),
 			    r->addr);
 			if (r->code || r->reply[0])
 				fprintf(out, "  %s", r->reply[0] ? r->reply :
@@ -246,7 +262,7 @@ table(FILE *out, const char *title, const struct listing *l, long long now)
 }
 
 int
-queue_list(struct spool *sp, int json, FILE *out)
+queuecmd_list(struct spool *sp, int json, FILE *out)
 {
 	struct listing q, f;
 	long long now = (long long)time(NULL);
@@ -362,7 +378,7 @@ flush_one(void *arg, const char *id)
 }
 
 int
-queue_flush(struct spool *sp, FILE *out)
+queuecmd_flush(struct spool *sp, FILE *out)
 {
 	struct flushing fl = { sp, (long long)time(NULL), 0, 0, 0, out };
 	char err[512];
@@ -432,7 +448,7 @@ revive(struct spool_msg *m, long long now)
 }
 
 int
-queue_retry(struct spool *sp, const char *id, FILE *out)
+queuecmd_retry(struct spool *sp, const char *id, FILE *out)
 {
 	struct spool_msg q, f;
 	long long now = (long long)time(NULL);
@@ -518,7 +534,7 @@ out:
 }
 
 int
-queue_drop(struct spool *sp, const char *id, FILE *out)
+queuecmd_drop(struct spool *sp, const char *id, FILE *out)
 {
 	static const char *const subs[] = { "failed", "corrupt" };
 	struct spool_msg q;
@@ -579,7 +595,7 @@ queue_drop(struct spool *sp, const char *id, FILE *out)
 /* --- check ------------------------------------------------------------------- */
 
 int
-queue_check(struct spool *sp, unsigned older_than, FILE *out)
+queuecmd_check(struct spool *sp, unsigned older_than, FILE *out)
 {
 	struct listing q, f;
 	long long now = (long long)time(NULL);
@@ -604,7 +620,7 @@ queue_check(struct spool *sp, unsigned older_than, FILE *out)
 		    nold++ == 0)
 			old = m;          /* oldest first: this is the oldest */
 	}
-	queue_duration(limit, older_than);
+	queuecmd_duration(limit, older_than);
 	if (f.n || corrupt || nconfig || q.nbad || f.nbad) {
 		rc = QCHECK_CRITICAL;
 		fprintf(out, "CRITICAL: formpost queue:");
@@ -624,7 +640,7 @@ queue_check(struct spool *sp, unsigned older_than, FILE *out)
 		fprintf(out, " see formpost queue list\n");
 	} else if (nold) {
 		rc = QCHECK_WARNING;
-		queue_duration(age, now - old->created);
+		queuecmd_duration(age, now - old->created);
 		fprintf(out, "WARNING: formpost queue: %zu message%s older than "
 		    "%s (oldest %s, %s: %s); see formpost queue list\n", nold,
 		    nold == 1 ? "" : "s", limit, old->id, age, old->reply[0] ?

@@ -1,14 +1,14 @@
 /*
- * queue — `formpost queue`: the operator's view of the spool and the
- * levers on it (SPEC "Command line").  list shows why each message waits
- * or failed; flush, retry and drop change the spool through the spool API
- * (claims, durable writes) and wake the running workers through the
- * trigger file; check is the one-line verdict for cron and monitoring.
- * Never prints bodies or secrets: only ids, sites, addresses and server
- * replies.  Run after the privilege drop.
+ * queuecmd — `formpost queue`: the operator's view of the spool and the
+ * levers on it (doc/design.md "The command line").  list shows why each
+ * message waits or failed; flush, retry and drop change the spool through
+ * the spool API (claims, durable writes) and wake the running workers
+ * through the trigger file; check is the one-line verdict for cron and
+ * monitoring.  Never prints bodies or secrets: only ids, sites, addresses
+ * and server replies.  Run after the privilege drop.
  */
-#ifndef FORMPOST_QUEUE_H
-#define FORMPOST_QUEUE_H
+#ifndef FORMPOST_QUEUECMD_H
+#define FORMPOST_QUEUECMD_H
 
 #include <stdio.h>
 
@@ -16,7 +16,7 @@
 
 /* Exit statuses of `queue check` (the Nagios plugin convention, so it
  * drops into monitoring as it is; cron mails any non-zero). */
-enum queue_check_status {
+enum queuecmd_check_status {
 	QCHECK_OK = 0,
 	QCHECK_WARNING = 1,   /* only: messages older than the threshold */
 	QCHECK_CRITICAL = 2,  /* failed/, corrupt/ or held as config */
@@ -25,25 +25,25 @@ enum queue_check_status {
 
 /* Prints queue/, failed/ and corrupt/ to out, oldest first: a table, or
  * with json one JSON object.  0, or 1 when the spool cannot be read. */
-int queue_list(struct spool *sp, int json, FILE *out);
+int queuecmd_list(struct spool *sp, int json, FILE *out);
 
 /* Makes every message in queue/ due now (rewrites its next-try) and
  * wakes the workers.  0, or 1 on an error (printed). */
-int queue_flush(struct spool *sp, FILE *out);
+int queuecmd_flush(struct spool *sp, FILE *out);
 
 /* Brings message id back: its failed/ recipients become pending again
  * (into the queued message if there is one, else as a new queue/ file),
  * with a fresh max_age and back-off, due now.  0, or 1 (printed why). */
-int queue_retry(struct spool *sp, const char *id, FILE *out);
+int queuecmd_retry(struct spool *sp, const char *id, FILE *out);
 
 /* Removes message id from queue/, failed/ and corrupt/.  0, or 1 when
  * there was no such message or it is being delivered right now. */
-int queue_drop(struct spool *sp, const char *id, FILE *out);
+int queuecmd_drop(struct spool *sp, const char *id, FILE *out);
 
-/* One line on out; returns a queue_check_status.  older_than: seconds. */
-int queue_check(struct spool *sp, unsigned older_than, FILE *out);
+/* One line on out; returns a queuecmd_check_status.  older_than: seconds. */
+int queuecmd_check(struct spool *sp, unsigned older_than, FILE *out);
 
 /* "45s" "12m" "3h05m" "2d04h": a compact age.  Pure. */
-void queue_duration(char out[32], long long secs);
+void queuecmd_duration(char out[32], long long secs);
 
 #endif
