@@ -36,6 +36,8 @@ struct smtp_profile {
 	char *username;        /* NULL: no AUTH (loopback relay only) */
 	char *password_file;   /* absolute; NULL unless given */
 	char *password_env;    /* NULL unless given */
+	char *password_credential; /* systemd credential name (a file in
+	                        * $CREDENTIALS_DIRECTORY); NULL unless given */
 	char *password;        /* the secret, read by config_load_secrets;
 	                        * never logged; cleansed by config_free */
 	char *ca_file;         /* absolute; NULL: system store */
@@ -121,8 +123,9 @@ struct config *config_load(const char *path, char *err, size_t errlen);
 struct config *config_parse(const char *name, const char *dir,
     const char *data, size_t len, char *err, size_t errlen);
 
-/* Reads every profile's password from password_file (must not be readable
- * or writable by others) or password_env.  Returns 0, or -1 with a message
+/* Reads every profile's password from password_file or, under systemd's
+ * LoadCredential=, $CREDENTIALS_DIRECTORY/password_credential (either must
+ * not be readable or writable by others), or password_env.  Returns 0, or -1 with a message
  * that names the file or variable, never its content. */
 int config_load_secrets(struct config *c, char *err, size_t errlen);
 
