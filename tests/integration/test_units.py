@@ -6,6 +6,8 @@ doc/ on MANPATH, so Documentation= resolves)."""
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -75,3 +77,100 @@ def test_units_verify(tmp_path):
                         str(tmp_path / "formpost.service")], capture_output=True,
                        text=True, env=env, timeout=120)
     assert p.returncode == 0 and p.stdout + p.stderr == "", p.stdout + p.stderr
+
+
+def syscall_set(group, seen=None):
+    """The system calls in a systemd syscall-filter group, nested groups
+    expanded (`systemd-analyze syscall-filter GROUP`)."""
+    seen = set() if seen is None else seen
+    if group in seen:
+        return set()
+    seen.add(group)
+    out = subprocess.run(["systemd-analyze", "syscall-filter", group],
+                         capture_output=True, text=True, check=True).stdout
+    calls = set()
+    for line in out.splitlines()[1:]:
+        word = line.split("#", 1)[0].strip()
+        if word.startswith("@"):
+            calls |= syscall_set(word, seen)
+        elif word:
+            calls.add(word)
+    return calls
+
+
+def unit_syscall_filter():
+    """The set the unit's SystemCallFilter= lines allow (an allow list,
+    then ~deny lists, applied in order as systemd does)."""
+    text = open(os.path.join(ROOT, "conf/formpost.service")).read()
+    allowed = None
+    for value in re.findall(r"^SystemCallFilter=(.*)$", text, re.M):
+        deny = value.startswith("~")
+        names = set()
+        for w in value.lstrip("~").split():
+            names |= syscall_set(w) if w.startswith("@") else {w}
+        allowed = (allowed - names) if deny else ((allowed or set()) | names)
+    return allowed
+
+
+def test_sandbox_allows_what_formpost_does(tmp_path, formpost_config, smtpd):
+    """systemd cannot run the unit here, so trace what it would confine:
+    `check` and `serve` (socket handed over as fd 3, a post accepted and
+    delivered, TERM) under strace.  Every system call made must pass the
+    unit's SystemCallFilter=, every socket must be of a family
+    RestrictAddressFamilies= allows, and every file written must be under
+    the spool (ProtectSystem=strict with ReadWritePaths= the spool)."""
+    import fcgi_client
+    from harness import descendants, formpost_binary, wait_for, write_config
+    del formpost_config["listen"]
+    spool = formpost_config["spool"]
+    cfg = write_config(tmp_path / "fp.yaml", formpost_config)
+    trace = tmp_path / "strace.log"
+    p = subprocess.run(["strace", "-f", "-qq", "-o", str(trace), str(formpost_binary()),
+                        "check", "-c", str(cfg)], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    checked = trace.read_text()
+    path = str(tmp_path / "sd.sock")
+    lsock = socket.socket(socket.AF_UNIX)
+    lsock.bind(path)
+    lsock.listen(16)
+    fd = lsock.fileno()
+    log = open(tmp_path / "fp.log", "wb")
+    proc = subprocess.Popen(
+        ["strace", "-f", "-qq", "-o", str(trace), "sh", "-c",
+         'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" serve -c "$1"',
+         str(formpost_binary()), str(cfg)], stdout=log, stderr=log,
+        close_fds=False, preexec_fn=lambda: os.dup2(fd, 3))
+    lsock.close()
+    try:
+        wait_for(lambda: b"event=started" in (tmp_path / "fp.log").read_bytes(), 20, "start")
+        body = b"name=a&email=a%40example.jp&message=m"
+        status, _, page = fcgi_client.post(f"unix:{path}", "/formpost/example", body)
+        assert status == 200, page
+        smtpd.wait(1, timeout=20)
+        wait_for(lambda: not os.listdir(os.path.join(spool, "queue")), 20, "delivered")
+    finally:
+        # TERM to formpost itself (strace's only child); strace then exits
+        # with formpost's status.
+        for pid in descendants(proc.pid):
+            os.kill(pid, signal.SIGTERM)
+        assert proc.wait(20) == 0
+    lines = (checked + trace.read_text()).splitlines()
+    calls = {m.group(1) for l in lines
+             if (m := re.match(r"^\d+ +([a-z0-9_]+)\(", l))}
+    assert {"openat", "fsync", "rename", "sendto", "connect"} & calls
+    denied = calls - unit_syscall_filter()
+    assert not denied, f"SystemCallFilter= would refuse: {sorted(denied)}"
+    families = set(re.findall(r" socket\((AF_[A-Z0-9]+)", "\n".join(lines)))
+    assert families and families <= {"AF_UNIX", "AF_INET", "AF_INET6"}, families
+    written = set()
+    for l in lines:
+        m = re.search(r' (?:openat|open)\((?:AT_FDCWD|\d+), "([^"]+)", ([A-Z_|]+)', l)
+        if m and re.search(r"O_WRONLY|O_RDWR|O_CREAT", m.group(2)) and "= -1" not in l:
+            written.add(m.group(1))
+        m = re.search(r' (?:mkdir|mkdirat|unlink|unlinkat|rename|renameat2?)\((?:AT_FDCWD, |\d+, )?"([^"]+)"', l)
+        if m and "= -1" not in l:
+            written.add(m.group(1))
+    outside = {w for w in written if not (w.startswith(spool) or w == "/dev/null"
+                                          or not w.startswith("/"))}
+    assert not outside, f"writes outside the spool: {sorted(outside)}"
