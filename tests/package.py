@@ -56,7 +56,7 @@ def build(workdir):
     arch = subprocess.run(["dpkg-architecture", "-qDEB_HOST_ARCH"], check=True,
                           capture_output=True, text=True).stdout.strip()
     base = os.path.join(workdir, f"formpost_{version()}_{arch}")
-    lint = subprocess.run(["lintian", "--no-tag-display-limit", "--info",
+    lint = subprocess.run(["lintian", "--no-tag-display-limit",
                            "--display-level", ">=info", base + ".changes"],
                           capture_output=True, text=True, timeout=600)
     return {"deb": base + ".deb", "changes": base + ".changes", "log": log,

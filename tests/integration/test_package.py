@@ -7,7 +7,6 @@ templates pass `check` and serve a post end to end."""
 import os
 import pwd
 import re
-import socket
 import subprocess
 import sys
 import urllib.parse
@@ -15,7 +14,7 @@ import urllib.parse
 import pytest
 
 import fcgi_client
-from harness import SMTP_PASS, body_text, wait_for
+from harness import SMTP_PASS, body_text, socket_activated, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
@@ -185,16 +184,8 @@ def test_installed_formpost_checks_and_serves(root, tmp_path, smtpd, pki):
     assert p.returncode == 0, p.stdout + p.stderr
     assert "ok (1 site, 1 smtp profile)" in p.stdout
     path = str(tmp_path / "formpost.sock")
-    lsock = socket.socket(socket.AF_UNIX)
-    lsock.bind(path)
-    lsock.listen(16)
-    fd = lsock.fileno()
-    log = open(tmp_path / "fp.log", "wb")
-    proc = subprocess.Popen(
-        ["sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" serve -c "$1"',
-         binary, str(cfg)], stdout=log, stderr=log, close_fds=False, env=env,
-        preexec_fn=lambda: os.dup2(fd, 3))
-    lsock.close()
+    proc = socket_activated([binary, "serve", "-c", str(cfg)], path,
+                            tmp_path / "fp.log", env=env)
     try:
         wait_for(lambda: b"event=started" in (tmp_path / "fp.log").read_bytes(),
                  10, "start")

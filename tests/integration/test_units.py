@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -120,7 +119,8 @@ def test_sandbox_allows_what_formpost_does(tmp_path, formpost_config, smtpd):
     RestrictAddressFamilies= allows, and every file written must be under
     the spool (ProtectSystem=strict with ReadWritePaths= the spool)."""
     import fcgi_client
-    from harness import descendants, formpost_binary, wait_for, write_config
+    from harness import (descendants, formpost_binary, socket_activated,
+                         wait_for, write_config)
     del formpost_config["listen"]
     spool = formpost_config["spool"]
     cfg = write_config(tmp_path / "fp.yaml", formpost_config)
@@ -131,17 +131,9 @@ def test_sandbox_allows_what_formpost_does(tmp_path, formpost_config, smtpd):
     assert p.returncode == 0, p.stdout + p.stderr
     checked = trace.read_text()
     path = str(tmp_path / "sd.sock")
-    lsock = socket.socket(socket.AF_UNIX)
-    lsock.bind(path)
-    lsock.listen(16)
-    fd = lsock.fileno()
-    log = open(tmp_path / "fp.log", "wb")
-    proc = subprocess.Popen(
-        ["strace", "-f", "-qq", "-o", str(trace), "sh", "-c",
-         'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" serve -c "$1"',
-         str(formpost_binary()), str(cfg)], stdout=log, stderr=log,
-        close_fds=False, preexec_fn=lambda: os.dup2(fd, 3))
-    lsock.close()
+    proc = socket_activated([str(formpost_binary()), "serve", "-c", str(cfg)],
+                            path, tmp_path / "fp.log",
+                            prefix=("strace", "-f", "-qq", "-o", str(trace)))
     try:
         wait_for(lambda: b"event=started" in (tmp_path / "fp.log").read_bytes(), 20, "start")
         body = b"name=a&email=a%40example.jp&message=m"
