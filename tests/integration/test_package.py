@@ -5,7 +5,6 @@ scripts, then an install into a temporary root (dpkg -x, the package's own
 sysusers.d and tmpfiles.d applied with --root) whose binary, config and
 templates pass `check` and serve a post end to end."""
 import os
-import pwd
 import re
 import subprocess
 import sys
@@ -193,7 +192,7 @@ def test_installed_formpost_checks_and_serves(root, tmp_path, smtpd, pki):
                                        "message": "Hello from the package"}).encode()
         status, _, page = fcgi_client.post(f"unix:{path}", "/formpost/example", body)
         assert status == 200, page
-        env_, msg = smtpd.wait(1)[0]
+        _, msg = smtpd.wait(1)[0]
         assert "Hello from the package" in body_text(msg)
         assert msg["Reply-To"].addresses[0].addr_spec == "taro@example.jp"
         assert b"Thank" in page or b"thank" in page   # the en thanks page
