@@ -7,16 +7,26 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 BINDIR   ?= $(PREFIX)/bin
 SHAREDIR ?= $(PREFIX)/share/formpost
+MANDIR   ?= $(PREFIX)/share/man
+# systemd's search paths include /usr/local/lib/...; the Debian package
+# passes UNITDIR=/lib/systemd/system.
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 CC       ?= cc
 CLANG    ?= clang
 PYTHON   ?= /usr/bin/python3
 FUZZ_SECONDS ?= 60
 
-VERSION  := 0.1.0
+VERSION  := 0.2.0
 WARN     := -std=gnu11 -Wall -Wextra -Wformat=2 -Wshadow -Wvla -Werror
 CFLAGS   ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE -DFORMPOST_VERSION='"$(VERSION)"' \
-            -DFORMPOST_SHAREDIR='"$(SHAREDIR)"' -iquote src
+            -DFORMPOST_SHAREDIR='"$(SHAREDIR)"'
+# Only code outside src/ needs src/ on the quote path: with src/limits.h
+# in an -iquote directory, GCC's <limits.h> include_next finds it instead
+# of glibc's (no MB_LEN_MAX: -D_FORTIFY_SOURCE builds fail).
+SRCINC   := -iquote src
 LDLIBS   := -lfcgi -lcurl -lyaml -lcrypto -lidn2 -lpthread
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -47,14 +57,14 @@ build-fuzz/%.o: src/%.c $(HDRS) | build-fuzz
 	$(CLANG) $(WARN) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(CPPFLAGS) -c -o $@ $<
 
 build/test_%: tests/unit/test_%.c $(LIBSRCS:src/%.c=build/%.o) tests/unit/unit.h tests/unit/fixture.h
-	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -Itests/unit -o $@ $< $(LIBSRCS:src/%.c=build/%.o) -lcmocka $(LDLIBS)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(SRCINC) -Itests/unit -o $@ $< $(LIBSRCS:src/%.c=build/%.o) -lcmocka $(LDLIBS)
 
 build-asan/test_%: tests/unit/test_%.c $(LIBSRCS:src/%.c=build-asan/%.o) tests/unit/unit.h tests/unit/fixture.h
-	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) -Itests/unit -o $@ $< $(LIBSRCS:src/%.c=build-asan/%.o) -lcmocka $(LDLIBS)
+	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) $(SRCINC) -Itests/unit -o $@ $< $(LIBSRCS:src/%.c=build-asan/%.o) -lcmocka $(LDLIBS)
 
 # Test helper programs (drivers that integration tests call).
 build/tool_%: tests/tools/%.c $(LIBSRCS:src/%.c=build/%.o)
-	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -o $@ $< $(LIBSRCS:src/%.c=build/%.o) $(LDLIBS)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(SRCINC) -o $@ $< $(LIBSRCS:src/%.c=build/%.o) $(LDLIBS)
 
 # The benchmark's helpers: bare (the FastCGI ceiling formpost is compared
 # to), sink (an SMTP server that keeps nothing), disk (the fsync reference).
@@ -62,7 +72,7 @@ build/bench_%: tests/bench/%.c | build
 	$(CC) $(WARN) $(CFLAGS) -D_GNU_SOURCE -o $@ $< -lfcgi -lpthread
 
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIBSRCS:src/%.c=build-fuzz/%.o)
-	$(CLANG) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -o $@ $^ $(LDLIBS)
+	$(CLANG) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined $(CPPFLAGS) $(SRCINC) -o $@ $^ $(LDLIBS)
 
 build build-asan build-fuzz:
 	mkdir -p $@
@@ -103,9 +113,24 @@ install: formpost
 	install -m 0755 formpost $(DESTDIR)$(BINDIR)/formpost
 	install -m 0644 templates/ja/* $(DESTDIR)$(SHAREDIR)/templates/ja/
 	install -m 0644 templates/en/* $(DESTDIR)$(SHAREDIR)/templates/en/
+	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	install -m 0644 doc/formpost.8 $(DESTDIR)$(MANDIR)/man8/formpost.8
+	install -m 0644 doc/formpost.yaml.5 $(DESTDIR)$(MANDIR)/man5/formpost.yaml.5
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	for u in formpost.service formpost.socket; do \
+	  sed 's|/usr/bin/formpost|$(BINDIR)/formpost|' conf/$$u > $(DESTDIR)$(UNITDIR)/$$u && \
+	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -m 0644 conf/formpost.sysusers $(DESTDIR)$(SYSUSERSDIR)/formpost.conf
+	install -m 0644 conf/formpost.tmpfiles $(DESTDIR)$(TMPFILESDIR)/formpost.conf
+
+# formpost_$(VERSION)_*.deb from a clean copy of the tracked tree, built,
+# listed and lintian-checked in a temporary directory (tests/package.py).
+deb:
+	@$(PYTHON) tests/package.py --out build/deb
 
 clean:
 	rm -rf build build-asan build-fuzz formpost formpost-asan
 
-.PHONY: all units fuzzers deps test fuzz run bench install clean
+.PHONY: all units fuzzers deps test fuzz run bench install deb clean
 .SECONDARY:

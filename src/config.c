@@ -820,12 +820,57 @@ parse_top(struct ld *ld, const struct ynode *root)
 	return 0;
 }
 
+/* A systemd credential name: a plain file name in $CREDENTIALS_DIRECTORY. */
+static int
+credential_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > LIM_NAME_BYTES || s[0] == '.')
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-") == n;
+}
+
+/* At most one password source, and one exactly when there is a username. */
+static int
+profile_password_ok(struct ld *ld, const struct ynode *key,
+    const struct ynode *n, const struct smtp_profile *p, const char *what)
+{
+	int given = !!p->password_file + !!p->password_env +
+	    !!p->password_credential;
+
+	if (p->password_credential &&
+	    !credential_name_ok(p->password_credential)) {
+		NERR(ld, map_get(n, "password_credential"), "password_credential "
+		    "must be a credential name (letters, digits, '.', '_', "
+		    "'-'), as in LoadCredential=NAME:FILE");
+		return -1;
+	}
+	if (p->username && given == 0) {
+		NERR(ld, key, "%s has a username but no password_file, "
+		    "password_credential or password_env", what);
+		return -1;
+	}
+	if (given > 1) {
+		NERR(ld, key, "%s: give one of password_file, password_env "
+		    "and password_credential, not several", what);
+		return -1;
+	}
+	if (given && p->username == NULL) {
+		NERR(ld, key, "%s has a password but no username", what);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 parse_profile(struct ld *ld, const struct ynode *key, const struct ynode *n,
     struct smtp_profile *p)
 {
 	static const char *const keys[] = { "url", "starttls", "username",
-	    "password_file", "password_env", "ca_file", "timeout", NULL };
+	    "password_file", "password_env", "password_credential", "ca_file",
+	    "timeout", NULL };
 	const struct ynode *u, *st;
 	const char *hp, *end;
 	char what[LIM_NAME_BYTES + 16];
@@ -847,6 +892,8 @@ parse_profile(struct ld *ld, const struct ynode *key, const struct ynode *n,
 	    get_str(ld, n, "username", &p->username) == -1 ||
 	    get_path(ld, n, "password_file", &p->password_file) == -1 ||
 	    get_str(ld, n, "password_env", &p->password_env) == -1 ||
+	    get_str(ld, n, "password_credential", &p->password_credential)
+	    == -1 ||
 	    get_path(ld, n, "ca_file", &p->ca_file) == -1 ||
 	    get_duration(ld, n, "timeout", 1, LIM_SMTP_ATTEMPT,
 	    &p->timeout) == -1)
@@ -931,22 +978,8 @@ parse_profile(struct ld *ld, const struct ynode *key, const struct ynode *n,
 			NERR(ld, un, "username contains control characters");
 			return -1;
 		}
-		if (p->password_file == NULL && p->password_env == NULL) {
-			NERR(ld, key, "%s has a username but no password_file "
-			    "or password_env", what);
-			return -1;
-		}
 	}
-	if (p->password_file && p->password_env) {
-		NERR(ld, map_get(n, "password_env"), "give password_file or "
-		    "password_env, not both");
-		return -1;
-	}
-	if ((p->password_file || p->password_env) && p->username == NULL) {
-		NERR(ld, key, "%s has a password but no username", what);
-		return -1;
-	}
-	return 0;
+	return profile_password_ok(ld, key, n, p, what);
 }
 
 /* A top-level mapping of named entries (smtp:, sites:): allocates *arr with
@@ -1498,6 +1531,7 @@ config_free(struct config *c)
 		free(p->username);
 		free(p->password_file);
 		free(p->password_env);
+		free(p->password_credential);
 		secret_free(p->password);
 		free(p->ca_file);
 	}
@@ -1660,16 +1694,78 @@ env_secret_get(const char *name, int *unset)
 	return out;
 }
 
+/* Reads the secret in path (key names it in messages: password_file or
+ * password_credential) into *s, refusing a file others may read or write.
+ * Returns 0, or -1 with a message naming the file, never its content. */
+static int
+secret_file_read(const struct smtp_profile *p, const char *key,
+    const char *path, char **s, size_t *len, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, rc;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "smtp.%s: cannot read %s %s: %s",
+		    p->name, key, path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	if (st.st_mode & 007) {
+		snprintf(err, errlen, "smtp.%s: %s %s is accessible by others: "
+		    "chmod 0600 it (or 0640 with the service group)", p->name,
+		    key, path);
+		return -1;
+	}
+	if ((rc = read_small_file(path, LIM_SECRET_BYTES, s, len)) != 0) {
+		snprintf(err, errlen, "smtp.%s: cannot read %s %s: %s",
+		    p->name, key, path, strerror(rc));
+		return -1;
+	}
+	while (*len && ((*s)[*len - 1] == '\n' || (*s)[*len - 1] == '\r'))
+		(*s)[--*len] = '\0';
+	return 0;
+}
+
+/* password_credential: the file systemd's LoadCredential= put in
+ * $CREDENTIALS_DIRECTORY (see systemd.exec(5), "Credentials"). */
+static int
+credential_read(const struct smtp_profile *p, char **s, size_t *len,
+    char *err, size_t errlen)
+{
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	char *path;
+	int rc;
+
+	if (dir == NULL || dir[0] != '/') {
+		snprintf(err, errlen, "smtp.%s: password_credential %s needs "
+		    "$CREDENTIALS_DIRECTORY, which is not set: run formpost "
+		    "from its systemd unit with LoadCredential=%s:FILE (or use "
+		    "password_file)", p->name, p->password_credential,
+		    p->password_credential);
+		return -1;
+	}
+	if (asprintf(&path, "%s/%s", dir, p->password_credential) == -1) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = secret_file_read(p, "password_credential", path, s, len, err,
+	    errlen);
+	free(path);
+	return rc;
+}
+
 int
 config_load_secrets(struct config *c, char *err, size_t errlen)
 {
 	size_t i, len;
-	struct stat st;
 	char *s;
-	int fd, rc;
 
 	for (i = 0; i < c->nprofiles; i++) {
 		struct smtp_profile *p = &c->profiles[i];
+		const char *src = p->password_env;
 		if (p->password_env) {
 			int unset;
 
@@ -1682,33 +1778,14 @@ config_load_secrets(struct config *c, char *err, size_t errlen)
 			}
 			len = s ? strlen(s) : 0;
 		} else if (p->password_file) {
-			if ((fd = open(p->password_file, O_RDONLY |
-			    O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
-				snprintf(err, errlen, "smtp.%s: cannot read "
-				    "password_file %s: %s", p->name,
-				    p->password_file, strerror(errno));
-				if (fd != -1)
-					close(fd);
+			src = p->password_file;
+			if (secret_file_read(p, "password_file", src, &s, &len,
+			    err, errlen) == -1)
 				return -1;
-			}
-			close(fd);
-			if (st.st_mode & 007) {
-				snprintf(err, errlen, "smtp.%s: password_file "
-				    "%s is accessible by others: chmod 0600 "
-				    "it (or 0640 with the service group)",
-				    p->name, p->password_file);
+		} else if (p->password_credential) {
+			src = p->password_credential;
+			if (credential_read(p, &s, &len, err, errlen) == -1)
 				return -1;
-			}
-			if ((rc = read_small_file(p->password_file,
-			    LIM_SECRET_BYTES, &s, &len)) != 0) {
-				snprintf(err, errlen, "smtp.%s: cannot read "
-				    "password_file %s: %s", p->name,
-				    p->password_file, strerror(rc));
-				return -1;
-			}
-			while (len && (s[len - 1] == '\n' ||
-			    s[len - 1] == '\r'))
-				s[--len] = '\0';
 		} else
 			continue;
 		if (s == NULL) {
@@ -1718,8 +1795,7 @@ config_load_secrets(struct config *c, char *err, size_t errlen)
 		if (len == 0 || memchr(s, 0, len) || has_ctl(s, len)) {
 			snprintf(err, errlen, "smtp.%s: the password in %s is "
 			    "empty or contains control characters", p->name,
-			    p->password_file ? p->password_file :
-			    p->password_env);
+			    src);
 			secret_free(s);
 			return -1;
 		}

@@ -37,6 +37,8 @@ struct smtp_profile {
 	char *username;        /* NULL: no AUTH (loopback relay only) */
 	char *password_file;   /* absolute; NULL unless given */
 	char *password_env;    /* NULL unless given */
+	char *password_credential; /* systemd credential name (a file in
+	                        * $CREDENTIALS_DIRECTORY); NULL unless given */
 	char *password;        /* the secret, read by config_load_secrets;
 	                        * never logged; cleansed by config_free */
 	char *ca_file;         /* absolute; NULL: system store */
@@ -122,13 +124,14 @@ struct config *config_load(const char *path, char *err, size_t errlen);
 struct config *config_parse(const char *name, const char *dir,
     const char *data, size_t len, char *err, size_t errlen);
 
-/* Reads every profile's password from password_file (must not be readable
- * or writable by others) or password_env.  A password_env variable is read
- * once per process: its value is then wiped from the environment (and
- * /proc/PID/environ) and the variable unset; later calls (a reload) get
- * the copy kept in memory.  Returns 0, or -1 with a message that names the
- * file or variable, never its content.  Not for concurrent callers of
- * getenv/setenv. */
+/* Reads every profile's password from password_file or, under systemd's
+ * LoadCredential=, $CREDENTIALS_DIRECTORY/password_credential (either must
+ * not be readable or writable by others), or password_env.  A password_env
+ * variable is read once per process: its value is then wiped from the
+ * environment (and /proc/PID/environ) and the variable unset; later calls
+ * (a reload) get the copy kept in memory.  Returns 0, or -1 with a message
+ * that names the file or variable, never its content.  Not for concurrent
+ * callers of getenv/setenv. */
 int config_load_secrets(struct config *c, char *err, size_t errlen);
 
 void config_free(struct config *c);

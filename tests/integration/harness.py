@@ -701,6 +701,27 @@ def formpost_binary():
     return path
 
 
+def socket_activated(argv, sock_path, log_path, env=None, prefix=()):
+    """Start argv (formpost serve -c FILE) the way systemd's formpost.socket
+    does: a listening unix socket at sock_path as fd 3, LISTEN_FDS=1 and
+    LISTEN_PID its pid (a shell sets it, then execs argv; prefix, e.g.
+    strace, runs that shell).  Output to log_path; returns the Popen."""
+    lsock = socket.socket(socket.AF_UNIX)
+    lsock.bind(str(sock_path))
+    lsock.listen(16)
+    fd = lsock.fileno()
+    log = open(log_path, "wb")
+    try:
+        return subprocess.Popen(
+            [*prefix, "sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"', "sh",
+             *argv],
+            stdout=log, stderr=log, close_fds=False, env=env,
+            preexec_fn=lambda: os.dup2(fd, 3))
+    finally:
+        lsock.close()
+        log.close()
+
+
 def write_config(path, config):
     """Write a config given as a dict (rendered as YAML) or as text."""
     path = Path(path)

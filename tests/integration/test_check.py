@@ -236,3 +236,25 @@ def test_template_errors_are_check_errors(world):
     assert rc == 1
     assert f"{world}/site-tmpl/thanks.html:2:6: unknown variable" in out, out
     assert "nosuchfield" in out
+
+
+def test_password_credential(world):
+    """password_credential NAME reads $CREDENTIALS_DIRECTORY/NAME, as
+    systemd's LoadCredential= provides it; without systemd, check says to
+    use LoadCredential=."""
+    path = example_in(world)
+    text = open(path, encoding="utf-8").read().replace(
+        f"password_file: {world}/smtp.pass", "password_credential: smtp.pass")
+    open(path, "w", encoding="utf-8").write(text)
+    env = {k: v for k, v in os.environ.items() if k != "CREDENTIALS_DIRECTORY"}
+    env["BACKUP_SMTP_PASS"] = SECRET
+    rc, out = run("check", "-c", path, env=env)
+    assert rc == 1, out
+    assert "needs $CREDENTIALS_DIRECTORY" in out and "LoadCredential=" in out
+    creds = f"{world}/creds"
+    os.mkdir(creds, 0o700)
+    os.rename(f"{world}/smtp.pass", f"{creds}/smtp.pass")
+    os.chmod(f"{creds}/smtp.pass", 0o400)
+    rc, out = run("check", "-c", path, env=dict(env, CREDENTIALS_DIRECTORY=creds))
+    assert rc == 0, out
+    assert SECRET not in out

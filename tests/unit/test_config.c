@@ -4,6 +4,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "config.h"
@@ -139,6 +141,12 @@ static const struct bad bad_cases[] = {
 	/* smtp rules */
 	{ "smtp:\n  main:\n    url: smtp://smtp.example.com:587\n    starttls: off\n    username: u@example.com\n    password_env: P\n" BASE_SITE,
 	  "t.yaml:4:15: starttls: off is allowed only for a loopback relay" },
+	{ BASE_SMTP "    password_credential: smtp-main\n" BASE_SITE,
+	  "t.yaml:2:3: smtp.main: give one of password_file, password_env and password_credential" },
+	{ "smtp:\n  main:\n    url: smtp://smtp.example.com:587\n    username: u@example.com\n    password_credential: ../smtp.pass\n" BASE_SITE,
+	  "t.yaml:5:26: password_credential must be a credential name" },
+	{ "smtp:\n  main:\n    url: smtp://smtp.example.com:587\n    username: u@example.com\n" BASE_SITE,
+	  "t.yaml:2:3: smtp.main has a username but no password_file, password_credential or password_env" },
 	{ "smtp:\n  main:\n    url: http://smtp.example.com\n" BASE_SITE, "t.yaml:3:10: url must start with smtp://" },
 	{ "smtp:\n  main:\n    url: smtp://smtp.example.com:587\n" BASE_SITE, "t.yaml:2:3: smtp.main needs a username" },
 	{ BASE_SMTP "sites:\n  example:\n    origins: [https://www.example.com]\n    from: noreply@example.com\n    to: [info@example.com]\n    smtp: [nope]\n    fields: { name: {} }\n",
@@ -191,6 +199,79 @@ test_bad_cases(void **state)
 		}
 	}
 	assert_int_equal(bad, 0);
+}
+
+#define CRED_SMTP \
+	"smtp:\n" \
+	"  main:\n" \
+	"    url: smtp://smtp.example.com:587\n" \
+	"    username: noreply@example.com\n" \
+	"    password_credential: smtp.pass\n"
+
+/* Writes secret to dir/name with mode, then loads the secrets of a config
+ * whose profile reads credential smtp.pass; returns config_load_secrets's
+ * result with *pw the password read (or NULL). */
+static int
+load_credential(const char *dir, const char *name, mode_t mode,
+    const char *secret, char *err, size_t errlen, char **pw)
+{
+	struct config *c = parse(CRED_SMTP BASE_SITE, err, errlen);
+	char path[512];
+	FILE *f;
+	int rc;
+
+	assert_non_null(c);
+	assert_string_equal(c->profiles[0].password_credential, "smtp.pass");
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(secret, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+	rc = config_load_secrets(c, err, errlen);
+	*pw = c->profiles[0].password ? strdup(c->profiles[0].password) : NULL;
+	unlink(path);
+	config_free(c);
+	return rc;
+}
+
+/* password_credential reads $CREDENTIALS_DIRECTORY/NAME (systemd's
+ * LoadCredential=) under password_file's rules, and without systemd says
+ * how to provide it. */
+static void
+test_password_credential(void **state)
+{
+	char dir[] = "/tmp/fp-cred-XXXXXX", err[512] = "", *pw = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	unsetenv("CREDENTIALS_DIRECTORY");
+	assert_int_equal(load_credential(dir, "smtp.pass", 0400, "s3cret\n",
+	    err, sizeof err, &pw), -1);
+	assert_null(pw);
+	assert_non_null(strstr(err, "smtp.main: password_credential smtp.pass "
+	    "needs $CREDENTIALS_DIRECTORY"));
+	assert_non_null(strstr(err, "LoadCredential=smtp.pass:FILE"));
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	assert_int_equal(load_credential(dir, "smtp.pass", 0400, "s3cret\n",
+	    err, sizeof err, &pw), 0);
+	assert_string_equal(pw, "s3cret");
+	free(pw);
+	assert_int_equal(load_credential(dir, "smtp.pass", 0604, "s3cret\n",
+	    err, sizeof err, &pw), -1);
+	assert_non_null(strstr(err, "password_credential"));
+	assert_non_null(strstr(err, "is accessible by others"));
+	assert_null(strstr(err, "s3cret"));
+	free(pw);
+	assert_int_equal(load_credential(dir, "other", 0400, "s3cret\n",
+	    err, sizeof err, &pw), -1);
+	assert_non_null(strstr(err, "cannot read password_credential"));
+	free(pw);
+	assert_int_equal(load_credential(dir, "smtp.pass", 0400, "\n", err,
+	    sizeof err, &pw), -1);
+	assert_non_null(strstr(err, "the password in smtp.pass is empty"));
+	free(pw);
+	unsetenv("CREDENTIALS_DIRECTORY");
+	assert_int_equal(rmdir(dir), 0);
 }
 
 static void
@@ -335,6 +416,7 @@ main(void)
 		cmocka_unit_test(test_valid_base),
 		cmocka_unit_test(test_example_file),
 		cmocka_unit_test(test_bad_cases),
+		cmocka_unit_test(test_password_credential),
 		cmocka_unit_test(test_utf16_bom),
 		cmocka_unit_test(test_sizes_durations),
 		cmocka_unit_test(test_addresses),
