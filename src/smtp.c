@@ -515,26 +515,26 @@ static enum outcome
 result_of(struct smtp_client *c, CURLcode rc, struct smtp_result *res)
 {
 	enum outcome txn = OUT_SENT;
+	/* Our callbacks' verdicts count only when they ended the transfer,
+	 * not when they cut short the QUIT after another failure. */
+	int ours = rc == CURLE_ABORTED_BY_CALLBACK;
+	int stopped = ours && c->aborted, late = ours && c->timed_out;
 
-	res->fail = fail_of(rc, &c->d);
+	res->fail = stopped ? SF_OTHER : late ? SF_TIMEOUT : fail_of(rc, &c->d);
 	res->code = c->d.code;
-	if (c->aborted)
-		res->fail = SF_OTHER;
-	else if (c->timed_out)
-		res->fail = SF_TIMEOUT;
 	if (rc != CURLE_OK) {
 		txn = outcome_classify(c->d.phase, res->fail, c->d.code,
 		    c->d.enhanced);
-		if (rc == CURLE_ABORTED_BY_CALLBACK)
-			txn = c->aborted || c->timed_out ? OUT_TEMP :
-			    OUT_CONFIG;
+		/* Neither: read_cb refused to send unauthenticated. */
+		if (ours)
+			txn = stopped || late ? OUT_TEMP : OUT_CONFIG;
 	}
 	if (res->fail == SF_NONE && c->d.reply[0])
 		snprintf(res->reply, sizeof res->reply, "%s", c->d.reply);
-	else if (c->aborted)
+	else if (stopped)
 		snprintf(res->reply, sizeof res->reply, "abandoned: "
 		    "formpost is stopping");
-	else if (c->timed_out)
+	else if (late)
 		snprintf(res->reply, sizeof res->reply, "no reply from the "
 		    "server within %lld s", c->d.body_done ?
 		    (long long)LIM_SMTP_DOT_WAIT : c->d.step_ms / 1000);
