@@ -50,7 +50,10 @@
 #define MAX_MAX_RETRY         (7 * 86400)
 #define DEF_MAX_AGE           (5 * 86400)
 #define MAX_MAX_AGE           (60 * 86400)
-#define DEF_SMTP_TIMEOUT      30
+#define DEF_SMTP_TIMEOUT      120            /* connect, greeting, each command
+                                                (RFC 5321 §4.5.3.2: 2 min or more) */
+#define LIM_SMTP_DOT_WAIT     600            /* reply to the final dot (RFC 5321
+                                                §4.5.3.2.6: 10 min) */
 #define LIM_SMTP_ATTEMPT      (15 * 60)      /* whole attempt cap */
 #define LIM_STOP_GRACE        3              /* seconds in-flight SMTP gets on SIGTERM */
 #define LIM_SMTP_IDLE         10             /* seconds: an idle SMTP connection is closed */

@@ -16,11 +16,14 @@ outcome_classify(enum smtp_phase phase, enum smtp_fail fail, int code,
 {
 	switch (fail) {
 	case SF_TLS_VERIFY:
-	case SF_TLS_HANDSHAKE:
 	case SF_NO_STARTTLS:
 	case SF_NO_AUTH:
 	case SF_AUTH_MECH:
 		return OUT_CONFIG;
+	/* A handshake cut short (reset, closed, garbled) is the network's
+	 * or the server's passing trouble, like a drop: only a certificate
+	 * we may not trust, or no STARTTLS at all, is the operator's. */
+	case SF_TLS_HANDSHAKE:
 	case SF_CONNECT:
 	case SF_TIMEOUT:
 	case SF_DROPPED:

@@ -31,7 +31,7 @@ enum smtp_fail {
 	SF_TIMEOUT,
 	SF_DROPPED,       /* connection closed or reset mid-dialogue */
 	SF_TLS_VERIFY,    /* certificate or host name not trusted */
-	SF_TLS_HANDSHAKE, /* TLS failed for another reason (wrong port kind) */
+	SF_TLS_HANDSHAKE, /* TLS failed otherwise (reset, closed): temporary */
 	SF_NO_STARTTLS,   /* server did not offer STARTTLS */
 	SF_NO_AUTH,       /* a username is set but the server offers no AUTH */
 	SF_AUTH_MECH,     /* no AUTH mechanism we may use */

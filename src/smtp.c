@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "limits.h"
 #include "mime.h"
@@ -30,6 +31,10 @@ struct dialogue {
 	char line[LIM_SMTP_LINE];    /* partial reply line */
 	size_t linelen;
 	int quitting;                /* QUIT sent: its reply decides nothing */
+	int in_auth;                 /* AUTH sent, its final reply not yet in */
+	long long deadline;          /* monotonic ms: give up waiting then */
+	long long step_ms;           /* the profile timeout, ms */
+	int body_done;               /* whole message handed to curl */
 	smtp_trace_fn trace;
 	void *trace_arg;
 };
@@ -42,6 +47,8 @@ struct smtp_client {
 	int guard_auth;              /* profile has a username */
 	const atomic_int *abort;     /* set: give up (shutdown) */
 	int aborted;                 /* this transfer was given up */
+	int timed_out;               /* a deadline of ours passed */
+	curl_off_t ul_seen;          /* upload bytes at the last check */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -110,18 +117,23 @@ smtp_client_new(void)
 void
 smtp_client_free(struct smtp_client *c)
 {
+	long wait;
+
 	if (c == NULL)
 		return;
+	wait = c->d.step_ms > 0 ? (long)(c->d.step_ms / 1000) : 1L;
 	/* Stopping: a server that stalls is owed no QUIT.  Shutting the
 	 * socket down makes curl's closing QUIT fail at once instead of
 	 * waiting on a reply (curl still closes the fd itself). */
 	if (c->abort && atomic_load(c->abort)) {
 		curl_socket_t fd = CURL_SOCKET_BAD;
-		curl_easy_setopt(c->curl, CURLOPT_SERVER_RESPONSE_TIMEOUT, 1L);
+		wait = 1;
 		if (curl_easy_getinfo(c->curl, CURLINFO_ACTIVESOCKET, &fd) ==
 		    CURLE_OK && fd != CURL_SOCKET_BAD)
 			shutdown(fd, SHUT_RDWR);
 	}
+	/* curl's own response timeout is the long one after the dot. */
+	curl_easy_setopt(c->curl, CURLOPT_SERVER_RESPONSE_TIMEOUT, wait);
 	curl_easy_cleanup(c->curl);
 	free(c);
 }
@@ -132,18 +144,48 @@ smtp_client_set_abort(struct smtp_client *c, const atomic_int *flag)
 	c->abort = flag;
 }
 
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * libcurl has one response timeout for every reply, so it gets the
+ * longest wait (LIM_SMTP_DOT_WAIT) and the deadlines are ours, checked at
+ * every progress call (at least once a second, also while curl blocks on
+ * the reply to the dot): the profile timeout from the start (connect,
+ * TLS, greeting), from every command sent and from every stretch of the
+ * upload that moved (RFC 5321 §4.5.3.2), and LIM_SMTP_DOT_WAIT once the
+ * whole message is out (§4.5.3.2.6: a relay may scan it for minutes; to
+ * give up earlier would count a delivered message as failed and send it
+ * again).  The stop flag is read here too.
+ */
 static int
 xferinfo_cb(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
     curl_off_t un)
 {
 	struct smtp_client *c = arg;
+	struct dialogue *d = &c->d;
 
-	(void)dt, (void)dn, (void)ut, (void)un;
-	if (c->abort && atomic_load(c->abort)) {
+	(void)dt, (void)dn, (void)ut;
+	if (c->abort && atomic_load(c->abort))
 		c->aborted = 1;
-		return 1;
-	}
-	return 0;
+	else if (!d->body_done && un != c->ul_seen) {
+		c->ul_seen = un;
+		d->deadline = mono_ms() + d->step_ms;
+	} else if (mono_ms() >= d->deadline)
+		c->timed_out = 1;
+	if (!c->aborted && !c->timed_out)
+		return 0;
+	/* What curl sends from now on is its closing QUIT, whose reply
+	 * decides nothing. */
+	d->in_auth = 0;
+	d->quitting = 1;
+	return 1;
 }
 
 static void
@@ -161,7 +203,7 @@ reply_line(struct dialogue *d, const char *s, size_t n)
 	int code, final;
 
 	str_sanitise(clean, sizeof clean, s, n);
-	trace(d, '<', d->phase == PH_AUTH && strncmp(clean, "334", 3) == 0 ?
+	trace(d, '<', d->in_auth && clean[0] == '3' ?
 	    "334 [AUTH data hidden]" : clean);
 	/* curl says QUIT after a failure before it returns: the 221 must
 	 * not hide the reply that ended the transaction. */
@@ -189,6 +231,10 @@ reply_line(struct dialogue *d, const char *s, size_t n)
 	}
 	if (!final)
 		return;
+	/* RFC 4954 §4: the exchange ends with the server's first final
+	 * reply that is not a 3xx challenge (235, 4xx, 5xx). */
+	if (d->in_auth && code / 100 != 3)
+		d->in_auth = 0;
 	d->code = code;
 	snprintf(d->reply, sizeof d->reply, "%s", clean);
 	d->enhanced[0] = '\0';
@@ -218,27 +264,49 @@ reply_line(struct dialogue *d, const char *s, size_t n)
 	}
 }
 
-/* A command we sent. */
+/* Whether a command line (or the part of it curl could write at once,
+ * n possibly 0) may be the AUTH command. */
+static int
+maybe_auth(const char *s, size_t n)
+{
+	char lit[sizeof "AUTH "] = "AUTH ";
+
+	if (n >= 5)
+		return eq_ci(s, 5, lit);
+	lit[n] = '\0';
+	return eq_ci(s, n, lit);
+}
+
+/* A command we sent: what it is, and so which phase we are in, comes
+ * from the order of the dialogue, never from an AUTH line's text. */
 static void
 command_line(struct dialogue *d, const char *s, size_t n)
 {
 	char clean[SMTP_REPLY_MAX];
 
+	d->deadline = mono_ms() + d->step_ms;
+	/* From AUTH to its final reply, every line curl sends is AUTH data
+	 * (RFC 4954 §4), whatever its base64 looks like: "QUIt...",
+	 * "eHlO...", "TUFJ..." are all passwords. */
+	if (d->in_auth) {
+		trace(d, '>', "[AUTH data hidden]");
+		return;
+	}
+	if (maybe_auth(s, n)) {
+		d->phase = PH_AUTH;
+		d->in_auth = 1;
+		d->code = 0;
+		d->reply[0] = d->enhanced[0] = '\0';
+		trace(d, '>', "AUTH [AUTH data hidden]");
+		return;
+	}
 	if (n >= 4 && (eq_ci(s, 4, "EHLO") || eq_ci(s, 4, "HELO"))) {
 		d->phase = PH_EHLO;
 		d->auth_offered = d->plain_offered = d->login_offered = 0;
 		d->quitting = 0;        /* a new connection's dialogue */
 	} else if (n >= 8 && eq_ci(s, 8, "STARTTLS"))
 		d->phase = PH_TLS;
-	else if (n >= 4 && eq_ci(s, 4, "AUTH")) {
-		d->phase = PH_AUTH;
-		trace(d, '>', "AUTH [AUTH data hidden]");
-		return;
-	} else if (d->phase == PH_AUTH && !(n >= 4 && (eq_ci(s, 4, "MAIL") ||
-	    eq_ci(s, 4, "QUIT")))) {
-		trace(d, '>', "[AUTH data hidden]");
-		return;
-	} else if (n >= 4 && eq_ci(s, 4, "MAIL"))
+	else if (n >= 4 && eq_ci(s, 4, "MAIL"))
 		d->phase = PH_MAIL;
 	else if (n >= 4 && eq_ci(s, 4, "RCPT")) {
 		d->phase = PH_RCPT;
@@ -298,6 +366,12 @@ read_cb(char *buf, size_t size, size_t nitems, void *arg)
 		n = room;
 	memcpy(buf, c->data + c->off, n);
 	c->off += n;
+	/* The rest is curl's final dot (no callback tells when it goes
+	 * out): from here on, the long wait for its reply. */
+	if (c->off == c->len && !c->d.body_done) {
+		c->d.body_done = 1;
+		c->d.deadline = mono_ms() + LIM_SMTP_DOT_WAIT * 1000LL;
+	}
 	return n;
 }
 
@@ -358,11 +432,11 @@ setup(struct smtp_client *c, const struct smtp_profile *p, const char *sender,
 	    sys_cainfo[0] ? sys_cainfo : NULL);
 	SET(CURLOPT_CAPATH, p->ca_file ? NULL :
 	    sys_capath[0] ? sys_capath : NULL);
-	SET(CURLOPT_CONNECTTIMEOUT, (long)p->timeout);
-	SET(CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)p->timeout);
+	/* The deadlines are kept by xferinfo_cb; curl's own are only a
+	 * backstop no shorter than the longest of ours. */
+	SET(CURLOPT_CONNECTTIMEOUT, (long)LIM_SMTP_DOT_WAIT);
+	SET(CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)LIM_SMTP_DOT_WAIT);
 	SET(CURLOPT_TIMEOUT, (long)LIM_SMTP_ATTEMPT);
-	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
-	SET(CURLOPT_LOW_SPEED_TIME, (long)p->timeout);
 	SET(CURLOPT_USERNAME, p->username);
 	SET(CURLOPT_PASSWORD, p->username ? p->password : NULL);
 	SET(CURLOPT_LOGIN_OPTIONS, p->username ? auth : NULL);
@@ -395,9 +469,15 @@ perform(struct smtp_client *c, const struct smtp_profile *p, const char *sender,
 	c->off = 0;
 	c->guard_auth = p->username != NULL;
 	c->aborted = 0;
+	c->timed_out = 0;
+	c->ul_seen = 0;
 	c->errbuf[0] = '\0';
 	c->d.phase = PH_CONNECT;
 	c->d.quitting = 0;
+	c->d.in_auth = 0;
+	c->d.body_done = 0;
+	c->d.step_ms = (long long)p->timeout * 1000;
+	c->d.deadline = mono_ms() + c->d.step_ms;
 	c->d.code = 0;
 	c->d.reply[0] = c->d.enhanced[0] = '\0';
 	c->d.rcpt_sent = 0;
@@ -410,6 +490,51 @@ perform(struct smtp_client *c, const struct smtp_profile *p, const char *sender,
 	if (setup(c, p, sender, rl, auth) == -1)
 		return CURLE_FAILED_INIT;
 	return curl_easy_perform(c->curl);
+}
+
+/* The transaction's outcome and res's fail, code and reply, from curl's
+ * return code and what the dialogue saw. */
+static enum outcome
+result_of(struct smtp_client *c, CURLcode rc, struct smtp_result *res)
+{
+	enum outcome txn = OUT_SENT;
+	/* Our callbacks' verdicts count only when they ended the transfer,
+	 * not when they cut short the QUIT after another failure. */
+	int ours = rc == CURLE_ABORTED_BY_CALLBACK;
+	int stopped = ours && c->aborted, late = ours && c->timed_out;
+
+	res->fail = stopped ? SF_OTHER : late ? SF_TIMEOUT : fail_of(rc, &c->d);
+	res->code = c->d.code;
+	if (rc != CURLE_OK) {
+		txn = outcome_classify(c->d.phase, res->fail, c->d.code,
+		    c->d.enhanced);
+		/* Neither: read_cb refused to send unauthenticated. */
+		if (ours)
+			txn = stopped || late ? OUT_TEMP : OUT_CONFIG;
+	}
+	if (res->fail == SF_NONE && c->d.reply[0])
+		snprintf(res->reply, sizeof res->reply, "%s", c->d.reply);
+	else if (stopped)
+		snprintf(res->reply, sizeof res->reply, "abandoned: "
+		    "formpost is stopping");
+	else if (late)
+		snprintf(res->reply, sizeof res->reply, "no reply from the "
+		    "server within %lld s", c->d.body_done ?
+		    (long long)LIM_SMTP_DOT_WAIT : c->d.step_ms / 1000);
+	else if (res->fail == SF_NO_AUTH)
+		snprintf(res->reply, sizeof res->reply, "server offered no "
+		    "AUTH but the profile has a username: not sent "
+		    "unauthenticated");
+	else {
+		struct buf b;
+		buf_init(&b);
+		buf_printf(&b, "%s%s%s", curl_easy_strerror(rc),
+		    c->errbuf[0] ? ": " : "", c->errbuf);
+		str_sanitise(res->reply, sizeof res->reply, b.data ? b.data : "",
+		    b.len);
+		buf_free(&b);
+	}
+	return txn;
 }
 
 int
@@ -471,37 +596,7 @@ smtp_send(struct smtp_client *c, const struct smtp_profile *p,
 	curl_slist_free_all(rl);
 
 	res->phase = c->d.phase;
-	res->fail = fail_of(rc, &c->d);
-	if (rc == CURLE_OK) {
-		res->code = c->d.code;
-		txn = OUT_SENT;
-	} else {
-		res->code = c->d.code;
-		txn = outcome_classify(c->d.phase, res->fail, c->d.code,
-		    c->d.enhanced);
-		if (rc == CURLE_ABORTED_BY_CALLBACK)
-			txn = c->aborted ? OUT_TEMP : OUT_CONFIG;
-	}
-	if (c->aborted)
-		res->fail = SF_OTHER;
-	if (res->fail == SF_NONE && c->d.reply[0])
-		snprintf(res->reply, sizeof res->reply, "%s", c->d.reply);
-	else if (c->aborted)
-		snprintf(res->reply, sizeof res->reply, "abandoned: "
-		    "formpost is stopping");
-	else if (res->fail == SF_NO_AUTH)
-		snprintf(res->reply, sizeof res->reply, "server offered no "
-		    "AUTH but the profile has a username: not sent "
-		    "unauthenticated");
-	else {
-		struct buf b;
-		buf_init(&b);
-		buf_printf(&b, "%s%s%s", curl_easy_strerror(rc),
-		    c->errbuf[0] ? ": " : "", c->errbuf);
-		str_sanitise(res->reply, sizeof res->reply, b.data ? b.data : "",
-		    b.len);
-		buf_free(&b);
-	}
+	txn = result_of(c, rc, res);
 	res->maybe_sent = rc != CURLE_OK && c->d.phase == PH_DOT &&
 	    c->d.code == 0;
 	for (i = 0; i < nrcpt; i++) {

@@ -54,8 +54,10 @@ void smtp_client_free(struct smtp_client *c);  /* closes with QUIT */
 void smtp_client_set_abort(struct smtp_client *c, const atomic_int *flag);
 
 /* Sends data[0..len) (the exact wire bytes, CRLF, not dot-stuffed) from
- * sender to rcpt[0..nrcpt) through profile p.  Fills each rcpt's outcome
- * and res.  Returns 0 when every recipient was sent, else -1.  trace may
+ * sender to rcpt[0..nrcpt) through profile p.  Each step (connect and
+ * greeting, every command's reply, every stall of the upload) waits at
+ * most p->timeout, the reply to the final dot LIM_SMTP_DOT_WAIT; either
+ * running out is a temporary failure.  Fills each rcpt's outcome and res.  Returns 0 when every recipient was sent, else -1.  trace may
  * be NULL. */
 int smtp_send(struct smtp_client *c, const struct smtp_profile *p,
     const char *sender, struct smtp_rcpt *rcpt, size_t nrcpt,

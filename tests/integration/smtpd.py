@@ -5,7 +5,8 @@ Run as a subprocess:
 
     smtpd.py --host 127.0.0.1 --port N --maildir DIR
              [--tls none|starttls|implicit --cert F --key F]
-             [--auth-file F] [--smtputf8] [--no-require-starttls]
+             [--auth-file F] [--auth-mechanisms LOGIN,PLAIN] [--smtputf8]
+             [--no-require-starttls]
 
 It prints "READY <port>" on stdout once it listens (--port 0 picks a free
 port: read it from that line), and exits 0 on SIGTERM/SIGINT.
@@ -20,7 +21,7 @@ TLS
 
 AUTH  --auth-file holds "user:password" (one line; re-read at every AUTH, so
       a test may change the password without a restart).  PLAIN and LOGIN are
-      offered; when the file is given, MAIL/RCPT/DATA without AUTH get
+      offered (--auth-mechanisms LOGIN: only LOGIN, as some servers do); when the file is given, MAIL/RCPT/DATA without AUTH get
       "530 5.7.0 Authentication required", bad credentials
       "535 5.7.8 Authentication credentials invalid".
 
@@ -72,6 +73,9 @@ Faults  Before every command (and before the greeting) the server reads
                          replying (the "maybe delivered" case)
         "stall:SECONDS"  wait, then carry on normally (a client that hangs up
                          meanwhile gets nothing; nothing is stored)
+        "reset_handshake"
+                         "starttls" only: reply 220, let the client start its
+                         TLS handshake, then reset the connection (RST)
         {"do": FAULT, "times": N}
                          apply FAULT to the first N matching commands only;
                          the counters restart whenever faults.json changes.
@@ -88,7 +92,9 @@ import itertools
 import json
 import os
 import signal
+import socket
 import ssl
+import struct
 import sys
 import time
 import warnings
@@ -278,6 +284,17 @@ class FaultySMTP(SMTP):
         # connection_lost() cancels the coroutine we are running in.
         await asyncio.Event().wait()
 
+    async def reset_handshake(self):
+        """Say 220 to STARTTLS, give the client's ClientHello time to
+        arrive, then reset the connection (SO_LINGER 0: RST, not FIN)."""
+        await self.push("220 2.0.0 Ready to start TLS")
+        await asyncio.sleep(0.3)
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                            struct.pack("ii", 1, 0))
+        await self.drop()
+
     # -- plumbing ---------------------------------------------------------
     async def push(self, status):
         self.last_reply = status if isinstance(status, str) else status.decode(
@@ -320,6 +337,8 @@ class FaultySMTP(SMTP):
             fault = None
         if fault == "drop":
             await self.drop()
+        if fault == "reset_handshake" and name == "STARTTLS":
+            await self.reset_handshake()
         if fault:
             await self.push(fault)
             return
@@ -392,6 +411,8 @@ async def main_async(args):
             enable_SMTPUTF8=args.smtputf8,
             auth_required=auth,
             authenticator=authenticator(server) if auth else None,
+            auth_exclude_mechanism=[m for m in ("LOGIN", "PLAIN")
+                                    if m not in args.auth_mechanisms],
             timeout=args.timeout,
         )
         if args.tls == "starttls":
@@ -433,6 +454,9 @@ def main():
     p.add_argument("--cert")
     p.add_argument("--key")
     p.add_argument("--auth-file")
+    p.add_argument("--auth-mechanisms", default="LOGIN,PLAIN",
+                   type=lambda v: v.upper().split(","),
+                   help="comma-separated subset of LOGIN,PLAIN to offer")
     p.add_argument("--smtputf8", action="store_true",
                    help="advertise SMTPUTF8 (off: non-ASCII envelopes get 500)")
     p.add_argument("--no-require-starttls", dest="require_starttls",

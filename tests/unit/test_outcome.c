@@ -20,7 +20,8 @@ static const struct row rows[] = {
 	{ PH_RCPT, SF_DROPPED, 250, "", OUT_TEMP },        /* curl#8356 stale 250 */
 	{ PH_MAIL, SF_DROPPED, 0, "", OUT_TEMP },
 	{ PH_TLS, SF_TLS_VERIFY, 0, "", OUT_CONFIG },
-	{ PH_CONNECT, SF_TLS_HANDSHAKE, 0, "", OUT_CONFIG },
+	{ PH_CONNECT, SF_TLS_HANDSHAKE, 0, "", OUT_TEMP },  /* reset mid-handshake */
+	{ PH_TLS, SF_TLS_HANDSHAKE, 220, "", OUT_TEMP },   /* after STARTTLS's 220 */
 	{ PH_TLS, SF_NO_STARTTLS, 0, "", OUT_CONFIG },
 	{ PH_DATA, SF_NO_AUTH, 0, "", OUT_CONFIG },
 	{ PH_AUTH, SF_AUTH_MECH, 0, "", OUT_CONFIG },
@@ -125,7 +126,7 @@ test_matrix(void **state)
 	static const struct { enum smtp_fail f; enum outcome o; } fails[] = {
 		{ SF_CONNECT, OUT_TEMP }, { SF_TIMEOUT, OUT_TEMP },
 		{ SF_DROPPED, OUT_TEMP }, { SF_OTHER, OUT_TEMP },
-		{ SF_TLS_VERIFY, OUT_CONFIG }, { SF_TLS_HANDSHAKE, OUT_CONFIG },
+		{ SF_TLS_VERIFY, OUT_CONFIG }, { SF_TLS_HANDSHAKE, OUT_TEMP },
 		{ SF_NO_STARTTLS, OUT_CONFIG }, { SF_NO_AUTH, OUT_CONFIG },
 		{ SF_AUTH_MECH, OUT_CONFIG },
 	};
