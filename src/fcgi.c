@@ -5,6 +5,26 @@
  * backing off, and stop by setting FCGX_ShutdownPending, shutting the
  * listener down and poking each thread with a signal that interrupts
  * accept() (installed without SA_RESTART).
+ *
+ * Read deadline.  A worker is held by whatever it is reading: the
+ * BEGIN_REQUEST and PARAMS records (inside FCGX_Accept_r) and then the
+ * body.  A per-read timeout (SO_RCVTIMEO) is defeated by a byte every
+ * few seconds, and libfcgi does its reads itself, so one deadline per
+ * request is kept by one watchdog thread instead: each worker accepts
+ * the connection itself (so the peer is checked before a byte is read),
+ * hands libfcgi a dup() of it as the request's ipcFd, and registers the
+ * original fd with a deadline (accept + read_timeout; for a kept
+ * connection, from the end of the previous request).  Past it the
+ * watchdog calls shutdown(SHUT_RD) on that fd: the socket is shared by
+ * both descriptors, so libfcgi's blocked read() returns end-of-file at
+ * once and the request ends as a stream error; writes still work, and a
+ * unix peer's further writes fail.  The watchdog only touches fds a
+ * worker registered under the lock and unregisters before closing, and
+ * libfcgi only ever closes its own dup, so a recycled fd number is never
+ * shut down.  The request's listen_sock is -1, so libfcgi, after a
+ * protocol error, cannot accept a connection of its own (its accept()
+ * fails with EBADF).  Once the handler returns the deadline no longer
+ * matters: shutting the read side cannot lose an answer.
  */
 #include "fcgi.h"
 
@@ -14,6 +34,7 @@
 #include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -26,10 +47,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "limits.h"
 #include "log.h"
 
 #define WAKE_SIGNAL SIGUSR2   /* SIGUSR1 is libfcgi's */
 #define BACKLOG 128
+
+/* What the watchdog may cut: one per worker, guarded by the pool lock. */
+struct slot {
+	int fd;                      /* the worker's connection; -1: idle */
+	struct timespec deadline;    /* CLOCK_MONOTONIC */
+	int expired;                 /* the watchdog shut fd's read side */
+};
 
 struct fcgi_pool {
 	int fd;
@@ -40,6 +69,13 @@ struct fcgi_pool {
 	fcgi_peer_ok peer_ok;
 	void *arg;
 	atomic_int stopping;
+	atomic_uint read_timeout;    /* seconds */
+	pthread_mutex_t lock;        /* guards slots and wd_stop */
+	pthread_cond_t cond;         /* a slot was armed, or stop */
+	struct slot *slots;          /* n_slots, one per thread */
+	unsigned n_slots;
+	pthread_t wd;
+	int have_wd, wd_stop;
 };
 
 static int
@@ -185,16 +221,63 @@ wake_handler(int sig)
 	(void)sig;
 }
 
+/* Registers fd with the slot; its deadline starts now. */
+static void
+slot_arm(struct fcgi_pool *p, struct slot *sl, int fd)
+{
+	pthread_mutex_lock(&p->lock);
+	clock_gettime(CLOCK_MONOTONIC, &sl->deadline);
+	sl->deadline.tv_sec += (time_t)atomic_load(&p->read_timeout);
+	sl->fd = fd;
+	sl->expired = 0;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Unregisters the slot's fd (before the worker closes it); returns
+ * whether the watchdog had cut it. */
+static int
+slot_disarm(struct fcgi_pool *p, struct slot *sl)
+{
+	int expired;
+
+	pthread_mutex_lock(&p->lock);
+	expired = sl->expired;
+	sl->fd = -1;
+	pthread_mutex_unlock(&p->lock);
+	return expired;
+}
+
+static int
+slot_expired(struct fcgi_pool *p, struct slot *sl)
+{
+	int expired;
+
+	pthread_mutex_lock(&p->lock);
+	expired = sl->expired;
+	pthread_mutex_unlock(&p->lock);
+	return expired;
+}
+
+/* The handler's view of one request's body. */
+struct body_in {
+	FCGX_Request *r;
+	struct fcgi_pool *p;
+	struct slot *s;
+	int timed_out;               /* a read failed past the deadline */
+};
+
 static ssize_t
 read_stdin(void *arg, char *buf, size_t n)
 {
-	FCGX_Request *r = arg;
+	struct body_in *b = arg;
 	int len = n > 65536 ? 65536 : (int)n;
-	int got = FCGX_GetStr(buf, len, r->in);
+	int got = FCGX_GetStr(buf, len, b->r->in);
 
-	if (got < 0 || (got == 0 && FCGX_GetError(r->in) != 0))
-		return -1;
-	return got;
+	if (got > 0 || (got == 0 && FCGX_GetError(b->r->in) == 0))
+		return got;
+	b->timed_out = slot_expired(b->p, b->s);
+	return -1;
 }
 
 static const char *
@@ -240,12 +323,49 @@ peer_addr(int fd, char *out, size_t len)
 }
 
 static void
-serve_one(struct fcgi_pool *p, FCGX_Request *r)
+respond(FCGX_Request *r, const struct http_resp *resp)
+{
+	char line[96];
+
+	/* A client that left is harmless here: the message (if any) is
+	 * already stored (B2.8). */
+	/* libfcgi's own printf lacks %zu: format with ours. */
+	snprintf(line, sizeof line, "Status: %d %s\r\n", resp->status,
+	    status_reason(resp->status));
+	FCGX_PutS(line, r->out);
+	if (resp->head.len)
+		FCGX_PutStr(resp->head.data, (int)resp->head.len, r->out);
+	if (resp->status == 204) {
+		/* No Content: no Content-Length either, and no body
+		 * (RFC 9110 §8.6, §15.3.5). */
+		FCGX_PutS("\r\n", r->out);
+	} else {
+		snprintf(line, sizeof line, "Content-Length: %zu\r\n\r\n",
+		    resp->body.len);
+		FCGX_PutS(line, r->out);
+		if (resp->body.len)
+			FCGX_PutStr(resp->body.data, (int)resp->body.len,
+			    r->out);
+	}
+}
+
+static void
+log_timeout(const char *ip)
+{
+	log_event(LOG_WARN, "rejected", "reason", "read_timeout", "ip", ip,
+	    (char *)NULL);
+}
+
+/* Serves one request; -1 when the body was cut by the read deadline
+ * (nothing stored, nothing answered: the caller drops the connection). */
+static int
+serve_one(struct fcgi_pool *p, struct slot *sl, FCGX_Request *r)
 {
 	struct http_req req;
 	struct http_resp resp;
+	struct body_in in = { r, p, sl, 0 };
 	struct timespec t0, t1;
-	char ms[24], status[8], line[96];
+	char ms[24], status[8];
 	const char *event;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -264,31 +384,17 @@ serve_one(struct fcgi_pool *p, FCGX_Request *r)
 	req.accept_language = FCGX_GetParam("HTTP_ACCEPT_LANGUAGE", r->envp);
 	req.remote_addr = FCGX_GetParam("REMOTE_ADDR", r->envp);
 	req.read = read_stdin;
-	req.read_arg = r;
+	req.read_arg = &in;
 	http_resp_init(&resp);
 	p->handler(p->arg, &req, &resp);
+	if (in.timed_out && resp.status >= 400) {
+		log_timeout(req.remote_addr);
+		http_resp_free(&resp);
+		return -1;
+	}
 	if (resp.status == 0)
 		resp.status = 503;
-	/* A client that left is harmless here: the message (if any) is
-	 * already stored (B2.8). */
-	/* libfcgi's own printf lacks %zu: format with ours. */
-	snprintf(line, sizeof line, "Status: %d %s\r\n", resp.status,
-	    status_reason(resp.status));
-	FCGX_PutS(line, r->out);
-	if (resp.head.len)
-		FCGX_PutStr(resp.head.data, (int)resp.head.len, r->out);
-	if (resp.status == 204) {
-		/* No Content: no Content-Length either, and no body
-		 * (RFC 9110 §8.6, §15.3.5). */
-		FCGX_PutS("\r\n", r->out);
-	} else {
-		snprintf(line, sizeof line, "Content-Length: %zu\r\n\r\n",
-		    resp.body.len);
-		FCGX_PutS(line, r->out);
-		if (resp.body.len)
-			FCGX_PutStr(resp.body.data, (int)resp.body.len,
-			    r->out);
-	}
+	respond(r, &resp);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	snprintf(ms, sizeof ms, "%ld", (long)((t1.tv_sec - t0.tv_sec) * 1000 +
 	    (t1.tv_nsec - t0.tv_nsec) / 1000000));
@@ -301,6 +407,145 @@ serve_one(struct fcgi_pool *p, FCGX_Request *r)
 	    "status", status, "reason", resp.reason, "ip", req.remote_addr,
 	    "ms", ms, (char *)NULL);
 	http_resp_free(&resp);
+	return 0;
+}
+
+static int
+ts_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec &&
+	    a->tv_nsec < b->tv_nsec);
+}
+
+/* The watchdog: cuts the read side of every connection past its
+ * deadline, then sleeps until the next deadline or a new arming. */
+static void *
+watchdog(void *arg)
+{
+	struct fcgi_pool *p = arg;
+	struct timespec now, next;
+	unsigned i;
+	int have;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->wd_stop) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		for (i = 0, have = 0; i < p->n_slots; i++) {
+			struct slot *sl = &p->slots[i];
+			if (sl->fd == -1 || sl->expired)
+				continue;
+			if (!ts_before(&now, &sl->deadline)) {
+				sl->expired = 1;
+				shutdown(sl->fd, SHUT_RD);
+			} else if (!have || ts_before(&sl->deadline, &next)) {
+				next = sl->deadline;
+				have = 1;
+			}
+		}
+		if (have)
+			pthread_cond_timedwait(&p->cond, &p->lock, &next);
+		else
+			pthread_cond_wait(&p->cond, &p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* 1 when the params are within LIM_FCGI_PARAMS and LIM_FCGI_PARAMS_BYTES.
+ * libfcgi has already read them, within the read deadline; this keeps
+ * an oversized set away from the handler and says so in the log. */
+static int
+params_ok(char **envp)
+{
+	size_t n, bytes = 0;
+
+	for (n = 0; envp && envp[n]; n++) {
+		bytes += strlen(envp[n]);
+		if (n >= LIM_FCGI_PARAMS || bytes > LIM_FCGI_PARAMS_BYTES)
+			return 0;
+	}
+	return 1;
+}
+
+/* Waits for a connection from an allowed peer; -1 when none (stopping,
+ * a transient error already backed off, a refused peer). */
+static int
+accept_peer(struct fcgi_pool *p, char *peer, size_t peerlen)
+{
+	int fd = accept4(p->fd, NULL, NULL, SOCK_CLOEXEC), rc;
+
+	snprintf(peer, peerlen, "unknown");
+	if (fd == -1) {
+		/* EMFILE, ENFILE, ENOBUFS...: transient; never let a worker
+		 * die of it (B2.4). */
+		if (!atomic_load(&p->stopping) && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_event(LOG_WARN, "accept_failed", "error",
+			    strerror(errno), (char *)NULL);
+		if (!atomic_load(&p->stopping))
+			nanosleep(&(struct timespec){ 0, 100000000 }, NULL);
+		return -1;
+	}
+	rc = peer_addr(fd, peer, peerlen);
+	if (p->peer_ok && (rc == -1 || !p->peer_ok(p->arg, peer))) {
+		log_event(LOG_WARN, "peer_refused", "peer", peer, (char *)NULL);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Serves the requests of one connection (several when the web server
+ * keeps it, FCGI_KEEP_CONN), each within the read deadline.  conn stays
+ * ours; libfcgi reads, writes and closes a dup of it. */
+static void
+serve_conn(struct fcgi_pool *p, struct slot *sl, FCGX_Request *r, int conn,
+    const char *peer)
+{
+	int rc;
+
+	if ((r->ipcFd = dup(conn)) == -1) {
+		log_event(LOG_WARN, "accept_failed", "error", strerror(errno),
+		    (char *)NULL);
+		close(conn);
+		return;
+	}
+	do {
+		slot_arm(p, sl, conn);
+		/* Else FCGX_Accept_r's opening Finish closes our fd. */
+		r->keepConnection = 1;
+		/* Reads BEGIN_REQUEST and PARAMS; on any failure it closes
+		 * ipcFd and fails on listen_sock -1 instead of accepting. */
+		if ((rc = FCGX_Accept_r(r)) < 0) {
+			if (slot_disarm(p, sl))
+				log_timeout(peer);
+			break;
+		}
+		/* libfcgi takes an end of stream between two params for the
+		 * end of the set: a cut connection must not pass as a
+		 * request with half its params. */
+		if (FCGX_GetError(r->in) != 0 || slot_expired(p, sl)) {
+			if (slot_expired(p, sl))
+				log_timeout(peer);
+			FCGX_Free(r, 1);
+			break;
+		}
+		if (!params_ok(r->envp)) {
+			log_event(LOG_WARN, "rejected", "reason",
+			    "params_too_large", "ip", peer, (char *)NULL);
+			FCGX_Free(r, 1);
+			break;
+		}
+		if (serve_one(p, sl, r) == -1) {
+			FCGX_Free(r, 1);
+			break;
+		}
+		FCGX_Finish_r(r);
+	} while (r->ipcFd >= 0 && !atomic_load(&p->stopping));
+	if (r->ipcFd >= 0)
+		FCGX_Free(r, 1);
+	slot_disarm(p, sl);
+	close(conn);
 }
 
 struct worker_arg {
@@ -312,46 +557,54 @@ static void *
 worker(void *arg)
 {
 	struct fcgi_pool *p = ((struct worker_arg *)arg)->p;
-	atomic_int *busy = &p->busy[((struct worker_arg *)arg)->i];
+	unsigned i = ((struct worker_arg *)arg)->i;
 	FCGX_Request r;
 	char peer[64];
-	int rc;
+	int conn;
 
-	if (FCGX_InitRequest(&r, p->fd, 0) != 0)
+	free(arg);
+	/* listen_sock -1: libfcgi never accepts by itself (see above). */
+	if (FCGX_InitRequest(&r, -1, 0) != 0)
 		return NULL;
 	while (!atomic_load(&p->stopping)) {
-		atomic_store(busy, 0);
-		rc = FCGX_Accept_r(&r);
-		atomic_store(busy, 1);
-		if (rc < 0) {
-			if (atomic_load(&p->stopping))
-				break;
-			/* EMFILE, ENFILE, ENOBUFS...: transient; never let a
-			 * worker die of it (B2.4). */
-			if (rc != -EINTR)
-				log_event(LOG_WARN, "accept_failed", "error",
-				    strerror(-rc), (char *)NULL);
-			nanosleep(&(struct timespec){ 0, 100000000 }, NULL);
-			continue;
-		}
-		if (p->peer_ok && (peer_addr(r.ipcFd, peer, sizeof peer) == -1
-		    || !p->peer_ok(p->arg, peer))) {
-			log_event(LOG_WARN, "peer_refused", "peer", peer,
-			    (char *)NULL);
-			FCGX_Finish_r(&r);
-			continue;
-		}
-		serve_one(p, &r);
-		FCGX_Finish_r(&r);
+		atomic_store(&p->busy[i], 0);
+		conn = accept_peer(p, peer, sizeof peer);
+		atomic_store(&p->busy[i], 1);
+		if (conn != -1)
+			serve_conn(p, &p->slots[i], &r, conn, peer);
 	}
 	FCGX_Free(&r, 1);
-	free(arg);
 	return NULL;
 }
 
+/* The lock, the condition (on the monotonic clock, as the deadlines)
+ * and the idle slots; -1 on failure. */
+static int
+watch_init(struct fcgi_pool *p, unsigned n)
+{
+	pthread_condattr_t ca;
+	unsigned i;
+	int rc = -1;
+
+	if ((p->slots = calloc(n, sizeof *p->slots)) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		p->slots[i].fd = -1;
+	p->n_slots = n;
+	if (pthread_condattr_init(&ca) != 0)
+		return -1;
+	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+	    pthread_cond_init(&p->cond, &ca) == 0) {
+		pthread_mutex_init(&p->lock, NULL);
+		rc = 0;
+	}
+	pthread_condattr_destroy(&ca);
+	return rc;
+}
+
 struct fcgi_pool *
-fcgi_start(int fd, unsigned n, fcgi_handler h, fcgi_peer_ok peer_ok,
-    void *arg, char *err, size_t errlen)
+fcgi_start(int fd, unsigned n, unsigned read_timeout, fcgi_handler h,
+    fcgi_peer_ok peer_ok, void *arg, char *err, size_t errlen)
 {
 	static int initialised;
 	struct fcgi_pool *p;
@@ -372,13 +625,24 @@ fcgi_start(int fd, unsigned n, fcgi_handler h, fcgi_peer_ok peer_ok,
 	signal(SIGPIPE, SIG_IGN);
 	if ((p = calloc(1, sizeof *p)) == NULL ||
 	    (p->threads = calloc(n, sizeof *p->threads)) == NULL ||
-	    (p->busy = calloc(n, sizeof *p->busy)) == NULL) {
-		if (p)
+	    (p->busy = calloc(n, sizeof *p->busy)) == NULL ||
+	    watch_init(p, n) == -1) {
+		if (p) {
 			free(p->threads);
+			free(p->busy);
+			free(p->slots);
+		}
 		free(p);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	atomic_store(&p->read_timeout, read_timeout);
+	if (pthread_create(&p->wd, NULL, watchdog, p) != 0) {
+		snprintf(err, errlen, "cannot start the watchdog thread");
+		fcgi_stop(p);
+		return NULL;
+	}
+	p->have_wd = 1;
 	p->fd = fd;
 	p->handler = h;
 	p->peer_ok = peer_ok;
@@ -422,7 +686,23 @@ fcgi_stop(struct fcgi_pool *p)
 			    10000000 : 100000000 }, NULL);
 		}
 	}
+	if (p->have_wd) {
+		pthread_mutex_lock(&p->lock);
+		p->wd_stop = 1;
+		pthread_cond_signal(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->wd, NULL);
+	}
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	free(p->slots);
 	free(p->threads);
 	free(p->busy);
 	free(p);
+}
+
+void
+fcgi_set_read_timeout(struct fcgi_pool *p, unsigned seconds)
+{
+	atomic_store(&p->read_timeout, seconds);
 }

@@ -28,10 +28,20 @@ typedef int (*fcgi_peer_ok)(void *arg, const char *addr);
 
 struct fcgi_pool;
 
-/* Calls FCGX_Init (once per process) and starts n threads accepting on fd.
- * peer_ok may be NULL (unix socket).  Returns the pool or NULL + err. */
-struct fcgi_pool *fcgi_start(int fd, unsigned n, fcgi_handler h,
-    fcgi_peer_ok peer_ok, void *arg, char *err, size_t errlen);
+/* Calls FCGX_Init (once per process) and starts n threads accepting on fd,
+ * and one watchdog thread.  Each request must have sent its params and
+ * its whole body within read_timeout seconds of being accepted (of the
+ * previous request's end on a kept connection); past it the request is
+ * dropped unanswered and logged event=rejected reason=read_timeout.  A
+ * param set over LIM_FCGI_PARAMS / LIM_FCGI_PARAMS_BYTES is dropped and
+ * logged reason=params_too_large.  peer_ok may be NULL (unix socket); it
+ * is asked before any byte is read.  Returns the pool or NULL + err. */
+struct fcgi_pool *fcgi_start(int fd, unsigned n, unsigned read_timeout,
+    fcgi_handler h, fcgi_peer_ok peer_ok, void *arg, char *err,
+    size_t errlen);
+
+/* Applies to requests accepted from now on (a reload).  Thread-safe. */
+void fcgi_set_read_timeout(struct fcgi_pool *p, unsigned seconds);
 
 /* Stops accepting, lets each thread finish the request in hand, joins
  * them and frees the pool. */

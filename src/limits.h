@@ -27,6 +27,12 @@
 #define LIM_PART_HEADER_BYTES 1024           /* bytes: one multipart header line */
 #define LIM_PART_HEADERS      8              /* header lines per multipart part */
 #define LIM_BOUNDARY_BYTES    70             /* RFC 2046 §5.1.1 */
+#define DEF_READ_TIMEOUT      10             /* seconds: accept to the end of the body */
+#define MIN_READ_TIMEOUT      1
+#define MAX_READ_TIMEOUT      600
+#define LIM_FCGI_PARAMS_BYTES (64 * 1024)    /* bytes: names + values of one request's
+                                                FastCGI params */
+#define LIM_FCGI_PARAMS       256            /* FastCGI params per request */
 
 /* Spool */
 #define DEF_SPOOL_MAX_MESSAGES 10000
