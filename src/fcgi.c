@@ -47,10 +47,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "intake.h"
 #include "limits.h"
 #include "log.h"
 
-#define WAKE_SIGNAL SIGUSR2   /* SIGUSR1 is libfcgi's */
 #define BACKLOG 128
 
 /* What the watchdog may cut: one per worker, guarded by the pool lock. */
@@ -61,15 +61,11 @@ struct slot {
 };
 
 struct fcgi_pool {
-	int fd;
 	unsigned n;
 	pthread_t *threads;
-	atomic_int *busy;            /* per thread: handling a request */
 	fcgi_handler handler;
-	fcgi_peer_ok peer_ok;
 	void *arg;
-	atomic_int stopping;
-	atomic_uint read_timeout;    /* seconds */
+	struct intake *in;           /* hands over connections */
 	pthread_mutex_t lock;        /* guards slots and wd_stop */
 	pthread_cond_t cond;         /* a slot was armed, or stop */
 	struct slot *slots;          /* n_slots, one per thread */
@@ -215,19 +211,13 @@ fcgi_listen(const struct config *c, int *is_tcp, char *err, size_t errlen)
 	return fd;
 }
 
+/* Registers fd with the slot until deadline (CLOCK_MONOTONIC). */
 static void
-wake_handler(int sig)
-{
-	(void)sig;
-}
-
-/* Registers fd with the slot; its deadline starts now. */
-static void
-slot_arm(struct fcgi_pool *p, struct slot *sl, int fd)
+slot_arm(struct fcgi_pool *p, struct slot *sl, int fd,
+    const struct timespec *deadline)
 {
 	pthread_mutex_lock(&p->lock);
-	clock_gettime(CLOCK_MONOTONIC, &sl->deadline);
-	sl->deadline.tv_sec += (time_t)atomic_load(&p->read_timeout);
+	sl->deadline = *deadline;
 	sl->fd = fd;
 	sl->expired = 0;
 	pthread_cond_signal(&p->cond);
@@ -299,27 +289,6 @@ status_reason(int status)
 	case 503: return "Service Unavailable";
 	default: return "Error";
 	}
-}
-
-/* The peer's address as text into out; -1 (out then says "unknown", for
- * the log line) when it has none, e.g. it already left. */
-static int
-peer_addr(int fd, char *out, size_t len)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof ss;
-
-	snprintf(out, len, "unknown");
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == -1)
-		return -1;
-	if (ss.ss_family == AF_INET)
-		return inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
-		    out, (socklen_t)len) ? 0 : -1;
-	if (ss.ss_family == AF_INET6)
-		return inet_ntop(AF_INET6,
-		    &((struct sockaddr_in6 *)&ss)->sin6_addr, out,
-		    (socklen_t)len) ? 0 : -1;
-	return -1;
 }
 
 static void
@@ -467,85 +436,52 @@ params_ok(char **envp)
 	return 1;
 }
 
-/* Waits for a connection from an allowed peer; -1 when none (stopping,
- * a transient error already backed off, a refused peer). */
-static int
-accept_peer(struct fcgi_pool *p, char *peer, size_t peerlen)
-{
-	int fd = accept4(p->fd, NULL, NULL, SOCK_CLOEXEC), rc;
-
-	snprintf(peer, peerlen, "unknown");
-	if (fd == -1) {
-		/* EMFILE, ENFILE, ENOBUFS...: transient; never let a worker
-		 * die of it (B2.4). */
-		if (!atomic_load(&p->stopping) && errno != EINTR &&
-		    errno != ECONNABORTED)
-			log_event(LOG_WARN, "accept_failed", "error",
-			    strerror(errno), (char *)NULL);
-		if (!atomic_load(&p->stopping))
-			nanosleep(&(struct timespec){ 0, 100000000 }, NULL);
-		return -1;
-	}
-	rc = peer_addr(fd, peer, peerlen);
-	if (p->peer_ok && (rc == -1 || !p->peer_ok(p->arg, peer))) {
-		log_event(LOG_WARN, "peer_refused", "peer", peer, (char *)NULL);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Serves the requests of one connection (several when the web server
- * keeps it, FCGI_KEEP_CONN), each within the read deadline.  conn stays
- * ours; libfcgi reads, writes and closes a dup of it. */
+/* Serves the one request of a connection the intake handed over (its
+ * records are queued); conn stays ours, libfcgi reads, writes and closes
+ * a dup of it. */
 static void
-serve_conn(struct fcgi_pool *p, struct slot *sl, FCGX_Request *r, int conn,
-    const char *peer)
+serve_conn(struct fcgi_pool *p, struct slot *sl, FCGX_Request *r,
+    const struct intake_conn *c)
 {
-	int rc;
-
-	if ((r->ipcFd = dup(conn)) == -1) {
+	if ((r->ipcFd = dup(c->fd)) == -1) {
 		log_event(LOG_WARN, "accept_failed", "error", strerror(errno),
 		    (char *)NULL);
-		close(conn);
+		close(c->fd);
 		return;
 	}
-	do {
-		slot_arm(p, sl, conn);
-		/* Else FCGX_Accept_r's opening Finish closes our fd. */
-		r->keepConnection = 1;
-		/* Reads BEGIN_REQUEST and PARAMS; on any failure it closes
-		 * ipcFd and fails on listen_sock -1 instead of accepting. */
-		if ((rc = FCGX_Accept_r(r)) < 0) {
-			if (slot_disarm(p, sl))
-				log_timeout(peer);
-			break;
-		}
-		/* libfcgi takes an end of stream between two params for the
-		 * end of the set: a cut connection must not pass as a
-		 * request with half its params. */
-		if (FCGX_GetError(r->in) != 0 || slot_expired(p, sl)) {
-			if (slot_expired(p, sl))
-				log_timeout(peer);
-			FCGX_Free(r, 1);
-			break;
-		}
-		if (!params_ok(r->envp)) {
+	slot_arm(p, sl, c->fd, &c->deadline);
+	/* Else FCGX_Accept_r's opening Finish closes the fd just handed
+	 * over; on failure it closes it and fails on listen_sock -1
+	 * instead of accepting. */
+	r->keepConnection = 1;
+	if (FCGX_Accept_r(r) < 0) {
+		if (slot_disarm(p, sl))
+			log_timeout(c->peer);
+		close(c->fd);
+		return;
+	}
+	/* libfcgi takes an end of stream between two params for the end of
+	 * the set: a cut connection must not pass as a request with half
+	 * its params. */
+	if (FCGX_GetError(r->in) != 0 || slot_expired(p, sl) ||
+	    !params_ok(r->envp)) {
+		if (slot_expired(p, sl))
+			log_timeout(c->peer);
+		else if (FCGX_GetError(r->in) == 0)
 			log_event(LOG_WARN, "rejected", "reason",
-			    "params_too_large", "ip", peer, (char *)NULL);
-			FCGX_Free(r, 1);
-			break;
-		}
-		if (serve_one(p, sl, r) == -1) {
-			FCGX_Free(r, 1);
-			break;
-		}
-		FCGX_Finish_r(r);
-	} while (r->ipcFd >= 0 && !atomic_load(&p->stopping));
-	if (r->ipcFd >= 0)
+			    "params_too_large", "ip", c->peer, (char *)NULL);
 		FCGX_Free(r, 1);
+	} else {
+		/* One request per connection: a kept one would wait for
+		 * the next request on this thread, outside the intake. */
+		r->keepConnection = 0;
+		if (serve_one(p, sl, r) == -1)
+			FCGX_Free(r, 1);
+		else
+			FCGX_Finish_r(r);
+	}
 	slot_disarm(p, sl);
-	close(conn);
+	close(c->fd);
 }
 
 struct worker_arg {
@@ -557,22 +493,16 @@ static void *
 worker(void *arg)
 {
 	struct fcgi_pool *p = ((struct worker_arg *)arg)->p;
-	unsigned i = ((struct worker_arg *)arg)->i;
+	struct slot *sl = &p->slots[((struct worker_arg *)arg)->i];
+	struct intake_conn c;
 	FCGX_Request r;
-	char peer[64];
-	int conn;
 
 	free(arg);
 	/* listen_sock -1: libfcgi never accepts by itself (see above). */
 	if (FCGX_InitRequest(&r, -1, 0) != 0)
 		return NULL;
-	while (!atomic_load(&p->stopping)) {
-		atomic_store(&p->busy[i], 0);
-		conn = accept_peer(p, peer, sizeof peer);
-		atomic_store(&p->busy[i], 1);
-		if (conn != -1)
-			serve_conn(p, &p->slots[i], &r, conn, peer);
-	}
+	while (intake_next(p->in, &c) == 0)
+		serve_conn(p, sl, &r, &c);
 	FCGX_Free(&r, 1);
 	return NULL;
 }
@@ -608,7 +538,6 @@ fcgi_start(int fd, unsigned n, unsigned read_timeout, fcgi_handler h,
 {
 	static int initialised;
 	struct fcgi_pool *p;
-	struct sigaction sa;
 	unsigned i;
 
 	if (!initialised) {
@@ -618,35 +547,31 @@ fcgi_start(int fd, unsigned n, unsigned read_timeout, fcgi_handler h,
 		}
 		initialised = 1;
 	}
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = wake_handler;   /* no SA_RESTART: accept() → EINTR */
-	sigemptyset(&sa.sa_mask);
-	sigaction(WAKE_SIGNAL, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if ((p = calloc(1, sizeof *p)) == NULL ||
 	    (p->threads = calloc(n, sizeof *p->threads)) == NULL ||
-	    (p->busy = calloc(n, sizeof *p->busy)) == NULL ||
 	    watch_init(p, n) == -1) {
 		if (p) {
 			free(p->threads);
-			free(p->busy);
 			free(p->slots);
 		}
 		free(p);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	atomic_store(&p->read_timeout, read_timeout);
+	p->handler = h;
+	p->arg = arg;
 	if (pthread_create(&p->wd, NULL, watchdog, p) != 0) {
 		snprintf(err, errlen, "cannot start the watchdog thread");
 		fcgi_stop(p);
 		return NULL;
 	}
 	p->have_wd = 1;
-	p->fd = fd;
-	p->handler = h;
-	p->peer_ok = peer_ok;
-	p->arg = arg;
+	if ((p->in = intake_start(fd, read_timeout, peer_ok, arg, err,
+	    errlen)) == NULL) {
+		fcgi_stop(p);
+		return NULL;
+	}
 	for (i = 0; i < n; i++) {
 		struct worker_arg *wa = malloc(sizeof *wa);
 		if (wa)
@@ -655,7 +580,6 @@ fcgi_start(int fd, unsigned n, unsigned read_timeout, fcgi_handler h,
 		    pthread_create(&p->threads[i], NULL, worker, wa) != 0) {
 			free(wa);
 			snprintf(err, errlen, "cannot start thread %u", i);
-			p->n = i;
 			fcgi_stop(p);
 			return NULL;
 		}
@@ -668,24 +592,15 @@ void
 fcgi_stop(struct fcgi_pool *p)
 {
 	unsigned i;
-	int tries;
 
 	if (p == NULL)
 		return;
-	atomic_store(&p->stopping, 1);
-	FCGX_ShutdownPending();
-	shutdown(p->fd, SHUT_RDWR);
-	for (i = 0; i < p->n; i++) {
-		/* Poke it out of accept(); a thread handling a request is
-		 * left alone to finish it (a signal could break its reads). */
-		for (tries = 0; pthread_tryjoin_np(p->threads[i], NULL) != 0;
-		    tries++) {
-			if (!atomic_load(&p->busy[i]))
-				pthread_kill(p->threads[i], WAKE_SIGNAL);
-			nanosleep(&(struct timespec){ 0, tries < 50 ?
-			    10000000 : 100000000 }, NULL);
-		}
-	}
+	/* The intake stops accepting and hands over (or drops, at their
+	 * deadline) what it holds; then each thread finishes the request
+	 * in hand and finds nothing more. */
+	intake_stop(p->in);
+	for (i = 0; i < p->n; i++)
+		pthread_join(p->threads[i], NULL);
 	if (p->have_wd) {
 		pthread_mutex_lock(&p->lock);
 		p->wd_stop = 1;
@@ -693,16 +608,16 @@ fcgi_stop(struct fcgi_pool *p)
 		pthread_mutex_unlock(&p->lock);
 		pthread_join(p->wd, NULL);
 	}
+	intake_free(p->in);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 	free(p->slots);
 	free(p->threads);
-	free(p->busy);
 	free(p);
 }
 
 void
 fcgi_set_read_timeout(struct fcgi_pool *p, unsigned seconds)
 {
-	atomic_store(&p->read_timeout, seconds);
+	intake_set_timeout(p->in, seconds);
 }

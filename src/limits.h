@@ -33,6 +33,9 @@
 #define LIM_FCGI_PARAMS_BYTES (64 * 1024)    /* bytes: names + values of one request's
                                                 FastCGI params */
 #define LIM_FCGI_PARAMS       256            /* FastCGI params per request */
+#define LIM_FCGI_INTAKE_BYTES (16 * 1024)    /* bytes queued that get a request a worker
+                                                before all of it is in */
+#define LIM_FCGI_HELD         512            /* connections waiting for their request */
 
 /* Spool */
 #define DEF_SPOOL_MAX_MESSAGES 10000

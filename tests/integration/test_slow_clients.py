@@ -11,8 +11,10 @@ import urllib.parse
 import fcgi_client
 from harness import post_form, wait_for
 
-READ_TIMEOUT = 4                      # seconds, in the test config
-SLACK = 3                             # seconds: generous, the machine is loaded
+READ_TIMEOUT = 6                      # seconds, in the test config
+SLACK = 3                             # seconds: generous, the machine is loaded;
+                                      # a normal post must take less, so it
+                                      # cannot have waited for read_timeout
 BODY = urllib.parse.urlencode({"name": "山田", "email": "taro@example.jp",
                                "message": "こんにちは"}).encode()
 GOOD = {"name": "山田", "email": "taro@example.jp"}
@@ -68,8 +70,8 @@ def test_slow_bodies_through_apache(formpost_factory, apache_factory, formpost_c
                                     smtpd, public_dir):
     """`workers` browsers that announce 60000 bytes and send one byte every
     half second through Apache hold every worker only until read_timeout:
-    they are dropped and logged, and a normal post sent meanwhile is
-    answered right after, not when the slow clients give up."""
+    a normal post sent meanwhile is answered at once, without waiting for
+    them; at read_timeout they are dropped and logged."""
     workers = 2
     formpost_config["listen"] = f"unix:{public_dir / 'slow.sock'}"
     formpost_config["socket_group"] = "www-data"
@@ -96,29 +98,25 @@ def test_slow_bodies_through_apache(formpost_factory, apache_factory, formpost_c
                       timeout=READ_TIMEOUT + 2 * SLACK)
         waited = time.monotonic() - t0
         assert r.status_code == 200, r.text[:300]
-        assert waited < READ_TIMEOUT + SLACK, waited
+        assert waited < SLACK, waited
+        assert not fp.events(event="rejected", reason="read_timeout")
         wait_for(lambda: len(fp.events(event="rejected", reason="read_timeout"))
-                 >= workers, SLACK, "every slow client dropped")
-        # The workers are free again: the next post is answered at once.
-        t0 = time.monotonic()
-        r = post_form(ap.url("/formpost/example"), dict(GOOD, message="again"),
-                      timeout=SLACK)
-        assert r.status_code == 200 and time.monotonic() - t0 < SLACK
+                 >= workers, READ_TIMEOUT + SLACK, "every slow client dropped")
     finally:
         stop.set()
         for s in slow:
             s.close()
         for t in threads:
             t.join()
-    assert smtpd.wait(2)
+    assert smtpd.wait(1)
 
 
 def test_slow_records_on_the_socket(formpost_factory, formpost_config, smtpd):
     """Straight on the socket, one connection per worker: half a record
     header, a BEGIN_REQUEST with half a PARAMS record, a complete head whose
     STDIN stalls, and PARAMS sent one byte a second (which a per-read
-    timeout would never cut).  Each is dropped at read_timeout and logged;
-    a normal request waiting behind them is then served."""
+    timeout would never cut).  A normal request sent meanwhile is served at
+    once; each slow one is dropped at read_timeout and logged."""
     params = params_bytes(post_params())
     begin = fcgi_client._record(fcgi_client.BEGIN, struct.pack(">HB5x", 1, 0))
     pr = fcgi_client._record(fcgi_client.PARAMS, params)
@@ -143,14 +141,16 @@ def test_slow_records_on_the_socket(formpost_factory, formpost_config, smtpd):
             t.start()
             conns[name] = s
             threads.append(t)
+        start = time.monotonic()
         time.sleep(0.5)
         t0 = time.monotonic()
         status, _, body = fcgi_client.post(f"unix:{fp.socket}", "/formpost/example", BODY)
         waited = time.monotonic() - t0
         assert status == 200, body
-        assert waited < READ_TIMEOUT + SLACK, waited
+        assert waited < SLACK, waited
         for name, s in conns.items():
-            assert closed_by_peer(s, SLACK), name
+            left = start + READ_TIMEOUT + SLACK - time.monotonic()
+            assert closed_by_peer(s, max(left, 0.1)), name
         wait_for(lambda: len(fp.events(event="rejected", reason="read_timeout"))
                  >= len(kinds), SLACK, "every slow connection logged")
     finally:
@@ -171,8 +171,11 @@ def test_params_bounded(formpost_factory, formpost_config, smtpd):
     many = {f"HTTP_X_{i}": "v" for i in range(300)}
     big = {"HTTP_COOKIE": "c" * 70000}
     for extra in (many, big):
-        status, _, _ = fcgi_client.post(target, "/formpost/example", BODY,
-                                        extra=extra)
+        try:
+            status, _, _ = fcgi_client.post(target, "/formpost/example", BODY,
+                                            extra=extra)
+        except (BrokenPipeError, ConnectionResetError):
+            status = None             # dropped while we were still sending
         assert status is None
     wait_for(lambda: len(fp.events(event="rejected", reason="params_too_large")) == 2,
              SLACK, "both oversized sets logged")
