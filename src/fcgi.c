@@ -1,30 +1,32 @@
 /*
  * fcgi — listener and request threads (APIS §2).  We create the socket
- * ourselves (FCGX_OpenSocket unlinks blindly and exit()s on error), accept
- * without a mutex (Linux accept() is thread-safe), survive EMFILE by
- * backing off, and stop by setting FCGX_ShutdownPending, shutting the
- * listener down and poking each thread with a signal that interrupts
- * accept() (installed without SA_RESTART).
+ * ourselves (FCGX_OpenSocket unlinks blindly and exit()s on error).
  *
- * Read deadline.  A worker is held by whatever it is reading: the
+ * Slow peers.  A request thread is held by whatever it reads: the
  * BEGIN_REQUEST and PARAMS records (inside FCGX_Accept_r) and then the
- * body.  A per-read timeout (SO_RCVTIMEO) is defeated by a byte every
- * few seconds, and libfcgi does its reads itself, so one deadline per
- * request is kept by one watchdog thread instead: each worker accepts
- * the connection itself (so the peer is checked before a byte is read),
- * hands libfcgi a dup() of it as the request's ipcFd, and registers the
- * original fd with a deadline (accept + read_timeout; for a kept
- * connection, from the end of the previous request).  Past it the
- * watchdog calls shutdown(SHUT_RD) on that fd: the socket is shared by
- * both descriptors, so libfcgi's blocked read() returns end-of-file at
- * once and the request ends as a stream error; writes still work, and a
- * unix peer's further writes fail.  The watchdog only touches fds a
- * worker registered under the lock and unregisters before closing, and
- * libfcgi only ever closes its own dup, so a recycled fd number is never
- * shut down.  The request's listen_sock is -1, so libfcgi, after a
- * protocol error, cannot accept a connection of its own (its accept()
- * fails with EBADF).  Once the handler returns the deadline no longer
- * matters: shutting the read side cannot lose an answer.
+ * body.  So request threads never accept: the intake (intake.h) accepts,
+ * checks the peer, and holds each connection on one epoll thread until
+ * its request is queued in the kernel (or enough of it that the peer is
+ * plainly not slow); it drops what is not there at accept +
+ * read_timeout.  What a request thread still reads is covered by the same
+ * deadline, kept by one watchdog thread: a per-read timeout (SO_RCVTIMEO)
+ * is defeated by a byte every few seconds, and libfcgi does its reads
+ * itself.  The thread hands libfcgi a dup() of the connection as the
+ * request's ipcFd and registers the original with its deadline; past it
+ * the watchdog calls shutdown(SHUT_RD) on it: both descriptors share the
+ * socket, so libfcgi's blocked read() returns end-of-file at once and the
+ * request ends as a stream error (dropped unanswered, logged
+ * reason=read_timeout).  The watchdog only touches fds registered under
+ * the lock, unregistered before they are closed, and libfcgi only closes
+ * its dup, so a recycled fd number is never shut down.  The request's
+ * listen_sock is -1, so libfcgi, after a protocol error, cannot accept a
+ * connection of its own (its accept() fails with EBADF).  Each connection
+ * carries one request (FCGI_KEEP_CONN is not honoured): a kept connection
+ * would wait for its next request on a request thread.
+ *
+ * Stopping: the intake stops accepting and hands over or drops what it
+ * holds; each thread finishes the request in hand, finds nothing more,
+ * and ends.
  */
 #include "fcgi.h"
 
