@@ -114,19 +114,25 @@ def test_slow_bodies_through_apache(formpost_factory, apache_factory, formpost_c
 def test_slow_records_on_the_socket(formpost_factory, formpost_config, smtpd):
     """Straight on the socket, one connection per worker: half a record
     header, a BEGIN_REQUEST with half a PARAMS record, a complete head whose
-    STDIN stalls, and PARAMS sent one byte a second (which a per-read
-    timeout would never cut).  A normal request sent meanwhile is served at
+    STDIN stalls, PARAMS sent one byte a second (which a per-read timeout
+    would never cut), and 24 KB of a 60 KB body then nothing.  A normal request sent meanwhile is served at
     once; each slow one is dropped at read_timeout and logged."""
     params = params_bytes(post_params())
     begin = fcgi_client._record(fcgi_client.BEGIN, struct.pack(">HB5x", 1, 0))
     pr = fcgi_client._record(fcgi_client.PARAMS, params)
     end_params = fcgi_client._record(fcgi_client.PARAMS, b"")
+    big_pr = fcgi_client._record(fcgi_client.PARAMS, params_bytes(
+        post_params({"CONTENT_LENGTH": "60000"})))
     kinds = {
         "partial_begin": (begin[:4], b""),
         "partial_params": (begin + pr[:len(pr) // 2], b""),
         "stalled_stdin": (begin + pr + end_params +
                           fcgi_client._record(fcgi_client.STDIN, BODY[:5]), b""),
         "dribbled_params": (begin, pr),
+        # Fast enough to get a worker (more than 16 KiB queued), then
+        # stalled: the worker's own deadline frees it.
+        "stalled_big_body": (begin + big_pr + end_params + b"".join(
+            fcgi_client._record(fcgi_client.STDIN, b"x" * 8000) for _ in range(3)), b""),
     }
     fp = formpost_factory(slow_config(formpost_config, len(kinds)))
     fp.wait_log("event=started")
