@@ -30,16 +30,13 @@
  */
 #include "fcgi.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcgiapp.h>
 #include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
