@@ -748,7 +748,8 @@ parse_top(struct ld *ld, const struct ynode *root)
 	    "fastcgi_allow", "user", "spool", "templates", "workers", "limits",
 	    "delivery", "smtp", "sites", NULL };
 	static const char *const lkeys[] = { "max_body", "max_fields",
-	    "max_field_name", "spool_max_messages", "spool_min_free", NULL };
+	    "max_field_name", "spool_max_messages", "spool_min_free",
+	    "read_timeout", NULL };
 	static const char *const dkeys[] = { "first_retry", "max_retry",
 	    "max_age", NULL };
 	struct config *c = ld->c;
@@ -791,7 +792,9 @@ parse_top(struct ld *ld, const struct ynode *root)
 			return -1;
 		c->spool_max_messages = (size_t)v;
 		if (get_size(ld, n, "spool_min_free", 0, ULLONG_MAX,
-		    &c->spool_min_free) == -1)
+		    &c->spool_min_free) == -1 ||
+		    get_duration(ld, n, "read_timeout", MIN_READ_TIMEOUT,
+		    MAX_READ_TIMEOUT, &c->read_timeout) == -1)
 			return -1;
 	}
 	if ((n = map_get(root, "delivery")) != NULL) {
@@ -1570,6 +1573,7 @@ config_parse(const char *name, const char *dir, const char *data, size_t len,
 	c->first_retry = DEF_FIRST_RETRY;
 	c->max_retry = DEF_MAX_RETRY;
 	c->max_age = DEF_MAX_AGE;
+	c->read_timeout = DEF_READ_TIMEOUT;
 	if ((c->path = strdup(name)) == NULL ||
 	    (c->spool = strdup("/var/spool/formpost")) == NULL ||
 	    (c->templates = strdup(FORMPOST_SHAREDIR "/templates")) == NULL) {

@@ -107,6 +107,7 @@ struct config {
 	size_t max_body, max_fields, max_field_name;
 	size_t spool_max_messages;
 	unsigned long long spool_min_free;
+	unsigned read_timeout; /* seconds: params and body of one request */
 	unsigned first_retry, max_retry, max_age; /* seconds */
 	struct smtp_profile *profiles;
 	size_t nprofiles;

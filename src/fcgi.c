@@ -1,14 +1,35 @@
 /*
- * fcgi — listener and request threads (doc/design.md "Threads").  We create
- * the socket ourselves (FCGX_OpenSocket unlinks blindly and exit()s on error),
- * accept without a mutex (Linux accept() is thread-safe), survive EMFILE by
- * backing off, and stop by setting FCGX_ShutdownPending, shutting the listener
- * down and poking each thread with a signal that interrupts accept()
- * (installed without SA_RESTART).
+ * fcgi — listener and request threads (doc/design.md "Threads").  We
+ * create the socket ourselves (FCGX_OpenSocket unlinks blindly and exit()s on error).
+ *
+ * Slow peers.  A request thread is held by whatever it reads: the
+ * BEGIN_REQUEST and PARAMS records (inside FCGX_Accept_r) and then the
+ * body.  So request threads never accept: the intake (intake.h) accepts,
+ * checks the peer, and holds each connection on one epoll thread until
+ * its request is queued in the kernel (or enough of it that the peer is
+ * plainly not slow); it drops what is not there at accept +
+ * read_timeout.  What a request thread still reads is covered by the same
+ * deadline, kept by one watchdog thread: a per-read timeout (SO_RCVTIMEO)
+ * is defeated by a byte every few seconds, and libfcgi does its reads
+ * itself.  The thread hands libfcgi a dup() of the connection as the
+ * request's ipcFd and registers the original with its deadline; past it
+ * the watchdog calls shutdown(SHUT_RD) on it: both descriptors share the
+ * socket, so libfcgi's blocked read() returns end-of-file at once and the
+ * request ends as a stream error (dropped unanswered, logged
+ * reason=read_timeout).  The watchdog only touches fds registered under
+ * the lock, unregistered before they are closed, and libfcgi only closes
+ * its dup, so a recycled fd number is never shut down.  The request's
+ * listen_sock is -1, so libfcgi, after a protocol error, cannot accept a
+ * connection of its own (its accept() fails with EBADF).  Each connection
+ * carries one request (FCGI_KEEP_CONN is not honoured): a kept connection
+ * would wait for its next request on a request thread.
+ *
+ * Stopping: the intake stops accepting and hands over or drops what it
+ * holds; each thread finishes the request in hand, finds nothing more,
+ * and ends.
  */
 #include "fcgi.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcgiapp.h>
 #include <grp.h>
@@ -16,7 +37,6 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,20 +46,30 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "intake.h"
 #include "limits.h"
 #include "log.h"
 
-#define WAKE_SIGNAL SIGUSR2   /* SIGUSR1 is libfcgi's */
+
+/* What the watchdog may cut: one per worker, guarded by the pool lock. */
+struct slot {
+	int fd;                      /* the worker's connection; -1: idle */
+	struct timespec deadline;    /* CLOCK_MONOTONIC */
+	int expired;                 /* the watchdog shut fd's read side */
+};
 
 struct fcgi_pool {
-	int fd;
 	unsigned n;
 	pthread_t *threads;
-	atomic_int *busy;            /* per thread: handling a request */
 	fcgi_handler handler;
-	fcgi_peer_ok peer_ok;
 	void *arg;
-	atomic_int stopping;
+	struct intake *in;           /* hands over connections */
+	pthread_mutex_t lock;        /* guards slots and wd_stop */
+	pthread_cond_t cond;         /* a slot was armed, or stop */
+	struct slot *slots;          /* n_slots, one per thread */
+	unsigned n_slots;
+	pthread_t wd;
+	int have_wd, wd_stop;
 };
 
 static int
@@ -179,52 +209,109 @@ fcgi_listen(const struct config *c, int *is_tcp, char *err, size_t errlen)
 	return fd;
 }
 
+/* Registers fd with the slot until deadline (CLOCK_MONOTONIC). */
 static void
-wake_handler(int sig)
+slot_arm(struct fcgi_pool *p, struct slot *sl, int fd,
+    const struct timespec *deadline)
 {
-	(void)sig;
+	pthread_mutex_lock(&p->lock);
+	sl->deadline = *deadline;
+	sl->fd = fd;
+	sl->expired = 0;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
 }
+
+/* Unregisters the slot's fd (before the worker closes it); returns
+ * whether the watchdog had cut it. */
+static int
+slot_disarm(struct fcgi_pool *p, struct slot *sl)
+{
+	int expired;
+
+	pthread_mutex_lock(&p->lock);
+	expired = sl->expired;
+	sl->fd = -1;
+	pthread_mutex_unlock(&p->lock);
+	return expired;
+}
+
+static int
+slot_expired(struct fcgi_pool *p, struct slot *sl)
+{
+	int expired;
+
+	pthread_mutex_lock(&p->lock);
+	expired = sl->expired;
+	pthread_mutex_unlock(&p->lock);
+	return expired;
+}
+
+/* The handler's view of one request's body. */
+struct body_in {
+	FCGX_Request *r;
+	struct fcgi_pool *p;
+	struct slot *s;
+	int timed_out;               /* a read failed past the deadline */
+};
 
 static ssize_t
 read_stdin(void *arg, char *buf, size_t n)
 {
-	FCGX_Request *r = arg;
+	struct body_in *b = arg;
 	int len = n > 65536 ? 65536 : (int)n;
-	int got = FCGX_GetStr(buf, len, r->in);
+	int got = FCGX_GetStr(buf, len, b->r->in);
 
-	if (got < 0 || (got == 0 && FCGX_GetError(r->in) != 0))
-		return -1;
-	return got;
-}
-
-/* The peer's address as text into out; -1 (out then says "unknown", for
- * the log line) when it has none, e.g. it already left. */
-static int
-peer_addr(int fd, char *out, size_t len)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof ss;
-
-	snprintf(out, len, "unknown");
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == -1)
-		return -1;
-	if (ss.ss_family == AF_INET)
-		return inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
-		    out, (socklen_t)len) ? 0 : -1;
-	if (ss.ss_family == AF_INET6)
-		return inet_ntop(AF_INET6,
-		    &((struct sockaddr_in6 *)&ss)->sin6_addr, out,
-		    (socklen_t)len) ? 0 : -1;
+	if (got > 0 || (got == 0 && FCGX_GetError(b->r->in) == 0))
+		return got;
+	b->timed_out = slot_expired(b->p, b->s);
 	return -1;
 }
 
 static void
-serve_one(struct fcgi_pool *p, FCGX_Request *r)
+respond(FCGX_Request *r, const struct http_resp *resp)
+{
+	char line[96];
+
+	/* A client that left is harmless here: the message (if any) is
+	 * already stored (doc/design.md "A request", step 8). */
+	/* libfcgi's own printf lacks %zu: format with ours. */
+	snprintf(line, sizeof line, "Status: %d %s\r\n", resp->status,
+	    http_status_reason(resp->status));
+	FCGX_PutS(line, r->out);
+	if (resp->head.len)
+		FCGX_PutStr(resp->head.data, (int)resp->head.len, r->out);
+	if (resp->status == 204) {
+		/* No Content: no Content-Length either, and no body
+		 * (RFC 9110 §8.6, §15.3.5). */
+		FCGX_PutS("\r\n", r->out);
+	} else {
+		snprintf(line, sizeof line, "Content-Length: %zu\r\n\r\n",
+		    resp->body.len);
+		FCGX_PutS(line, r->out);
+		if (resp->body.len)
+			FCGX_PutStr(resp->body.data, (int)resp->body.len,
+			    r->out);
+	}
+}
+
+static void
+log_timeout(const char *ip)
+{
+	log_event(LOG_WARN, "rejected", "reason", "read_timeout", "ip", ip,
+	    (char *)NULL);
+}
+
+/* Serves one request; -1 when the body was cut by the read deadline
+ * (nothing stored, nothing answered: the caller drops the connection). */
+static int
+serve_one(struct fcgi_pool *p, struct slot *sl, FCGX_Request *r)
 {
 	struct http_req req;
 	struct http_resp resp;
+	struct body_in in = { r, p, sl, 0 };
 	struct timespec t0, t1;
-	char ms[24], status[8], line[96];
+	char ms[24], status[8];
 	const char *event;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -243,31 +330,17 @@ serve_one(struct fcgi_pool *p, FCGX_Request *r)
 	req.accept_language = FCGX_GetParam("HTTP_ACCEPT_LANGUAGE", r->envp);
 	req.remote_addr = FCGX_GetParam("REMOTE_ADDR", r->envp);
 	req.read = read_stdin;
-	req.read_arg = r;
+	req.read_arg = &in;
 	http_resp_init(&resp);
 	p->handler(p->arg, &req, &resp);
+	if (in.timed_out && resp.status >= 400) {
+		log_timeout(req.remote_addr);
+		http_resp_free(&resp);
+		return -1;
+	}
 	if (resp.status == 0)
 		resp.status = 503;
-	/* A client that left is harmless here: the message (if any) is
-	 * already stored (doc/design.md "A request", step 8). */
-	/* libfcgi's own printf lacks %zu: format with ours. */
-	snprintf(line, sizeof line, "Status: %d %s\r\n", resp.status,
-	    http_status_reason(resp.status));
-	FCGX_PutS(line, r->out);
-	if (resp.head.len)
-		FCGX_PutStr(resp.head.data, (int)resp.head.len, r->out);
-	if (resp.status == 204) {
-		/* No Content: no Content-Length either, and no body
-		 * (RFC 9110 §8.6, §15.3.5). */
-		FCGX_PutS("\r\n", r->out);
-	} else {
-		snprintf(line, sizeof line, "Content-Length: %zu\r\n\r\n",
-		    resp.body.len);
-		FCGX_PutS(line, r->out);
-		if (resp.body.len)
-			FCGX_PutStr(resp.body.data, (int)resp.body.len,
-			    r->out);
-	}
+	respond(r, &resp);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	snprintf(ms, sizeof ms, "%ld", (long)((t1.tv_sec - t0.tv_sec) * 1000 +
 	    (t1.tv_nsec - t0.tv_nsec) / 1000000));
@@ -280,6 +353,112 @@ serve_one(struct fcgi_pool *p, FCGX_Request *r)
 	    "status", status, "reason", resp.reason, "ip", req.remote_addr,
 	    "ms", ms, (char *)NULL);
 	http_resp_free(&resp);
+	return 0;
+}
+
+static int
+ts_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec &&
+	    a->tv_nsec < b->tv_nsec);
+}
+
+/* The watchdog: cuts the read side of every connection past its
+ * deadline, then sleeps until the next deadline or a new arming. */
+static void *
+watchdog(void *arg)
+{
+	struct fcgi_pool *p = arg;
+	struct timespec now, next;
+	unsigned i;
+	int have;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->wd_stop) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		for (i = 0, have = 0; i < p->n_slots; i++) {
+			struct slot *sl = &p->slots[i];
+			if (sl->fd == -1 || sl->expired)
+				continue;
+			if (!ts_before(&now, &sl->deadline)) {
+				sl->expired = 1;
+				shutdown(sl->fd, SHUT_RD);
+			} else if (!have || ts_before(&sl->deadline, &next)) {
+				next = sl->deadline;
+				have = 1;
+			}
+		}
+		if (have)
+			pthread_cond_timedwait(&p->cond, &p->lock, &next);
+		else
+			pthread_cond_wait(&p->cond, &p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* 1 when the params are within LIM_FCGI_PARAMS and LIM_FCGI_PARAMS_BYTES.
+ * libfcgi has already read them, within the read deadline; this keeps
+ * an oversized set away from the handler and says so in the log. */
+static int
+params_ok(char **envp)
+{
+	size_t n, bytes = 0;
+
+	for (n = 0; envp && envp[n]; n++) {
+		bytes += strlen(envp[n]);
+		if (n >= LIM_FCGI_PARAMS || bytes > LIM_FCGI_PARAMS_BYTES)
+			return 0;
+	}
+	return 1;
+}
+
+/* Serves the one request of a connection the intake handed over (its
+ * records are queued); conn stays ours, libfcgi reads, writes and closes
+ * a dup of it. */
+static void
+serve_conn(struct fcgi_pool *p, struct slot *sl, FCGX_Request *r,
+    const struct intake_conn *c)
+{
+	if ((r->ipcFd = dup(c->fd)) == -1) {
+		log_event(LOG_WARN, "accept_failed", "error", strerror(errno),
+		    (char *)NULL);
+		close(c->fd);
+		return;
+	}
+	slot_arm(p, sl, c->fd, &c->deadline);
+	/* Else FCGX_Accept_r's opening Finish closes the fd just handed
+	 * over; on failure it closes it and fails on listen_sock -1
+	 * instead of accepting. */
+	r->keepConnection = 1;
+	if (FCGX_Accept_r(r) < 0) {
+		if (slot_disarm(p, sl))
+			log_timeout(c->peer);
+		close(c->fd);
+		return;
+	}
+	/* libfcgi takes an end of stream between two params for the end of
+	 * the set: a cut connection must not pass as a request with half
+	 * its params. */
+	if (FCGX_GetError(r->in) != 0 || slot_expired(p, sl) ||
+	    !params_ok(r->envp)) {
+		if (slot_expired(p, sl))
+			log_timeout(c->peer);
+		else if (FCGX_GetError(r->in) == 0)
+			log_event(LOG_WARN, "rejected", "reason",
+			    "params_too_large", "ip", c->peer, (char *)NULL);
+		FCGX_Free(r, 1);
+	} else {
+		/* One request per connection: a kept one would wait for
+		 * the next request on this thread, outside the intake. */
+		r->keepConnection = 0;
+		if (serve_one(p, sl, r) == -1)
+			FCGX_Free(r, 1);
+		else
+			FCGX_Finish_r(r);
+	}
+	slot_disarm(p, sl);
+	close(c->fd);
 }
 
 struct worker_arg {
@@ -291,50 +470,51 @@ static void *
 worker(void *arg)
 {
 	struct fcgi_pool *p = ((struct worker_arg *)arg)->p;
-	atomic_int *busy = &p->busy[((struct worker_arg *)arg)->i];
+	struct slot *sl = &p->slots[((struct worker_arg *)arg)->i];
+	struct intake_conn c;
 	FCGX_Request r;
-	char peer[64];
-	int rc;
 
-	if (FCGX_InitRequest(&r, p->fd, 0) != 0)
-		return NULL;
-	while (!atomic_load(&p->stopping)) {
-		atomic_store(busy, 0);
-		rc = FCGX_Accept_r(&r);
-		atomic_store(busy, 1);
-		if (rc < 0) {
-			if (atomic_load(&p->stopping))
-				break;
-			/* EMFILE, ENFILE, ENOBUFS...: transient; never let a
-			 * worker die of it. */
-			if (rc != -EINTR)
-				log_event(LOG_WARN, "accept_failed", "error",
-				    strerror(-rc), (char *)NULL);
-			nanosleep(&(struct timespec){ 0, 100000000 }, NULL);
-			continue;
-		}
-		if (p->peer_ok && (peer_addr(r.ipcFd, peer, sizeof peer) == -1
-		    || !p->peer_ok(p->arg, peer))) {
-			log_event(LOG_WARN, "peer_refused", "peer", peer,
-			    (char *)NULL);
-			FCGX_Finish_r(&r);
-			continue;
-		}
-		serve_one(p, &r);
-		FCGX_Finish_r(&r);
-	}
-	FCGX_Free(&r, 1);
 	free(arg);
+	/* listen_sock -1: libfcgi never accepts by itself (see above). */
+	if (FCGX_InitRequest(&r, -1, 0) != 0)
+		return NULL;
+	while (intake_next(p->in, &c) == 0)
+		serve_conn(p, sl, &r, &c);
+	FCGX_Free(&r, 1);
 	return NULL;
 }
 
+/* The lock, the condition (on the monotonic clock, as the deadlines)
+ * and the idle slots; -1 on failure. */
+static int
+watch_init(struct fcgi_pool *p, unsigned n)
+{
+	pthread_condattr_t ca;
+	unsigned i;
+	int rc = -1;
+
+	if ((p->slots = calloc(n, sizeof *p->slots)) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		p->slots[i].fd = -1;
+	p->n_slots = n;
+	if (pthread_condattr_init(&ca) != 0)
+		return -1;
+	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+	    pthread_cond_init(&p->cond, &ca) == 0) {
+		pthread_mutex_init(&p->lock, NULL);
+		rc = 0;
+	}
+	pthread_condattr_destroy(&ca);
+	return rc;
+}
+
 struct fcgi_pool *
-fcgi_start(int fd, unsigned n, fcgi_handler h, fcgi_peer_ok peer_ok,
-    void *arg, char *err, size_t errlen)
+fcgi_start(int fd, unsigned n, unsigned read_timeout, fcgi_handler h,
+    fcgi_peer_ok peer_ok, void *arg, char *err, size_t errlen)
 {
 	static int initialised;
 	struct fcgi_pool *p;
-	struct sigaction sa;
 	unsigned i;
 
 	if (!initialised) {
@@ -344,24 +524,31 @@ fcgi_start(int fd, unsigned n, fcgi_handler h, fcgi_peer_ok peer_ok,
 		}
 		initialised = 1;
 	}
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = wake_handler;   /* no SA_RESTART: accept() → EINTR */
-	sigemptyset(&sa.sa_mask);
-	sigaction(WAKE_SIGNAL, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if ((p = calloc(1, sizeof *p)) == NULL ||
 	    (p->threads = calloc(n, sizeof *p->threads)) == NULL ||
-	    (p->busy = calloc(n, sizeof *p->busy)) == NULL) {
-		if (p)
+	    watch_init(p, n) == -1) {
+		if (p) {
 			free(p->threads);
+			free(p->slots);
+		}
 		free(p);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	p->fd = fd;
 	p->handler = h;
-	p->peer_ok = peer_ok;
 	p->arg = arg;
+	if (pthread_create(&p->wd, NULL, watchdog, p) != 0) {
+		snprintf(err, errlen, "cannot start the watchdog thread");
+		fcgi_stop(p);
+		return NULL;
+	}
+	p->have_wd = 1;
+	if ((p->in = intake_start(fd, read_timeout, peer_ok, arg, err,
+	    errlen)) == NULL) {
+		fcgi_stop(p);
+		return NULL;
+	}
 	for (i = 0; i < n; i++) {
 		struct worker_arg *wa = malloc(sizeof *wa);
 		if (wa)
@@ -370,7 +557,6 @@ fcgi_start(int fd, unsigned n, fcgi_handler h, fcgi_peer_ok peer_ok,
 		    pthread_create(&p->threads[i], NULL, worker, wa) != 0) {
 			free(wa);
 			snprintf(err, errlen, "cannot start thread %u", i);
-			p->n = i;
 			fcgi_stop(p);
 			return NULL;
 		}
@@ -383,25 +569,32 @@ void
 fcgi_stop(struct fcgi_pool *p)
 {
 	unsigned i;
-	int tries;
 
 	if (p == NULL)
 		return;
-	atomic_store(&p->stopping, 1);
-	FCGX_ShutdownPending();
-	shutdown(p->fd, SHUT_RDWR);
-	for (i = 0; i < p->n; i++) {
-		/* Poke it out of accept(); a thread handling a request is
-		 * left alone to finish it (a signal could break its reads). */
-		for (tries = 0; pthread_tryjoin_np(p->threads[i], NULL) != 0;
-		    tries++) {
-			if (!atomic_load(&p->busy[i]))
-				pthread_kill(p->threads[i], WAKE_SIGNAL);
-			nanosleep(&(struct timespec){ 0, tries < 50 ?
-			    10000000 : 100000000 }, NULL);
-		}
+	/* The intake stops accepting and hands over (or drops, at their
+	 * deadline) what it holds; then each thread finishes the request
+	 * in hand and finds nothing more. */
+	intake_stop(p->in);
+	for (i = 0; i < p->n; i++)
+		pthread_join(p->threads[i], NULL);
+	if (p->have_wd) {
+		pthread_mutex_lock(&p->lock);
+		p->wd_stop = 1;
+		pthread_cond_signal(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->wd, NULL);
 	}
+	intake_free(p->in);
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	free(p->slots);
 	free(p->threads);
-	free(p->busy);
 	free(p);
+}
+
+void
+fcgi_set_read_timeout(struct fcgi_pool *p, unsigned seconds)
+{
+	intake_set_timeout(p->in, seconds);
 }

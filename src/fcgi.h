@@ -1,7 +1,8 @@
 /*
  * fcgi — the FastCGI edge (the only module that includes libfcgi's
  * headers): the listening socket (ours, systemd's fd 3 or spawn-fcgi's
- * fd 0), a pool of threads each owning one FCGX_Request, and the
+ * fd 0), an intake that holds connections until their request has
+ * arrived, a pool of threads each owning one FCGX_Request, and the
  * translation between FastCGI params/streams and struct http_req/resp.
  */
 #ifndef FORMPOST_FCGI_H
@@ -28,13 +29,26 @@ typedef int (*fcgi_peer_ok)(void *arg, const char *addr);
 
 struct fcgi_pool;
 
-/* Calls FCGX_Init (once per process) and starts n threads accepting on fd.
- * peer_ok may be NULL (unix socket).  Returns the pool or NULL + err. */
-struct fcgi_pool *fcgi_start(int fd, unsigned n, fcgi_handler h,
-    fcgi_peer_ok peer_ok, void *arg, char *err, size_t errlen);
+/* Calls FCGX_Init (once per process), starts the intake on fd (which it
+ * makes non-blocking), n request threads and one watchdog thread.  Each
+ * request must have sent its params and its whole body within
+ * read_timeout seconds of its accept; past it the request is dropped
+ * unanswered and logged event=rejected reason=read_timeout, and slow peers
+ * wait in the intake, not on request threads.  A param set over
+ * LIM_FCGI_PARAMS / LIM_FCGI_PARAMS_BYTES is dropped and logged
+ * reason=params_too_large.  One request per connection.  peer_ok may be
+ * NULL (unix socket); it is asked before any byte is read.  Returns the
+ * pool or NULL + err. */
+struct fcgi_pool *fcgi_start(int fd, unsigned n, unsigned read_timeout,
+    fcgi_handler h, fcgi_peer_ok peer_ok, void *arg, char *err,
+    size_t errlen);
 
-/* Stops accepting, lets each thread finish the request in hand, joins
- * them and frees the pool. */
+/* Applies to requests accepted from now on (a reload).  Thread-safe. */
+void fcgi_set_read_timeout(struct fcgi_pool *p, unsigned seconds);
+
+/* Stops accepting, lets each thread finish the request in hand (and the
+ * requests still arriving, up to their deadline), joins them and frees
+ * the pool. */
 void fcgi_stop(struct fcgi_pool *p);
 
 #endif

@@ -29,6 +29,15 @@
 #define LIM_PART_HEADERS      8              /* header lines per multipart part */
 #define LIM_BOUNDARY_BYTES    70             /* RFC 2046 §5.1.1 */
 #define LIM_PAGE_URL          2048           /* bytes: a Referer used as the page */
+#define DEF_READ_TIMEOUT      10             /* seconds: accept to the end of the body */
+#define MIN_READ_TIMEOUT      1
+#define MAX_READ_TIMEOUT      600
+#define LIM_FCGI_PARAMS_BYTES (64 * 1024)    /* bytes: names + values of one request's
+                                                FastCGI params */
+#define LIM_FCGI_PARAMS       256            /* FastCGI params per request */
+#define LIM_FCGI_INTAKE_BYTES (16 * 1024)    /* bytes queued that get a request a worker
+                                                before all of it is in */
+#define LIM_FCGI_HELD         512            /* connections waiting for their request */
 
 /* Spool */
 #define DEF_SPOOL_MAX_MESSAGES 10000

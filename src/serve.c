@@ -267,7 +267,7 @@ restart_keys(const struct config *c, char out[RK_N][512])
 }
 
 static void
-reload(const char *path)
+reload(const char *path, struct fcgi_pool *pool)
 {
 	struct world *w, *old;
 	char err[1024], keys[96] = "", now[RK_N][512];
@@ -295,6 +295,7 @@ reload(const char *path)
 	current = w;
 	pthread_mutex_unlock(&world_lock);
 	world_release(old);
+	fcgi_set_read_timeout(pool, w->c->read_timeout);
 	log_event(LOG_INFO, "reloaded", "config", path, (char *)NULL);
 	/* A fixed password or host applies to held messages now, not after
 	 * their back-off. */
@@ -373,8 +374,8 @@ serve_main(const char *path)
 	    sizeof err)) == NULL)
 		log_event(LOG_ERROR, "trigger_failed", "error", err, "action",
 		    "queue flush cannot wake this process", (char *)NULL);
-	pool = fcgi_start(fd, w->c->workers, handle, is_tcp ? peer_ok : NULL,
-	    NULL, err, sizeof err);
+	pool = fcgi_start(fd, w->c->workers, w->c->read_timeout, handle,
+	    is_tcp ? peer_ok : NULL, NULL, err, sizeof err);
 	if (pool == NULL) {
 		fprintf(stderr, "formpost: %s\n", err);
 		goto out;
@@ -386,7 +387,7 @@ serve_main(const char *path)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			reload(path);
+			reload(path, pool);
 			continue;
 		}
 		break;

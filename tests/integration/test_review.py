@@ -106,9 +106,14 @@ def test_a_peer_without_an_address_is_logged_as_unknown(
             "REQUEST_METHOD": "POST", "SCRIPT_NAME": "/formpost/example"}))
             + record(4, b"") + record(5, b""))
         s.settimeout(10)
-        assert read_stdout(s) == b""          # refused: no answer at all
+        try:
+            out = read_stdout(s)
+        except ConnectionResetError:
+            out = b""                         # closed unread: refused before any read
+        assert out == b""                     # refused: no answer at all
         s.close()
     wait_for(lambda: len(fp.events(event="peer_refused")) >= 3, 10,
              "event=peer_refused")
-    assert [e.get("peer") for e in fp.events(event="peer_refused")] == \
-        ["unknown"] * 3
+    # Checked at accept: the harness's readiness probe is refused too.
+    peers = [e.get("peer") for e in fp.events(event="peer_refused")]
+    assert len(peers) >= 3 and set(peers) == {"unknown"}

@@ -56,6 +56,7 @@ test_valid_base(void **state)
 	assert_string_equal(c->profiles[0].password_file,
 	    "/etc/formpost/smtp.pass");
 	assert_int_equal(c->max_body, 64 * 1024);
+	assert_int_equal(c->read_timeout, 10);
 	assert_int_equal(c->first_retry, 30);
 	assert_string_equal(c->spool, "/var/spool/formpost");
 	config_free(c);
@@ -122,6 +123,9 @@ static const struct bad bad_cases[] = {
 	/* sizes and durations */
 	{ "limits: { max_body: 64q }\n" BASE_SMTP BASE_SITE, "t.yaml:1:21: max_body must be a size" },
 	{ "limits: { max_body: 10 }\n" BASE_SMTP BASE_SITE, "t.yaml:1:21: max_body must be between 1024" },
+	{ "limits: { read_timeout: 0s }\n" BASE_SMTP BASE_SITE, "t.yaml:1:25: read_timeout must be between 1s and 600s" },
+	{ "limits: { read_timeout: 11m }\n" BASE_SMTP BASE_SITE, "t.yaml:1:25: read_timeout must be between 1s and 600s" },
+	{ "limits: { read_timeout: 5 secs }\n" BASE_SMTP BASE_SITE, "t.yaml:1:25: read_timeout must be a duration" },
 	{ "delivery: { first_retry: 30 seconds }\n" BASE_SMTP BASE_SITE, "t.yaml:1:26: first_retry must be a duration" },
 	{ "delivery: { first_retry: 1h, max_retry: 1m }\n" BASE_SMTP BASE_SITE, "t.yaml:1:11: delivery: max_retry must be at least first_retry" },
 	/* depth */
