@@ -56,6 +56,11 @@
 #define LIM_ADDR_DOMAIN       255            /* RFC 5321 §4.5.3.1.2 */
 #define LIM_ADDR_PATH         256            /* RFC 5321 §4.5.3.1.3 */
 
+/* DKIM (RFC 6376, RFC 8301 §3.2, RFC 8463) */
+#define LIM_KEY_BYTES         (64 * 1024)    /* bytes: largest PEM key file */
+#define LIM_DKIM_RSA_MIN_BITS 2048           /* bits: weaker keys are refused */
+#define LIM_DKIM_RSA_MAX_BITS 8192           /* bits: larger ones do not fit in DNS */
+
 /* Double submit (SPEC "HTTP contract") */
 #define LIM_DEDUP_WINDOW      600            /* seconds: same post = same answer */
 #define LIM_DEDUP_SLOTS       4096           /* entries, ~80 bytes each, fixed */
