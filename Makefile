@@ -17,7 +17,7 @@ WARN     := -std=gnu11 -Wall -Wextra -Wformat=2 -Wshadow -Wvla -Werror
 CFLAGS   ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE -DFORMPOST_VERSION='"$(VERSION)"' \
             -DFORMPOST_SHAREDIR='"$(SHAREDIR)"' -iquote src
-LDLIBS   := -lfcgi -lcurl -lyaml -lcrypto -lidn2 -lpthread
+LDLIBS   := -lfcgi -lcurl -lyaml -lcrypto -lidn2 -lresolv -lpthread
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 SRCS     := $(wildcard src/*.c)

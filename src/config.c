@@ -1672,12 +1672,9 @@ config_load(const char *path, char *err, size_t errlen)
 }
 
 int
-config_load_secrets(struct config *c, char *err, size_t errlen)
+config_load_keys(struct config *c, char *err, size_t errlen)
 {
-	size_t i, len;
-	struct stat st;
-	char *s;
-	int fd;
+	size_t i;
 
 	for (i = 0; i < c->nsites; i++) {
 		struct site *si = &c->sites[i];
@@ -1694,6 +1691,19 @@ config_load_secrets(struct config *c, char *err, size_t errlen)
 		crypto_key_free(si->dkim_key);
 		si->dkim_key = k;
 	}
+	return 0;
+}
+
+int
+config_load_secrets(struct config *c, char *err, size_t errlen)
+{
+	size_t i, len;
+	struct stat st;
+	char *s;
+	int fd;
+
+	if (config_load_keys(c, err, errlen) == -1)
+		return -1;
 	for (i = 0; i < c->nprofiles; i++) {
 		struct smtp_profile *p = &c->profiles[i];
 		if (p->password_env) {

@@ -127,8 +127,12 @@ struct config *config_parse(const char *name, const char *dir,
     const char *data, size_t len, char *err, size_t errlen);
 
 /* Loads every site's DKIM key_file (crypto_key_load's rules: a usable
- * private key, not accessible by others), then reads every profile's
- * password from password_file (must not be readable
+ * private key, not accessible by others) into site->dkim_key.  Returns 0,
+ * or -1 with a message naming the site and file, never the key. */
+int config_load_keys(struct config *c, char *err, size_t errlen);
+
+/* config_load_keys, then reads every profile's password from
+ * password_file (must not be readable
  * or writable by others) or password_env.  Returns 0, or -1 with a message
  * that names the file or variable, never its content. */
 int config_load_secrets(struct config *c, char *err, size_t errlen);

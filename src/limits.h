@@ -61,6 +61,14 @@
 #define LIM_DKIM_RSA_MIN_BITS 2048           /* bits: weaker keys are refused */
 #define LIM_DKIM_RSA_MAX_BITS 8192           /* bits: larger ones do not fit in DNS */
 
+/* DNS (formpost doctor) */
+#define LIM_DNS_TIMEOUT       3              /* seconds per try */
+#define LIM_DNS_TRIES         2              /* tries per name server */
+#define LIM_DNS_ANSWER        65535          /* bytes: largest answer read */
+#define LIM_DNS_RECORDS       64             /* records kept per answer */
+#define LIM_SPF_LOOKUPS       10             /* RFC 7208 §4.6.4 */
+#define LIM_SPF_VOID          2              /* RFC 7208 §4.6.4 void lookups */
+
 /* Double submit (SPEC "HTTP contract") */
 #define LIM_DEDUP_WINDOW      600            /* seconds: same post = same answer */
 #define LIM_DEDUP_SLOTS       4096           /* entries, ~80 bytes each, fixed */
