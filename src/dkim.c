@@ -46,6 +46,12 @@ dkim_canon_header(struct buf *out, const char *f, size_t n)
 		n -= 2;
 	for (nl = (size_t)(colon - f); nl > 0 && is_wsp(f[nl - 1]); nl--)
 		;
+	/* RFC 5322 §3.6.8: a name is printable ASCII without ':'. */
+	for (i = 0; i < nl; i++)
+		if ((unsigned char)f[i] <= ' ' || (unsigned char)f[i] >= 0x7f)
+			return -1;
+	if (nl == 0)
+		return -1;
 	for (i = 0; i < nl; i++)
 		buf_addc(out, f[i] >= 'A' && f[i] <= 'Z' ? f[i] + 32 : f[i]);
 	buf_addc(out, ':');

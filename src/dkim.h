@@ -26,7 +26,8 @@ struct dkim_params {
  * field[0..n) ("Name: value", possibly folded, with or without its final
  * CRLF) to out: the name lowercased, the value unfolded, runs of WSP one
  * SP, no WSP around the colon or at the end, then CRLF.  Returns 0, or -1
- * when the field has no colon or memory runs out. */
+ * when the field has no colon, its name is empty or not printable ASCII,
+ * or memory runs out. */
 int dkim_canon_header(struct buf *out, const char *field, size_t n);
 
 /* Appends the relaxed canonical body (RFC 6376 §3.4.4) of body[0..n) to

@@ -67,13 +67,34 @@ small_num(const char *s, size_t n, int max)
 	return v <= max ? v : -1;
 }
 
-/* domain-spec (§7.1): printable, no space; macros noted. */
+/* domain-end (§7.1): "." toplabel ["."], or a macro-expand. */
+static int
+domain_end(const char *s, size_t n)
+{
+	size_t i, alpha = 0;
+
+	if (n && s[n - 1] == '.')
+		n--;
+	if (n && s[n - 1] == '}')
+		return 0;
+	for (i = n; i > 0 && s[i - 1] != '.'; i--)
+		if (is_alpha(s[i - 1]))
+			alpha++;
+		else if (!is_digit(s[i - 1]) && s[i - 1] != '-')
+			return -1;
+	/* A toplabel is not all digits and does not start or end in '-'. */
+	if (i == 0 || i == n || !alpha || s[i] == '-' || s[n - 1] == '-')
+		return -1;
+	return 0;
+}
+
+/* domain-spec (§7.1): printable, no space, a domain-end; macros noted. */
 static int
 domain_spec(const char *s, size_t n, char out[256], int *has_macro)
 {
 	size_t i;
 
-	if (n == 0 || n > 255)
+	if (n == 0 || n > 255 || domain_end(s, n) == -1)
 		return -1;
 	for (i = 0; i < n; i++) {
 		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)

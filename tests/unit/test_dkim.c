@@ -130,13 +130,17 @@ test_canon_header_rfc_example(void **state)
 }
 
 static void
-test_canon_header_without_colon(void **state)
+test_canon_header_refusals(void **state)
 {
 	struct buf b;
 
 	(void)state;
 	buf_init(&b);
 	assert_int_equal(dkim_canon_header(&b, "no colon\r\n", 10), -1);
+	assert_int_equal(dkim_canon_header(&b, ": x\r\n", 5), -1);
+	assert_int_equal(dkim_canon_header(&b, "Na me: x\r\n", 10), -1);
+	assert_int_equal(dkim_canon_header(&b, "A\r\nB: x\r\n", 9), -1);
+	assert_int_equal(b.len, 0);
 	buf_free(&b);
 }
 
@@ -355,7 +359,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_canon_header_rfc_example),
-		cmocka_unit_test(test_canon_header_without_colon),
+		cmocka_unit_test(test_canon_header_refusals),
 		cmocka_unit_test(test_canon_body_rfc_example),
 		cmocka_unit_test(test_sign_multipart_ed25519_pinned),
 		cmocka_unit_test(test_sign_rsa),
