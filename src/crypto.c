@@ -228,8 +228,9 @@ key_usable(struct crypto_key *k, const char *path, char *err, size_t errlen)
 		if (bits < LIM_DKIM_RSA_MIN_BITS || bits >
 		    LIM_DKIM_RSA_MAX_BITS) {
 			snprintf(err, errlen, "key_file %s is a %d-bit RSA "
-			    "key: use %d to %d bits (openssl genpkey -algorithm "
-			    "RSA -pkeyopt rsa_keygen_bits:2048)", path, bits,
+			    "key: use %d to %d bits (openssl genpkey "
+			    "-algorithm RSA -pkeyopt rsa_keygen_bits:2048)",
+			    path, bits,
 			    LIM_DKIM_RSA_MIN_BITS, LIM_DKIM_RSA_MAX_BITS);
 			return -1;
 		}

@@ -254,7 +254,8 @@ spf_eval(struct report *r, const char *domain, const struct dns_addr *ip,
 	for (i = 0; !macro && i < rec->n; i++) {
 		if (rec->t[i].kind == SPF_REDIRECT)
 			continue;
-		if ((m = spf_term_match(r, &rec->t[i], domain, ip, depth)) < 0) {
+		m = spf_term_match(r, &rec->t[i], domain, ip, depth);
+		if (m < 0) {
 			res = (enum spf_result)(-m - 1);
 			goto out;
 		}
@@ -275,20 +276,22 @@ out:
 }
 
 /* Lookups the whole tree costs (RFC 7208 §4.6.4), through includes and
- * redirects; -1 on a DNS failure, a loop or a broken include. */
+ * redirects; -1 on a loop or a broken include, -2 when DNS did not
+ * answer. */
 static int
 spf_count(struct report *r, const char *domain, int depth, int *includes_known,
     const char *known)
 {
 	struct spf_rec *rec = malloc(sizeof *rec);
 	char why[128];
-	int total, macro, sub;
+	int total, macro, sub = SPF_R_PERMERROR;
 	size_t i;
 
 	if (rec == NULL || depth > LIM_SPF_LOOKUPS ||
-	    spf_fetch(r, domain, rec, &macro, why, sizeof why) != SPF_R_PASS) {
+	    (sub = spf_fetch(r, domain, rec, &macro, why, sizeof why)) !=
+	    SPF_R_PASS) {
 		free(rec);
-		return -1;
+		return sub == SPF_R_TEMPERROR ? -2 : -1;
 	}
 	total = rec->lookups;
 	for (i = 0; i < rec->n && total <= LIM_SPF_LOOKUPS; i++) {
@@ -302,7 +305,7 @@ spf_count(struct report *r, const char *domain, int depth, int *includes_known,
 			continue;
 		if ((sub = spf_count(r, t->domain, depth + 1, includes_known,
 		    known)) < 0) {
-			total = -1;
+			total = sub;
 			break;
 		}
 		total += sub;
@@ -451,7 +454,9 @@ check_spf(struct report *r, const struct site *s, const char *env)
 		return 0;
 	default:
 		lookups = spf_count(r, env, 0, &dummy, NULL);
-		if (lookups > LIM_SPF_LOOKUPS || lookups < 0)
+		if (lookups == -2)
+			dns_failed(r);
+		else if (lookups > LIM_SPF_LOOKUPS || lookups < 0)
 			say(r, L_ERROR, T(r, "the SPF record of %s needs more "
 			    "than %d DNS lookups (includes nested too deep, or "
 			    "one is missing): receivers fail it",

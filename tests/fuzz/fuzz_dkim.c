@@ -4,8 +4,9 @@
  *   0 dkim_canon_header, 1 dkim_canon_body, else dkim_sign (Ed25519 test
  *   key) over the rest.
  * Invariants besides memory safety: a canonical header is one line ending
- * in CRLF with a lowercase name; a canonical body has no WSP before a CRLF,
- * no tab, no run of spaces, no empty line at its end, and ends in CRLF unless empty;
+ * in CRLF with a lowercase name; a canonical body has no WSP before a
+ * CRLF, no tab, no run of spaces, no empty line at its end, and ends in
+ * CRLF unless empty;
  * a signed message is the DKIM-Signature field (lines of at most 78
  * octets) followed by the input unchanged, and a refusal leaves the input
  * unchanged.

@@ -321,3 +321,33 @@ def test_bad_dkim_config_is_a_located_error(world, dkim_yaml, message):
     out = p.stdout + p.stderr
     assert p.returncode == 1 and message in out, out
     assert f"{path}:" in out
+
+
+def test_test_mail_is_signed(keys, tmp_path, smtpd, pki):
+    from harness import formpost_cli, write_config
+    key, record = keys["ed25519"]
+    path = write_config(tmp_path / "tm.yaml", dkim_config(tmp_path, smtpd, pki, key))
+    p = formpost_cli(["test-mail", "example"], config_path=path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    smtpd.wait(1)
+    [(_, raw)] = smtpd.raw_messages()
+    assert verify(raw, record, domain="example.com")
+
+
+def test_reload_with_a_bad_key_keeps_signing_with_the_old_one(
+        keys, tmp_path, smtpd, pki, formpost_factory, nginx_factory):
+    key, record = keys["rsa"]
+    mine = tmp_path / "site.key"
+    shutil.copy(key, mine)
+    mine.chmod(0o600)
+    fp = formpost_factory(dkim_config(tmp_path, smtpd, pki, mine))
+    ng = nginx_factory(fp.target)
+    mine.chmod(0o644)                   # now readable by others
+    fp.reload()
+    ev = wait_for(lambda: fp.events(event="reload_failed"), 10, "reload_failed")[-1]
+    assert "accessible by others" in ev["error"] and "PRIVATE" not in ev["error"]
+    r = post_form(ng.url("/formpost/example"), FIELDS, accept="application/json")
+    assert r.status_code == 200
+    smtpd.wait(1)
+    [(_, raw)] = smtpd.raw_messages()
+    assert verify(raw, record, domain="example.com")

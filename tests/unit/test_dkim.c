@@ -21,9 +21,12 @@
 /* MULTIPART signed with ed_pem at t=1764680000 (python3-dkim: valid). */
 #define GOLDEN_BH "fD+7nrSl6282ExvXajf\r\n 7w8C7+JTYLHQY4f1d15lk1t8="
 #define GOLDEN_ED \
-    "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.jp;\r\n" \
-    " s=fp2026; t=1764680000; h=from:reply-to:to:subject:date:message-id:\r\n" \
-    " mime-version:content-type:auto-submitted:from:subject; bh=" GOLDEN_BH ";" \
+    "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; " \
+    "d=example.jp;\r\n" \
+    " s=fp2026; t=1764680000; h=from:reply-to:to:subject:date:" \
+    "message-id:\r\n" \
+    " mime-version:content-type:auto-submitted:from:subject; " \
+    "bh=" GOLDEN_BH ";" \
     " b=2HzHq1YZiAfUwpCT4FzwYD6oPFxSd3iAYmEGO8TUlQD69tHx\r\n" \
     " uEY+Y3oWWjtDD82MwiXYbXRdca68YNcrlw4rCQ==\r\n"
 
@@ -244,7 +247,8 @@ test_sign_rsa(void **state)
 			flat[o++] = flat[i];
 	flat[o] = '\0';
 	/* Same body hash as the Ed25519 signature of the same message. */
-	assert_non_null(strstr(flat, "bh=fD+7nrSl6282ExvXajf7w8C7+JTYLHQY4f1d15lk1t8=;"));
+	assert_non_null(strstr(flat,
+	    "bh=fD+7nrSl6282ExvXajf7w8C7+JTYLHQY4f1d15lk1t8=;"));
 	b = strstr(flat, ";b=");
 	assert_non_null(b);
 	assert_int_equal(strlen(b + 3), 344);     /* 256 bytes in base64 */
@@ -331,7 +335,8 @@ test_key_refusals(void **state)
 {
 	static const char *const bad[] = {
 		"not a key\n",
-		"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+		"-----BEGIN PRIVATE KEY-----\nAAAA\n"
+		"-----END PRIVATE KEY-----\n",
 	};
 	char err[256], *path;
 	size_t i;
@@ -340,7 +345,8 @@ test_key_refusals(void **state)
 	for (i = 0; i < ARRAY_LEN(bad); i++) {
 		path = key_file(bad[i], 0600);
 		assert_null(crypto_key_load(path, err, sizeof err));
-		assert_non_null(strstr(err, "not an unencrypted PEM private key"));
+		assert_non_null(strstr(err,
+		    "not an unencrypted PEM private key"));
 		unlink(path);
 		free(path);
 	}
