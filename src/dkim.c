@@ -25,7 +25,6 @@ static const char *const signed_names[] = {
 };
 static const char *const oversigned[] = { "from", "subject" };
 
-#define MAX_FIELDS 64          /* header fields considered for signing */
 
 static int
 is_wsp(char c)
@@ -120,7 +119,7 @@ struct field {
 };
 
 /* Splits the header block into fields; returns the count, or -1 when
- * there are more than MAX_FIELDS.  *body_off is where the body starts. */
+ * there are more than LIM_DKIM_FIELDS.  *body_off is where the body starts. */
 static int
 split_fields(const char *m, size_t len, struct field *f, size_t *body_off)
 {
@@ -135,7 +134,7 @@ split_fields(const char *m, size_t len, struct field *f, size_t *body_off)
 			if (i >= len || !is_wsp(m[i]))
 				break;
 		}
-		if (nf == MAX_FIELDS)
+		if (nf == LIM_DKIM_FIELDS)
 			return -1;
 		f[nf].p = m + start;
 		f[nf].n = i - start;
@@ -229,7 +228,7 @@ fold_b64(struct fold *f, const char *s, size_t n)
 static void
 fold_names(struct fold *fo, const struct field *f, int nf)
 {
-	const char *names[MAX_FIELDS + ARRAY_LEN(oversigned)];
+	const char *names[LIM_DKIM_FIELDS + ARRAY_LEN(oversigned)];
 	char word[40];
 	size_t j, k = 0;
 	int i;
@@ -344,7 +343,7 @@ int
 dkim_sign(struct buf *msg, const struct dkim_params *p, char *err,
     size_t errlen)
 {
-	struct field f[MAX_FIELDS];
+	struct field f[LIM_DKIM_FIELDS];
 	struct buf body, data, h, b;
 	unsigned char bh[SHA256_LEN], *sig = NULL;
 	size_t body_off, siglen = 0;

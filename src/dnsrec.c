@@ -230,7 +230,7 @@ modifier(const char *s, size_t n, struct spf_rec *r, int *seen_redirect,
 		if (!is_alpha(s[i]) && !is_digit(s[i]) && !strchr("-_.", s[i]))
 			return 0;
 	if (nl == 8 && strncasecmp(s, "redirect", 8) == 0) {
-		if ((*seen_redirect)++ || r->n == SPF_MAX_TERMS)
+		if ((*seen_redirect)++ || r->n == LIM_SPF_TERMS)
 			return -1;
 		t = &r->t[r->n];
 		memset(t, 0, sizeof *t);
@@ -271,9 +271,9 @@ spf_parse(const char *txt, size_t len, struct spf_rec *out, int *has_macro,
 			goto bad;
 		if (m == 1)
 			continue;
-		if (out->n == SPF_MAX_TERMS) {
+		if (out->n == LIM_SPF_TERMS) {
 			snprintf(err, errlen, "more than %d terms",
-			    SPF_MAX_TERMS);
+			    LIM_SPF_TERMS);
 			return -1;
 		}
 		memset(&out->t[out->n], 0, sizeof out->t[0]);
@@ -312,7 +312,6 @@ spf_cidr_match(int family, const unsigned char *addr,
 
 /* ------------------------------------------------------- tag lists */
 
-#define MAX_TAGS 32
 
 struct tag {
 	const char *name, *val;
@@ -326,7 +325,7 @@ is_wsp(char c)
 }
 
 /* RFC 6376 §3.2: tag=value; ... into tags; -1 on a syntax error, a
- * duplicate tag or more than MAX_TAGS. */
+ * duplicate tag or more than LIM_DNS_TAGS. */
 static int
 tag_list(const char *s, size_t n, struct tag *tags, size_t *ntags)
 {
@@ -344,7 +343,7 @@ tag_list(const char *s, size_t n, struct tag *tags, size_t *ntags)
 			i = semi ? end + 1 : n;
 			continue;
 		}
-		if (eq == NULL || k == MAX_TAGS || !is_alpha(s[a]))
+		if (eq == NULL || k == LIM_DNS_TAGS || !is_alpha(s[a]))
 			return -1;
 		for (b = (size_t)(eq - s); b > a && is_wsp(s[b - 1]); b--)
 			;
@@ -413,7 +412,7 @@ int
 dmarc_parse(const char *txt, size_t len, struct dmarc_rec *out, char *err,
     size_t errlen)
 {
-	struct tag tags[MAX_TAGS];
+	struct tag tags[LIM_DNS_TAGS];
 	const struct tag *t;
 	size_t n;
 	int pct;
@@ -515,7 +514,7 @@ int
 dkim_keyrec_parse(const char *txt, size_t len, struct dkim_keyrec *out,
     char *err, size_t errlen)
 {
-	struct tag tags[MAX_TAGS];
+	struct tag tags[LIM_DNS_TAGS];
 	const struct tag *t;
 	size_t n;
 

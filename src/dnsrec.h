@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "limits.h"
 #include "util.h"
 
 /* Appends the character-strings of one TXT RDATA, concatenated (long
@@ -35,10 +36,9 @@ struct spf_term {
 	int prefix6;           /* a/mx dual-cidr IPv6 bits; -1 = whole */
 };
 
-#define SPF_MAX_TERMS 64
 
 struct spf_rec {
-	struct spf_term t[SPF_MAX_TERMS];
+	struct spf_term t[LIM_SPF_TERMS];
 	size_t n;
 	int lookups;           /* terms that cost a DNS lookup (§4.6.4) */
 };
@@ -49,7 +49,7 @@ int spf_is_record(const char *txt, size_t len);
 /* Parses an SPF record.  Macros (%{...}) in a domain are kept as written
  * and reported by *has_macro.  Returns 0, or -1 with the reason in err
  * (unknown mechanism, bad CIDR, bad address, duplicate redirect, more
- * than SPF_MAX_TERMS terms, a non-printable byte). */
+ * than LIM_SPF_TERMS terms, a non-printable byte). */
 int spf_parse(const char *txt, size_t len, struct spf_rec *out,
     int *has_macro, char *err, size_t errlen);
 

@@ -60,6 +60,7 @@
 #define LIM_KEY_BYTES         (64 * 1024)    /* bytes: largest PEM key file */
 #define LIM_DKIM_RSA_MIN_BITS 2048           /* bits: weaker keys are refused */
 #define LIM_DKIM_RSA_MAX_BITS 8192           /* bits: larger ones do not fit in DNS */
+#define LIM_DKIM_FIELDS       64             /* header fields a signed message may have */
 
 /* DNS (formpost doctor) */
 #define LIM_DNS_TIMEOUT       3              /* seconds per try */
@@ -67,7 +68,8 @@
 #define LIM_DNS_ANSWER        65535          /* bytes: largest answer read */
 #define LIM_DNS_RECORDS       64             /* records kept per answer */
 #define LIM_SPF_LOOKUPS       10             /* RFC 7208 §4.6.4 */
-#define LIM_SPF_VOID          2              /* RFC 7208 §4.6.4 void lookups */
+#define LIM_SPF_TERMS         64             /* terms in one SPF record */
+#define LIM_DNS_TAGS          32             /* tags in one DMARC or DKIM record */
 
 /* Double submit (SPEC "HTTP contract") */
 #define LIM_DEDUP_WINDOW      600            /* seconds: same post = same answer */

@@ -4,7 +4,7 @@
  *   0 TXT RDATA join, 1 SPF, 2 DMARC, 3 DKIM key record, 4 organisational
  *   domain and printable escaping.
  * Invariants besides memory safety: a joined TXT is never longer than its
- * RDATA; an accepted SPF record has at most SPF_MAX_TERMS terms, at most
+ * RDATA; an accepted SPF record has at most LIM_SPF_TERMS terms, at most
  * one lookup per term, CIDR lengths in range and NUL-terminated printable
  * domains; DMARC values are in range; a DKIM key is never longer than
  * the record; the organisational domain is a suffix of the input; printed
@@ -29,7 +29,7 @@ check_spf(const char *s, size_t n)
 
 	if (spf_parse(s, n, &r, &macro, err, sizeof err) == -1)
 		return;
-	CHECK(r.n <= SPF_MAX_TERMS && r.lookups >= 0 &&
+	CHECK(r.n <= LIM_SPF_TERMS && r.lookups >= 0 &&
 	    (size_t)r.lookups <= r.n);
 	for (i = 0; i < r.n; i++) {
 		const struct spf_term *t = &r.t[i];

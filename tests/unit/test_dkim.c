@@ -330,6 +330,39 @@ test_record(void **state)
 	crypto_key_free(k);
 }
 
+/* The published forms doctor compares: SubjectPublicKeyInfo, a bare
+ * PKCS#1 RSAPublicKey, the raw Ed25519 key; never another key, a cut or
+ * padded encoding. */
+static void
+test_key_matches(void **state)
+{
+	struct crypto_key *rsa = load(rsa_pem), *ed = load(ed_pem);
+	unsigned char *pub = NULL, *edpub = NULL, padded[600];
+	size_t len = 0, edlen = 0;
+
+	(void)state;
+	assert_int_equal(crypto_key_public(rsa, &pub, &len), 0);
+	assert_int_equal(len, 294);        /* 24-byte SPKI head + PKCS#1 */
+	assert_true(crypto_key_matches(rsa, pub, len));
+	assert_true(crypto_key_matches(rsa, pub + 24, len - 24));
+	assert_false(crypto_key_matches(rsa, pub, len - 1));
+	memcpy(padded, pub, len);
+	padded[len] = 0;
+	assert_false(crypto_key_matches(rsa, padded, len + 1));
+	assert_false(crypto_key_matches(ed, pub, len));
+	assert_int_equal(crypto_key_public(ed, &edpub, &edlen), 0);
+	assert_int_equal(edlen, 32);
+	assert_true(crypto_key_matches(ed, edpub, edlen));
+	assert_false(crypto_key_matches(rsa, edpub, edlen));
+	edpub[0] ^= 1;
+	assert_false(crypto_key_matches(ed, edpub, edlen));
+	assert_false(crypto_key_matches(ed, edpub, 0));
+	free(pub);
+	free(edpub);
+	crypto_key_free(rsa);
+	crypto_key_free(ed);
+}
+
 static void
 test_key_refusals(void **state)
 {
@@ -372,6 +405,7 @@ main(void)
 		cmocka_unit_test(test_header_list),
 		cmocka_unit_test(test_sign_refusals_leave_the_message),
 		cmocka_unit_test(test_record),
+		cmocka_unit_test(test_key_matches),
 		cmocka_unit_test(test_key_refusals),
 	};
 

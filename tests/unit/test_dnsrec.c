@@ -108,7 +108,7 @@ test_spf_refusals(void **state)
 		    sizeof err) != -1)
 			fail_msg("accepted: %s", bad[i]);
 	snprintf(many, sizeof many, "v=spf1");
-	for (i = 0; i <= SPF_MAX_TERMS; i++)
+	for (i = 0; i <= LIM_SPF_TERMS; i++)
 		strcat(many, " a");
 	assert_int_equal(spf_parse(many, strlen(many), &r, &macro, err,
 	    sizeof err), -1);
