@@ -76,7 +76,8 @@ static void
 dns_failed(struct report *r)
 {
 	if (!r->dns_down)
-		say(r, L_ERROR, "%s %s", r->err, T(r, "(check the nameserver "
+		say(r, L_ERROR, "%s%s %s", T(r, "", "DNS が応答しません: "),
+		    r->err, T(r, "(check the nameserver "
 		    "lines of /etc/resolv.conf; nothing else was checked)",
 		    "（/etc/resolv.conf の nameserver を確認してください。"
 		    "ほかの項目は確認していません）"));

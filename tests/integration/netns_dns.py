@@ -21,6 +21,31 @@ import sys
 import time
 
 
+def txt_record(name, value):
+    """dnsmasq --txt-record, split into strings of at most 255 octets (an
+    argument, not a shell word: dnsmasq keeps quotes, so there are none)."""
+    assert "," not in value
+    parts = [value[i:i + 255] for i in range(0, len(value), 255)] or [""]
+    return f"--txt-record={name}," + ",".join(parts)
+
+
+def run_isolated(workdir, argv, dnsmasq_args=(), server="dnsmasq", timeout=120):
+    """For the tests: argv inside a new namespace against this DNS server;
+    returns (rc, stdout + stderr, seconds).  Needs root."""
+    spec = {"workdir": str(workdir), "server": server,
+            "dnsmasq_args": list(dnsmasq_args), "timeout": timeout,
+            "argv": [str(a) for a in argv]}
+    path = os.path.join(str(workdir), "spec.json")
+    with open(path, "w") as f:
+        json.dump(spec, f)
+    p = subprocess.run(["unshare", "-n", "-m", sys.executable,
+                        os.path.abspath(__file__), path],
+                       capture_output=True, text=True, timeout=timeout + 60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    res = json.loads(p.stdout)
+    return res["rc"], res["out"], res["seconds"]
+
+
 def query_packet(name):
     head = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
     q = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"

@@ -3,7 +3,8 @@
 The signer (build/tool_dkim_sign, the same dkim_sign the server calls) signs
 messages with long Japanese subjects, folded headers and a multipart/mixed
 attachment, with RSA-2048 and Ed25519 keys made here by `openssl genpkey`;
-python3-dkim verifies them against a record built from `openssl pkey`
+python3-dkim, and OpenDKIM's opendkim-testmsg (in a network namespace
+against dnsmasq), verify them against a record built from `openssl pkey`
 output, never from formpost's own code.  End to end, formpost signs at
 spool time and the SMTP server refuses the first attempt: the delivered
 copy still verifies, and a resent copy carries the very same signature.
@@ -12,6 +13,7 @@ files."""
 import base64
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import tempfile
@@ -71,8 +73,8 @@ def verify(msg, record, domain="example.jp"):
     return dkim.verify(msg, dnsfunc=dnsfunc)
 
 
-def sign(key, msg, domain="example.jp"):
-    p = subprocess.run([str(SIGN), str(key), domain, SELECTOR, str(T)],
+def sign(key, msg, domain="example.jp", selector=SELECTOR):
+    p = subprocess.run([str(SIGN), str(key), domain, selector, str(T)],
                        input=msg, capture_output=True, timeout=30)
     assert p.returncode == 0, p.stderr
     return p.stdout
@@ -351,3 +353,34 @@ def test_reload_with_a_bad_key_keeps_signing_with_the_old_one(
     smtpd.wait(1)
     [(_, raw)] = smtpd.raw_messages()
     assert verify(raw, record, domain="example.com")
+
+
+def test_opendkim_verifies_too(keys, tmp_path):
+    """A second independent verifier: OpenDKIM's opendkim-testmsg fetches
+    the key from DNS, so it runs in a network namespace against dnsmasq
+    serving the records (see netns_dns.py); it exits 0 for a good
+    signature and non-zero for a changed body."""
+    from netns_dns import run_isolated, txt_record
+    if os.geteuid() != 0:
+        pytest.fail("needs root for unshare -n -m (CI runs as root)")
+    os.chmod(tmp_path, 0o755)
+    dns, script = ["--local=/example.jp/"], []
+    for kind in ("rsa", "ed25519"):
+        key, record = keys[kind]
+        # One selector per key: a name with two key records is refused.
+        dns.append(txt_record(f"{kind}._domainkey.example.jp", record.decode()))
+        for name in sorted(MESSAGES):
+            signed = sign(key, MESSAGES[name](), selector=kind)
+            (tmp_path / f"{kind}-{name}.eml").write_bytes(signed)
+            script.append(f"{kind}-{name}")
+        bad = sign(key, multipart(), selector=kind).replace(b"AAECAwQF",
+                                                            b"AAECAwQG", 1)
+        (tmp_path / f"{kind}-changed.eml").write_bytes(bad)
+        script.append(f"{kind}-changed")
+    sh = "; ".join(f"opendkim-testmsg < {tmp_path}/{n}.eml; echo {n}=$?"
+                   for n in script)
+    rc, out, _ = run_isolated(tmp_path, ["sh", "-c", sh], dns)
+    results = dict(re.findall(r"^(\S+)=(\d+)$", out, re.M))
+    assert len(results) == len(script), out
+    for n in script:
+        assert (results[n] == "0") == (not n.endswith("-changed")), out

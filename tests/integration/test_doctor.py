@@ -7,23 +7,20 @@ exits 0; each missing record, p=none, a mismatched DKIM key, an SPF record
 that does not authorise the relay or costs too many lookups, and a resolver
 that is absent or silent are each reported in plain words with exit 1 or 2,
 and the silent resolver within bounded time."""
-import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from harness import base_config, write_config
+from netns_dns import run_isolated, txt_record as txt
 from test_dkim import genkey, record_of
 
 ROOT = Path(__file__).resolve().parents[2]
 FORMPOST = ROOT / "formpost"
-DRIVER = Path(__file__).resolve().parent / "netns_dns.py"
 DKIM_NAME = "fp2026._domainkey.example.com"
 
 
@@ -45,14 +42,6 @@ def keys(tmp_path_factory):
         path = genkey(d, kind)
         out[kind] = (path, record_of(path, kind).decode())
     return out
-
-
-def txt(name, value):
-    """dnsmasq --txt-record, split into strings of at most 255 octets (an
-    argument, not a shell word: dnsmasq keeps quotes, so there are none)."""
-    assert "," not in value
-    parts = [value[i:i + 255] for i in range(0, len(value), 255)] or [""]
-    return f"--txt-record={name}," + ",".join(parts)
 
 
 def zone(dkim_record, spf="v=spf1 ip4:192.0.2.0/24 include:_spf.example.net -all",
@@ -82,16 +71,8 @@ def doctor(world, key, dnsmasq_args, server="dnsmasq", args=(), dkim=True):
         config["sites"]["example"]["dkim"] = {"selector": "fp2026",
                                               "key_file": str(key)}
     path = write_config(world / "formpost.yaml", config)
-    spec = {"workdir": str(world), "server": server,
-            "dnsmasq_args": dnsmasq_args, "timeout": 120,
-            "argv": [str(FORMPOST), "doctor", "-c", str(path), *args]}
-    (world / "spec.json").write_text(json.dumps(spec))
-    p = subprocess.run(["unshare", "-n", "-m", sys.executable, str(DRIVER),
-                        str(world / "spec.json")],
-                       capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stdout + p.stderr
-    res = json.loads(p.stdout)
-    return res["rc"], res["out"], res["seconds"]
+    return run_isolated(world, [FORMPOST, "doctor", "-c", path, *args],
+                        dnsmasq_args, server)
 
 
 @pytest.mark.parametrize("kind", ["rsa", "ed25519"])
@@ -223,6 +204,8 @@ def test_no_resolver_is_a_clear_error(world, keys):
     assert "no answer from DNS (127.0.0.1) for example.com" in out
     assert "nothing else was checked" in out
     assert secs < 60
+    rc, out, _ = doctor(world, key, [], server="none", args=["--lang", "ja"])
+    assert rc == 2 and "DNS が応答しません" in out and "127.0.0.1" in out
 
 
 def test_silent_resolver_gives_up_in_bounded_time(world, keys):
