@@ -24,6 +24,7 @@
 #include <yaml.h>
 
 #include "addr.h"
+#include "crypto.h"
 #include "file.h"
 #include "limits.h"
 #include "util.h"
@@ -1225,6 +1226,35 @@ parse_mailbox(const char *s, char **name, char **addr)
 	return 0;
 }
 
+/* dkim: { selector, key_file }: the key itself is read with the secrets,
+ * as the service user. */
+static int
+parse_dkim(struct ld *ld, const struct ynode *v, struct site *s)
+{
+	static const char *const dkeys[] = { "selector", "key_file", NULL };
+	char name[LIM_ADDR_DOMAIN + 2];
+	int len;
+
+	if (map_keys(ld, v, "dkim", dkeys) == -1 ||
+	    get_str(ld, v, "selector", &s->dkim_selector) == -1 ||
+	    get_path(ld, v, "key_file", &s->dkim_key_file) == -1)
+		return -1;
+	if (s->dkim_selector == NULL || s->dkim_key_file == NULL) {
+		NERR(ld, v, "dkim needs selector and key_file");
+		return -1;
+	}
+	len = snprintf(name, sizeof name, "%s.%s", s->dkim_selector,
+	    s->from_domain);
+	if (len < 0 || (size_t)len >= sizeof name || !addr_domain_ok(name)) {
+		NERR(ld, map_get(v, "selector"), "dkim selector must be DNS "
+		    "labels (letters, digits, '-', dots), such as fp2026");
+		return -1;
+	}
+	s->dkim_pos.line = v->line;
+	s->dkim_pos.col = v->col;
+	return 0;
+}
+
 static int
 parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
     struct site *s)
@@ -1232,7 +1262,7 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 	static const char *const keys[] = { "origins", "from",
 	    "envelope_from", "to", "cc", "bcc", "smtp", "subject", "lang",
 	    "templates", "reply_to_name", "fields", "honeypot", "redirect",
-	    "rate_limit", "filters", "token", NULL };
+	    "rate_limit", "filters", "token", "dkim", NULL };
 	static const char *const fkeys[] = { "max_links", "require_japanese",
 	    NULL };
 	static const char *const tkeys[] = { "required", "min_age", "max_age",
@@ -1440,6 +1470,8 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 			return -1;
 		}
 	}
+	if ((v = map_get(n, "dkim")) != NULL && parse_dkim(ld, v, s) == -1)
+		return -1;
 	return 0;
 bad_rate:
 	NERR(ld, v, "rate_limit must be COUNT/DURATION such as 5/10m");
@@ -1524,6 +1556,9 @@ config_free(struct config *c)
 		free(s->fields);
 		free(s->honeypot);
 		free(s->redirect);
+		free(s->dkim_selector);
+		free(s->dkim_key_file);
+		crypto_key_free(s->dkim_key);
 	}
 	free(c->sites);
 	for (i = 0; i < c->nprofiles; i++) {
@@ -1762,11 +1797,36 @@ credential_read(const struct smtp_profile *p, char **s, size_t *len,
 }
 
 int
+config_load_keys(struct config *c, char *err, size_t errlen)
+{
+	size_t i;
+
+	for (i = 0; i < c->nsites; i++) {
+		struct site *si = &c->sites[i];
+		struct crypto_key *k;
+		char kerr[512];
+		if (si->dkim_key_file == NULL)
+			continue;
+		if ((k = crypto_key_load(si->dkim_key_file, kerr, sizeof kerr))
+		    == NULL) {
+			snprintf(err, errlen, "site %s: dkim: %s", si->name,
+			    kerr);
+			return -1;
+		}
+		crypto_key_free(si->dkim_key);
+		si->dkim_key = k;
+	}
+	return 0;
+}
+
+int
 config_load_secrets(struct config *c, char *err, size_t errlen)
 {
 	size_t i, len;
 	char *s;
 
+	if (config_load_keys(c, err, errlen) == -1)
+		return -1;
 	for (i = 0; i < c->nprofiles; i++) {
 		struct smtp_profile *p = &c->profiles[i];
 		const char *src = p->password_env;

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <time.h>
 
+struct crypto_key;
+
 enum listen_kind { LISTEN_INHERIT, LISTEN_UNIX, LISTEN_TCP };
 enum lang { LANG_JA, LANG_EN };
 
@@ -88,7 +90,10 @@ struct site {
 	int require_japanese;
 	int token_required;
 	unsigned token_min_age, token_max_age; /* seconds */
-	struct cfg_pos pos, from_pos, envelope_from_pos;
+	char *dkim_selector;   /* NULL: no DKIM signing */
+	char *dkim_key_file;   /* absolute */
+	struct crypto_key *dkim_key; /* loaded by config_load_secrets */
+	struct cfg_pos pos, from_pos, envelope_from_pos, dkim_pos;
 };
 
 struct config {
@@ -125,14 +130,20 @@ struct config *config_load(const char *path, char *err, size_t errlen);
 struct config *config_parse(const char *name, const char *dir,
     const char *data, size_t len, char *err, size_t errlen);
 
-/* Reads every profile's password from password_file or, under systemd's
- * LoadCredential=, $CREDENTIALS_DIRECTORY/password_credential (either must
- * not be readable or writable by others), or password_env.  A password_env
- * variable is read once per process: its value is then wiped from the
- * environment (and /proc/PID/environ) and the variable unset; later calls
- * (a reload) get the copy kept in memory.  Returns 0, or -1 with a message
- * that names the file or variable, never its content.  Not for concurrent
- * callers of getenv/setenv. */
+/* Loads every site's DKIM key_file (crypto_key_load's rules: a usable
+ * private key, not accessible by others) into site->dkim_key.  Returns 0,
+ * or -1 with a message naming the site and file, never the key. */
+int config_load_keys(struct config *c, char *err, size_t errlen);
+
+/* config_load_keys, then reads every profile's password from
+ * password_file or, under systemd's LoadCredential=,
+ * $CREDENTIALS_DIRECTORY/password_credential (either must not be readable
+ * or writable by others), or password_env.  A password_env variable is
+ * read once per process: its value is then wiped from the environment
+ * (and /proc/PID/environ) and the variable unset; later calls (a reload)
+ * get the copy kept in memory.  Returns 0, or -1 with a message that names
+ * the file or variable, never its content.  Not for concurrent callers of
+ * getenv/setenv. */
 int config_load_secrets(struct config *c, char *err, size_t errlen);
 
 void config_free(struct config *c);

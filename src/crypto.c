@@ -1,13 +1,23 @@
 /* crypto — OpenSSL 3 behind a small interface. */
 #include "crypto.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "limits.h"
 
 static const char b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -127,4 +137,254 @@ void
 crypto_cleanse(void *p, size_t n)
 {
 	OPENSSL_cleanse(p, n);
+}
+
+/* ------------------------------------------------------------ keys */
+
+struct crypto_key {
+	EVP_PKEY *pkey;
+	enum crypto_key_type type;
+};
+
+/* An encrypted key must fail, not prompt on a terminal. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
+/* Reads the whole key file into *out (caller cleanses and frees) after
+ * checking who may read it.  Returns 0 or -1 with err set. */
+static int
+key_read(const char *path, unsigned char **out, size_t *outlen, char *err,
+    size_t errlen)
+{
+	unsigned char *data = NULL;
+	struct stat st;
+	size_t got = 0;
+	ssize_t r;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "cannot read key_file %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    st.st_size > LIM_KEY_BYTES) {
+		snprintf(err, errlen, "key_file %s is not a PEM private key "
+		    "file", path);
+		goto fail;
+	}
+	if (st.st_mode & 007) {
+		snprintf(err, errlen, "key_file %s is accessible by others: "
+		    "chmod 0600 it (or 0640 with the service group)", path);
+		goto fail;
+	}
+	if ((data = malloc((size_t)st.st_size)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	while (got < (size_t)st.st_size) {
+		r = read(fd, data + got, (size_t)st.st_size - got);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			snprintf(err, errlen, "cannot read key_file %s: %s",
+			    path, r == 0 ? "file shrank" : strerror(errno));
+			goto fail;
+		}
+		got += (size_t)r;
+	}
+	close(fd);
+	*out = data;
+	*outlen = got;
+	return 0;
+fail:
+	if (data) {
+		OPENSSL_cleanse(data, (size_t)st.st_size);
+		free(data);
+	}
+	if (fd != -1)
+		close(fd);
+	return -1;
+}
+
+/* RFC 8301 §3.2 and RFC 8463: RSA of a usable size, or Ed25519. */
+static int
+key_usable(struct crypto_key *k, const char *path, char *err, size_t errlen)
+{
+	int bits;
+
+	switch (EVP_PKEY_get_base_id(k->pkey)) {
+	case EVP_PKEY_RSA:
+		k->type = CRYPTO_KEY_RSA;
+		bits = EVP_PKEY_get_bits(k->pkey);
+		if (bits < LIM_DKIM_RSA_MIN_BITS || bits >
+		    LIM_DKIM_RSA_MAX_BITS) {
+			snprintf(err, errlen, "key_file %s is a %d-bit RSA "
+			    "key: use %d to %d bits (openssl genpkey "
+			    "-algorithm RSA -pkeyopt rsa_keygen_bits:2048)",
+			    path, bits,
+			    LIM_DKIM_RSA_MIN_BITS, LIM_DKIM_RSA_MAX_BITS);
+			return -1;
+		}
+		return 0;
+	case EVP_PKEY_ED25519:
+		k->type = CRYPTO_KEY_ED25519;
+		return 0;
+	default:
+		snprintf(err, errlen, "key_file %s is neither an RSA nor an "
+		    "Ed25519 key", path);
+		return -1;
+	}
+}
+
+struct crypto_key *
+crypto_key_load(const char *path, char *err, size_t errlen)
+{
+	struct crypto_key *k = NULL;
+	unsigned char *data = NULL;
+	size_t len = 0;
+	BIO *bio = NULL;
+
+	if (key_read(path, &data, &len, err, errlen) == -1)
+		return NULL;
+	if ((k = calloc(1, sizeof *k)) == NULL ||
+	    (bio = BIO_new_mem_buf(data, (int)len)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	k->pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	if (k->pkey == NULL) {
+		snprintf(err, errlen, "key_file %s is not an unencrypted PEM "
+		    "private key", path);
+		goto fail;
+	}
+	if (key_usable(k, path, err, errlen) == -1)
+		goto fail;
+	BIO_free(bio);
+	OPENSSL_cleanse(data, len);
+	free(data);
+	return k;
+fail:
+	BIO_free(bio);
+	OPENSSL_cleanse(data, len);
+	free(data);
+	crypto_key_free(k);
+	return NULL;
+}
+
+void
+crypto_key_free(struct crypto_key *k)
+{
+	if (k == NULL)
+		return;
+	EVP_PKEY_free(k->pkey);
+	free(k);
+}
+
+enum crypto_key_type
+crypto_key_type(const struct crypto_key *k)
+{
+	return k->type;
+}
+
+int
+crypto_key_sign(const struct crypto_key *k, const void *data, size_t n,
+    unsigned char **sig, size_t *siglen)
+{
+	unsigned char hash[SHA256_LEN], *out = NULL;
+	const void *in = data;
+	size_t inlen = n, outlen = 0;
+	EVP_MD_CTX *ctx = NULL;
+	int rc = -1;
+
+	if (k->type == CRYPTO_KEY_ED25519) {
+		/* Ed25519 is "pure": no digest, one shot, over the hash. */
+		if (crypto_sha256(data, n, hash) == -1)
+			return -1;
+		in = hash;
+		inlen = sizeof hash;
+	}
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit_ex(ctx, NULL, k->type == CRYPTO_KEY_RSA ?
+	    "SHA256" : NULL, NULL, NULL, k->pkey, NULL) != 1 ||
+	    EVP_DigestSign(ctx, NULL, &outlen, in, inlen) != 1 ||
+	    (out = malloc(outlen)) == NULL ||
+	    EVP_DigestSign(ctx, out, &outlen, in, inlen) != 1)
+		goto out;
+	*sig = out;
+	*siglen = outlen;
+	out = NULL;
+	rc = 0;
+out:
+	free(out);
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+int
+crypto_key_public(const struct crypto_key *k, unsigned char **out,
+    size_t *len)
+{
+	unsigned char *der = NULL;
+	size_t rawlen = 0;
+	int n;
+
+	if (k->type == CRYPTO_KEY_ED25519) {
+		if (EVP_PKEY_get_raw_public_key(k->pkey, NULL, &rawlen) != 1 ||
+		    (der = malloc(rawlen)) == NULL ||
+		    EVP_PKEY_get_raw_public_key(k->pkey, der, &rawlen) != 1) {
+			free(der);
+			return -1;
+		}
+		*out = der;
+		*len = rawlen;
+		return 0;
+	}
+	if ((n = i2d_PUBKEY(k->pkey, NULL)) <= 0 ||
+	    (der = malloc((size_t)n)) == NULL)
+		return -1;
+	*out = der;
+	if (i2d_PUBKEY(k->pkey, &der) != n) {
+		free(*out);
+		return -1;
+	}
+	*len = (size_t)n;
+	return 0;
+}
+
+int
+crypto_key_matches(const struct crypto_key *k, const unsigned char *der,
+    size_t len)
+{
+	const unsigned char *p = der;
+	EVP_PKEY *pub = NULL;
+	int eq;
+
+	if (len == 0 || len > LIM_KEY_BYTES)
+		return 0;
+	if (k->type == CRYPTO_KEY_ED25519 && len == 32)
+		pub = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, der,
+		    len);
+	else if ((pub = d2i_PUBKEY(NULL, &p, (long)len)) == NULL ||
+	    p != der + len) {
+		EVP_PKEY_free(pub);
+		p = der;
+		pub = k->type == CRYPTO_KEY_RSA ? d2i_PublicKey(EVP_PKEY_RSA,
+		    NULL, &p, (long)len) : NULL;
+		if (pub && p != der + len) {
+			EVP_PKEY_free(pub);
+			pub = NULL;
+		}
+	}
+	eq = pub != NULL && EVP_PKEY_eq(k->pkey, pub) == 1;
+	EVP_PKEY_free(pub);
+	return eq;
 }

@@ -45,4 +45,41 @@ int crypto_equal(const void *a, const void *b, size_t n);
 /* Zeroes a secret so the compiler cannot drop the stores. */
 void crypto_cleanse(void *p, size_t n);
 
+/* A private signing key (DKIM).  Immutable once loaded, so one key may
+ * sign from many threads at once. */
+struct crypto_key;
+enum crypto_key_type { CRYPTO_KEY_RSA, CRYPTO_KEY_ED25519 };
+
+/* Loads a PEM private key from path as the calling user.  Refuses, with a
+ * message naming the file but never its content: a file that cannot be
+ * read, is readable or writable by others, is larger than LIM_KEY_BYTES,
+ * is not an unencrypted PEM private key, is neither RSA nor Ed25519, or an
+ * RSA key outside LIM_DKIM_RSA_MIN_BITS..LIM_DKIM_RSA_MAX_BITS.  Returns
+ * the key (free with crypto_key_free) or NULL.  The file's bytes are
+ * cleansed before return. */
+struct crypto_key *crypto_key_load(const char *path, char *err,
+    size_t errlen);
+void crypto_key_free(struct crypto_key *k);
+enum crypto_key_type crypto_key_type(const struct crypto_key *k);
+
+/* Signs data[0..n): RSA keys RSASSA-PKCS1-v1_5 with SHA-256 over data;
+ * Ed25519 keys pure Ed25519 over SHA-256(data) (RFC 8463 §3).  *sig is
+ * allocated (caller frees) and *siglen set only on success.  Returns 0
+ * or -1.  Thread-safe. */
+int crypto_key_sign(const struct crypto_key *k, const void *data, size_t n,
+    unsigned char **sig, size_t *siglen);
+
+/* The public half as a DKIM record's p= carries it (RFC 6376 §3.6.1, RFC
+ * 8463 §4): RSA as DER SubjectPublicKeyInfo, Ed25519 as the raw 32 bytes.
+ * *out allocated (caller frees).  Returns 0 or -1. */
+int crypto_key_public(const struct crypto_key *k, unsigned char **out,
+    size_t *len);
+
+/* 1 when der[0..len) (a published p= value, decoded) is the public half of
+ * k: for RSA a SubjectPublicKeyInfo or a bare RSAPublicKey, for Ed25519
+ * the raw 32 bytes or a SubjectPublicKeyInfo; 0 otherwise (also for bytes
+ * that are not a key). */
+int crypto_key_matches(const struct crypto_key *k, const unsigned char *der,
+    size_t len);
+
 #endif

@@ -14,6 +14,7 @@ static const char overview[] =
 "       formpost test-mail SITE [-c FILE]   send a test mail now\n"
 "       formpost queue list [--json] [-c FILE]\n"
 "       formpost queue flush|check [--older-than DUR]|retry ID|drop ID\n"
+"       formpost doctor [SITE] [--lang ja|en] [-c FILE]\n"
 "       formpost help [COMMAND] | COMMAND --help | --version\n"
 "\n"
 "The config is FILE, else $FORMPOST_CONFIG, else " DEFAULT_CONFIG ".\n"
@@ -24,7 +25,35 @@ static const char overview[] =
 "serve      the FastCGI worker: validates, spools, answers, delivers\n"
 "check      like nginx -t: is the config valid and would serve start?\n"
 "test-mail  send a marked test mail through the site's SMTP profiles now\n"
-"queue      list, flush, retry, drop and check spooled messages\n";
+"queue      list, flush, retry, drop and check spooled messages\n"
+"doctor     ask DNS about SPF, DKIM, DMARC and MX: will the mail arrive?\n";
+
+static const char doctor[] =
+"NAME\n"
+"    formpost doctor - will the site's mail arrive? (SPF, DKIM, DMARC, MX)\n"
+"\n"
+"SYNOPSIS\n"
+"    formpost doctor [SITE] [--lang ja|en] [-c FILE]\n"
+"\n"
+"DESCRIPTION\n"
+"    Asks DNS (the resolvers of /etc/resolv.conf, a few seconds per\n"
+"    query at most) what receivers will ask about each site's mail, or\n"
+"    SITE's only, and says in plain words what to publish or fix:\n"
+"    - SPF of the envelope domain: present, valid, at most 10 DNS\n"
+"      lookups, and authorising the relay host's addresses (or, for a\n"
+"      known service such as Google or Microsoft 365, its include);\n"
+"    - DKIM (sites with dkim:): the selector's record holds the same\n"
+"      public key as key_file; if not, the exact TXT record to publish;\n"
+"    - DMARC of the From domain: present, its policy, and whether From\n"
+"      is aligned through SPF or DKIM;\n"
+"    - MX of the envelope domain, where bounces go.\n"
+"    The language is --lang, else each site's lang:.  Started as root\n"
+"    it reads the keys as the config's user:.  It sends no mail.\n"
+"\n"
+"EXIT STATUS\n"
+"    0 all good, 1 warnings (e.g. DMARC p=none, no MX), 2 errors (e.g.\n"
+"    no DKIM record, another key, SPF not authorising the relay, a\n"
+"    resolver that does not answer, an invalid config).\n";
 
 static const char serve[] =
 "NAME\n"
@@ -168,7 +197,8 @@ help_text(const char *cmd)
 	static const struct {
 		const char *name, *text;
 	} pages[] = { { "serve", serve }, { "check", check },
-	    { "test-mail", test_mail }, { "queue", queue } };
+	    { "test-mail", test_mail }, { "queue", queue },
+	    { "doctor", doctor } };
 	size_t i;
 
 	if (cmd == NULL || *cmd == '\0')

@@ -78,6 +78,21 @@
 #define LIM_ADDR_DOMAIN       255            /* RFC 5321 §4.5.3.1.2 */
 #define LIM_ADDR_PATH         256            /* RFC 5321 §4.5.3.1.3 */
 
+/* DKIM (RFC 6376, RFC 8301 §3.2, RFC 8463) */
+#define LIM_KEY_BYTES         (64 * 1024)    /* bytes: largest PEM key file */
+#define LIM_DKIM_RSA_MIN_BITS 2048           /* bits: weaker keys are refused */
+#define LIM_DKIM_RSA_MAX_BITS 8192           /* bits: larger ones do not fit in DNS */
+#define LIM_DKIM_FIELDS       64             /* header fields a signed message may have */
+
+/* DNS (formpost doctor) */
+#define LIM_DNS_TIMEOUT       3              /* seconds per try */
+#define LIM_DNS_TRIES         2              /* tries per name server */
+#define LIM_DNS_ANSWER        65535          /* bytes: largest answer read */
+#define LIM_DNS_RECORDS       64             /* records kept per answer */
+#define LIM_SPF_LOOKUPS       10             /* RFC 7208 §4.6.4 */
+#define LIM_SPF_TERMS         64             /* terms in one SPF record */
+#define LIM_DNS_TAGS          32             /* tags in one DMARC or DKIM record */
+
 /* Spam filters and the fill-time token, per site (doc/design.md "Limits") */
 #define MAX_MAX_LINKS         1000           /* links: filters.max_links */
 #define DEF_TOKEN_MIN_AGE     3              /* seconds */

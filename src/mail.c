@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dkim.h"
 #include "mime.h"
 
 void
@@ -24,6 +25,21 @@ mail_local_date(char *out, size_t len, time_t t, int off)
 	snprintf(out, len, "%04d-%02d-%02d %02d:%02d:%02d %c%02d%02d",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, off < 0 ? '-' : '+', a / 60, a % 60);
+}
+
+int
+mail_sign(const struct site *s, time_t now, struct buf *wire, char *err,
+    size_t errlen)
+{
+	struct dkim_params p;
+
+	if (s->dkim_key == NULL)
+		return 0;
+	p.domain = s->from_domain;
+	p.selector = s->dkim_selector;
+	p.t = now;
+	p.key = s->dkim_key;
+	return dkim_sign(wire, &p, err, errlen);
 }
 
 void
@@ -222,6 +238,8 @@ mail_compose(const struct site *s, const struct pages *pg,
 		    "the mail" : "the message writer refused a header value");
 		goto out;
 	}
+	if (mail_sign(s, f->now, &out->wire, err, errlen) == -1)
+		goto out;
 	rc = 0;
 out:
 	if (rc == -1)

@@ -38,6 +38,14 @@ int mail_compose(const struct site *s, const struct pages *pg,
     char *err, size_t errlen);
 void mail_free(struct mail *m);
 
+/* When the site signs (dkim: with its key loaded), inserts a
+ * DKIM-Signature made at time now at the start of wire, so the spooled
+ * bytes are the signed bytes and every retry resends the same signature;
+ * otherwise leaves wire alone.  Returns 0, or -1 with a reason in err
+ * (wire unchanged). */
+int mail_sign(const struct site *s, time_t now, struct buf *wire, char *err,
+    size_t errlen);
+
 /* "2026-11-29 07:06:07 +0900" into out (room for 32). */
 void mail_local_date(char *out, size_t len, time_t t, int utc_offset_min);
 

@@ -11,6 +11,7 @@
 #include "check.h"
 #include "config.h"
 #include "crypto.h"
+#include "doctor.h"
 #include "help.h"
 #include "pages.h"
 #include "priv.h"
@@ -96,6 +97,29 @@ cmd_test_mail(const char *path, const char *site)
 	return rc;
 }
 
+/* doctor [SITE]: as user: (it reads the DKIM keys).  Exit 0/1/2. */
+static int
+cmd_doctor(const char *path, const char *site, const char *lang)
+{
+	struct config *c;
+	char err[1024];
+	int rc;
+
+	if ((c = config_load(path, err, sizeof err)) == NULL) {
+		printf("%s\n", err);
+		return DOCTOR_ERROR;
+	}
+	if (priv_drop(c->user, err, sizeof err) == -1 ||
+	    config_load_keys(c, err, sizeof err) == -1) {
+		printf("formpost: %s\n", err);
+		config_free(c);
+		return DOCTOR_ERROR;
+	}
+	rc = doctor_run(c, site, lang, stdout);
+	config_free(c);
+	return rc;
+}
+
 /* queue SUB [ID]: as user:, over the config's spool.  Exit statuses as
  * `formpost help queue` says; a setup failure is 1 (3 for check). */
 static int
@@ -162,7 +186,7 @@ usage_error(const char *what, const char *cmd)
 int
 main(int argc, char **argv)
 {
-	const char *cmd = "serve", *cfg = NULL;
+	const char *cmd = "serve", *cfg = NULL, *lang = NULL;
 	char *args[8];
 	int nargs = 0, i, help = 0, json = 0;
 	unsigned older_than = 3600;
@@ -181,6 +205,12 @@ main(int argc, char **argv)
 			    &older_than) == -1)
 				return usage_error("--older-than needs a "
 				    "duration such as 30m, 1h or 2d", "queue");
+		} else if (strcmp(argv[i], "--lang") == 0) {
+			if (++i == argc || (strcmp(argv[i], "ja") != 0 &&
+			    strcmp(argv[i], "en") != 0))
+				return usage_error("--lang needs ja or en",
+				    "doctor");
+			lang = argv[i];
 		} else if (strcmp(argv[i], "-c") == 0) {
 			if (++i == argc)
 				return usage_error("-c needs a FILE", NULL);
@@ -225,6 +255,9 @@ main(int argc, char **argv)
 		return cmd_check(config_path(cfg));
 	if (strcmp(cmd, "test-mail") == 0 && nargs == 2)
 		return cmd_test_mail(config_path(cfg), args[1]);
+	if (strcmp(cmd, "doctor") == 0 && nargs <= 2)
+		return cmd_doctor(config_path(cfg), nargs == 2 ? args[1] : NULL,
+		    lang);
 	if (strcmp(cmd, "queue") == 0 && queue_args_ok(args, nargs))
 		return cmd_queue(config_path(cfg), args, json,
 		    older_than);

@@ -110,6 +110,12 @@ b64_put(struct buf *b, const unsigned char *s, size_t n)
 	}
 }
 
+void
+mime_base64(struct buf *out, const void *s, size_t n)
+{
+	b64_put(out, s, n);
+}
+
 /* RFC 2047 §4.2, §5: characters that may stand for themselves in Q. */
 static int
 q_safe(unsigned char c, enum ew_ctx ctx)

@@ -85,6 +85,10 @@ int mime_header_addresses(struct buf *out, const char *name,
  * OOM (out may then hold part of the body). */
 int mime_body(struct buf *out, const char *body, size_t len, const char **cte);
 
+/* Appends base64 (RFC 4648 §4, with padding, no line breaks) of s[0..n)
+ * to out; out->oom reports failure. */
+void mime_base64(struct buf *out, const void *s, size_t n);
+
 /* 1 when addr is safe to hand to SMTP as an envelope address: the one
  * rule of addr.h (addr_spec_ok), which also applies to every
  * mime_addr.addr. */

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "mail.h"
 #include "mime.h"
 #include "smtp.h"
 #include "util.h"
@@ -21,7 +22,8 @@ print_line(void *arg, char dir, const char *line)
 }
 
 static int
-compose(const struct site *s, const char *id, struct buf *wire)
+compose(const struct site *s, const char *id, struct buf *wire, char *err,
+    size_t errlen)
 {
 	struct mime_addr from = { s->from_name, s->from_name ?
 	    strlen(s->from_name) : 0, s->from_addr };
@@ -70,8 +72,8 @@ compose(const struct site *s, const char *id, struct buf *wire)
 	m.message_id = msgid;
 	m.body = body.data;
 	m.body_len = body.len;
-	if (!subject.oom && !body.oom)
-		rc = mime_write(wire, &m);
+	if (!subject.oom && !body.oom && mime_write(wire, &m) == 0)
+		rc = mail_sign(s, now, wire, err, errlen);
 out:
 	free(to);
 	free(cc);
@@ -91,7 +93,7 @@ testmail_run(const struct config *c, const char *name, FILE *out)
 	struct smtp_result res;
 	struct buf wire;
 	const char *sender;
-	char id[ID_LEN + 1];
+	char id[ID_LEN + 1], err[256] = "";
 	size_t i, j, n;
 	enum outcome best = OUT_PERM;
 
@@ -102,10 +104,11 @@ testmail_run(const struct config *c, const char *name, FILE *out)
 		return 2;
 	}
 	n = s->nto + s->ncc + s->nbcc;
-	if (crypto_id(id) == -1 || compose(s, id, &wire) == -1 ||
-	    (r = calloc(n, sizeof *r)) == NULL ||
+	if (crypto_id(id) == -1 || compose(s, id, &wire, err, sizeof err) ==
+	    -1 || (r = calloc(n, sizeof *r)) == NULL ||
 	    (cl = smtp_client_new()) == NULL) {
-		fprintf(out, "formpost: cannot compose the test mail\n");
+		fprintf(out, "formpost: cannot compose the test mail%s%s\n",
+		    err[0] ? ": " : "", err);
 		best = OUT_CONFIG;
 		goto out;
 	}

@@ -7,7 +7,8 @@ libfcgi-dev libcurl4-openssl-dev libssl-dev libyaml-dev libidn2-dev
 libcmocka-dev nginx-light apache2 spawn-fcgi openssl ca-certificates
 python3 python3-aiosmtpd python3-pytest python3-requests strace wrk
 spamassassin
-systemd debhelper lintian dpkg-dev man-db groff-base git"
+systemd debhelper lintian dpkg-dev man-db groff-base git
+python3-dkim dnsmasq-base iproute2"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -53,7 +53,7 @@ def closed_by_peer(sock, timeout):
 
 
 def params_bytes(params):
-    return b"".join(fcgi_client._nv(k.encode(), v.encode()) for k, v in params.items())
+    return fcgi_client.params(params)
 
 
 def post_params(extra=None):
@@ -118,21 +118,21 @@ def test_slow_records_on_the_socket(formpost_factory, formpost_config, smtpd):
     would never cut), and 24 KB of a 60 KB body then nothing.  A normal request sent meanwhile is served at
     once; each slow one is dropped at read_timeout and logged."""
     params = params_bytes(post_params())
-    begin = fcgi_client._record(fcgi_client.BEGIN, struct.pack(">HB5x", 1, 0))
-    pr = fcgi_client._record(fcgi_client.PARAMS, params)
-    end_params = fcgi_client._record(fcgi_client.PARAMS, b"")
-    big_pr = fcgi_client._record(fcgi_client.PARAMS, params_bytes(
+    begin = fcgi_client.record(fcgi_client.BEGIN, fcgi_client.begin_body())
+    pr = fcgi_client.record(fcgi_client.PARAMS, params)
+    end_params = fcgi_client.record(fcgi_client.PARAMS, b"")
+    big_pr = fcgi_client.record(fcgi_client.PARAMS, params_bytes(
         post_params({"CONTENT_LENGTH": "60000"})))
     kinds = {
         "partial_begin": (begin[:4], b""),
         "partial_params": (begin + pr[:len(pr) // 2], b""),
         "stalled_stdin": (begin + pr + end_params +
-                          fcgi_client._record(fcgi_client.STDIN, BODY[:5]), b""),
+                          fcgi_client.record(fcgi_client.STDIN, BODY[:5]), b""),
         "dribbled_params": (begin, pr),
         # Fast enough to get a worker (more than 16 KiB queued), then
         # stalled: the worker's own deadline frees it.
         "stalled_big_body": (begin + big_pr + end_params + b"".join(
-            fcgi_client._record(fcgi_client.STDIN, b"x" * 8000) for _ in range(3)), b""),
+            fcgi_client.record(fcgi_client.STDIN, b"x" * 8000) for _ in range(3)), b""),
     }
     fp = formpost_factory(slow_config(formpost_config, len(kinds)))
     fp.wait_log("event=started")
