@@ -11,6 +11,7 @@
 #include "check.h"
 #include "config.h"
 #include "crypto.h"
+#include "formgen.h"
 #include "help.h"
 #include "pages.h"
 #include "priv.h"
@@ -96,6 +97,24 @@ cmd_test_mail(const char *path, const char *site)
 	return rc;
 }
 
+/* form SITE: reads only the config; prints the form or why not. */
+static int
+cmd_form(const char *path, const char *site, const char *lang, int fetch,
+    const char *action)
+{
+	struct config *c;
+	char err[1024];
+	int rc;
+
+	if ((c = config_load(path, err, sizeof err)) == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	rc = formgen_run(c, site, lang, fetch, action, stdout, stderr);
+	config_free(c);
+	return rc;
+}
+
 /* queue SUB [ID]: as user:, over the config's spool.  Exit statuses as
  * `formpost help queue` says; a setup failure is 1 (3 for check). */
 static int
@@ -162,9 +181,9 @@ usage_error(const char *what, const char *cmd)
 int
 main(int argc, char **argv)
 {
-	const char *cmd = "serve", *cfg = NULL;
+	const char *cmd = "serve", *cfg = NULL, *lang = NULL, *action = NULL;
 	char *args[8];
-	int nargs = 0, i, help = 0, json = 0;
+	int nargs = 0, i, help = 0, json = 0, fetch = 0;
 	unsigned older_than = 3600;
 
 	for (i = 1; i < argc; i++) {
@@ -176,7 +195,18 @@ main(int argc, char **argv)
 			help = 1;
 		else if (strcmp(argv[i], "--json") == 0)
 			json = 1;
-		else if (strcmp(argv[i], "--older-than") == 0) {
+		else if (strcmp(argv[i], "--fetch") == 0)
+			fetch = 1;
+		else if (strcmp(argv[i], "--lang") == 0) {
+			if (++i == argc || (strcmp(argv[i], "ja") != 0 &&
+			    strcmp(argv[i], "en") != 0))
+				return usage_error("--lang needs ja or en", "form");
+			lang = argv[i];
+		} else if (strcmp(argv[i], "--action") == 0) {
+			if (++i == argc)
+				return usage_error("--action needs a URL", "form");
+			action = argv[i];
+		} else if (strcmp(argv[i], "--older-than") == 0) {
 			if (++i == argc || config_parse_duration(argv[i],
 			    &older_than) == -1)
 				return usage_error("--older-than needs a "
@@ -225,6 +255,8 @@ main(int argc, char **argv)
 		return cmd_check(config_path(cfg));
 	if (strcmp(cmd, "test-mail") == 0 && nargs == 2)
 		return cmd_test_mail(config_path(cfg), args[1]);
+	if (strcmp(cmd, "form") == 0 && nargs == 2)
+		return cmd_form(config_path(cfg), args[1], lang, fetch, action);
 	if (strcmp(cmd, "queue") == 0 && queue_args_ok(args, nargs))
 		return cmd_queue(config_path(cfg), args, json,
 		    older_than);
