@@ -49,7 +49,7 @@ static const char form_tmpl[] =
 "textarea:focus{outline:3px solid #8cb8f5;outline-offset:1px;"
 "border-color:#0b62d6}\n"
 ".fp-form [aria-invalid=true]{border-color:#c62828;background:#fffafa}\n"
-".fp-choice{display:flex;gap:.6rem;align-items:center;"
+".fp-field .fp-choice{display:flex;font-weight:400;gap:.6rem;align-items:center;"
 "min-height:2.75rem;cursor:pointer}\n"
 ".fp-choice input{width:1.4rem;height:1.4rem;margin:0;"
 "flex:none;accent-color:#0b62d6}\n"
@@ -366,7 +366,7 @@ static const struct {
 	{ "_t_sending", "送信しています…", "Sending…" },
 	{ "_t_sent", "送信しました。お問い合わせありがとうございます。",
 	  "Thank you: your message has been sent." },
-	{ "_t_number", "受付番号", "Reference number" },
+	{ "_t_number", "受付番号", "Your reference" },
 	{ "_t_fix", "次の項目を確認して、もう一度送信してください。",
 	  "Please check the following, then send again." },
 	{ "_t_failed", "送信できませんでした。時間をおいてもう一度お試しください。",

@@ -1,0 +1,235 @@
+"""The demo's forms in a real browser: headless Chromium (Debian's chromium
+and chromium-driver, through python3-selenium) against the real demo stack
+(tests/demo.py: nginx, the real formpost, the SMTP catcher) on free ports.
+
+Each form is filled as a visitor would and sent; the thanks page (or the
+fetch() form's message) must show, and the mail must reach the catcher.
+Screenshots of every step are kept in build/screenshots/."""
+
+import email
+import email.policy
+import re
+import shutil
+import signal
+import time
+import uuid
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+import harness
+from harness import REPO
+from test_demo import demo_setup, read_until
+
+SHOTS = REPO / "build" / "screenshots"
+WAIT = 30          # seconds: generous, the machine is shared
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo with the real formpost; yields (base URL, mail dir)."""
+    tmp = tmp_path_factory.mktemp("browser-demo")
+    argv, http, _ = demo_setup(tmp)
+    conf = tmp / "conf" / "demo" / "formpost.yaml"
+    conf.write_text(conf.read_text(encoding="utf-8").replace(
+        "templates: ../../templates", f"templates: {REPO / 'templates'}"),
+        encoding="utf-8")
+    argv[argv.index("--formpost") + 1] = REPO / "formpost"
+    proc = harness.Proc(argv, tmp / "demo.err", stdout="pipe")
+    try:
+        read_until(proc, r"Press Ctrl-C", timeout=60)
+        yield f"http://127.0.0.1:{http}", tmp / "demo-mail"
+        proc.popen.send_signal(signal.SIGINT)
+        assert proc.popen.wait(30) == 0, harness.tail(proc.log)
+    finally:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    opts = webdriver.ChromeOptions()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
+                "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--disable-dev-shm-usage",
+                "--window-size=1000,1400",
+                f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+        opts.add_argument(arg)
+    opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    drv.set_page_load_timeout(60)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        yield drv
+    finally:
+        drv.quit()
+
+
+def shot(drv, name):
+    drv.save_screenshot(str(SHOTS / f"{name}.png"))
+
+
+def wait(drv, cond):
+    return WebDriverWait(drv, WAIT).until(cond)
+
+
+def wait_mail(maildir, marker):
+    """The one message whose text holds marker, parsed."""
+    found = []
+
+    def look():
+        for eml in sorted(maildir.glob("*.eml")):
+            msg = email.message_from_bytes(eml.read_bytes(),
+                                           policy=email.policy.default)
+            if marker in msg.get_content():
+                found.append(msg)
+        return found
+    harness.wait_for(look, WAIT, f"a mail holding {marker}", interval=0.2)
+    assert len(found) == 1
+    return found[0]
+
+
+def fill(drv, values):
+    for name, value in values.items():
+        el = drv.find_element(By.NAME, name)
+        if el.tag_name == "select":
+            Select(el).select_by_visible_text(value)
+        elif el.get_attribute("type") == "checkbox":
+            if el.is_selected() != bool(value):
+                el.click()
+        else:
+            el.clear()
+            el.send_keys(value)
+
+
+def ja_values():
+    marker = uuid.uuid4().hex[:12]
+    return marker, {"name": "山田 花子", "email": "hanako@example.jp",
+                    "phone": "０３－１２３４－５６７８",
+                    "message": f"見積もりをお願いします。{marker}\n二行目"}
+
+
+def en_values():
+    marker = uuid.uuid4().hex[:12]
+    return marker, {"name": "Jane Doe", "email": "jane@example.com",
+                    "email2": "jane@example.com", "company": "Doe & Sons",
+                    "topic": "Support", "message": f"Please call me back. {marker}",
+                    "agree": True}
+
+
+def submit(drv):
+    drv.find_element(By.CSS_SELECTOR, "form.fp-form button[type=submit]").click()
+
+
+def test_ja_post_form_reaches_the_mailbox(demo, browser):
+    base, maildir = demo
+    browser.get(base + "/")
+    browser.find_element(By.CSS_SELECTOR, "a[href='/ja.html']").click()
+    wait(browser, EC.presence_of_element_located((By.NAME, "message")))
+    marker, values = ja_values()
+    fill(browser, values)
+    shot(browser, "ja-post-filled")
+    submit(browser)
+    wait(browser, EC.text_to_be_present_in_element((By.TAG_NAME, "body"), "受付番号"))
+    shot(browser, "ja-post-thanks")
+    msg = wait_mail(maildir, marker)
+    assert msg["From"] == "formpost demo <noreply@demo.example>"
+    assert msg["Reply-To"] == "山田 花子 <hanako@example.jp>"
+    assert "03-1234-5678" in msg.get_content() and "二行目" in msg.get_content()
+
+
+def test_ja_post_form_missing_field_gets_the_error_page(demo, browser):
+    """The browser's own check stops an empty required field; with it
+    switched off (as a bot or an old browser would post), formpost's 422
+    page names the field and keeps what was typed."""
+    base, maildir = demo
+    browser.get(base + "/ja.html")
+    marker, values = ja_values()
+    del values["message"]
+    fill(browser, values)
+    browser.execute_script("document.querySelector('form.fp-form').noValidate = true")
+    submit(browser)
+    wait(browser, EC.text_to_be_present_in_element((By.TAG_NAME, "body"),
+                                                   "入力内容をご確認ください"))
+    shot(browser, "ja-post-422")
+    err = browser.find_element(By.CSS_SELECTOR, ".field.invalid .error").text
+    assert "お問い合わせ内容" in err
+    assert browser.find_element(By.NAME, "name").get_attribute("value") == "山田 花子"
+    time.sleep(1)
+    assert not any(marker in p.read_text(errors="replace") for p in maildir.glob("*.eml"))
+
+
+def test_ja_fetch_form_shows_errors_inline_then_the_number(demo, browser):
+    base, maildir = demo
+    browser.get(base + "/ja-fetch.html")
+    marker, values = ja_values()
+    fill(browser, dict(values, email="hanako@"))
+    browser.find_element(By.NAME, "message").clear()
+    browser.execute_script("document.querySelector('form.fp-form').noValidate = true")
+    submit(browser)
+    err = wait(browser, EC.visibility_of_element_located(
+        (By.ID, "fp-demo-email-error")))
+    shot(browser, "ja-fetch-errors")
+    assert "メールアドレス" in err.text
+    assert "お問い合わせ内容" in browser.find_element(By.ID, "fp-demo-message-error").text
+    assert browser.find_element(By.NAME, "email").get_attribute("aria-invalid") == "true"
+    assert not browser.find_element(By.ID, "fp-demo-name-error").is_displayed()
+    assert browser.current_url == base + "/ja-fetch.html"      # never left the page
+    fill(browser, values)
+    submit(browser)
+    status = wait(browser, EC.visibility_of_element_located((By.CLASS_NAME, "fp-status")))
+    wait(browser, EC.text_to_be_present_in_element((By.CLASS_NAME, "fp-status"), "受付番号"))
+    shot(browser, "ja-fetch-sent")
+    number = status.find_element(By.TAG_NAME, "strong").text
+    assert number and number in status.text
+    assert not browser.find_element(By.ID, "fp-demo-email-error").is_displayed()
+    assert browser.current_url == base + "/ja-fetch.html"
+    msg = wait_mail(maildir, marker)
+    assert msg["Reply-To"] == "山田 花子 <hanako@example.jp>"
+
+
+def token_ready(drv):
+    return wait(drv, lambda d: d.find_element(By.NAME, "_token").get_attribute("value"))
+
+
+def test_en_post_form_with_token_reaches_the_mailbox(demo, browser):
+    """demo-en requires the fill-time token: a post without a valid one is
+    answered with the usual thanks but never mailed, so the mail arriving
+    proves the generated script fetched and sent it."""
+    base, maildir = demo
+    browser.get(base + "/en.html")
+    token_ready(browser)
+    marker, values = en_values()
+    fill(browser, values)
+    time.sleep(2.5)                       # the site's token.min_age is 2s
+    shot(browser, "en-post-filled")
+    submit(browser)
+    wait(browser, EC.text_to_be_present_in_element((By.TAG_NAME, "body"), "Your reference"))
+    shot(browser, "en-post-thanks")
+    msg = wait_mail(maildir, marker)
+    body = msg.get_content()
+    assert msg["Reply-To"] == "Jane Doe <jane@example.com>"
+    assert "Support" in body and "Doe & Sons" in body
+    assert msg["Subject"] == "[Contact] Support from Jane Doe"
+
+
+def test_en_fetch_form_sends_at_once_after_a_quick_fill(demo, browser):
+    """Sent before the token is min_age old, the script waits for it
+    rather than letting the post be dropped."""
+    base, maildir = demo
+    browser.get(base + "/en-fetch.html")
+    token_ready(browser)
+    marker, values = en_values()
+    fill(browser, values)
+    submit(browser)
+    status = wait(browser, EC.visibility_of_element_located((By.CLASS_NAME, "fp-status")))
+    wait(browser, EC.text_to_be_present_in_element((By.CLASS_NAME, "fp-status"),
+                                                   "Your reference"))
+    shot(browser, "en-fetch-sent")
+    assert re.search(r"Your reference: \S+", status.text)
+    assert not browser.find_element(By.NAME, "message").is_displayed()
+    wait_mail(maildir, marker)
