@@ -547,16 +547,16 @@ field_scope(const struct field *fd, struct fg_field *ff, struct tmpl_scope *sc)
 static int
 action_ok(const char *a)
 {
-	const char *p = a;
+	const char *host = NULL;
 
 	if (strncmp(a, "https://", 8) == 0)
-		p = a + 8;
+		host = a + 8;
 	else if (strncmp(a, "http://", 7) == 0)
-		p = a + 7;
+		host = a + 7;
 	else if (a[0] != '/' || a[1] == '/' || a[1] == '\\')
 		return 0;
-	if (*p == '\0' || *p == '/' || strlen(a) > LIM_FORM_ACTION ||
-	    a[strlen(a) - 1] == '/')
+	if ((host && (*host == '\0' || *host == '/')) ||
+	    strlen(a) > LIM_FORM_ACTION || a[strlen(a) - 1] == '/')
 		return 0;
 	for (; *a; a++)
 		if ((unsigned char)*a <= ' ' || *a == 0x7f ||

@@ -233,3 +233,26 @@ def test_en_fetch_form_sends_at_once_after_a_quick_fill(demo, browser):
     assert re.search(r"Your reference: \S+", status.text)
     assert not browser.find_element(By.NAME, "message").is_displayed()
     wait_mail(maildir, marker)
+
+
+def test_hostile_labels_stay_text_in_the_browser(browser, tmp_path):
+    """A label or option holding markup shows as the characters typed in
+    the config: no script runs, no element is injected."""
+    from selenium.common.exceptions import NoAlertPresentException
+    from test_form_cli import HOSTILE, OPTION, form, hostile_config
+    p = form("evil", "--fetch", config=hostile_config(tmp_path))
+    assert p.returncode == 0, p.stderr
+    page = tmp_path / "evil.html"
+    page.write_text("<!DOCTYPE html><meta charset=UTF-8><title>evil</title>"
+                    + p.stdout, encoding="utf-8")
+    browser.get(page.as_uri())
+    label = wait(browser, EC.presence_of_element_located(
+        (By.CSS_SELECTOR, "label[for='fp-evil-x']")))
+    shot(browser, "hostile-labels")
+    assert label.text.startswith(HOSTILE)
+    assert browser.find_elements(By.TAG_NAME, "img") == []
+    options = [o.get_attribute("value") for o in
+               browser.find_elements(By.CSS_SELECTOR, "select[name=y] option")]
+    assert options == ["", OPTION, "Tom & 'Jerry'"]
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text
