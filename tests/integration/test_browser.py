@@ -8,9 +8,11 @@ Screenshots of every step are kept in build/screenshots/."""
 
 import email
 import email.policy
+import json
 import re
 import shutil
 import signal
+import subprocess
 import time
 import uuid
 
@@ -23,7 +25,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 import harness
 from harness import REPO
-from test_demo import demo_setup, read_until
+from test_demo import WWW, demo_setup, read_until
 
 SHOTS = REPO / "build" / "screenshots"
 WAIT = 30          # seconds: generous, the machine is shared
@@ -39,6 +41,7 @@ def demo(tmp_path_factory):
         "templates: ../../templates", f"templates: {REPO / 'templates'}"),
         encoding="utf-8")
     argv[argv.index("--formpost") + 1] = REPO / "formpost"
+    argv[argv.index("--www") + 1] = trap_pages(tmp, conf, http)
     proc = harness.Proc(argv, tmp / "demo.err", stdout="pipe")
     try:
         read_until(proc, r"Press Ctrl-C", timeout=60)
@@ -47,6 +50,25 @@ def demo(tmp_path_factory):
         assert proc.popen.wait(30) == 0, harness.tail(proc.log)
     finally:
         proc.kill()
+
+
+def trap_pages(tmp, conf, http):
+    """The demo's pages plus two forms on pages with Referrer-Policy
+    no-referrer (the README's trap): one posting to its own origin, one
+    posting cross-site (page on localhost, formpost on 127.0.0.1)."""
+    www = tmp / "www"
+    shutil.copytree(WWW, www)
+    meta = '<meta name="referrer" content="no-referrer">'
+    for name, action, policy in (
+            ("trap-same.html", None, meta),
+            ("trap-cross.html", f"http://127.0.0.1:{http}/formpost/demo", meta)):
+        argv = [REPO / "formpost", "form", "demo", "-c", conf]
+        argv += ["--action", action] if action else []
+        form = subprocess.run(argv, check=True, capture_output=True,
+                              text=True).stdout
+        (www / name).write_text(f"<!DOCTYPE html><meta charset=UTF-8>{policy}"
+                                f"<title>{name}</title>{form}", encoding="utf-8")
+    return www
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +81,7 @@ def browser(tmp_path_factory):
                 "--window-size=1000,1400",
                 f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
         opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
     drv.set_page_load_timeout(60)
@@ -256,3 +279,47 @@ def test_hostile_labels_stay_text_in_the_browser(browser, tmp_path):
     assert options == ["", OPTION, "Tom & 'Jerry'"]
     with pytest.raises(NoAlertPresentException):
         browser.switch_to.alert.text
+
+
+def posted_headers(drv, url):
+    """The request headers Chromium sent with its last POST to url (from
+    the DevTools network events in the performance log)."""
+    posts, extra = set(), {}
+    for entry in drv.get_log("performance"):
+        m = json.loads(entry["message"])["message"]
+        p = m.get("params", {})
+        if m["method"] == "Network.requestWillBeSent" and \
+                p["request"]["method"] == "POST" and p["request"]["url"] == url:
+            posts.add(p["requestId"])
+        elif m["method"] == "Network.requestWillBeSentExtraInfo":
+            extra[p["requestId"]] = {k.lower(): v for k, v in p["headers"].items()}
+    sent = [extra[r] for r in posts if r in extra]
+    assert sent, f"no POST to {url} in the performance log"
+    return sent[-1]
+
+
+@pytest.mark.parametrize("page, host, fetch_site, accepted", [
+    ("ja.html", "127.0.0.1", "same-origin", True),
+    ("trap-same.html", "127.0.0.1", "same-origin", True),
+    ("trap-cross.html", "localhost", "cross-site", False)])
+def test_referrer_policy_trap(demo, browser, page, host, fetch_site, accepted):
+    """What the README says of Referrer-Policy: under no-referrer the
+    browser posts Origin: null and no Referer, so only Sec-Fetch-Site
+    vouches for the page; same-origin passes, cross-site is refused."""
+    base, maildir = demo
+    browser.get_log("performance")                  # drop older events
+    browser.get(base.replace("127.0.0.1", host) + "/" + page)
+    marker, values = ja_values()
+    fill(browser, values)
+    submit(browser)
+    want = "受付番号" if accepted else "403"
+    wait(browser, EC.text_to_be_present_in_element((By.TAG_NAME, "body"), want))
+    shot(browser, "referrer-" + page.replace(".html", ""))
+    sent = posted_headers(browser, base + "/formpost/demo")
+    assert sent["sec-fetch-site"] == fetch_site
+    if page.startswith("trap"):
+        assert sent["origin"] == "null" and "referer" not in sent
+    else:
+        assert sent["origin"] == base and sent["referer"] == base + "/" + page
+    if accepted:
+        wait_mail(maildir, marker)
