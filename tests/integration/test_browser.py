@@ -323,3 +323,72 @@ def test_referrer_policy_trap(demo, browser, page, host, fetch_site, accepted):
         assert sent["origin"] == base and sent["referer"] == base + "/" + page
     if accepted:
         wait_mail(maildir, marker)
+
+
+STUB_FETCH = """<script>
+/* The review step and the carrier notice are answers formpost gives only
+   once those features exist; until then this page answers the form's
+   fetch() with the JSON the HTTP contract describes. */
+window.fpCalls = [];
+window.fpAnswers = [
+  {status: 200, json: {ok: true, confirm: 'SIGNED', fields: [
+    {name: 'name', label: 'お名前', value: '山田 花子'},
+    {name: 'message', label: 'お問い合わせ内容', value: '一行目\\n<b>二行目</b>'}]}},
+  {status: 200, json: {ok: true, confirm: 'SIGNED2', fields: []}},
+  {status: 200, json: {ok: true, id: 'K3M9-7QXA-2BTD', carrier: 'docomo',
+                       allow_domain: 'demo.example'}}];
+window.fetch = function (url, init) {
+  var body = {};
+  init.body.forEach(function (v, k) { body[k] = v; });
+  window.fpCalls.push({url: url, accept: init.headers.Accept, body: body});
+  var a = window.fpAnswers.shift();
+  return Promise.resolve(new Response(JSON.stringify(a.json),
+    {status: a.status, headers: {'Content-Type': 'application/json'}}));
+};
+</script>
+"""
+
+
+def test_fetch_form_review_step_and_carrier_notice(browser, tmp_path):
+    """The fetch() script against the JSON of a review step
+    ({"ok":true,"confirm":...,"fields":[...]}) and of a carrier visitor's
+    success: values listed as text, Edit goes back with the values kept,
+    Send posts them again with _confirm, then the number and the domain to
+    allow are shown."""
+    p = subprocess.run([REPO / "formpost", "form", "demo", "--fetch", "-c",
+                        REPO / "conf" / "demo" / "formpost.yaml"],
+                       check=True, capture_output=True, text=True)
+    page = tmp_path / "review.html"
+    page.write_text("<!DOCTYPE html><meta charset=UTF-8><title>review</title>"
+                    + STUB_FETCH + p.stdout, encoding="utf-8")
+    browser.get(page.as_uri())
+    marker, values = ja_values()
+    fill(browser, values)
+    submit(browser)
+    status = wait(browser, EC.visibility_of_element_located((By.CLASS_NAME, "fp-status")))
+    assert [e.text for e in status.find_elements(By.TAG_NAME, "dt")] == [
+        "お名前", "お問い合わせ内容"]
+    assert status.find_elements(By.TAG_NAME, "dd")[1].text == "一行目\n<b>二行目</b>"
+    assert not browser.find_element(By.NAME, "name").is_displayed()
+    shot(browser, "fetch-review")
+    send, edit = status.find_elements(By.TAG_NAME, "button")
+    assert (send.text, edit.text) == ("送信する", "修正する")
+    edit.click()
+    wait(browser, EC.visibility_of_element_located((By.NAME, "name")))
+    assert not status.is_displayed()
+    assert browser.find_element(By.NAME, "email").get_attribute("value") == values["email"]
+    submit(browser)
+    wait(browser, EC.visibility_of_element_located((By.CLASS_NAME, "fp-status")))
+    send = browser.find_element(By.CSS_SELECTOR, ".fp-status button")
+    send.click()
+    wait(browser, EC.text_to_be_present_in_element((By.CLASS_NAME, "fp-status"),
+                                                   "K3M9-7QXA-2BTD"))
+    shot(browser, "fetch-carrier")
+    text = browser.find_element(By.CLASS_NAME, "fp-status").text
+    assert "受付番号: K3M9-7QXA-2BTD" in text and "「demo.example」" in text
+    calls = browser.execute_script("return window.fpCalls")
+    assert [c["body"].get("_confirm") for c in calls] == [None, None, "SIGNED2"]
+    assert all(c["url"] == "/formpost/demo" and c["accept"] == "application/json"
+               for c in calls)
+    assert calls[2]["body"]["message"] == values["message"]
+    assert calls[2]["body"]["fp_extra"] == ""
