@@ -58,6 +58,8 @@ static const char form_tmpl[] =
 "border-radius:8px;padding:.75rem 1rem;margin:0 0 1.25rem}\n"
 ".fp-status{background:#f0f7ff;border:1px solid #9cc3f5;"
 "border-radius:8px;padding:1rem;margin:0 0 1.25rem}\n"
+".fp-status>:first-child{margin-top:0}\n"
+".fp-status>:last-child{margin-bottom:0}\n"
 ".fp-status dt{font-weight:600}\n"
 ".fp-status dd{margin:0 0 .5rem;white-space:pre-wrap}\n"
 ".fp-hp{position:absolute;left:-10000px;top:auto;width:1px;"
