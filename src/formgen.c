@@ -477,7 +477,8 @@ flag(int b)
 	return b ? "1" : "";
 }
 
-/* One field's scope, with its options; the strings live in num. */
+/* One field's scope and its options' scopes; minlen and maxlen hold the
+ * numbers the scope points to. */
 struct fg_field {
 	struct tmpl_var v[FG_FIELD_VARS];
 	char minlen[24], maxlen[24];
