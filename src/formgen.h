@@ -20,7 +20,7 @@
 
 struct formgen_opts {
 	enum lang lang;        /* the page text's language */
-	int fetch;             /* 1: send with fetch() and show the JSON answer */
+	int fetch;             /* 1: send with fetch(), show the JSON answer */
 	const char *action;    /* the form's URL; NULL: /formpost/SITE */
 };
 

@@ -200,11 +200,13 @@ main(int argc, char **argv)
 		else if (strcmp(argv[i], "--lang") == 0) {
 			if (++i == argc || (strcmp(argv[i], "ja") != 0 &&
 			    strcmp(argv[i], "en") != 0))
-				return usage_error("--lang needs ja or en", "form");
+				return usage_error("--lang needs ja or en",
+				    "form");
 			lang = argv[i];
 		} else if (strcmp(argv[i], "--action") == 0) {
 			if (++i == argc)
-				return usage_error("--action needs a URL", "form");
+				return usage_error("--action needs a URL",
+				    "form");
 			action = argv[i];
 		} else if (strcmp(argv[i], "--older-than") == 0) {
 			if (++i == argc || config_parse_duration(argv[i],
