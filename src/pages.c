@@ -212,8 +212,8 @@ flag(int b)
 	return b ? "1" : "";
 }
 
-const char *
-pages_input_type(enum field_type t)
+static const char *
+input_type(enum field_type t)
 {
 	switch (t) {
 	case FT_EMAIL: return "email";
@@ -227,8 +227,8 @@ pages_input_type(enum field_type t)
 /* The phone keyboard to offer: a number is an <input type=text> (no
  * spinner, full-width digits typed by an IME still arrive and are
  * folded), so the keypad is requested with inputmode instead. */
-const char *
-pages_input_mode(enum field_type t)
+static const char *
+input_mode(enum field_type t)
 {
 	switch (t) {
 	case FT_NUMBER: return "decimal";
@@ -354,8 +354,8 @@ build(struct render *r, const struct site *s, const struct fvals *v,
 		var_add(fvs, "_value", value);
 		var_add(fvs, "_error", err);
 		var_add(fvs, "_required", flag(fd->required));
-		var_add(fvs, "_input_type", pages_input_type(fd->type));
-		var_add(fvs, "_input_mode", pages_input_mode(fd->type));
+		var_add(fvs, "_input_type", input_type(fd->type));
+		var_add(fvs, "_input_mode", input_mode(fd->type));
 		var_add(fvs, "_is_multiline", flag(fd->type == FT_MULTILINE));
 		var_add(fvs, "_is_select", flag(fd->type == FT_SELECT));
 		var_add(fvs, "_is_checkbox", flag(fd->type == FT_CHECKBOX));
@@ -456,4 +456,16 @@ pages_render(const struct pages *p, const struct site *s, enum page page,
 	}
 	render_free(&r);
 	return rc;
+}
+
+const char *
+pages_input_type(enum field_type t)
+{
+	return input_type(t);
+}
+
+const char *
+pages_input_mode(enum field_type t)
+{
+	return input_mode(t);
 }
