@@ -5,9 +5,9 @@
 PKGS="build-essential clang libclang-rt-14-dev pkg-config
 libfcgi-dev libcurl4-openssl-dev libssl-dev libyaml-dev libidn2-dev
 libcmocka-dev nginx-light apache2 spawn-fcgi openssl ca-certificates
+chromium chromium-driver python3-selenium fonts-ipafont-gothic
 python3 python3-aiosmtpd python3-pytest python3-requests strace wrk
-spamassassin chromium chromium-driver python3-selenium
-fonts-ipafont-gothic"
+spamassassin"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
