@@ -15,6 +15,7 @@ static const char overview[] =
 "       formpost queue list [--json] [-c FILE]\n"
 "       formpost queue flush|check [--older-than DUR]|retry ID|drop ID\n"
 "       formpost doctor [SITE] [--lang ja|en] [-c FILE]\n"
+"       formpost form SITE [--lang ja|en] [--fetch] [--action URL] [-c FILE]\n"
 "       formpost help [COMMAND] | COMMAND --help | --version\n"
 "\n"
 "The config is FILE, else $FORMPOST_CONFIG, else " DEFAULT_CONFIG ".\n"
@@ -26,7 +27,8 @@ static const char overview[] =
 "check      like nginx -t: is the config valid and would serve start?\n"
 "test-mail  send a marked test mail through the site's SMTP profiles now\n"
 "queue      list, flush, retry, drop and check spooled messages\n"
-"doctor     ask DNS about SPF, DKIM, DMARC and MX: will the mail arrive?\n";
+"doctor     ask DNS about SPF, DKIM, DMARC and MX: will the mail arrive?\n"
+"form       print a ready-to-paste HTML form for a site\n";
 
 static const char doctor[] =
 "NAME\n"
@@ -191,6 +193,38 @@ static const char queue[] =
 "    formpost queue drop Xw3...           give up on it\n"
 "    */10 * * * * formpost queue check    cron mails you when it fails\n";
 
+static const char form[] =
+"NAME\n"
+"    formpost form - print a ready-to-paste HTML form for a site\n"
+"\n"
+"SYNOPSIS\n"
+"    formpost form SITE [--lang ja|en] [--fetch] [--action URL] [-c FILE]\n"
+"\n"
+"DESCRIPTION\n"
+"    Prints, from the site's configuration, an HTML fragment to paste\n"
+"    into a static page: a small stylesheet (classes fp-*), the form and,\n"
+"    when needed, one inline script.  Each field gets its label, type,\n"
+"    inputmode and autocomplete, and required, minlength and maxlength as\n"
+"    the site's rules say; the form has accept-charset=\"UTF-8\"; the\n"
+"    honeypot is off-screen, inert and hidden from screen readers and\n"
+"    autofill; a site with token.required gets the script that fetches\n"
+"    the token.  Labels and options are HTML-escaped.\n"
+"\n"
+"OPTIONS\n"
+"    --lang ja|en   the language of the page text (default: the site's)\n"
+"    --fetch        send with fetch() and show the answer in the page:\n"
+"                   errors beside their fields, the reference number on\n"
+"                   success.  Without JavaScript it posts as usual.\n"
+"    --action URL   where the form posts: /path or https://host/path\n"
+"                   (default /formpost/SITE)\n"
+"\n"
+"    The script is inline: a page whose Content-Security-Policy limits\n"
+"    script-src must allow it (a hash) or load it from a file.\n"
+"\n"
+"EXIT STATUS\n"
+"    0 printed; 1 the config is invalid, no such site (the configured\n"
+"    sites are named) or a bad --action; 2 wrong arguments.\n";
+
 const char *
 help_text(const char *cmd)
 {
@@ -198,7 +232,7 @@ help_text(const char *cmd)
 		const char *name, *text;
 	} pages[] = { { "serve", serve }, { "check", check },
 	    { "test-mail", test_mail }, { "queue", queue },
-	    { "doctor", doctor } };
+	    { "doctor", doctor }, { "form", form } };
 	size_t i;
 
 	if (cmd == NULL || *cmd == '\0')

@@ -7,7 +7,7 @@
 #define FORMPOST_HELP_H
 
 /* The overview (cmd NULL or "") or one command's page ("serve", "check",
- * "test-mail", "queue"); NULL for an unknown command. */
+ * "test-mail", "queue", "form"); NULL for an unknown command. */
 const char *help_text(const char *cmd);
 
 #endif

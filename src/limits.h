@@ -111,6 +111,7 @@
 /* Templates */
 #define LIM_TEMPLATE_BYTES    (256 * 1024)   /* bytes: one template file */
 #define LIM_TEMPLATE_DEPTH    8              /* nested sections */
+#define LIM_FORM_ACTION       2048           /* bytes: `formpost form --action URL` */
 
 /* Threads */
 #define DEF_WORKERS           8

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "doctor.h"
+#include "formgen.h"
 #include "help.h"
 #include "pages.h"
 #include "priv.h"
@@ -120,6 +121,24 @@ cmd_doctor(const char *path, const char *site, const char *lang)
 	return rc;
 }
 
+/* form SITE: reads only the config; prints the form or why not. */
+static int
+cmd_form(const char *path, const char *site, const char *lang, int fetch,
+    const char *action)
+{
+	struct config *c;
+	char err[1024];
+	int rc;
+
+	if ((c = config_load(path, err, sizeof err)) == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	rc = formgen_run(c, site, lang, fetch, action, stdout, stderr);
+	config_free(c);
+	return rc;
+}
+
 /* queue SUB [ID]: as user:, over the config's spool.  Exit statuses as
  * `formpost help queue` says; a setup failure is 1 (3 for check). */
 static int
@@ -186,9 +205,9 @@ usage_error(const char *what, const char *cmd)
 int
 main(int argc, char **argv)
 {
-	const char *cmd = "serve", *cfg = NULL, *lang = NULL;
+	const char *cmd = "serve", *cfg = NULL, *lang = NULL, *action = NULL;
 	char *args[8];
-	int nargs = 0, i, help = 0, json = 0;
+	int nargs = 0, i, help = 0, json = 0, fetch = 0;
 	unsigned older_than = 3600;
 
 	for (i = 1; i < argc; i++) {
@@ -200,17 +219,24 @@ main(int argc, char **argv)
 			help = 1;
 		else if (strcmp(argv[i], "--json") == 0)
 			json = 1;
-		else if (strcmp(argv[i], "--older-than") == 0) {
+		else if (strcmp(argv[i], "--fetch") == 0)
+			fetch = 1;
+		else if (strcmp(argv[i], "--lang") == 0) {
+			if (++i == argc || (strcmp(argv[i], "ja") != 0 &&
+			    strcmp(argv[i], "en") != 0))
+				return usage_error("--lang needs ja or en",
+				    NULL);
+			lang = argv[i];
+		} else if (strcmp(argv[i], "--action") == 0) {
+			if (++i == argc)
+				return usage_error("--action needs a URL",
+				    "form");
+			action = argv[i];
+		} else if (strcmp(argv[i], "--older-than") == 0) {
 			if (++i == argc || config_parse_duration(argv[i],
 			    &older_than) == -1)
 				return usage_error("--older-than needs a "
 				    "duration such as 30m, 1h or 2d", "queue");
-		} else if (strcmp(argv[i], "--lang") == 0) {
-			if (++i == argc || (strcmp(argv[i], "ja") != 0 &&
-			    strcmp(argv[i], "en") != 0))
-				return usage_error("--lang needs ja or en",
-				    "doctor");
-			lang = argv[i];
 		} else if (strcmp(argv[i], "-c") == 0) {
 			if (++i == argc)
 				return usage_error("-c needs a FILE", NULL);
@@ -258,6 +284,8 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "doctor") == 0 && nargs <= 2)
 		return cmd_doctor(config_path(cfg), nargs == 2 ? args[1] : NULL,
 		    lang);
+	if (strcmp(cmd, "form") == 0 && nargs == 2)
+		return cmd_form(config_path(cfg), args[1], lang, fetch, action);
 	if (strcmp(cmd, "queue") == 0 && queue_args_ok(args, nargs))
 		return cmd_queue(config_path(cfg), args, json,
 		    older_than);

@@ -472,3 +472,15 @@ pages_render(const struct pages *p, const struct site *s, enum page page,
 	render_free(&r);
 	return rc;
 }
+
+const char *
+pages_input_type(enum field_type t)
+{
+	return input_type(t);
+}
+
+const char *
+pages_input_mode(enum field_type t)
+{
+	return input_mode(t);
+}

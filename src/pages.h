@@ -57,4 +57,10 @@ int pages_render(const struct pages *p, const struct site *s, enum page page,
 int pages_render_generic(const struct pages *p, enum lang lang,
     const struct page_facts *f, struct buf *out);
 
+/* The <input type> and inputmode for a field type, shared with formgen so
+ * the generated form and the 422 page offer the same keyboard.  Static
+ * strings. */
+const char *pages_input_type(enum field_type t);
+const char *pages_input_mode(enum field_type t);
+
 #endif

@@ -121,7 +121,7 @@ class Demo:
         print(f"""
 formpost demo is running.
 
-  Contact form:  http://127.0.0.1:{a.http_port}/
+  Demo forms:    http://127.0.0.1:{a.http_port}/  (日本語 / English, POST and fetch())
   Mails land in: {a.mail_dir}/  (*.eml, envelope in *.json)
   Logs:          {a.run_dir}/formpost.log, {a.run_dir}/nginx/error.log
 

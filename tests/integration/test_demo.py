@@ -34,14 +34,20 @@ def test_demo_config_matches_the_brief():
     assert profile["url"] == "smtp://127.0.0.1:2525"
     assert profile["starttls"] is False          # plain `off` (YAML 1.1 reading)
     assert "username" not in profile and "password_file" not in profile
-    (name,) = cfg["sites"]
-    site = cfg["sites"][name]
-    assert name == "demo" and site["lang"] == "ja"
+    assert list(cfg["sites"]) == ["demo", "demo-en"]
+    site = cfg["sites"]["demo"]
+    assert site["lang"] == "ja"
     assert "http://127.0.0.1:8080" in site["origins"]
     assert list(site["fields"]) == ["name", "email", "phone", "message"]
     assert all(re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", f["label"])
                for f in site["fields"].values())
-    assert set(site["smtp"]) <= set(cfg["smtp"])
+    en = cfg["sites"]["demo-en"]
+    assert en["lang"] == "en" and en["token"]["required"] is True
+    assert en["origins"] == site["origins"]
+    assert {f.get("type", "text") for f in en["fields"].values()} >= {
+        "text", "email", "select", "multiline", "checkbox"}
+    for s in cfg["sites"].values():
+        assert set(s["smtp"]) <= set(cfg["smtp"])
     events = list(yaml.parse(CONFIG.read_text(encoding="utf-8")))
     assert not any(getattr(e, "anchor", None) for e in events)   # no anchors/aliases
 
@@ -61,17 +67,46 @@ class FormParser(HTMLParser):
             self.meta.append(a)
 
 
-def test_demo_form_posts_the_configured_fields():
-    cfg = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))["sites"]["demo"]
-    p = FormParser()
+def test_demo_forms_post_the_configured_fields():
+    cfg = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))["sites"]
+    for page, site in (("ja.html", "demo"), ("ja-fetch.html", "demo"),
+                       ("en.html", "demo-en"), ("en-fetch.html", "demo-en")):
+        p = FormParser()
+        p.feed((WWW / page).read_text(encoding="utf-8"))
+        (form,) = p.forms
+        assert form["method"] == "post" and form["action"] == f"/formpost/{site}"
+        assert form["accept-charset"] == "UTF-8"
+        names = [i["name"] for i in p.inputs if i.get("type") != "hidden"]
+        assert list(dict.fromkeys(names)) == list(cfg[site]["fields"]) + [cfg[site]["honeypot"]]
+        assert ("_token" in [i["name"] for i in p.inputs]) == (site == "demo-en")
+        assert ("data-fp-fetch" in form) == page.endswith("-fetch.html")
+        assert any(m.get("name") == "viewport" for m in p.meta)
+        assert any(m.get("charset") == "UTF-8" for m in p.meta)
+
+
+def test_demo_pages_are_what_formpost_form_prints():
+    """The demo's form pages are `formpost form` output (the tool rewrites
+    them); a change to the generator or the demo config without them fails."""
+    p = subprocess.run([PYTHON, REPO / "tests" / "tools" / "demo_forms.py", "--check"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+
+
+def test_demo_index_lists_both_languages_and_both_kinds():
+    p = LinkParser()
     p.feed((WWW / "index.html").read_text(encoding="utf-8"))
-    (form,) = p.forms
-    assert form["method"] == "post" and form["action"] == "/formpost/demo"
-    assert form["accept-charset"] == "UTF-8"
-    names = [i["name"] for i in p.inputs]
-    assert names == ["name", "email", "phone", "message", cfg["honeypot"]]
-    assert any(m.get("name") == "viewport" for m in p.meta)
-    assert any(m.get("charset") == "UTF-8" for m in p.meta)
+    assert p.links == ["/ja.html", "/ja-fetch.html", "/en.html", "/en-fetch.html"]
+    assert all((WWW / link.lstrip("/")).is_file() for link in p.links)
+
+
+class LinkParser(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self.links.append(dict(attrs)["href"])
 
 
 def demo_setup(tmp_path):
@@ -120,6 +155,8 @@ def test_demo_runs_and_ctrl_c_stops_everything(tmp_path):
         assert str(tmp_path / "demo-mail") in "\n".join(out)
 
         r = requests.get(f"http://127.0.0.1:{http}/", timeout=5)
+        assert r.status_code == 200 and 'href="/ja-fetch.html"' in r.text
+        r = requests.get(f"http://127.0.0.1:{http}/ja.html", timeout=5)
         assert r.status_code == 200 and 'action="/formpost/demo"' in r.text
         r = harness.post_form(f"http://127.0.0.1:{http}/formpost/demo",
                               {"name": "山田"}, origin=f"http://127.0.0.1:{http}")
@@ -211,7 +248,7 @@ def test_demo_with_the_real_formpost(tmp_path):
     demo = harness.Proc(argv, tmp_path / "demo.err", stdout="pipe")
     try:
         read_until(demo, r"Press Ctrl-C")
-        page = requests.get(f"http://127.0.0.1:{http}/", timeout=5).text
+        page = requests.get(f"http://127.0.0.1:{http}/ja.html", timeout=5).text
         p = FormParser()
         p.feed(page)
         names = {i.get("name") for i in p.inputs}

@@ -1,0 +1,405 @@
+"""The demo's forms in a real browser: headless Chromium (Debian's chromium
+and chromium-driver, through python3-selenium) against the real demo stack
+(tests/demo.py: nginx, the real formpost, the SMTP catcher) on free ports.
+
+Each form is filled as a visitor would and sent; the thanks page (or the
+fetch() form's message) must show, and the mail must reach the catcher.
+Screenshots of every step are kept in build/screenshots/."""
+
+import email
+import email.policy
+import json
+import re
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+import harness
+from harness import REPO
+from test_demo import WWW, demo_setup, read_until
+
+SHOTS = REPO / "build" / "screenshots"
+WAIT = 30          # seconds: generous, the machine is shared
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo with the real formpost; yields (base URL, mail dir)."""
+    tmp = tmp_path_factory.mktemp("browser-demo")
+    argv, http, _ = demo_setup(tmp)
+    conf = tmp / "conf" / "demo" / "formpost.yaml"
+    conf.write_text(conf.read_text(encoding="utf-8").replace(
+        "templates: ../../templates", f"templates: {REPO / 'templates'}"),
+        encoding="utf-8")
+    argv[argv.index("--formpost") + 1] = REPO / "formpost"
+    argv[argv.index("--www") + 1] = trap_pages(tmp, conf, http)
+    proc = harness.Proc(argv, tmp / "demo.err", stdout="pipe")
+    try:
+        read_until(proc, r"Press Ctrl-C", timeout=60)
+        yield f"http://127.0.0.1:{http}", tmp / "demo-mail"
+        proc.popen.send_signal(signal.SIGINT)
+        assert proc.popen.wait(30) == 0, harness.tail(proc.log)
+    finally:
+        proc.kill()
+
+
+def trap_pages(tmp, conf, http):
+    """The demo's pages plus two forms on pages with Referrer-Policy
+    no-referrer (the README's trap): one posting to its own origin, one
+    posting cross-site (page on localhost, formpost on 127.0.0.1)."""
+    www = tmp / "www"
+    shutil.copytree(WWW, www)
+    meta = '<meta name="referrer" content="no-referrer">'
+    for name, action, policy in (
+            ("trap-same.html", None, meta),
+            ("trap-cross.html", f"http://127.0.0.1:{http}/formpost/demo", meta)):
+        argv = [REPO / "formpost", "form", "demo", "-c", conf]
+        argv += ["--action", action] if action else []
+        form = subprocess.run(argv, check=True, capture_output=True,
+                              text=True).stdout
+        (www / name).write_text(f"<!DOCTYPE html><meta charset=UTF-8>{policy}"
+                                f"<title>{name}</title>{form}", encoding="utf-8")
+    return www
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    opts = webdriver.ChromeOptions()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
+                "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--disable-dev-shm-usage",
+                "--window-size=1000,1400",
+                f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    drv.set_page_load_timeout(60)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        yield drv
+    finally:
+        drv.quit()
+
+
+def shot(drv, name):
+    drv.save_screenshot(str(SHOTS / f"{name}.png"))
+
+
+def wait(drv, cond):
+    return WebDriverWait(drv, WAIT).until(cond)
+
+
+def wait_mail(maildir, marker):
+    """The one message whose text holds marker, parsed."""
+    found = []
+
+    def look():
+        for eml in sorted(maildir.glob("*.eml")):
+            msg = email.message_from_bytes(eml.read_bytes(),
+                                           policy=email.policy.default)
+            if marker in msg.get_content():
+                found.append(msg)
+        return found
+    harness.wait_for(look, WAIT, f"a mail holding {marker}", interval=0.2)
+    assert len(found) == 1
+    return found[0]
+
+
+def fill(drv, values):
+    for name, value in values.items():
+        el = drv.find_element(By.NAME, name)
+        if el.tag_name == "select":
+            Select(el).select_by_visible_text(value)
+        elif el.get_attribute("type") == "checkbox":
+            if el.is_selected() != bool(value):
+                el.click()
+        else:
+            el.clear()
+            el.send_keys(value)
+
+
+def ja_values():
+    marker = uuid.uuid4().hex[:12]
+    return marker, {"name": "山田 花子", "email": "hanako@example.jp",
+                    "phone": "０３－１２３４－５６７８",
+                    "message": f"見積もりをお願いします。{marker}\n二行目"}
+
+
+def en_values():
+    marker = uuid.uuid4().hex[:12]
+    return marker, {"name": "Jane Doe", "email": "jane@example.com",
+                    "email2": "jane@example.com", "company": "Doe & Sons",
+                    "topic": "Support", "message": f"Please call me back. {marker}",
+                    "agree": True}
+
+
+def submit(drv):
+    drv.find_element(By.CSS_SELECTOR, "form.fp-form button[type=submit]").click()
+
+
+def test_ja_post_form_reaches_the_mailbox(demo, browser):
+    base, maildir = demo
+    browser.get(base + "/")
+    browser.find_element(By.CSS_SELECTOR, "a[href='/ja.html']").click()
+    wait(browser, EC.presence_of_element_located((By.NAME, "message")))
+    marker, values = ja_values()
+    fill(browser, values)
+    shot(browser, "ja-post-filled")
+    submit(browser)
+    wait(browser, EC.text_to_be_present_in_element((By.TAG_NAME, "body"), "受付番号"))
+    shot(browser, "ja-post-thanks")
+    msg = wait_mail(maildir, marker)
+    assert msg["From"] == "formpost demo <noreply@demo.example>"
+    assert msg["Reply-To"] == "山田 花子 <hanako@example.jp>"
+    assert "03-1234-5678" in msg.get_content() and "二行目" in msg.get_content()
+
+
+def test_ja_post_form_missing_field_gets_the_error_page(demo, browser):
+    """The browser's own check stops an empty required field; with it
+    switched off (as a bot or an old browser would post), formpost's 422
+    page names the field and keeps what was typed."""
+    base, maildir = demo
+    browser.get(base + "/ja.html")
+    marker, values = ja_values()
+    del values["message"]
+    fill(browser, values)
+    browser.execute_script("document.querySelector('form.fp-form').noValidate = true")
+    submit(browser)
+    wait(browser, EC.text_to_be_present_in_element((By.TAG_NAME, "body"),
+                                                   "入力内容をご確認ください"))
+    shot(browser, "ja-post-422")
+    err = browser.find_element(By.CSS_SELECTOR, ".field.invalid .error").text
+    assert "お問い合わせ内容" in err
+    assert browser.find_element(By.NAME, "name").get_attribute("value") == "山田 花子"
+    time.sleep(1)
+    assert not any(marker in p.read_text(errors="replace") for p in maildir.glob("*.eml"))
+
+
+def test_ja_fetch_form_shows_errors_inline_then_the_number(demo, browser):
+    base, maildir = demo
+    browser.get(base + "/ja-fetch.html")
+    marker, values = ja_values()
+    fill(browser, dict(values, email="hanako@"))
+    browser.find_element(By.NAME, "message").clear()
+    browser.execute_script("document.querySelector('form.fp-form').noValidate = true")
+    submit(browser)
+    err = wait(browser, EC.visibility_of_element_located(
+        (By.ID, "fp-demo-email-error")))
+    shot(browser, "ja-fetch-errors")
+    assert "メールアドレス" in err.text
+    assert "お問い合わせ内容" in browser.find_element(By.ID, "fp-demo-message-error").text
+    assert browser.find_element(By.NAME, "email").get_attribute("aria-invalid") == "true"
+    assert not browser.find_element(By.ID, "fp-demo-name-error").is_displayed()
+    assert browser.current_url == base + "/ja-fetch.html"      # never left the page
+    fill(browser, values)
+    submit(browser)
+    status = wait(browser, EC.visibility_of_element_located((By.CLASS_NAME, "fp-status")))
+    wait(browser, EC.text_to_be_present_in_element((By.CLASS_NAME, "fp-status"), "受付番号"))
+    shot(browser, "ja-fetch-sent")
+    number = status.find_element(By.TAG_NAME, "strong").text
+    assert number and number in status.text
+    assert not browser.find_element(By.ID, "fp-demo-email-error").is_displayed()
+    assert browser.current_url == base + "/ja-fetch.html"
+    msg = wait_mail(maildir, marker)
+    assert msg["Reply-To"] == "山田 花子 <hanako@example.jp>"
+
+
+def token_ready(drv):
+    return wait(drv, lambda d: d.find_element(By.NAME, "_token").get_attribute("value"))
+
+
+def test_en_post_form_with_token_reaches_the_mailbox(demo, browser):
+    """demo-en requires the fill-time token: a post without a valid one is
+    answered with the usual thanks but never mailed, so the mail arriving
+    proves the generated script fetched and sent it."""
+    base, maildir = demo
+    browser.get(base + "/en.html")
+    token_ready(browser)
+    marker, values = en_values()
+    fill(browser, values)
+    time.sleep(2.5)                       # the site's token.min_age is 2s
+    shot(browser, "en-post-filled")
+    submit(browser)
+    wait(browser, EC.text_to_be_present_in_element((By.TAG_NAME, "body"), "Your reference"))
+    shot(browser, "en-post-thanks")
+    msg = wait_mail(maildir, marker)
+    body = msg.get_content()
+    assert msg["Reply-To"] == "Jane Doe <jane@example.com>"
+    assert "Support" in body and "Doe & Sons" in body
+    assert msg["Subject"] == "[Contact] Support from Jane Doe"
+
+
+FRESH_TOKEN = """
+var f = document.querySelector('form.fp-form'), done = arguments[0];
+fetch(f.getAttribute('data-fp-token'), {cache: 'no-store'})
+  .then(function (r) { return r.json(); })
+  .then(function (j) { f.elements._token.value = j.token; f.fpAt = Date.now(); done(); });
+"""
+
+
+def test_en_fetch_form_waits_for_a_young_token(demo, browser):
+    """Sent with a token issued a moment ago (younger than the site's
+    min_age, which formpost would drop without a word), the script waits
+    until it is old enough: the mail arriving proves it."""
+    base, maildir = demo
+    browser.get(base + "/en-fetch.html")
+    token_ready(browser)
+    marker, values = en_values()
+    fill(browser, values)
+    browser.set_script_timeout(WAIT)
+    browser.execute_async_script(FRESH_TOKEN)
+    submit(browser)
+    status = wait(browser, EC.visibility_of_element_located((By.CLASS_NAME, "fp-status")))
+    wait(browser, EC.text_to_be_present_in_element((By.CLASS_NAME, "fp-status"),
+                                                   "Your reference"))
+    shot(browser, "en-fetch-sent")
+    assert re.search(r"Your reference: \S+", status.text)
+    assert not browser.find_element(By.NAME, "message").is_displayed()
+    wait_mail(maildir, marker)
+
+
+def test_hostile_labels_stay_text_in_the_browser(browser, tmp_path):
+    """A label or option holding markup shows as the characters typed in
+    the config: no script runs, no element is injected."""
+    from selenium.common.exceptions import NoAlertPresentException
+    from test_form_cli import HOSTILE, OPTION, form, hostile_config
+    p = form("evil", "--fetch", config=hostile_config(tmp_path))
+    assert p.returncode == 0, p.stderr
+    page = tmp_path / "evil.html"
+    page.write_text("<!DOCTYPE html><meta charset=UTF-8><title>evil</title>"
+                    + p.stdout, encoding="utf-8")
+    browser.get(page.as_uri())
+    label = wait(browser, EC.presence_of_element_located(
+        (By.CSS_SELECTOR, "label[for='fp-evil-x']")))
+    shot(browser, "hostile-labels")
+    assert label.text.startswith(HOSTILE)
+    assert browser.find_elements(By.TAG_NAME, "img") == []
+    options = [o.get_attribute("value") for o in
+               browser.find_elements(By.CSS_SELECTOR, "select[name=y] option")]
+    assert options == ["", OPTION, "Tom & 'Jerry'"]
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text
+
+
+def posted_headers(drv, url):
+    """The request headers Chromium sent with its last POST to url (from
+    the DevTools network events in the performance log)."""
+    posts, extra = set(), {}
+    for entry in drv.get_log("performance"):
+        m = json.loads(entry["message"])["message"]
+        p = m.get("params", {})
+        if m["method"] == "Network.requestWillBeSent" and \
+                p["request"]["method"] == "POST" and p["request"]["url"] == url:
+            posts.add(p["requestId"])
+        elif m["method"] == "Network.requestWillBeSentExtraInfo":
+            extra[p["requestId"]] = {k.lower(): v for k, v in p["headers"].items()}
+    sent = [extra[r] for r in posts if r in extra]
+    assert sent, f"no POST to {url} in the performance log"
+    return sent[-1]
+
+
+@pytest.mark.parametrize("page, host, fetch_site, accepted", [
+    ("ja.html", "127.0.0.1", "same-origin", True),
+    ("trap-same.html", "127.0.0.1", "same-origin", True),
+    ("trap-cross.html", "localhost", "cross-site", False)])
+def test_referrer_policy_trap(demo, browser, page, host, fetch_site, accepted):
+    """What the README says of Referrer-Policy: under no-referrer the
+    browser posts Origin: null and no Referer, so only Sec-Fetch-Site
+    vouches for the page; same-origin passes, cross-site is refused."""
+    base, maildir = demo
+    browser.get_log("performance")                  # drop older events
+    browser.get(base.replace("127.0.0.1", host) + "/" + page)
+    marker, values = ja_values()
+    fill(browser, values)
+    submit(browser)
+    want = "受付番号" if accepted else "403"
+    wait(browser, EC.text_to_be_present_in_element((By.TAG_NAME, "body"), want))
+    shot(browser, "referrer-" + page.replace(".html", ""))
+    sent = posted_headers(browser, base + "/formpost/demo")
+    assert sent["sec-fetch-site"] == fetch_site
+    if page.startswith("trap"):
+        assert sent["origin"] == "null" and "referer" not in sent
+    else:
+        assert sent["origin"] == base and sent["referer"] == base + "/" + page
+    if accepted:
+        wait_mail(maildir, marker)
+
+
+STUB_FETCH = """<script>
+/* The review step and the carrier notice are answers formpost gives only
+   once those features exist; until then this page answers the form's
+   fetch() with the JSON the HTTP contract describes. */
+window.fpCalls = [];
+window.fpAnswers = [
+  {status: 200, json: {ok: true, confirm: 'SIGNED', fields: [
+    {name: 'name', label: 'お名前', value: '山田 花子'},
+    {name: 'message', label: 'お問い合わせ内容', value: '一行目\\n<b>二行目</b>'}]}},
+  {status: 200, json: {ok: true, confirm: 'SIGNED2', fields: []}},
+  {status: 200, json: {ok: true, id: 'K3M9-7QXA-2BTD', carrier: 'docomo',
+                       allow_domain: 'demo.example'}}];
+window.fetch = function (url, init) {
+  var body = {};
+  init.body.forEach(function (v, k) { body[k] = v; });
+  window.fpCalls.push({url: url, accept: init.headers.Accept, body: body});
+  var a = window.fpAnswers.shift();
+  return Promise.resolve(new Response(JSON.stringify(a.json),
+    {status: a.status, headers: {'Content-Type': 'application/json'}}));
+};
+</script>
+"""
+
+
+def test_fetch_form_review_step_and_carrier_notice(browser, tmp_path):
+    """The fetch() script against the JSON of a review step
+    ({"ok":true,"confirm":...,"fields":[...]}) and of a carrier visitor's
+    success: values listed as text, Edit goes back with the values kept,
+    Send posts them again with _confirm, then the number and the domain to
+    allow are shown."""
+    p = subprocess.run([REPO / "formpost", "form", "demo", "--fetch", "-c",
+                        REPO / "conf" / "demo" / "formpost.yaml"],
+                       check=True, capture_output=True, text=True)
+    page = tmp_path / "review.html"
+    page.write_text("<!DOCTYPE html><meta charset=UTF-8><title>review</title>"
+                    + STUB_FETCH + p.stdout, encoding="utf-8")
+    browser.get(page.as_uri())
+    marker, values = ja_values()
+    fill(browser, values)
+    submit(browser)
+    status = wait(browser, EC.visibility_of_element_located((By.CLASS_NAME, "fp-status")))
+    assert [e.text for e in status.find_elements(By.TAG_NAME, "dt")] == [
+        "お名前", "お問い合わせ内容"]
+    assert status.find_elements(By.TAG_NAME, "dd")[1].text == "一行目\n<b>二行目</b>"
+    assert not browser.find_element(By.NAME, "name").is_displayed()
+    shot(browser, "fetch-review")
+    send, edit = status.find_elements(By.TAG_NAME, "button")
+    assert (send.text, edit.text) == ("送信する", "修正する")
+    edit.click()
+    wait(browser, EC.visibility_of_element_located((By.NAME, "name")))
+    assert not status.is_displayed()
+    assert browser.find_element(By.NAME, "email").get_attribute("value") == values["email"]
+    submit(browser)
+    wait(browser, EC.visibility_of_element_located((By.CLASS_NAME, "fp-status")))
+    send = browser.find_element(By.CSS_SELECTOR, ".fp-status button")
+    send.click()
+    wait(browser, EC.text_to_be_present_in_element((By.CLASS_NAME, "fp-status"),
+                                                   "K3M9-7QXA-2BTD"))
+    shot(browser, "fetch-carrier")
+    text = browser.find_element(By.CLASS_NAME, "fp-status").text
+    assert "受付番号: K3M9-7QXA-2BTD" in text and "「demo.example」" in text
+    calls = browser.execute_script("return window.fpCalls")
+    assert [c["body"].get("_confirm") for c in calls] == [None, None, "SIGNED2"]
+    assert all(c["url"] == "/formpost/demo" and c["accept"] == "application/json"
+               for c in calls)
+    assert calls[2]["body"]["message"] == values["message"]
+    assert calls[2]["body"]["fp_extra"] == ""
