@@ -5,8 +5,11 @@
  * holds a few bytes of bookkeeping: each connection is watched
  * edge-triggered, and at each arrival FIONREAD says how much is queued;
  * only when that reaches the next record header do we MSG_PEEK (never
- * read) and walk the headers (FastCGI 1.0 §3.3).  libfcgi then reads the
- * request from the kernel on a request thread without waiting.
+ * read) and walk the records (fcgiscan.h).  libfcgi then reads the
+ * request from the kernel on a request thread without waiting, and never
+ * a head the walk did not accept: it trusts the declared lengths of the
+ * params (it allocates their sum, and aborts the process when that
+ * fails).
  *
  * A request is handed over when its empty FCGI_STDIN record is queued, or
  * once LIM_FCGI_INTAKE_BYTES are queued: a peer that fast is not slow,
@@ -38,18 +41,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fcgiscan.h"
 #include "limits.h"
 #include "log.h"
 
 #define REC_HEADER 8                  /* FastCGI 1.0 §3.3 */
-#define REC_PARAMS 4
-#define REC_STDIN  5
 #define PAUSE_MS   100                /* accept back-off on EMFILE & co */
 
 struct held {
 	struct intake_conn c;
-	size_t pos;                   /* offset of the next record header */
-	int params_done;              /* the empty FCGI_PARAMS is queued */
+	struct fcgi_scan scan;        /* the walk so far */
 	struct held *next;
 };
 
@@ -65,7 +66,7 @@ struct intake {
 	size_t nheld;                 /* held + ready; guarded by lock */
 	int accepting;                /* listener in the epoll set */
 	struct timespec resume;       /* paused until, after EMFILE */
-	unsigned char *scratch;       /* LIM_FCGI_INTAKE_BYTES */
+	unsigned char *scratch;       /* LIM_FCGI_INTAKE_PEEK */
 	pthread_mutex_t lock;         /* guards ready, nheld, done */
 	pthread_cond_t cond;
 	struct held *ready, **ready_tail;
@@ -132,6 +133,8 @@ static void
 hand_over(struct intake *in, struct held *h)
 {
 	unlink_held(in, h);
+	h->c.head_len = h->scan.head_len;
+	h->c.request_id = h->scan.id;
 	h->next = NULL;
 	pthread_mutex_lock(&in->lock);
 	*in->ready_tail = h;
@@ -140,16 +143,17 @@ hand_over(struct intake *in, struct held *h)
 	pthread_mutex_unlock(&in->lock);
 }
 
-/* Walks the queued record headers of h; hands it over, drops it, or
- * leaves it for the next arrival.  A peer that stopped sending (ended)
- * with bytes queued is handed over all the same: its request thread
- * sees the short request and answers it as before (client_aborted). */
+/* Walks what h has queued (fcgiscan.h); hands it over, drops it, or
+ * leaves it for the next arrival.  A head must be whole and accepted
+ * before a request thread sees any of it: libfcgi trusts its lengths.
+ * After that, a peer that stopped sending (ended) is handed over all the
+ * same: its request thread sees the short body and answers it as before
+ * (client_aborted). */
 static void
 examine(struct intake *in, struct held *h, int ended)
 {
-	unsigned char *b = in->scratch;
+	enum fcgi_scan_rc rc;
 	ssize_t got;
-	size_t clen;
 	int queued;
 
 	if (ioctl(h->c.fd, FIONREAD, &queued) == -1 || queued < 0) {
@@ -160,33 +164,25 @@ examine(struct intake *in, struct held *h, int ended)
 		drop(in, h, NULL);           /* the peer left */
 		return;
 	}
-	if ((size_t)queued < h->pos + REC_HEADER &&
-	    (size_t)queued < LIM_FCGI_INTAKE_BYTES) {
-		if (ended)
-			hand_over(in, h);
+	if ((size_t)queued < h->scan.pos + REC_HEADER &&
+	    (size_t)queued < LIM_FCGI_INTAKE_BYTES && !ended)
 		return;
-	}
-	got = recv(h->c.fd, b, LIM_FCGI_INTAKE_BYTES, MSG_PEEK | MSG_DONTWAIT);
+	got = recv(h->c.fd, in->scratch, LIM_FCGI_INTAKE_PEEK,
+	    MSG_PEEK | MSG_DONTWAIT);
 	if (got <= 0) {
 		drop(in, h, NULL);
 		return;
 	}
-	while (h->pos + REC_HEADER <= (size_t)got) {
-		const unsigned char *r = b + h->pos;
-		clen = (size_t)r[4] << 8 | r[5];
-		if (r[0] != 1) {
-			drop(in, h, "protocol_error");
-			return;
-		}
-		if (r[1] == REC_PARAMS && clen == 0)
-			h->params_done = 1;
-		if (r[1] == REC_STDIN && clen == 0 && h->params_done) {
-			hand_over(in, h);
-			return;
-		}
-		h->pos += REC_HEADER + clen + r[6];
-	}
-	if ((size_t)got >= LIM_FCGI_INTAKE_BYTES || ended)
+	rc = fcgi_scan(&h->scan, in->scratch, (size_t)got);
+	if (rc == FCGI_SCAN_FRAMING)
+		drop(in, h, "protocol_error");
+	else if (rc == FCGI_SCAN_PARAMS ||
+	    (rc == FCGI_SCAN_MORE && (size_t)got >= LIM_FCGI_INTAKE_PEEK))
+		drop(in, h, "params");
+	else if (rc == FCGI_SCAN_MORE && ended)
+		drop(in, h, NULL);           /* left before its params ended */
+	else if (rc == FCGI_SCAN_READY || (rc == FCGI_SCAN_HEAD &&
+	    ((size_t)got >= LIM_FCGI_INTAKE_BYTES || ended)))
 		hand_over(in, h);
 }
 
@@ -356,7 +352,7 @@ intake_start(int fd, unsigned read_timeout, intake_peer_ok peer_ok,
 	pthread_cond_init(&in->cond, NULL);
 	ev.events = EPOLLIN;
 	ev.data.ptr = in;
-	if ((in->scratch = malloc(LIM_FCGI_INTAKE_BYTES)) == NULL ||
+	if ((in->scratch = malloc(LIM_FCGI_INTAKE_PEEK)) == NULL ||
 	    (fl = fcntl(fd, F_GETFL)) == -1 ||
 	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 ||
 	    (in->ep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||

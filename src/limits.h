@@ -38,6 +38,12 @@
 #define LIM_FCGI_INTAKE_BYTES (16 * 1024)    /* bytes queued that get a request a worker
                                                 before all of it is in */
 #define LIM_FCGI_HELD         512            /* connections waiting for their request */
+#define LIM_FCGI_HEAD_RECORDS 256            /* records before the params end (a flood
+                                                of tiny ones is not a request) */
+#define LIM_FCGI_INTAKE_PEEK  (LIM_FCGI_PARAMS_BYTES + 8 * LIM_FCGI_PARAMS + \
+                               (8 + 255) * (LIM_FCGI_HEAD_RECORDS + 1))
+                                             /* bytes: the most the intake inspects: a
+                                                whole head within the caps above */
 
 /* Spool */
 #define DEF_SPOOL_MAX_MESSAGES 10000
