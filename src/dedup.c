@@ -38,11 +38,8 @@ struct dedup {
 static time_t
 monotonic(void *arg)
 {
-	struct timespec ts;
-
 	(void)arg;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
+	return (time_t)(mono_ms() / 1000);
 }
 
 struct dedup *
@@ -213,13 +210,7 @@ dedup_claim(struct dedup *d, const unsigned char key[SHA256_LEN],
 
 	if (!crypto_id_valid(id))
 		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += LIM_DEDUP_WAIT_MS / 1000;
-	until.tv_nsec += (long)(LIM_DEDUP_WAIT_MS % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	until = mono_after_ms(LIM_DEDUP_WAIT_MS);
 	pthread_mutex_lock(&d->mu);
 	for (;;) {
 		e = find(d, key, d->clock(d->clock_arg));

@@ -57,6 +57,7 @@
 #include "intake.h"
 #include "limits.h"
 #include "log.h"
+#include "util.h"
 
 #define REC_HEADER 8                 /* FastCGI 1.0 §3.3 */
 #define REC_STDIN  5
@@ -80,6 +81,8 @@ struct fcgi_pool {
 	unsigned n_slots;
 	pthread_t wd;
 	int have_wd, wd_stop;
+	int stopping;                /* no deadline past stop_by; pool lock */
+	struct timespec stop_by;
 };
 
 static int
@@ -226,6 +229,8 @@ slot_arm(struct fcgi_pool *p, struct slot *sl, int fd,
 {
 	pthread_mutex_lock(&p->lock);
 	sl->deadline = *deadline;
+	if (p->stopping && ts_before(&p->stop_by, deadline))
+		sl->deadline = p->stop_by;
 	sl->fd = fd;
 	sl->expired = 0;
 	pthread_cond_signal(&p->cond);
@@ -375,11 +380,10 @@ serve_one(struct fcgi_pool *p, struct slot *sl, FCGX_Request *r,
 	struct http_resp resp;
 	struct body_in in = { .fd = c->fd, .id = c->request_id, .p = p,
 	    .s = sl };
-	struct timespec t0, t1;
+	long long t0 = mono_ms();
 	char ms[24], status[8];
 	const char *event;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(&req, 0, sizeof req);
 	req.method = FCGX_GetParam("REQUEST_METHOD", r->envp);
 	req.request_uri = FCGX_GetParam("REQUEST_URI", r->envp);
@@ -406,9 +410,7 @@ serve_one(struct fcgi_pool *p, struct slot *sl, FCGX_Request *r,
 	if (resp.status == 0)
 		resp.status = 503;
 	respond(r, &resp);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	snprintf(ms, sizeof ms, "%ld", (long)((t1.tv_sec - t0.tv_sec) * 1000 +
-	    (t1.tv_nsec - t0.tv_nsec) / 1000000));
+	snprintf(ms, sizeof ms, "%lld", mono_ms() - t0);
 	snprintf(status, sizeof status, "%d", resp.status);
 	event = resp.event ? resp.event : resp.status < 400 &&
 	    resp.reason == NULL ? "accepted" : resp.status < 400 ?
@@ -419,13 +421,6 @@ serve_one(struct fcgi_pool *p, struct slot *sl, FCGX_Request *r,
 	    "ms", ms, (char *)NULL);
 	http_resp_free(&resp);
 	return 0;
-}
-
-static int
-ts_before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec &&
-	    a->tv_nsec < b->tv_nsec);
 }
 
 /* The watchdog: cuts the read side of every connection past its
@@ -668,9 +663,20 @@ fcgi_stop(struct fcgi_pool *p)
 
 	if (p == NULL)
 		return;
-	/* The intake stops accepting and hands over (or drops, at their
-	 * deadline) what it holds; then each thread finishes the request
-	 * in hand and finds nothing more. */
+	/* A request still arriving gets LIM_STOP_READ_GRACE at most, so
+	 * that a slow peer cannot hold the stop for read_timeout (nor past
+	 * the service manager's patience, which would kill the process and
+	 * every request in it).  The intake stops accepting and hands over
+	 * (or drops, at their deadline) what it holds; then each thread
+	 * finishes the request in hand and finds nothing more. */
+	pthread_mutex_lock(&p->lock);
+	p->stop_by = mono_after_ms(LIM_STOP_READ_GRACE * 1000LL);
+	p->stopping = 1;
+	for (i = 0; i < p->n_slots; i++)
+		if (ts_before(&p->stop_by, &p->slots[i].deadline))
+			p->slots[i].deadline = p->stop_by;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
 	intake_stop(p->in);
 	for (i = 0; i < p->n; i++)
 		pthread_join(p->threads[i], NULL);

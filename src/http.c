@@ -23,6 +23,7 @@
 #include "log.h"
 #include "ratelimit.h"
 #include "token.h"
+#include "util.h"
 #include "validate.h"
 
 struct status_text {
@@ -487,12 +488,9 @@ parse_length(const char *s, unsigned long long *out)
 static uint64_t
 now_ms(const struct http_ctx *ctx)
 {
-	struct timespec ts;
-
 	if (ctx->now_ms)
 		return ctx->now_ms();
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)mono_ms();
 }
 
 static uint64_t

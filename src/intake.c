@@ -44,6 +44,7 @@
 #include "fcgiscan.h"
 #include "limits.h"
 #include "log.h"
+#include "util.h"
 
 #define REC_HEADER 8                  /* FastCGI 1.0 §3.3 */
 #define PAUSE_MS   100                /* accept back-off on EMFILE & co */
@@ -66,19 +67,14 @@ struct intake {
 	size_t nheld;                 /* held + ready; guarded by lock */
 	int accepting;                /* listener in the epoll set */
 	struct timespec resume;       /* paused until, after EMFILE */
+	int stop_set;                 /* stopping: no deadline past stop_by */
+	struct timespec stop_by;      /* intake thread only */
 	unsigned char *scratch;       /* LIM_FCGI_INTAKE_PEEK */
 	pthread_mutex_t lock;         /* guards ready, nheld, done */
 	pthread_cond_t cond;
 	struct held *ready, **ready_tail;
 	int done;                     /* the thread has ended */
 };
-
-static int
-before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec &&
-	    a->tv_nsec < b->tv_nsec);
-}
 
 static long
 ms_until(const struct timespec *t, const struct timespec *now)
@@ -222,12 +218,7 @@ take_one(struct intake *in)
 			log_event(LOG_WARN, "accept_failed", "error",
 			    strerror(errno), (char *)NULL);
 			set_accepting(in, 0);
-			clock_gettime(CLOCK_MONOTONIC, &in->resume);
-			in->resume.tv_nsec += PAUSE_MS * 1000000L;
-			if (in->resume.tv_nsec >= 1000000000L) {
-				in->resume.tv_sec++;
-				in->resume.tv_nsec -= 1000000000L;
-			}
+			in->resume = mono_after_ms(PAUSE_MS);
 		}
 		return -1;
 	}
@@ -244,8 +235,10 @@ take_one(struct intake *in)
 		free(h);
 		return 0;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &h->c.deadline);
-	h->c.deadline.tv_sec += (time_t)atomic_load(&in->read_timeout);
+	h->c.deadline = mono_after_ms(1000LL *
+	    (long long)atomic_load(&in->read_timeout));
+	if (in->stop_set && ts_before(&in->stop_by, &h->c.deadline))
+		h->c.deadline = in->stop_by;
 	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
 	ev.data.ptr = h;
 	if (epoll_ctl(in->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
@@ -274,9 +267,9 @@ tick(struct intake *in)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	for (h = in->held; h; h = h_next) {
 		h_next = h->next;
-		if (!before(&now, &h->c.deadline))
+		if (!ts_before(&now, &h->c.deadline))
 			drop(in, h, "read_timeout");
-		else if (!have++ || before(&h->c.deadline, &next))
+		else if (!have++ || ts_before(&h->c.deadline, &next))
 			next = h->c.deadline;
 	}
 	pthread_mutex_lock(&in->lock);
@@ -286,9 +279,9 @@ tick(struct intake *in)
 		set_accepting(in, 0);
 	else if (!in->accepting && !atomic_load(&in->stopping) &&
 	    n < LIM_FCGI_HELD) {
-		if (!before(&now, &in->resume))
+		if (!ts_before(&now, &in->resume))
 			set_accepting(in, 1);
-		else if (!have++ || before(&in->resume, &next))
+		else if (!have++ || ts_before(&in->resume, &next))
 			next = in->resume;
 	}
 	/* Held past the cap: look again soon, a worker may free a place. */
@@ -297,6 +290,30 @@ tick(struct intake *in)
 		next.tv_sec++;
 	}
 	return have ? (int)ms_until(&next, &now) : -1;
+}
+
+/* The stop (intake_stop): what the kernel has queued on the listener
+ * already is taken, then nothing more; every connection held, or handed
+ * over and waiting for a thread, gets LIM_STOP_READ_GRACE at most to
+ * arrive whole (doc/design.md "Threads"). */
+static void
+begin_stop(struct intake *in)
+{
+	struct held *h;
+
+	in->stop_by = mono_after_ms(LIM_STOP_READ_GRACE * 1000LL);
+	in->stop_set = 1;
+	while (in->accepting && take_one(in) == 0)
+		;
+	set_accepting(in, 0);
+	for (h = in->held; h; h = h->next)
+		if (ts_before(&in->stop_by, &h->c.deadline))
+			h->c.deadline = in->stop_by;
+	pthread_mutex_lock(&in->lock);
+	for (h = in->ready; h; h = h->next)
+		if (ts_before(&in->stop_by, &h->c.deadline))
+			h->c.deadline = in->stop_by;
+	pthread_mutex_unlock(&in->lock);
 }
 
 static void *
@@ -316,7 +333,7 @@ intake_loop(void *arg)
 			} else if (ev[i].data.ptr == in) {
 				if (read(in->wake, &v, sizeof v) == -1)
 					continue;
-				set_accepting(in, 0);
+				begin_stop(in);
 			} else
 				examine(in, ev[i].data.ptr, (ev[i].events &
 				    (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);

@@ -47,8 +47,10 @@ int intake_next(struct intake *in, struct intake_conn *out);
 /* Applies to connections accepted from now on.  Thread-safe. */
 void intake_set_timeout(struct intake *in, unsigned seconds);
 
-/* Stops accepting; the connections held are still handed over when
- * their request arrives, or dropped at their deadline; then the thread
+/* Takes what the listener has queued, then stops accepting; the
+ * connections held are still handed over when their request arrives, or
+ * dropped at their deadline, which is now at most LIM_STOP_READ_GRACE
+ * away (also for those handed over and not yet taken); then the thread
  * ends and intake_next returns -1.  Joins the thread. */
 void intake_stop(struct intake *in);
 

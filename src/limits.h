@@ -71,6 +71,8 @@
                                                 §4.5.3.2.6: 10 min) */
 #define LIM_SMTP_ATTEMPT      (15 * 60)      /* whole attempt cap */
 #define LIM_STOP_GRACE        3              /* seconds in-flight SMTP gets on SIGTERM */
+#define LIM_STOP_READ_GRACE   2              /* seconds a request still arriving gets
+                                                on SIGTERM (then: read_timeout) */
 #define LIM_SMTP_IDLE         10             /* seconds: an idle SMTP connection is closed */
 #define LIM_SMTP_LINE         1024           /* bytes of one server reply line kept */
 #define LIM_SENDER_PROFILES   64             /* profiles whose back-off is remembered

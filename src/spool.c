@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 #define MAGIC      "formpost-spool"
 #define END_LEN    (4 + 2 * SHA256_LEN + 1)   /* "end " HEX "\n" */
@@ -961,15 +962,6 @@ spool_queued(struct spool *sp)
 	long n = atomic_load(&sp->queued);
 
 	return n > 0 ? (size_t)n : 0;
-}
-
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Free space and inodes for the service user, read at most every
