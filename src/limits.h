@@ -97,7 +97,11 @@
 #define LIM_DNS_TRIES         2              /* tries per name server */
 #define LIM_DNS_ANSWER        65535          /* bytes: largest answer read */
 #define LIM_DNS_RECORDS       64             /* records kept per answer */
-#define LIM_SPF_LOOKUPS       10             /* RFC 7208 §4.6.4 */
+#define LIM_SPF_LOOKUPS       10             /* RFC 7208 §4.6.4: terms that query DNS
+                                                in one evaluation */
+#define LIM_SPF_VOID_LOOKUPS  2              /* RFC 7208 §4.6.4: lookups that find
+                                                nothing, in one evaluation */
+#define LIM_SPF_DEPTH         10             /* include/redirect nesting */
 #define LIM_SPF_TERMS         64             /* terms in one SPF record */
 #define LIM_DNS_TAGS          32             /* tags in one DMARC or DKIM record */
 
