@@ -105,8 +105,10 @@ fcgi_scan(struct fcgi_scan *s, const unsigned char *b, size_t n)
 		} else if (id != s->id)
 			return FCGI_SCAN_FRAMING;
 		else if (!s->params_done) {
-			if (clen > n - s->pos - REC_HEADER)
+			if (clen > n - s->pos - REC_HEADER) {
+				s->want = s->pos + REC_HEADER + clen;
 				return FCGI_SCAN_MORE;   /* content not all in */
+			}
 			if ((rc = head_record(s, r, clen)) == FCGI_SCAN_FRAMING
 			    || rc == FCGI_SCAN_PARAMS)
 				return rc;
@@ -118,6 +120,7 @@ fcgi_scan(struct fcgi_scan *s, const unsigned char *b, size_t n)
 			return FCGI_SCAN_FRAMING;
 		s->pos += REC_HEADER + clen + r[6];
 	}
+	s->want = s->pos + REC_HEADER;
 	return s->ready ? FCGI_SCAN_READY : s->params_done ? FCGI_SCAN_HEAD :
 	    FCGI_SCAN_MORE;
 }

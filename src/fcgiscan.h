@@ -39,6 +39,8 @@ struct fcgi_scan {
 	unsigned nlen;
 	uint16_t id;         /* the request id of BEGIN_REQUEST; 0: none yet */
 	size_t head_len;     /* bytes up to the end of the PARAMS stream */
+	size_t want;         /* after MORE/HEAD: bytes of stream the walk
+	                        needs before it can go on */
 	int params_done;
 	int ready;
 };

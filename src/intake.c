@@ -160,8 +160,11 @@ examine(struct intake *in, struct held *h, int ended)
 		drop(in, h, NULL);           /* the peer left */
 		return;
 	}
-	if ((size_t)queued < h->scan.pos + REC_HEADER &&
-	    (size_t)queued < LIM_FCGI_INTAKE_BYTES && !ended)
+	/* Peek again only when the walk can go on: a peer trickling a large
+	 * record byte by byte must not cost a copy of it per byte. */
+	if (!ended && (size_t)queued < h->scan.want &&
+	    (size_t)queued < LIM_FCGI_INTAKE_PEEK &&
+	    (!h->scan.params_done || (size_t)queued < LIM_FCGI_INTAKE_BYTES))
 		return;
 	got = recv(h->c.fd, in->scratch, LIM_FCGI_INTAKE_PEEK,
 	    MSG_PEEK | MSG_DONTWAIT);

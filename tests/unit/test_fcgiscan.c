@@ -126,7 +126,15 @@ test_good(void **state)
 			assert_int_equal(s.id, 1);
 			assert_int_equal(s.nparams, 3);
 			w.n = head - pad - 4;         /* the end of params cut */
-			assert_int_equal(scan_all(&w), FCGI_SCAN_MORE);
+			memset(&s, 0, sizeof s);
+			assert_int_equal(fcgi_scan(&s, w.b, w.n), FCGI_SCAN_MORE);
+			assert_int_equal(s.want, head - pad);
+			/* A record whose content is not all in: wanted whole. */
+			w.n = 16 + 8 + 2;
+			memset(&s, 0, sizeof s);
+			assert_int_equal(fcgi_scan(&s, w.b, w.n), FCGI_SCAN_MORE);
+			assert_int_equal(s.want, 16 + 8 + (split ? 5u :
+			    (size_t)w.b[20] << 8 | w.b[21]));
 		}
 }
 
