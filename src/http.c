@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "id.h"
 #include "dedup.h"
 #include "form.h"
 #include "json.h"
@@ -849,7 +850,7 @@ judge_stamp(struct post *p)
 {
 	struct tm tm;
 
-	if (crypto_id(p->r->id) == -1)
+	if (id_new(p->r->id) == -1)
 		return V_RANDOM_FAILED;
 	p->mf.now = time(NULL);
 	localtime_r(&p->mf.now, &tm);
@@ -904,7 +905,7 @@ judge_validate(struct post *p)
 static enum verdict
 judge_duplicate(struct post *p)
 {
-	char first[ID_LEN + 1];
+	char first[ID_BUF];
 
 	if (p->ctx->dedup == NULL || dedup_key(p->s->name,
 	    p->req->remote_addr, &p->v, p->key) != 0)
@@ -912,7 +913,7 @@ judge_duplicate(struct post *p)
 	p->claim = dedup_claim(p->ctx->dedup, p->key, p->r->id, first);
 	if (p->claim != 1)
 		return V_NEXT;
-	memcpy(p->r->id, first, sizeof first);
+	id_copy(p->r->id, first);
 	return V_DUPLICATE;
 }
 
@@ -921,7 +922,7 @@ judge_duplicate(struct post *p)
 static enum verdict
 judge_replay(struct post *p)
 {
-	char first[ID_LEN + 1];
+	char first[ID_BUF];
 
 	if (!p->have_nonce || p->ctx->nonces == NULL)
 		return V_NEXT;

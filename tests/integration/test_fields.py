@@ -11,9 +11,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from harness import SITE_ORIGIN, body_text, post_form, wait_for
+from harness import ID_RE, SITE_ORIGIN, body_text, post_form, wait_for
 
-ID_RE = r"[A-Za-z0-9_-]{20}"
 
 FIELDS = {
     "name": {"label": "お名前", "required": True, "max": 100},
