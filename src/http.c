@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "confirm.h"
 #include "crypto.h"
 #include "id.h"
 #include "dedup.h"
@@ -584,6 +585,62 @@ json_field_errors(struct buf *b, const struct site *s, const struct fvals *v)
 	buf_adds(b, "]}");
 }
 
+/* The review step as JSON: the signed _confirm and each field's name,
+ * label and normalised value in config order. */
+static void
+json_review(struct buf *b, const struct site *s, const struct fvals *v,
+    const char *confirm)
+{
+	size_t i;
+
+	buf_adds(b, "{\"ok\":true,\"confirm\":");
+	json_buf_string(b, confirm);
+	buf_adds(b, ",\"fields\":[");
+	for (i = 0; i < s->nfields; i++) {
+		buf_adds(b, i ? ",{\"name\":" : "{\"name\":");
+		json_buf_string(b, s->fields[i].name);
+		buf_adds(b, ",\"label\":");
+		json_buf_string(b, s->fields[i].label);
+		buf_adds(b, ",\"value\":");
+		json_buf_string(b, i < v->n ? v->v[i].value : "");
+		buf_adds(b, "}");
+	}
+	buf_adds(b, "]}");
+}
+
+/* 200 with the review page (confirm != NULL) or, for the review page's
+ * 修正する, the form with every value kept; 0, or -1 (OOM). */
+static int
+answer_review(const struct http_ctx *ctx, const struct http_req *req,
+    struct http_resp *r, const struct site *s, const struct fvals *v,
+    const char *confirm)
+{
+	struct page_facts pf;
+	char action[512];
+
+	r->status = 200;
+	r->event = confirm ? "review" : "edit";
+	r->id[0] = '\0';            /* no message: nothing to name */
+	common_headers(r, s, wants_json(req));
+	cors_headers(r, s, req);
+	if (wants_json(req) && confirm) {
+		json_review(&r->body, s, v, confirm);
+		return 0;
+	}
+	if (wants_json(req)) {
+		buf_adds(&r->body, "{\"ok\":true,\"edit\":true}");
+		return 0;
+	}
+	form_action(req, action, sizeof action);
+	memset(&pf, 0, sizeof pf);
+	pf.action = action;
+	pf.ip = req->remote_addr;
+	pf.page = page_url(s, req);
+	pf.confirm = confirm;
+	return pages_render(ctx->pg, s, confirm ? PAGE_CONFIRM : PAGE_FORM, v,
+	    &pf, &r->body);
+}
+
 /* 422: the form again with its errors (or them as JSON); 0, or -1 when
  * the page could not be rendered (OOM). */
 static int
@@ -615,8 +672,8 @@ answer_invalid(const struct http_ctx *ctx, const struct http_req *req,
  * until one returns a verdict other than V_NEXT:
  *
  *   admit    origin, content type, length, rate limit, body
- *   judge    parse, stamp (id, date), honeypot, token, validate,
- *            double submit, token replay
+ *   judge    parse, stamp (id, date), honeypot, review mode, token,
+ *            validate, review step, double submit, token replay
  *   store    compose, commit
  *
  * Steps share one struct post and never answer: the verdict they return
@@ -645,6 +702,9 @@ enum verdict {
 	V_INVALID,
 	V_DUPLICATE,          /* the first post's id and answer */
 	V_REPLAYED,
+	V_REVIEW,             /* confirm: true, values valid: the review page */
+	V_EDIT,               /* the review page's 修正する: the form again */
+	V_CONFIRM,            /* a forged or expired _confirm; reason set */
 	V_COMPOSE_FAILED,
 	V_STORE_FAILED,
 	V_ACCEPTED,
@@ -652,7 +712,8 @@ enum verdict {
 
 /* How a verdict is answered.  A_QUIET is the success answer without the
  * values: bots and replays learn nothing from it. */
-enum answer_kind { A_ERROR, A_SUCCESS, A_QUIET, A_INVALID };
+enum answer_kind { A_ERROR, A_SUCCESS, A_QUIET, A_INVALID, A_REVIEW,
+    A_EDIT };
 
 struct answer {
 	enum answer_kind kind;
@@ -695,6 +756,9 @@ verdict_answer(enum verdict v)
 	                            "duplicate" };
 	case V_REPLAYED:        return (struct answer){ A_QUIET, 0,
 	                            "token_replayed" };
+	case V_REVIEW:          return (struct answer){ A_REVIEW, 200, NULL };
+	case V_EDIT:            return (struct answer){ A_EDIT, 200, NULL };
+	case V_CONFIRM:         return (struct answer){ A_QUIET, 0, NULL };
 	case V_COMPOSE_FAILED:  return (struct answer){ A_ERROR, 503,
 	                            "compose_failed" };
 	case V_STORE_FAILED:    return (struct answer){ A_ERROR, 503,
@@ -730,6 +794,9 @@ struct post {
 	unsigned char key[SHA256_LEN], nkey[SHA256_LEN];
 	int claim;                   /* 0: holds the double-submit claim */
 	int nclaim;                  /* 0: holds its token nonce's claim */
+	enum review { R_NONE, R_FIRST, R_BACK, R_SEND } review;
+	char confirm[CONFIRM_LEN + 1]; /* the review page's _confirm */
+	int step_page;               /* answered with a review or edit page */
 	/* store */
 	struct mail m;
 };
@@ -871,6 +938,29 @@ judge_honeypot(struct post *p)
 	return hp && hp->value_len ? V_HONEYPOT : V_NEXT;
 }
 
+/* Which step of a review site this post is (doc/design.md "The review
+ * step"): the first post, the review page's 修正する (_back=1), or its
+ * 送信する (_confirm). */
+static enum verdict
+judge_mode(struct post *p)
+{
+	const struct form_field *f;
+
+	if (!p->s->confirm)
+		p->review = R_NONE;
+	else if ((f = form_get(&p->form, "_back")) != NULL &&
+	    f->value_len == 1 && f->value[0] == '1')
+		p->review = R_BACK;
+	else if (form_get(&p->form, "_confirm") != NULL)
+		p->review = R_SEND;
+	else
+		p->review = R_FIRST;
+	return V_NEXT;
+}
+
+/* Only the first step of a review site shows the token (min_age and
+ * max_age); the second carries _confirm, which only a post that passed
+ * it can have, and which binds the token's nonce. */
 static enum verdict
 judge_token(struct post *p)
 {
@@ -878,7 +968,8 @@ judge_token(struct post *p)
 	const struct form_field *tf;
 	enum token_rc trc = TOKEN_INVALID;
 
-	if (!s->token_required)
+	if (!s->token_required || p->review == R_BACK ||
+	    p->review == R_SEND)
 		return V_NEXT;
 	tf = form_get(&p->form, "_token");
 	if (tf && p->ctx->token_key)
@@ -899,6 +990,89 @@ judge_validate(struct post *p)
 	if (validate_form(p->s, &p->form, &p->v) == -1)
 		return V_NOMEM;
 	return p->v.nerrors ? V_INVALID : V_NEXT;
+}
+
+/* The site's fields as confirm signs them: names and normalised values
+ * in config order.  Caller frees; NULL on OOM. */
+static struct confirm_item *
+confirm_items(const struct post *p)
+{
+	struct confirm_item *it = calloc(p->s->nfields + 1, sizeof *it);
+	size_t i;
+
+	for (i = 0; it && i < p->s->nfields; i++) {
+		it[i].name = p->s->fields[i].name;
+		it[i].value = i < p->v.n ? p->v.v[i].value : "";
+		it[i].len = i < p->v.n ? p->v.v[i].len : 0;
+	}
+	return it;
+}
+
+/* A review page's _confirm for the values, bound to the token's nonce
+ * when the post had one (one token, one message), else a fresh one. */
+static enum verdict
+review_issue(struct post *p, const struct confirm_item *it)
+{
+	if (!p->have_nonce && crypto_random(p->nonce, sizeof p->nonce) == -1)
+		return V_RANDOM_FAILED;
+	if (p->ctx->token_key == NULL || confirm_make(p->ctx->token_key,
+	    p->s->name, it, p->s->nfields, wall_ms(p->ctx), p->nonce,
+	    p->confirm) == -1)
+		return V_NOMEM;
+	return V_REVIEW;
+}
+
+/* The review step: nothing is stored before 送信する posts back a
+ * _confirm that verifies for exactly these values.  Changed values get a
+ * new review page; a forged, foreign or expired one is a spam verdict. */
+static enum verdict
+judge_review(struct post *p)
+{
+	const struct form_field *cf;
+	struct confirm_item *it;
+	enum confirm_rc rc;
+	enum verdict v;
+	char first[ID_BUF];
+
+	if (p->review == R_NONE)
+		return V_NEXT;
+	if (p->review == R_BACK)
+		return V_EDIT;
+	if ((it = confirm_items(p)) == NULL)
+		return V_NOMEM;
+	if (p->review == R_FIRST) {
+		nonce_key(p->nonce, p->nkey);
+		v = p->have_nonce && p->ctx->nonces && dedup_lookup(
+		    p->ctx->nonces, p->nkey, first) ? V_REPLAYED :
+		    review_issue(p, it);
+		free(it);
+		return v;
+	}
+	cf = form_get(&p->form, "_confirm");
+	rc = p->ctx->token_key == NULL ? CONFIRM_INVALID :
+	    confirm_verify(p->ctx->token_key, p->s->name, it, p->s->nfields,
+	    cf->value, cf->value_len, wall_ms(p->ctx), p->s->token_max_age,
+	    p->nonce);
+	switch (rc) {
+	case CONFIRM_OK:
+		p->have_nonce = 1;
+		v = V_NEXT;
+		break;
+	case CONFIRM_CHANGED:
+		p->have_nonce = 1;
+		p->reason = confirm_reason(rc);
+		v = review_issue(p, it);
+		break;
+	case CONFIRM_ERROR:
+		v = V_NOMEM;
+		break;
+	default:
+		p->reason = confirm_reason(rc);
+		v = V_CONFIRM;
+		break;
+	}
+	free(it);
+	return v;
 }
 
 /* A double click or resend: the first answer, no second mail. */
@@ -932,8 +1106,8 @@ judge_replay(struct post *p)
 }
 
 static const post_step judge_steps[] = {
-	judge_parse, judge_stamp, judge_honeypot, judge_token, judge_validate,
-	judge_duplicate, judge_replay,
+	judge_parse, judge_stamp, judge_honeypot, judge_mode, judge_token,
+	judge_validate, judge_review, judge_duplicate, judge_replay,
 };
 
 /* --- store: a success answer only once the message is durable */
@@ -1002,6 +1176,13 @@ post_answer(struct post *p, enum verdict v)
 	case A_INVALID:
 		rc = answer_invalid(ctx, req, r, p->s, &p->v);
 		break;
+	case A_REVIEW:
+	case A_EDIT:
+		p->step_page = 1;
+		r->reason = p->reason;
+		rc = answer_review(ctx, req, r, p->s, &p->v, a.kind == A_REVIEW ?
+		    p->confirm : NULL);
+		break;
 	case A_SUCCESS:
 	case A_QUIET:
 		r->reason = reason;
@@ -1024,8 +1205,9 @@ post_end(struct post *p)
 		dedup_release(p->ctx->dedup, p->key, p->r->id);
 	if (p->nclaim == 0)
 		dedup_release(p->ctx->nonces, p->nkey, p->r->id);
-	/* Accepted and spam-verdict posts count; the rest are given back. */
-	if (p->taken && p->r->status >= 400)
+	/* Accepted and spam-verdict posts count; the rest, and the review
+	 * step's pages (rate_limit counts messages), are given back. */
+	if (p->taken && (p->r->status >= 400 || p->step_page))
 		ratelimit_refund(p->ctx->rl, s->name, p->req->remote_addr,
 		    s->rate_count, s->rate_window, now_ms(p->ctx));
 	free(p->body);
