@@ -2,11 +2,12 @@
  * http — the request pipeline.  Order matters and is cheapest-first:
  * route → site → method → origin → content type → length (413 before a
  * byte is read) → rate limit → read (413 while reading, a short body is an
- * abort) → parse → honeypot → validate → compose → submit → answer.  A
- * success answer is written only after submit says the message is
- * durable.  Visitors get generic pages; the log gets the reason.  A POST
- * runs as three lists of steps (admit_steps, judge_steps, store_steps
- * below), answered in one place from the verdict that ends it.
+ * abort) → parse → honeypot → validate → (review step, doc/design.md "The
+ * review step") → compose → submit → answer.  A success answer is written
+ * only after submit says the message is durable.  Visitors get generic
+ * pages; the log gets the reason.  A POST runs as three lists of steps
+ * (admit_steps, judge_steps, store_steps below), answered in one place
+ * from the verdict that ends it.
  */
 #include "http.h"
 
@@ -1180,8 +1181,8 @@ post_answer(struct post *p, enum verdict v)
 	case A_EDIT:
 		p->step_page = 1;
 		r->reason = p->reason;
-		rc = answer_review(ctx, req, r, p->s, &p->v, a.kind == A_REVIEW ?
-		    p->confirm : NULL);
+		rc = answer_review(ctx, req, r, p->s, &p->v,
+		    a.kind == A_REVIEW ? p->confirm : NULL);
 		break;
 	case A_SUCCESS:
 	case A_QUIET:
