@@ -51,12 +51,13 @@ class Inputs(html.parser.HTMLParser):
         return [(n, v) for n, v, t in self.inputs if t == "hidden"]
 
 
-def confirm_site(config, **extra):
+def confirm_site(config, groups=True, **extra):
     site = json.loads(json.dumps(config["sites"]["example"]))
     site["fields"]["topic"] = {"label": "種別", "type": "select",
                                "options": ["見積", "採用", "その他"]}
-    site["fields"]["opts"] = {"label": "ご希望", "type": "checkbox",
-                              "options": ["資料", "訪問", "電話"]}
+    if groups:
+        site["fields"]["opts"] = {"label": "ご希望", "type": "checkbox",
+                                  "options": ["資料", "訪問", "電話"]}
     site["fields"]["agree"] = {"label": "同意する", "type": "checkbox",
                                "required": True}
     site["confirm"] = True
@@ -67,8 +68,8 @@ def confirm_site(config, **extra):
 
 @pytest.fixture
 def stack(formpost_factory, nginx_factory, formpost_config):
-    def make(**extra):
-        confirm_site(formpost_config, **extra)
+    def make(groups=True, **extra):
+        confirm_site(formpost_config, groups, **extra)
         fp = formpost_factory(formpost_config)
         return fp, nginx_factory(fp.target)
     return make
@@ -299,3 +300,35 @@ def test_token_min_age_only_on_first_step_and_one_token_one_message(
     assert fp.events(event="discarded", reason="token_replayed")
     time.sleep(0.5)
     assert smtpd.count() == 1
+
+
+def test_site_override_of_confirm_html(stack, smtpd, tmp_path):
+    """A site's templates: folder may hold its own confirm.html; the
+    other pages still come from the defaults."""
+    own = tmp_path / "site-templates"
+    own.mkdir()
+    (own / "confirm.html").write_text(
+        "<!doctype html><title>check</title><h1>OWN REVIEW</h1>"
+        '<form method="post" action="{{_action}}">{{#_fields}}<p>{{_label}}: '
+        '{{_value}}</p><input type="hidden" name="{{_name}}" value="{{_value}}">'
+        '{{/_fields}}<input type="hidden" name="_confirm" value="{{_confirm}}">'
+        "<button>go</button></form>", encoding="utf-8")
+    fp, ng = stack(groups=False, templates=str(own))
+    # One hidden input per field: no checkbox group (an empty one is not
+    # an option; the default template leaves unchosen groups out).
+    fields = {k: v for k, v in FIELDS.items() if k != "opts"}
+    r = first(ng, fields=fields)
+    assert "OWN REVIEW" in r.text and "お名前: 山田 &lt;b&gt;" in r.text
+    r = post_form(url(ng), Inputs(r.text).hidden())
+    assert r.status_code == 200 and "受付番号" in r.text, r.text[-3000:]
+    smtpd.wait(1)
+
+
+def test_a_site_without_confirm_ignores_the_fields(stack, smtpd):
+    """_confirm and _back mean nothing to a site without confirm: true."""
+    fp, ng = stack()
+    r = post_form(ng.url("/formpost/example"),
+                  {"name": "a", "email": "a@example.jp", "message": "m",
+                   "_confirm": "x" * 120, "_back": "1"}, accept="application/json")
+    assert r.status_code == 200 and re.fullmatch(ID_RE, r.json()["id"])
+    smtpd.wait(1)
