@@ -332,3 +332,18 @@ def test_a_site_without_confirm_ignores_the_fields(stack, smtpd):
                    "_confirm": "x" * 120, "_back": "1"}, accept="application/json")
     assert r.status_code == 200 and re.fullmatch(ID_RE, r.json()["id"])
     smtpd.wait(1)
+
+
+def test_formpost_form_labels_the_button_for_the_review(formpost_config, tmp_path):
+    """`formpost form` for a review site: the button leads to the review
+    (入力内容を確認する); the fetch() review's own button sends (送信する)."""
+    from harness import formpost_cli, write_config
+    confirm_site(formpost_config)
+    path = write_config(tmp_path / "fp.yaml", formpost_config)
+    plain = formpost_cli(["form", "review"], config_path=path)
+    assert plain.returncode == 0, plain.stderr
+    assert ">入力内容を確認する</button>" in plain.stdout
+    fetch = formpost_cli(["form", "review", "--fetch"], config_path=path).stdout
+    assert 'data-fp-send="送信する"' in fetch
+    other = formpost_cli(["form", "example"], config_path=path).stdout
+    assert ">送信する</button>" in other and "入力内容を確認する" not in other
