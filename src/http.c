@@ -211,9 +211,8 @@ http_origin_ok(const struct site *s, const char *origin, const char *referer,
  * page).  An allowed Origin lets any Referer through http_origin_ok, so a
  * foreign one must not be reflected as a link.  Borrowed from req. */
 static const char *
-page_url(const struct site *s, const struct http_req *req)
+page_ok(const struct site *s, const char *p)
 {
-	const char *p = req->referer;
 	size_t i;
 
 	if (p == NULL)
@@ -226,6 +225,27 @@ page_url(const struct site *s, const struct http_req *req)
 		if (origin_match(s->origins[i], p, 1))
 			return p;
 	return NULL;
+}
+
+static const char *
+page_url(const struct site *s, const struct http_req *req)
+{
+	return page_ok(s, req->referer);
+}
+
+/* The page for a post: a `_page` that formpost's own review and form
+ * pages carry (their Referer is formpost's URL, not the visitor's form),
+ * under the same rules as the Referer, else the Referer.  Borrowed from
+ * f or req. */
+static const char *
+post_page(const struct site *s, const struct http_req *req,
+    const struct form *f)
+{
+	const struct form_field *pg = form_get(f, "_page");
+
+	if (pg && pg->value_len == strlen(pg->value) && page_ok(s, pg->value))
+		return pg->value;
+	return page_url(s, req);
 }
 
 static int
@@ -523,7 +543,7 @@ nonce_key(const unsigned char nonce[TOKEN_NONCE_LEN],
 static int
 answer_success(const struct http_ctx *ctx, const struct http_req *req,
     struct http_resp *r, const struct site *s, const struct fvals *v,
-    const char *id, const char *date)
+    const char *id, const char *date, const char *page)
 {
 	struct page_facts pf;
 
@@ -544,7 +564,7 @@ answer_success(const struct http_ctx *ctx, const struct http_req *req,
 	pf.id = id;
 	pf.date = date;
 	pf.ip = req->remote_addr;
-	pf.page = page_url(s, req);
+	pf.page = page;
 	return pages_render(ctx->pg, s, PAGE_THANKS, v, &pf, &r->body);
 }
 
@@ -614,7 +634,7 @@ json_review(struct buf *b, const struct site *s, const struct fvals *v,
 static int
 answer_review(const struct http_ctx *ctx, const struct http_req *req,
     struct http_resp *r, const struct site *s, const struct fvals *v,
-    const char *confirm)
+    const char *confirm, const char *page)
 {
 	struct page_facts pf;
 	char action[512];
@@ -636,7 +656,7 @@ answer_review(const struct http_ctx *ctx, const struct http_req *req,
 	memset(&pf, 0, sizeof pf);
 	pf.action = action;
 	pf.ip = req->remote_addr;
-	pf.page = page_url(s, req);
+	pf.page = page;
 	pf.confirm = confirm;
 	return pages_render(ctx->pg, s, confirm ? PAGE_CONFIRM : PAGE_FORM, v,
 	    &pf, &r->body);
@@ -646,7 +666,8 @@ answer_review(const struct http_ctx *ctx, const struct http_req *req,
  * the page could not be rendered (OOM). */
 static int
 answer_invalid(const struct http_ctx *ctx, const struct http_req *req,
-    struct http_resp *r, const struct site *s, const struct fvals *v)
+    struct http_resp *r, const struct site *s, const struct fvals *v,
+    const char *page)
 {
 	struct page_facts pf;
 	char action[512];
@@ -663,7 +684,7 @@ answer_invalid(const struct http_ctx *ctx, const struct http_req *req,
 	memset(&pf, 0, sizeof pf);
 	pf.action = action;
 	pf.ip = req->remote_addr;
-	pf.page = page_url(s, req);
+	pf.page = page;
 	return pages_render(ctx->pg, s, PAGE_FORM, v, &pf, &r->body);
 }
 
@@ -1120,7 +1141,7 @@ store_compose(struct post *p)
 
 	p->mf.id = p->r->id;
 	p->mf.ip = p->req->remote_addr;
-	p->mf.page = page_url(p->s, p->req);
+	p->mf.page = post_page(p->s, p->req, &p->form);
 	if (mail_compose(p->s, p->ctx->pg, &p->v, &p->mf, &p->m, err,
 	    sizeof err) == -1) {
 		log_event(LOG_ERROR, "compose_failed", "site", p->s->name,
@@ -1166,6 +1187,8 @@ post_answer(struct post *p, enum verdict v)
 	struct http_resp *r = p->r;
 	struct answer a = verdict_answer(v);
 	const char *reason = a.reason ? a.reason : p->reason;
+	/* Parsed or not, the page a visitor came from. */
+	const char *page = post_page(p->s, req, &p->form);
 	int rc = 0;
 
 	switch (a.kind) {
@@ -1175,20 +1198,20 @@ post_answer(struct post *p, enum verdict v)
 		    not_utf8_ja : not_utf8_en);
 		return;
 	case A_INVALID:
-		rc = answer_invalid(ctx, req, r, p->s, &p->v);
+		rc = answer_invalid(ctx, req, r, p->s, &p->v, page);
 		break;
 	case A_REVIEW:
 	case A_EDIT:
 		p->step_page = 1;
 		r->reason = p->reason;
 		rc = answer_review(ctx, req, r, p->s, &p->v,
-		    a.kind == A_REVIEW ? p->confirm : NULL);
+		    a.kind == A_REVIEW ? p->confirm : NULL, page);
 		break;
 	case A_SUCCESS:
 	case A_QUIET:
 		r->reason = reason;
 		rc = answer_success(ctx, req, r, p->s, a.kind == A_SUCCESS ?
-		    &p->v : NULL, r->id, p->date);
+		    &p->v : NULL, r->id, p->date, page);
 		break;
 	}
 	if (rc == -1)

@@ -347,3 +347,40 @@ def test_formpost_form_labels_the_button_for_the_review(formpost_config, tmp_pat
     assert 'data-fp-send="送信する"' in fetch
     other = formpost_cli(["form", "example"], config_path=path).stdout
     assert ">送信する</button>" in other and "入力内容を確認する" not in other
+
+
+def test_the_mail_names_the_visitors_page_not_formposts(stack, smtpd):
+    """The second post comes from formpost's own page (its Referer is the
+    formpost URL): the page the visitor started from travels as `_page`,
+    origin-checked like a Referer.  Also for a 422 form corrected and
+    re-posted on a site without review."""
+    fp, ng = stack()
+    start = "https://www.example.com/contact.html"
+    ours = "https://www.example.com/formpost/review"
+    r = first(ng, headers={"Referer": start})
+    hidden = Inputs(r.text).hidden()
+    assert ("_page", start) in hidden
+    r = post_form(url(ng), hidden, headers={"Referer": ours})
+    assert r.status_code == 200
+    smtpd.wait(1)
+    assert "送信元ページ: " + start in body_text(smtpd.messages()[0][1])
+
+    bad = {"name": "a", "email": "nope", "message": "m"}
+    r = post_form(ng.url("/formpost/example"), bad, headers={"Referer": start})
+    assert r.status_code == 422
+    hidden = Inputs(r.text).hidden()
+    assert ("_page", start) in hidden
+    fixed = [(n, "b@example.jp" if n == "email" else v) for n, v, t in
+             Inputs(r.text).inputs if n and t != "checkbox"]
+    r = post_form(ng.url("/formpost/example"), fixed + [("message", "m2")],
+                  headers={"Referer": "https://www.example.com/formpost/example"})
+    assert r.status_code == 200, r.text
+    smtpd.wait(2)
+    assert "送信元ページ: " + start in body_text(smtpd.messages()[1][1])
+    # A _page at another origin is not a page of the site: the Referer.
+    r = post_form(ng.url("/formpost/example"),
+                  {"name": "c", "email": "c@example.jp", "message": "m3",
+                   "_page": "https://evil.example/x"}, headers={"Referer": start})
+    smtpd.wait(3)
+    text = body_text(smtpd.messages()[2][1])
+    assert "evil.example" not in text and "送信元ページ: " + start in text
