@@ -629,6 +629,20 @@ json_review(struct buf *b, const struct site *s, const struct fvals *v,
 	buf_adds(b, "]}");
 }
 
+/* The form page's fresh token (sites that require one): the form comes
+ * back from formpost itself, not from the page whose script fetched the
+ * first token, and without one its next post would be dropped.  NULL
+ * when the site has no token or none could be made. */
+static const char *
+form_token(const struct http_ctx *ctx, const struct site *s,
+    char tok[TOKEN_LEN + 1])
+{
+	if (!s->token_required || ctx->token_key == NULL ||
+	    token_issue(ctx->token_key, s->name, wall_ms(ctx), tok) == -1)
+		return NULL;
+	return tok;
+}
+
 /* 200 with the review page (confirm != NULL) or, for the review page's
  * 修正する, the form with every value kept; 0, or -1 (OOM). */
 static int
@@ -637,7 +651,7 @@ answer_review(const struct http_ctx *ctx, const struct http_req *req,
     const char *confirm, const char *page)
 {
 	struct page_facts pf;
-	char action[512];
+	char action[512], tok[TOKEN_LEN + 1];
 
 	r->status = 200;
 	r->event = confirm ? "review" : "edit";
@@ -658,6 +672,7 @@ answer_review(const struct http_ctx *ctx, const struct http_req *req,
 	pf.ip = req->remote_addr;
 	pf.page = page;
 	pf.confirm = confirm;
+	pf.token = confirm ? NULL : form_token(ctx, s, tok);
 	return pages_render(ctx->pg, s, confirm ? PAGE_CONFIRM : PAGE_FORM, v,
 	    &pf, &r->body);
 }
@@ -670,7 +685,7 @@ answer_invalid(const struct http_ctx *ctx, const struct http_req *req,
     const char *page)
 {
 	struct page_facts pf;
-	char action[512];
+	char action[512], tok[TOKEN_LEN + 1];
 
 	r->status = 422;
 	r->reason = "invalid";
@@ -685,6 +700,7 @@ answer_invalid(const struct http_ctx *ctx, const struct http_req *req,
 	pf.action = action;
 	pf.ip = req->remote_addr;
 	pf.page = page;
+	pf.token = form_token(ctx, s, tok);
 	return pages_render(ctx->pg, s, PAGE_FORM, v, &pf, &r->body);
 }
 

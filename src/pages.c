@@ -29,7 +29,8 @@ static const char *const reserved_list[] = {
 	"_is_multiline",
 	"_is_select", "_is_checkbox", "_is_group", "_is_consent", "_checked",
 	"_multiline", "_indented", "_options", "_option", "_selected",
-	"_errors", "_honeypot", "_has_errors", "_reply_to", "_confirm", NULL,
+	"_errors", "_honeypot", "_has_errors", "_reply_to", "_confirm", "_token",
+	NULL,
 };
 
 struct pages {
@@ -435,6 +436,7 @@ build(struct render *r, const struct site *s, const struct fvals *v,
 	var_add(&r->root, "_title", f->title);
 	var_add(&r->root, "_message", f->message);
 	var_add(&r->root, "_confirm", f->confirm);
+	var_add(&r->root, "_token", f->token);
 	return r->root.oom ? -1 : 0;
 }
 

@@ -18,6 +18,8 @@
  *               _errors: _name _label _error
  *   form page   _honeypot _has_errors
  *   review page _confirm (the signed `_confirm`, see confirm.h)
+ *   form page   _token (a fresh fill-time token, for sites that require
+ *               one, so the corrected form can be sent again)
  */
 #ifndef FORMPOST_PAGES_H
 #define FORMPOST_PAGES_H
@@ -42,6 +44,7 @@ struct page_facts {
 	const char *title;
 	const char *message;
 	const char *confirm;   /* review page: the signed _confirm */
+	const char *token;     /* form page: a fresh fill-time token */
 };
 
 struct pages;

@@ -384,3 +384,52 @@ def test_the_mail_names_the_visitors_page_not_formposts(stack, smtpd):
     smtpd.wait(3)
     text = body_text(smtpd.messages()[2][1])
     assert "evil.example" not in text and "送信元ページ: " + start in text
+
+
+def form_pairs(text):
+    """What a browser posts from formpost's form page (no checkboxes
+    unless checked; the textarea's text)."""
+    page = Inputs(text)
+    out = [(n, v) for n, v, t in page.inputs
+           if n and t not in ("checkbox",)]
+    out += [(n, v) for n, v, t in page.inputs if t == "checkbox" and
+            re.search(r'name="%s" value="%s" checked' % (re.escape(n), re.escape(v)), text)]
+    out += [(n, v.lstrip("\n")) for n, v in page.textareas.items()]
+    for m in re.finditer(r'<select[^>]*name="([^"]+)".*?<option value="([^"]*)" selected',
+                         text, re.S):
+        out.append((m.group(1), m.group(2)))
+    return out
+
+
+def test_token_site_edit_and_422_pages_carry_a_fresh_token(stack, smtpd):
+    """On a token site the form comes back from formpost itself (修正する,
+    or a 422), not from the page whose script fetched the token: it
+    carries a fresh one, so sending it again (after min_age) works."""
+    fp, ng = stack(groups=False,
+                   token={"required": True, "min_age": "1s", "max_age": "1h"})
+    tok = requests.get(url(ng) + "/token", headers={"Origin": SITE_ORIGIN},
+                       timeout=5).json()["token"]
+    time.sleep(1.1)
+    fields = {k: v for k, v in FIELDS.items() if k != "opts"}
+    r = post_form(url(ng), pairs(fields) + [("_token", tok)])
+    hidden = Inputs(r.text).hidden()
+    r = post_form(url(ng), hidden + [("_back", "1")])
+    assert r.status_code == 200 and 'name="_token"' in r.text
+    edited = [(n, "直した本文" if n == "message" else v) for n, v in form_pairs(r.text)]
+    time.sleep(1.1)
+    r = post_form(url(ng), edited)
+    assert r.status_code == 200 and "直した本文" in r.text, r.text[-2000:]
+    r = post_form(url(ng), Inputs(r.text).hidden())
+    assert r.status_code == 200 and "受付番号" in r.text
+    smtpd.wait(1)
+    assert "直した本文" in body_text(smtpd.messages()[0][1])
+    # A 422 on the token site: the corrected form is sent with its token.
+    tok = requests.get(url(ng) + "/token", headers={"Origin": SITE_ORIGIN},
+                       timeout=5).json()["token"]
+    time.sleep(1.1)
+    r = post_form(url(ng), pairs(dict(fields, email="nope")) + [("_token", tok)])
+    assert r.status_code == 422 and 'name="_token"' in r.text
+    fixed = [(n, "ok@example.jp" if n == "email" else v) for n, v in form_pairs(r.text)]
+    time.sleep(1.1)
+    r = post_form(url(ng), fixed)
+    assert "_confirm" in r.text, r.text[-2000:]
