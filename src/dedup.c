@@ -19,7 +19,7 @@
 
 struct entry {
 	unsigned char key[SHA256_LEN];
-	char id[ID_LEN + 1];
+	char id[ID_BUF];
 	unsigned char used;
 	unsigned char inflight;    /* claimed, its submit not yet answered */
 	time_t t;
@@ -157,13 +157,13 @@ find(struct dedup *d, const unsigned char *key, time_t now)
 
 int
 dedup_lookup(struct dedup *d, const unsigned char key[SHA256_LEN],
-    char id[ID_LEN + 1])
+    char id[ID_BUF])
 {
 	struct entry *e;
 
 	pthread_mutex_lock(&d->mu);
 	if ((e = find(d, key, d->clock(d->clock_arg))) != NULL)
-		memcpy(id, e->id, ID_LEN + 1);
+		id_copy(id, e->id);
 	pthread_mutex_unlock(&d->mu);
 	return e != NULL;
 }
@@ -194,7 +194,7 @@ put(struct dedup *d, const unsigned char *key, const char *id, time_t now,
 				victim = &set[i];
 	}
 	memcpy(victim->key, key, SHA256_LEN);
-	memcpy(victim->id, id, ID_LEN + 1);
+	id_copy(victim->id, id);
 	victim->used = 1;
 	victim->inflight = (unsigned char)inflight;
 	victim->t = now;
@@ -202,13 +202,13 @@ put(struct dedup *d, const unsigned char *key, const char *id, time_t now,
 
 int
 dedup_claim(struct dedup *d, const unsigned char key[SHA256_LEN],
-    const char *id, char first[ID_LEN + 1])
+    const char *id, char first[ID_BUF])
 {
 	struct timespec until;
 	struct entry *e;
 	int rc = 0;
 
-	if (!crypto_id_valid(id))
+	if (!id_spool_valid(id))
 		return -1;
 	until = mono_after_ms(LIM_DEDUP_WAIT_MS);
 	pthread_mutex_lock(&d->mu);
@@ -220,7 +220,7 @@ dedup_claim(struct dedup *d, const unsigned char key[SHA256_LEN],
 		}
 		/* Settled, or its owner is still at it after the wait:
 		 * the first id (the owner answers its visitor with it). */
-		memcpy(first, e->id, ID_LEN + 1);
+		id_copy(first, e->id);
 		rc = 1;
 		if (!e->inflight ||
 		    pthread_cond_timedwait(&d->resolved, &d->mu, &until) ==
@@ -255,7 +255,7 @@ dedup_record(struct dedup *d, const unsigned char key[SHA256_LEN],
 {
 	time_t now;
 
-	if (!crypto_id_valid(id))
+	if (!id_spool_valid(id))
 		return;
 	pthread_mutex_lock(&d->mu);
 	now = d->clock(d->clock_arg);
