@@ -8,13 +8,14 @@
 #include "idset.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MIN_SLOTS 64
 
 struct slot {
-	char id[ID_LEN];       /* not NUL-terminated */
+	char id[SPOOL_ID_MAX + 1];
 	unsigned refs;         /* 0: empty */
 };
 
@@ -30,7 +31,7 @@ hash(const char *id)
 	uint64_t h = 1469598103934665603ULL;
 	size_t i;
 
-	for (i = 0; i < ID_LEN; i++) {
+	for (i = 0; id[i] != '\0'; i++) {
 		h ^= (unsigned char)id[i];
 		h *= 1099511628211ULL;
 	}
@@ -66,7 +67,7 @@ find(const struct idset *set, const char *id)
 {
 	size_t i = hash(id) & (set->cap - 1);
 
-	while (set->s[i].refs && memcmp(set->s[i].id, id, ID_LEN) != 0)
+	while (set->s[i].refs && strcmp(set->s[i].id, id) != 0)
 		i = (i + 1) & (set->cap - 1);
 	return i;
 }
@@ -93,7 +94,7 @@ idset_add(struct idset *set, const char *id)
 {
 	size_t i;
 
-	if (!crypto_id_valid(id))
+	if (!spool_id_valid(id))
 		return -1;
 	i = find(set, id);
 	if (set->s[i].refs)
@@ -104,7 +105,7 @@ idset_add(struct idset *set, const char *id)
 			return -1;
 		i = find(set, id);
 	}
-	memcpy(set->s[i].id, id, ID_LEN);
+	snprintf(set->s[i].id, sizeof set->s[i].id, "%s", id);
 	set->s[i].refs = 1;
 	set->n++;
 	return 1;
@@ -115,7 +116,7 @@ idset_drop(struct idset *set, const char *id)
 {
 	size_t i, j, k, mask = set->cap - 1;
 
-	if (!crypto_id_valid(id) || set->s[i = find(set, id)].refs == 0)
+	if (!spool_id_valid(id) || set->s[i = find(set, id)].refs == 0)
 		return 0;
 	if (--set->s[i].refs > 0)
 		return (long)set->s[i].refs;
@@ -139,7 +140,7 @@ idset_drop(struct idset *set, const char *id)
 unsigned
 idset_get(const struct idset *set, const char *id)
 {
-	return crypto_id_valid(id) ? set->s[find(set, id)].refs : 0;
+	return spool_id_valid(id) ? set->s[find(set, id)].refs : 0;
 }
 
 size_t

@@ -252,7 +252,7 @@ main(int argc, char **argv)
 				return 2;
 			}
 		} else if (argv[i][0] == '-' && !(nargs == 2 &&
-		    strcmp(args[0], "queue") == 0 && crypto_id_valid(argv[i]))) {
+		    strcmp(args[0], "queue") == 0 && spool_id_valid(argv[i]))) {
 			/* Ids are URL-safe base64: "-x…" in the ID slot of
 			 * queue retry/drop is an id, not an option. */
 			fprintf(stderr, "formpost: unknown option %s\n%s",

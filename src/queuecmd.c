@@ -50,7 +50,7 @@ struct listing {
 	const char *sub;
 	struct item *it;
 	size_t n, cap;
-	char (*bad)[ID_LEN + 1];   /* ids that did not read or verify */
+	char (*bad)[SPOOL_ID_MAX + 1]; /* ids that did not read or verify */
 	size_t nbad;
 	int oom;
 };
@@ -116,14 +116,14 @@ add_one(void *arg, const char *id)
 	if (rc == 1)
 		return;                /* delivered or moved meanwhile */
 	if (rc == -1) {
-		char (*b)[ID_LEN + 1] = realloc(l->bad, (l->nbad + 1) *
+		char (*b)[SPOOL_ID_MAX + 1] = realloc(l->bad, (l->nbad + 1) *
 		    sizeof *b);
 		if (b == NULL) {
 			l->oom = 1;
 			return;
 		}
 		l->bad = b;
-		memcpy(l->bad[l->nbad++], id, ID_LEN + 1);
+		snprintf(l->bad[l->nbad++], SPOOL_ID_MAX + 1, "%s", id);
 		return;
 	}
 	free(t->m.data);
@@ -459,7 +459,7 @@ queuecmd_retry(struct spool *sp, const char *id, FILE *out)
 
 	memset(&q, 0, sizeof q);
 	memset(&f, 0, sizeof f);
-	if (!crypto_id_valid(id)) {
+	if (!spool_id_valid(id)) {
 		fprintf(out, "formpost queue: %s is not a message id\n", id);
 		return 1;
 	}
@@ -543,7 +543,7 @@ queuecmd_drop(struct spool *sp, const char *id, FILE *out)
 	int fd = -1, found = 0, rc = 0;
 
 	memset(&q, 0, sizeof q);
-	if (!crypto_id_valid(id)) {
+	if (!spool_id_valid(id)) {
 		fprintf(out, "formpost queue: %s is not a message id\n", id);
 		return 1;
 	}

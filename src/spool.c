@@ -94,6 +94,36 @@ spool_msg_free(struct spool_msg *m)
 	memset(m, 0, sizeof *m);
 }
 
+/* The base id's rule is crypto_id_valid's alone: the one call to change
+ * when ids change. */
+static int
+split_receipt(const char *name, char base[SPOOL_ID_MAX + 1])
+{
+	size_t n = strnlen(name, SPOOL_ID_MAX + 1);
+	size_t k = strlen(SPOOL_RECEIPT_SUFFIX);
+
+	if (n > SPOOL_ID_MAX || n <= k ||
+	    strcmp(name + n - k, SPOOL_RECEIPT_SUFFIX) != 0)
+		return 0;
+	memcpy(base, name, n - k);
+	base[n - k] = '\0';
+	return crypto_id_valid(base);
+}
+
+int
+spool_id_is_receipt(const char *name)
+{
+	char base[SPOOL_ID_MAX + 1];
+
+	return split_receipt(name, base);
+}
+
+int
+spool_id_valid(const char *name)
+{
+	return crypto_id_valid(name) || spool_id_is_receipt(name);
+}
+
 int
 spool_msg_new(struct spool_msg *out, const char *id, const char *site,
     long long created, const char *sender, char *const *rcpt, size_t nrcpt,
@@ -103,11 +133,11 @@ spool_msg_new(struct spool_msg *out, const char *id, const char *site,
 	size_t i;
 
 	memset(&m, 0, sizeof m);
-	if (!crypto_id_valid(id) || !token_ok(site, LIM_NAME_BYTES) ||
+	if (!spool_id_valid(id) || !token_ok(site, LIM_NAME_BYTES) ||
 	    !token_ok(sender, LIM_ADDR_PATH) || nrcpt == 0 ||
 	    nrcpt > LIM_SPOOL_RCPT || len > LIM_SPOOL_FILE / 2)
 		return -1;
-	memcpy(m.id, id, ID_LEN + 1);
+	snprintf(m.id, sizeof m.id, "%s", id);
 	snprintf(m.site, sizeof m.site, "%s", site);
 	m.created = created;
 	m.nrcpt = nrcpt;
@@ -147,7 +177,7 @@ spool_format(const struct spool_msg *m, struct buf *out)
 	char hex[2 * SHA256_LEN + 1];
 	size_t i, start = out->len;
 
-	if (!crypto_id_valid(m->id) || !token_ok(m->site, LIM_NAME_BYTES) ||
+	if (!spool_id_valid(m->id) || !token_ok(m->site, LIM_NAME_BYTES) ||
 	    !token_ok(m->sender, LIM_ADDR_PATH) || !text_ok(m->reply) ||
 	    m->nrcpt == 0 || m->nrcpt > LIM_SPOOL_RCPT || m->created < 0 ||
 	    m->next_try < 0 || m->len > LIM_SPOOL_FILE / 2)
@@ -330,7 +360,7 @@ spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
 	if (next_line(&c, &line, &len) == -1 ||
 	    (v = field(line, len, "id", &vn)) == NULL ||
 	    copy_token(m.id, sizeof m.id, v, vn) == -1 ||
-	    !crypto_id_valid(m.id) ||
+	    !spool_id_valid(m.id) ||
 	    next_line(&c, &line, &len) == -1 ||
 	    (v = field(line, len, "site", &vn)) == NULL ||
 	    copy_token(m.site, sizeof m.site, v, vn) == -1 ||
@@ -720,7 +750,7 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 	size_t len = 0;
 	int f = -1, e = 0;
 
-	if (!crypto_id_valid(id)) {
+	if (!spool_id_valid(id)) {
 		snprintf(err, errlen, "not an id");
 		return SPOOL_GONE;
 	}
@@ -781,7 +811,7 @@ int
 spool_update(struct spool *sp, int *fd, const struct spool_msg *m, char *err,
     size_t errlen)
 {
-	char tmpname[ID_LEN + 8], tmp[PATH_BYTES];
+	char tmpname[SPOOL_ID_MAX + 8], tmp[PATH_BYTES];
 	struct buf b;
 	int nfd = -1, rc = -1;
 
@@ -806,7 +836,7 @@ int
 spool_write_failed(struct spool *sp, const struct spool_msg *m, char *err,
     size_t errlen)
 {
-	char tmpname[ID_LEN + 8], tmp[PATH_BYTES];
+	char tmpname[SPOOL_ID_MAX + 8], tmp[PATH_BYTES];
 	struct spool_msg f = *m;
 	struct buf b;
 	size_t i, n = 0;
@@ -893,7 +923,7 @@ spool_scan_in(struct spool *sp, const char *sub,
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL)
-		if (crypto_id_valid(de->d_name)) {
+		if (spool_id_valid(de->d_name)) {
 			if (fn)
 				fn(arg, de->d_name);
 			n++;
@@ -914,7 +944,7 @@ spool_read(struct spool *sp, const char *sub, const char *id,
 	size_t len = 0;
 	int fd, rc = -1;
 
-	if (!sub_ok(sub) || !crypto_id_valid(id)) {
+	if (!sub_ok(sub) || !spool_id_valid(id)) {
 		snprintf(err, errlen, "not an id");
 		return 1;
 	}
@@ -947,7 +977,7 @@ spool_remove(struct spool *sp, const char *sub, const char *id, char *err,
 	char path[PATH_BYTES];
 
 	snprintf(path, sizeof path, "%s/%s/%s", sp->dir, sub, id);
-	if (!sub_ok(sub) || !crypto_id_valid(id) || unlink(path) == -1 ||
+	if (!sub_ok(sub) || !spool_id_valid(id) || unlink(path) == -1 ||
 	    sync_dir(sp, sub) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
