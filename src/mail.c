@@ -13,6 +13,7 @@
 
 #include "dkim.h"
 #include "mime.h"
+#include "spool.h"
 
 void
 mail_local_date(char *out, size_t len, time_t t, int off)
@@ -172,12 +173,70 @@ reply_name(const struct site *s, const struct fvals *v, struct buf *tmp,
 	return 0;
 }
 
+/* The receipt's envelope: the site's sender, the visitor's address. */
+static int
+receipt_envelope(const struct site *s, const struct fvals *v,
+    struct mail *out, char *err, size_t errlen)
+{
+	out->sender = strdup(s->envelope_from ? s->envelope_from :
+	    s->from_addr);
+	out->rcpt = calloc(2, sizeof *out->rcpt);
+	if (!out->sender || !out->rcpt ||
+	    (out->rcpt[0] = strdup(v->reply_to)) == NULL) {
+		snprintf(err, errlen, "out of memory composing the receipt");
+		return -1;
+	}
+	out->nrcpt = 1;
+	if (!mime_envelope_ok(out->sender) ||
+	    !mime_envelope_ok(out->rcpt[0])) {
+		snprintf(err, errlen, "envelope address refused");
+		return -1;
+	}
+	return 0;
+}
+
+/* The headers that differ between the owner's mail and the receipt. */
+struct kind {
+	int receipt;
+	enum page subject, body;
+};
+
+static int compose(const struct site *s, const struct pages *pg,
+    const struct fvals *v, const struct mail_facts *f, const struct kind *k,
+    struct mail *out, char *err, size_t errlen);
+
 int
 mail_compose(const struct site *s, const struct pages *pg,
     const struct fvals *v, const struct mail_facts *f, struct mail *out,
     char *err, size_t errlen)
 {
-	struct mime_addr reply, *to = NULL, *cc = NULL;
+	static const struct kind owner = { 0, PAGE_SUBJECT, PAGE_MAIL };
+
+	return compose(s, pg, v, f, &owner, out, err, errlen);
+}
+
+int
+mail_compose_receipt(const struct site *s, const struct pages *pg,
+    const struct fvals *v, const struct mail_facts *f, struct mail *out,
+    char *err, size_t errlen)
+{
+	static const struct kind receipt = { 1, PAGE_AR_SUBJECT,
+	    PAGE_AUTO_REPLY };
+
+	if (!s->auto_reply || v == NULL || v->reply_to == NULL) {
+		memset(out, 0, sizeof *out);
+		snprintf(err, errlen, "no auto_reply or no address for it");
+		return -1;
+	}
+	return compose(s, pg, v, f, &receipt, out, err, errlen);
+}
+
+static int
+compose(const struct site *s, const struct pages *pg,
+    const struct fvals *v, const struct mail_facts *f, const struct kind *k,
+    struct mail *out, char *err, size_t errlen)
+{
+	struct mime_addr reply, visitor, *to = NULL, *cc = NULL;
 	struct mime_msg msg;
 	struct page_facts pf;
 	struct buf subject, body, rname_buf;
@@ -195,8 +254,8 @@ mail_compose(const struct site *s, const struct pages *pg,
 	pf.date = date;
 	pf.ip = f->ip;
 	pf.page = f->page;
-	if (pages_render(pg, s, PAGE_SUBJECT, v, &pf, &subject) == -1 ||
-	    pages_render(pg, s, PAGE_MAIL, v, &pf, &body) == -1) {
+	if (pages_render(pg, s, k->subject, v, &pf, &subject) == -1 ||
+	    pages_render(pg, s, k->body, v, &pf, &body) == -1) {
 		snprintf(err, errlen, "out of memory rendering the mail");
 		goto out;
 	}
@@ -207,7 +266,8 @@ mail_compose(const struct site *s, const struct pages *pg,
 		snprintf(err, errlen, "out of memory composing the mail");
 		goto out;
 	}
-	if (envelope(s, out, err, errlen) == -1)
+	if ((k->receipt ? receipt_envelope(s, v, out, err, errlen) :
+	    envelope(s, out, err, errlen)) == -1)
 		goto out;
 	memset(&reply, 0, sizeof reply);
 	if (reply_name(s, v, &rname_buf, &reply.name) == -1) {
@@ -216,7 +276,8 @@ mail_compose(const struct site *s, const struct pages *pg,
 	}
 	reply.name_len = reply.name ? strlen(reply.name) : 0;
 	reply.addr = v ? v->reply_to : NULL;
-	snprintf(msgid, sizeof msgid, "%s@%s", f->id, s->from_domain);
+	snprintf(msgid, sizeof msgid, "%s%s@%s", f->id, k->receipt ?
+	    SPOOL_RECEIPT_SUFFIX : "", s->from_domain);
 	memset(&msg, 0, sizeof msg);
 	msg.from.name = s->from_name;
 	msg.from.name_len = s->from_name ? strlen(s->from_name) : 0;
@@ -226,6 +287,17 @@ mail_compose(const struct site *s, const struct pages *pg,
 	msg.nto = s->nto;
 	msg.cc = cc;
 	msg.ncc = s->ncc;
+	if (k->receipt) {
+		/* to the visitor alone; replies go to the owner */
+		visitor = reply;
+		memset(&reply, 0, sizeof reply);
+		reply.addr = s->to[0];
+		msg.reply_to = &reply;
+		msg.to = &visitor;
+		msg.nto = 1;
+		msg.ncc = 0;
+		msg.auto_replied = 1;
+	}
 	msg.subject = subject.data ? subject.data : "";
 	msg.subject_len = subject.len;
 	msg.date = f->now;

@@ -17,6 +17,12 @@
  *                        _options: _option _selected
  *               _errors: _name _label _error
  *   form page   _honeypot _has_errors
+ *   carrier     _carrier (docomo au softbank ymobile rakuten, or "" when
+ *               _reply_to is not a carrier address), _carrier_name,
+ *               _carrier_help (where the visitor allows a domain),
+ *               _allow_domain (the site's From domain, when _carrier)
+ *   receipt     _echo: _label _value (echo.h's rules applied)
+ *                      _multiline (_value is quoted lines)
  */
 #ifndef FORMPOST_PAGES_H
 #define FORMPOST_PAGES_H
@@ -25,8 +31,10 @@
 #include "util.h"
 #include "validate.h"
 
-enum page { PAGE_THANKS, PAGE_FORM, PAGE_ERROR, PAGE_MAIL, PAGE_SUBJECT,
-    PAGE_COUNT };
+/* PAGE_AUTO_REPLY and PAGE_AR_SUBJECT exist only for sites with
+ * auto_reply (rendering them for another site fails). */
+enum page { PAGE_THANKS, PAGE_FORM, PAGE_ERROR, PAGE_MAIL, PAGE_AUTO_REPLY,
+    PAGE_SUBJECT, PAGE_AR_SUBJECT, PAGE_COUNT };
 
 /* Request facts shown in pages and mails; any may be NULL. */
 struct page_facts {
