@@ -65,6 +65,7 @@ typedef int (*http_submit_fn)(void *arg, const struct site *s,
 
 struct ratelimit;
 struct dedup;
+struct replylimit;
 
 struct http_ctx {
 	const struct config *c;
@@ -82,6 +83,9 @@ struct http_ctx {
 	const unsigned char *token_key;
 	struct dedup *nonces;
 	uint64_t (*wall_ms)(void);
+	/* The receipt limit table (doc/design.md "Auto-reply and carrier
+	 * mail"); NULL: no receipts are sent. */
+	struct replylimit *replies;
 };
 
 void http_resp_init(struct http_resp *r);
