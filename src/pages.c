@@ -440,10 +440,10 @@ field_vars(struct render *r, const struct site *s, const struct fvals *v,
 static const struct {
 	const char *family, *name[2], *help[2];
 } carrier_text[] = {
-	{ "docomo", { "ドコモ（docomo.ne.jp）", "docomo (docomo.ne.jp)" },
+	{ "docomo", { "ドコモ", "docomo" },
 	  { "My docomo の「メール設定」→「受信リスト設定」",
 	    "My docomo: Mail settings > Receive list (受信リスト設定)" } },
-	{ "au", { "au（au.com / ezweb.ne.jp）", "au (au.com / ezweb.ne.jp)" },
+	{ "au", { "au", "au" },
 	  { "My au の「メール設定」→「迷惑メールフィルター」→「受信リスト設定」",
 	    "My au: Mail settings > Spam filter > Receive list "
 	    "(受信リスト設定)" } },
