@@ -109,12 +109,16 @@
 #define LIM_DEDUP_WAIT_MS     5000           /* a twin waits this long for the first's spool write */
 
 /* Auto-reply (doc/design.md "Auto-reply and carrier mail") */
-#define DEF_AUTO_REPLY_COUNT  3              /* receipts per address or network */
-#define DEF_AUTO_REPLY_WINDOW 86400          /* seconds: ... in this window */
-#define LIM_RECEIPT_MAX_AGE   86400          /* seconds: a receipt is given up after */
-#define LIM_ECHO_CHARS        200            /* characters: a longer echo is omitted */
-#define LIM_REPLYLIMIT_SLOTS  8192           /* keys, 32 bytes each: SPOOL/autoreply.db
-                                                is 256 KiB + a header, fixed */
+#define DEF_AUTO_REPLY_COUNT  3              /* receipts per address, per
+                                                network ... */
+#define DEF_AUTO_REPLY_WINDOW 86400          /* ... per this many seconds */
+#define LIM_RECEIPT_MAX_AGE   86400          /* seconds: then a receipt is
+                                                given up */
+#define LIM_ECHO_CHARS        200            /* characters: a longer echo
+                                                is omitted */
+#define LIM_REPLYLIMIT_SLOTS  8192           /* keys, 32 bytes each:
+                                                autoreply.db is 256 KiB +
+                                                a header, fixed */
 #define LIM_REPLYLIMIT_PROBE  16             /* slots searched for a key */
 
 /* Templates */

@@ -195,6 +195,22 @@ receipt_envelope(const struct site *s, const struct fvals *v,
 	return 0;
 }
 
+/* A receipt goes to the visitor alone (reply, as the owner's mail would
+ * have had it, becomes To) and replies go to the owner. */
+static void
+receipt_headers(const struct site *s, struct mime_msg *msg,
+    struct mime_addr *reply, struct mime_addr *visitor)
+{
+	*visitor = *reply;
+	memset(reply, 0, sizeof *reply);
+	reply->addr = s->to[0];
+	msg->reply_to = reply;
+	msg->to = visitor;
+	msg->nto = 1;
+	msg->ncc = 0;
+	msg->auto_replied = 1;
+}
+
 /* The headers that differ between the owner's mail and the receipt. */
 struct kind {
 	int receipt;
@@ -287,17 +303,8 @@ compose(const struct site *s, const struct pages *pg,
 	msg.nto = s->nto;
 	msg.cc = cc;
 	msg.ncc = s->ncc;
-	if (k->receipt) {
-		/* to the visitor alone; replies go to the owner */
-		visitor = reply;
-		memset(&reply, 0, sizeof reply);
-		reply.addr = s->to[0];
-		msg.reply_to = &reply;
-		msg.to = &visitor;
-		msg.nto = 1;
-		msg.ncc = 0;
-		msg.auto_replied = 1;
-	}
+	if (k->receipt)
+		receipt_headers(s, &msg, &reply, &visitor);
 	msg.subject = subject.data ? subject.data : "";
 	msg.subject_len = subject.len;
 	msg.date = f->now;

@@ -444,19 +444,23 @@ static const struct {
 	  { "My docomo の「メール設定」→「受信リスト設定」",
 	    "My docomo: Mail settings > Receive list (受信リスト設定)" } },
 	{ "au", { "au", "au" },
-	  { "My au の「メール設定」→「迷惑メールフィルター」→「受信リスト設定」",
+	  { "My au の「メール設定」→「迷惑メールフィルター」"
+	    "→「受信リスト設定」",
 	    "My au: Mail settings > Spam filter > Receive list "
 	    "(受信リスト設定)" } },
 	{ "softbank", { "ソフトバンク", "SoftBank" },
-	  { "My SoftBank の「メール設定」→「迷惑メール対策」→「受信許可リスト」",
+	  { "My SoftBank の「メール設定」→「迷惑メール対策」"
+	    "→「受信許可リスト」",
 	    "My SoftBank: Mail settings > Spam filter > Allowed senders "
 	    "(受信許可リスト)" } },
 	{ "ymobile", { "ワイモバイル", "Y!mobile" },
-	  { "My Y!mobile の「メール設定」→「迷惑メール対策」→「受信許可リスト」",
+	  { "My Y!mobile の「メール設定」→「迷惑メール対策」"
+	    "→「受信許可リスト」",
 	    "My Y!mobile: Mail settings > Spam filter > Allowed senders "
 	    "(受信許可リスト)" } },
 	{ "rakuten", { "楽天モバイル（楽メール）", "Rakuten Mobile (Rakumail)" },
-	  { "my 楽天モバイル の「楽メール」→「迷惑メール設定」→「受信許可リスト」",
+	  { "my 楽天モバイル の「楽メール」→「迷惑メール設定」"
+	    "→「受信許可リスト」",
 	    "my Rakuten Mobile: Rakumail > Spam settings > Allowed senders "
 	    "(受信許可リスト)" } },
 };

@@ -409,9 +409,11 @@ log_failed(const struct spool_msg *m, const struct spool_rcpt *r)
 	char code[8];
 
 	snprintf(code, sizeof code, "%d", r->code);
-	log_event(spool_id_is_receipt(m->id) ? LOG_INFO : LOG_ERROR, "failed", "site", m->site, "id", m->id, "rcpt",
-	    r->addr, "code", code, "reply", r->reply, "action",
-	    "moved to failed/", (char *)NULL);
+	/* A receipt's failure is the visitor's address, not an alert. */
+	log_event(spool_id_is_receipt(m->id) ? LOG_INFO : LOG_ERROR,
+	    "failed", "site", m->site, "id", m->id, "rcpt", r->addr, "code",
+	    code, "reply", r->reply, "action", "moved to failed/",
+	    (char *)NULL);
 }
 
 /* One transaction through profile p for m's pending recipients; records
