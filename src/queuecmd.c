@@ -599,9 +599,9 @@ queuecmd_check(struct spool *sp, unsigned older_than, FILE *out)
 {
 	struct listing q, f;
 	long long now = (long long)time(NULL);
-	const struct spool_msg *cfg = NULL, *old = NULL;
+	const struct spool_msg *cfg = NULL, *old = NULL, *failed = NULL;
 	char err[512], age[32], limit[32];
-	size_t i, nconfig = 0, nold = 0;
+	size_t i, nconfig = 0, nold = 0, nfailed = 0;
 	long corrupt = 0;
 	int rc = QCHECK_UNKNOWN;
 
@@ -616,18 +616,24 @@ queuecmd_check(struct spool *sp, unsigned older_than, FILE *out)
 		const struct spool_msg *m = &q.it[i].m;
 		if (q.it[i].cls == QC_CONFIG && nconfig++ == 0)
 			cfg = m;
+		/* A receipt's delay or failure is its visitor's address,
+		 * never an alert (doc/design.md "Auto-reply and carrier
+		 * mail"); held as config, it is the operator's. */
 		if (now - m->created >= (long long)older_than &&
-		    nold++ == 0)
+		    !spool_id_is_receipt(m->id) && nold++ == 0)
 			old = m;          /* oldest first: this is the oldest */
 	}
+	for (i = 0; i < f.n; i++)
+		if (!spool_id_is_receipt(f.it[i].m.id) && nfailed++ == 0)
+			failed = &f.it[i].m;
 	queuecmd_duration(limit, older_than);
-	if (f.n || corrupt || nconfig || q.nbad || f.nbad) {
+	if (nfailed || corrupt || nconfig || q.nbad || f.nbad) {
 		rc = QCHECK_CRITICAL;
 		fprintf(out, "CRITICAL: formpost queue:");
-		if (f.n)
-			fprintf(out, " %zu failed (oldest %s: %s);", f.n,
-			    f.it[0].m.id, f.it[0].m.nrcpt ?
-			    f.it[0].m.rcpt[0].reply : f.it[0].m.reply);
+		if (nfailed)
+			fprintf(out, " %zu failed (oldest %s: %s);", nfailed,
+			    failed->id, failed->nrcpt ?
+			    failed->rcpt[0].reply : failed->reply);
 		if (nconfig)
 			fprintf(out, " %zu held as config (%s: %s);", nconfig,
 			    cfg->id, cfg->reply);

@@ -293,11 +293,10 @@ struct route {
 static struct route
 route_of(const struct config *c, const struct site *site, const char *id)
 {
-	struct route r = { NULL, 0, (long long)c->max_age, 0 };
+	struct route r = { NULL, 0, 0, 0 };
 
 	r.receipt = spool_id_is_receipt(id);
-	if (r.receipt && r.max_age > LIM_RECEIPT_MAX_AGE)
-		r.max_age = LIM_RECEIPT_MAX_AGE;
+	r.max_age = delivery_max_age(c->max_age, id);
 	if (site == NULL)
 		return r;
 	r.smtp = site->smtp;

@@ -365,3 +365,26 @@ def test_spamassassin_scores_receipt(formpost_factory, nginx_factory, formpost_c
             continue
         score, rules, report = spamassassin(tmp_path, raw)
         assert score <= 0.0, report
+
+
+def test_refused_receipt_is_info_and_no_alert(formpost_factory, nginx_factory,
+                                              formpost_config, smtpd):
+    """A visitor's mistyped address: the receipt fails permanently into
+    failed/ID-R, logged at info; the owner's message is delivered and
+    `formpost queue check` stays OK."""
+    smtpd.set_faults({"rcpt": {"typo@example.jp": "550 5.1.1 no such user"}})
+    c, fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
+    r = post_form(ng.url("/formpost/example"), fields("typo@example.jp"),
+                  accept="application/json")
+    ref = r.json()["id"]
+    line = fp.wait_log(rf"event=failed .*id={ref}-R")
+    assert line.startswith("level=info"), line
+    assert fp.wait_log(rf"event=delivered .*id={ref} ")
+    assert os.path.exists(os.path.join(c["spool"], "failed", f"{ref}-R"))
+    (env, m), = owners(smtpd)
+    assert receipts(smtpd) == []
+    assert not [l for l in fp.log_lines() if l.startswith("level=error")]
+    p = formpost_cli(["queue", "check"], fp.config_path)
+    assert p.returncode == 0 and p.stdout.startswith("OK"), p.stdout
+    p = formpost_cli(["queue", "list"], fp.config_path)
+    assert f"{ref}-R" in p.stdout, p.stdout
