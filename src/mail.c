@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dkim.h"
+#include "echo.h"
 #include "mime.h"
 #include "spool.h"
 
@@ -231,6 +232,37 @@ mail_compose(const struct site *s, const struct pages *pg,
 	return compose(s, pg, v, f, &owner, out, err, errlen);
 }
 
+/*
+ * What the receipt's templates may see of the post (doc/design.md
+ * "Auto-reply and carrier mail"): an echo field's value, or the omitted
+ * word when echo.h refuses it; every other field empty.  So neither the
+ * subject, nor the To display name, nor a custom template can carry a
+ * visitor's text past the echo rules.  0, or -1 (OOM).
+ */
+static int
+receipt_values(const struct site *s, const struct fvals *v,
+    struct fvals *out)
+{
+	size_t i;
+
+	memset(out, 0, sizeof *out);
+	if ((out->v = calloc(v->n + 1, sizeof *out->v)) == NULL)
+		return -1;
+	out->n = v->n;
+	out->reply_to = v->reply_to;
+	for (i = 0; i < v->n; i++) {
+		const char *val = v->v[i].value ? v->v[i].value : "";
+		if (i >= s->nfields || !s->fields[i].echo || v->v[i].error)
+			val = "";
+		else if (echo_unsafe(val, strlen(val)))
+			val = echo_omitted(s->lang);
+		if ((out->v[i].value = strdup(val)) == NULL)
+			return -1;
+		out->v[i].len = strlen(val);
+	}
+	return 0;
+}
+
 int
 mail_compose_receipt(const struct site *s, const struct pages *pg,
     const struct fvals *v, const struct mail_facts *f, struct mail *out,
@@ -238,13 +270,22 @@ mail_compose_receipt(const struct site *s, const struct pages *pg,
 {
 	static const struct kind receipt = { 1, PAGE_AR_SUBJECT,
 	    PAGE_AUTO_REPLY };
+	struct fvals safe;
+	int rc;
 
+	memset(out, 0, sizeof *out);
 	if (!s->auto_reply || v == NULL || v->reply_to == NULL) {
-		memset(out, 0, sizeof *out);
 		snprintf(err, errlen, "no auto_reply or no address for it");
 		return -1;
 	}
-	return compose(s, pg, v, f, &receipt, out, err, errlen);
+	if (receipt_values(s, v, &safe) == -1) {
+		fvals_free(&safe);
+		snprintf(err, errlen, "out of memory composing the receipt");
+		return -1;
+	}
+	rc = compose(s, pg, &safe, f, &receipt, out, err, errlen);
+	fvals_free(&safe);
+	return rc;
 }
 
 static int

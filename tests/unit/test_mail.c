@@ -68,6 +68,20 @@ static const char yaml[] =
     "      message: { label: Message, type: multiline, required: true,"
     " max: 5000 }\n"
     "      newsletter: { label: Send me the newsletter, type: checkbox }\n"
+    "  ar:\n"
+    "    origins: [https://ar.example.com]\n"
+    "    from: form@ar.example.com\n"
+    "    to: [owner@ar.example.com]\n"
+    "    smtp: [m]\n"
+    "    lang: en\n"
+    "    reply_to_name: name\n"
+    "    fields:\n"
+    "      name: { label: Name }\n"
+    "      email: { label: Email, type: email, reply_to: true }\n"
+    "      message: { label: Message, type: multiline }\n"
+    "    auto_reply:\n"
+    "      subject: \"Got it {{name}}/{{message}}\"\n"
+    "      echo: [message]\n"
     "  custom:\n"
     "    origins: [https://c.example.com]\n"
     "    from: c@c.example.com\n"
@@ -332,6 +346,35 @@ test_receipt_ja(void **state)
 	free(longline);
 }
 
+/* The receipt's subject, To name and body see only echo fields, and
+ * those only as the echo rules allow: spam in the name or the message
+ * reaches no part of it. */
+static void
+test_receipt_sees_only_echo(void **state)
+{
+	const struct site *s = config_site(cfg, "ar");
+	const char *kv[] = { "name", "Cheap pills at www.evil.example",
+	    "email", "victim@example.org", "message",
+	    "visit https://evil.example/buy", NULL };
+	struct fvals v = { 0 };
+	struct mail m;
+	char err[256];
+
+	(void)state;
+	fill(s, &v, kv);
+	assert_int_equal(mail_compose_receipt(s, pg, &v, &facts_en, &m, err,
+	    sizeof err), 0);
+	assert_null(memmem(m.wire.data, m.wire.len, "evil", 4));
+	assert_null(memmem(m.wire.data, m.wire.len, "pills", 5));
+	assert_non_null(strstr(m.wire.data, "\r\nTo: victim@example.org\r\n"));
+	assert_non_null(strstr(m.wire.data,
+	    "\r\nSubject: Got it /(omitted)\r\n"));
+	assert_non_null(strstr(m.wire.data, "Message: (omitted)"));
+	assert_string_equal(m.rcpt[0], "victim@example.org");
+	mail_free(&m);
+	fvals_free(&v);
+}
+
 /* A site without auto_reply, or a post without an address: none. */
 static void
 test_receipt_refused(void **state)
@@ -586,6 +629,7 @@ main(void)
 		cmocka_unit_test(test_golden_ja_minimal),
 		cmocka_unit_test(test_receipt_ja),
 		cmocka_unit_test(test_receipt_refused),
+		cmocka_unit_test(test_receipt_sees_only_echo),
 		cmocka_unit_test(test_golden_en),
 		cmocka_unit_test(test_override_and_flatten),
 		cmocka_unit_test(test_refusals),
