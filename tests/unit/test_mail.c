@@ -75,6 +75,7 @@ static const char yaml[] =
     "    smtp: [m]\n"
     "    lang: en\n"
     "    reply_to_name: name\n"
+    "    templates: tests/fixtures/mail/ar\n"
     "    fields:\n"
     "      name: { label: Name }\n"
     "      email: { label: Email, type: email, reply_to: true }\n"
@@ -371,6 +372,9 @@ test_receipt_sees_only_echo(void **state)
 	    "\r\nSubject: Got it /(omitted)\r\n"));
 	assert_non_null(strstr(m.wire.data, "Message: (omitted)"));
 	assert_string_equal(m.rcpt[0], "victim@example.org");
+	/* the site's templates folder has its own auto_reply.txt */
+	assert_non_null(strstr(m.wire.data,
+	    "Site's own receipt Zx-8_kP3qR7mN2vB5tY1."));
 	mail_free(&m);
 	fvals_free(&v);
 }
