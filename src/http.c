@@ -15,8 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "crypto.h"
 #include "addr.h"
+#include "crypto.h"
 #include "dedup.h"
 #include "form.h"
 #include "json.h"

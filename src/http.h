@@ -3,7 +3,8 @@
  * limits and parsing, validation, composition, and every answer of README's
  * "HTTP answers" table as an HTML page (or JSON).  Knows nothing of FastCGI:
  * the caller passes the CGI-style parameters and a body reader, and writes the
- * response.  Effects (storing the message) go through ctx->submit.
+ * response.  Effects go through the context: storing a message through
+ * ctx->submit, counting a receipt in ctx->replies.
  * Thread-safe: everything it touches is per request or immutable.
  */
 #ifndef FORMPOST_HTTP_H

@@ -380,7 +380,9 @@ def test_refused_receipt_is_info_and_no_alert(formpost_factory, nginx_factory,
     line = fp.wait_log(rf"event=failed .*id={ref}-R")
     assert line.startswith("level=info"), line
     assert fp.wait_log(rf"event=delivered .*id={ref} ")
-    assert os.path.exists(os.path.join(c["spool"], "failed", f"{ref}-R"))
+    # (failed/ is written after the log line)
+    wait_for(lambda: os.path.exists(os.path.join(c["spool"], "failed", f"{ref}-R")),
+             10, "failed/ID-R")
     (env, m), = owners(smtpd)
     assert receipts(smtpd) == []
     assert not [l for l in fp.log_lines() if l.startswith("level=error")]
