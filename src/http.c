@@ -1007,7 +1007,7 @@ receipt_allowed(struct post *p, char *err, size_t errlen)
 
 	if (p->ctx->replies == NULL)
 		return "no_limit_table";
-	switch (replylimit_take(p->ctx->replies, s->name, p->v.reply_to,
+	switch (replylimit_take(p->ctx->replies, p->v.reply_to,
 	    p->req->remote_addr, s->ar_count, s->ar_window,
 	    (long long)p->mf.now, err, errlen)) {
 	case REPLYLIMIT_OK:   return NULL;

@@ -156,10 +156,10 @@ replylimit_network(const char *ip, char *out, size_t outlen)
 	snprintf(out, outlen, "unknown");
 }
 
-/* The key of (site, kind, value): salted SHA-256, never all zero. */
+/* The key of (kind, value): salted SHA-256, never all zero. */
 static int
-make_key(const unsigned char salt[32], const char *site, const char *kind,
-    const char *value, unsigned char key[KEY_BYTES])
+make_key(const unsigned char salt[32], const char *kind, const char *value,
+    unsigned char key[KEY_BYTES])
 {
 	unsigned char d[SHA256_LEN];
 	struct buf b;
@@ -167,7 +167,7 @@ make_key(const unsigned char salt[32], const char *site, const char *kind,
 
 	buf_init(&b);
 	buf_add(&b, salt, 32);
-	buf_printf(&b, "%s%c%s%c%s", site, 0, kind, 0, value);
+	buf_printf(&b, "%s%c%s", kind, 0, value);
 	rc = b.oom ? -1 : crypto_sha256(b.data, b.len, d);
 	buf_free(&b);
 	if (rc == -1)
@@ -254,9 +254,8 @@ bump(int fd, struct spot *sp, unsigned window, long long now)
 }
 
 enum replylimit_rc
-replylimit_take(struct replylimit *rl, const char *site, const char *addr,
-    const char *ip, unsigned count, unsigned window, long long now,
-    char *err, size_t errlen)
+replylimit_take(struct replylimit *rl, const char *addr, const char *ip,
+    unsigned count, unsigned window, long long now, char *err, size_t errlen)
 {
 	unsigned char salt[32], ka[KEY_BYTES], kn[KEY_BYTES];
 	char a[LIM_ADDR_PATH + 1], net[INET6_ADDRSTRLEN + 8];
@@ -268,8 +267,8 @@ replylimit_take(struct replylimit *rl, const char *site, const char *addr,
 	replylimit_network(ip, net, sizeof net);
 	if ((fd = lock_table(rl, salt, err, errlen)) == -1)
 		return REPLYLIMIT_ERROR;
-	if (make_key(salt, site, "addr", a, ka) == -1 ||
-	    make_key(salt, site, "net", net, kn) == -1) {
+	if (make_key(salt, "addr", a, ka) == -1 ||
+	    make_key(salt, "net", net, kn) == -1) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}

@@ -7,11 +7,13 @@
  * few slots it needs, and closes it, so threads and processes serialise
  * on the lock and none caches a stale count.
  *
- * Keys are keyed hashes (a random salt in the file's header) of the site
- * and either the address (lower-cased, a "+tag" dropped) or the network
- * (IPv4 /24, IPv6 /48; an IPv4-mapped IPv6 address counts as IPv4).  Each
- * key has a fixed window: the first receipt starts it, the limit holds
- * until it ends.  A full table evicts the key whose window ends first.
+ * Keys are keyed hashes (a random salt in the file's header) of either
+ * the address (lower-cased, a "+tag" dropped) or the network (IPv4 /24,
+ * IPv6 /48; an IPv4-mapped IPv6 address counts as IPv4), whatever the
+ * site: several forms on one spool cannot multiply what one address or
+ * network gets.  Each key has a fixed window: the first receipt starts it
+ * (with its site's window), each site compares the count with its own
+ * limit until the window ends.  A full table evicts the key whose window ends first.
  * Counts are written without fsync: a power cut may forget the last few.
  */
 #ifndef FORMPOST_REPLYLIMIT_H
@@ -37,13 +39,13 @@ enum replylimit_rc {
 	                         * (err says why): send nothing */
 };
 
-/* Counts one receipt of site to addr from client ip (NULL or unparsable:
- * one shared "unknown" network), unless addr or ip's network already had
- * count receipts in the current window of `window` seconds.  now: epoch
- * seconds.  Thread- and process-safe. */
-enum replylimit_rc replylimit_take(struct replylimit *rl, const char *site,
-    const char *addr, const char *ip, unsigned count, unsigned window,
-    long long now, char *err, size_t errlen);
+/* Counts one receipt to addr for client ip (NULL or unparsable: one
+ * shared "unknown" network), unless addr or ip's network already had
+ * count receipts in its current window (a new window lasts `window`
+ * seconds).  now: epoch seconds.  Thread- and process-safe. */
+enum replylimit_rc replylimit_take(struct replylimit *rl, const char *addr,
+    const char *ip, unsigned count, unsigned window, long long now,
+    char *err, size_t errlen);
 
 /* The network key of ip into out: "203.0.113.0/24", "2001:db8:1::/48",
  * or "unknown".  Pure. */

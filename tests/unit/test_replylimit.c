@@ -42,7 +42,7 @@ teardown(void **state)
 static enum replylimit_rc
 take(struct replylimit *rl, const char *addr, const char *ip, long long now)
 {
-	return replylimit_take(rl, "s", addr, ip, 2, 86400, now, err,
+	return replylimit_take(rl, addr, ip, 2, 86400, now, err,
 	    sizeof err);
 }
 
@@ -65,9 +65,12 @@ address_limit(void **state)
 	    T0 + 86399), REPLYLIMIT_OVER);
 	assert_int_equal(take(rl, "a@example.jp", "192.0.2.200", T0 + 86400),
 	    0);
-	/* another site counts on its own */
-	assert_int_equal(replylimit_take(rl, "t", "b@example.jp",
-	    "203.0.113.1", 2, 86400, T0, err, sizeof err), 0);
+	/* every site of the spool shares the counts: a site allowing 3
+	 * lets a third through, one allowing 2 does not */
+	assert_int_equal(replylimit_take(rl, "b@example.jp", "203.0.113.1",
+	    3, 86400, T0, err, sizeof err), 0);
+	assert_int_equal(take(rl, "b@example.jp", "192.0.2.77", T0),
+	    REPLYLIMIT_OVER);
 	replylimit_close(rl);
 }
 
@@ -145,18 +148,18 @@ fixed_size_under_flood(void **state)
 	for (i = 0; i < 3 * LIM_REPLYLIMIT_SLOTS; i++) {
 		snprintf(addr, sizeof addr, "f%d@example.jp", i);
 		snprintf(ip, sizeof ip, "10.%d.%d.1", (i >> 8) & 255, i & 255);
-		assert_int_not_equal(replylimit_take(rl, "s", addr, ip, 2, 60,
+		assert_int_not_equal(replylimit_take(rl, addr, ip, 2, 60,
 		    T0, err, sizeof err), REPLYLIMIT_ERROR);
 	}
-	assert_int_equal(replylimit_take(rl, "s", "keep@example.jp",
+	assert_int_equal(replylimit_take(rl, "keep@example.jp",
 	    "192.0.2.1", 1, 86400, T0, err, sizeof err), 0);
 	for (i = 0; i < LIM_REPLYLIMIT_SLOTS; i++) {
 		snprintf(addr, sizeof addr, "g%d@example.jp", i);
 		snprintf(ip, sizeof ip, "10.%d.%d.2", (i >> 8) & 255, i & 255);
-		replylimit_take(rl, "s", addr, ip, 2, 60, T0 + 1, err,
+		replylimit_take(rl, addr, ip, 2, 60, T0 + 1, err,
 		    sizeof err);
 	}
-	assert_int_equal(replylimit_take(rl, "s", "keep@example.jp",
+	assert_int_equal(replylimit_take(rl, "keep@example.jp",
 	    "198.51.100.1", 1, 86400, T0 + 2, err, sizeof err),
 	    REPLYLIMIT_OVER);
 	snprintf(path, sizeof path, "%s/" REPLYLIMIT_FILE, dir);
@@ -181,7 +184,7 @@ processes_share(void **state)
 			    sizeof err);
 			char ip[32];
 			snprintf(ip, sizeof ip, "172.16.%d.1", i);
-			_exit(c && replylimit_take(c, "s", "p@example.jp", ip,
+			_exit(c && replylimit_take(c, "p@example.jp", ip,
 			    3, 86400, T0, err, sizeof err) == REPLYLIMIT_OK ?
 			    0 : 1);
 		}
@@ -193,7 +196,7 @@ processes_share(void **state)
 	}
 	assert_int_equal(ok, 3);
 	rl = replylimit_open(dir, err, sizeof err);
-	assert_int_equal(replylimit_take(rl, "s", "p@example.jp",
+	assert_int_equal(replylimit_take(rl, "p@example.jp",
 	    "172.31.0.1", 3, 86400, T0, err, sizeof err), REPLYLIMIT_OVER);
 	replylimit_close(rl);
 }
