@@ -390,3 +390,23 @@ def test_refused_receipt_is_info_and_no_alert(formpost_factory, nginx_factory,
     assert p.returncode == 0 and p.stdout.startswith("OK"), p.stdout
     p = formpost_cli(["queue", "list"], fp.config_path)
     assert f"{ref}-R" in p.stdout, p.stdout
+
+
+def test_receipt_never_holds_up_the_owner(formpost_factory, nginx_factory,
+                                          formpost_config, smtpd):
+    """The visitor's server answers 4xx: the owner's message is delivered at
+    once, the receipt waits for its retry on its own, logged at info."""
+    smtpd.set_faults({"rcpt": {"slow@example.jp": {"do": "451 4.2.0 busy",
+                                                   "times": 1}}})
+    c, fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
+    r = post_form(ng.url("/formpost/example"), fields("slow@example.jp"),
+                  accept="application/json")
+    ref = r.json()["id"]
+    assert fp.wait_log(rf"event=delivered .*id={ref} ")
+    line = fp.wait_log(rf"event=attempt .*id={ref}-R .*outcome=temporary")
+    assert line.startswith("level=info"), line
+    assert receipts(smtpd) == [] and len(owners(smtpd)) == 1
+    # first_retry is 1s: the receipt follows on its own
+    assert fp.wait_log(rf"event=delivered .*id={ref}-R", timeout=15)
+    (env, m), = receipts(smtpd)
+    assert env["rcpt_tos"] == ["slow@example.jp"]
