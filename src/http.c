@@ -1164,7 +1164,9 @@ handle_metrics(const struct http_ctx *ctx, const struct http_req *req,
 	r->event = "metrics";
 	buf_adds(&r->head, "Content-Type: text/plain; version=0.0.4; "
 	    "charset=utf-8\r\nCache-Control: no-store\r\n"
-	    "X-Content-Type-Options: nosniff\r\n");
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "Content-Security-Policy: default-src 'none'; "
+	    "frame-ancestors 'none'\r\n");
 	ctx->metrics(ctx->metrics_arg, &r->body);
 }
 

@@ -234,8 +234,10 @@ static void
 handle(void *arg, const struct http_req *req, struct http_resp *resp)
 {
 	struct world *w = world_acquire();
-	struct http_ctx ctx = { w->c, w->pg, submit, w, limiter, NULL,
-	    dedup, token_key, nonces, NULL, metrics_answer, NULL };
+	struct http_ctx ctx = { .c = w->c, .pg = w->pg, .submit = submit,
+	    .submit_arg = w, .rl = limiter, .dedup = dedup,
+	    .token_key = token_key, .nonces = nonces,
+	    .metrics = metrics_answer };
 	struct timespec t0, t1;
 
 	(void)arg;
