@@ -172,6 +172,11 @@ def test_metrics_allow_is_checked(tmp_path, formpost_config):
         out = p.stdout + p.stderr
         assert p.returncode == 1 and why in out, out
         assert "pw@" not in out
+    formpost_config["alerts"] = {"to": ["ops@example.com"], "smtp": ["main"]}
+    write_config(path, formpost_config)
+    p = formpost_cli(["check"], config_path=path)
+    assert "warning: alerts: smtp uses only profiles the sites send through" \
+        in p.stdout + p.stderr, p.stdout + p.stderr
 
 
 def test_alerts_wrong_password_then_all_clear(formpost_factory, nginx_factory,
