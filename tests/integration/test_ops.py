@@ -3,6 +3,7 @@ and parsed by the Prometheus client's own parser, the allow list's 404,
 alerts by mail (a second real SMTP server) and webhook (a local HTTP
 receiver) with their dedupe and all-clear, retention and `queue show`,
 log_ip and log_level."""
+import hashlib
 import http.server
 import json
 import os
@@ -313,3 +314,41 @@ def test_show_queued_and_held(formpost_factory, nginx_factory, formpost_config,
     out = q(fp, "show", queued).stdout
     assert f"queue/{queued}" in out and re.search(r"state +queued", out)
     assert "temporary: down connect" in out and "next try" in out
+
+
+def planted(mid, created, state="pending"):
+    """A valid spool file (format of src/spool.h), one recipient."""
+    data = b"Subject: x\r\n\r\nbody\r\n"
+    head = (f"formpost-spool 1\nid {mid}\nsite example\ncreated {created}\n"
+            f"sender noreply@example.com\nattempts 0\nnext-try 0\nreply \n"
+            f"rcpt {state} 0 info@example.com \n")
+    raw = head.encode() + f"size {len(data)}\n\n".encode() + data
+    return raw + f"end {hashlib.sha256(raw).hexdigest()}\n".encode()
+
+
+def test_alerts_queue_age_expiry_and_corrupt(formpost_factory, formpost_config,
+                                            hook):
+    """A message queued for two hours (the relay is down), one past max_age,
+    and a torn file: one webhook each, naming the id, never the body."""
+    formpost_config["smtp"]["main"]["url"] = "smtp://localhost:1"
+    formpost_config["delivery"] = {"first_retry": "1h", "max_retry": "2h",
+                                   "max_age": "1d"}
+    formpost_config["alerts"] = {"webhook": hook.url}
+    q_dir = Path(formpost_config["spool"]) / "queue"
+    q_dir.mkdir(parents=True, exist_ok=True)
+    now = int(time.time())
+    old, expired, torn = "O" * 20, "E" * 20, "T" * 20
+    (q_dir / old).write_bytes(planted(old, now - 7200))
+    (q_dir / expired).write_bytes(planted(expired, now - 2 * 86400))
+    (q_dir / torn).write_bytes(planted(torn, now)[:-30])
+    fp = formpost_factory(formpost_config)
+    wait_for(lambda: hook.events("queue_old") and hook.events("expired")
+             and hook.events("corrupt"), 15, "three alerts")
+    [qo] = hook.events("queue_old")
+    assert qo["id"] in (old, expired) and qo["state"] == "firing"
+    [ex] = hook.events("expired")
+    assert ex["id"] == expired and ex["site"] == "example"
+    [co] = hook.events("corrupt")
+    assert co["id"] == torn
+    for _, j in hook.got:
+        assert "body" not in j["text"]
