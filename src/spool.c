@@ -400,8 +400,9 @@ fail:
 
 /* --- effects ----------------------------------------------------------------- */
 
-static const char *const subdirs[] = { "tmp", "queue", "failed", "corrupt",
-    "sent" };
+/* sent/ is made when the first archived copy is written
+ * (spool_write_sent): a spool without retention.archive never has one. */
+static const char *const subdirs[] = { "tmp", "queue", "failed", "corrupt" };
 
 const char *
 spool_path(const struct spool *sp)
@@ -1036,6 +1037,16 @@ spool_write_sent(struct spool *sp, const struct spool_msg *m, char *err,
 	struct buf b;
 	int rc = -1;
 
+	snprintf(tmp, sizeof tmp, "%s/sent", sp->dir);
+	if (access(tmp, F_OK) == -1) {
+		if (mkdir_0700(tmp, err, errlen) == -1)
+			return -1;
+		if (sync_dir(sp, ".") == -1) {
+			snprintf(err, errlen, "fsync %s: %s", sp->dir,
+			    strerror(errno));
+			return -1;
+		}
+	}
 	snprintf(tmpname, sizeof tmpname, "%s.s", m->id);
 	snprintf(tmp, sizeof tmp, "%s/tmp/%s", sp->dir, tmpname);
 	unlink(tmp);
@@ -1099,6 +1110,8 @@ spool_purge(struct spool *sp, const char *sub, long long before, char *err,
 
 	snprintf(path, sizeof path, "%s/%s", sp->dir, sub);
 	if (!sub_ok(sub) || (d = opendir(path)) == NULL) {
+		if (errno == ENOENT && strcmp(sub, "sent") == 0)
+			return 0;        /* nothing was ever archived */
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}

@@ -7,7 +7,8 @@
  *   failed/ID the recipients given up on (permanent reply or max_age),
  *             each with the server's reply; same file format
  *   corrupt/ID files whose marker or checksum did not verify
- *   sent/ID   delivered messages kept for retention.archive (same format)
+ *   sent/ID   delivered messages kept for retention.archive (same format;
+ *             the folder is made by the first archived copy)
  *
  * One file per message, named by the one id.  File format (version 1):
  *
