@@ -490,6 +490,21 @@ archive(struct sender *s, const struct config *c, const struct spool_msg *m)
 		    "action", "delivered, but not archived", (char *)NULL);
 }
 
+/* log_level debug: a delivery's stages, in microseconds: claim (open,
+ * lock, read, verify) and the whole turn (claim, every SMTP transaction,
+ * whose own lines carry smtp_us, and the write back). */
+static void
+log_delivery_timing(const struct spool_msg *m, unsigned long long t0,
+    unsigned long long t1)
+{
+	char c[24], all[24];
+
+	snprintf(c, sizeof c, "%llu", t1 - t0);
+	snprintf(all, sizeof all, "%llu", mono_us() - t0);
+	log_event(LOG_DEBUG, "timing", "site", m->site, "id", m->id,
+	    "claim_us", c, "delivery_us", all, (char *)NULL);
+}
+
 static int
 id_cmp(const void *a, const void *b)
 {
@@ -528,6 +543,7 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 	char err[256], count[24], att[16];
 	size_t j, i, nfailed_before;
 	int fd = -1, tried = 0;
+	unsigned long long t0, t1 = 0;
 	enum delivery_start ds;
 	struct delivery_plan plan;
 	void *ref;
@@ -544,8 +560,10 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 		schedule(s, id, rest, e->site, e->created);
 		goto out;
 	}
+	t0 = log_enabled(LOG_DEBUG) ? mono_us() : 0;
 	switch (spool_claim(s->sp, id, &m, &fd, err, sizeof err)) {
 	case SPOOL_CLAIMED:
+		t1 = t0 ? mono_us() : 0;
 		break;
 	case SPOOL_GONE:
 		goto out;
@@ -665,6 +683,8 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 	schedule(s, id, next_try, NULL, 0);
 out:
 	spool_release(fd);
+	if (t1)
+		log_delivery_timing(&m, t0, t1);
 	spool_msg_free(&m);
 	s->release(s->arg, ref);
 }

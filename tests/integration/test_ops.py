@@ -137,6 +137,9 @@ def test_metrics_scrape_allow_and_log_settings(formpost_factory, nginx_factory,
     t = fp.events(event="timing", id=mid)
     assert t and {"admit_us", "judge_us", "store_answer_us"} <= t[0].keys()
     wait_for(lambda: fp.events(event="timing", profile="main"), 5,
+             "the SMTP transaction's timing")
+    wait_for(lambda: [e for e in fp.events(event="timing", id=mid)
+                      if "delivery_us" in e and "claim_us" in e], 5,
              "the delivery's timing")
 
     # Not on the allow list: the unknown site's 404, byte for byte.
@@ -352,3 +355,35 @@ def test_alerts_queue_age_expiry_and_corrupt(formpost_factory, formpost_config,
     assert co["id"] == torn
     for _, j in hook.got:
         assert "body" not in j["text"]
+
+
+def test_hanging_webhook_never_delays_delivery(formpost_factory, nginx_factory,
+                                               formpost_config, smtpd):
+    """The webhook accepts and never answers: mail still flows at once, and
+    SIGTERM still stops formpost promptly (the POST is abandoned)."""
+    import socket
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    port = srv.getsockname()[1]
+    try:
+        formpost_config["alerts"] = {"webhook": f"http://127.0.0.1:{port}/h"}
+        formpost_config["sites"]["example"]["to"] = ["info@example.com",
+                                                     "nobody@example.com"]
+        smtpd.set_faults({"rcpt": {"nobody@example.com": "550 5.1.1 no such user"}})
+        fp = formpost_factory(formpost_config)
+        ng = nginx_factory(fp.target)
+        post(ng, "1")
+        smtpd.wait(1)
+        conn, _ = srv.accept()                  # the alert's POST, held
+        t0 = time.monotonic()
+        for i in range(3):
+            post(ng, f"n{i}")
+        smtpd.wait(4, timeout=10)
+        assert time.monotonic() - t0 < 5
+        t0 = time.monotonic()
+        fp.stop()
+        assert time.monotonic() - t0 < 5
+        conn.close()
+    finally:
+        srv.close()
