@@ -28,6 +28,7 @@ struct series {
 static struct series table[LIM_METRICS_SERIES];
 static pthread_mutex_t insert_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_uint_fast64_t dropped;   /* increments with no room */
+static atomic_size_t used;             /* series published */
 
 /* Request duration buckets, seconds (upper bounds; +Inf implied). */
 static const double bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -112,6 +113,7 @@ find(unsigned kind, const char *key, size_t len, int insert)
 			atomic_store_explicit(&s->n, 0, memory_order_relaxed);
 			atomic_store_explicit(&s->ready, 1,
 			    memory_order_release);
+			atomic_fetch_add(&used, 1);
 			break;
 		}
 		if (s->kind == kind && s->keylen == len &&
@@ -141,6 +143,23 @@ metrics_post(const char *site, enum metrics_result r)
 	const char *l[2] = { site, result_names[r < MR_N ? r : MR_ERROR] };
 
 	count(K_POSTS, l, 2);
+}
+
+void
+metrics_declare_site(const char *site)
+{
+	char key[KEY_MAX];
+	const char *l[2] = { site, NULL };
+	size_t len;
+	int r;
+
+	for (r = 0; r < MR_N; r++) {
+		if (atomic_load(&used) >= LIM_METRICS_SERIES / 2)
+			return;
+		l[1] = result_names[r];
+		len = make_key(key, l, 2);
+		find(K_POSTS, key, len, 1);
+	}
 }
 
 void
@@ -304,5 +323,6 @@ metrics_reset(void)
 		atomic_store(&hist[i], 0);
 	atomic_store(&hist_sum_us, 0);
 	atomic_store(&dropped, 0);
+	atomic_store(&used, 0);
 	pthread_mutex_unlock(&insert_lock);
 }

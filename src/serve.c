@@ -252,12 +252,17 @@ handle(void *arg, const struct http_req *req, struct http_resp *resp)
 		    resp->reason));
 }
 
-/* log_level and log_ip of a config, at start and on every reload. */
+/* log_level and log_ip of a config, and its sites' metrics, at start and
+ * on every reload. */
 static void
 log_settings(const struct config *c)
 {
+	size_t i;
+
 	log_set_level((enum log_level)c->log_level);
 	log_set_ip_mode(c->log_ip);
+	for (i = 0; i < c->nsites; i++)
+		metrics_declare_site(c->sites[i].name);
 }
 
 /* A limiter keyed with fresh random bytes (so nobody can aim hash

@@ -103,6 +103,35 @@ exposition(void **state)
 }
 
 static void
+declared_sites_start_at_zero(void **state)
+{
+	struct buf b;
+	char site[32];
+	int i;
+
+	(void)state;
+	metrics_reset();
+	metrics_declare_site("quiet");
+	render(&b);
+	assert_true(has(&b, "formpost_posts_total{site=\"quiet\","
+	    "result=\"accepted\"} 0\n"));
+	assert_true(has(&b, "formpost_posts_total{site=\"quiet\","
+	    "result=\"error\"} 0\n"));
+	buf_free(&b);
+	/* Declaring stops at half the table: posts always find room. */
+	for (i = 0; i < LIM_METRICS_SERIES; i++) {
+		snprintf(site, sizeof site, "d%d", i);
+		metrics_declare_site(site);
+	}
+	metrics_post("late", MR_ACCEPTED);
+	render(&b);
+	assert_true(has(&b, "formpost_posts_total{site=\"late\","
+	    "result=\"accepted\"} 1\n"));
+	assert_true(has(&b, "formpost_metrics_series_dropped_total 0\n"));
+	buf_free(&b);
+}
+
+static void
 gauges_left_out(void **state)
 {
 	struct metrics_gauges g = { -1, -1, -1, -1, -1, -1 };
@@ -197,6 +226,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(result_classes),
 		cmocka_unit_test(exposition),
+		cmocka_unit_test(declared_sites_start_at_zero),
 		cmocka_unit_test(gauges_left_out),
 		cmocka_unit_test(table_full),
 		cmocka_unit_test(concurrent_counts_exact),
