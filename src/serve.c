@@ -252,10 +252,10 @@ handle(void *arg, const struct http_req *req, struct http_resp *resp)
 		    resp->reason));
 }
 
-/* log_level and log_ip of a config, and its sites' metrics, at start and
+/* A config's log_level and log_ip, and its sites' metrics, at start and
  * on every reload. */
 static void
-log_settings(const struct config *c)
+apply_settings(const struct config *c)
 {
 	size_t i;
 
@@ -347,7 +347,7 @@ reload(const char *path, struct fcgi_pool *pool)
 	pthread_mutex_unlock(&world_lock);
 	world_release(old);
 	fcgi_set_read_timeout(pool, w->c->read_timeout);
-	log_settings(w->c);
+	apply_settings(w->c);
 	log_event(LOG_INFO, "reloaded", "config", path, (char *)NULL);
 	/* A fixed password or host applies to held messages now, not after
 	 * their back-off. */
@@ -397,7 +397,7 @@ serve_main(const char *path)
 		goto out;
 	}
 	current = w;
-	log_settings(w->c);
+	apply_settings(w->c);
 	restart_keys(w->c, running_keys);
 	if ((limiter = new_limiter()) == NULL) {
 		fprintf(stderr, "formpost: cannot set up rate limits\n");
