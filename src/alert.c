@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "crypto.h"
+#include "id.h"
 #include "json.h"
 #include "log.h"
 #include "mime.h"
@@ -435,14 +435,14 @@ mail_send(struct smtp_client *cl, const struct config *c,
 	struct smtp_rcpt *rc = NULL;
 	struct smtp_result res;
 	struct buf b;
-	char msgid[ID_LEN + 1];
+	char msgid[ID_BUF];
 	const char *from = mail_from(c, a);
 	size_t i, j;
 	int t, ok = -1;
 
 	buf_init(&b);
 	snprintf(err, errlen, "no site address to send from");
-	if (from == NULL || crypto_id(msgid) == -1 ||
+	if (from == NULL || id_new(msgid) == -1 ||
 	    (rc = calloc(c->nalert_to, sizeof *rc)) == NULL ||
 	    alert_mail(a, A.host, from, c->alert_to, c->nalert_to, msgid,
 	    &b) == -1)

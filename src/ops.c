@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "id.h"
 #include "limits.h"
 #include "log.h"
 #include "outcome.h"
@@ -34,7 +35,7 @@ tally_one(void *arg, const char *id)
 		t->st->held++;
 	if (t->now - pk.created > t->st->oldest) {
 		t->st->oldest = t->now - pk.created;
-		memcpy(t->st->oldest_id, id, ID_LEN + 1);
+		id_copy(t->st->oldest_id, id);
 	}
 }
 

@@ -16,7 +16,7 @@ struct ops_stats {
 	long long queued, held, failed;   /* held: last note is a config
 	                                   * outcome */
 	long long oldest;                 /* seconds; 0: queue/ is empty */
-	char oldest_id[ID_LEN + 1];
+	char oldest_id[ID_BUF];
 	long long free_bytes;
 };
 

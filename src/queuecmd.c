@@ -13,17 +13,19 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "id.h"
 #include "json.h"
 #include "ops.h"
 #include "outcome.h"
 #include "trigger.h"
 
-/* The one place an operator's id is checked (an id rework changes only
- * this line). */
+/* The one place an operator's id is read (doc/design.md "The id"): what
+ * was typed, in any form id_from_user takes, becomes the spool name in
+ * id; 1 when it names a possible spool file, else 0. */
 static int
-id_ok(const char *id)
+id_ok(const char *typed, char id[ID_BUF])
 {
-	return crypto_id_valid(id);
+	return id_from_user(typed, id) == 0 && id_spool_valid(id);
 }
 
 /* What a message is waiting for, as `list` and `check` name it. */
@@ -59,7 +61,7 @@ struct listing {
 	const char *sub;
 	struct item *it;
 	size_t n, cap;
-	char (*bad)[ID_LEN + 1];   /* ids that did not read or verify */
+	char (*bad)[ID_BUF];   /* ids that did not read or verify */
 	size_t nbad;
 	int oom;
 };
@@ -125,14 +127,14 @@ add_one(void *arg, const char *id)
 	if (rc == 1)
 		return;                /* delivered or moved meanwhile */
 	if (rc == -1) {
-		char (*b)[ID_LEN + 1] = realloc(l->bad, (l->nbad + 1) *
+		char (*b)[ID_BUF] = realloc(l->bad, (l->nbad + 1) *
 		    sizeof *b);
 		if (b == NULL) {
 			l->oom = 1;
 			return;
 		}
 		l->bad = b;
-		memcpy(l->bad[l->nbad++], id, ID_LEN + 1);
+		id_copy(l->bad[l->nbad++], id);
 		return;
 	}
 	free(t->m.data);
@@ -457,8 +459,9 @@ revive(struct spool_msg *m, long long now)
 }
 
 int
-queuecmd_retry(struct spool *sp, const char *id, FILE *out)
+queuecmd_retry(struct spool *sp, const char *typed, FILE *out)
 {
+	char id[ID_BUF];
 	struct spool_msg q, f;
 	long long now = (long long)time(NULL);
 	char err[512];
@@ -468,8 +471,8 @@ queuecmd_retry(struct spool *sp, const char *id, FILE *out)
 
 	memset(&q, 0, sizeof q);
 	memset(&f, 0, sizeof f);
-	if (!id_ok(id)) {
-		fprintf(out, "formpost queue: %s is not a message id\n", id);
+	if (!id_ok(typed, id)) {
+		fprintf(out, "formpost queue: %s is not a message id\n", typed);
 		return 1;
 	}
 	/* failed/ID only after the claim: a sender writes it under that
@@ -543,8 +546,9 @@ out:
 }
 
 int
-queuecmd_drop(struct spool *sp, const char *id, FILE *out)
+queuecmd_drop(struct spool *sp, const char *typed, FILE *out)
 {
+	char id[ID_BUF];
 	static const char *const subs[] = { "failed", "corrupt" };
 	struct spool_msg q;
 	char err[512], path[4200];
@@ -552,8 +556,8 @@ queuecmd_drop(struct spool *sp, const char *id, FILE *out)
 	int fd = -1, found = 0, rc = 0;
 
 	memset(&q, 0, sizeof q);
-	if (!id_ok(id)) {
-		fprintf(out, "formpost queue: %s is not a message id\n", id);
+	if (!id_ok(typed, id)) {
+		fprintf(out, "formpost queue: %s is not a message id\n", typed);
 		return 1;
 	}
 	switch (spool_claim(sp, id, &q, &fd, err, sizeof err)) {
@@ -745,17 +749,18 @@ show_one(FILE *out, const char *sub, const struct spool_msg *m, long long now)
 }
 
 int
-queuecmd_show(struct spool *sp, const char *id, FILE *out)
+queuecmd_show(struct spool *sp, const char *typed, FILE *out)
 {
 	static const char *const subs[] = { "queue", "failed", "sent" };
+	char id[ID_BUF];
 	struct spool_msg m;
 	char err[512], path[4200];
 	long long now = (long long)time(NULL);
 	size_t i;
 	int found = 0, rc;
 
-	if (!id_ok(id)) {
-		fprintf(out, "formpost queue: %s is not a message id\n", id);
+	if (!id_ok(typed, id)) {
+		fprintf(out, "formpost queue: %s is not a message id\n", typed);
 		return 1;
 	}
 	for (i = 0; i < ARRAY_LEN(subs); i++) {
