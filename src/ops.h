@@ -15,8 +15,9 @@
 struct ops_stats {
 	long long queued, held, failed;   /* held: last note is a config
 	                                   * outcome */
-	long long oldest;                 /* seconds; 0: queue/ is empty */
-	char oldest_id[ID_BUF];
+	long long oldest;                 /* seconds, of the owner's mail (not
+	                                   * receipts); 0: none queued */
+	char oldest_id[SPOOL_ID_MAX + 1];
 	long long free_bytes;
 };
 

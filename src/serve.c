@@ -34,6 +34,7 @@
 #include "pages.h"
 #include "priv.h"
 #include "ratelimit.h"
+#include "replylimit.h"
 #include "sender.h"
 #include "smtp.h"
 #include "spool.h"
@@ -54,6 +55,7 @@ static struct dedup *dedup;           /* outlives reloads */
 static struct dedup *nonces;          /* token replay table (a dedup keyed by
                                          * nonce); outlives reloads */
 static unsigned char token_key[TOKEN_KEY_LEN];
+static struct replylimit *replies;    /* the receipt limit table */
 
 static void
 world_free(struct world *w)
@@ -236,7 +238,7 @@ handle(void *arg, const struct http_req *req, struct http_resp *resp)
 	struct world *w = world_acquire();
 	struct http_ctx ctx = { .c = w->c, .pg = w->pg, .submit = submit,
 	    .submit_arg = w, .rl = limiter, .dedup = dedup,
-	    .token_key = token_key, .nonces = nonces,
+	    .token_key = token_key, .nonces = nonces, .replies = replies,
 	    .metrics = metrics_answer };
 	struct timespec t0, t1;
 
@@ -421,6 +423,13 @@ serve_main(const char *path)
 		fprintf(stderr, "formpost: spool: %s\n", err);
 		goto out;
 	}
+	/* Always opened, like the token key: a reload may turn auto_reply
+	 * on. */
+	if ((replies = replylimit_open(w->c->spool, err, sizeof err)) ==
+	    NULL) {
+		fprintf(stderr, "formpost: receipt limits: %s\n", err);
+		goto out;
+	}
 	/* The ops thread: retention now and hourly, the queue's age. */
 	if ((ops = ops_start(spool, sender_acquire, sender_release, NULL, err,
 	    sizeof err)) == NULL) {
@@ -489,6 +498,8 @@ out:
 		close(fd);
 	ratelimit_free(limiter);
 	limiter = NULL;
+	replylimit_close(replies);
+	replies = NULL;
 	/* A sender thread stuck in libcurl: leave libcurl alone. */
 	if (sender == NULL)
 		smtp_global_cleanup();
