@@ -19,10 +19,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "alert.h"
 #include "delivery.h"
 #include "idset.h"
 #include "limits.h"
 #include "log.h"
+#include "metrics.h"
 #include "outcome.h"
 #include "smtp.h"
 
@@ -333,11 +335,12 @@ site_resting(struct sender *s, const struct route *rt, long long now,
 }
 
 /* Records how a transaction on profile `name` went.  failed: it failed
- * before any recipient, so every message would have. */
-static void
+ * before any recipient, so every message would have.  Returns the
+ * profile's state before, and its state now in *now_out. */
+static enum outcome
 profile_done(struct sender *s, const struct config *c,
     const char *name, int failed, enum outcome o, const char *reply,
-    long long now)
+    long long now, enum outcome *now_out)
 {
 	enum outcome old = OUT_SENT, now_state = failed ? o : OUT_SENT;
 	struct pstate *p;
@@ -363,14 +366,16 @@ profile_done(struct sender *s, const struct config *c,
 		pthread_cond_broadcast(&s->cv);
 	}
 	pthread_mutex_unlock(&s->mu);
+	*now_out = now_state;
 	if (p == NULL || old == now_state)
-		return;
+		return now_state;
 	/* Once per state change: a config problem is the operator's. */
 	log_event(now_state == OUT_CONFIG ? LOG_ERROR : now_state == OUT_TEMP ?
 	    LOG_WARN : LOG_INFO, "profile_state", "profile", name, "state",
 	    now_state == OUT_SENT ? "ok" : outcome_name(now_state), "reply",
 	    now_state == OUT_SENT ? NULL : reply, "retry_after",
 	    now_state == OUT_SENT ? NULL : until, (char *)NULL);
+	return old;
 }
 
 /* The caller took the profile but never used it (OOM): let the waiting
@@ -415,6 +420,16 @@ log_failed(const struct spool_msg *m, const struct spool_rcpt *r)
 	    (char *)NULL);
 }
 
+static unsigned long long
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000 +
+	    (unsigned long long)ts.tv_nsec / 1000;
+}
+
 /* One transaction through profile p for m's pending recipients; records
  * each outcome in m, and in m->reply a note (outcome_note) that `queue
  * list` reads; first: p is the attempt's first profile.  Returns how many
@@ -429,6 +444,9 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 	size_t *idx, i, k = 0;
 	char code[8], count[24], nt[32], reply[SPOOL_REPLY_MAX];
 	int changed = 0, failed;
+	enum outcome old, state = OUT_SENT;
+	unsigned long long t0;
+	char us[24];
 
 	rc = calloc(m->nrcpt, sizeof *rc);
 	idx = calloc(m->nrcpt, sizeof *idx);
@@ -443,7 +461,13 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 			rc[k].addr = m->rcpt[i].addr;
 			idx[k++] = i;
 		}
+	t0 = log_enabled(LOG_DEBUG) ? mono_us() : 0;
 	smtp_send(cl, p, m->sender, rc, k, m->data, m->len, &res, NULL, NULL);
+	if (t0) {
+		snprintf(us, sizeof us, "%llu", mono_us() - t0);
+		log_event(LOG_DEBUG, "timing", "site", m->site, "id", m->id,
+		    "profile", p->name, "smtp_us", us, (char *)NULL);
+	}
 	for (i = 0; i < k; i++) {
 		struct spool_rcpt *r = &m->rcpt[idx[i]];
 		r->code = rc[i].code;
@@ -452,14 +476,28 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 		    SPOOL_PENDING)
 			continue;
 		changed++;
-		if (r->state == SPOOL_FAILED)
+		if (r->state == SPOOL_FAILED) {
 			log_failed(m, r);
+			/* A receipt's failure is logged, not alerted
+			 * (doc/design.md "Operations"). */
+			if (!spool_id_is_receipt(m->id))
+				alert_raise(AK_PERMANENT, m->site, NULL,
+				    m->id, r->reply);
+		}
 	}
 	spool_sanitise(reply, res.reply);
 	outcome_note(m->reply, sizeof m->reply, !first, res.outcome, p->name,
 	    res.phase, reply);
 	failed = delivery_profile_failed(res.outcome, res.phase, res.fail);
-	profile_done(s, c, p->name, failed, res.outcome, reply, now);
+	old = profile_done(s, c, p->name, failed, res.outcome, reply, now,
+	    &state);
+	/* The operator hears of a profile entering config, and of its
+	 * recovery (doc/design.md "Operations"). */
+	if (state == OUT_CONFIG && old != OUT_CONFIG)
+		alert_raise(AK_PROFILE_CONFIG, m->site, p->name, m->id, reply);
+	else if (old == OUT_CONFIG && state != OUT_CONFIG)
+		alert_clear(AK_PROFILE_CONFIG, NULL, p->name);
+	metrics_delivery(m->site, p->name, outcome_name(res.outcome));
 	snprintf(code, sizeof code, "%d", res.code);
 	snprintf(count, sizeof count, "%zu", k);
 	iso_time(nt, next_try);
@@ -473,6 +511,35 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 	free(rc);
 	free(idx);
 	return changed;
+}
+
+/* retention.archive: a delivered message is kept in sent/ for `queue
+ * show`, written before queue/ID goes, so it is never in neither. */
+static void
+archive(struct sender *s, const struct config *c, const struct spool_msg *m)
+{
+	char err[256];
+
+	if (c->retention_archive == 0 || spool_count(m, SPOOL_SENT) == 0)
+		return;
+	if (spool_write_sent(s->sp, m, err, sizeof err) == -1)
+		log_event(LOG_ERROR, "spool_error", "id", m->id, "error", err,
+		    "action", "delivered, but not archived", (char *)NULL);
+}
+
+/* log_level debug: a delivery's stages, in microseconds: claim (open,
+ * lock, read, verify) and the whole turn (claim, every SMTP transaction,
+ * whose own lines carry smtp_us, and the write back). */
+static void
+log_delivery_timing(const struct spool_msg *m, unsigned long long t0,
+    unsigned long long t1)
+{
+	char c[24], all[24];
+
+	snprintf(c, sizeof c, "%llu", t1 - t0);
+	snprintf(all, sizeof all, "%llu", mono_us() - t0);
+	log_event(LOG_DEBUG, "timing", "site", m->site, "id", m->id,
+	    "claim_us", c, "delivery_us", all, (char *)NULL);
 }
 
 static int
@@ -514,6 +581,7 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 	char err[256], count[24], att[16];
 	size_t j, i, nfailed_before;
 	int fd = -1, tried = 0;
+	unsigned long long t0, t1 = 0;
 	enum delivery_start ds;
 	struct delivery_plan plan;
 	void *ref;
@@ -531,8 +599,10 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 		schedule(s, id, rest, e->site, e->created);
 		goto out;
 	}
+	t0 = log_enabled(LOG_DEBUG) ? mono_us() : 0;
 	switch (spool_claim(s->sp, id, &m, &fd, err, sizeof err)) {
 	case SPOOL_CLAIMED:
+		t1 = t0 ? mono_us() : 0;
 		break;
 	case SPOOL_GONE:
 		goto out;
@@ -542,6 +612,8 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 	case SPOOL_CORRUPT:
 		log_event(LOG_ERROR, "corrupt", "id", id, "error", err,
 		    "action", "moved to corrupt/, not delivered", (char *)NULL);
+		alert_raise(AK_CORRUPT, e->site[0] ? e->site : NULL, NULL, id,
+		    err);
 		goto out;
 	case SPOOL_ERROR:
 		log_event(LOG_ERROR, "spool_error", "id", id, "error", err,
@@ -569,6 +641,8 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 				    sizeof r->reply, m.reply);
 				log_failed(&m, r);
 			}
+		if (!spool_id_is_receipt(id))     /* logged, not alerted */
+			alert_raise(AK_EXPIRED, m.site, NULL, id, m.reply);
 		tried = 1;
 	} else if (ds == DS_HOLD) {
 		/* A reload removed the site: hold, never guess a route. */
@@ -627,6 +701,7 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 		}
 	}
 	if (plan.next == DN_FINISH) {
+		archive(s, c, &m);
 		if (spool_finish(s->sp, fd, id, err, sizeof err) == -1)
 			log_event(LOG_ERROR, "spool_error", "id", id, "error",
 			    err, (char *)NULL);
@@ -649,6 +724,8 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 	schedule(s, id, next_try, NULL, 0);
 out:
 	spool_release(fd);
+	if (t1)
+		log_delivery_timing(&m, t0, t1);
 	spool_msg_free(&m);
 	s->release(s->arg, ref);
 }

@@ -459,6 +459,8 @@ fail:
 
 /* --- effects ----------------------------------------------------------------- */
 
+/* sent/ is made when the first archived copy is written
+ * (spool_write_sent): a spool without retention.archive never has one. */
 static const char *const subdirs[] = { "tmp", "queue", "failed", "corrupt" };
 
 const char *
@@ -951,7 +953,7 @@ static int
 sub_ok(const char *sub)
 {
 	return strcmp(sub, "queue") == 0 || strcmp(sub, "failed") == 0 ||
-	    strcmp(sub, "corrupt") == 0;
+	    strcmp(sub, "corrupt") == 0 || strcmp(sub, "sent") == 0;
 }
 
 long
@@ -1091,4 +1093,115 @@ spool_room(struct spool *sp, size_t max_messages, unsigned long long min_free,
 		    "action", full ? "new posts get 503; delivery goes on" :
 		    "accepting posts again", (char *)NULL);
 	return full ? -1 : 0;
+}
+
+/* --- operations: archive, peek, purge (doc/design.md "Operations") ------ */
+
+int
+spool_write_sent(struct spool *sp, const struct spool_msg *m, char *err,
+    size_t errlen)
+{
+	char tmpname[SPOOL_ID_MAX + 8], tmp[PATH_BYTES];
+	struct buf b;
+	int rc = -1;
+
+	snprintf(tmp, sizeof tmp, "%s/sent", sp->dir);
+	if (access(tmp, F_OK) == -1) {
+		if (mkdir_0700(tmp, err, errlen) == -1)
+			return -1;
+		if (sync_dir(sp, ".") == -1) {
+			snprintf(err, errlen, "fsync %s: %s", sp->dir,
+			    strerror(errno));
+			return -1;
+		}
+	}
+	snprintf(tmpname, sizeof tmpname, "%s.s", m->id);
+	snprintf(tmp, sizeof tmp, "%s/tmp/%s", sp->dir, tmpname);
+	unlink(tmp);
+	buf_init(&b);
+	if (spool_format(m, &b) == -1)
+		snprintf(err, errlen, "cannot format the archived copy");
+	else
+		rc = publish(sp, "sent", m->id, tmpname, &b, NULL, err, errlen);
+	buf_free(&b);
+	return rc;
+}
+
+int
+spool_peek(struct spool *sp, const char *sub, const char *id,
+    struct spool_peek *out)
+{
+	char path[PATH_BYTES], head[LIM_SPOOL_PEEK];
+	struct cursor c;
+	const char *line, *v;
+	size_t len, vl;
+	ssize_t n;
+	int fd;
+
+	if (!sub_ok(sub) || !spool_id_valid(id))
+		return -1;
+	snprintf(path, sizeof path, "%s/%s/%s", sp->dir, sub, id);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) == -1)
+		return -1;
+	n = read(fd, head, sizeof head);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	memset(out, 0, sizeof *out);
+	out->created = -1;
+	c.p = head;
+	c.end = head + n;
+	while (next_line(&c, &line, &len) == 0 && len > 0) {
+		if ((v = field(line, len, "created", &vl)) != NULL)
+			parse_num(v, vl, LLONG_MAX, &out->created);
+		else if ((v = field(line, len, "reply", &vl)) != NULL) {
+			if (vl >= sizeof out->reply)
+				vl = sizeof out->reply - 1;
+			memcpy(out->reply, v, vl);
+			out->reply[vl] = '\0';
+		} else if (field(line, len, "size", &vl) != NULL)
+			break;
+	}
+	return out->created < 0 ? -1 : 0;
+}
+
+long
+spool_purge(struct spool *sp, const char *sub, long long before, char *err,
+    size_t errlen)
+{
+	char path[PATH_BYTES];
+	struct dirent *de;
+	struct stat st;
+	long n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof path, "%s/%s", sp->dir, sub);
+	if (!sub_ok(sub) || (d = opendir(path)) == NULL) {
+		if (errno == ENOENT && strcmp(sub, "sent") == 0)
+			return 0;        /* nothing was ever archived */
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!spool_id_valid(de->d_name) ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1
+		    || (long long)st.st_mtime >= before)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	if (n > 0 && sync_dir(sp, sub) == -1) {
+		snprintf(err, errlen, "fsync %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return n;
+}
+
+unsigned long long
+spool_free_bytes(struct spool *sp)
+{
+	refresh_statfs(sp);
+	return atomic_load(&sp->free_bytes);
 }

@@ -7,6 +7,8 @@
  *   failed/ID the recipients given up on (permanent reply or max_age),
  *             each with the server's reply; same file format
  *   corrupt/ID files whose marker or checksum did not verify
+ *   sent/ID   delivered messages kept for retention.archive (same format;
+ *             the folder is made by the first archived copy)
  *
  * One file per message, named by the one id.  File format (version 1):
  *
@@ -229,6 +231,36 @@ size_t spool_queued(struct spool *sp);
  * call.  Thread-safe. */
 int spool_room(struct spool *sp, size_t max_messages,
     unsigned long long min_free, char *err, size_t errlen);
+
+/* --- operations (doc/design.md "Operations") ------------------------------ */
+
+/* Durably writes sent/ID: the delivered message m, whole, for `queue
+ * show` ("did my message arrive?").  0 or -1 with err. */
+int spool_write_sent(struct spool *sp, const struct spool_msg *m, char *err,
+    size_t errlen);
+
+/* What a listing needs from a header, read from the first
+ * LIM_SPOOL_PEEK bytes only (no checksum: for gauges and alerts, never
+ * for delivery). */
+struct spool_peek {
+	long long created;
+	char reply[SPOOL_REPLY_MAX];
+};
+
+/* Reads SUB/ID's header into *out.  0, or -1 when it is gone or does not
+ * look like a spool file. */
+int spool_peek(struct spool *sp, const char *sub, const char *id,
+    struct spool_peek *out);
+
+/* Removes every file in SUB/ (failed or sent) last written before the
+ * epoch second `before`, then syncs SUB.  Returns how many, or -1 with
+ * err. */
+long spool_purge(struct spool *sp, const char *sub, long long before,
+    char *err, size_t errlen);
+
+/* Bytes free to the service user on the spool's file system (read at
+ * most every LIM_SPOOL_STATFS_MS).  Thread-safe. */
+unsigned long long spool_free_bytes(struct spool *sp);
 
 /* The spool directory as given to spool_open. */
 const char *spool_path(const struct spool *sp);

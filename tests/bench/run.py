@@ -277,6 +277,10 @@ def main():
         for (name, r) in rows[1:5]:
             print(f"{name} / bare: {r['rps'] / bare_rps:.2f}  (CPU per request "
                   f"{(r['us_user'] + r['us_sys']) / (b['us_user'] + b['us_sys']):.1f}x bare's)")
+        mb = REPO / "build" / "bench_metrics"
+        if mb.exists():       # what /_metrics counting adds per request
+            print(subprocess.run([str(mb)], capture_output=True, text=True,
+                                 timeout=120).stdout.rstrip())
         print(f"\nRSS after start-up: {rss_start / 1024:.1f} MiB")
         print(f"RSS before flood {rss_before / 1024:.1f} MiB, after {n} posts from random "
               f"client addresses ({flood_s:.0f} s): {rss_after / 1024:.1f} MiB "
