@@ -67,6 +67,10 @@
 #define LIM_STOP_GRACE        3              /* seconds in-flight SMTP gets on SIGTERM */
 #define LIM_SMTP_IDLE         10             /* seconds: an idle SMTP connection is closed */
 #define LIM_SMTP_LINE         1024           /* bytes of one server reply line kept */
+#define DEF_SMTP_CONNECTIONS  2              /* SMTP sessions at once per profile */
+#define MAX_SMTP_CONNECTIONS  16
+#define LIM_SENDERS_TOTAL     64             /* delivery threads per process, all
+                                                profiles together (a bounded pool) */
 #define LIM_SENDER_PROFILES   64             /* profiles whose back-off is remembered
                                                 (reloads may rename) */
 
@@ -116,7 +120,6 @@
 /* Threads */
 #define DEF_WORKERS           8
 #define MAX_WORKERS           256
-#define LIM_SENDERS           2              /* background delivery threads */
 #define LIM_LISTEN_BACKLOG    128            /* connections: listen(2) backlog */
 #define LIM_RATELIMIT_SLOTS   65536          /* clients, 16 bytes each: 1 MiB whatever
                                                 the flood */

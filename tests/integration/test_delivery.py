@@ -393,3 +393,38 @@ def test_strace_audit_commit_order(formpost_factory, nginx_factory, formpost_con
                          "answer")
         assert i_open < i_write < i_fsync < i_rename < i_dsync < i_answer, mid
         assert mid in "\n".join(lines[i_answer:])
+
+
+def test_connections_per_profile_deliver_in_parallel_to_a_slow_server(
+        formpost_factory, nginx_factory, formpost_config, smtpd):
+    """`connections: 4`: a server that takes a second per message gets four
+    sessions at once, never more; the backlog drains in about a quarter of
+    the time one connection would take."""
+    smtpd.set_faults({"mail": "stall:1"})
+    formpost_config["smtp"]["main"]["connections"] = 4
+    fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
+    ids = post(ng, 8)
+    smtpd.wait(8, timeout=30)
+    wait_queue_empty(formpost_config)
+    envs = [env for env, _ in smtpd.raw_messages()]
+    assert sorted(by_id(smtpd)) == sorted(ids)
+    assert len({e["session"] for e in envs}) == 4
+    # Stored after a 1 s stall each: with four sessions at once, four
+    # messages land within one second of each other (one session alone
+    # would space them a second apart).
+    times = sorted(e["time"] for e in envs)
+    assert max(sum(1 for t in times if t0 <= t < t0 + 0.9) for t0 in times) >= 3
+    assert len(fp.events(event="delivered")) == 8
+
+
+def test_one_connection_sends_one_message_at_a_time(
+        formpost_factory, nginx_factory, formpost_config, smtpd):
+    smtpd.set_faults({"mail": "stall:0.5"})
+    formpost_config["smtp"]["main"]["connections"] = 1
+    fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
+    post(ng, 4)
+    smtpd.wait(4, timeout=30)
+    envs = [env for env, _ in smtpd.raw_messages()]
+    assert len({e["session"] for e in envs}) == 1
+    times = sorted(e["time"] for e in envs)
+    assert all(b - a >= 0.45 for a, b in zip(times, times[1:]))
