@@ -225,6 +225,9 @@ def main():
     ap.add_argument("--formpost", help="the binary to measure (default: ./formpost), "
                     "e.g. an older build for a before/after comparison")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    ap.add_argument("--perf", action="store_true",
+                    help="perf record formpost's threads during the first scenario; "
+                    "prints the top kernel and user symbols")
     a = ap.parse_args()
     if a.formpost:
         FORMPOST[0] = os.path.abspath(a.formpost)
@@ -299,12 +302,23 @@ def main():
 
         # 1. The production case: posts while the sender delivers them.
         s0, c0, q0 = sink.stats(), cpu_total(fp.pid), queued(work)
+        perf = subprocess.Popen(["perf", "record", "-q", "-g", "-o", str(work / "perf.data"),
+                                 "-p", str(fp.pid)], stderr=subprocess.DEVNULL) \
+            if a.perf else None
         v = run("valid while delivering (303)", "/formpost/example", VALID,
                 BENCH_UNIQUE="1", BENCH_CLIENTS="1")
         s1 = sink.stats()
         accepted = int(v["requests"] - v["non2xx"])
         st = drain(sink, s0["tx"] + accepted, max(3 * secs, 30))
         c1 = cpu_total(fp.pid)
+        if perf:
+            perf.send_signal(signal.SIGINT)
+            perf.wait(60)
+            rep = subprocess.run(["perf", "report", "-i", str(work / "perf.data"), "--stdio",
+                                  "--no-children", "--sort", "sym", "-g", "none",
+                                  "--percent-limit", "1.5"], capture_output=True, text=True)
+            print("\n".join(line for line in rep.stdout.splitlines()
+                            if line.strip() and not line.startswith("#")))
         delivered = int(st["tx"] - s0["tx"])
         done = min(accepted, delivered)
         combo_cpu = (c1 - c0) / done * 1e3 if done else 0
