@@ -46,6 +46,8 @@
 #define LIM_SPOOL_FILE        (64 * 1024 * 1024) /* bytes: largest spool file read */
 #define LIM_SPOOL_LINE        1024           /* bytes: one spool header line */
 #define LIM_SPOOL_RCPT        (3 * LIM_LIST_ITEMS) /* recipients: to + cc + bcc */
+#define LIM_SPOOL_FREE        256            /* files: emptied spool files one process
+                                                keeps in free/ for reuse */
 #define LIM_SPOOL_TMP_AGE     3600           /* seconds: tmp/ leftovers older are removed */
 #define LIM_SPOOL_RESCAN      5              /* seconds between rescans of queue/ (other
                                                 processes' and dead processes' messages) */
