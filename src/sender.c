@@ -272,16 +272,21 @@ profile_take(struct sender *s, const struct smtp_profile *sp, long long now,
 	int ok = 1;
 
 	pthread_mutex_lock(&s->mu);
-	if ((p = pstate_get(s, sp->name)) != NULL) {
-		while (p->busy >= sp->connections && !s->stopping)
-			pthread_cond_wait(&s->slot, &s->mu);
-		if (resting(p, now, until))
+	/* A resting profile is never waited for (its probe may take
+	 * LIM_SMTP_ATTEMPT): the message is deferred instead. */
+	while ((p = pstate_get(s, sp->name)) != NULL) {
+		if (resting(p, now, until)) {
 			ok = 0;
-		else {
+			break;
+		}
+		if (p->busy < sp->connections || s->stopping) {
 			p->busy++;
 			if (p->failures > 0)
 				p->probing = 1;
+			break;
 		}
+		pthread_cond_wait(&s->slot, &s->mu);
+		now = (long long)time(NULL);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return ok;
@@ -293,7 +298,8 @@ slot_free(struct sender *s, struct pstate *p)
 {
 	if (p->busy > 0)
 		p->busy--;
-	pthread_cond_signal(&s->slot);
+	/* Every waiter rechecks: one may find the profile resting. */
+	pthread_cond_broadcast(&s->slot);
 }
 
 /* 1 when every profile of site is resting, with *until the earliest
