@@ -429,3 +429,29 @@ def test_one_connection_sends_one_message_at_a_time(
     assert len({e["session"] for e in envs}) == 1
     times = sorted(e["time"] for e in envs)
     assert all(b - a >= 0.45 for a, b in zip(times, times[1:]))
+
+
+def test_a_message_left_in_free_is_never_delivered(formpost_factory, nginx_factory,
+                                                   formpost_config, smtpd, smtpd_factory):
+    """free/ holds emptied files of delivered messages for reuse
+    (doc/design.md "Performance").  A crash between moving a delivered
+    file there and emptying it leaves a whole message in free/: it is
+    never read as a message, nor written over by a later process."""
+    port = smtpd.port
+    smtpd.stop()
+    fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
+    [mid] = post(ng, 1)
+    fp.stop()
+    root = Path(formpost_config["spool"])
+    (root / "queue" / mid).rename(root / "free" / mid)
+    kept = (root / "free" / mid).read_bytes()
+    back = smtpd_factory(port=port)
+    fp2 = formpost_factory(formpost_config, name="again")
+    ng2 = nginx_factory(fp2.target)
+    ids = post(ng2, 3, tag="n")
+    back.wait(3)
+    time.sleep(6)                        # past a rescan of queue/
+    assert sorted(by_id(back)) == sorted(ids)
+    assert mid not in by_id(back)
+    assert (root / "free" / mid).read_bytes() == kept
+    assert not spool(formpost_config, "corrupt")
