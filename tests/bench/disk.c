@@ -21,6 +21,8 @@
  *   group    create, with queue/'s fsync shared: one fsync that starts
  *            after a change covers every change made before it
  *   reuse+group
+ *   spread   create, each thread creating in its own tmp/N/ (spreads the
+ *            creates' directory lock and inode placement)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,7 +41,7 @@
 static const char *dir;
 static atomic_long commits, delivered;
 static atomic_int stop;
-static int reuse, group, deleters;
+static int reuse, group, deleters, spread;
 
 /* Committed names waiting for a deleter (a writer waits while the ring
  * is full: intake cannot outrun delivery for ever), and free names waiting for a
@@ -152,7 +154,10 @@ commit_one(long t, long i, const char *data, size_t len)
 		snprintf(src, sizeof src, "%s/free/%s", dir, fname);
 		fd = open(src, O_WRONLY);
 	}
-	if (fd == -1) {
+	if (fd == -1 && spread) {
+		snprintf(src, sizeof src, "%s/tmp/%ld/%s", dir, t % 16, name);
+		fd = open(src, O_CREAT | O_EXCL | O_WRONLY, 0600);
+	} else if (fd == -1) {
 		snprintf(src, sizeof src, "%s/tmp/%s", dir, name);
 		fd = open(src, O_CREAT | O_EXCL | O_WRONLY, 0600);
 	}
@@ -214,19 +219,24 @@ main(int argc, char **argv)
 
 	if ((argc != 4 && argc != 5) || (n = atol(argv[2])) < 1 || n > 256) {
 		fprintf(stderr, "usage: disk DIR THREADS SECONDS "
-		    "[plain|create|reuse|group|reuse+group]\n");
+		    "[plain|create|reuse|group|reuse+group|spread]\n");
 		return 2;
 	}
 	dir = argv[1];
 	deleters = strcmp(mode, "plain") != 0 ? 2 : 0;
 	reuse = strncmp(mode, "reuse", 5) == 0;
 	group = strstr(mode, "group") != NULL;
+	spread = strcmp(mode, "spread") == 0;
 	snprintf(path, sizeof path, "%s/tmp", dir);
 	mkdir(path, 0700);
 	snprintf(path, sizeof path, "%s/queue", dir);
 	mkdir(path, 0700);
 	snprintf(path, sizeof path, "%s/free", dir);
 	mkdir(path, 0700);
+	for (i = 0; spread && i < 16; i++) {
+		snprintf(path, sizeof path, "%s/tmp/%ld", dir, i);
+		mkdir(path, 0700);
+	}
 	for (i = 0; i < n; i++)
 		pthread_create(&th[i], NULL, writer, (void *)i);
 	for (i = 0; i < deleters; i++)
