@@ -1266,7 +1266,7 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 	static const char *const keys[] = { "origins", "from",
 	    "envelope_from", "to", "cc", "bcc", "smtp", "subject", "lang",
 	    "templates", "reply_to_name", "fields", "honeypot", "redirect",
-	    "rate_limit", "filters", "token", "dkim", NULL };
+	    "rate_limit", "filters", "token", "dkim", "confirm", NULL };
 	static const char *const fkeys[] = { "max_links", "require_japanese",
 	    NULL };
 	static const char *const tkeys[] = { "required", "min_age", "max_age",
@@ -1316,6 +1316,7 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 	    get_str(ld, n, "reply_to_name", &s->reply_to_name) == -1 ||
 	    get_str(ld, n, "honeypot", &s->honeypot) == -1 ||
 	    get_str(ld, n, "redirect", &s->redirect) == -1 ||
+	    get_bool(ld, n, "confirm", &s->confirm) == -1 ||
 	    parse_fields(ld, map_get(n, "fields"), s) == -1)
 		return -1;
 	if (s->norigins == 0) {

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 #define MAGIC      "formpost-spool"
 #define END_LEN    (4 + 2 * SHA256_LEN + 1)   /* "end " HEX "\n" */
@@ -43,7 +44,7 @@ struct spool {
 	 * be written again by a commit instead of creating a new inode
 	 * (doc/design.md "Performance").  A stack of names, newest last. */
 	pthread_mutex_t free_mu;
-	char free_names[LIM_SPOOL_FREE][ID_LEN + 1];
+	char free_names[LIM_SPOOL_FREE][ID_BUF];
 	size_t nfree;
 	int free_init;
 	struct dirsync *qsync;       /* group commit of queue/'s fsync */
@@ -127,11 +128,11 @@ spool_msg_new(struct spool_msg *out, const char *id, const char *site,
 	size_t i;
 
 	memset(&m, 0, sizeof m);
-	if (!crypto_id_valid(id) || !token_ok(site, LIM_NAME_BYTES) ||
+	if (!id_spool_valid(id) || !token_ok(site, LIM_NAME_BYTES) ||
 	    !token_ok(sender, LIM_ADDR_PATH) || nrcpt == 0 ||
 	    nrcpt > LIM_SPOOL_RCPT || len > LIM_SPOOL_FILE / 2)
 		return -1;
-	memcpy(m.id, id, ID_LEN + 1);
+	id_copy(m.id, id);
 	snprintf(m.site, sizeof m.site, "%s", site);
 	m.created = created;
 	m.nrcpt = nrcpt;
@@ -171,7 +172,7 @@ spool_format(const struct spool_msg *m, struct buf *out)
 	char hex[2 * SHA256_LEN + 1];
 	size_t i, start = out->len;
 
-	if (!crypto_id_valid(m->id) || !token_ok(m->site, LIM_NAME_BYTES) ||
+	if (!id_spool_valid(m->id) || !token_ok(m->site, LIM_NAME_BYTES) ||
 	    !token_ok(m->sender, LIM_ADDR_PATH) || !text_ok(m->reply) ||
 	    m->nrcpt == 0 || m->nrcpt > LIM_SPOOL_RCPT || m->created < 0 ||
 	    m->next_try < 0 || m->len > LIM_SPOOL_FILE / 2)
@@ -354,7 +355,7 @@ spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
 	if (next_line(&c, &line, &len) == -1 ||
 	    (v = field(line, len, "id", &vn)) == NULL ||
 	    copy_token(m.id, sizeof m.id, v, vn) == -1 ||
-	    !crypto_id_valid(m.id) ||
+	    !id_spool_valid(m.id) ||
 	    next_line(&c, &line, &len) == -1 ||
 	    (v = field(line, len, "site", &vn)) == NULL ||
 	    copy_token(m.site, sizeof m.site, v, vn) == -1 ||
@@ -617,6 +618,23 @@ sync_dir(const struct spool *sp, const char *sub)
 	return rc;
 }
 
+/* rename(2) for a new message: never over an existing file of the same
+ * name (doc/design.md "The id"), so even an id collision loses nothing;
+ * EEXIST then fails the commit.  link(2) where the file system lacks
+ * RENAME_NOREPLACE. */
+static int
+rename_new(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (link(from, to) == -1)
+		return -1;
+	unlink(from);
+	return 0;
+}
+
 /* Writes bytes as tmp/TMPNAME → fsync → [lock] → rename to SUB/ID →
  * fsync(SUB).  With lockfd, the new file stays open and locked there.
  * Returns 0, or -1 with err; on failure before the rename nothing is
@@ -645,7 +663,8 @@ publish(const struct spool *sp, const char *sub, const char *id,
 	if (lockfd && flock(fd, LOCK_EX | LOCK_NB) == -1)
 		goto fail;
 	step = "rename";
-	if (rename(tmp, dst) == -1)
+	if ((lockfd == NULL && strcmp(sub, "queue") == 0 ?
+	    rename_new(tmp, dst) : rename(tmp, dst)) == -1)
 		goto fail;
 	if (sync_dir(sp, sub) == -1) {
 		snprintf(err, errlen, "fsync %s/%s: %s", sp->dir, sub,
@@ -685,28 +704,31 @@ static int spool_file_ok(const struct spool *sp, const struct stat *st);
 
 /* Takes the newest name off the free stack into name; 0 when empty. */
 static int
-free_pop(struct spool *sp, char name[ID_LEN + 1])
+free_pop(struct spool *sp, char name[ID_BUF])
 {
 	int got = 0;
 
 	pthread_mutex_lock(&sp->free_mu);
 	if (sp->nfree > 0) {
-		memcpy(name, sp->free_names[--sp->nfree], ID_LEN + 1);
+		memcpy(name, sp->free_names[--sp->nfree], ID_BUF);
 		got = 1;
 	}
 	pthread_mutex_unlock(&sp->free_mu);
 	return got;
 }
 
-/* 0 when name went on the stack, -1 when it is full. */
+/* 0 when name went on the stack, -1 when it is full (or name does not
+ * fit a slot: never kept cut short). */
 static int
 free_push(struct spool *sp, const char *name)
 {
 	int rc = -1;
 
+	if (strlen(name) >= ID_BUF)
+		return -1;
 	pthread_mutex_lock(&sp->free_mu);
 	if (sp->nfree < LIM_SPOOL_FREE) {
-		snprintf(sp->free_names[sp->nfree++], ID_LEN + 1, "%s", name);
+		memcpy(sp->free_names[sp->nfree++], name, strlen(name) + 1);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&sp->free_mu);
@@ -756,7 +778,7 @@ static int
 publish_reused(struct spool *sp, const char *id, const struct buf *bytes,
     char *err, size_t errlen)
 {
-	char name[ID_LEN + 1], src[PATH_BYTES], dst[PATH_BYTES];
+	char name[ID_BUF], src[PATH_BYTES], dst[PATH_BYTES];
 	const char *step = "write";
 	int fd = -1;
 
@@ -774,7 +796,7 @@ publish_reused(struct spool *sp, const char *id, const struct buf *bytes,
 	if (fsync(fd) == -1)
 		goto fail;
 	step = "rename";
-	if (rename(src, dst) == -1) {
+	if (rename_new(src, dst) == -1) {       /* never over queue/ID */
 		if (errno != ENOENT)
 			goto fail;
 		close(fd);      /* another process purged it: create */
@@ -930,7 +952,7 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 	size_t len = 0;
 	int f = -1, e = 0;
 
-	if (!crypto_id_valid(id)) {
+	if (!id_spool_valid(id)) {
 		snprintf(err, errlen, "not an id");
 		return SPOOL_GONE;
 	}
@@ -991,7 +1013,7 @@ int
 spool_update(struct spool *sp, int *fd, const struct spool_msg *m, char *err,
     size_t errlen)
 {
-	char tmpname[ID_LEN + 8], tmp[PATH_BYTES];
+	char tmpname[ID_BUF + 8], tmp[PATH_BYTES];
 	struct buf b;
 	int nfd = -1, rc = -1;
 
@@ -1016,7 +1038,7 @@ int
 spool_write_failed(struct spool *sp, const struct spool_msg *m, char *err,
     size_t errlen)
 {
-	char tmpname[ID_LEN + 8], tmp[PATH_BYTES];
+	char tmpname[ID_BUF + 8], tmp[PATH_BYTES];
 	struct spool_msg f = *m;
 	struct buf b;
 	size_t i, n = 0;
@@ -1114,7 +1136,7 @@ spool_scan_in(struct spool *sp, const char *sub,
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL)
-		if (crypto_id_valid(de->d_name)) {
+		if (id_spool_valid(de->d_name)) {
 			if (fn)
 				fn(arg, de->d_name);
 			n++;
@@ -1135,7 +1157,7 @@ spool_read(struct spool *sp, const char *sub, const char *id,
 	size_t len = 0;
 	int fd, rc = -1;
 
-	if (!sub_ok(sub) || !crypto_id_valid(id)) {
+	if (!sub_ok(sub) || !id_spool_valid(id)) {
 		snprintf(err, errlen, "not an id");
 		return 1;
 	}
@@ -1168,7 +1190,7 @@ spool_remove(struct spool *sp, const char *sub, const char *id, char *err,
 	char path[PATH_BYTES];
 
 	snprintf(path, sizeof path, "%s/%s/%s", sp->dir, sub, id);
-	if (!sub_ok(sub) || !crypto_id_valid(id) || unlink(path) == -1 ||
+	if (!sub_ok(sub) || !id_spool_valid(id) || unlink(path) == -1 ||
 	    sync_dir(sp, sub) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
@@ -1182,15 +1204,6 @@ spool_queued(struct spool *sp)
 	long n = atomic_load(&sp->queued);
 
 	return n > 0 ? (size_t)n : 0;
-}
-
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Free space and inodes for the service user, read at most every

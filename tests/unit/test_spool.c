@@ -279,10 +279,14 @@ test_capacity_guard(void **state)
 	assert_int_equal(spool_queued(sp), 0);
 	make(&m);
 	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
-	memcpy(m.id, "BBCDEFGHIJKLMNOPQRS_", ID_LEN);
+	memcpy(m.id, "BBCDEFGHIJKLMNOPQRS_", ID_OLD_LEN);
 	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
-	memcpy(m.id, "CBCDEFGHIJKLMNOPQRS_", ID_LEN);
+	memcpy(m.id, "CBCDEFGHIJKLMNOPQRS_", ID_OLD_LEN);
 	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	assert_int_equal(spool_queued(sp), 3);
+	/* A second message under an id in queue/ never replaces it. */
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), -1);
+	assert_non_null(strstr(err, "File exists"));
 	assert_int_equal(spool_queued(sp), 3);
 	assert_int_equal(spool_room(sp, 3, 0, err, sizeof err), -1);
 	assert_non_null(strstr(err, "3 messages queued (spool_max_messages 3)"));
@@ -377,7 +381,7 @@ test_free_files_reused(void **state)
 	free(m.data);
 	assert_non_null(m.data = strdup(big));
 	m.len = sizeof big - 1;
-	memcpy(m.id, "BBCDEFGHIJKLMNOPQRS_", ID_LEN);
+	memcpy(m.id, "BBCDEFGHIJKLMNOPQRS_", ID_OLD_LEN);
 	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
 	assert_int_equal(inode_of(dir, "queue", m.id), ino);
 	assert_int_equal(inode_of(dir, "free", "ABCDEFGHIJKLMNOPQRS_"), 0);
@@ -390,7 +394,7 @@ test_free_files_reused(void **state)
 	snprintf(path, sizeof path, "%s/free/BBCDEFGHIJKLMNOPQRS_", dir);
 	assert_true((lk = open(path, O_RDONLY)) >= 0);
 	assert_int_equal(flock(lk, LOCK_EX), 0);
-	memcpy(m.id, "CBCDEFGHIJKLMNOPQRS_", ID_LEN);
+	memcpy(m.id, "CBCDEFGHIJKLMNOPQRS_", ID_OLD_LEN);
 	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
 	assert_true(inode_of(dir, "queue", m.id) != ino);
 	assert_int_equal(inode_of(dir, "free", "BBCDEFGHIJKLMNOPQRS_"), ino);
@@ -411,6 +415,60 @@ test_free_files_reused(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A reused free/ file is renamed into queue/ without replacing: a
+ * second message under an id already queued fails its commit and the
+ * queued one stays whole (the same inode, the same bytes). */
+static void
+test_free_reuse_never_replaces(void **state)
+{
+	char dir[] = "/tmp/formpost-spool-XXXXXX", err[256], cmd[300];
+	static const char other[] = "From: b@example.com\r\n\r\nanother\r\n";
+	struct spool_msg m, got;
+	struct spool *sp;
+	ino_t ino;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(sp = spool_open(dir, err, sizeof err));
+	make(&m);
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	deliver_one(sp, m.id);                    /* free/ABCD... */
+	assert_true(inode_of(dir, "free", m.id) != 0);
+	id_copy(m.id, "K3M9-7QXA-2BTD");
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	assert_int_equal(inode_of(dir, "free", "ABCDEFGHIJKLMNOPQRS_"), 0);
+	deliver_one(sp, m.id);                    /* free/K3M9-7QXA-2BTD */
+	assert_true((ino = inode_of(dir, "free", m.id)) != 0);
+	id_copy(m.id, "ZZZZ-7QXA-2BTD");
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	assert_int_equal(inode_of(dir, "queue", m.id), ino);
+	assert_int_equal(inode_of(dir, "free", "K3M9-7QXA-2BTD"), 0);
+	/* Another delivery frees a file; the colliding commit takes it. */
+	id_copy(m.id, "YYYY-7QXA-2BTD");
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	deliver_one(sp, m.id);
+	assert_true(inode_of(dir, "free", "YYYY-7QXA-2BTD") != 0);
+	free(m.data);
+	assert_non_null(m.data = strdup(other));
+	m.len = sizeof other - 1;
+	id_copy(m.id, "ZZZZ-7QXA-2BTD");
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), -1);
+	assert_non_null(strstr(err, "File exists"));
+	assert_int_equal(spool_queued(sp), 1);
+	assert_int_equal(inode_of(dir, "queue", m.id), ino);
+	assert_int_equal(spool_claim(sp, m.id, &got, &fd, err, sizeof err),
+	    SPOOL_CLAIMED);
+	assert_int_equal(got.len, sizeof WIRE - 1);
+	assert_memory_equal(got.data, WIRE, sizeof WIRE - 1);
+	spool_release(fd);
+	spool_msg_free(&got);
+	spool_close(sp);
+	spool_msg_free(&m);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -424,6 +482,7 @@ main(void)
 		cmocka_unit_test(test_backoff_schedule),
 		cmocka_unit_test(test_capacity_guard),
 		cmocka_unit_test(test_free_files_reused),
+		cmocka_unit_test(test_free_reuse_never_replaces),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
