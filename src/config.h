@@ -62,6 +62,7 @@ struct field {
 	size_t noptions;
 	char *confirm;         /* name of the field this must equal */
 	int reply_to;          /* this email field becomes Reply-To */
+	int echo;              /* auto_reply.echo lists it */
 };
 
 struct site {
@@ -94,6 +95,15 @@ struct site {
 	unsigned token_min_age, token_max_age; /* seconds */
 	char *dkim_selector;   /* NULL: no DKIM signing */
 	char *dkim_key_file;   /* absolute */
+	/* auto_reply: (doc/design.md "Auto-reply and carrier mail") */
+	int auto_reply;        /* 1: a receipt for each accepted post */
+	char *ar_subject;      /* template source */
+	unsigned ar_count;     /* limit: receipts per address or network */
+	unsigned ar_window;    /* ... per this many seconds */
+	struct smtp_profile **ar_smtp; /* borrowed; the site's smtp when
+	                        * auto_reply.smtp is not given */
+	size_t nar_smtp;
+	struct cfg_pos ar_pos;
 	struct crypto_key *dkim_key; /* loaded by config_load_secrets */
 	struct cfg_pos pos, from_pos, envelope_from_pos, dkim_pos;
 };

@@ -3,7 +3,8 @@
  * limits and parsing, validation, composition, and every answer of README's
  * "HTTP answers" table as an HTML page (or JSON).  Knows nothing of FastCGI:
  * the caller passes the CGI-style parameters and a body reader, and writes the
- * response.  Effects (storing the message) go through ctx->submit.
+ * response.  Effects go through the context: storing a message through
+ * ctx->submit, counting a receipt in ctx->replies.
  * Thread-safe: everything it touches is per request or immutable.
  */
 #ifndef FORMPOST_HTTP_H
@@ -65,6 +66,7 @@ typedef int (*http_submit_fn)(void *arg, const struct site *s,
 
 struct ratelimit;
 struct dedup;
+struct replylimit;
 
 struct http_ctx {
 	const struct config *c;
@@ -82,6 +84,9 @@ struct http_ctx {
 	const unsigned char *token_key;
 	struct dedup *nonces;
 	uint64_t (*wall_ms)(void);
+	/* The receipt limit table (doc/design.md "Auto-reply and carrier
+	 * mail"); NULL: no receipts are sent. */
+	struct replylimit *replies;
 };
 
 void http_resp_init(struct http_resp *r);

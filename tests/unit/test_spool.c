@@ -444,17 +444,20 @@ test_free_reuse_never_replaces(void **state)
 	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
 	assert_int_equal(inode_of(dir, "queue", m.id), ino);
 	assert_int_equal(inode_of(dir, "free", "K3M9-7QXA-2BTD"), 0);
-	/* Another delivery frees a file; the colliding commit takes it. */
-	id_copy(m.id, "YYYY-7QXA-2BTD");
+	/* Another delivery (a receipt of an 0.1.0 id: the longest name)
+	 * frees a file; the colliding commit takes it. */
+	snprintf(m.id, sizeof m.id, "BBCDEFGHIJKLMNOPQRS_-R");
 	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
 	deliver_one(sp, m.id);
-	assert_true(inode_of(dir, "free", "YYYY-7QXA-2BTD") != 0);
+	assert_true(inode_of(dir, "free", "BBCDEFGHIJKLMNOPQRS_-R") != 0);
 	free(m.data);
 	assert_non_null(m.data = strdup(other));
 	m.len = sizeof other - 1;
 	id_copy(m.id, "ZZZZ-7QXA-2BTD");
 	assert_int_equal(spool_commit(sp, &m, err, sizeof err), -1);
 	assert_non_null(strstr(err, "File exists"));
+	assert_non_null(strstr(err, "/free/"));   /* through the reused file */
+	assert_int_equal(inode_of(dir, "free", "BBCDEFGHIJKLMNOPQRS_-R"), 0);
 	assert_int_equal(spool_queued(sp), 1);
 	assert_int_equal(inode_of(dir, "queue", m.id), ino);
 	assert_int_equal(spool_claim(sp, m.id, &got, &fd, err, sizeof err),
