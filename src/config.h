@@ -22,7 +22,7 @@ enum lang { LANG_JA, LANG_EN };
 
 enum field_type {
 	FT_TEXT, FT_MULTILINE, FT_EMAIL, FT_TEL, FT_URL, FT_NUMBER,
-	FT_SELECT, FT_CHECKBOX,
+	FT_SELECT, FT_CHECKBOX, FT_FILE,
 };
 
 /* Where a value came from, for messages after loading (lints, check). */
@@ -61,6 +61,11 @@ struct field {
 	size_t noptions;
 	char *confirm;         /* name of the field this must equal */
 	int reply_to;          /* this email field becomes Reply-To */
+	unsigned accept;       /* FT_FILE: bit (1 << enum sniff_kind) per
+	                        * accepted extension's kind */
+	char **accept_ext;     /* FT_FILE: the extensions as written */
+	size_t naccept;
+	unsigned long long file_max; /* FT_FILE: bytes of the one file */
 };
 
 struct site {
@@ -93,6 +98,9 @@ struct site {
 	char *dkim_selector;   /* NULL: no DKIM signing */
 	char *dkim_key_file;   /* absolute */
 	struct crypto_key *dkim_key; /* loaded by config_load_secrets */
+	size_t max_body;       /* bytes: limits.max_body unless the site sets
+	                        * its own (<= MAX_SITE_MAX_BODY) */
+	int has_files;         /* a field is type: file */
 	struct cfg_pos pos, from_pos, envelope_from_pos, dkim_pos;
 };
 

@@ -82,6 +82,11 @@ struct http_ctx {
 	const unsigned char *token_key;
 	struct dedup *nonces;
 	uint64_t (*wall_ms)(void);
+	/* Attachments (doc/design.md "Attachments"): an unnamed file for an
+	 * upload (a read-write fd, or -1); NULL: file parts stay in memory
+	 * (tests). */
+	int (*tmp_open)(void *arg);
+	void *tmp_arg;
 };
 
 void http_resp_init(struct http_resp *r);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dkim.h"
+#include "file.h"
 #include "mime.h"
 
 void
@@ -172,12 +173,55 @@ reply_name(const struct site *s, const struct fvals *v, struct buf *tmp,
 	return 0;
 }
 
+/* Reads an accepted file's content (mime_part.read). */
+static long
+file_part_read(void *arg, void *buf, size_t n, unsigned long long off)
+{
+	const struct fval *fv = arg;
+
+	if (off >= fv->size)
+		return 0;
+	if (n > fv->size - off)
+		n = (size_t)(fv->size - off);
+	if (fv->data == NULL)
+		return file_pread_all(fv->fd, buf, n, off);
+	memcpy(buf, fv->data + off, n);
+	return (long)n;
+}
+
+/* The accepted files of v as attachments, in field order: a new array
+ * (caller frees) in *out, or NULL when there are none.  0, or -1. */
+static int
+file_parts(const struct fvals *v, struct mime_part **out, size_t *n)
+{
+	size_t i;
+
+	*out = NULL;
+	*n = 0;
+	if (v == NULL)
+		return 0;
+	for (i = 0; i < v->n; i++) {
+		const struct fval *fv = &v->v[i];
+		if (!fv->has_file || fv->error)
+			continue;
+		if (*out == NULL && (*out = calloc(v->n, sizeof **out)) == NULL)
+			return -1;
+		(*out)[*n].ctype = fv->ctype;
+		(*out)[*n].name = fv->value;
+		(*out)[*n].size = fv->size;
+		(*out)[*n].read = file_part_read;
+		(*out)[(*n)++].arg = (void *)fv;
+	}
+	return 0;
+}
+
 int
 mail_compose(const struct site *s, const struct pages *pg,
     const struct fvals *v, const struct mail_facts *f, struct mail *out,
     char *err, size_t errlen)
 {
 	struct mime_addr reply, *to = NULL, *cc = NULL;
+	struct mime_part *parts = NULL;
 	struct mime_msg msg;
 	struct page_facts pf;
 	struct buf subject, body, rname_buf;
@@ -191,6 +235,7 @@ mail_compose(const struct site *s, const struct pages *pg,
 	buf_init(&rname_buf);
 	mail_local_date(date, sizeof date, f->now, f->utc_offset_min);
 	memset(&pf, 0, sizeof pf);
+	memset(&msg, 0, sizeof msg);
 	pf.id = f->id;
 	pf.date = date;
 	pf.ip = f->ip;
@@ -203,7 +248,7 @@ mail_compose(const struct site *s, const struct pages *pg,
 	flatten(&subject);
 	to = addrs(s->to, s->nto);
 	cc = addrs(s->cc, s->ncc);
-	if (!to || !cc) {
+	if (!to || !cc || file_parts(v, &parts, &msg.nparts) == -1) {
 		snprintf(err, errlen, "out of memory composing the mail");
 		goto out;
 	}
@@ -217,7 +262,7 @@ mail_compose(const struct site *s, const struct pages *pg,
 	reply.name_len = reply.name ? strlen(reply.name) : 0;
 	reply.addr = v ? v->reply_to : NULL;
 	snprintf(msgid, sizeof msgid, "%s@%s", f->id, s->from_domain);
-	memset(&msg, 0, sizeof msg);
+	msg.parts = parts;
 	msg.from.name = s->from_name;
 	msg.from.name_len = s->from_name ? strlen(s->from_name) : 0;
 	msg.from.addr = s->from_addr;
@@ -246,6 +291,7 @@ out:
 		mail_free(out);
 	free(to);
 	free(cc);
+	free(parts);
 	buf_free(&subject);
 	buf_free(&body);
 	buf_free(&rname_buf);

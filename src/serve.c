@@ -202,12 +202,25 @@ sender_release(void *arg, void *ref)
 	world_release(ref);
 }
 
+/* An upload's file in the spool's tmp/ (http_ctx.tmp_open). */
+static int
+upload_open(void *arg)
+{
+	int fd;
+
+	(void)arg;
+	if ((fd = spool_tmpfile(spool)) == -1)
+		log_event(LOG_ERROR, "upload_open_failed", "error",
+		    strerror(errno), (char *)NULL);
+	return fd;
+}
+
 static void
 handle(void *arg, const struct http_req *req, struct http_resp *resp)
 {
 	struct world *w = world_acquire();
 	struct http_ctx ctx = { w->c, w->pg, submit, w, limiter, NULL,
-	    dedup, token_key, nonces, NULL };
+	    dedup, token_key, nonces, NULL, upload_open, NULL };
 
 	(void)arg;
 	http_handle(&ctx, req, resp);

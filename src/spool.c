@@ -1024,3 +1024,27 @@ spool_room(struct spool *sp, size_t max_messages, unsigned long long min_free,
 		    "accepting posts again", (char *)NULL);
 	return full ? -1 : 0;
 }
+
+int
+spool_tmpfile(struct spool *sp)
+{
+	char path[PATH_BYTES];
+	int fd, e;
+
+	snprintf(path, sizeof path, "%s/tmp", sp->dir);
+	fd = open(path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR &&
+	    errno != EINVAL))
+		return fd;
+	/* A file system without O_TMPFILE: a name for an instant. */
+	snprintf(path, sizeof path, "%s/tmp/upload.XXXXXX", sp->dir);
+	if ((fd = mkostemp(path, O_CLOEXEC)) == -1)
+		return -1;
+	if (unlink(path) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}

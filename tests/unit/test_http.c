@@ -277,7 +277,7 @@ static void
 run(struct call *c, struct http_resp *r)
 {
 	struct http_ctx ctx = { cfg, pg, fake_submit, NULL, rl, clock_ms, NULL,
-	    NULL, NULL, NULL };
+	    NULL, NULL, NULL, NULL, NULL };
 	struct http_req req = { 0 };
 	char cl[24];
 
