@@ -638,9 +638,10 @@ mime_attachment_headers(struct buf *out, const char *ctype, const char *name)
 			run = 0;
 		}
 	}
+	/* filename* first: readers that know both take the first they
+	 * see (Python's email), the rest skip what they do not know */
 	buf_printf(out, "Content-Type: %s; name=\"%s\"\r\n"
-	    "Content-Disposition: attachment; filename=\"%s\";\r\n"
-	    " filename*=UTF-8''", ctype, fb.data ? fb.data : "",
+	    "Content-Disposition: attachment;\r\n filename*=UTF-8''", ctype,
 	    fb.data ? fb.data : "");
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)name[i];
@@ -649,7 +650,9 @@ mime_attachment_headers(struct buf *out, const char *ctype, const char *name)
 		else
 			buf_printf(out, "%%%02X", c);
 	}
-	buf_adds(out, "\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+	buf_printf(out, ";\r\n filename=\"%s\"\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n", fb.data ? fb.data :
+	    "");
 	rc = out->oom || fb.oom ? -1 : 0;
 out:
 	buf_free(&fb);

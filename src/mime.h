@@ -108,8 +108,8 @@ int mime_body(struct buf *out, const char *body, size_t len, const char **cte);
 void mime_base64(struct buf *out, const void *s, size_t n);
 
 /* Appends an attachment's headers for label name: Content-Type with
- * name="FALLBACK", Content-Disposition: attachment; filename="FALLBACK";
- * filename*=UTF-8''PCT (RFC 2231 §4, RFC 5987 attr-chars), where FALLBACK
+ * name="FALLBACK", Content-Disposition: attachment; filename*=UTF-8''PCT
+ * (RFC 2231 §4, RFC 5987 attr-chars); filename="FALLBACK", where FALLBACK
  * is the label with each run of non-ASCII characters, '"' and '\\' as
  * '_'.  0, or -1 on a control character, invalid UTF-8 or OOM. */
 int mime_attachment_headers(struct buf *out, const char *ctype,

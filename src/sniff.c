@@ -588,26 +588,29 @@ size_t
 sniff_clean_name(const char *in, size_t n, char *out, size_t outlen)
 {
 	size_t i, o = 0, len, start = 0;
+	char *t = malloc(n + 1);
 	uint32_t cp;
 
 	for (i = 0; i < n; i++)
 		if (in[i] == '/' || in[i] == '\\')
 			start = i + 1;
-	for (i = start; i < n; i += len) {
+	for (i = start; t && i < n; i += len) {
 		if ((len = utf8_decode(in + i, n - i, &cp)) == 0)
 			len = 1;	/* not UTF-8: dropped */
-		else if (!name_drop(cp) && o + len < outlen &&
-		    !(o == 0 && (cp == '.' || cp == ' ' || cp == 0x3000))) {
-			memcpy(out + o, in + i, len);
+		else if (!name_drop(cp) && !(o == 0 && (cp == '.' ||
+		    cp == ' ' || cp == 0x3000))) {
+			memcpy(t + o, in + i, len);
 			o += len;
 		}
 	}
-	while (o > 0 && (out[o - 1] == ' ' || out[o - 1] == '.'))
+	while (o > 0 && (t[o - 1] == ' ' || t[o - 1] == '.'))
 		o--;
-	out[o] = '\0';
-	if (o == 0) {
-		snprintf(out, outlen, "file");
-		return 4;
-	}
-	return name_cut(out, o);
+	if (o > 0)
+		t[o] = '\0';
+	if (o > 0 && (o = name_cut(t, o)) < outlen)
+		memcpy(out, t, o + 1);
+	else
+		o = (size_t)snprintf(out, outlen, "file");
+	free(t);
+	return o;
 }
