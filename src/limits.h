@@ -58,7 +58,11 @@
 #define DEF_SPOOL_MAX_MESSAGES 10000
 #define MAX_SPOOL_MAX_MESSAGES 10000000
 #define DEF_SPOOL_MIN_FREE    (64LL * 1024 * 1024) /* bytes */
-#define LIM_SPOOL_FILE        (64 * 1024 * 1024) /* bytes: largest spool file read */
+#define LIM_SPOOL_MESSAGE     (48 * 1024 * 1024) /* bytes: largest message: a 32M
+                                                max_body in base64 (4/3) with its
+                                                text and headers */
+#define LIM_SPOOL_FILE        (LIM_SPOOL_MESSAGE + 1024 * 1024) /* bytes: largest
+                                                spool file read */
 #define LIM_SPOOL_LINE        1024           /* bytes: one spool header line */
 #define LIM_SPOOL_RCPT        (3 * LIM_LIST_ITEMS) /* recipients: to + cc + bcc */
 #define LIM_SPOOL_TMP_AGE     3600           /* seconds: tmp/ leftovers older are removed */

@@ -105,7 +105,7 @@ spool_msg_new(struct spool_msg *out, const char *id, const char *site,
 	memset(&m, 0, sizeof m);
 	if (!crypto_id_valid(id) || !token_ok(site, LIM_NAME_BYTES) ||
 	    !token_ok(sender, LIM_ADDR_PATH) || nrcpt == 0 ||
-	    nrcpt > LIM_SPOOL_RCPT || len > LIM_SPOOL_FILE / 2)
+	    nrcpt > LIM_SPOOL_RCPT || len > LIM_SPOOL_MESSAGE)
 		return -1;
 	memcpy(m.id, id, ID_LEN + 1);
 	snprintf(m.site, sizeof m.site, "%s", site);
@@ -150,7 +150,7 @@ spool_format(const struct spool_msg *m, struct buf *out)
 	if (!crypto_id_valid(m->id) || !token_ok(m->site, LIM_NAME_BYTES) ||
 	    !token_ok(m->sender, LIM_ADDR_PATH) || !text_ok(m->reply) ||
 	    m->nrcpt == 0 || m->nrcpt > LIM_SPOOL_RCPT || m->created < 0 ||
-	    m->next_try < 0 || m->len > LIM_SPOOL_FILE / 2)
+	    m->next_try < 0 || m->len > LIM_SPOOL_MESSAGE)
 		return -1;
 	buf_printf(out, MAGIC " %d\nid %s\nsite %s\ncreated %lld\n"
 	    "sender %s\nattempts %u\nnext-try %lld\nreply %s\n", SPOOL_VERSION,

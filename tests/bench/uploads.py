@@ -65,6 +65,7 @@ def main():
     ap.add_argument("--sizes", default="1,8,30")
     ap.add_argument("--counts", default="1,4,8")
     ap.add_argument("--pause", type=float, default=0.005)
+    ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fp-bench-up-"))
     cfg = base_config(work, 9, work / "none.pem", smtp_url="smtp://127.0.0.1:9")
@@ -120,7 +121,10 @@ def main():
     finally:
         fp.terminate()
         fp.wait(30)
-        subprocess.run(["rm", "-rf", str(work)])
+        if "--keep" not in sys.argv:
+            subprocess.run(["rm", "-rf", str(work)])
+        else:
+            print(work)
 
 
 if __name__ == "__main__":
