@@ -360,3 +360,27 @@ def test_concurrent_slow_uploads_memory(formpost_config, formpost_factory,
           f"for {n} uploads of {size // 1048576} MiB")
     assert growth <= n * 2048, (base, peak[0])
     assert tmp_empty(fp) and not upload_fds(fp)
+
+
+def test_test_mail_reports_size(tmp_path, formpost_config, pki, public_dir):
+    """test-mail prints the relay's SIZE and warns when the site's max_body
+    in base64 (x 4/3) is over it; silent when it fits."""
+    from harness import formpost_cli, write_config
+    small = Smtpd(tmp_path, pki, name="small").start(
+        extra_args=["--size", "1500000"])
+    try:
+        cfg = configure(formpost_config, public_dir)
+        cfg["smtp"]["main"]["url"] = small.url
+        path = write_config(tmp_path / "t.yaml", cfg)
+        p = formpost_cli(["test-mail", "example"], config_path=path)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert "server SIZE: 1500000 bytes" in p.stdout
+        assert "warning: site example has max_body 2097152 bytes" in p.stdout
+        cfg["sites"]["example"]["max_body"] = "1M"
+        cfg["sites"]["example"]["fields"]["resume"]["max"] = "1M"
+        write_config(path, cfg)
+        p = formpost_cli(["test-mail", "example"], config_path=path)
+        assert "server SIZE: 1500000 bytes" in p.stdout
+        assert "warning" not in p.stdout
+    finally:
+        small.stop()
