@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes the demo's form pages (conf/demo/www/{ja,ja-fetch,en,en-fetch}.html)
+"""Writes the demo's form pages (conf/demo/www/{ja,ja-fetch,jobs,en,en-fetch}.html)
 from `formpost form`, so the demo shows exactly what the command prints.
 
     tests/tools/demo_forms.py           rewrite the pages (after `make`)
@@ -23,6 +23,8 @@ PAGES = {
                 "ふつうの POST フォームです。送信すると formpost の受付ページが表示されます。"),
     "ja-fetch.html": ("demo", "ja", True, "お問い合わせ（fetch 版）",
                       "fetch() で送信します。ページを移動せずに、エラーは各項目の下に、受付番号はこの場所に表示されます。"),
+    "jobs.html": ("jobs", "ja", False, "応募フォーム",
+                  "履歴書（PDF・Word）と写真を添付できます。ファイルは中身で種類を確かめ、メールに添付されます。"),
     "en.html": ("demo-en", "en", False, "Contact us",
                 "A plain POST form with the fill-time token: sending shows formpost's thanks page."),
     "en-fetch.html": ("demo-en", "en", True, "Contact us (fetch)",
