@@ -202,13 +202,19 @@ sender_release(void *arg, void *ref)
 	world_release(ref);
 }
 
-/* An upload's file in the spool's tmp/ (http_ctx.tmp_open). */
+/* An upload's file in the spool's tmp/ (http_ctx.tmp_open; arg: the
+ * request's world).  The capacity guard first: uploads fill the spool's
+ * file system before their message is committed. */
 static int
 upload_open(void *arg)
 {
+	const struct world *w = arg;
+	char err[256];
 	int fd;
 
-	(void)arg;
+	if (spool_room(spool, w->c->spool_max_messages, w->c->spool_min_free,
+	    err, sizeof err) == -1)
+		return -1;
 	if ((fd = spool_tmpfile(spool)) == -1)
 		log_event(LOG_ERROR, "upload_open_failed", "error",
 		    strerror(errno), (char *)NULL);
@@ -220,7 +226,7 @@ handle(void *arg, const struct http_req *req, struct http_resp *resp)
 {
 	struct world *w = world_acquire();
 	struct http_ctx ctx = { w->c, w->pg, submit, w, limiter, NULL,
-	    dedup, token_key, nonces, NULL, upload_open, NULL };
+	    dedup, token_key, nonces, NULL, upload_open, w };
 
 	(void)arg;
 	http_handle(&ctx, req, resp);
