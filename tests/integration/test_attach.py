@@ -198,12 +198,19 @@ def test_shape_refusals(stack):
     r = post(web, {"resume": ("a.pdf", pdf + bytes(3 * 1024 * 1024),
                               "application/pdf")})
     assert r.status_code == 413
-    body = (b"--B\r\nContent-Disposition: form-data; name=\"resume\"; "
+    part = (b"--B\r\nContent-Disposition: form-data; name=\"resume\"; "
             b"filename=\"a.pdf\"\r\n\r\n" + pdf)
-    r = requests.post(web.url("/formpost/example"), data=body, headers={
-        "Origin": SITE_ORIGIN,
-        "Content-Type": "multipart/form-data; boundary=B"}, timeout=10)
-    assert r.status_code == 400
+    for ctype, body, status in [
+            ("multipart/form-data; boundary=B", part, 400),      # cut short
+            ("multipart/form-data", part + b"\r\n--B--\r\n", 400),  # no boundary
+            ("multipart/form-data; boundary=B",                  # no headers
+             b"--B\r\n\r\n" + pdf + b"\r\n--B--\r\n", 400),
+            ("multipart/form-data; boundary=B",                  # headers too long
+             b"--B\r\nX-A: " + b"a" * 2000 + b"\r\n" + part[3:] +
+             b"\r\n--B--\r\n", 400)]:
+        r = requests.post(web.url("/formpost/example"), data=body, headers={
+            "Origin": SITE_ORIGIN, "Content-Type": ctype}, timeout=10)
+        assert r.status_code == status, (ctype, body[:40], r.status_code)
     assert smtpd.count() == 0
     assert tmp_empty(fp)
 
@@ -283,9 +290,11 @@ def test_relay_size_refusal_is_permanent(formpost_config, formpost_factory,
         assert r.status_code == 200, r.text
         ev = fp.wait_log(r"event=attempt .*outcome=permanent", 20)
         assert "552" in ev and "the message is" in ev and "bytes" in ev
-        failed = list((Path(cfg["spool"]) / "failed").iterdir())
-        assert len(failed) == 1
-        assert not list((Path(cfg["spool"]) / "queue").iterdir())
+        spool = Path(cfg["spool"])
+        wait_for(lambda: list((spool / "failed").iterdir()) and not list(
+            (spool / "queue").iterdir()), 10, "failed/ID written, queue/ empty")
+        (failed,) = list((spool / "failed").iterdir())
+        assert b"552" in failed.read_bytes()
     finally:
         small.stop()
 
