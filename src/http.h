@@ -3,7 +3,9 @@
  * limits and parsing, validation, composition, and every answer of README's
  * "HTTP answers" table as an HTML page (or JSON).  Knows nothing of FastCGI:
  * the caller passes the CGI-style parameters and a body reader, and writes the
- * response.  Effects (storing the message) go through ctx->submit.
+ * response.  Effects go through the context: storing the message
+ * (ctx->submit) and the files of an upload (ctx->tmp_open gives the fd
+ * the file part's bytes are written to, as they arrive).
  * Thread-safe: everything it touches is per request or immutable.
  */
 #ifndef FORMPOST_HTTP_H
