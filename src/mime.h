@@ -4,8 +4,9 @@
  * display names, unstructured text) and encodes them; nothing is pasted.
  * It refuses (returns -1) any header input that contains a control
  * character, so no input can add a header or a recipient.  Output is CRLF
- * only, no line over 998 octets, encoded lines at most 76.  Pure: no I/O,
- * no clock, no globals.
+ * only, no line over 998 octets, encoded lines at most 76.  Pure: no I/O
+ * (an attachment's bytes come through its part's read callback), no
+ * clock, no globals.
  */
 #ifndef FORMPOST_MIME_H
 #define FORMPOST_MIME_H
