@@ -527,16 +527,24 @@ apply_filters(const struct site *s, struct fvals *out)
 	}
 }
 
+/* A file part's size: in its fd, or its value. */
+static unsigned long long
+file_size(const struct form_field *ff)
+{
+	return ff->has_fd ? ff->size : ff->value_len;
+}
+
 /* Reads a form field's file content (sniff_read_fn). */
 static long
 field_read(void *arg, void *buf, size_t n, unsigned long long off)
 {
 	const struct form_field *ff = arg;
+	unsigned long long size = file_size(ff);
 
-	if (off >= ff->size)
+	if (off >= size)
 		return 0;
-	if (n > ff->size - off)
-		n = (size_t)(ff->size - off);
+	if (n > size - off)
+		n = (size_t)(size - off);
 	if (ff->has_fd)
 		return file_pread_all(ff->fd, buf, n, off);
 	memcpy(buf, ff->value + off, n);
@@ -559,7 +567,7 @@ check_file_content(const struct field *f, const struct form_field *ff,
 		fv->error = "file_type";
 		return 0;
 	}
-	if (sniff_file(field_read, (void *)ff, ff->size, &r) == -1)
+	if (sniff_file(field_read, (void *)ff, file_size(ff), &r) == -1)
 		return -1;
 	if (r.kind < 0) {
 		fv->error = strcmp(r.why, "macro") == 0 ? "file_macro" :
@@ -570,13 +578,13 @@ check_file_content(const struct field *f, const struct form_field *ff,
 		fv->error = "file_mismatch";
 		return 0;
 	}
-	if (crypto_sha256_read(field_read, (void *)ff, ff->size, fv->digest)
-	    == -1)
+	if (crypto_sha256_read(field_read, (void *)ff, file_size(ff),
+	    fv->digest) == -1)
 		return -1;
 	fv->has_file = 1;
 	fv->data = ff->has_fd ? NULL : ff->value;
 	fv->fd = ff->has_fd ? ff->fd : -1;
-	fv->size = ff->size;
+	fv->size = file_size(ff);
 	fv->ctype = sniff_content_type((enum sniff_kind)ek, r.utf8);
 	return 0;
 }
@@ -597,17 +605,19 @@ check_file(const struct field *f, const struct form *in, struct fval *fv)
 			ff = ff ? ff : &in->fields[j];
 			count++;
 		}
-	n = ff ? sniff_clean_name(ff->filename, strlen(ff->filename), name,
-	    sizeof name) : 0;
-	if (set_value(fv, ff && ff->size ? name : "", ff && ff->size ? n : 0)
-	    == -1)
+	n = ff && ff->filename ? sniff_clean_name(ff->filename,
+	    strlen(ff->filename), name, sizeof name) : 0;
+	if (n == 0)
+		n = (size_t)snprintf(name, sizeof name, "file");
+	if (set_value(fv, ff && file_size(ff) ? name : "", ff && file_size(ff) ?
+	    n : 0) == -1)
 		return -1;
 	if (count > 1)
 		fv->error = "file_multiple";
-	else if (ff == NULL || ff->size == 0)
+	else if (ff == NULL || file_size(ff) == 0)
 		fv->error = !f->required ? NULL : ff ? "file_empty" :
 		    "required";
-	else if (ff->size > f->file_max)
+	else if (file_size(ff) > f->file_max)
 		fv->error = "file_too_large";
 	else
 		return check_file_content(f, ff, fv);
