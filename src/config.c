@@ -1331,6 +1331,16 @@ parse_site_body(struct ld *ld, const struct ynode *n, struct site *s)
 			return -1;
 		}
 	}
+	/* The review step carries values in its page, never an upload
+	 * (doc/design.md "The review step"): a file posted to the first step
+	 * would be gone by the second.  Refuse rather than lose it. */
+	if (s->confirm && s->has_files) {
+		NERR(ld, map_get(n, "confirm"), "confirm: true cannot be used "
+		    "with type: file fields (site %s): the review step does not "
+		    "keep uploads, so the file would be lost; remove confirm "
+		    "or the file fields", s->name);
+		return -1;
+	}
 	return 0;
 }
 
@@ -1341,7 +1351,8 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 	static const char *const keys[] = { "origins", "from",
 	    "envelope_from", "to", "cc", "bcc", "smtp", "subject", "lang",
 	    "templates", "reply_to_name", "fields", "honeypot", "redirect",
-	    "rate_limit", "filters", "token", "dkim", "max_body", NULL };
+	    "rate_limit", "filters", "token", "dkim", "max_body", "confirm",
+	    NULL };
 	static const char *const fkeys[] = { "max_links", "require_japanese",
 	    NULL };
 	static const char *const tkeys[] = { "required", "min_age", "max_age",
@@ -1391,6 +1402,7 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 	    get_str(ld, n, "reply_to_name", &s->reply_to_name) == -1 ||
 	    get_str(ld, n, "honeypot", &s->honeypot) == -1 ||
 	    get_str(ld, n, "redirect", &s->redirect) == -1 ||
+	    get_bool(ld, n, "confirm", &s->confirm) == -1 ||
 	    parse_fields(ld, map_get(n, "fields"), s) == -1)
 		return -1;
 	if (s->norigins == 0) {

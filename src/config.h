@@ -94,6 +94,7 @@ struct site {
 	unsigned max_links;    /* filters.max_links; UINT_MAX: no limit */
 	int require_japanese;
 	int token_required;
+	int confirm;            /* a review step before sending */
 	unsigned token_min_age, token_max_age; /* seconds */
 	char *dkim_selector;   /* NULL: no DKIM signing */
 	char *dkim_key_file;   /* absolute */

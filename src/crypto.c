@@ -22,18 +22,6 @@
 static const char b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-int
-crypto_id(char out[ID_LEN + 1])
-{
-	unsigned char r[ID_BYTES];
-
-	if (RAND_bytes(r, sizeof r) != 1)
-		return -1;
-	/* 15 bytes = 5 groups of 3 → exactly 20 characters, no padding. */
-	crypto_b64url(r, sizeof r, out);
-	return 0;
-}
-
 void
 crypto_b64url(const unsigned char *in, size_t n, char *out)
 {
@@ -48,17 +36,6 @@ crypto_b64url(const unsigned char *in, size_t n, char *out)
 		out[o++] = b64url[v & 63];
 	}
 	out[o] = '\0';
-}
-
-int
-crypto_id_valid(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < ID_LEN; i++)
-		if (s[i] == '\0' || strchr(b64url, s[i]) == NULL)
-			return 0;
-	return s[ID_LEN] == '\0';
 }
 
 int

@@ -1,19 +1,13 @@
 /*
- * crypto — random ids and digests.  The only module that includes OpenSSL
- * headers.  Thread-safe.
+ * crypto — randomness, digests, HMAC and keys.  The only module that
+ * includes OpenSSL headers.  Thread-safe.
  */
 #ifndef FORMPOST_CRYPTO_H
 #define FORMPOST_CRYPTO_H
 
 #include <stddef.h>
 
-#define ID_BYTES 15                   /* 120 random bits */
-#define ID_LEN   20                   /* base64url of ID_BYTES, no padding */
 #define SHA256_LEN 32
-
-/* Writes a fresh random id (ID_LEN URL-safe characters + NUL) into out.
- * Returns 0, or -1 when the random generator fails (answer 503). */
-int crypto_id(char out[ID_LEN + 1]);
 
 /* base64url of in[0..n), n a multiple of 3 (so no padding), into out
  * (room for 4n/3 + 1); NUL-terminated.  Pure. */
@@ -30,10 +24,6 @@ int crypto_sha256_read(long (*read)(void *arg, void *buf, size_t n,
 
 /* Lowercase hex of in[0..n) into out (room for 2n + 1). */
 void crypto_hex(const unsigned char *in, size_t n, char *out);
-
-/* 1 when s is ID_LEN base64url characters (a valid id: safe as a file
- * name and in a Message-ID). */
-int crypto_id_valid(const char *s);
 
 /* n random bytes into out (RAND_bytes).  Returns 0, or -1 when the
  * generator fails (answer 503). */

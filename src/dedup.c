@@ -19,7 +19,7 @@
 
 struct entry {
 	unsigned char key[SHA256_LEN];
-	char id[ID_LEN + 1];
+	char id[ID_BUF];
 	unsigned char used;
 	unsigned char inflight;    /* claimed, its submit not yet answered */
 	time_t t;
@@ -38,11 +38,8 @@ struct dedup {
 static time_t
 monotonic(void *arg)
 {
-	struct timespec ts;
-
 	(void)arg;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
+	return (time_t)(mono_ms() / 1000);
 }
 
 struct dedup *
@@ -165,13 +162,13 @@ find(struct dedup *d, const unsigned char *key, time_t now)
 
 int
 dedup_lookup(struct dedup *d, const unsigned char key[SHA256_LEN],
-    char id[ID_LEN + 1])
+    char id[ID_BUF])
 {
 	struct entry *e;
 
 	pthread_mutex_lock(&d->mu);
 	if ((e = find(d, key, d->clock(d->clock_arg))) != NULL)
-		memcpy(id, e->id, ID_LEN + 1);
+		id_copy(id, e->id);
 	pthread_mutex_unlock(&d->mu);
 	return e != NULL;
 }
@@ -202,7 +199,7 @@ put(struct dedup *d, const unsigned char *key, const char *id, time_t now,
 				victim = &set[i];
 	}
 	memcpy(victim->key, key, SHA256_LEN);
-	memcpy(victim->id, id, ID_LEN + 1);
+	id_copy(victim->id, id);
 	victim->used = 1;
 	victim->inflight = (unsigned char)inflight;
 	victim->t = now;
@@ -210,21 +207,15 @@ put(struct dedup *d, const unsigned char *key, const char *id, time_t now,
 
 int
 dedup_claim(struct dedup *d, const unsigned char key[SHA256_LEN],
-    const char *id, char first[ID_LEN + 1])
+    const char *id, char first[ID_BUF])
 {
 	struct timespec until;
 	struct entry *e;
 	int rc = 0;
 
-	if (!crypto_id_valid(id))
+	if (!id_spool_valid(id))
 		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += LIM_DEDUP_WAIT_MS / 1000;
-	until.tv_nsec += (long)(LIM_DEDUP_WAIT_MS % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	until = mono_after_ms(LIM_DEDUP_WAIT_MS);
 	pthread_mutex_lock(&d->mu);
 	for (;;) {
 		e = find(d, key, d->clock(d->clock_arg));
@@ -234,7 +225,7 @@ dedup_claim(struct dedup *d, const unsigned char key[SHA256_LEN],
 		}
 		/* Settled, or its owner is still at it after the wait:
 		 * the first id (the owner answers its visitor with it). */
-		memcpy(first, e->id, ID_LEN + 1);
+		id_copy(first, e->id);
 		rc = 1;
 		if (!e->inflight ||
 		    pthread_cond_timedwait(&d->resolved, &d->mu, &until) ==
@@ -269,7 +260,7 @@ dedup_record(struct dedup *d, const unsigned char key[SHA256_LEN],
 {
 	time_t now;
 
-	if (!crypto_id_valid(id))
+	if (!id_spool_valid(id))
 		return;
 	pthread_mutex_lock(&d->mu);
 	now = d->clock(d->clock_arg);

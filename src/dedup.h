@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "id.h"
 #include "validate.h"
 
 struct dedup;
@@ -51,7 +52,7 @@ int dedup_key(const char *site, const char *ip, const struct fvals *v,
 /* 1 with the first id copied into id when key was recorded or claimed
  * within the window, else 0. */
 int dedup_lookup(struct dedup *d, const unsigned char key[SHA256_LEN],
-    char id[ID_LEN + 1]);
+    char id[ID_BUF]);
 
 /* Claims key for id (a valid id; -1 otherwise), atomically:
  *  0  the key was new; it is now in flight for id.  The caller submits,
@@ -61,7 +62,7 @@ int dedup_lookup(struct dedup *d, const unsigned char key[SHA256_LEN],
  *     answered as the owner's will be); released meanwhile, the key is
  *     claimed for id and 0 returned instead. */
 int dedup_claim(struct dedup *d, const unsigned char key[SHA256_LEN],
-    const char *id, char first[ID_LEN + 1]);
+    const char *id, char first[ID_BUF]);
 
 /* Forgets id's claim of key (its submit failed), so a resend, or a twin
  * waiting in dedup_claim, can submit.  Anything else under key stays. */
@@ -70,7 +71,7 @@ void dedup_release(struct dedup *d, const unsigned char key[SHA256_LEN],
 
 /* Remembers key → id from now, settling id's claim and waking its
  * twins (a later record of the same key replaces it).  id must be a
- * valid id (crypto_id_valid); others are ignored. */
+ * valid id (id_spool_valid); others are ignored. */
 void dedup_record(struct dedup *d, const unsigned char key[SHA256_LEN],
     const char *id);
 

@@ -29,6 +29,8 @@ struct report {
 	int ja;
 	int worst;
 	int dns_down;          /* the resolver did not answer: stop */
+	int spf_lookups;       /* of the check_host() evaluation under way */
+	int spf_voids;
 	struct dns *dns;
 	char err[512];
 };
@@ -156,7 +158,24 @@ addr_in(const struct dns_list *l, const struct dns_addr *ip, int p4, int p6)
 	return 0;
 }
 
-/* a or mx: 1 match, 0 none, -1 no answer. */
+/* One more DNS-querying term of the evaluation under way; 0 while within
+ * RFC 7208 §4.6.4's budget of LIM_SPF_LOOKUPS, else -1 (permerror): a
+ * hostile or looping zone cannot make the walk grow without end. */
+static int
+spf_spend(struct report *r)
+{
+	return ++r->spf_lookups > LIM_SPF_LOOKUPS ? -1 : 0;
+}
+
+/* A lookup that found nothing; -1 past LIM_SPF_VOID_LOOKUPS (§4.6.4). */
+static int
+spf_void(struct report *r, enum dns_rc rc)
+{
+	return rc == DNS_NONE && ++r->spf_voids > LIM_SPF_VOID_LOOKUPS ?
+	    -1 : 0;
+}
+
+/* a or mx: 1 match, 0 none, -1 no answer, -2 over a limit (permerror). */
 static int
 spf_a_mx(struct report *r, const struct spf_term *t, const char *target,
     const struct dns_addr *ip)
@@ -166,10 +185,14 @@ spf_a_mx(struct report *r, const struct spf_term *t, const char *target,
 	size_t i;
 	int m = 0;
 
+	if (spf_spend(r) == -1)
+		return -2;
 	if (t->kind == SPF_A) {
 		if ((rc = dns_addrs(r->dns, target, &a, r->err, sizeof r->err))
 		    == DNS_ERROR)
 			return -1;
+		if (spf_void(r, rc) == -1)
+			return -2;
 		m = rc == DNS_FOUND && addr_in(&a, ip, t->prefix, t->prefix6);
 		if (rc == DNS_FOUND)
 			dns_list_free(&a);
@@ -178,6 +201,8 @@ spf_a_mx(struct report *r, const struct spf_term *t, const char *target,
 	if ((rc = dns_mx(r->dns, target, &mx, r->err, sizeof r->err)) ==
 	    DNS_ERROR)
 		return -1;
+	if (spf_void(r, rc) == -1)
+		return -2;
 	for (i = 0; rc == DNS_FOUND && i < mx.n && i < LIM_SPF_LOOKUPS && !m;
 	    i++) {
 		enum dns_rc ra = dns_addrs(r->dns, mx.names[i], &a, r->err,
@@ -217,8 +242,11 @@ spf_term_match(struct report *r, const struct spf_term *t, const char *dom,
 	case SPF_A:
 	case SPF_MX:
 		m = spf_a_mx(r, t, target, ip);
-		return m < 0 ? -(SPF_R_TEMPERROR + 1) : m;
+		return m == -2 ? -(SPF_R_PERMERROR + 1) : m < 0 ?
+		    -(SPF_R_TEMPERROR + 1) : m;
 	case SPF_INCLUDE:
+		if (spf_spend(r) == -1)
+			return -(SPF_R_PERMERROR + 1);
 		sub = spf_eval(r, target, ip, depth + 1);
 		if (sub == SPF_R_PASS)
 			return 1;
@@ -244,7 +272,7 @@ spf_eval(struct report *r, const char *domain, const struct dns_addr *ip,
 	size_t i;
 	int macro, m;
 
-	if (rec == NULL || depth > LIM_SPF_LOOKUPS) {
+	if (rec == NULL || depth > LIM_SPF_DEPTH) {
 		free(rec);
 		return SPF_R_PERMERROR;
 	}
@@ -267,6 +295,10 @@ spf_eval(struct report *r, const char *domain, const struct dns_addr *ip,
 	}
 	for (i = 0; !macro && i < rec->n; i++)
 		if (rec->t[i].kind == SPF_REDIRECT) {
+			if (spf_spend(r) == -1) {
+				res = SPF_R_PERMERROR;
+				break;
+			}
 			res = spf_eval(r, rec->t[i].domain, ip, depth + 1);
 			if (res == SPF_R_NONE)
 				res = SPF_R_PERMERROR;
@@ -288,7 +320,7 @@ spf_count(struct report *r, const char *domain, int depth, int *includes_known,
 	int total, macro, sub = SPF_R_PERMERROR;
 	size_t i;
 
-	if (rec == NULL || depth > LIM_SPF_LOOKUPS ||
+	if (rec == NULL || depth > LIM_SPF_DEPTH ||
 	    (sub = spf_fetch(r, domain, rec, &macro, why, sizeof why)) !=
 	    SPF_R_PASS) {
 		free(rec);
@@ -399,11 +431,19 @@ spf_relay(struct report *r, const char *domain, const char *host)
 		return 0;
 	for (i = 0; i < addrs.n && !r->dns_down; i++) {
 		addr_text(&addrs.addrs[i], text, sizeof text);
+		r->spf_lookups = r->spf_voids = 0;
 		res = spf_eval(r, domain, &addrs.addrs[i], 0);
 		if (res == SPF_R_PASS)
 			pass++;
 		else if (res == SPF_R_TEMPERROR)
 			dns_failed(r);
+		else if (res == SPF_R_PERMERROR)
+			say(r, L_ERROR, T(r, "SPF of %s gives permerror for the "
+			    "relay %s (%s): an include is missing or invalid, "
+			    "or it needs more than %d DNS lookups",
+			    "%s の SPF はリレー %s（%s）に対して permerror です。"
+			    "include が存在しないか不正か、DNS 参照が %d 回を超え"
+			    "ます"), domain, host, text, LIM_SPF_LOOKUPS);
 		else if (res == SPF_R_UNKNOWN)
 			say(r, L_WARN, T(r, "cannot tell whether SPF of %s "
 			    "authorises %s (%s): it uses ptr, exists or macros",

@@ -10,19 +10,27 @@
  * plainly not slow); it drops what is not there at accept +
  * read_timeout.  What a request thread still reads is covered by the same
  * deadline, kept by one watchdog thread: a per-read timeout (SO_RCVTIMEO)
- * is defeated by a byte every few seconds, and libfcgi does its reads
- * itself.  The thread hands libfcgi a dup() of the connection as the
- * request's ipcFd and registers the original with its deadline; past it
- * the watchdog calls shutdown(SHUT_RD) on it: both descriptors share the
- * socket, so libfcgi's blocked read() returns end-of-file at once and the
- * request ends as a stream error (dropped unanswered, logged
+ * is defeated by a byte every few seconds.  The thread registers the
+ * connection with its deadline; past it the watchdog calls
+ * shutdown(SHUT_RD) on it, so a blocked read returns end-of-file at once
+ * and the request ends as a stream error (dropped unanswered, logged
  * reason=read_timeout).  The watchdog only touches fds registered under
- * the lock, unregistered before they are closed, and libfcgi only closes
- * its dup, so a recycled fd number is never shut down.  The request's
- * listen_sock is -1, so libfcgi, after a protocol error, cannot accept a
- * connection of its own (its accept() fails with EBADF).  Each connection
- * carries one request (FCGI_KEEP_CONN is not honoured): a kept connection
- * would wait for its next request on a request thread.
+ * the lock, unregistered before they are closed, so a recycled fd number
+ * is never shut down.
+ *
+ * Hostile records.  libfcgi trusts what it reads: the lengths of a
+ * name-value pair (it allocates their sum, and aborts the whole process
+ * when that fails), and a management record (FCGI_GET_VALUES) wherever it
+ * meets one, even inside the body, whose answer it writes into a fixed
+ * buffer.  So libfcgi reads no byte of a connection itself: the intake
+ * walks the head (fcgiscan.h), the thread moves exactly that head into a
+ * socket pair from which FCGX_Accept_r parses the params, reads the body's
+ * STDIN records itself (read_stdin, refusing any other record), and gives
+ * libfcgi a dup() of the connection only to write the answer and close.
+ * The request's listen_sock is -1, so libfcgi, after a protocol error,
+ * cannot accept a connection of its own (its accept() fails with EBADF).
+ * Each connection carries one request (FCGI_KEEP_CONN is not honoured): a
+ * kept connection would wait for its next request on a request thread.
  *
  * Stopping: the intake stops accepting and hands over or drops what it
  * holds; each thread finishes the request in hand, finds nothing more,
@@ -49,7 +57,10 @@
 #include "intake.h"
 #include "limits.h"
 #include "log.h"
+#include "util.h"
 
+#define REC_HEADER 8                 /* FastCGI 1.0 §3.3 */
+#define REC_STDIN  5
 
 /* What the watchdog may cut: one per worker, guarded by the pool lock. */
 struct slot {
@@ -70,6 +81,8 @@ struct fcgi_pool {
 	unsigned n_slots;
 	pthread_t wd;
 	int have_wd, wd_stop;
+	int stopping;                /* no deadline past stop_by; pool lock */
+	struct timespec stop_by;
 };
 
 static int
@@ -216,6 +229,8 @@ slot_arm(struct fcgi_pool *p, struct slot *sl, int fd,
 {
 	pthread_mutex_lock(&p->lock);
 	sl->deadline = *deadline;
+	if (p->stopping && ts_before(&p->stop_by, deadline))
+		sl->deadline = p->stop_by;
 	sl->fd = fd;
 	sl->expired = 0;
 	pthread_cond_signal(&p->cond);
@@ -247,23 +262,76 @@ slot_expired(struct fcgi_pool *p, struct slot *sl)
 	return expired;
 }
 
-/* The handler's view of one request's body. */
+/* The handler's view of one request's body: the STDIN records, read from
+ * the connection by us (FastCGI 1.0 §3.3, §5.3), never by libfcgi, which
+ * would act on any record it met there (see the top of this file). */
 struct body_in {
-	FCGX_Request *r;
+	int fd;                      /* the connection, blocking */
+	unsigned id;                 /* the request id */
+	size_t left, pad;            /* of the current STDIN record */
+	int eof;                     /* the empty STDIN record was read */
 	struct fcgi_pool *p;
 	struct slot *s;
 	int timed_out;               /* a read failed past the deadline */
 };
 
+/* Exactly n bytes from fd into buf; -1 on an error or an early end. */
+static int
+read_full(int fd, void *buf, size_t n)
+{
+	size_t have = 0;
+	ssize_t got;
+
+	while (have < n) {
+		got = recv(fd, (char *)buf + have, n - have, 0);
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return -1;
+		have += (size_t)got;
+	}
+	return 0;
+}
+
+/* Reads up to the next STDIN content; -1 on anything but a STDIN record
+ * of our request (an ABORT_REQUEST too: the request ends unanswered). */
+static int
+next_stdin(struct body_in *b)
+{
+	unsigned char h[REC_HEADER], pad[255];
+
+	while (!b->eof && b->left == 0) {
+		if (read_full(b->fd, pad, b->pad) == -1 ||
+		    read_full(b->fd, h, sizeof h) == -1)
+			return -1;
+		if (h[0] != 1 || h[1] != REC_STDIN ||
+		    ((unsigned)h[2] << 8 | h[3]) != b->id)
+			return -1;
+		b->left = (size_t)h[4] << 8 | h[5];
+		b->pad = h[6];
+		b->eof = b->left == 0;
+	}
+	return 0;
+}
+
 static ssize_t
 read_stdin(void *arg, char *buf, size_t n)
 {
 	struct body_in *b = arg;
-	int len = n > 65536 ? 65536 : (int)n;
-	int got = FCGX_GetStr(buf, len, b->r->in);
+	ssize_t got;
 
-	if (got > 0 || (got == 0 && FCGX_GetError(b->r->in) == 0))
-		return got;
+	if (next_stdin(b) == -1)
+		goto fail;
+	if (b->eof || n == 0)
+		return 0;
+	do
+		got = recv(b->fd, buf, n < b->left ? n : b->left, 0);
+	while (got == -1 && errno == EINTR);
+	if (got <= 0)
+		goto fail;
+	b->left -= (size_t)got;
+	return got;
+fail:
 	b->timed_out = slot_expired(b->p, b->s);
 	return -1;
 }
@@ -305,16 +373,17 @@ log_timeout(const char *ip)
 /* Serves one request; -1 when the body was cut by the read deadline
  * (nothing stored, nothing answered: the caller drops the connection). */
 static int
-serve_one(struct fcgi_pool *p, struct slot *sl, FCGX_Request *r)
+serve_one(struct fcgi_pool *p, struct slot *sl, FCGX_Request *r,
+    const struct intake_conn *c)
 {
 	struct http_req req;
 	struct http_resp resp;
-	struct body_in in = { r, p, sl, 0 };
-	struct timespec t0, t1;
+	struct body_in in = { .fd = c->fd, .id = c->request_id, .p = p,
+	    .s = sl };
+	long long t0 = mono_ms();
 	char ms[24], status[8];
 	const char *event;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(&req, 0, sizeof req);
 	req.method = FCGX_GetParam("REQUEST_METHOD", r->envp);
 	req.request_uri = FCGX_GetParam("REQUEST_URI", r->envp);
@@ -341,9 +410,7 @@ serve_one(struct fcgi_pool *p, struct slot *sl, FCGX_Request *r)
 	if (resp.status == 0)
 		resp.status = 503;
 	respond(r, &resp);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	snprintf(ms, sizeof ms, "%ld", (long)((t1.tv_sec - t0.tv_sec) * 1000 +
-	    (t1.tv_nsec - t0.tv_nsec) / 1000000));
+	snprintf(ms, sizeof ms, "%lld", mono_ms() - t0);
 	snprintf(status, sizeof status, "%d", resp.status);
 	event = resp.event ? resp.event : resp.status < 400 &&
 	    resp.reason == NULL ? "accepted" : resp.status < 400 ?
@@ -354,13 +421,6 @@ serve_one(struct fcgi_pool *p, struct slot *sl, FCGX_Request *r)
 	    "ms", ms, (char *)NULL);
 	http_resp_free(&resp);
 	return 0;
-}
-
-static int
-ts_before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec &&
-	    a->tv_nsec < b->tv_nsec);
 }
 
 /* The watchdog: cuts the read side of every connection past its
@@ -398,35 +458,68 @@ watchdog(void *arg)
 }
 
 /* 1 when the params are within LIM_FCGI_PARAMS and LIM_FCGI_PARAMS_BYTES.
- * libfcgi has already read them, within the read deadline; this keeps
- * an oversized set away from the handler and says so in the log. */
+ * The intake has checked their declared lengths already (fcgiscan.h);
+ * this second look at what libfcgi made of them costs little. */
 static int
 params_ok(char **envp)
 {
 	size_t n, bytes = 0;
 
 	for (n = 0; envp && envp[n]; n++) {
-		bytes += strlen(envp[n]);
+		bytes += strlen(envp[n]) - 1;    /* NAME=VALUE */
 		if (n >= LIM_FCGI_PARAMS || bytes > LIM_FCGI_PARAMS_BYTES)
 			return 0;
 	}
 	return 1;
 }
 
+/* Moves the head (c->head_len bytes, queued: the intake has walked them)
+ * off the connection into a socket pair, and returns the pair's end for
+ * libfcgi's FCGX_Accept_r: it reads the head there and then meets the
+ * end of the stream, never a byte of the body.  -1 on failure. */
+static int
+head_pair(const struct intake_conn *c)
+{
+	char *buf = malloc(c->head_len ? c->head_len : 1);
+	int sp[2] = { -1, -1 }, rc = -1;
+
+	if (buf == NULL || read_full(c->fd, buf, c->head_len) == -1 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
+		goto out;
+	/* At most LIM_FCGI_INTAKE_PEEK: within a fresh pair's buffer. */
+	if (send(sp[0], buf, c->head_len, MSG_DONTWAIT | MSG_NOSIGNAL) ==
+	    (ssize_t)c->head_len) {
+		rc = sp[1];
+		sp[1] = -1;
+	}
+out:
+	if (sp[0] != -1)
+		close(sp[0]);
+	if (sp[1] != -1)
+		close(sp[1]);
+	free(buf);
+	return rc;
+}
+
 /* Serves the one request of a connection the intake handed over (its
- * records are queued); conn stays ours, libfcgi reads, writes and closes
- * a dup of it. */
+ * head is queued and was accepted by fcgiscan.h).  libfcgi parses the
+ * head from a socket pair (head_pair), we read the body (read_stdin), and
+ * libfcgi writes the answer to, and closes, a dup of the connection;
+ * conn itself stays ours. */
 static void
 serve_conn(struct fcgi_pool *p, struct slot *sl, FCGX_Request *r,
     const struct intake_conn *c)
 {
-	if ((r->ipcFd = dup(c->fd)) == -1) {
-		log_event(LOG_WARN, "accept_failed", "error", strerror(errno),
-		    (char *)NULL);
+	slot_arm(p, sl, c->fd, &c->deadline);
+	if ((r->ipcFd = head_pair(c)) == -1) {
+		if (slot_disarm(p, sl))
+			log_timeout(c->peer);
+		else
+			log_event(LOG_WARN, "accept_failed", "error",
+			    strerror(errno), (char *)NULL);
 		close(c->fd);
 		return;
 	}
-	slot_arm(p, sl, c->fd, &c->deadline);
 	/* Else FCGX_Accept_r's opening Finish closes the fd just handed
 	 * over; on failure it closes it and fails on listen_sock -1
 	 * instead of accepting. */
@@ -437,22 +530,20 @@ serve_conn(struct fcgi_pool *p, struct slot *sl, FCGX_Request *r,
 		close(c->fd);
 		return;
 	}
-	/* libfcgi takes an end of stream between two params for the end of
-	 * the set: a cut connection must not pass as a request with half
-	 * its params. */
-	if (FCGX_GetError(r->in) != 0 || slot_expired(p, sl) ||
+	close(r->ipcFd);
+	r->ipcFd = dup(c->fd);
+	/* Defence in depth: the intake has counted the params already. */
+	if (r->ipcFd == -1 || FCGX_GetError(r->in) != 0 ||
 	    !params_ok(r->envp)) {
-		if (slot_expired(p, sl))
-			log_timeout(c->peer);
-		else if (FCGX_GetError(r->in) == 0)
+		if (r->ipcFd != -1 && FCGX_GetError(r->in) == 0)
 			log_event(LOG_WARN, "rejected", "reason",
-			    "params_too_large", "ip", c->peer, (char *)NULL);
+			    "params", "ip", c->peer, (char *)NULL);
 		FCGX_Free(r, 1);
 	} else {
 		/* One request per connection: a kept one would wait for
 		 * the next request on this thread, outside the intake. */
 		r->keepConnection = 0;
-		if (serve_one(p, sl, r) == -1)
+		if (serve_one(p, sl, r, c) == -1)
 			FCGX_Free(r, 1);
 		else
 			FCGX_Finish_r(r);
@@ -572,9 +663,20 @@ fcgi_stop(struct fcgi_pool *p)
 
 	if (p == NULL)
 		return;
-	/* The intake stops accepting and hands over (or drops, at their
-	 * deadline) what it holds; then each thread finishes the request
-	 * in hand and finds nothing more. */
+	/* A request still arriving gets LIM_STOP_READ_GRACE at most, so
+	 * that a slow peer cannot hold the stop for read_timeout (nor past
+	 * the service manager's patience, which would kill the process and
+	 * every request in it).  The intake stops accepting and hands over
+	 * (or drops, at their deadline) what it holds; then each thread
+	 * finishes the request in hand and finds nothing more. */
+	pthread_mutex_lock(&p->lock);
+	p->stop_by = mono_after_ms(LIM_STOP_READ_GRACE * 1000LL);
+	p->stopping = 1;
+	for (i = 0; i < p->n_slots; i++)
+		if (ts_before(&p->stop_by, &p->slots[i].deadline))
+			p->slots[i].deadline = p->stop_by;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
 	intake_stop(p->in);
 	for (i = 0; i < p->n; i++)
 		pthread_join(p->threads[i], NULL);

@@ -34,9 +34,9 @@ struct fcgi_pool;
  * request must have sent its params and its whole body within
  * read_timeout seconds of its accept; past it the request is dropped
  * unanswered and logged event=rejected reason=read_timeout, and slow peers
- * wait in the intake, not on request threads.  A param set over
- * LIM_FCGI_PARAMS / LIM_FCGI_PARAMS_BYTES is dropped and logged
- * reason=params_too_large.  One request per connection.  peer_ok may be
+ * wait in the intake, not on request threads.  A malformed param set,
+ * or one over LIM_FCGI_PARAMS / LIM_FCGI_PARAMS_BYTES, is dropped before
+ * libfcgi reads it and logged reason=params (intake.h).  One request per connection.  peer_ok may be
  * NULL (unix socket); it is asked before any byte is read.  Returns the
  * pool or NULL + err. */
 struct fcgi_pool *fcgi_start(int fd, unsigned n, unsigned read_timeout,

@@ -163,9 +163,11 @@ static const char form_tmpl[] =
 "data-fp-sending=\"{{_t_sending}}\" data-fp-sent=\"{{_t_sent}}\" "
 "data-fp-number=\"{{_t_number}}\" "
 "data-fp-carrier=\"{{_t_carrier}}\" "
-"data-fp-review=\"{{_t_review}}\" data-fp-back=\"{{_t_back}}\"></div>\n"
+"data-fp-review=\"{{_t_review}}\" data-fp-back=\"{{_t_back}}\" "
+"data-fp-send=\"{{_t_submit}}\"></div>\n"
 "{{/_fetch}}\n"
-"<button type=\"submit\" class=\"fp-submit\">{{_t_submit}}</button>\n"
+"<button type=\"submit\" class=\"fp-submit\">{{#_confirm}}{{_t_check}}"
+"{{/_confirm}}{{^_confirm}}{{_t_submit}}{{/_confirm}}</button>\n"
 "</form>\n"
 "{{#_script}}\n"
 "<script>\n"
@@ -299,7 +301,7 @@ static const char form_tmpl[] =
 "      add(dl, 'dd', [].concat(x.value == null ? '' : "
 "x.value).join(', '));\n"
 "    });\n"
-"    ok = add(st, 'button', part(f, 'submit').fpText);\n"
+"    ok = add(st, 'button', attr(st, 'send'));\n"
 "    back = add(st, 'button', attr(st, 'back'));\n"
 "    ok.type = back.type = 'button';\n"
 "    ok.className = 'fp-submit';\n"
@@ -366,6 +368,7 @@ static const struct {
 	{ "_t_honeypot", "この欄は空のままにしてください",
 	  "Leave this field empty" },
 	{ "_t_submit", "送信する", "Send" },
+	{ "_t_check", "入力内容を確認する", "Review" },  /* confirm: true */
 	{ "_t_sending", "送信しています…", "Sending…" },
 	{ "_t_sent", "送信しました。お問い合わせありがとうございます。",
 	  "Thank you: your message has been sent." },
@@ -393,7 +396,7 @@ static const char *const names[] = {
 	"_label", "_required", "_is_group", "_is_consent", "_is_labelled",
 	"_is_select", "_is_multiline", "_is_file", "_is_input", "_options",
 	"_option", "_input_type", "_input_mode", "_autocomplete", "_minlength",
-	"_maxlength", "_accept",
+	"_maxlength", "_accept", "_confirm",
 };
 
 #define FG_FIELD_VARS 24   /* variables of one field's scope */
@@ -629,6 +632,7 @@ root_scope(const struct site *s, const struct formgen_opts *o,
 	vl_set(&l, "_fetch", flag(o->fetch));
 	vl_set(&l, "_script", flag(o->fetch || s->token_required));
 	vl_set(&l, "_honeypot", s->honeypot);
+	vl_set(&l, "_confirm", flag(s->confirm));
 	vl_set(&l, "_fields", "");
 	l.v[l.n - 1].is_list = 1;
 	l.v[l.n - 1].items = fields;

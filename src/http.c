@@ -2,11 +2,12 @@
  * http — the request pipeline.  Order matters and is cheapest-first:
  * route → site → method → origin → content type → length (413 before a
  * byte is read) → rate limit → read (413 while reading, a short body is an
- * abort) → parse → honeypot → validate → compose → submit → answer.  A
- * success answer is written only after submit says the message is
- * durable.  Visitors get generic pages; the log gets the reason.  A POST
- * runs as three lists of steps (admit_steps, judge_steps, store_steps
- * below), answered in one place from the verdict that ends it.
+ * abort) → parse → honeypot → validate → (review step, doc/design.md "The
+ * review step") → compose → submit → answer.  A success answer is written
+ * only after submit says the message is durable.  Visitors get generic
+ * pages; the log gets the reason.  A POST runs as three lists of steps
+ * (admit_steps, judge_steps, store_steps below), answered in one place
+ * from the verdict that ends it.
  */
 #include "http.h"
 
@@ -15,7 +16,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "confirm.h"
 #include "crypto.h"
+#include "id.h"
 #include "dedup.h"
 #include "file.h"
 #include "form.h"
@@ -24,6 +27,7 @@
 #include "log.h"
 #include "ratelimit.h"
 #include "token.h"
+#include "util.h"
 #include "validate.h"
 
 struct status_text {
@@ -209,9 +213,8 @@ http_origin_ok(const struct site *s, const char *origin, const char *referer,
  * page).  An allowed Origin lets any Referer through http_origin_ok, so a
  * foreign one must not be reflected as a link.  Borrowed from req. */
 static const char *
-page_url(const struct site *s, const struct http_req *req)
+page_ok(const struct site *s, const char *p)
 {
-	const char *p = req->referer;
 	size_t i;
 
 	if (p == NULL)
@@ -224,6 +227,27 @@ page_url(const struct site *s, const struct http_req *req)
 		if (origin_match(s->origins[i], p, 1))
 			return p;
 	return NULL;
+}
+
+static const char *
+page_url(const struct site *s, const struct http_req *req)
+{
+	return page_ok(s, req->referer);
+}
+
+/* The page for a post: a `_page` that formpost's own review and form
+ * pages carry (their Referer is formpost's URL, not the visitor's form),
+ * under the same rules as the Referer, else the Referer.  Borrowed from
+ * f or req. */
+static const char *
+post_page(const struct site *s, const struct http_req *req,
+    const struct form *f)
+{
+	const struct form_field *pg = form_get(f, "_page");
+
+	if (pg && pg->value_len == strlen(pg->value) && page_ok(s, pg->value))
+		return pg->value;
+	return page_url(s, req);
 }
 
 static int
@@ -488,12 +512,9 @@ parse_length(const char *s, unsigned long long *out)
 static uint64_t
 now_ms(const struct http_ctx *ctx)
 {
-	struct timespec ts;
-
 	if (ctx->now_ms)
 		return ctx->now_ms();
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)mono_ms();
 }
 
 static uint64_t
@@ -521,7 +542,7 @@ nonce_key(const unsigned char nonce[TOKEN_NONCE_LEN],
 static int
 answer_success(const struct http_ctx *ctx, const struct http_req *req,
     struct http_resp *r, const struct site *s, const struct fvals *v,
-    const char *id, const char *date)
+    const char *id, const char *date, const char *page)
 {
 	struct page_facts pf;
 
@@ -542,7 +563,7 @@ answer_success(const struct http_ctx *ctx, const struct http_req *req,
 	pf.id = id;
 	pf.date = date;
 	pf.ip = req->remote_addr;
-	pf.page = page_url(s, req);
+	pf.page = page;
 	return pages_render(ctx->pg, s, PAGE_THANKS, v, &pf, &r->body);
 }
 
@@ -584,14 +605,86 @@ json_field_errors(struct buf *b, const struct site *s, const struct fvals *v)
 	buf_adds(b, "]}");
 }
 
+/* The review step as JSON: the signed _confirm and each field's name,
+ * label and normalised value in config order. */
+static void
+json_review(struct buf *b, const struct site *s, const struct fvals *v,
+    const char *confirm)
+{
+	size_t i;
+
+	buf_adds(b, "{\"ok\":true,\"confirm\":");
+	json_buf_string(b, confirm);
+	buf_adds(b, ",\"fields\":[");
+	for (i = 0; i < s->nfields; i++) {
+		buf_adds(b, i ? ",{\"name\":" : "{\"name\":");
+		json_buf_string(b, s->fields[i].name);
+		buf_adds(b, ",\"label\":");
+		json_buf_string(b, s->fields[i].label);
+		buf_adds(b, ",\"value\":");
+		json_buf_string(b, i < v->n ? v->v[i].value : "");
+		buf_adds(b, "}");
+	}
+	buf_adds(b, "]}");
+}
+
+/* The form page's fresh token (sites that require one): the form comes
+ * back from formpost itself, not from the page whose script fetched the
+ * first token, and without one its next post would be dropped.  NULL
+ * when the site has no token or none could be made. */
+static const char *
+form_token(const struct http_ctx *ctx, const struct site *s,
+    char tok[TOKEN_LEN + 1])
+{
+	if (!s->token_required || ctx->token_key == NULL ||
+	    token_issue(ctx->token_key, s->name, wall_ms(ctx), tok) == -1)
+		return NULL;
+	return tok;
+}
+
+/* 200 with the review page (confirm != NULL) or, for the review page's
+ * 修正する, the form with every value kept; 0, or -1 (OOM). */
+static int
+answer_review(const struct http_ctx *ctx, const struct http_req *req,
+    struct http_resp *r, const struct site *s, const struct fvals *v,
+    const char *confirm, const char *page)
+{
+	struct page_facts pf;
+	char action[512], tok[TOKEN_LEN + 1];
+
+	r->status = 200;
+	r->event = confirm ? "review" : "edit";
+	r->id[0] = '\0';            /* no message: nothing to name */
+	common_headers(r, s, wants_json(req));
+	cors_headers(r, s, req);
+	if (wants_json(req) && confirm) {
+		json_review(&r->body, s, v, confirm);
+		return 0;
+	}
+	if (wants_json(req)) {
+		buf_adds(&r->body, "{\"ok\":true,\"edit\":true}");
+		return 0;
+	}
+	form_action(req, action, sizeof action);
+	memset(&pf, 0, sizeof pf);
+	pf.action = action;
+	pf.ip = req->remote_addr;
+	pf.page = page;
+	pf.confirm = confirm;
+	pf.token = confirm ? NULL : form_token(ctx, s, tok);
+	return pages_render(ctx->pg, s, confirm ? PAGE_CONFIRM : PAGE_FORM, v,
+	    &pf, &r->body);
+}
+
 /* 422: the form again with its errors (or them as JSON); 0, or -1 when
  * the page could not be rendered (OOM). */
 static int
 answer_invalid(const struct http_ctx *ctx, const struct http_req *req,
-    struct http_resp *r, const struct site *s, const struct fvals *v)
+    struct http_resp *r, const struct site *s, const struct fvals *v,
+    const char *page)
 {
 	struct page_facts pf;
-	char action[512];
+	char action[512], tok[TOKEN_LEN + 1];
 
 	r->status = 422;
 	r->reason = "invalid";
@@ -605,7 +698,8 @@ answer_invalid(const struct http_ctx *ctx, const struct http_req *req,
 	memset(&pf, 0, sizeof pf);
 	pf.action = action;
 	pf.ip = req->remote_addr;
-	pf.page = page_url(s, req);
+	pf.page = page;
+	pf.token = form_token(ctx, s, tok);
 	return pages_render(ctx->pg, s, PAGE_FORM, v, &pf, &r->body);
 }
 
@@ -615,8 +709,8 @@ answer_invalid(const struct http_ctx *ctx, const struct http_req *req,
  * until one returns a verdict other than V_NEXT:
  *
  *   admit    origin, content type, length, rate limit, body
- *   judge    parse, stamp (id, date), honeypot, token, validate,
- *            double submit, token replay
+ *   judge    parse, stamp (id, date), honeypot, review mode, token,
+ *            validate, review step, double submit, token replay
  *   store    compose, commit
  *
  * Steps share one struct post and never answer: the verdict they return
@@ -646,6 +740,9 @@ enum verdict {
 	V_INVALID,
 	V_DUPLICATE,          /* the first post's id and answer */
 	V_REPLAYED,
+	V_REVIEW,             /* confirm: true, values valid: the review page */
+	V_EDIT,               /* the review page's 修正する: the form again */
+	V_CONFIRM,            /* a forged or expired _confirm; reason set */
 	V_COMPOSE_FAILED,
 	V_STORE_FAILED,
 	V_ACCEPTED,
@@ -653,7 +750,8 @@ enum verdict {
 
 /* How a verdict is answered.  A_QUIET is the success answer without the
  * values: bots and replays learn nothing from it. */
-enum answer_kind { A_ERROR, A_SUCCESS, A_QUIET, A_INVALID };
+enum answer_kind { A_ERROR, A_SUCCESS, A_QUIET, A_INVALID, A_REVIEW,
+    A_EDIT };
 
 struct answer {
 	enum answer_kind kind;
@@ -698,6 +796,9 @@ verdict_answer(enum verdict v)
 	                            "duplicate" };
 	case V_REPLAYED:        return (struct answer){ A_QUIET, 0,
 	                            "token_replayed" };
+	case V_REVIEW:          return (struct answer){ A_REVIEW, 200, NULL };
+	case V_EDIT:            return (struct answer){ A_EDIT, 200, NULL };
+	case V_CONFIRM:         return (struct answer){ A_QUIET, 0, NULL };
 	case V_COMPOSE_FAILED:  return (struct answer){ A_ERROR, 503,
 	                            "compose_failed" };
 	case V_STORE_FAILED:    return (struct answer){ A_ERROR, 503,
@@ -734,6 +835,9 @@ struct post {
 	unsigned char key[SHA256_LEN], nkey[SHA256_LEN];
 	int claim;                   /* 0: holds the double-submit claim */
 	int nclaim;                  /* 0: holds its token nonce's claim */
+	enum review { R_NONE, R_FIRST, R_BACK, R_SEND } review;
+	char confirm[CONFIRM_LEN + 1]; /* the review page's _confirm */
+	int step_page;               /* answered with a review or edit page */
 	/* store */
 	struct mail m;
 };
@@ -953,7 +1057,7 @@ judge_stamp(struct post *p)
 {
 	struct tm tm;
 
-	if (crypto_id(p->r->id) == -1)
+	if (id_new(p->r->id) == -1)
 		return V_RANDOM_FAILED;
 	p->mf.now = time(NULL);
 	localtime_r(&p->mf.now, &tm);
@@ -974,6 +1078,29 @@ judge_honeypot(struct post *p)
 	return hp && hp->value_len ? V_HONEYPOT : V_NEXT;
 }
 
+/* Which step of a review site this post is (doc/design.md "The review
+ * step"): the first post, the review page's 修正する (_back=1), or its
+ * 送信する (_confirm). */
+static enum verdict
+judge_mode(struct post *p)
+{
+	const struct form_field *f;
+
+	if (!p->s->confirm)
+		p->review = R_NONE;
+	else if ((f = form_get(&p->form, "_back")) != NULL &&
+	    f->value_len == 1 && f->value[0] == '1')
+		p->review = R_BACK;
+	else if (form_get(&p->form, "_confirm") != NULL)
+		p->review = R_SEND;
+	else
+		p->review = R_FIRST;
+	return V_NEXT;
+}
+
+/* Only the first step of a review site shows the token (min_age and
+ * max_age); the second carries _confirm, which only a post that passed
+ * it can have, and which binds the token's nonce. */
 static enum verdict
 judge_token(struct post *p)
 {
@@ -981,7 +1108,8 @@ judge_token(struct post *p)
 	const struct form_field *tf;
 	enum token_rc trc = TOKEN_INVALID;
 
-	if (!s->token_required)
+	if (!s->token_required || p->review == R_BACK ||
+	    p->review == R_SEND)
 		return V_NEXT;
 	tf = form_get(&p->form, "_token");
 	if (tf && p->ctx->token_key)
@@ -1004,11 +1132,94 @@ judge_validate(struct post *p)
 	return p->v.nerrors ? V_INVALID : V_NEXT;
 }
 
+/* The site's fields as confirm signs them: names and normalised values
+ * in config order.  Caller frees; NULL on OOM. */
+static struct confirm_item *
+confirm_items(const struct post *p)
+{
+	struct confirm_item *it = calloc(p->s->nfields + 1, sizeof *it);
+	size_t i;
+
+	for (i = 0; it && i < p->s->nfields; i++) {
+		it[i].name = p->s->fields[i].name;
+		it[i].value = i < p->v.n ? p->v.v[i].value : "";
+		it[i].len = i < p->v.n ? p->v.v[i].len : 0;
+	}
+	return it;
+}
+
+/* A review page's _confirm for the values, bound to the token's nonce
+ * when the post had one (one token, one message), else a fresh one. */
+static enum verdict
+review_issue(struct post *p, const struct confirm_item *it)
+{
+	if (!p->have_nonce && crypto_random(p->nonce, sizeof p->nonce) == -1)
+		return V_RANDOM_FAILED;
+	if (p->ctx->token_key == NULL || confirm_make(p->ctx->token_key,
+	    p->s->name, it, p->s->nfields, wall_ms(p->ctx), p->nonce,
+	    p->confirm) == -1)
+		return V_NOMEM;
+	return V_REVIEW;
+}
+
+/* The review step: nothing is stored before 送信する posts back a
+ * _confirm that verifies for exactly these values.  Changed values get a
+ * new review page; a forged, foreign or expired one is a spam verdict. */
+static enum verdict
+judge_review(struct post *p)
+{
+	const struct form_field *cf;
+	struct confirm_item *it;
+	enum confirm_rc rc;
+	enum verdict v;
+	char first[ID_BUF];
+
+	if (p->review == R_NONE)
+		return V_NEXT;
+	if (p->review == R_BACK)
+		return V_EDIT;
+	if ((it = confirm_items(p)) == NULL)
+		return V_NOMEM;
+	if (p->review == R_FIRST) {
+		nonce_key(p->nonce, p->nkey);
+		v = p->have_nonce && p->ctx->nonces && dedup_lookup(
+		    p->ctx->nonces, p->nkey, first) ? V_REPLAYED :
+		    review_issue(p, it);
+		free(it);
+		return v;
+	}
+	cf = form_get(&p->form, "_confirm");
+	rc = p->ctx->token_key == NULL ? CONFIRM_INVALID :
+	    confirm_verify(p->ctx->token_key, p->s->name, it, p->s->nfields,
+	    cf->value, cf->value_len, wall_ms(p->ctx), p->s->token_max_age,
+	    p->nonce);
+	switch (rc) {
+	case CONFIRM_OK:
+		p->have_nonce = 1;
+		v = V_NEXT;
+		break;
+	case CONFIRM_CHANGED:
+		p->have_nonce = 1;
+		p->reason = confirm_reason(rc);
+		v = review_issue(p, it);
+		break;
+	case CONFIRM_ERROR:
+		v = V_NOMEM;
+		break;
+	default:
+		p->reason = confirm_reason(rc);
+		v = V_CONFIRM;
+		break;
+	}
+	free(it);
+	return v;
+}
+
 /* A double click or resend: the first answer, no second mail. */
 static enum verdict
 judge_duplicate(struct post *p)
 {
-	char first[ID_LEN + 1];
+	char first[ID_BUF];
 
 	if (p->ctx->dedup == NULL || dedup_key(p->s->name,
 	    p->req->remote_addr, &p->v, p->key) != 0)
@@ -1016,7 +1227,7 @@ judge_duplicate(struct post *p)
 	p->claim = dedup_claim(p->ctx->dedup, p->key, p->r->id, first);
 	if (p->claim != 1)
 		return V_NEXT;
-	memcpy(p->r->id, first, sizeof first);
+	id_copy(p->r->id, first);
 	return V_DUPLICATE;
 }
 
@@ -1025,7 +1236,7 @@ judge_duplicate(struct post *p)
 static enum verdict
 judge_replay(struct post *p)
 {
-	char first[ID_LEN + 1];
+	char first[ID_BUF];
 
 	if (!p->have_nonce || p->ctx->nonces == NULL)
 		return V_NEXT;
@@ -1035,8 +1246,8 @@ judge_replay(struct post *p)
 }
 
 static const post_step judge_steps[] = {
-	judge_parse, judge_stamp, judge_honeypot, judge_token, judge_validate,
-	judge_duplicate, judge_replay,
+	judge_parse, judge_stamp, judge_honeypot, judge_mode, judge_token,
+	judge_validate, judge_review, judge_duplicate, judge_replay,
 };
 
 /* --- store: a success answer only once the message is durable */
@@ -1048,7 +1259,7 @@ store_compose(struct post *p)
 
 	p->mf.id = p->r->id;
 	p->mf.ip = p->req->remote_addr;
-	p->mf.page = page_url(p->s, p->req);
+	p->mf.page = post_page(p->s, p->req, &p->form);
 	if (mail_compose(p->s, p->ctx->pg, &p->v, &p->mf, &p->m, err,
 	    sizeof err) == -1) {
 		log_event(LOG_ERROR, "compose_failed", "site", p->s->name,
@@ -1094,6 +1305,8 @@ post_answer(struct post *p, enum verdict v)
 	struct http_resp *r = p->r;
 	struct answer a = verdict_answer(v);
 	const char *reason = a.reason ? a.reason : p->reason;
+	/* Parsed or not, the page a visitor came from. */
+	const char *page = post_page(p->s, req, &p->form);
 	int rc = 0;
 
 	switch (a.kind) {
@@ -1103,13 +1316,20 @@ post_answer(struct post *p, enum verdict v)
 		    not_utf8_ja : not_utf8_en);
 		return;
 	case A_INVALID:
-		rc = answer_invalid(ctx, req, r, p->s, &p->v);
+		rc = answer_invalid(ctx, req, r, p->s, &p->v, page);
+		break;
+	case A_REVIEW:
+	case A_EDIT:
+		p->step_page = 1;
+		r->reason = p->reason;
+		rc = answer_review(ctx, req, r, p->s, &p->v,
+		    a.kind == A_REVIEW ? p->confirm : NULL, page);
 		break;
 	case A_SUCCESS:
 	case A_QUIET:
 		r->reason = reason;
 		rc = answer_success(ctx, req, r, p->s, a.kind == A_SUCCESS ?
-		    &p->v : NULL, r->id, p->date);
+		    &p->v : NULL, r->id, p->date, page);
 		break;
 	}
 	if (rc == -1)
@@ -1127,8 +1347,9 @@ post_end(struct post *p)
 		dedup_release(p->ctx->dedup, p->key, p->r->id);
 	if (p->nclaim == 0)
 		dedup_release(p->ctx->nonces, p->nkey, p->r->id);
-	/* Accepted and spam-verdict posts count; the rest are given back. */
-	if (p->taken && p->r->status >= 400)
+	/* Accepted and spam-verdict posts count; the rest, and the review
+	 * step's pages (rate_limit counts messages), are given back. */
+	if (p->taken && (p->r->status >= 400 || p->step_page))
 		ratelimit_refund(p->ctx->rl, s->name, p->req->remote_addr,
 		    s->rate_count, s->rate_window, now_ms(p->ctx));
 	free(p->body);

@@ -14,7 +14,7 @@
 #define MIN_SLOTS 64
 
 struct slot {
-	char id[ID_LEN];       /* not NUL-terminated */
+	char id[ID_BUF];
 	unsigned refs;         /* 0: empty */
 };
 
@@ -30,7 +30,7 @@ hash(const char *id)
 	uint64_t h = 1469598103934665603ULL;
 	size_t i;
 
-	for (i = 0; i < ID_LEN; i++) {
+	for (i = 0; id[i] != '\0'; i++) {
 		h ^= (unsigned char)id[i];
 		h *= 1099511628211ULL;
 	}
@@ -66,7 +66,7 @@ find(const struct idset *set, const char *id)
 {
 	size_t i = hash(id) & (set->cap - 1);
 
-	while (set->s[i].refs && memcmp(set->s[i].id, id, ID_LEN) != 0)
+	while (set->s[i].refs && strcmp(set->s[i].id, id) != 0)
 		i = (i + 1) & (set->cap - 1);
 	return i;
 }
@@ -93,7 +93,7 @@ idset_add(struct idset *set, const char *id)
 {
 	size_t i;
 
-	if (!crypto_id_valid(id))
+	if (!id_spool_valid(id))
 		return -1;
 	i = find(set, id);
 	if (set->s[i].refs)
@@ -104,7 +104,7 @@ idset_add(struct idset *set, const char *id)
 			return -1;
 		i = find(set, id);
 	}
-	memcpy(set->s[i].id, id, ID_LEN);
+	id_copy(set->s[i].id, id);
 	set->s[i].refs = 1;
 	set->n++;
 	return 1;
@@ -115,7 +115,7 @@ idset_drop(struct idset *set, const char *id)
 {
 	size_t i, j, k, mask = set->cap - 1;
 
-	if (!crypto_id_valid(id) || set->s[i = find(set, id)].refs == 0)
+	if (!id_spool_valid(id) || set->s[i = find(set, id)].refs == 0)
 		return 0;
 	if (--set->s[i].refs > 0)
 		return (long)set->s[i].refs;
@@ -139,7 +139,7 @@ idset_drop(struct idset *set, const char *id)
 unsigned
 idset_get(const struct idset *set, const char *id)
 {
-	return crypto_id_valid(id) ? set->s[find(set, id)].refs : 0;
+	return id_spool_valid(id) ? set->s[find(set, id)].refs : 0;
 }
 
 size_t

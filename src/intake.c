@@ -5,8 +5,11 @@
  * holds a few bytes of bookkeeping: each connection is watched
  * edge-triggered, and at each arrival FIONREAD says how much is queued;
  * only when that reaches the next record header do we MSG_PEEK (never
- * read) and walk the headers (FastCGI 1.0 §3.3).  libfcgi then reads the
- * request from the kernel on a request thread without waiting.
+ * read) and walk the records (fcgiscan.h).  libfcgi then reads the
+ * request from the kernel on a request thread without waiting, and never
+ * a head the walk did not accept: it trusts the declared lengths of the
+ * params (it allocates their sum, and aborts the process when that
+ * fails).
  *
  * A request is handed over when its empty FCGI_STDIN record is queued, or
  * once LIM_FCGI_INTAKE_BYTES are queued: a peer that fast is not slow,
@@ -38,18 +41,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fcgiscan.h"
 #include "limits.h"
 #include "log.h"
+#include "util.h"
 
 #define REC_HEADER 8                  /* FastCGI 1.0 §3.3 */
-#define REC_PARAMS 4
-#define REC_STDIN  5
 #define PAUSE_MS   100                /* accept back-off on EMFILE & co */
 
 struct held {
 	struct intake_conn c;
-	size_t pos;                   /* offset of the next record header */
-	int params_done;              /* the empty FCGI_PARAMS is queued */
+	struct fcgi_scan scan;        /* the walk so far */
 	struct held *next;
 };
 
@@ -65,19 +67,14 @@ struct intake {
 	size_t nheld;                 /* held + ready; guarded by lock */
 	int accepting;                /* listener in the epoll set */
 	struct timespec resume;       /* paused until, after EMFILE */
-	unsigned char *scratch;       /* LIM_FCGI_INTAKE_BYTES */
+	int stop_set;                 /* stopping: no deadline past stop_by */
+	struct timespec stop_by;      /* intake thread only */
+	unsigned char *scratch;       /* LIM_FCGI_INTAKE_PEEK */
 	pthread_mutex_t lock;         /* guards ready, nheld, done */
 	pthread_cond_t cond;
 	struct held *ready, **ready_tail;
 	int done;                     /* the thread has ended */
 };
-
-static int
-before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec &&
-	    a->tv_nsec < b->tv_nsec);
-}
 
 static long
 ms_until(const struct timespec *t, const struct timespec *now)
@@ -132,6 +129,8 @@ static void
 hand_over(struct intake *in, struct held *h)
 {
 	unlink_held(in, h);
+	h->c.head_len = h->scan.head_len;
+	h->c.request_id = h->scan.id;
 	h->next = NULL;
 	pthread_mutex_lock(&in->lock);
 	*in->ready_tail = h;
@@ -140,16 +139,17 @@ hand_over(struct intake *in, struct held *h)
 	pthread_mutex_unlock(&in->lock);
 }
 
-/* Walks the queued record headers of h; hands it over, drops it, or
- * leaves it for the next arrival.  A peer that stopped sending (ended)
- * with bytes queued is handed over all the same: its request thread
- * sees the short request and answers it as before (client_aborted). */
+/* Walks what h has queued (fcgiscan.h); hands it over, drops it, or
+ * leaves it for the next arrival.  A head must be whole and accepted
+ * before a request thread sees any of it: libfcgi trusts its lengths.
+ * After that, a peer that stopped sending (ended) is handed over all the
+ * same: its request thread sees the short body and answers it as before
+ * (client_aborted). */
 static void
 examine(struct intake *in, struct held *h, int ended)
 {
-	unsigned char *b = in->scratch;
+	enum fcgi_scan_rc rc;
 	ssize_t got;
-	size_t clen;
 	int queued;
 
 	if (ioctl(h->c.fd, FIONREAD, &queued) == -1 || queued < 0) {
@@ -160,33 +160,28 @@ examine(struct intake *in, struct held *h, int ended)
 		drop(in, h, NULL);           /* the peer left */
 		return;
 	}
-	if ((size_t)queued < h->pos + REC_HEADER &&
-	    (size_t)queued < LIM_FCGI_INTAKE_BYTES) {
-		if (ended)
-			hand_over(in, h);
+	/* Peek again only when the walk can go on: a peer trickling a large
+	 * record byte by byte must not cost a copy of it per byte. */
+	if (!ended && (size_t)queued < h->scan.want &&
+	    (size_t)queued < LIM_FCGI_INTAKE_PEEK &&
+	    (!h->scan.params_done || (size_t)queued < LIM_FCGI_INTAKE_BYTES))
 		return;
-	}
-	got = recv(h->c.fd, b, LIM_FCGI_INTAKE_BYTES, MSG_PEEK | MSG_DONTWAIT);
+	got = recv(h->c.fd, in->scratch, LIM_FCGI_INTAKE_PEEK,
+	    MSG_PEEK | MSG_DONTWAIT);
 	if (got <= 0) {
 		drop(in, h, NULL);
 		return;
 	}
-	while (h->pos + REC_HEADER <= (size_t)got) {
-		const unsigned char *r = b + h->pos;
-		clen = (size_t)r[4] << 8 | r[5];
-		if (r[0] != 1) {
-			drop(in, h, "protocol_error");
-			return;
-		}
-		if (r[1] == REC_PARAMS && clen == 0)
-			h->params_done = 1;
-		if (r[1] == REC_STDIN && clen == 0 && h->params_done) {
-			hand_over(in, h);
-			return;
-		}
-		h->pos += REC_HEADER + clen + r[6];
-	}
-	if ((size_t)got >= LIM_FCGI_INTAKE_BYTES || ended)
+	rc = fcgi_scan(&h->scan, in->scratch, (size_t)got);
+	if (rc == FCGI_SCAN_FRAMING)
+		drop(in, h, "protocol_error");
+	else if (rc == FCGI_SCAN_PARAMS ||
+	    (rc == FCGI_SCAN_MORE && (size_t)got >= LIM_FCGI_INTAKE_PEEK))
+		drop(in, h, "params");
+	else if (rc == FCGI_SCAN_MORE && ended)
+		drop(in, h, NULL);           /* left before its params ended */
+	else if (rc == FCGI_SCAN_READY || (rc == FCGI_SCAN_HEAD &&
+	    ((size_t)got >= LIM_FCGI_INTAKE_BYTES || ended)))
 		hand_over(in, h);
 }
 
@@ -226,12 +221,7 @@ take_one(struct intake *in)
 			log_event(LOG_WARN, "accept_failed", "error",
 			    strerror(errno), (char *)NULL);
 			set_accepting(in, 0);
-			clock_gettime(CLOCK_MONOTONIC, &in->resume);
-			in->resume.tv_nsec += PAUSE_MS * 1000000L;
-			if (in->resume.tv_nsec >= 1000000000L) {
-				in->resume.tv_sec++;
-				in->resume.tv_nsec -= 1000000000L;
-			}
+			in->resume = mono_after_ms(PAUSE_MS);
 		}
 		return -1;
 	}
@@ -248,8 +238,10 @@ take_one(struct intake *in)
 		free(h);
 		return 0;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &h->c.deadline);
-	h->c.deadline.tv_sec += (time_t)atomic_load(&in->read_timeout);
+	h->c.deadline = mono_after_ms(1000LL *
+	    (long long)atomic_load(&in->read_timeout));
+	if (in->stop_set && ts_before(&in->stop_by, &h->c.deadline))
+		h->c.deadline = in->stop_by;
 	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
 	ev.data.ptr = h;
 	if (epoll_ctl(in->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
@@ -278,9 +270,9 @@ tick(struct intake *in)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	for (h = in->held; h; h = h_next) {
 		h_next = h->next;
-		if (!before(&now, &h->c.deadline))
+		if (!ts_before(&now, &h->c.deadline))
 			drop(in, h, "read_timeout");
-		else if (!have++ || before(&h->c.deadline, &next))
+		else if (!have++ || ts_before(&h->c.deadline, &next))
 			next = h->c.deadline;
 	}
 	pthread_mutex_lock(&in->lock);
@@ -290,9 +282,9 @@ tick(struct intake *in)
 		set_accepting(in, 0);
 	else if (!in->accepting && !atomic_load(&in->stopping) &&
 	    n < LIM_FCGI_HELD) {
-		if (!before(&now, &in->resume))
+		if (!ts_before(&now, &in->resume))
 			set_accepting(in, 1);
-		else if (!have++ || before(&in->resume, &next))
+		else if (!have++ || ts_before(&in->resume, &next))
 			next = in->resume;
 	}
 	/* Held past the cap: look again soon, a worker may free a place. */
@@ -301,6 +293,30 @@ tick(struct intake *in)
 		next.tv_sec++;
 	}
 	return have ? (int)ms_until(&next, &now) : -1;
+}
+
+/* The stop (intake_stop): what the kernel has queued on the listener
+ * already is taken, then nothing more; every connection held, or handed
+ * over and waiting for a thread, gets LIM_STOP_READ_GRACE at most to
+ * arrive whole (doc/design.md "Threads"). */
+static void
+begin_stop(struct intake *in)
+{
+	struct held *h;
+
+	in->stop_by = mono_after_ms(LIM_STOP_READ_GRACE * 1000LL);
+	in->stop_set = 1;
+	while (in->accepting && take_one(in) == 0)
+		;
+	set_accepting(in, 0);
+	for (h = in->held; h; h = h->next)
+		if (ts_before(&in->stop_by, &h->c.deadline))
+			h->c.deadline = in->stop_by;
+	pthread_mutex_lock(&in->lock);
+	for (h = in->ready; h; h = h->next)
+		if (ts_before(&in->stop_by, &h->c.deadline))
+			h->c.deadline = in->stop_by;
+	pthread_mutex_unlock(&in->lock);
 }
 
 static void *
@@ -320,7 +336,7 @@ intake_loop(void *arg)
 			} else if (ev[i].data.ptr == in) {
 				if (read(in->wake, &v, sizeof v) == -1)
 					continue;
-				set_accepting(in, 0);
+				begin_stop(in);
 			} else
 				examine(in, ev[i].data.ptr, (ev[i].events &
 				    (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
@@ -356,7 +372,7 @@ intake_start(int fd, unsigned read_timeout, intake_peer_ok peer_ok,
 	pthread_cond_init(&in->cond, NULL);
 	ev.events = EPOLLIN;
 	ev.data.ptr = in;
-	if ((in->scratch = malloc(LIM_FCGI_INTAKE_BYTES)) == NULL ||
+	if ((in->scratch = malloc(LIM_FCGI_INTAKE_PEEK)) == NULL ||
 	    (fl = fcntl(fd, F_GETFL)) == -1 ||
 	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 ||
 	    (in->ep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||

@@ -41,6 +41,12 @@
 #define LIM_FCGI_INTAKE_BYTES (16 * 1024)    /* bytes queued that get a request a worker
                                                 before all of it is in */
 #define LIM_FCGI_HELD         512            /* connections waiting for their request */
+#define LIM_FCGI_HEAD_RECORDS 256            /* records before the params end (a flood
+                                                of tiny ones is not a request) */
+#define LIM_FCGI_INTAKE_PEEK  (LIM_FCGI_PARAMS_BYTES + 8 * LIM_FCGI_PARAMS + \
+                               (8 + 255) * (LIM_FCGI_HEAD_RECORDS + 1))
+                                             /* bytes: the most the intake inspects: a
+                                                whole head within the caps above */
 
 /* Attachments (doc/design.md "Attachments") */
 #define LIM_STREAM_CHUNK      (64 * 1024)    /* bytes: one read of a multipart body,
@@ -84,6 +90,8 @@
                                                 §4.5.3.2.6: 10 min) */
 #define LIM_SMTP_ATTEMPT      (15 * 60)      /* whole attempt cap */
 #define LIM_STOP_GRACE        3              /* seconds in-flight SMTP gets on SIGTERM */
+#define LIM_STOP_READ_GRACE   2              /* seconds a request still arriving gets
+                                                on SIGTERM (then: read_timeout) */
 #define LIM_SMTP_IDLE         10             /* seconds: an idle SMTP connection is closed */
 #define LIM_SMTP_LINE         1024           /* bytes of one server reply line kept */
 #define LIM_SENDER_PROFILES   64             /* profiles whose back-off is remembered
@@ -108,7 +116,11 @@
 #define LIM_DNS_TRIES         2              /* tries per name server */
 #define LIM_DNS_ANSWER        65535          /* bytes: largest answer read */
 #define LIM_DNS_RECORDS       64             /* records kept per answer */
-#define LIM_SPF_LOOKUPS       10             /* RFC 7208 §4.6.4 */
+#define LIM_SPF_LOOKUPS       10             /* RFC 7208 §4.6.4: terms that query DNS
+                                                in one evaluation */
+#define LIM_SPF_VOID_LOOKUPS  2              /* RFC 7208 §4.6.4: lookups that find
+                                                nothing, in one evaluation */
+#define LIM_SPF_DEPTH         10             /* include/redirect nesting */
 #define LIM_SPF_TERMS         64             /* terms in one SPF record */
 #define LIM_DNS_TAGS          32             /* tags in one DMARC or DKIM record */
 

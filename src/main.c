@@ -11,6 +11,7 @@
 #include "check.h"
 #include "config.h"
 #include "crypto.h"
+#include "id.h"
 #include "doctor.h"
 #include "formgen.h"
 #include "help.h"
@@ -206,7 +207,7 @@ int
 main(int argc, char **argv)
 {
 	const char *cmd = "serve", *cfg = NULL, *lang = NULL, *action = NULL;
-	char *args[8];
+	char *args[8], idbuf[ID_BUF];
 	int nargs = 0, i, help = 0, json = 0, fetch = 0;
 	unsigned older_than = 3600;
 
@@ -252,9 +253,10 @@ main(int argc, char **argv)
 				return 2;
 			}
 		} else if (argv[i][0] == '-' && !(nargs == 2 &&
-		    strcmp(args[0], "queue") == 0 && crypto_id_valid(argv[i]))) {
-			/* Ids are URL-safe base64: "-x…" in the ID slot of
-			 * queue retry/drop is an id, not an option. */
+		    strcmp(args[0], "queue") == 0 && id_from_user(argv[i], idbuf)
+		    == 0)) {
+			/* 0.1.0's ids are URL-safe base64: "-x…" in the ID
+			 * slot of queue retry/drop is an id, not an option. */
 			fprintf(stderr, "formpost: unknown option %s\n%s",
 			    argv[i], help_text(NULL));
 			return 2;

@@ -17,6 +17,7 @@
 static const char *const page_files[] = {
 	[PAGE_THANKS] = "thanks.html", [PAGE_FORM] = "form.html",
 	[PAGE_ERROR] = "error.html", [PAGE_MAIL] = "mail.txt",
+	[PAGE_CONFIRM] = "confirm.html",
 };
 
 
@@ -29,7 +30,8 @@ static const char *const reserved_list[] = {
 	"_is_select", "_is_checkbox", "_is_group", "_is_consent", "_checked",
 	"_multiline", "_indented", "_options", "_option", "_selected",
 	"_errors", "_honeypot", "_has_errors", "_reply_to", "_is_file",
-	"_accept", "_multipart", "_files", "_size", "_type", NULL,
+	"_accept", "_multipart", "_files", "_size", "_type", "_confirm",
+	"_token", NULL,
 };
 
 struct pages {
@@ -118,7 +120,8 @@ pages_load(const struct config *c, char *err, size_t errlen)
 		for (j = 0; j < s->nfields; j++)
 			known[nr + j] = s->fields[j].name;
 		for (j = 0; j < PAGE_SUBJECT; j++)
-			if ((p->t[i][j] = load_one(c, s, (enum page)j, known,
+			if ((j != PAGE_CONFIRM || s->confirm) &&
+			    (p->t[i][j] = load_one(c, s, (enum page)j, known,
 			    err, errlen)) == NULL)
 				goto fail;
 		p->t[i][PAGE_SUBJECT] = tmpl_compile(s->subject,
@@ -496,6 +499,8 @@ build(struct render *r, const struct site *s, const struct fvals *v,
 	var_add(&r->root, "_status", f->status);
 	var_add(&r->root, "_title", f->title);
 	var_add(&r->root, "_message", f->message);
+	var_add(&r->root, "_confirm", f->confirm);
+	var_add(&r->root, "_token", f->token);
 	return r->root.oom ? -1 : 0;
 }
 
@@ -526,7 +531,7 @@ pages_render(const struct pages *p, const struct site *s, enum page page,
 	size_t idx = (size_t)(s - p->c->sites);
 	int rc = -1;
 
-	if (idx >= p->n)
+	if (idx >= p->n || p->t[idx][page] == NULL)
 		return -1;
 	if (build(&r, s, v, f) == 0) {
 		root.vars = r.root.v;

@@ -21,6 +21,9 @@
  *                        _options: _option _selected
  *               _errors: _name _label _error
  *   form page   _honeypot _has_errors
+ *   review page _confirm (the signed `_confirm`, see confirm.h)
+ *   form page   _token (a fresh fill-time token, for sites that require
+ *               one, so the corrected form can be sent again)
  */
 #ifndef FORMPOST_PAGES_H
 #define FORMPOST_PAGES_H
@@ -29,8 +32,10 @@
 #include "util.h"
 #include "validate.h"
 
-enum page { PAGE_THANKS, PAGE_FORM, PAGE_ERROR, PAGE_MAIL, PAGE_SUBJECT,
-    PAGE_COUNT };
+/* PAGE_CONFIRM (confirm.html, the review step) is loaded only for sites
+ * with confirm: true; rendering it for another site fails. */
+enum page { PAGE_THANKS, PAGE_FORM, PAGE_ERROR, PAGE_MAIL, PAGE_CONFIRM,
+    PAGE_SUBJECT, PAGE_COUNT };
 
 /* Request facts shown in pages and mails; any may be NULL. */
 struct page_facts {
@@ -42,6 +47,8 @@ struct page_facts {
 	const char *status;    /* error page: "404" */
 	const char *title;
 	const char *message;
+	const char *confirm;   /* review page: the signed _confirm */
+	const char *token;     /* form page: a fresh fill-time token */
 };
 
 struct pages;

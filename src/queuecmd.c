@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "id.h"
 #include "json.h"
 #include "outcome.h"
 #include "trigger.h"
@@ -50,7 +51,7 @@ struct listing {
 	const char *sub;
 	struct item *it;
 	size_t n, cap;
-	char (*bad)[ID_LEN + 1];   /* ids that did not read or verify */
+	char (*bad)[ID_BUF];   /* ids that did not read or verify */
 	size_t nbad;
 	int oom;
 };
@@ -116,14 +117,14 @@ add_one(void *arg, const char *id)
 	if (rc == 1)
 		return;                /* delivered or moved meanwhile */
 	if (rc == -1) {
-		char (*b)[ID_LEN + 1] = realloc(l->bad, (l->nbad + 1) *
+		char (*b)[ID_BUF] = realloc(l->bad, (l->nbad + 1) *
 		    sizeof *b);
 		if (b == NULL) {
 			l->oom = 1;
 			return;
 		}
 		l->bad = b;
-		memcpy(l->bad[l->nbad++], id, ID_LEN + 1);
+		id_copy(l->bad[l->nbad++], id);
 		return;
 	}
 	free(t->m.data);
@@ -448,8 +449,9 @@ revive(struct spool_msg *m, long long now)
 }
 
 int
-queuecmd_retry(struct spool *sp, const char *id, FILE *out)
+queuecmd_retry(struct spool *sp, const char *typed, FILE *out)
 {
+	char id[ID_BUF];
 	struct spool_msg q, f;
 	long long now = (long long)time(NULL);
 	char err[512];
@@ -459,8 +461,8 @@ queuecmd_retry(struct spool *sp, const char *id, FILE *out)
 
 	memset(&q, 0, sizeof q);
 	memset(&f, 0, sizeof f);
-	if (!crypto_id_valid(id)) {
-		fprintf(out, "formpost queue: %s is not a message id\n", id);
+	if (id_from_user(typed, id) == -1) {
+		fprintf(out, "formpost queue: %s is not a message id\n", typed);
 		return 1;
 	}
 	/* failed/ID only after the claim: a sender writes it under that
@@ -534,8 +536,9 @@ out:
 }
 
 int
-queuecmd_drop(struct spool *sp, const char *id, FILE *out)
+queuecmd_drop(struct spool *sp, const char *typed, FILE *out)
 {
+	char id[ID_BUF];
 	static const char *const subs[] = { "failed", "corrupt" };
 	struct spool_msg q;
 	char err[512], path[4200];
@@ -543,8 +546,8 @@ queuecmd_drop(struct spool *sp, const char *id, FILE *out)
 	int fd = -1, found = 0, rc = 0;
 
 	memset(&q, 0, sizeof q);
-	if (!crypto_id_valid(id)) {
-		fprintf(out, "formpost queue: %s is not a message id\n", id);
+	if (id_from_user(typed, id) == -1) {
+		fprintf(out, "formpost queue: %s is not a message id\n", typed);
 		return 1;
 	}
 	switch (spool_claim(sp, id, &q, &fd, err, sizeof err)) {

@@ -33,12 +33,15 @@ int queuecmd_flush(struct spool *sp, FILE *out);
 
 /* Brings message id back: its failed/ recipients become pending again
  * (into the queued message if there is one, else as a new queue/ file),
- * with a fresh max_age and back-off, due now.  0, or 1 (printed why). */
-int queuecmd_retry(struct spool *sp, const char *id, FILE *out);
+ * with a fresh max_age and back-off, due now.  id as a person typed it
+ * (id_from_user: any case, hyphens or not, or a 0.1.0 id).  0, or 1
+ * (printed why). */
+int queuecmd_retry(struct spool *sp, const char *typed, FILE *out);
 
-/* Removes message id from queue/, failed/ and corrupt/.  0, or 1 when
- * there was no such message or it is being delivered right now. */
-int queuecmd_drop(struct spool *sp, const char *id, FILE *out);
+/* Removes message id (typed as for queuecmd_retry) from queue/, failed/
+ * and corrupt/.  0, or 1 when there was no such message or it is being
+ * delivered right now. */
+int queuecmd_drop(struct spool *sp, const char *typed, FILE *out);
 
 /* One line on out; returns a queuecmd_check_status.  older_than: seconds. */
 int queuecmd_check(struct spool *sp, unsigned older_than, FILE *out);

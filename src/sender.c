@@ -30,7 +30,7 @@
 struct entry {
 	long long due;
 	int deferred;              /* waiting on a profile's back-off */
-	char id[ID_LEN + 1];
+	char id[ID_BUF];
 	/* Deferred: the message's site and creation time, so the next
 	 * turn can ask the site's profiles before reading the file. */
 	char site[LIM_NAME_BYTES + 1];
@@ -62,7 +62,7 @@ struct sender {
 	size_t nps;
 	/* Flushed ids (sorted): their files' next-try is waived until their
 	 * next attempt.  In flight: ids being delivered, out of the heap. */
-	char (*forced)[ID_LEN + 1];
+	char (*forced)[ID_BUF];
 	size_t nforced;
 	int stopping;
 	int running;               /* threads not yet ended */
@@ -127,7 +127,7 @@ heap_push(struct sender *s, const char *id, long long due, const char *site,
 	i = s->n++;
 	s->heap[i].due = due;
 	s->heap[i].deferred = site != NULL;
-	memcpy(s->heap[i].id, id, ID_LEN + 1);
+	id_copy(s->heap[i].id, id);
 	snprintf(s->heap[i].site, sizeof s->heap[i].site, "%s",
 	    site ? site : "");
 	s->heap[i].created = created;
@@ -444,14 +444,14 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 static int
 id_cmp(const void *a, const void *b)
 {
-	return memcmp(a, b, ID_LEN);
+	return strcmp(a, b);
 }
 
 /* Whether id was flushed and not attempted since; drop: forget it. */
 static int
 forced(struct sender *s, const char *id, int drop)
 {
-	char (*f)[ID_LEN + 1];
+	char (*f)[ID_BUF];
 	int found = 0;
 
 	pthread_mutex_lock(&s->mu);
@@ -839,7 +839,7 @@ sender_stop(struct sender *s)
 /* --- operator's flush ---------------------------------------------------- */
 
 struct idlist {
-	char (*id)[ID_LEN + 1];
+	char (*id)[ID_BUF];
 	size_t n, cap;
 	int oom;
 };
@@ -851,7 +851,7 @@ idlist_add(void *arg, const char *id)
 
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 64;
-		char (*t)[ID_LEN + 1] = realloc(l->id, cap * sizeof *t);
+		char (*t)[ID_BUF] = realloc(l->id, cap * sizeof *t);
 		if (t == NULL) {
 			l->oom = 1;
 			return;
@@ -859,7 +859,7 @@ idlist_add(void *arg, const char *id)
 		l->id = t;
 		l->cap = cap;
 	}
-	memcpy(l->id[l->n++], id, ID_LEN + 1);
+	id_copy(l->id[l->n++], id);
 }
 
 long

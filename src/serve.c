@@ -239,10 +239,8 @@ static struct ratelimit *
 new_limiter(void)
 {
 	unsigned char digest[SHA256_LEN];
-	char id[ID_LEN + 1];
 
-	if (crypto_id(id) == -1 ||
-	    crypto_sha256(id, ID_LEN, digest) == -1)
+	if (crypto_random(digest, sizeof digest) == -1)
 		return NULL;
 	return ratelimit_new(LIM_RATELIMIT_SLOTS, digest);
 }

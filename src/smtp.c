@@ -144,15 +144,6 @@ smtp_client_set_abort(struct smtp_client *c, const atomic_int *flag)
 	c->abort = flag;
 }
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * libcurl has one response timeout for every reply, so it gets the
  * longest wait (LIM_SMTP_DOT_WAIT) and the deadlines are ours, checked at

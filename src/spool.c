@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 #define MAGIC      "formpost-spool"
 #define END_LEN    (4 + 2 * SHA256_LEN + 1)   /* "end " HEX "\n" */
@@ -103,11 +104,11 @@ spool_msg_new(struct spool_msg *out, const char *id, const char *site,
 	size_t i;
 
 	memset(&m, 0, sizeof m);
-	if (!crypto_id_valid(id) || !token_ok(site, LIM_NAME_BYTES) ||
+	if (!id_spool_valid(id) || !token_ok(site, LIM_NAME_BYTES) ||
 	    !token_ok(sender, LIM_ADDR_PATH) || nrcpt == 0 ||
 	    nrcpt > LIM_SPOOL_RCPT || len > LIM_SPOOL_MESSAGE)
 		return -1;
-	memcpy(m.id, id, ID_LEN + 1);
+	id_copy(m.id, id);
 	snprintf(m.site, sizeof m.site, "%s", site);
 	m.created = created;
 	m.nrcpt = nrcpt;
@@ -147,7 +148,7 @@ spool_format(const struct spool_msg *m, struct buf *out)
 	char hex[2 * SHA256_LEN + 1];
 	size_t i, start = out->len;
 
-	if (!crypto_id_valid(m->id) || !token_ok(m->site, LIM_NAME_BYTES) ||
+	if (!id_spool_valid(m->id) || !token_ok(m->site, LIM_NAME_BYTES) ||
 	    !token_ok(m->sender, LIM_ADDR_PATH) || !text_ok(m->reply) ||
 	    m->nrcpt == 0 || m->nrcpt > LIM_SPOOL_RCPT || m->created < 0 ||
 	    m->next_try < 0 || m->len > LIM_SPOOL_MESSAGE)
@@ -330,7 +331,7 @@ spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
 	if (next_line(&c, &line, &len) == -1 ||
 	    (v = field(line, len, "id", &vn)) == NULL ||
 	    copy_token(m.id, sizeof m.id, v, vn) == -1 ||
-	    !crypto_id_valid(m.id) ||
+	    !id_spool_valid(m.id) ||
 	    next_line(&c, &line, &len) == -1 ||
 	    (v = field(line, len, "site", &vn)) == NULL ||
 	    copy_token(m.site, sizeof m.site, v, vn) == -1 ||
@@ -526,6 +527,23 @@ sync_dir(const struct spool *sp, const char *sub)
 	return rc;
 }
 
+/* rename(2) for a new message: never over an existing file of the same
+ * name (doc/design.md "The id"), so even an id collision loses nothing;
+ * EEXIST then fails the commit.  link(2) where the file system lacks
+ * RENAME_NOREPLACE. */
+static int
+rename_new(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (link(from, to) == -1)
+		return -1;
+	unlink(from);
+	return 0;
+}
+
 /* Writes bytes as tmp/TMPNAME → fsync → [lock] → rename to SUB/ID →
  * fsync(SUB).  With lockfd, the new file stays open and locked there.
  * Returns 0, or -1 with err; on failure before the rename nothing is
@@ -554,7 +572,8 @@ publish(const struct spool *sp, const char *sub, const char *id,
 	if (lockfd && flock(fd, LOCK_EX | LOCK_NB) == -1)
 		goto fail;
 	step = "rename";
-	if (rename(tmp, dst) == -1)
+	if ((lockfd == NULL && strcmp(sub, "queue") == 0 ?
+	    rename_new(tmp, dst) : rename(tmp, dst)) == -1)
 		goto fail;
 	if (sync_dir(sp, sub) == -1) {
 		snprintf(err, errlen, "fsync %s/%s: %s", sp->dir, sub,
@@ -720,7 +739,7 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 	size_t len = 0;
 	int f = -1, e = 0;
 
-	if (!crypto_id_valid(id)) {
+	if (!id_spool_valid(id)) {
 		snprintf(err, errlen, "not an id");
 		return SPOOL_GONE;
 	}
@@ -781,7 +800,7 @@ int
 spool_update(struct spool *sp, int *fd, const struct spool_msg *m, char *err,
     size_t errlen)
 {
-	char tmpname[ID_LEN + 8], tmp[PATH_BYTES];
+	char tmpname[ID_BUF + 8], tmp[PATH_BYTES];
 	struct buf b;
 	int nfd = -1, rc = -1;
 
@@ -806,7 +825,7 @@ int
 spool_write_failed(struct spool *sp, const struct spool_msg *m, char *err,
     size_t errlen)
 {
-	char tmpname[ID_LEN + 8], tmp[PATH_BYTES];
+	char tmpname[ID_BUF + 8], tmp[PATH_BYTES];
 	struct spool_msg f = *m;
 	struct buf b;
 	size_t i, n = 0;
@@ -893,7 +912,7 @@ spool_scan_in(struct spool *sp, const char *sub,
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL)
-		if (crypto_id_valid(de->d_name)) {
+		if (id_spool_valid(de->d_name)) {
 			if (fn)
 				fn(arg, de->d_name);
 			n++;
@@ -914,7 +933,7 @@ spool_read(struct spool *sp, const char *sub, const char *id,
 	size_t len = 0;
 	int fd, rc = -1;
 
-	if (!sub_ok(sub) || !crypto_id_valid(id)) {
+	if (!sub_ok(sub) || !id_spool_valid(id)) {
 		snprintf(err, errlen, "not an id");
 		return 1;
 	}
@@ -947,7 +966,7 @@ spool_remove(struct spool *sp, const char *sub, const char *id, char *err,
 	char path[PATH_BYTES];
 
 	snprintf(path, sizeof path, "%s/%s/%s", sp->dir, sub, id);
-	if (!sub_ok(sub) || !crypto_id_valid(id) || unlink(path) == -1 ||
+	if (!sub_ok(sub) || !id_spool_valid(id) || unlink(path) == -1 ||
 	    sync_dir(sp, sub) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
@@ -961,15 +980,6 @@ spool_queued(struct spool *sp)
 	long n = atomic_load(&sp->queued);
 
 	return n > 0 ? (size_t)n : 0;
-}
-
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Free space and inodes for the service user, read at most every

@@ -52,6 +52,7 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "id.h"
 #include "limits.h"
 #include "util.h"
 
@@ -70,7 +71,7 @@ struct spool_rcpt {
 /* One message with its delivery state.  Owns every pointer (free with
  * spool_msg_free) when it came from spool_parse or spool_msg_new. */
 struct spool_msg {
-	char id[ID_LEN + 1];
+	char id[ID_BUF];
 	char site[LIM_NAME_BYTES + 1];
 	long long created;              /* epoch seconds */
 	char *sender;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "id.h"
 #include "mail.h"
 #include "mime.h"
 #include "smtp.h"
@@ -137,7 +138,7 @@ testmail_run(const struct config *c, const char *name, FILE *out)
 	struct smtp_result res;
 	struct buf wire;
 	const char *sender;
-	char id[ID_LEN + 1], err[256] = "";
+	char id[ID_BUF], err[256] = "";
 	struct trace tr;
 	size_t i, j, n;
 	enum outcome best = OUT_PERM;
@@ -149,7 +150,7 @@ testmail_run(const struct config *c, const char *name, FILE *out)
 		return 2;
 	}
 	n = s->nto + s->ncc + s->nbcc;
-	if (crypto_id(id) == -1 || compose(s, id, &wire, err, sizeof err) ==
+	if (id_new(id) == -1 || compose(s, id, &wire, err, sizeof err) ==
 	    -1 || (r = calloc(n, sizeof *r)) == NULL ||
 	    (cl = smtp_client_new()) == NULL) {
 		fprintf(out, "formpost: cannot compose the test mail%s%s\n",

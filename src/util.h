@@ -1,6 +1,6 @@
 /*
- * util — growable byte buffers and small string helpers shared by every
- * module.  No I/O, no globals.  Allocation failure never aborts: a buffer
+ * util — growable byte buffers, small string helpers and the monotonic
+ * clock, shared by every module.  No I/O, no globals.  Allocation failure never aborts: a buffer
  * remembers it (b->oom) so a caller may append many times and check once.
  */
 #ifndef FORMPOST_UTIL_H
@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <time.h>
 
 #define FP_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -47,5 +48,12 @@ void str_sanitise(char *dst, size_t dstlen, const char *s, size_t n);
 int eq_ci(const char *s, size_t n, const char *lit);
 /* Lowercases ASCII letters in place. */
 void ascii_lower(char *s, size_t n);
+
+/* CLOCK_MONOTONIC, for every deadline and duration: a step of the wall
+ * clock moves none of them. */
+long long mono_ms(void);                      /* now, in milliseconds */
+struct timespec mono_after_ms(long long ms);  /* now + ms */
+void ts_add_ms(struct timespec *t, long long ms);
+int ts_before(const struct timespec *a, const struct timespec *b);
 
 #endif

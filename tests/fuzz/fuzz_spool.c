@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "id.h"
 #include "spool.h"
 #include "util.h"
 
@@ -26,7 +27,7 @@ one(const char *p, size_t n)
 
 	if (spool_parse(p, n, &m, err, sizeof err) != SPOOL_PARSED)
 		return;
-	CHECK(crypto_id_valid(m.id));
+	CHECK(id_spool_valid(m.id));
 	CHECK(m.nrcpt >= 1 && m.nrcpt <= LIM_SPOOL_RCPT);
 	for (i = 0; i < m.nrcpt; i++)
 		CHECK(strlen(m.rcpt[i].reply) < SPOOL_REPLY_MAX &&

@@ -33,6 +33,8 @@ APACHE_MODULES = "/usr/lib/apache2/modules"
 SMTP_USER = "noreply@example.com"
 SMTP_PASS = "s3cret-smtp-pass"
 SITE_ORIGIN = "https://www.example.com"
+# A submission id as formpost writes it (doc/design.md "The id").
+ID_RE = r"[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}"
 
 
 class HarnessError(RuntimeError):

@@ -433,3 +433,81 @@ def test_fetch_form_review_step_and_carrier_notice(browser, tmp_path):
                for c in calls)
     assert calls[2]["body"]["message"] == values["message"]
     assert calls[2]["body"]["fp_extra"] == ""
+
+
+def review_values():
+    marker = uuid.uuid4().hex[:12]
+    return marker, {"name": "佐藤 一郎", "email": "ichiro@example.jp",
+                    "topic": "資料請求", "message": f"資料をください。{marker}\n二行目",
+                    "agree": True}
+
+
+def mails_holding(maildir, marker):
+    return [p for p in maildir.glob("*.eml") if marker in p.read_text(errors="replace")]
+
+
+def on_review_page(drv):
+    wait(drv, EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "入力内容の確認"))
+    return drv.find_element(By.TAG_NAME, "dl").text
+
+
+def test_ja_review_step_back_edit_and_send(demo, browser):
+    """confirm: true without JavaScript: the review page shows what was
+    typed; the browser's back button returns to the filled form; 修正する
+    brings formpost's form with every value; only 送信する sends, and
+    exactly one mail holds the last values."""
+    base, maildir = demo
+    browser.get(base + "/ja-review.html")
+    first, values = review_values()
+    fill(browser, values)
+    submit(browser)
+    shown = on_review_page(browser)
+    shot(browser, "ja-review-page")
+    assert "佐藤 一郎" in shown and "資料請求" in shown and first in shown
+    assert "二行目" in shown and "同意する" in shown
+    browser.back()                                   # the browser's own back
+    wait(browser, EC.presence_of_element_located((By.NAME, "message")))
+    assert first in browser.find_element(By.NAME, "message").get_attribute("value")
+    second = uuid.uuid4().hex[:12]
+    fill(browser, {"message": f"やはり見積もりも。{second}"})
+    submit(browser)
+    assert second in on_review_page(browser)
+    browser.find_element(By.CSS_SELECTOR, "button[name=_back]").click()   # 修正する
+    wait(browser, EC.presence_of_element_located((By.CSS_SELECTOR, "textarea[name=message]")))
+    shot(browser, "ja-review-edit")
+    assert browser.find_element(By.NAME, "name").get_attribute("value") == "佐藤 一郎"
+    assert browser.find_element(By.NAME, "agree").is_selected()
+    assert Select(browser.find_element(By.NAME, "topic")).first_selected_option.text == "資料請求"
+    third = uuid.uuid4().hex[:12]
+    fill(browser, {"message": f"最終版です。{third}"})
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    assert third in on_review_page(browser)
+    time.sleep(1)
+    assert not any(mails_holding(maildir, m) for m in (first, second, third))
+    browser.find_element(By.CSS_SELECTOR, "button:not([name])").click()   # 送信する
+    wait(browser, EC.text_to_be_present_in_element((By.TAG_NAME, "body"), "受付番号"))
+    shot(browser, "ja-review-thanks")
+    number = browser.find_element(By.CLASS_NAME, "ref").text
+    msg = wait_mail(maildir, third)
+    assert number in msg["Message-ID"]
+    time.sleep(1)
+    assert mails_holding(maildir, first) == [] and mails_holding(maildir, second) == []
+
+
+def test_ja_review_fetch_form_lists_the_values_then_sends(demo, browser):
+    base, maildir = demo
+    browser.get(base + "/ja-review-fetch.html")
+    marker, values = review_values()
+    fill(browser, values)
+    submit(browser)
+    status = wait(browser, EC.visibility_of_element_located((By.CLASS_NAME, "fp-status")))
+    wait(browser, EC.text_to_be_present_in_element((By.CLASS_NAME, "fp-status"), marker))
+    shot(browser, "ja-review-fetch-review")
+    assert "資料請求" in status.text
+    time.sleep(1)
+    assert mails_holding(maildir, marker) == []
+    status.find_element(By.CSS_SELECTOR, "button:not(.fp-back)").click()
+    wait(browser, EC.text_to_be_present_in_element((By.CLASS_NAME, "fp-status"), "受付番号"))
+    shot(browser, "ja-review-fetch-sent")
+    assert browser.current_url == base + "/ja-review-fetch.html"
+    wait_mail(maildir, marker)

@@ -302,12 +302,13 @@ def test_tiny_filesystem_min_free_guard_then_real_enospc(
 
 
 # --------------------------------------------------------------------------
-# injected I/O errors
+# injected I/O errors (a new message is published with renameat2, see
+# src/spool.c rename_new)
 
 INJECTED = [
     ("write", "write:error=ENOSPC:when=1", "write", "No space left on device"),
     ("fsync(file)", "fsync:error=EIO:when=1", "fsync", "Input/output error"),
-    ("rename", "rename:error=EIO:when=1", "rename", "Input/output error"),
+    ("rename", "renameat2:error=EIO:when=1", "renameat2", "Input/output error"),
     ("fsync(dir)", "fsync:error=EIO:when=2", "fsync", "Input/output error"),
 ]
 
@@ -317,7 +318,7 @@ def test_enospc_and_eio_in_write_fsync_rename_give_503_and_publish_nothing(
     fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
     answered = []
     for i, (step, inject, syscall, text) in enumerate(INJECTED):
-        tracer = Strace(fp.pid, tmp_path / f"strace{i}", "write,fsync,rename", inject)
+        tracer = Strace(fp.pid, tmp_path / f"strace{i}", "write,fsync,rename,renameat2", inject)
         try:
             status, _ = try_post(ng, f"tok-fail-{i}")
         finally:
@@ -348,7 +349,7 @@ def test_enospc_and_eio_in_write_fsync_rename_give_503_and_publish_nothing(
 COMMIT_STEPS = [
     ("created, nothing written", "write:signal=KILL:when=1", "tmp-empty"),
     ("written, not synced", "fsync:signal=KILL:when=1", "tmp-full"),
-    ("synced, not renamed", "rename:signal=KILL:when=1", "tmp-full"),
+    ("synced, not renamed", "renameat2:signal=KILL:when=1", "tmp-full"),
     ("renamed, directory not synced", "fsync:signal=KILL:when=2", "queue"),
     ("committed, not answered", "write:signal=KILL:when=2", "queue"),
 ]
@@ -375,7 +376,7 @@ def test_kill9_at_each_commit_step_gives_nothing_or_the_whole_message(
         if ng is None:
             ng = nginx_factory(fp.target)
         before = spool_files(formpost_config)
-        tracer = Strace(fp.pid, tmp_path / f"strace{i}", "write,fsync,rename", inject)
+        tracer = Strace(fp.pid, tmp_path / f"strace{i}", "write,fsync,rename,renameat2", inject)
         status, _ = try_post(ng, f"tok-step-{i}")
         assert status in (0, 502), (step, status)     # no answer: the process died
         fp.proc.popen.wait(10)

@@ -11,7 +11,7 @@ import stat
 import time
 from pathlib import Path
 
-from harness import (SMTP_PASS, SMTP_USER, free_port, post_form, wait_for)
+from harness import (ID_RE, SMTP_PASS, SMTP_USER, free_port, post_form, wait_for)
 
 FIELDS = {"name": "山田 太郎", "email": "taro@example.jp", "message": "お問い合わせです。"}
 
@@ -49,7 +49,7 @@ def by_id(smtpd):
     """{id: [rcpt_tos of each stored copy]} from the server's mailbox."""
     out = {}
     for env, msg in smtpd.messages():
-        mid = re.fullmatch(r"<([A-Za-z0-9_-]{20})@example\.com>", msg["Message-ID"]).group(1)
+        mid = re.fullmatch("<(" + ID_RE + r")@example\.com>", msg["Message-ID"]).group(1)
         out.setdefault(mid, []).append(env["rcpt_tos"])
     return out
 

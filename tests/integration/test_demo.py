@@ -34,10 +34,11 @@ def test_demo_config_matches_the_brief():
     assert profile["url"] == "smtp://127.0.0.1:2525"
     assert profile["starttls"] is False          # plain `off` (YAML 1.1 reading)
     assert "username" not in profile and "password_file" not in profile
-    assert list(cfg["sites"]) == ["demo", "demo-en", "jobs"]
+    assert list(cfg["sites"]) == ["demo", "demo-en", "jobs", "demo-review"]
     jobs = cfg["sites"]["jobs"]
     files = [f for f in jobs["fields"].values() if f.get("type") == "file"]
     assert files and all(f["accept"] and f["max"] for f in files)
+    assert cfg["sites"]["demo-review"]["confirm"] is True
     site = cfg["sites"]["demo"]
     assert site["lang"] == "ja"
     assert "http://127.0.0.1:8080" in site["origins"]
@@ -51,6 +52,7 @@ def test_demo_config_matches_the_brief():
         "text", "email", "select", "multiline", "checkbox"}
     for s in cfg["sites"].values():
         assert set(s["smtp"]) <= set(cfg["smtp"])
+        assert s["origins"] == site["origins"]
     events = list(yaml.parse(CONFIG.read_text(encoding="utf-8")))
     assert not any(getattr(e, "anchor", None) for e in events)   # no anchors/aliases
 
@@ -73,6 +75,8 @@ class FormParser(HTMLParser):
 def test_demo_forms_post_the_configured_fields():
     cfg = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))["sites"]
     for page, site in (("ja.html", "demo"), ("ja-fetch.html", "demo"),
+                       ("ja-review.html", "demo-review"),
+                       ("ja-review-fetch.html", "demo-review"),
                        ("en.html", "demo-en"), ("en-fetch.html", "demo-en")):
         p = FormParser()
         p.feed((WWW / page).read_text(encoding="utf-8"))
@@ -98,7 +102,8 @@ def test_demo_pages_are_what_formpost_form_prints():
 def test_demo_index_lists_both_languages_and_both_kinds():
     p = LinkParser()
     p.feed((WWW / "index.html").read_text(encoding="utf-8"))
-    assert p.links == ["/ja.html", "/ja-fetch.html", "/jobs.html", "/en.html",
+    assert p.links == ["/ja.html", "/ja-fetch.html", "/jobs.html",
+                       "/ja-review.html", "/ja-review-fetch.html", "/en.html",
                        "/en-fetch.html"]
     assert all((WWW / link.lstrip("/")).is_file() for link in p.links)
 

@@ -63,7 +63,8 @@ def zone(dkim_record, spf="v=spf1 ip4:192.0.2.0/24 include:_spf.example.net -all
     return args + list(extra)
 
 
-def doctor(world, key, dnsmasq_args, server="dnsmasq", args=(), dkim=True):
+def doctor(world, key, dnsmasq_args, server="dnsmasq", args=(), dkim=True,
+           timeout=120):
     config = base_config(world, 587, world / "ca.pem",
                          smtp_url="smtp://relay.example.com:587")
     (world / "ca.pem").write_text("")
@@ -72,7 +73,7 @@ def doctor(world, key, dnsmasq_args, server="dnsmasq", args=(), dkim=True):
                                               "key_file": str(key)}
     path = write_config(world / "formpost.yaml", config)
     return run_isolated(world, [FORMPOST, "doctor", "-c", path, *args],
-                        dnsmasq_args, server)
+                        dnsmasq_args, server, timeout=timeout)
 
 
 @pytest.mark.parametrize("kind", ["rsa", "ed25519"])
@@ -153,6 +154,27 @@ def test_spf_over_ten_lookups(world, keys):
                              extra=chain), args=["--lang", "en"])
     assert rc == 2, out
     assert "needs more than 10 DNS lookups" in out
+
+
+def test_spf_lookup_bomb_and_loops_are_bounded(world, keys):
+    """Nine levels of nine includes each (9^9 records for an evaluator
+    without a budget), an include loop and a redirect loop: each ends at
+    10 DNS lookups (RFC 7208 §4.6.4) as a permerror, in seconds."""
+    key, record = keys["rsa"]
+    bomb = [txt(f"b{i}.example.net", "v=spf1 " + " ".join(
+        [f"include:b{i + 1}.example.net"] * 9) + " -all") for i in range(9)]
+    bomb.append(txt("b9.example.net", "v=spf1 -all"))
+    for name, spf, extra in (
+            ("bomb", "v=spf1 ip4:192.0.2.26 include:b0.example.net -all", bomb),
+            ("include loop", "v=spf1 include:example.com include:example.com -all", []),
+            ("redirect loop", "v=spf1 ip4:192.0.2.26 redirect=loop.example.net",
+             [txt("loop.example.net", "v=spf1 a:nx1.example.net a:nx2.example.net "
+                  "redirect=example.com")])):
+        rc, out, secs = doctor(world, key, zone(record, spf=spf, extra=extra),
+                               args=["--lang", "en"], timeout=40)
+        assert rc == 2, (name, out)
+        assert "SPF of example.com gives permerror for the relay" in out, (name, out)
+        assert secs < 20, (name, secs)
 
 
 def test_invalid_spf(world, keys):

@@ -81,7 +81,8 @@ def test_file_list(built):
         "/usr/share/doc/formpost/examples/formpost.example.yaml": "-rw-r--r--",
     }
     for lang in ("ja", "en"):
-        for t in ("thanks.html", "form.html", "error.html", "mail.txt"):
+        for t in ("thanks.html", "form.html", "error.html", "mail.txt",
+                  "confirm.html"):
             want[f"/usr/share/formpost/templates/{lang}/{t}"] = "-rw-r--r--"
     for path, mode in want.items():
         assert files.get(path) == mode, (path, files.get(path))

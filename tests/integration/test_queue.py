@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import (SMTP_PASS, SMTP_USER, formpost_cli, post_form, wait_for,
+from harness import (ID_RE, SMTP_PASS, SMTP_USER, formpost_cli, post_form, wait_for,
                      write_config)
 
 FIELDS = {"name": "山田 太郎", "email": "taro@example.jp", "message": "お問い合わせです。"}
@@ -65,7 +65,7 @@ def wait_attempt(fp, mid, outcome, timeout=15):
 def delivered_ids(smtpd):
     out = []
     for _, msg in smtpd.messages():
-        out.append(re.fullmatch(r"<([A-Za-z0-9_-]{20})@example\.com>",
+        out.append(re.fullmatch("<(" + ID_RE + r")@example\.com>",
                                 msg["Message-ID"]).group(1))
     return out
 

@@ -4,7 +4,7 @@ nginx reaches formpost, which composes the mail and delivers it by SMTP
 aiosmtpd server; the browser gets a 303 or the thanks page."""
 import re
 
-from harness import SITE_ORIGIN, SMTP_PASS, SMTP_USER, body_text, post_form
+from harness import ID_RE, SITE_ORIGIN, SMTP_PASS, SMTP_USER, body_text, post_form
 
 JA_FIELDS = {
     "name": "山田 太郎",
@@ -26,7 +26,7 @@ def test_japanese_post_becomes_mail(formpost_factory, nginx_factory, formpost_co
     assert "no-store" in r.headers["Cache-Control"]
     assert r.headers["X-Content-Type-Options"] == "nosniff"
     assert "default-src 'none'" in r.headers["Content-Security-Policy"]
-    m = re.search(r'class="ref">([A-Za-z0-9_-]{20})<', r.text)
+    m = re.search(r'class="ref">(' + ID_RE + ")<", r.text)
     assert m, r.text
     ref = m.group(1)
     assert smtpd.wait(1)
@@ -64,7 +64,7 @@ def test_redirect_and_json(formpost_factory, nginx_factory, formpost_config, smt
                   accept="application/json")
     assert r.status_code == 200
     j = r.json()
-    assert j["ok"] is True and re.fullmatch(r"[A-Za-z0-9_-]{20}", j["id"])
+    assert j["ok"] is True and re.fullmatch(ID_RE, j["id"])
     assert smtpd.wait(2)
     ids = {msg["Message-ID"] for _, msg in smtpd.messages()}
     assert f"<{j['id']}@example.com>" in ids

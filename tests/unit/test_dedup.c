@@ -31,7 +31,7 @@ test_window(void **state)
 {
 	struct dedup *d = dedup_new(64, 600, fake_clock, NULL);
 	unsigned char k[SHA256_LEN], other[SHA256_LEN];
-	char id[ID_LEN + 1];
+	char id[ID_BUF];
 
 	(void)state;
 	assert_non_null(d);
@@ -64,7 +64,7 @@ test_bounded(void **state)
 	/* 16 slots = 2 sets of 8: 1000 keys never grow it, the newest win */
 	struct dedup *d = dedup_new(16, 600, fake_clock, NULL);
 	unsigned char k[SHA256_LEN];
-	char id[ID_LEN + 1];
+	char id[ID_BUF];
 	unsigned i, found = 0;
 
 	(void)state;
@@ -131,7 +131,7 @@ hammer(void *arg)
 {
 	unsigned base = (unsigned)(uintptr_t)arg, i;
 	unsigned char k[SHA256_LEN];
-	char id[ID_LEN + 1];
+	char id[ID_BUF];
 
 	for (i = 0; i < 2000; i++) {
 		key_of(base * 10000 + i % 50, k);
@@ -168,7 +168,7 @@ test_claim(void **state)
 {
 	struct dedup *d = dedup_new(64, 600, fake_clock, NULL);
 	unsigned char k[SHA256_LEN];
-	char first[ID_LEN + 1], id[ID_LEN + 1];
+	char first[ID_BUF], id[ID_BUF];
 
 	(void)state;
 	assert_non_null(d);
@@ -200,8 +200,8 @@ test_claim(void **state)
 /* One twin: claims key with id, reports what it got. */
 struct twin {
 	const unsigned char *key;
-	char id[ID_LEN + 1];
-	char first[ID_LEN + 1];
+	char id[ID_BUF];
+	char first[ID_BUF];
 	int rc;
 	pthread_barrier_t *go;
 };
@@ -223,7 +223,7 @@ static void
 twin_after(int stored, const char *want_first, int want_rc)
 {
 	unsigned char k[SHA256_LEN];
-	char first[ID_LEN + 1];
+	char first[ID_BUF];
 	struct twin t = { k, "TTTTTTTTTTTTTTTTTTTT", "", -2, NULL };
 	pthread_t th;
 
@@ -248,7 +248,7 @@ test_claim_threads(void **state)
 	struct twin t[6];
 	pthread_t th[6];
 	pthread_barrier_t go;
-	char id[ID_LEN + 1];
+	char id[ID_BUF];
 	unsigned round, i, winners, winner;
 
 	(void)state;
@@ -277,9 +277,9 @@ test_claim_threads(void **state)
 		winners = 0;
 		while (dedup_lookup(shared, k, id) == 0)
 			sched_yield();
-		assert_int_equal(id[ID_LEN - 1] >= '0' && id[ID_LEN - 1] <=
+		assert_int_equal(id[ID_OLD_LEN - 1] >= '0' && id[ID_OLD_LEN - 1] <=
 		    '5', 1);
-		winner = (unsigned)(id[ID_LEN - 1] - '0');
+		winner = (unsigned)(id[ID_OLD_LEN - 1] - '0');
 		dedup_record(shared, k, id);
 		for (i = 0; i < 6; i++) {
 			assert_int_equal(pthread_join(th[i], NULL), 0);

@@ -28,6 +28,11 @@ static const char yaml[] =
     "    honeypot: fp_extra\n"
     "    fields:\n"
     "      name: { label: お名前, required: true }\n"
+    "  review:\n    origins: [https://www.example.com]\n"
+    "    from: a@example.com\n    to: [b@example.com]\n    lang: ja\n"
+    "    confirm: true\n    rate_limit: 1/10m\n"
+    "    fields:\n"
+    "      name: { label: お名前, required: true }\n"
     "  english:\n    origins: [https://en.example.com]\n"
     "    from: a@example.com\n    to: [b@example.com]\n    lang: en\n"
     "    fields:\n"
@@ -276,8 +281,9 @@ struct call {
 static void
 run(struct call *c, struct http_resp *r)
 {
+	static const unsigned char tkey[32] = "unit-test-token-key-unit-test-k";
 	struct http_ctx ctx = { cfg, pg, fake_submit, NULL, rl, clock_ms, NULL,
-	    NULL, NULL, NULL, NULL, NULL };
+	    tkey, NULL, NULL, NULL, NULL };
 	struct http_req req = { 0 };
 	char cl[24];
 
@@ -557,6 +563,52 @@ options_security_headers(void **state)
 	http_resp_free(&r);
 }
 
+/* The review step: review and edit pages store nothing and give their
+ * rate-limit slot back (rate_limit counts messages); only the page's
+ * _confirm with the same values stores, once the budget allows. */
+static void
+handle_review_step(void **state)
+{
+	struct call first = { .path = "/formpost/review",
+	    .body = BODY("name=%E5%B1%B1%E7%94%B0") };
+	struct call back = { .path = "/formpost/review",
+	    .body = BODY("name=%E5%B1%B1%E7%94%B0&_back=1") };
+	struct call send = { .path = "/formpost/review" };
+	struct http_resp r;
+	char body[400];
+	const char *c;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++)
+		expect(&first, 200, NULL, "name=\"_confirm\" value=\"");
+	expect(&back, 200, NULL, "value=\"山田\"");
+	assert_int_equal(stored, 0);
+	run(&first, &r);
+	assert_string_equal(r.event, "review");
+	assert_string_equal(r.id, "");
+	c = strstr(r.body.data, "name=\"_confirm\" value=\"");
+	assert_non_null(c);
+	c += strlen("name=\"_confirm\" value=\"");
+	snprintf(body, sizeof body, "name=%%E5%%B1%%B1%%E7%%94%%B0&_confirm=%.*s",
+	    120, c);
+	http_resp_free(&r);
+	send.body = (struct body){ body, strlen(body), 0, 0, 0 };
+	expect(&send, 200, NULL, "受付番号");
+	assert_int_equal(stored, 1);
+	/* The message spent the budget: the next post waits. */
+	expect(&first, 429, "rate_limited", NULL);
+	/* Changed: a new review, never a store; forged: quiet. */
+	fake_now += 3600 * 1000;
+	memcpy(body + 5, "%E5%B1%B1%E5%B1%B1", 18);
+	expect(&send, 200, "confirm_changed", "name=\"_confirm\"");
+	memcpy(body + 5, "%E5%B1%B1%E7%94%B0", 18);
+	strstr(body, "_confirm=")[9 + 40] ^= 1;    /* in the site MAC */
+	fake_now += 3600 * 1000;                  /* past the rate limit */
+	expect(&send, 200, "confirm_invalid", "受付番号");
+	assert_int_equal(stored, 1);
+}
+
 /* One status table: every code formpost sends has its RFC 9110 §15
  * reason phrase on the Status: line (the FastCGI edge asks http). */
 static void
@@ -595,6 +647,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(handle_json_and_options, reset,
 		    done),
 		cmocka_unit_test_setup_teardown(options_security_headers, reset,
+		    done),
+		cmocka_unit_test_setup_teardown(handle_review_step, reset,
 		    done),
 	};
 

@@ -4,28 +4,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "id.h"
 #include "idset.h"
 
-/* A valid id from a number (base64url alphabet, ID_LEN long). */
+/* A valid id from a number: 0.1.0's format (base64url, ID_OLD_LEN long),
+ * which the set must keep taking, and the canonical one for every third. */
 static void
-id_of(unsigned n, char id[ID_LEN + 1])
+id_of(unsigned n, char id[ID_BUF])
 {
 	static const char al[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	size_t i;
 
-	for (i = 0; i < ID_LEN; i++) {
+	char sym[ID_SYMBOLS + 1];
+
+	if (n % 3 == 0) {
+		for (i = 0; i < ID_SYMBOLS; i++) {
+			sym[i] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"[n % 32];
+			n = n / 32 + (unsigned)i * 7;
+		}
+		sym[ID_SYMBOLS] = '\0';
+		assert_int_equal(id_parse(sym, id), 0);
+		return;
+	}
+	for (i = 0; i < ID_OLD_LEN; i++) {
 		id[i] = al[n % 64];
 		n = n / 64 + (unsigned)i * 7;
 	}
-	id[ID_LEN] = '\0';
+	id[ID_OLD_LEN] = '\0';
 }
 
 static void
 test_counts(void **state)
 {
 	struct idset *s = idset_new();
-	char a[ID_LEN + 1], b[ID_LEN + 1];
+	char a[ID_BUF], b[ID_BUF];
 
 	(void)state;
 	assert_non_null(s);
@@ -59,7 +72,7 @@ test_model(void **state)
 	enum { N = 3000, STEPS = 60000 };
 	unsigned *ref = calloc(N, sizeof *ref);
 	struct idset *s = idset_new();
-	char id[ID_LEN + 1];
+	char id[ID_BUF];
 	size_t step, i;
 	unsigned seed = 12345;
 

@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "crypto.h"
+#include "id.h"
 #include "limits.h"
 #include "sender.h"
 #include "smtp.h"
@@ -89,7 +90,7 @@ static void
 test_backlog_is_not_reread(void **state)
 {
 	char dir[] = "/tmp/fp-unit-backoff-XXXXXX", err[256], yaml[1024];
-	char id[ID_LEN + 1], *rcpt[] = { "info@example.com" };
+	char id[ID_BUF], *rcpt[] = { "info@example.com" };
 	static const char wire[] = "Subject: x\r\n\r\nbody\r\n";
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t salen = sizeof sa;
@@ -128,7 +129,7 @@ test_backlog_is_not_reread(void **state)
 	assert_non_null(mkdtemp(dir));
 	assert_non_null(sp = spool_open(dir, err, sizeof err));
 	for (i = 0; i < BACKLOG; i++) {
-		assert_int_equal(crypto_id(id), 0);
+		assert_int_equal(id_new(id), 0);
 		assert_int_equal(spool_msg_new(&m, id, "example", time(NULL),
 		    "noreply@example.com", rcpt, 1, wire, sizeof wire - 1), 0);
 		assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);

@@ -276,10 +276,14 @@ test_capacity_guard(void **state)
 	assert_int_equal(spool_queued(sp), 0);
 	make(&m);
 	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
-	memcpy(m.id, "BBCDEFGHIJKLMNOPQRS_", ID_LEN);
+	memcpy(m.id, "BBCDEFGHIJKLMNOPQRS_", ID_OLD_LEN);
 	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
-	memcpy(m.id, "CBCDEFGHIJKLMNOPQRS_", ID_LEN);
+	memcpy(m.id, "CBCDEFGHIJKLMNOPQRS_", ID_OLD_LEN);
 	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	assert_int_equal(spool_queued(sp), 3);
+	/* A second message under an id in queue/ never replaces it. */
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), -1);
+	assert_non_null(strstr(err, "File exists"));
 	assert_int_equal(spool_queued(sp), 3);
 	assert_int_equal(spool_room(sp, 3, 0, err, sizeof err), -1);
 	assert_non_null(strstr(err, "3 messages queued (spool_max_messages 3)"));

@@ -99,6 +99,33 @@ test_addc(void **state)
 	buf_free(&b);
 }
 
+/* The monotonic helpers: the nanosecond carry, order, and now. */
+static void
+test_mono(void **state)
+{
+	struct timespec t = { 5, 999000000L }, u;
+	long long a, b;
+
+	(void)state;
+	ts_add_ms(&t, 1);
+	assert_int_equal(t.tv_sec, 6);
+	assert_int_equal(t.tv_nsec, 0);
+	ts_add_ms(&t, 2500);
+	assert_int_equal(t.tv_sec, 8);
+	assert_int_equal(t.tv_nsec, 500000000L);
+	u = t;
+	assert_false(ts_before(&t, &u));
+	u.tv_nsec++;
+	assert_true(ts_before(&t, &u));
+	assert_false(ts_before(&u, &t));
+	a = mono_ms();
+	u = mono_after_ms(1000);
+	b = mono_ms();
+	assert_true(b >= a);
+	assert_true((long long)u.tv_sec * 1000 + u.tv_nsec / 1000000 >= a + 1000);
+	assert_true((long long)u.tv_sec * 1000 + u.tv_nsec / 1000000 <= b + 1000);
+}
+
 int
 main(void)
 {
@@ -107,6 +134,7 @@ main(void)
 		cmocka_unit_test(test_printf_appends),
 		cmocka_unit_test(test_after_oom),
 		cmocka_unit_test(test_addc),
+		cmocka_unit_test(test_mono),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
