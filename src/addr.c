@@ -7,10 +7,32 @@
 #include "limits.h"
 #include "util.h"
 
-/* Carriers whose legacy addresses ("taro..x.@docomo.ne.jp") still exist. */
-static const char *const legacy_domains[] = {
-	"docomo.ne.jp", "ezweb.ne.jp", "au.com", "softbank.ne.jp",
-	"i.softbank.jp", "vodafone.ne.jp", "disney.ne.jp",
+/*
+ * The Japanese mobile carriers' mail domains, the one table of them
+ * (doc/design.md "Auto-reply and carrier mail"): their users receive mail
+ * only from domains they allowed.  family: the carrier whose settings the
+ * user changes (WILLCOM and EMOBILE became Y!mobile).  legacy: addresses
+ * such as "taro..x.@docomo.ne.jp" still exist there.
+ */
+static const struct {
+	const char *domain, *family;
+	int legacy;
+} carriers[] = {
+	{ "docomo.ne.jp", "docomo", 1 },
+	{ "ezweb.ne.jp", "au", 1 },
+	{ "au.com", "au", 1 },
+	{ "biz.ezweb.ne.jp", "au", 0 },
+	{ "softbank.ne.jp", "softbank", 1 },
+	{ "i.softbank.jp", "softbank", 1 },
+	{ "vodafone.ne.jp", "softbank", 1 },
+	{ "disney.ne.jp", "softbank", 1 },
+	{ "ymobile.ne.jp", "ymobile", 0 },
+	{ "y-mobile.ne.jp", "ymobile", 0 },
+	{ "emobile.ne.jp", "ymobile", 0 },
+	{ "pdx.ne.jp", "ymobile", 0 },
+	{ "willcom.com", "ymobile", 0 },
+	{ "wcm.ne.jp", "ymobile", 0 },
+	{ "rakumail.jp", "rakuten", 0 },
 };
 
 int
@@ -71,10 +93,27 @@ addr_legacy_domain(const char *d)
 {
 	size_t i;
 
-	for (i = 0; i < ARRAY_LEN(legacy_domains); i++)
-		if (strcasecmp(d, legacy_domains[i]) == 0)
+	for (i = 0; i < ARRAY_LEN(carriers); i++)
+		if (carriers[i].legacy &&
+		    strcasecmp(d, carriers[i].domain) == 0)
 			return 1;
 	return 0;
+}
+
+const char *
+addr_carrier(const char *d)
+{
+	size_t i, n = strlen(d), k;
+
+	for (i = 0; i < ARRAY_LEN(carriers); i++) {
+		k = strlen(carriers[i].domain);
+		if (n < k || strcasecmp(d + n - k, carriers[i].domain) != 0)
+			continue;
+		/* the domain itself, or a host under it (dj.pdx.ne.jp) */
+		if (n == k || d[n - k - 1] == '.')
+			return carriers[i].family;
+	}
+	return NULL;
 }
 
 int

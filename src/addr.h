@@ -39,6 +39,12 @@ enum addr_local addr_local_kind(const char *s, size_t n);
  * local parts ("taro..x.") still exist. */
 int addr_legacy_domain(const char *d);
 
+/* The carrier family of a Japanese mobile mail domain d (any letter
+ * case), or of a host under one ("dj.pdx.ne.jp"): "docomo", "au",
+ * "softbank", "ymobile" or "rakuten" (static strings); NULL for any other
+ * domain.  Their users receive mail only from domains they allowed. */
+const char *addr_carrier(const char *d);
+
 /* 1 when d is a domain of LDH labels (1..63 octets, no leading or
  * trailing '-', either letter case) with at least one dot, at most
  * LIM_ADDR_DOMAIN octets: the A-label form formpost sends mail to. */

@@ -55,6 +55,26 @@ same_domain(const char *a, const char *b)
 	return eq_ci(a, strlen(a), b);
 }
 
+/* A receipt goes to whatever address a post names: without a fill-time
+ * token or a rate limit, a script can aim many at strangers
+ * (doc/design.md "Auto-reply and carrier mail").  One warning each. */
+static void
+lint_auto_reply(const struct config *c, const struct site *s, FILE *out)
+{
+	if (!s->auto_reply)
+		return;
+	if (!s->token_required)
+		fprintf(out, "%s:%u:%u: warning: site %s: auto_reply without "
+		    "token: { required: true }: a script can post without "
+		    "loading the form and have receipts sent to strangers\n",
+		    c->path, s->ar_pos.line, s->ar_pos.col, s->name);
+	if (s->rate_count == 0)
+		fprintf(out, "%s:%u:%u: warning: site %s: auto_reply without "
+		    "rate_limit: one client may post, and have receipts "
+		    "sent, as fast as it likes\n", c->path, s->ar_pos.line,
+		    s->ar_pos.col, s->name);
+}
+
 int
 check_lint(const struct config *c, FILE *out)
 {
@@ -97,6 +117,7 @@ check_lint(const struct config *c, FILE *out)
 				    p->username_pos.col, s->name, p->name, ud,
 				    s->from_domain);
 		}
+		lint_auto_reply(c, s, out);
 	}
 	return errors;
 }

@@ -13,7 +13,9 @@
 
 /* Deliverability lints (`formpost help check`): From at a consumer,
  * DMARC-reject or carrier domain → error; envelope_from at another domain
- * than From → error; SMTP username at another domain than From → warning.
+ * than From → error; SMTP username at another domain than From → warning;
+ * auto_reply without token.required, or without rate_limit → a warning
+ * each.
  * Returns the number of errors (warnings don't count).  Pure. */
 int check_lint(const struct config *c, FILE *out);
 

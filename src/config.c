@@ -1275,6 +1275,125 @@ parse_mailbox(const char *s, char **name, char **addr)
 	return 0;
 }
 
+/* smtp: profile names, in order, under map (absent: *n is 0). */
+static int
+get_profiles(struct ld *ld, const struct ynode *map,
+    struct smtp_profile ***out, size_t *n)
+{
+	struct config *c = ld->c;
+	char **names = NULL;
+	size_t i, k, nnames = 0;
+	int rc = -1;
+
+	*n = 0;
+	if (get_list(ld, map, "smtp", &names, &nnames, name_ok, "is not a "
+	    "profile name") == -1)
+		goto out;
+	if (nnames && (*out = calloc(nnames, sizeof **out)) == NULL)
+		goto out;
+	for (i = 0; i < nnames; i++) {
+		for (k = 0; k < c->nprofiles; k++)
+			if (strcmp(c->profiles[k].name, names[i]) == 0)
+				break;
+		if (k == c->nprofiles) {
+			NERR(ld, map_get(map, "smtp")->items[i], "no smtp "
+			    "profile named '%s'", names[i]);
+			goto out;
+		}
+		(*out)[(*n)++] = &c->profiles[k];
+	}
+	rc = 0;
+out:
+	for (i = 0; i < nnames; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+/* "COUNT/DURATION" ("5/10m") into count and window.  0 or -1. */
+static int
+parse_rate(const char *str, unsigned *count, unsigned *window)
+{
+	unsigned long long cnt;
+	const char *slash = strchr(str, '/');
+	char num[24];
+
+	if (slash == NULL || (size_t)(slash - str) >= sizeof num)
+		return -1;
+	memcpy(num, str, (size_t)(slash - str));
+	num[slash - str] = '\0';
+	if (parse_ull(num, &cnt) == -1 || cnt == 0 || cnt > 1000000 ||
+	    config_parse_duration(slash + 1, window) == -1 || *window == 0)
+		return -1;
+	*count = (unsigned)cnt;
+	return 0;
+}
+
+/* auto_reply: { subject, echo, limit, smtp } (doc/design.md "Auto-reply
+ * and carrier mail").  The site's fields are parsed. */
+static int
+parse_auto_reply(struct ld *ld, const struct ynode *v, struct site *s)
+{
+	static const char *const keys[] = { "subject", "echo", "limit",
+	    "smtp", NULL };
+	const struct ynode *l;
+	char **echo = NULL;
+	size_t i, j, necho = 0;
+	int rc = -1, reply = 0;
+
+	s->auto_reply = 1;
+	s->ar_pos.line = v->line;
+	s->ar_pos.col = v->col;
+	s->ar_count = DEF_AUTO_REPLY_COUNT;
+	s->ar_window = DEF_AUTO_REPLY_WINDOW;
+	if (map_keys(ld, v, "auto_reply", keys) == -1 ||
+	    get_str(ld, v, "subject", &s->ar_subject) == -1 ||
+	    get_list(ld, v, "echo", &echo, &necho, name_ok, "is not a field "
+	    "name") == -1 ||
+	    get_profiles(ld, v, &s->ar_smtp, &s->nar_smtp) == -1)
+		goto out;
+	for (i = 0; i < s->nfields; i++)
+		reply |= s->fields[i].reply_to;
+	if (!reply) {
+		NERR(ld, v, "auto_reply needs a field with reply_to: true "
+		    "(the receipt goes to its address only)");
+		goto out;
+	}
+	for (i = 0; i < necho; i++) {
+		for (j = 0; j < s->nfields; j++)
+			if (strcmp(s->fields[j].name, echo[i]) == 0)
+				break;
+		if (j == s->nfields) {
+			NERR(ld, map_get(v, "echo")->items[i], "echo: no "
+			    "field named '%s'", echo[i]);
+			goto out;
+		}
+		s->fields[j].echo = 1;
+	}
+	if ((l = map_get(v, "limit")) != NULL &&
+	    (want_kind(ld, l, Y_SCALAR, "limit") == -1 ||
+	    parse_rate(l->str, &s->ar_count, &s->ar_window) == -1)) {
+		if (l->kind == Y_SCALAR)
+			NERR(ld, l, "limit must be COUNT/DURATION such as "
+			    "3/1d");
+		goto out;
+	}
+	if (s->ar_subject == NULL && (s->ar_subject = strdup(s->lang ==
+	    LANG_JA ? "お問い合わせを受け付けました（受付番号：{{_id}}）" :
+	    "We received your message (ref. {{_id}})")) == NULL)
+		goto out;
+	if (has_ctl(s->ar_subject, strlen(s->ar_subject))) {
+		NERR(ld, map_get(v, "subject"), "subject must be one line");
+		goto out;
+	}
+	rc = 0;
+out:
+	for (i = 0; i < necho; i++)
+		free(echo[i]);
+	free(echo);
+	return rc;
+}
+
 /* dkim: { selector, key_file }: the key itself is read with the secrets,
  * as the service user. */
 static int
@@ -1352,7 +1471,7 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 	    "envelope_from", "to", "cc", "bcc", "smtp", "subject", "lang",
 	    "templates", "reply_to_name", "fields", "honeypot", "redirect",
 	    "rate_limit", "filters", "token", "dkim", "max_body", "confirm",
-	    NULL };
+	    "auto_reply", NULL };
 	static const char *const fkeys[] = { "max_links", "require_japanese",
 	    NULL };
 	static const char *const tkeys[] = { "required", "min_age", "max_age",
@@ -1456,11 +1575,9 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 		NERR(ld, map_get(n, "subject"), "subject must be one line");
 		return -1;
 	}
-	/* smtp: profile names, in order. */
-	if (get_list(ld, n, "smtp", &names, &nnames, name_ok, "is not a "
-	    "profile name") == -1)
+	if (get_profiles(ld, n, &s->smtp, &s->nsmtp) == -1)
 		goto fail;
-	if (nnames == 0) {
+	if (s->nsmtp == 0) {
 		if (c->nprofiles != 1) {
 			NERR(ld, key, "site %s must name its smtp: profiles "
 			    "(there are several)", s->name);
@@ -1470,24 +1587,7 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 		if (s->smtp == NULL)
 			goto fail;
 		s->smtp[s->nsmtp++] = &c->profiles[0];
-	} else if ((s->smtp = calloc(nnames, sizeof *s->smtp)) == NULL)
-		goto fail;
-	for (i = 0; i < nnames; i++) {
-		size_t k;
-		for (k = 0; k < c->nprofiles; k++)
-			if (strcmp(c->profiles[k].name, names[i]) == 0)
-				break;
-		if (k == c->nprofiles) {
-			NERR(ld, map_get(n, "smtp")->items[i], "no smtp "
-			    "profile named '%s'", names[i]);
-			goto fail;
-		}
-		s->smtp[s->nsmtp++] = &c->profiles[k];
 	}
-	for (i = 0; i < nnames; i++)
-		free(names[i]);
-	free(names);
-	names = NULL;
 	if (s->reply_to_name) {
 		for (i = 0; i < s->nfields; i++)
 			if (strcmp(s->fields[i].name, s->reply_to_name) == 0)
@@ -1498,6 +1598,9 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 			return -1;
 		}
 	}
+	if ((v = map_get(n, "auto_reply")) != NULL &&
+	    parse_auto_reply(ld, v, s) == -1)
+		return -1;
 	if (s->honeypot) {
 		v = map_get(n, "honeypot");
 		if (!name_ok(s->honeypot) || s->honeypot[0] == '_') {
@@ -1522,22 +1625,11 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 		}
 	}
 	if ((v = map_get(n, "rate_limit")) != NULL) {
-		unsigned long long cnt;
-		char *slash;
 		if (want_kind(ld, v, Y_SCALAR, "rate_limit") == -1)
 			return -1;
-		slash = strchr(v->str, '/');
-		if (slash == NULL)
+		if (parse_rate(v->str, &s->rate_count, &s->rate_window)
+		    == -1)
 			goto bad_rate;
-		*slash = '\0';
-		if (parse_ull(v->str, &cnt) == -1 || cnt == 0 ||
-		    cnt > 1000000 || config_parse_duration(slash + 1,
-		    &s->rate_window) == -1 || s->rate_window == 0) {
-			*slash = '/';
-			goto bad_rate;
-		}
-		*slash = '/';
-		s->rate_count = (unsigned)cnt;
 	}
 	if ((v = map_get(n, "filters")) != NULL) {
 		unsigned long long ml = UINT_MAX;
@@ -1651,6 +1743,8 @@ config_free(struct config *c)
 		free(s->dkim_selector);
 		free(s->dkim_key_file);
 		crypto_key_free(s->dkim_key);
+		free(s->ar_subject);
+		free(s->ar_smtp);
 	}
 	free(c->sites);
 	for (i = 0; i < c->nprofiles; i++) {

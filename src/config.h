@@ -66,6 +66,7 @@ struct field {
 	char **accept_ext;     /* FT_FILE: the extensions as written */
 	size_t naccept;
 	unsigned long long file_max; /* FT_FILE: bytes of the one file */
+	int echo;              /* auto_reply.echo lists it */
 };
 
 struct site {
@@ -98,6 +99,15 @@ struct site {
 	unsigned token_min_age, token_max_age; /* seconds */
 	char *dkim_selector;   /* NULL: no DKIM signing */
 	char *dkim_key_file;   /* absolute */
+	/* auto_reply: (doc/design.md "Auto-reply and carrier mail") */
+	int auto_reply;        /* 1: a receipt for each accepted post */
+	char *ar_subject;      /* template source */
+	unsigned ar_count;     /* limit: receipts per address or network */
+	unsigned ar_window;    /* ... per this many seconds */
+	struct smtp_profile **ar_smtp; /* borrowed; the site's smtp when
+	                        * auto_reply.smtp is not given */
+	size_t nar_smtp;
+	struct cfg_pos ar_pos;
 	struct crypto_key *dkim_key; /* loaded by config_load_secrets */
 	size_t max_body;       /* bytes: limits.max_body unless the site sets
 	                        * its own (<= MAX_SITE_MAX_BODY) */

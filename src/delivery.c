@@ -48,3 +48,11 @@ delivery_after(int tried, size_t pending, size_t failed, size_t failed_before)
 	p.next = pending == 0 ? DN_FINISH : DN_RETRY;
 	return p;
 }
+
+long long
+delivery_max_age(unsigned max_age, const char *id)
+{
+	if (spool_id_is_receipt(id) && max_age > LIM_RECEIPT_MAX_AGE)
+		return LIM_RECEIPT_MAX_AGE;
+	return (long long)max_age;
+}

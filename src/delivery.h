@@ -57,4 +57,9 @@ struct delivery_plan {
 struct delivery_plan delivery_after(int tried, size_t pending, size_t failed,
     size_t failed_before);
 
+/* Seconds after which message id's pending recipients are given up: the
+ * config's max_age, and at most LIM_RECEIPT_MAX_AGE for a receipt
+ * (doc/design.md "Auto-reply and carrier mail"). */
+long long delivery_max_age(unsigned max_age, const char *id);
+
 #endif

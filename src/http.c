@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "confirm.h"
+#include "addr.h"
 #include "crypto.h"
 #include "id.h"
 #include "dedup.h"
@@ -26,6 +27,8 @@
 #include "limits.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "replylimit.h"
+#include "spool.h"
 #include "token.h"
 #include "util.h"
 #include "validate.h"
@@ -538,6 +541,22 @@ nonce_key(const unsigned char nonce[TOKEN_NONCE_LEN],
 	memcpy(key, nonce, TOKEN_NONCE_LEN);
 }
 
+/* ,"carrier":"docomo","allow_domain":"example.jp" when the visitor's
+ * address is a carrier's (doc/design.md "Auto-reply and carrier mail"). */
+static void
+json_carrier(struct buf *b, const struct site *s, const struct fvals *v)
+{
+	const char *at = v && v->reply_to ? strrchr(v->reply_to, '@') : NULL;
+	const char *fam = at ? addr_carrier(at + 1) : NULL;
+
+	if (fam == NULL)
+		return;
+	buf_adds(b, ",\"carrier\":");
+	json_buf_string(b, fam);
+	buf_adds(b, ",\"allow_domain\":");
+	json_buf_string(b, s->from_domain);
+}
+
 /* 0, or -1 when the page could not be rendered (OOM). */
 static int
 answer_success(const struct http_ctx *ctx, const struct http_req *req,
@@ -552,6 +571,7 @@ answer_success(const struct http_ctx *ctx, const struct http_req *req,
 	if (wants_json(req)) {
 		buf_adds(&r->body, "{\"ok\":true,\"id\":");
 		json_buf_string(&r->body, id);
+		json_carrier(&r->body, s, v);
 		buf_adds(&r->body, "}");
 		return 0;
 	}
@@ -1291,10 +1311,62 @@ store_commit(struct post *p)
 		dedup_record(ctx->nonces, p->nkey, p->r->id);
 		p->nclaim = -1;
 	}
+	return V_NEXT;
+}
+
+/* Whether the receipt may go: NULL, or why not (static).  Counts it. */
+static const char *
+receipt_allowed(struct post *p, char *err, size_t errlen)
+{
+	const struct site *s = p->s;
+
+	if (p->ctx->replies == NULL)
+		return "no_limit_table";
+	switch (replylimit_take(p->ctx->replies, p->v.reply_to,
+	    p->req->remote_addr, s->ar_count, s->ar_window,
+	    (long long)p->mf.now, err, errlen)) {
+	case REPLYLIMIT_OK:   return NULL;
+	case REPLYLIMIT_OVER: return "limit";
+	default:              return "limit_table";
+	}
+}
+
+/* The visitor's receipt (doc/design.md "Auto-reply and carrier mail"):
+ * a step only an accepted post reaches, after the owner's message is
+ * durable, so no other verdict sends one.  It is a message of its own;
+ * whatever happens to it is logged at info and changes nothing of the
+ * answer. */
+static enum verdict
+store_receipt(struct post *p)
+{
+	const struct http_ctx *ctx = p->ctx;
+	const struct site *s = p->s;
+	char rid[sizeof p->r->id + sizeof SPOOL_RECEIPT_SUFFIX], err[256] = "";
+	const char *why;
+	struct mail m;
+
+	if (!s->auto_reply || p->v.reply_to == NULL)
+		return V_ACCEPTED;
+	memset(&m, 0, sizeof m);
+	if ((why = receipt_allowed(p, err, sizeof err)) == NULL) {
+		snprintf(rid, sizeof rid, "%s%s", p->r->id,
+		    SPOOL_RECEIPT_SUFFIX);
+		if (mail_compose_receipt(s, ctx->pg, &p->v, &p->mf, &m, err,
+		    sizeof err) == -1)
+			why = "compose_failed";
+		else if (ctx->submit(ctx->submit_arg, s, &m, rid, err,
+		    sizeof err) == -1)
+			why = "store_failed";
+		mail_free(&m);
+	}
+	log_event(LOG_INFO, "auto_reply", "site", s->name, "id", p->r->id,
+	    "auto_reply", why ? "skipped" : "queued", "reason", why, "error",
+	    err[0] ? err : NULL, (char *)NULL);
 	return V_ACCEPTED;
 }
 
-static const post_step store_steps[] = { store_compose, store_commit };
+static const post_step store_steps[] = { store_compose, store_commit,
+    store_receipt };
 
 /* The one place a post is answered. */
 static void

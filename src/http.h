@@ -3,9 +3,10 @@
  * limits and parsing, validation, composition, and every answer of README's
  * "HTTP answers" table as an HTML page (or JSON).  Knows nothing of FastCGI:
  * the caller passes the CGI-style parameters and a body reader, and writes the
- * response.  Effects go through the context: storing the message
- * (ctx->submit) and the files of an upload (ctx->tmp_open gives the fd
- * the file part's bytes are written to, as they arrive).
+ * response.  Effects go through the context: storing a message through
+ * ctx->submit, counting a receipt in ctx->replies, and the files of an
+ * upload (ctx->tmp_open gives the fd the file part's bytes are written
+ * to, as they arrive).
  * Thread-safe: everything it touches is per request or immutable.
  */
 #ifndef FORMPOST_HTTP_H
@@ -67,6 +68,7 @@ typedef int (*http_submit_fn)(void *arg, const struct site *s,
 
 struct ratelimit;
 struct dedup;
+struct replylimit;
 
 struct http_ctx {
 	const struct config *c;
@@ -84,6 +86,9 @@ struct http_ctx {
 	const unsigned char *token_key;
 	struct dedup *nonces;
 	uint64_t (*wall_ms)(void);
+	/* The receipt limit table (doc/design.md "Auto-reply and carrier
+	 * mail"); NULL: no receipts are sent. */
+	struct replylimit *replies;
 	/* Attachments (doc/design.md "Attachments"): an unnamed file for an
 	 * upload (a read-write fd, or -1); NULL: file parts stay in memory
 	 * (tests). */

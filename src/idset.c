@@ -8,13 +8,14 @@
 #include "idset.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MIN_SLOTS 64
 
 struct slot {
-	char id[ID_BUF];
+	char id[SPOOL_ID_MAX + 1];
 	unsigned refs;         /* 0: empty */
 };
 
@@ -93,7 +94,7 @@ idset_add(struct idset *set, const char *id)
 {
 	size_t i;
 
-	if (!id_spool_valid(id))
+	if (!spool_id_valid(id))
 		return -1;
 	i = find(set, id);
 	if (set->s[i].refs)
@@ -104,7 +105,7 @@ idset_add(struct idset *set, const char *id)
 			return -1;
 		i = find(set, id);
 	}
-	id_copy(set->s[i].id, id);
+	snprintf(set->s[i].id, sizeof set->s[i].id, "%s", id);
 	set->s[i].refs = 1;
 	set->n++;
 	return 1;
@@ -115,7 +116,7 @@ idset_drop(struct idset *set, const char *id)
 {
 	size_t i, j, k, mask = set->cap - 1;
 
-	if (!id_spool_valid(id) || set->s[i = find(set, id)].refs == 0)
+	if (!spool_id_valid(id) || set->s[i = find(set, id)].refs == 0)
 		return 0;
 	if (--set->s[i].refs > 0)
 		return (long)set->s[i].refs;
@@ -139,7 +140,7 @@ idset_drop(struct idset *set, const char *id)
 unsigned
 idset_get(const struct idset *set, const char *id)
 {
-	return id_spool_valid(id) ? set->s[find(set, id)].refs : 0;
+	return spool_id_valid(id) ? set->s[find(set, id)].refs : 0;
 }
 
 size_t

@@ -11,15 +11,14 @@
 
 #include <stddef.h>
 
-#include "crypto.h"
-#include "id.h"
+#include "spool.h"
 
 struct idset;
 
 struct idset *idset_new(void);          /* NULL on OOM */
 void idset_free(struct idset *set);     /* NULL is fine */
 
-/* Adds one reference to id (a valid id, see id_spool_valid), inserting
+/* Adds one reference to id (a spool name, see spool_id_valid), inserting
  * it with count 1.  Returns the new count, or -1 on OOM or an invalid id
  * (the set is unchanged). */
 long idset_add(struct idset *set, const char *id);

@@ -139,6 +139,19 @@
                                                 as long as any token may live */
 #define LIM_DEDUP_WAIT_MS     5000           /* a twin waits this long for the first's spool write */
 
+/* Auto-reply (doc/design.md "Auto-reply and carrier mail") */
+#define DEF_AUTO_REPLY_COUNT  3              /* receipts per address, per
+                                                network ... */
+#define DEF_AUTO_REPLY_WINDOW 86400          /* ... per this many seconds */
+#define LIM_RECEIPT_MAX_AGE   86400          /* seconds: then a receipt is
+                                                given up */
+#define LIM_ECHO_CHARS        200            /* characters: a longer echo
+                                                is omitted */
+#define LIM_REPLYLIMIT_SLOTS  8192           /* keys, 32 bytes each:
+                                                autoreply.db is 256 KiB +
+                                                a header, fixed */
+#define LIM_REPLYLIMIT_PROBE  16             /* slots searched for a key */
+
 /* Templates */
 #define LIM_TEMPLATE_BYTES    (256 * 1024)   /* bytes: one template file */
 #define LIM_TEMPLATE_DEPTH    8              /* nested sections */

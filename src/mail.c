@@ -12,8 +12,10 @@
 #include <string.h>
 
 #include "dkim.h"
+#include "echo.h"
 #include "file.h"
 #include "mime.h"
+#include "spool.h"
 
 void
 mail_local_date(char *out, size_t len, time_t t, int off)
@@ -215,12 +217,126 @@ file_parts(const struct fvals *v, struct mime_part **out, size_t *n)
 	return 0;
 }
 
+/* The receipt's envelope: the site's sender, the visitor's address. */
+static int
+receipt_envelope(const struct site *s, const struct fvals *v,
+    struct mail *out, char *err, size_t errlen)
+{
+	out->sender = strdup(s->envelope_from ? s->envelope_from :
+	    s->from_addr);
+	out->rcpt = calloc(2, sizeof *out->rcpt);
+	if (!out->sender || !out->rcpt ||
+	    (out->rcpt[0] = strdup(v->reply_to)) == NULL) {
+		snprintf(err, errlen, "out of memory composing the receipt");
+		return -1;
+	}
+	out->nrcpt = 1;
+	if (!mime_envelope_ok(out->sender) ||
+	    !mime_envelope_ok(out->rcpt[0])) {
+		snprintf(err, errlen, "envelope address refused");
+		return -1;
+	}
+	return 0;
+}
+
+/* A receipt goes to the visitor alone (reply, as the owner's mail would
+ * have had it, becomes To) and replies go to the owner. */
+static void
+receipt_headers(const struct site *s, struct mime_msg *msg,
+    struct mime_addr *reply, struct mime_addr *visitor)
+{
+	*visitor = *reply;
+	memset(reply, 0, sizeof *reply);
+	reply->addr = s->to[0];
+	msg->reply_to = reply;
+	msg->to = visitor;
+	msg->nto = 1;
+	msg->ncc = 0;
+	msg->auto_replied = 1;
+}
+
+/* The headers that differ between the owner's mail and the receipt. */
+struct kind {
+	int receipt;
+	enum page subject, body;
+};
+
+static int compose(const struct site *s, const struct pages *pg,
+    const struct fvals *v, const struct mail_facts *f, const struct kind *k,
+    struct mail *out, char *err, size_t errlen);
+
 int
 mail_compose(const struct site *s, const struct pages *pg,
     const struct fvals *v, const struct mail_facts *f, struct mail *out,
     char *err, size_t errlen)
 {
-	struct mime_addr reply, *to = NULL, *cc = NULL;
+	static const struct kind owner = { 0, PAGE_SUBJECT, PAGE_MAIL };
+
+	return compose(s, pg, v, f, &owner, out, err, errlen);
+}
+
+/*
+ * What the receipt's templates may see of the post (doc/design.md
+ * "Auto-reply and carrier mail"): an echo field's value, or the omitted
+ * word when echo.h refuses it; every other field empty.  So neither the
+ * subject, nor the To display name, nor a custom template can carry a
+ * visitor's text past the echo rules.  0, or -1 (OOM).
+ */
+static int
+receipt_values(const struct site *s, const struct fvals *v,
+    struct fvals *out)
+{
+	size_t i;
+
+	memset(out, 0, sizeof *out);
+	if ((out->v = calloc(v->n + 1, sizeof *out->v)) == NULL)
+		return -1;
+	out->n = v->n;
+	out->reply_to = v->reply_to;
+	for (i = 0; i < v->n; i++) {
+		const char *val = v->v[i].value ? v->v[i].value : "";
+		if (i >= s->nfields || !s->fields[i].echo || v->v[i].error)
+			val = "";
+		else if (echo_unsafe(val, strlen(val)))
+			val = echo_omitted(s->lang);
+		if ((out->v[i].value = strdup(val)) == NULL)
+			return -1;
+		out->v[i].len = strlen(val);
+	}
+	return 0;
+}
+
+int
+mail_compose_receipt(const struct site *s, const struct pages *pg,
+    const struct fvals *v, const struct mail_facts *f, struct mail *out,
+    char *err, size_t errlen)
+{
+	static const struct kind receipt = { 1, PAGE_AR_SUBJECT,
+	    PAGE_AUTO_REPLY };
+	struct fvals safe;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (!s->auto_reply || v == NULL || v->reply_to == NULL) {
+		snprintf(err, errlen, "no auto_reply or no address for it");
+		return -1;
+	}
+	if (receipt_values(s, v, &safe) == -1) {
+		fvals_free(&safe);
+		snprintf(err, errlen, "out of memory composing the receipt");
+		return -1;
+	}
+	rc = compose(s, pg, &safe, f, &receipt, out, err, errlen);
+	fvals_free(&safe);
+	return rc;
+}
+
+static int
+compose(const struct site *s, const struct pages *pg,
+    const struct fvals *v, const struct mail_facts *f, const struct kind *k,
+    struct mail *out, char *err, size_t errlen)
+{
+	struct mime_addr reply, visitor, *to = NULL, *cc = NULL;
 	struct mime_part *parts = NULL;
 	struct mime_msg msg;
 	struct page_facts pf;
@@ -240,19 +356,21 @@ mail_compose(const struct site *s, const struct pages *pg,
 	pf.date = date;
 	pf.ip = f->ip;
 	pf.page = f->page;
-	if (pages_render(pg, s, PAGE_SUBJECT, v, &pf, &subject) == -1 ||
-	    pages_render(pg, s, PAGE_MAIL, v, &pf, &body) == -1) {
+	if (pages_render(pg, s, k->subject, v, &pf, &subject) == -1 ||
+	    pages_render(pg, s, k->body, v, &pf, &body) == -1) {
 		snprintf(err, errlen, "out of memory rendering the mail");
 		goto out;
 	}
 	flatten(&subject);
 	to = addrs(s->to, s->nto);
 	cc = addrs(s->cc, s->ncc);
-	if (!to || !cc || file_parts(v, &parts, &msg.nparts) == -1) {
+	if (!to || !cc || (!k->receipt &&
+	    file_parts(v, &parts, &msg.nparts) == -1)) {
 		snprintf(err, errlen, "out of memory composing the mail");
 		goto out;
 	}
-	if (envelope(s, out, err, errlen) == -1)
+	if ((k->receipt ? receipt_envelope(s, v, out, err, errlen) :
+	    envelope(s, out, err, errlen)) == -1)
 		goto out;
 	memset(&reply, 0, sizeof reply);
 	if (reply_name(s, v, &rname_buf, &reply.name) == -1) {
@@ -261,7 +379,8 @@ mail_compose(const struct site *s, const struct pages *pg,
 	}
 	reply.name_len = reply.name ? strlen(reply.name) : 0;
 	reply.addr = v ? v->reply_to : NULL;
-	snprintf(msgid, sizeof msgid, "%s@%s", f->id, s->from_domain);
+	snprintf(msgid, sizeof msgid, "%s%s@%s", f->id, k->receipt ?
+	    SPOOL_RECEIPT_SUFFIX : "", s->from_domain);
 	msg.parts = parts;
 	msg.from.name = s->from_name;
 	msg.from.name_len = s->from_name ? strlen(s->from_name) : 0;
@@ -271,6 +390,8 @@ mail_compose(const struct site *s, const struct pages *pg,
 	msg.nto = s->nto;
 	msg.cc = cc;
 	msg.ncc = s->ncc;
+	if (k->receipt)
+		receipt_headers(s, &msg, &reply, &visitor);
 	msg.subject = subject.data ? subject.data : "";
 	msg.subject_len = subject.len;
 	msg.date = f->now;

@@ -39,6 +39,17 @@ int mail_compose(const struct site *s, const struct pages *pg,
     char *err, size_t errlen);
 void mail_free(struct mail *m);
 
+/* Composes the receipt of an accepted post for a site with auto_reply
+ * (doc/design.md "Auto-reply and carrier mail"): To, and the one envelope
+ * recipient, the validated reply_to address (v->reply_to, which must be
+ * set); From the site's; Reply-To the site's first `to`; Auto-Submitted:
+ * auto-replied; Message-ID from f->id + SPOOL_RECEIPT_SUFFIX; subject and
+ * body from the site's auto_reply templates, whose _id is f->id (the
+ * post's).  Signed like the owner's mail.  0, or -1 with err. */
+int mail_compose_receipt(const struct site *s, const struct pages *pg,
+    const struct fvals *v, const struct mail_facts *f, struct mail *out,
+    char *err, size_t errlen);
+
 /* When the site signs (dkim: with its key loaded), inserts a
  * DKIM-Signature made at time now at the start of wire, so the spooled
  * bytes are the signed bytes and every retry resends the same signature;

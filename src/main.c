@@ -76,7 +76,7 @@ cmd_check(const char *path)
 }
 
 static int
-cmd_test_mail(const char *path, const char *site)
+cmd_test_mail(const char *path, const char *site, const char *receipt)
 {
 	struct config *c;
 	char err[1024];
@@ -93,7 +93,8 @@ cmd_test_mail(const char *path, const char *site)
 		config_free(c);
 		return 2;
 	}
-	rc = testmail_run(c, site, stdout);
+	rc = receipt ? testmail_receipt(c, site, receipt, stdout) :
+	    testmail_run(c, site, stdout);
 	smtp_global_cleanup();
 	config_free(c);
 	return rc;
@@ -207,7 +208,8 @@ int
 main(int argc, char **argv)
 {
 	const char *cmd = "serve", *cfg = NULL, *lang = NULL, *action = NULL;
-	char *args[8], idbuf[ID_BUF];
+	const char *receipt = NULL;   /* test-mail --auto-reply ADDRESS */
+	char *args[8], idbuf[SPOOL_ID_MAX + 1];
 	int nargs = 0, i, help = 0, json = 0, fetch = 0;
 	unsigned older_than = 3600;
 
@@ -228,6 +230,11 @@ main(int argc, char **argv)
 				return usage_error("--lang needs ja or en",
 				    NULL);
 			lang = argv[i];
+		} else if (strcmp(argv[i], "--auto-reply") == 0) {
+			if (++i == argc)
+				return usage_error("--auto-reply needs an "
+				    "ADDRESS", "test-mail");
+			receipt = argv[i];
 		} else if (strcmp(argv[i], "--action") == 0) {
 			if (++i == argc)
 				return usage_error("--action needs a URL",
@@ -253,7 +260,7 @@ main(int argc, char **argv)
 				return 2;
 			}
 		} else if (argv[i][0] == '-' && !(nargs == 2 &&
-		    strcmp(args[0], "queue") == 0 && id_from_user(argv[i], idbuf)
+		    strcmp(args[0], "queue") == 0 && spool_id_from_user(argv[i], idbuf)
 		    == 0)) {
 			/* 0.1.0's ids are URL-safe base64: "-x…" in the ID
 			 * slot of queue retry/drop is an id, not an option. */
@@ -282,7 +289,7 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "check") == 0 && nargs == 1)
 		return cmd_check(config_path(cfg));
 	if (strcmp(cmd, "test-mail") == 0 && nargs == 2)
-		return cmd_test_mail(config_path(cfg), args[1]);
+		return cmd_test_mail(config_path(cfg), args[1], receipt);
 	if (strcmp(cmd, "doctor") == 0 && nargs <= 2)
 		return cmd_doctor(config_path(cfg), nargs == 2 ? args[1] : NULL,
 		    lang);

@@ -739,6 +739,9 @@ mime_write(struct buf *out, const struct mime_msg *m)
 	    mime_header_unstructured(out, "Subject",
 	    m->subject ? m->subject : "", m->subject_len) == -1)
 		goto out;
+	if (m->auto_replied)
+		buf_adds(out, "Auto-Submitted: auto-replied\r\n"
+		    "X-Auto-Response-Suppress: All\r\n");
 	buf_printf(out, "Message-ID: <%s>\r\n"
 	    "MIME-Version: 1.0\r\n", m->message_id);
 	if (m->nparts) {

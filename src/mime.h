@@ -54,6 +54,9 @@ struct mime_msg {
 	time_t date;
 	int utc_offset_min;                 /* local offset for Date, e.g. +540 */
 	const char *message_id;             /* "id@domain", no brackets */
+	int auto_replied;                   /* a receipt: Auto-Submitted:
+	                                     * auto-replied (RFC 3834 §5) and
+	                                     * X-Auto-Response-Suppress: All */
 	const char *body;                   /* UTF-8 text, any line endings */
 	size_t body_len;
 	const struct mime_part *parts;      /* attachments after the text: */

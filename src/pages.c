@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
+#include "echo.h"
 #include "file.h"
 #include "limits.h"
 #include "tmpl.h"
@@ -18,6 +20,7 @@ static const char *const page_files[] = {
 	[PAGE_THANKS] = "thanks.html", [PAGE_FORM] = "form.html",
 	[PAGE_ERROR] = "error.html", [PAGE_MAIL] = "mail.txt",
 	[PAGE_CONFIRM] = "confirm.html",
+	[PAGE_AUTO_REPLY] = "auto_reply.txt",
 };
 
 
@@ -31,7 +34,8 @@ static const char *const reserved_list[] = {
 	"_multiline", "_indented", "_options", "_option", "_selected",
 	"_errors", "_honeypot", "_has_errors", "_reply_to", "_is_file",
 	"_accept", "_multipart", "_files", "_size", "_type", "_confirm",
-	"_token", NULL,
+	"_token", "_carrier", "_carrier_name", "_carrier_help",
+	"_allow_domain", "_echo", NULL,
 };
 
 struct pages {
@@ -83,12 +87,29 @@ load_one(const struct config *c, const struct site *s, enum page pg,
 		goto out;
 	}
 	t = tmpl_compile(b.data ? b.data : "", b.len,
-	    pg == PAGE_MAIL ? TMPL_TEXT : TMPL_HTML, known, cerr, sizeof cerr);
+	    pg == PAGE_MAIL || pg == PAGE_AUTO_REPLY ? TMPL_TEXT : TMPL_HTML,
+	    known, cerr, sizeof cerr);
 	if (t == NULL)
 		snprintf(err, errlen, "%s:%s", path, cerr);
 out:
 	buf_free(&b);
 	return t;
+}
+
+/* A subject line's template into *out.  0, or -1 with err. */
+static int
+compile_subject(const struct config *c, const struct site *s,
+    const char *src, const char *what, const char *const *known,
+    struct tmpl **out, char *err, size_t errlen)
+{
+	char cerr[256];
+
+	if ((*out = tmpl_compile(src, strlen(src), TMPL_TEXT, known, cerr,
+	    sizeof cerr)) != NULL)
+		return 0;
+	snprintf(err, errlen, "%s: site %s: %s: %s", c->path, s->name, what,
+	    cerr);
+	return -1;
 }
 
 struct pages *
@@ -97,7 +118,6 @@ pages_load(const struct config *c, char *err, size_t errlen)
 	struct pages *p;
 	const char **known = NULL;
 	size_t i, j, nr = ARRAY_LEN(reserved_list) - 1;
-	char cerr[256];
 
 	if ((p = calloc(1, sizeof *p)) == NULL ||
 	    (p->t = calloc(c->nsites, sizeof *p->t)) == NULL)
@@ -121,16 +141,16 @@ pages_load(const struct config *c, char *err, size_t errlen)
 			known[nr + j] = s->fields[j].name;
 		for (j = 0; j < PAGE_SUBJECT; j++)
 			if ((j != PAGE_CONFIRM || s->confirm) &&
+			    (j != PAGE_AUTO_REPLY || s->auto_reply) &&
 			    (p->t[i][j] = load_one(c, s, (enum page)j, known,
 			    err, errlen)) == NULL)
 				goto fail;
-		p->t[i][PAGE_SUBJECT] = tmpl_compile(s->subject,
-		    strlen(s->subject), TMPL_TEXT, known, cerr, sizeof cerr);
-		if (p->t[i][PAGE_SUBJECT] == NULL) {
-			snprintf(err, errlen, "%s: site %s: subject: %s",
-			    c->path, s->name, cerr);
+		if (compile_subject(c, s, s->subject, "subject", known,
+		    &p->t[i][PAGE_SUBJECT], err, errlen) == -1 ||
+		    (s->auto_reply && compile_subject(c, s, s->ar_subject,
+		    "auto_reply subject", known, &p->t[i][PAGE_AR_SUBJECT],
+		    err, errlen) == -1))
 			goto fail;
-		}
 	}
 	free(known);
 	return p;
@@ -254,6 +274,8 @@ struct render {
 	struct vars *filevars;        /* one per attached file */
 	struct tmpl_scope *filescopes;
 	size_t nfiles;
+	struct vars *echovars;        /* one per echoed field */
+	struct tmpl_scope *echoscopes;
 	char **strings;               /* owned strings */
 	size_t nstrings, nopt;
 	size_t n;
@@ -283,6 +305,8 @@ render_free(struct render *r)
 			free(r->errvars[i].v);
 		if (r->filevars)
 			free(r->filevars[i].v);
+		if (r->echovars)
+			free(r->echovars[i].v);
 	}
 	for (i = 0; i < r->nopt; i++)
 		free(r->optvars[i].v);
@@ -296,6 +320,8 @@ render_free(struct render *r)
 	free(r->errscopes);
 	free(r->filevars);
 	free(r->filescopes);
+	free(r->echovars);
+	free(r->echoscopes);
 	free(r->strings);
 }
 
@@ -316,11 +342,14 @@ render_alloc(struct render *r, const struct site *s)
 	r->optscopes = calloc(nopt + 1, sizeof *r->optscopes);
 	r->filevars = calloc(r->n + 1, sizeof *r->filevars);
 	r->filescopes = calloc(r->n + 1, sizeof *r->filescopes);
-	r->strings = calloc(4 * r->n + 1, sizeof *r->strings);
+	r->echovars = calloc(r->n + 1, sizeof *r->echovars);
+	r->echoscopes = calloc(r->n + 1, sizeof *r->echoscopes);
+	r->strings = calloc(5 * r->n + 1, sizeof *r->strings);
 	r->nopt = nopt;
 	return !r->fieldvars || !r->fieldscopes || !r->errvars ||
 	    !r->errscopes || !r->optvars || !r->optscopes || !r->strings ||
-	    !r->filevars || !r->filescopes ? -1 : 0;
+	    !r->filevars || !r->filescopes || !r->echovars ||
+	    !r->echoscopes ? -1 : 0;
 }
 
 /* fd's options as the scopes from *o on (advanced past them), each
@@ -471,6 +500,93 @@ field_vars(struct render *r, const struct site *s, const struct fvals *v,
 	return err ? error_vars(r, fd, err, nerr) : 0;
 }
 
+/* What a carrier's user changes to receive mail from a domain, per
+ * family (doc/design.md "Auto-reply and carrier mail"). */
+static const struct {
+	const char *family, *name[2], *help[2];
+} carrier_text[] = {
+	{ "docomo", { "ドコモ", "docomo" },
+	  { "My docomo の「メール設定」→「受信リスト設定」",
+	    "My docomo: Mail settings > Receive list (受信リスト設定)" } },
+	{ "au", { "au", "au" },
+	  { "My au の「メール設定」→「迷惑メールフィルター」"
+	    "→「受信リスト設定」",
+	    "My au: Mail settings > Spam filter > Receive list "
+	    "(受信リスト設定)" } },
+	{ "softbank", { "ソフトバンク", "SoftBank" },
+	  { "My SoftBank の「メール設定」→「迷惑メール対策」"
+	    "→「受信許可リスト」",
+	    "My SoftBank: Mail settings > Spam filter > Allowed senders "
+	    "(受信許可リスト)" } },
+	{ "ymobile", { "ワイモバイル", "Y!mobile" },
+	  { "My Y!mobile の「メール設定」→「迷惑メール対策」"
+	    "→「受信許可リスト」",
+	    "My Y!mobile: Mail settings > Spam filter > Allowed senders "
+	    "(受信許可リスト)" } },
+	{ "rakuten", { "楽天モバイル（楽メール）", "Rakuten Mobile (Rakumail)" },
+	  { "my 楽天モバイル の「楽メール」→「迷惑メール設定」"
+	    "→「受信許可リスト」",
+	    "my Rakuten Mobile: Rakumail > Spam settings > Allowed senders "
+	    "(受信許可リスト)" } },
+};
+
+/* _carrier and friends for the visitor's address (none: empty). */
+static void
+carrier_vars(struct render *r, const struct site *s, const char *addr)
+{
+	const char *at = addr ? strrchr(addr, '@') : NULL;
+	const char *fam = at ? addr_carrier(at + 1) : NULL;
+	int l = s->lang == LANG_JA ? 0 : 1;
+	size_t i;
+
+	for (i = 0; fam && i < ARRAY_LEN(carrier_text); i++)
+		if (strcmp(carrier_text[i].family, fam) == 0)
+			break;
+	if (fam == NULL || i == ARRAY_LEN(carrier_text)) {
+		var_add(&r->root, "_carrier", "");
+		var_add(&r->root, "_carrier_name", "");
+		var_add(&r->root, "_carrier_help", "");
+		var_add(&r->root, "_allow_domain", "");
+		return;
+	}
+	var_add(&r->root, "_carrier", fam);
+	var_add(&r->root, "_carrier_name", carrier_text[i].name[l]);
+	var_add(&r->root, "_carrier_help", carrier_text[i].help[l]);
+	var_add(&r->root, "_allow_domain", s->from_domain);
+}
+
+/* _echo: the site's auto_reply.echo fields that have a value, as the
+ * receipt may show them.  0, or -1 (OOM). */
+static int
+echo_vars(struct render *r, const struct site *s, const struct fvals *v)
+{
+	size_t i, n = 0;
+
+	for (i = 0; v && i < s->nfields && i < v->n; i++) {
+		const struct fval *fv = &v->v[i];
+		struct vars *ev = &r->echovars[n];
+		struct buf b;
+		if (!s->fields[i].echo || fv->error || fv->value == NULL ||
+		    fv->value[0] == '\0')
+			continue;
+		buf_init(&b);
+		if (echo_format(fv->value, s->lang, &b) == -1) {
+			buf_free(&b);
+			return -1;
+		}
+		var_add(ev, "_label", s->fields[i].label);
+		var_add(ev, "_multiline", flag(b.data &&
+		    strchr(b.data, '\n') != NULL));
+		var_add(ev, "_value", own(r, buf_steal(&b)));
+		if (ev->oom)
+			return -1;
+		r->echoscopes[n].vars = ev->v;
+		r->echoscopes[n++].n = ev->n;
+	}
+	var_list(&r->root, "_echo", r->echoscopes, n);
+	return 0;
+}
+
 static int
 build(struct render *r, const struct site *s, const struct fvals *v,
     const struct page_facts *f)
@@ -495,6 +611,9 @@ build(struct render *r, const struct site *s, const struct fvals *v,
 	var_add(&r->root, "_ip", f->ip);
 	var_add(&r->root, "_page", f->page);
 	var_add(&r->root, "_reply_to", v ? v->reply_to : NULL);
+	carrier_vars(r, s, v ? v->reply_to : NULL);
+	if (echo_vars(r, s, v) == -1)
+		return -1;
 	var_add(&r->root, "_action", f->action);
 	var_add(&r->root, "_status", f->status);
 	var_add(&r->root, "_title", f->title);

@@ -24,6 +24,12 @@
  *   review page _confirm (the signed `_confirm`, see confirm.h)
  *   form page   _token (a fresh fill-time token, for sites that require
  *               one, so the corrected form can be sent again)
+ *   carrier     _carrier (docomo au softbank ymobile rakuten, or "" when
+ *               _reply_to is not a carrier address), _carrier_name,
+ *               _carrier_help (where the visitor allows a domain),
+ *               _allow_domain (the site's From domain, when _carrier)
+ *   receipt     _echo: _label _value (echo.h's rules applied)
+ *                      _multiline (_value is quoted lines)
  */
 #ifndef FORMPOST_PAGES_H
 #define FORMPOST_PAGES_H
@@ -33,9 +39,10 @@
 #include "validate.h"
 
 /* PAGE_CONFIRM (confirm.html, the review step) is loaded only for sites
- * with confirm: true; rendering it for another site fails. */
+ * with confirm: true; PAGE_AUTO_REPLY and PAGE_AR_SUBJECT only for sites
+ * with auto_reply.  Rendering one for another site fails. */
 enum page { PAGE_THANKS, PAGE_FORM, PAGE_ERROR, PAGE_MAIL, PAGE_CONFIRM,
-    PAGE_SUBJECT, PAGE_COUNT };
+    PAGE_AUTO_REPLY, PAGE_SUBJECT, PAGE_AR_SUBJECT, PAGE_COUNT };
 
 /* Request facts shown in pages and mails; any may be NULL. */
 struct page_facts {

@@ -51,7 +51,7 @@ struct listing {
 	const char *sub;
 	struct item *it;
 	size_t n, cap;
-	char (*bad)[ID_BUF];   /* ids that did not read or verify */
+	char (*bad)[SPOOL_ID_MAX + 1]; /* ids that did not read or verify */
 	size_t nbad;
 	int oom;
 };
@@ -117,14 +117,14 @@ add_one(void *arg, const char *id)
 	if (rc == 1)
 		return;                /* delivered or moved meanwhile */
 	if (rc == -1) {
-		char (*b)[ID_BUF] = realloc(l->bad, (l->nbad + 1) *
+		char (*b)[SPOOL_ID_MAX + 1] = realloc(l->bad, (l->nbad + 1) *
 		    sizeof *b);
 		if (b == NULL) {
 			l->oom = 1;
 			return;
 		}
 		l->bad = b;
-		id_copy(l->bad[l->nbad++], id);
+		snprintf(l->bad[l->nbad++], SPOOL_ID_MAX + 1, "%s", id);
 		return;
 	}
 	free(t->m.data);
@@ -451,7 +451,7 @@ revive(struct spool_msg *m, long long now)
 int
 queuecmd_retry(struct spool *sp, const char *typed, FILE *out)
 {
-	char id[ID_BUF];
+	char id[SPOOL_ID_MAX + 1];
 	struct spool_msg q, f;
 	long long now = (long long)time(NULL);
 	char err[512];
@@ -461,7 +461,7 @@ queuecmd_retry(struct spool *sp, const char *typed, FILE *out)
 
 	memset(&q, 0, sizeof q);
 	memset(&f, 0, sizeof f);
-	if (id_from_user(typed, id) == -1) {
+	if (spool_id_from_user(typed, id) == -1) {
 		fprintf(out, "formpost queue: %s is not a message id\n", typed);
 		return 1;
 	}
@@ -538,7 +538,7 @@ out:
 int
 queuecmd_drop(struct spool *sp, const char *typed, FILE *out)
 {
-	char id[ID_BUF];
+	char id[SPOOL_ID_MAX + 1];
 	static const char *const subs[] = { "failed", "corrupt" };
 	struct spool_msg q;
 	char err[512], path[4200];
@@ -546,7 +546,7 @@ queuecmd_drop(struct spool *sp, const char *typed, FILE *out)
 	int fd = -1, found = 0, rc = 0;
 
 	memset(&q, 0, sizeof q);
-	if (id_from_user(typed, id) == -1) {
+	if (spool_id_from_user(typed, id) == -1) {
 		fprintf(out, "formpost queue: %s is not a message id\n", typed);
 		return 1;
 	}
@@ -602,9 +602,9 @@ queuecmd_check(struct spool *sp, unsigned older_than, FILE *out)
 {
 	struct listing q, f;
 	long long now = (long long)time(NULL);
-	const struct spool_msg *cfg = NULL, *old = NULL;
+	const struct spool_msg *cfg = NULL, *old = NULL, *failed = NULL;
 	char err[512], age[32], limit[32];
-	size_t i, nconfig = 0, nold = 0;
+	size_t i, nconfig = 0, nold = 0, nfailed = 0;
 	long corrupt = 0;
 	int rc = QCHECK_UNKNOWN;
 
@@ -619,18 +619,24 @@ queuecmd_check(struct spool *sp, unsigned older_than, FILE *out)
 		const struct spool_msg *m = &q.it[i].m;
 		if (q.it[i].cls == QC_CONFIG && nconfig++ == 0)
 			cfg = m;
+		/* A receipt's delay or failure is its visitor's address,
+		 * never an alert (doc/design.md "Auto-reply and carrier
+		 * mail"); held as config, it is the operator's. */
 		if (now - m->created >= (long long)older_than &&
-		    nold++ == 0)
+		    !spool_id_is_receipt(m->id) && nold++ == 0)
 			old = m;          /* oldest first: this is the oldest */
 	}
+	for (i = 0; i < f.n; i++)
+		if (!spool_id_is_receipt(f.it[i].m.id) && nfailed++ == 0)
+			failed = &f.it[i].m;
 	queuecmd_duration(limit, older_than);
-	if (f.n || corrupt || nconfig || q.nbad || f.nbad) {
+	if (nfailed || corrupt || nconfig || q.nbad || f.nbad) {
 		rc = QCHECK_CRITICAL;
 		fprintf(out, "CRITICAL: formpost queue:");
-		if (f.n)
-			fprintf(out, " %zu failed (oldest %s: %s);", f.n,
-			    f.it[0].m.id, f.it[0].m.nrcpt ?
-			    f.it[0].m.rcpt[0].reply : f.it[0].m.reply);
+		if (nfailed)
+			fprintf(out, " %zu failed (oldest %s: %s);", nfailed,
+			    failed->id, failed->nrcpt ?
+			    failed->rcpt[0].reply : failed->reply);
 		if (nconfig)
 			fprintf(out, " %zu held as config (%s: %s);", nconfig,
 			    cfg->id, cfg->reply);

@@ -19,7 +19,8 @@
 enum queuecmd_check_status {
 	QCHECK_OK = 0,
 	QCHECK_WARNING = 1,   /* only: messages older than the threshold */
-	QCHECK_CRITICAL = 2,  /* failed/, corrupt/ or held as config */
+	QCHECK_CRITICAL = 2,  /* failed/ (receipts aside), corrupt/ or
+	                       * held as config */
 	QCHECK_UNKNOWN = 3,   /* the spool could not be read */
 };
 

@@ -30,7 +30,7 @@
 struct entry {
 	long long due;
 	int deferred;              /* waiting on a profile's back-off */
-	char id[ID_BUF];
+	char id[SPOOL_ID_MAX + 1];
 	/* Deferred: the message's site and creation time, so the next
 	 * turn can ask the site's profiles before reading the file. */
 	char site[LIM_NAME_BYTES + 1];
@@ -62,7 +62,7 @@ struct sender {
 	size_t nps;
 	/* Flushed ids (sorted): their files' next-try is waived until their
 	 * next attempt.  In flight: ids being delivered, out of the heap. */
-	char (*forced)[ID_BUF];
+	char (*forced)[SPOOL_ID_MAX + 1];
 	size_t nforced;
 	int stopping;
 	int running;               /* threads not yet ended */
@@ -127,7 +127,7 @@ heap_push(struct sender *s, const char *id, long long due, const char *site,
 	i = s->n++;
 	s->heap[i].due = due;
 	s->heap[i].deferred = site != NULL;
-	id_copy(s->heap[i].id, id);
+	snprintf(s->heap[i].id, sizeof s->heap[i].id, "%s", id);
 	snprintf(s->heap[i].site, sizeof s->heap[i].site, "%s",
 	    site ? site : "");
 	s->heap[i].created = created;
@@ -277,21 +277,52 @@ profile_take(struct sender *s, const char *name, long long now,
 	return ok;
 }
 
-/* 1 when every profile of site is resting, with *until the earliest
+/*
+ * What a message's kind decides (doc/design.md "Auto-reply and carrier
+ * mail"): a receipt goes through auto_reply.smtp (the site's profiles
+ * when not given), is given up after at most LIM_RECEIPT_MAX_AGE, and its
+ * failures are the visitor's address's, logged at info, never as alerts.
+ */
+struct route {
+	struct smtp_profile *const *smtp;
+	size_t nsmtp;
+	long long max_age;
+	int receipt;
+};
+
+static struct route
+route_of(const struct config *c, const struct site *site, const char *id)
+{
+	struct route r = { NULL, 0, 0, 0 };
+
+	r.receipt = spool_id_is_receipt(id);
+	r.max_age = delivery_max_age(c->max_age, id);
+	if (site == NULL)
+		return r;
+	r.smtp = site->smtp;
+	r.nsmtp = site->nsmtp;
+	if (r.receipt && site->nar_smtp) {
+		r.smtp = site->ar_smtp;
+		r.nsmtp = site->nar_smtp;
+	}
+	return r;
+}
+
+/* 1 when every profile of the route is resting, with *until the earliest
  * end; takes nothing (the attempt's profile_take decides). */
 static int
-site_resting(struct sender *s, const struct site *site, long long now,
+site_resting(struct sender *s, const struct route *rt, long long now,
     long long *until)
 {
 	struct pstate *p;
 	long long u;
 	size_t j;
-	int all = site->nsmtp > 0;
+	int all = rt->nsmtp > 0;
 
 	*until = 0;
 	pthread_mutex_lock(&s->mu);
-	for (j = 0; j < site->nsmtp && all; j++) {
-		if ((p = pstate_get(s, site->smtp[j]->name)) == NULL ||
+	for (j = 0; j < rt->nsmtp && all; j++) {
+		if ((p = pstate_get(s, rt->smtp[j]->name)) == NULL ||
 		    !resting(p, now, &u))
 			all = 0;
 		else if (*until == 0 || u < *until)
@@ -377,9 +408,11 @@ log_failed(const struct spool_msg *m, const struct spool_rcpt *r)
 	char code[8];
 
 	snprintf(code, sizeof code, "%d", r->code);
-	log_event(LOG_ERROR, "failed", "site", m->site, "id", m->id, "rcpt",
-	    r->addr, "code", code, "reply", r->reply, "action",
-	    "moved to failed/", (char *)NULL);
+	/* A receipt's failure is the visitor's address, not an alert. */
+	log_event(spool_id_is_receipt(m->id) ? LOG_INFO : LOG_ERROR,
+	    "failed", "site", m->site, "id", m->id, "rcpt", r->addr, "code",
+	    code, "reply", r->reply, "action", "moved to failed/",
+	    (char *)NULL);
 }
 
 /* One transaction through profile p for m's pending recipients; records
@@ -430,7 +463,8 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 	snprintf(code, sizeof code, "%d", res.code);
 	snprintf(count, sizeof count, "%zu", k);
 	iso_time(nt, next_try);
-	log_event(res.outcome == OUT_SENT ? LOG_INFO : LOG_WARN, "attempt",
+	log_event(res.outcome == OUT_SENT || spool_id_is_receipt(m->id) ?
+	    LOG_INFO : LOG_WARN, "attempt",
 	    "site", m->site, "id", m->id, "profile", p->name, "outcome",
 	    outcome_name(res.outcome), "phase", outcome_phase_name(res.phase),
 	    "rcpt_count", count, "code", code, "reply", reply,
@@ -444,14 +478,14 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 static int
 id_cmp(const void *a, const void *b)
 {
-	return strcmp(a, b);
+	return strncmp(a, b, SPOOL_ID_MAX + 1);
 }
 
 /* Whether id was flushed and not attempted since; drop: forget it. */
 static int
 forced(struct sender *s, const char *id, int drop)
 {
-	char (*f)[ID_BUF];
+	char (*f)[SPOOL_ID_MAX + 1];
 	int found = 0;
 
 	pthread_mutex_lock(&s->mu);
@@ -474,6 +508,7 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 	const char *id = e->id;
 	const struct config *c;
 	const struct site *site;
+	struct route rt;
 	struct spool_msg m;
 	long long now = (long long)time(NULL), wait = 0, next_try, rest;
 	char err[256], count[24], att[16];
@@ -489,9 +524,10 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 	 * lock, read, digest), so a backlog is not re-read whenever a
 	 * back-off ends; the one probe's outcome re-times the rest.  Past
 	 * max_age, or its site gone, it is read and settled as below. */
-	if (e->deferred && now - e->created < (long long)c->max_age &&
-	    (site = config_site(c, e->site)) != NULL &&
-	    site_resting(s, site, now, &rest)) {
+	site = e->deferred ? config_site(c, e->site) : NULL;
+	rt = route_of(c, site, id);
+	if (e->deferred && now - e->created < rt.max_age && site != NULL &&
+	    site_resting(s, &rt, now, &rest)) {
 		schedule(s, id, rest, e->site, e->created);
 		goto out;
 	}
@@ -521,7 +557,8 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 	next_try = now + sender_backoff(m.attempts + 1, c->first_retry,
 	    c->max_retry);
 	site = config_site(c, m.site);
-	ds = delivery_start(now - m.created >= (long long)c->max_age,
+	rt = route_of(c, site, id);
+	ds = delivery_start(now - m.created >= rt.max_age,
 	    site != NULL, spool_count(&m, SPOOL_PENDING));
 	if (ds == DS_EXPIRE) {
 		for (i = 0; i < m.nrcpt; i++)
@@ -545,23 +582,23 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 		 * failed/ID (or finish).  Do that now, not after max_age. */
 		tried = 1;
 	} else {   /* DS_SEND */
-		for (j = 0; j < site->nsmtp &&
+		for (j = 0; j < rt.nsmtp &&
 		    spool_count(&m, SPOOL_PENDING) > 0; j++) {
 			long long until = 0;
 			int ch;
-			if (!profile_take(s, site->smtp[j]->name, now, &until)) {
+			if (!profile_take(s, rt.smtp[j]->name, now, &until)) {
 				if (wait == 0 || until < wait)
 					wait = until;
 				continue;
 			}
-			if ((ch = try_profile(s, cl, c, site->smtp[j], &m, now,
+			if ((ch = try_profile(s, cl, c, rt.smtp[j], &m, now,
 			    next_try, !tried)) == -1)
 				break;
 			tried = 1;
 			/* Progress is recorded before the next profile, so
 			 * a crash resends to as few as possible. */
 			if (ch > 0 && spool_count(&m, SPOOL_PENDING) > 0 &&
-			    j + 1 < site->nsmtp &&
+			    j + 1 < rt.nsmtp &&
 			    spool_update(s->sp, &fd, &m, err, sizeof err) == -1)
 				log_event(LOG_ERROR, "spool_error", "id", id,
 				    "error", err, (char *)NULL);
@@ -839,7 +876,7 @@ sender_stop(struct sender *s)
 /* --- operator's flush ---------------------------------------------------- */
 
 struct idlist {
-	char (*id)[ID_BUF];
+	char (*id)[SPOOL_ID_MAX + 1];
 	size_t n, cap;
 	int oom;
 };
@@ -851,7 +888,7 @@ idlist_add(void *arg, const char *id)
 
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 64;
-		char (*t)[ID_BUF] = realloc(l->id, cap * sizeof *t);
+		char (*t)[SPOOL_ID_MAX + 1] = realloc(l->id, cap * sizeof *t);
 		if (t == NULL) {
 			l->oom = 1;
 			return;
@@ -859,7 +896,7 @@ idlist_add(void *arg, const char *id)
 		l->id = t;
 		l->cap = cap;
 	}
-	id_copy(l->id[l->n++], id);
+	snprintf(l->id[l->n++], SPOOL_ID_MAX + 1, "%s", id);
 }
 
 long

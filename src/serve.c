@@ -31,6 +31,7 @@
 #include "pages.h"
 #include "priv.h"
 #include "ratelimit.h"
+#include "replylimit.h"
 #include "sender.h"
 #include "smtp.h"
 #include "spool.h"
@@ -51,6 +52,7 @@ static struct dedup *dedup;           /* outlives reloads */
 static struct dedup *nonces;          /* token replay table (a dedup keyed by
                                          * nonce); outlives reloads */
 static unsigned char token_key[TOKEN_KEY_LEN];
+static struct replylimit *replies;    /* the receipt limit table */
 
 static void
 world_free(struct world *w)
@@ -226,7 +228,7 @@ handle(void *arg, const struct http_req *req, struct http_resp *resp)
 {
 	struct world *w = world_acquire();
 	struct http_ctx ctx = { w->c, w->pg, submit, w, limiter, NULL,
-	    dedup, token_key, nonces, NULL, upload_open, w };
+	    dedup, token_key, nonces, NULL, replies, upload_open, w };
 
 	(void)arg;
 	http_handle(&ctx, req, resp);
@@ -380,6 +382,13 @@ serve_main(const char *path)
 		fprintf(stderr, "formpost: spool: %s\n", err);
 		goto out;
 	}
+	/* Always opened, like the token key: a reload may turn auto_reply
+	 * on. */
+	if ((replies = replylimit_open(w->c->spool, err, sizeof err)) ==
+	    NULL) {
+		fprintf(stderr, "formpost: receipt limits: %s\n", err);
+		goto out;
+	}
 	/* Always loaded: a reload may turn tokens on. */
 	if (tokenkey_load(w->c->spool, token_key, err, sizeof err) == -1) {
 		fprintf(stderr, "formpost: token key: %s\n", err);
@@ -439,6 +448,8 @@ out:
 		close(fd);
 	ratelimit_free(limiter);
 	limiter = NULL;
+	replylimit_close(replies);
+	replies = NULL;
 	/* A sender thread stuck in libcurl: leave libcurl alone. */
 	if (sender == NULL)
 		smtp_global_cleanup();

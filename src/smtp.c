@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "addr.h"
 #include "limits.h"
 #include "mime.h"
 #include "util.h"
@@ -532,6 +533,21 @@ result_of(struct smtp_client *c, CURLcode rc, struct smtp_result *res)
 	return txn;
 }
 
+/* addr as RCPT TO writes it: a legacy carrier local part ("taro..x.",
+ * not a Dot-string) quoted, as RFC 5321 §4.1.2 allows; others as they
+ * are.  q has room for addr + 2. */
+static const char *
+envelope_form(const char *addr, char *q, size_t qlen)
+{
+	const char *at = strrchr(addr, '@');
+
+	if (at == NULL || addr_local_kind(addr, (size_t)(at - addr)) !=
+	    ADDR_LOCAL_LEGACY || (size_t)snprintf(q, qlen, "\"%.*s\"%s",
+	    (int)(at - addr), addr, at) >= qlen)
+		return addr;
+	return q;
+}
+
 int
 smtp_send(struct smtp_client *c, const struct smtp_profile *p,
     const char *sender, struct smtp_rcpt *rcpt, size_t nrcpt,
@@ -573,7 +589,9 @@ smtp_send(struct smtp_client *c, const struct smtp_profile *p,
 		return -1;
 	}
 	for (i = 0; i < nrcpt; i++) {
-		if ((t = curl_slist_append(rl, rcpt[i].addr)) == NULL) {
+		char q[LIM_ADDR_PATH + 3];
+		if ((t = curl_slist_append(rl, envelope_form(rcpt[i].addr, q,
+		    sizeof q))) == NULL) {
 			curl_slist_free_all(rl);
 			res->outcome = OUT_TEMP;
 			snprintf(res->reply, sizeof res->reply, "out of memory");

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -95,6 +96,63 @@ spool_msg_free(struct spool_msg *m)
 	memset(m, 0, sizeof *m);
 }
 
+/* The base id's rule: the one line to change when ids change. */
+static int
+base_id_valid(const char *s)
+{
+	return id_spool_valid(s);
+}
+
+static int
+split_receipt(const char *name, char base[SPOOL_ID_MAX + 1])
+{
+	size_t n = strnlen(name, SPOOL_ID_MAX + 1);
+	size_t k = strlen(SPOOL_RECEIPT_SUFFIX);
+
+	if (n > SPOOL_ID_MAX || n <= k ||
+	    strcmp(name + n - k, SPOOL_RECEIPT_SUFFIX) != 0)
+		return 0;
+	memcpy(base, name, n - k);
+	base[n - k] = '\0';
+	return base_id_valid(base);
+}
+
+int
+spool_id_is_receipt(const char *name)
+{
+	char base[SPOOL_ID_MAX + 1];
+
+	return split_receipt(name, base);
+}
+
+int
+spool_id_valid(const char *name)
+{
+	return base_id_valid(name) || spool_id_is_receipt(name);
+}
+
+int
+spool_id_from_user(const char *typed, char out[SPOOL_ID_MAX + 1])
+{
+	char base[ID_INPUT_MAX + 1], id[ID_BUF];
+	size_t n = strnlen(typed, ID_INPUT_MAX + 1);
+	size_t k = strlen(SPOOL_RECEIPT_SUFFIX);
+	int receipt = 0;
+
+	if (n > ID_INPUT_MAX)
+		return -1;
+	memcpy(base, typed, n + 1);
+	if (n > k && strcasecmp(base + n - k, SPOOL_RECEIPT_SUFFIX) == 0) {
+		base[n - k] = '\0';
+		receipt = 1;
+	}
+	if (id_from_user(base, id) == -1)
+		return -1;
+	snprintf(out, SPOOL_ID_MAX + 1, "%s%s", id,
+	    receipt ? SPOOL_RECEIPT_SUFFIX : "");
+	return 0;
+}
+
 int
 spool_msg_new(struct spool_msg *out, const char *id, const char *site,
     long long created, const char *sender, char *const *rcpt, size_t nrcpt,
@@ -104,11 +162,11 @@ spool_msg_new(struct spool_msg *out, const char *id, const char *site,
 	size_t i;
 
 	memset(&m, 0, sizeof m);
-	if (!id_spool_valid(id) || !token_ok(site, LIM_NAME_BYTES) ||
+	if (!spool_id_valid(id) || !token_ok(site, LIM_NAME_BYTES) ||
 	    !token_ok(sender, LIM_ADDR_PATH) || nrcpt == 0 ||
 	    nrcpt > LIM_SPOOL_RCPT || len > LIM_SPOOL_MESSAGE)
 		return -1;
-	id_copy(m.id, id);
+	snprintf(m.id, sizeof m.id, "%s", id);
 	snprintf(m.site, sizeof m.site, "%s", site);
 	m.created = created;
 	m.nrcpt = nrcpt;
@@ -148,7 +206,7 @@ spool_format(const struct spool_msg *m, struct buf *out)
 	char hex[2 * SHA256_LEN + 1];
 	size_t i, start = out->len;
 
-	if (!id_spool_valid(m->id) || !token_ok(m->site, LIM_NAME_BYTES) ||
+	if (!spool_id_valid(m->id) || !token_ok(m->site, LIM_NAME_BYTES) ||
 	    !token_ok(m->sender, LIM_ADDR_PATH) || !text_ok(m->reply) ||
 	    m->nrcpt == 0 || m->nrcpt > LIM_SPOOL_RCPT || m->created < 0 ||
 	    m->next_try < 0 || m->len > LIM_SPOOL_MESSAGE)
@@ -331,7 +389,7 @@ spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
 	if (next_line(&c, &line, &len) == -1 ||
 	    (v = field(line, len, "id", &vn)) == NULL ||
 	    copy_token(m.id, sizeof m.id, v, vn) == -1 ||
-	    !id_spool_valid(m.id) ||
+	    !spool_id_valid(m.id) ||
 	    next_line(&c, &line, &len) == -1 ||
 	    (v = field(line, len, "site", &vn)) == NULL ||
 	    copy_token(m.site, sizeof m.site, v, vn) == -1 ||
@@ -739,7 +797,7 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 	size_t len = 0;
 	int f = -1, e = 0;
 
-	if (!id_spool_valid(id)) {
+	if (!spool_id_valid(id)) {
 		snprintf(err, errlen, "not an id");
 		return SPOOL_GONE;
 	}
@@ -800,7 +858,7 @@ int
 spool_update(struct spool *sp, int *fd, const struct spool_msg *m, char *err,
     size_t errlen)
 {
-	char tmpname[ID_BUF + 8], tmp[PATH_BYTES];
+	char tmpname[SPOOL_ID_MAX + 8], tmp[PATH_BYTES];
 	struct buf b;
 	int nfd = -1, rc = -1;
 
@@ -825,7 +883,7 @@ int
 spool_write_failed(struct spool *sp, const struct spool_msg *m, char *err,
     size_t errlen)
 {
-	char tmpname[ID_BUF + 8], tmp[PATH_BYTES];
+	char tmpname[SPOOL_ID_MAX + 8], tmp[PATH_BYTES];
 	struct spool_msg f = *m;
 	struct buf b;
 	size_t i, n = 0;
@@ -912,7 +970,7 @@ spool_scan_in(struct spool *sp, const char *sub,
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL)
-		if (id_spool_valid(de->d_name)) {
+		if (spool_id_valid(de->d_name)) {
 			if (fn)
 				fn(arg, de->d_name);
 			n++;
@@ -933,7 +991,7 @@ spool_read(struct spool *sp, const char *sub, const char *id,
 	size_t len = 0;
 	int fd, rc = -1;
 
-	if (!sub_ok(sub) || !id_spool_valid(id)) {
+	if (!sub_ok(sub) || !spool_id_valid(id)) {
 		snprintf(err, errlen, "not an id");
 		return 1;
 	}
@@ -966,7 +1024,7 @@ spool_remove(struct spool *sp, const char *sub, const char *id, char *err,
 	char path[PATH_BYTES];
 
 	snprintf(path, sizeof path, "%s/%s/%s", sp->dir, sub, id);
-	if (!sub_ok(sub) || !id_spool_valid(id) || unlink(path) == -1 ||
+	if (!sub_ok(sub) || !spool_id_valid(id) || unlink(path) == -1 ||
 	    sync_dir(sp, sub) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;

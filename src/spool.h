@@ -57,6 +57,24 @@
 #include "util.h"
 
 #define SPOOL_VERSION   1
+
+/* A spool name is a message id, or a receipt's id: the id of the message
+ * it answers followed by SPOOL_RECEIPT_SUFFIX (doc/design.md "Auto-reply").
+ * SPOOL_ID_MAX is the longest name, without the NUL. */
+#define SPOOL_RECEIPT_SUFFIX "-R"
+#define SPOOL_ID_MAX (ID_MAX + sizeof SPOOL_RECEIPT_SUFFIX - 1)
+
+/* 1 when name is a spool name: a valid id (id_spool_valid), optionally
+ * followed by SPOOL_RECEIPT_SUFFIX.  Safe as a file name. */
+int spool_id_valid(const char *name);
+
+/* A spool name typed by a person: an id as id_from_user reads it,
+ * optionally followed by the receipt suffix in any case.  0 with out set
+ * to the spool name, or -1. */
+int spool_id_from_user(const char *typed, char out[SPOOL_ID_MAX + 1]);
+
+/* 1 when name is a valid receipt's spool name. */
+int spool_id_is_receipt(const char *name);
 #define SPOOL_REPLY_MAX 200   /* bytes of a stored reply, with NUL */
 
 enum spool_state { SPOOL_PENDING, SPOOL_SENT, SPOOL_FAILED };
@@ -71,7 +89,7 @@ struct spool_rcpt {
 /* One message with its delivery state.  Owns every pointer (free with
  * spool_msg_free) when it came from spool_parse or spool_msg_new. */
 struct spool_msg {
-	char id[ID_BUF];
+	char id[SPOOL_ID_MAX + 1];
 	char site[LIM_NAME_BYTES + 1];
 	long long created;              /* epoch seconds */
 	char *sender;

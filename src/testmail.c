@@ -10,9 +10,11 @@
 #include <strings.h>
 #include <time.h>
 
+#include "addr.h"
 #include "crypto.h"
 #include "id.h"
 #include "mail.h"
+#include "pages.h"
 #include "mime.h"
 #include "smtp.h"
 #include "util.h"
@@ -127,11 +129,90 @@ out:
 	return rc;
 }
 
+static const int status_of[] = { [OUT_SENT] = 0, [OUT_TEMP] = 1,
+    [OUT_CONFIG] = 2, [OUT_PERM] = 3 };
+
+/* Sends the receipt m through each profile until one takes it. */
+static enum outcome
+send_receipt(const struct site *s, struct mail *m, const char *id,
+    FILE *out)
+{
+	struct smtp_profile *const *pl = s->nar_smtp ? s->ar_smtp : s->smtp;
+	size_t j, np = s->nar_smtp ? s->nar_smtp : s->nsmtp;
+	struct smtp_client *cl = smtp_client_new();
+	enum outcome best = OUT_CONFIG;
+	struct smtp_result res;
+	struct smtp_rcpt r;
+	struct trace tr;
+
+	for (j = 0; cl && j < np; j++) {
+		memset(&r, 0, sizeof r);
+		r.addr = m->rcpt[0];
+		fprintf(out, "profile %s (%s), from %s, receipt to %s, id %s\n",
+		    pl[j]->name, pl[j]->url, m->sender, r.addr, id);
+		memset(&tr, 0, sizeof tr);
+		tr.out = out;
+		smtp_send(cl, pl[j], m->sender, &r, 1, m->wire.data,
+		    m->wire.len, &res, print_line, &tr);
+		fprintf(out, "outcome: %s at %s: %s\n",
+		    outcome_name(res.outcome), outcome_phase_name(res.phase),
+		    res.reply);
+		if (j == 0 || res.outcome < best)
+			best = res.outcome;
+		if (res.outcome == OUT_SENT || res.outcome == OUT_PERM)
+			break;
+	}
+	smtp_client_free(cl);
+	return best;
+}
+
+int
+testmail_receipt(const struct config *c, const char *name, const char *addr,
+    FILE *out)
+{
+	const struct site *s = config_site(c, name);
+	struct fvals v = { 0 };
+	struct mail_facts f = { 0 };
+	struct pages *pg = NULL;
+	struct mail m = { 0 };
+	struct tm tm;
+	char id[ID_BUF], err[1024] = "", empty[1] = "";
+	int rc = 2;
+
+	if (s == NULL || !s->auto_reply || !addr_spec_ok(addr, NULL)) {
+		fprintf(out, "formpost: %s\n", s == NULL ? "no such site" :
+		    !s->auto_reply ? "the site has no auto_reply" :
+		    "not an address (local@example.com)");
+		return 2;
+	}
+	/* every field empty: the sample shows no visitor text */
+	v.v = calloc(s->nfields + 1, sizeof *v.v);
+	v.n = s->nfields;
+	for (size_t i = 0; v.v && i < v.n; i++)
+		v.v[i].value = empty;
+	v.reply_to = addr;
+	f.id = id;
+	f.ip = "192.0.2.1";
+	f.now = time(NULL);
+	localtime_r(&f.now, &tm);
+	f.utc_offset_min = (int)(tm.tm_gmtoff / 60);
+	if (v.v == NULL || id_new(id) == -1 ||
+	    (pg = pages_load(c, err, sizeof err)) == NULL ||
+	    mail_compose_receipt(s, pg, &v, &f, &m, err, sizeof err) == -1)
+		fprintf(out, "formpost: cannot compose the receipt%s%s\n",
+		    err[0] ? ": " : "", err);
+	else
+		rc = status_of[send_receipt(s, &m, id, out)];
+	mail_free(&m);
+	pages_free(pg);
+	free(v.v);
+	fflush(out);
+	return rc;
+}
+
 int
 testmail_run(const struct config *c, const char *name, FILE *out)
 {
-	static const int status_of[] = { [OUT_SENT] = 0, [OUT_TEMP] = 1,
-	    [OUT_CONFIG] = 2, [OUT_PERM] = 3 };
 	const struct site *s = config_site(c, name);
 	struct smtp_client *cl = NULL;
 	struct smtp_rcpt *r = NULL;

@@ -16,4 +16,12 @@
  * Secrets must already be loaded (config_load_secrets). */
 int testmail_run(const struct config *c, const char *site, FILE *out);
 
+/* `formpost test-mail SITE --auto-reply ADDRESS`: a sample receipt
+ * (doc/design.md "Auto-reply and carrier mail") built from the site's
+ * auto_reply templates, sent now to ADDRESS alone through the receipt's
+ * profiles, with no limit counted.  Exit status as testmail_run; 2 also
+ * when the site has no auto_reply or ADDRESS is not an address. */
+int testmail_receipt(const struct config *c, const char *site,
+    const char *addr, FILE *out);
+
 #endif

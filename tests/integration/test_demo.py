@@ -268,13 +268,24 @@ def test_demo_with_the_real_formpost(tmp_path):
                               origin=f"http://127.0.0.1:{http}")
         assert r.status_code == 200 and "受付番号" in r.text
         lines = read_until(demo, r"mail: .*\.eml")
-        eml = next((tmp_path / "demo-mail").glob("*.eml"))
-        msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+        lines += read_until(demo, r"mail: .*\.eml")   # and the receipt
+        mails = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+                 for p in sorted((tmp_path / "demo-mail").glob("*.eml"))]
+        msg, = [m for m in mails if m["To"] == "owner@demo.example"]
+        receipt, = [m for m in mails if m["Auto-Submitted"] == "auto-replied"]
+        assert receipt["To"] == "山田 花子 <hanako@example.jp>"
+        assert "見積もりをお願いします。" in receipt.get_content()
         assert msg["From"] == "formpost demo <noreply@demo.example>"
         assert msg["Reply-To"] == "山田 花子 <hanako@example.jp>"
         body = msg.get_content()
         assert "山田 花子" in body and "03-1234-5678" in body and "二行目" in body
         assert lines
+        # a carrier address: the thanks page says which domain to allow
+        r = harness.post_form(f"http://127.0.0.1:{http}/formpost/demo",
+                              dict(fields, email="hanako@docomo.ne.jp"),
+                              origin=f"http://127.0.0.1:{http}")
+        assert r.status_code == 200 and "@demo.example" in r.text
+        assert "携帯電話のメールアドレスをお使いの方へ" in r.text
         demo.popen.send_signal(signal.SIGINT)
         assert demo.popen.wait(20) == 0, harness.tail(demo.log)
     finally:

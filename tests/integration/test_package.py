@@ -82,7 +82,7 @@ def test_file_list(built):
     }
     for lang in ("ja", "en"):
         for t in ("thanks.html", "form.html", "error.html", "mail.txt",
-                  "confirm.html"):
+                  "confirm.html", "auto_reply.txt"):
             want[f"/usr/share/formpost/templates/{lang}/{t}"] = "-rw-r--r--"
     for path, mode in want.items():
         assert files.get(path) == mode, (path, files.get(path))

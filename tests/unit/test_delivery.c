@@ -133,6 +133,21 @@ after_table(void **state)
 	}
 }
 
+/* A receipt is given up after a day at most; the owner's message keeps
+ * the configured max_age. */
+static void
+receipt_max_age(void **state)
+{
+	(void)state;
+	assert_int_equal(delivery_max_age(5 * 86400, "Fp7Qm2x9Kd4LwZr8Tn3V"),
+	    5 * 86400);
+	assert_int_equal(delivery_max_age(5 * 86400,
+	    "Fp7Qm2x9Kd4LwZr8Tn3V-R"), LIM_RECEIPT_MAX_AGE);
+	assert_int_equal(delivery_max_age(3600, "Fp7Qm2x9Kd4LwZr8Tn3V-R"),
+	    3600);
+	assert_int_equal(LIM_RECEIPT_MAX_AGE, 86400);
+}
+
 int
 main(void)
 {
@@ -141,6 +156,7 @@ main(void)
 		cmocka_unit_test(profile_table),
 		cmocka_unit_test(start_table),
 		cmocka_unit_test(after_table),
+		cmocka_unit_test(receipt_max_age),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -283,7 +283,7 @@ run(struct call *c, struct http_resp *r)
 {
 	static const unsigned char tkey[32] = "unit-test-token-key-unit-test-k";
 	struct http_ctx ctx = { cfg, pg, fake_submit, NULL, rl, clock_ms, NULL,
-	    tkey, NULL, NULL, NULL, NULL };
+	    tkey, NULL, NULL, NULL, NULL, NULL };
 	struct http_req req = { 0 };
 	char cl[24];
 

@@ -50,6 +50,7 @@ static const char yaml[] =
     " required: true, max: 5000 }\n"
     "      agree: { label: 個人情報の取扱いに同意する, type: checkbox,"
     " required: true }\n"
+    "    auto_reply: { echo: [name, topic, subject, message] }\n"
     "  studio:\n"
     "    origins: [https://studio.example.com]\n"
     "    from: \"Studio Web Form <form@studio.example.com>\"\n"
@@ -67,6 +68,21 @@ static const char yaml[] =
     "      message: { label: Message, type: multiline, required: true,"
     " max: 5000 }\n"
     "      newsletter: { label: Send me the newsletter, type: checkbox }\n"
+    "  ar:\n"
+    "    origins: [https://ar.example.com]\n"
+    "    from: form@ar.example.com\n"
+    "    to: [owner@ar.example.com]\n"
+    "    smtp: [m]\n"
+    "    lang: en\n"
+    "    reply_to_name: name\n"
+    "    templates: tests/fixtures/mail/ar\n"
+    "    fields:\n"
+    "      name: { label: Name }\n"
+    "      email: { label: Email, type: email, reply_to: true }\n"
+    "      message: { label: Message, type: multiline }\n"
+    "    auto_reply:\n"
+    "      subject: \"Got it {{name}}/{{message}}\"\n"
+    "      echo: [message]\n"
     "  custom:\n"
     "    origins: [https://c.example.com]\n"
     "    from: c@c.example.com\n"
@@ -280,6 +296,106 @@ test_golden_ja(void **state)
 	free(msg);
 	free(subject);
 	free(longline);
+}
+
+/* The receipt of the golden post: to the visitor alone, replies to the
+ * owner, RFC 3834 headers, only the echo fields, the long message
+ * omitted; golden receipt-ja.eml. */
+static void
+test_receipt_ja(void **state)
+{
+	const struct site *s = config_site(cfg, "shop");
+	char *longline = big("長", 300, "");
+	const char *kv[] = {
+		"name", "山田 太郎", "email", "taro..yamada.@docomo.ne.jp",
+		"email2", "taro..yamada.@docomo.ne.jp", "phone", "0312345678",
+		"topic", "見積", "subject", "見積のお願い", "message", longline,
+		"agree", "1", NULL
+	};
+	struct fvals v = { 0 };
+	struct mail m;
+	char err[256];
+
+	(void)state;
+	fill(s, &v, kv);
+	assert_int_equal(mail_compose_receipt(s, pg, &v, &facts_ja, &m, err,
+	    sizeof err), 0);
+	wire_sane(&m.wire);
+	golden("receipt-ja.eml", &m.wire);
+	assert_string_equal(m.sender, "bounces@shop.example.jp");
+	assert_int_equal(m.nrcpt, 1);
+	assert_string_equal(m.rcpt[0], "taro..yamada.@docomo.ne.jp");
+	assert_int_equal(header_count(&m.wire, "To"), 1);
+	assert_int_equal(header_count(&m.wire, "Cc"), 0);
+	assert_int_equal(header_count(&m.wire, "Bcc"), 0);
+	assert_int_equal(header_count(&m.wire, "Precedence"), 0);
+	assert_non_null(strstr(m.wire.data,
+	    "\r\nReply-To: info@shop.example.jp\r\n"));
+	assert_non_null(strstr(m.wire.data,
+	    "<\"taro..yamada.\"@docomo.ne.jp>\r\n"));
+	assert_non_null(strstr(m.wire.data,
+	    "\r\nAuto-Submitted: auto-replied\r\n"));
+	assert_non_null(strstr(m.wire.data,
+	    "\r\nX-Auto-Response-Suppress: All\r\n"));
+	assert_non_null(strstr(m.wire.data,
+	    "Message-ID: <Fp7Qm2x9Kd4LwZr8Tn3V-R@shop.example.jp>\r\n"));
+	/* the phone is not an echo field; the message is too long */
+	assert_null(strstr(m.wire.data, "0312345678"));
+	assert_null(strstr(m.wire.data, "長長長"));
+	mail_free(&m);
+	fvals_free(&v);
+	free(longline);
+}
+
+/* The receipt's subject, To name and body see only echo fields, and
+ * those only as the echo rules allow: spam in the name or the message
+ * reaches no part of it. */
+static void
+test_receipt_sees_only_echo(void **state)
+{
+	const struct site *s = config_site(cfg, "ar");
+	const char *kv[] = { "name", "Cheap pills at www.evil.example",
+	    "email", "victim@example.org", "message",
+	    "visit https://evil.example/buy", NULL };
+	struct fvals v = { 0 };
+	struct mail m;
+	char err[256];
+
+	(void)state;
+	fill(s, &v, kv);
+	assert_int_equal(mail_compose_receipt(s, pg, &v, &facts_en, &m, err,
+	    sizeof err), 0);
+	assert_null(memmem(m.wire.data, m.wire.len, "evil", 4));
+	assert_null(memmem(m.wire.data, m.wire.len, "pills", 5));
+	assert_non_null(strstr(m.wire.data, "\r\nTo: victim@example.org\r\n"));
+	assert_non_null(strstr(m.wire.data,
+	    "\r\nSubject: Got it /(omitted)\r\n"));
+	assert_non_null(strstr(m.wire.data, "Message: (omitted)"));
+	assert_string_equal(m.rcpt[0], "victim@example.org");
+	/* the site's templates folder has its own auto_reply.txt */
+	assert_non_null(strstr(m.wire.data,
+	    "Site's own receipt Zx-8_kP3qR7mN2vB5tY1."));
+	mail_free(&m);
+	fvals_free(&v);
+}
+
+/* A site without auto_reply, or a post without an address: none. */
+static void
+test_receipt_refused(void **state)
+{
+	const struct site *s = config_site(cfg, "studio");
+	const char *kv[] = { "name", "Ann", "email", "ann@example.com",
+	    "message", "hi", NULL };
+	struct fvals v = { 0 };
+	struct mail m;
+	char err[256];
+
+	(void)state;
+	fill(s, &v, kv);
+	assert_int_equal(mail_compose_receipt(s, pg, &v, &facts_en, &m, err,
+	    sizeof err), -1);
+	assert_null(m.sender);
+	fvals_free(&v);
 }
 
 static void
@@ -515,6 +631,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_golden_ja),
 		cmocka_unit_test(test_golden_ja_minimal),
+		cmocka_unit_test(test_receipt_ja),
+		cmocka_unit_test(test_receipt_refused),
+		cmocka_unit_test(test_receipt_sees_only_echo),
 		cmocka_unit_test(test_golden_en),
 		cmocka_unit_test(test_override_and_flatten),
 		cmocka_unit_test(test_refusals),
