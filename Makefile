@@ -68,6 +68,9 @@ build/tool_%: tests/tools/%.c $(LIBSRCS:src/%.c=build/%.o)
 
 # The benchmark's helpers: bare (the FastCGI ceiling formpost is compared
 # to), sink (an SMTP server that keeps nothing), disk (the fsync reference).
+build/bench_metrics: tests/bench/metrics.c build/metrics.o build/util.o
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(SRCINC) -o $@ $^ -lpthread
+
 build/bench_%: tests/bench/%.c | build
 	$(CC) $(WARN) $(CFLAGS) -D_GNU_SOURCE -o $@ $< -lfcgi -lpthread
 
@@ -105,7 +108,7 @@ run: deps formpost
 	@$(PYTHON) tests/demo.py
 
 # wrk through nginx, formpost beside a bare libfcgi responder; see tests/bench/.
-bench: deps formpost build/bench_bare build/bench_sink build/bench_disk
+bench: deps formpost build/bench_bare build/bench_sink build/bench_disk build/bench_metrics
 	@$(PYTHON) tests/bench/run.py $(BENCH_ARGS)
 
 install: formpost

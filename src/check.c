@@ -55,6 +55,29 @@ same_domain(const char *a, const char *b)
 	return eq_ci(a, strlen(a), b);
 }
 
+/* Alert mail only through profiles the sites send through: the failure
+ * that most needs an alert (that profile refusing us) cannot send it. */
+static void
+alerts_lint(const struct config *c, FILE *out)
+{
+	size_t i, j, k;
+
+	if (c->nalert_smtp == 0 || c->alert_webhook != NULL)
+		return;
+	for (k = 0; k < c->nalert_smtp; k++) {
+		int used = 0;
+		for (i = 0; i < c->nsites && !used; i++)
+			for (j = 0; j < c->sites[i].nsmtp; j++)
+				used |= c->sites[i].smtp[j] == c->alert_smtp[k];
+		if (!used)
+			return;
+	}
+	fprintf(out, "%s: warning: alerts: smtp uses only profiles the sites "
+	    "send through: when one of them refuses formpost, its alert "
+	    "cannot go out either; add another profile or a webhook\n",
+	    c->path);
+}
+
 /* A receipt goes to whatever address a post names: without a fill-time
  * token or a rate limit, a script can aim many at strangers
  * (doc/design.md "Auto-reply and carrier mail").  One warning each. */
@@ -119,6 +142,7 @@ check_lint(const struct config *c, FILE *out)
 		}
 		lint_auto_reply(c, s, out);
 	}
+	alerts_lint(c, out);
 	return errors;
 }
 

@@ -27,6 +27,7 @@
 #include "crypto.h"
 #include "file.h"
 #include "limits.h"
+#include "log.h"
 #include "sniff.h"
 #include "util.h"
 
@@ -748,7 +749,8 @@ parse_top(struct ld *ld, const struct ynode *root)
 {
 	static const char *const keys[] = { "listen", "socket_group",
 	    "fastcgi_allow", "user", "spool", "templates", "workers", "limits",
-	    "delivery", "smtp", "sites", NULL };
+	    "delivery", "smtp", "sites", "metrics", "alerts", "retention",
+	    "log_ip", "log_level", NULL };
 	static const char *const lkeys[] = { "max_body", "max_fields",
 	    "max_field_name", "spool_max_messages", "spool_min_free",
 	    "read_timeout", NULL };
@@ -875,10 +877,11 @@ parse_profile(struct ld *ld, const struct ynode *key, const struct ynode *n,
 {
 	static const char *const keys[] = { "url", "starttls", "username",
 	    "password_file", "password_env", "password_credential", "ca_file",
-	    "timeout", NULL };
+	    "timeout", "connections", NULL };
 	const struct ynode *u, *st;
 	const char *hp, *end;
 	char what[LIM_NAME_BYTES + 16];
+	unsigned long long conns = DEF_SMTP_CONNECTIONS;
 
 	p->pos.line = key->line;
 	p->pos.col = key->col;
@@ -901,8 +904,11 @@ parse_profile(struct ld *ld, const struct ynode *key, const struct ynode *n,
 	    == -1 ||
 	    get_path(ld, n, "ca_file", &p->ca_file) == -1 ||
 	    get_duration(ld, n, "timeout", 1, LIM_SMTP_ATTEMPT,
-	    &p->timeout) == -1)
+	    &p->timeout) == -1 ||
+	    get_uint(ld, n, "connections", 1, MAX_SMTP_CONNECTIONS,
+	    &conns) == -1)
 		return -1;
+	p->connections = (unsigned)conns;
 	if ((u = map_get(n, "url")) == NULL) {
 		NERR(ld, key, "%s needs a url (smtp://host:587 or "
 		    "smtps://host:465)", what);
@@ -1704,6 +1710,232 @@ secret_free(char *s)
 	free(s);
 }
 
+/* ------------------------------------------- operations (design "Operations") */
+
+/* Two numeric addresses (never names) equal as addresses. */
+static int
+ip_equal(const char *a, const char *b)
+{
+	unsigned char x[16], y[16];
+
+	if (inet_pton(AF_INET, a, x) == 1)
+		return inet_pton(AF_INET, b, y) == 1 && memcmp(x, y, 4) == 0;
+	if (inet_pton(AF_INET6, a, x) == 1)
+		return inet_pton(AF_INET6, b, y) == 1 &&
+		    memcmp(x, y, 16) == 0;
+	return 0;
+}
+
+int
+config_metrics_allowed(const struct config *c, const char *addr)
+{
+	size_t i;
+
+	if (addr == NULL)
+		return 0;
+	for (i = 0; i < c->nmetrics_allow; i++)
+		if (ip_equal(c->metrics_allow[i], addr))
+			return 1;
+	return 0;
+}
+
+int
+config_webhook_ok(const char *url, const char **why)
+{
+	const char *h, *end;
+	char host[256];
+	size_t n;
+	int tls;
+
+	*why = "must start with https:// (or http:// to a loopback host)";
+	if (strncmp(url, "https://", 8) == 0)
+		tls = 1, h = url + 8;
+	else if (strncmp(url, "http://", 7) == 0)
+		tls = 0, h = url + 7;
+	else
+		return -1;
+	if (strlen(url) > LIM_ALERT_URL) {
+		*why = "is too long";
+		return -1;
+	}
+	for (end = url; *end; end++)
+		if ((unsigned char)*end <= 0x20 || (unsigned char)*end >= 0x7f) {
+			*why = "must not hold spaces, controls or non-ASCII "
+			    "bytes";
+			return -1;
+		}
+	end = h + strcspn(h, "/?#");
+	if (memchr(h, '@', (size_t)(end - h)) != NULL) {
+		*why = "must not carry a user name or password (userinfo): "
+		    "put the secret in the path the service gives you";
+		return -1;
+	}
+	if (*h == '[') {
+		const char *rb = memchr(h, ']', (size_t)(end - h));
+		if (rb == NULL) {
+			*why = "has an unclosed [";
+			return -1;
+		}
+		n = (size_t)(rb - h - 1);
+		h++;
+	} else
+		n = strcspn(h, ":/?#");
+	if (n == 0 || n >= sizeof host) {
+		*why = "has no host";
+		return -1;
+	}
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if (!tls && !config_host_is_loopback(host)) {
+		*why = "may use http:// only to a loopback host: use https://";
+		return -1;
+	}
+	return 0;
+}
+
+/* alerts: to, smtp (profiles), webhook, min_interval. */
+static int
+parse_alerts(struct ld *ld, const struct ynode *n)
+{
+	static const char *const keys[] = { "to", "smtp", "webhook",
+	    "min_interval", NULL };
+	const char *bad_addr = "is not a valid address (local@domain)", *why;
+	struct config *c = ld->c;
+	char **names = NULL;
+	size_t nnames = 0, i, k;
+	int rc = -1;
+
+	if (map_keys(ld, n, "alerts", keys) == -1 ||
+	    get_list(ld, n, "to", &c->alert_to, &c->nalert_to, addr_ok,
+	    bad_addr) == -1 ||
+	    get_str(ld, n, "webhook", &c->alert_webhook) == -1 ||
+	    get_duration(ld, n, "min_interval", 1, MAX_ALERT_MIN_INTERVAL,
+	    &c->alert_min_interval) == -1 ||
+	    get_list(ld, n, "smtp", &names, &nnames, name_ok, "is not a "
+	    "profile name") == -1)
+		goto out;
+	if (c->alert_webhook && config_webhook_ok(c->alert_webhook, &why)) {
+		NERR(ld, map_get(n, "webhook"), "alerts: webhook %s", why);
+		goto out;
+	}
+	if ((nnames > 0) != (c->nalert_to > 0)) {
+		NERR(ld, n, "alerts: mail needs both to: (recipients) and "
+		    "smtp: (profiles)");
+		goto out;
+	}
+	if (nnames == 0 && c->alert_webhook == NULL) {
+		NERR(ld, n, "alerts: give to: and smtp:, or webhook:, or both");
+		goto out;
+	}
+	if (nnames && (c->alert_smtp = calloc(nnames,
+	    sizeof *c->alert_smtp)) == NULL) {
+		NERR(ld, n, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < nnames; i++) {
+		for (k = 0; k < c->nprofiles; k++)
+			if (strcmp(c->profiles[k].name, names[i]) == 0)
+				break;
+		if (k == c->nprofiles) {
+			NERR(ld, map_get(n, "smtp")->items[i], "alerts: no "
+			    "smtp profile named '%s'", names[i]);
+			goto out;
+		}
+		c->alert_smtp[c->nalert_smtp++] = &c->profiles[k];
+	}
+	rc = 0;
+out:
+	strv_free(names, nnames);
+	return rc;
+}
+
+/* retention: failed (a duration), archive (a duration; a bare number
+ * is days, the unit the key is usually thought in). */
+static int
+parse_retention(struct ld *ld, const struct ynode *n)
+{
+	static const char *const keys[] = { "failed", "archive", NULL };
+	struct config *c = ld->c;
+	const struct ynode *a;
+	unsigned long long days;
+
+	if (map_keys(ld, n, "retention", keys) == -1 ||
+	    get_duration(ld, n, "failed", 0, MAX_RETENTION,
+	    &c->retention_failed) == -1)
+		return -1;
+	if ((a = map_get(n, "archive")) == NULL)
+		return 0;
+	if (a->kind == Y_SCALAR && parse_ull(a->str, &days) == 0) {
+		if (days > MAX_RETENTION / 86400) {
+			NERR(ld, a, "archive must be at most %u days",
+			    MAX_RETENTION / 86400);
+			return -1;
+		}
+		c->retention_archive = (unsigned)days * 86400;
+		return 0;
+	}
+	return get_duration(ld, n, "archive", 0, MAX_RETENTION,
+	    &c->retention_archive);
+}
+
+/* A scalar that must be one of words; its index in *out. */
+static int
+get_word(struct ld *ld, const struct ynode *map, const char *key,
+    const char *const *words, int *out)
+{
+	const struct ynode *n = map_get(map, key);
+	struct buf b;
+	int i;
+
+	if (n == NULL)
+		return 0;
+	if (want_kind(ld, n, Y_SCALAR, key) == -1)
+		return -1;
+	for (i = 0; words[i]; i++)
+		if (strcmp(n->str, words[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	buf_init(&b);
+	for (i = 0; words[i]; i++)
+		buf_printf(&b, "%s%s", i ? " | " : "", words[i]);
+	NERR(ld, n, "%s must be %s", key, b.data ? b.data : "");
+	buf_free(&b);
+	return -1;
+}
+
+static int
+parse_ops(struct ld *ld, const struct ynode *root)
+{
+	static const char *const mkeys[] = { "allow", NULL };
+	static const char *const ipw[] = { [LOG_IP_FULL] = "full",
+	    [LOG_IP_MASKED] = "masked", [LOG_IP_NONE] = "none", NULL };
+	static const char *const lvw[] = { [LOG_DEBUG] = "debug",
+	    [LOG_INFO] = "info", [LOG_WARN] = "warn", [LOG_ERROR] = "error",
+	    NULL };
+	struct config *c = ld->c;
+	const struct ynode *n;
+	int ip = (int)c->log_ip;
+
+	if ((n = map_get(root, "metrics")) != NULL &&
+	    (map_keys(ld, n, "metrics", mkeys) == -1 ||
+	    get_list(ld, n, "allow", &c->metrics_allow, &c->nmetrics_allow,
+	    ip_ok, "is not a numeric IP address") == -1))
+		return -1;
+	if ((n = map_get(root, "alerts")) != NULL && parse_alerts(ld, n) == -1)
+		return -1;
+	if ((n = map_get(root, "retention")) != NULL &&
+	    parse_retention(ld, n) == -1)
+		return -1;
+	if (get_word(ld, root, "log_ip", ipw, &ip) == -1 ||
+	    get_word(ld, root, "log_level", lvw, &c->log_level) == -1)
+		return -1;
+	c->log_ip = (enum log_ip_mode)ip;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- free */
+
 void
 config_free(struct config *c)
 {
@@ -1768,6 +2000,10 @@ config_free(struct config *c)
 	free(c->user);
 	free(c->spool);
 	free(c->templates);
+	strv_free(c->metrics_allow, c->nmetrics_allow);
+	strv_free(c->alert_to, c->nalert_to);
+	free(c->alert_smtp);
+	free(c->alert_webhook);
 	free(c);
 }
 
@@ -1795,6 +2031,9 @@ config_parse(const char *name, const char *dir, const char *data, size_t len,
 	c->max_retry = DEF_MAX_RETRY;
 	c->max_age = DEF_MAX_AGE;
 	c->read_timeout = DEF_READ_TIMEOUT;
+	c->alert_min_interval = DEF_ALERT_MIN_INTERVAL;
+	c->retention_failed = DEF_RETENTION_FAILED;
+	c->log_level = LOG_INFO;
 	if ((c->path = strdup(name)) == NULL ||
 	    (c->spool = strdup("/var/spool/formpost")) == NULL ||
 	    (c->templates = strdup(FORMPOST_SHAREDIR "/templates")) == NULL) {
@@ -1808,7 +2047,7 @@ config_parse(const char *name, const char *dir, const char *data, size_t len,
 	if ((root = tree_build(&ld, data, len)) == NULL)
 		goto fail;
 	if (parse_top(&ld, root) == -1 || parse_profiles(&ld, root) == -1 ||
-	    parse_sites(&ld, root) == -1)
+	    parse_sites(&ld, root) == -1 || parse_ops(&ld, root) == -1)
 		goto fail;
 	ynode_free(root);
 	return c;

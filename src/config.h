@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "log.h"
+
 struct crypto_key;
 
 enum listen_kind { LISTEN_INHERIT, LISTEN_UNIX, LISTEN_TCP };
@@ -45,6 +47,7 @@ struct smtp_profile {
 	                        * never logged; cleansed by config_free */
 	char *ca_file;         /* absolute; NULL: system store */
 	unsigned timeout;      /* seconds: connect and each reply */
+	unsigned connections;  /* parallel SMTP sessions (sender threads) */
 	struct cfg_pos pos, username_pos;
 };
 
@@ -137,6 +140,19 @@ struct config {
 	size_t nprofiles;
 	struct site *sites;
 	size_t nsites;
+	/* Operations (doc/design.md "Operations") */
+	char **metrics_allow;  /* numeric addresses; none: no /_metrics */
+	size_t nmetrics_allow;
+	char **alert_to;       /* alert mail recipients */
+	size_t nalert_to;
+	struct smtp_profile **alert_smtp; /* borrowed from profiles */
+	size_t nalert_smtp;
+	char *alert_webhook;   /* https://, or http:// to loopback; NULL */
+	unsigned alert_min_interval;   /* seconds */
+	unsigned retention_failed;     /* seconds; 0: keep failed/ */
+	unsigned retention_archive;    /* seconds; 0: no sent/ copies */
+	enum log_ip_mode log_ip;
+	int log_level;         /* enum log_level */
 };
 
 /* Loads and validates path.  Returns a config (free with config_free), or
@@ -173,6 +189,15 @@ const struct site *config_site(const struct config *c, const char *name);
  * "1h" "5d" "45" → seconds.  Return 0 or -1. */
 int config_parse_size(const char *s, unsigned long long *out);
 int config_parse_duration(const char *s, unsigned *out);
+
+/* 1 when addr (numeric) is in c's metrics.allow, compared as addresses
+ * ("::1" equals "0::1").  Thread-safe. */
+int config_metrics_allowed(const struct config *c, const char *addr);
+
+/* 0 when url may be an alert webhook: https://HOST[:PORT][/PATH], or
+ * http:// to a loopback host; no userinfo, spaces or controls.  Else -1
+ * with why (static) in *why. */
+int config_webhook_ok(const char *url, const char **why);
 
 /* 1 when host names the loopback interface (127.0.0.0/8, ::1, localhost). */
 int config_host_is_loopback(const char *host);

@@ -26,6 +26,7 @@
 #include "json.h"
 #include "limits.h"
 #include "log.h"
+#include "metrics.h"
 #include "ratelimit.h"
 #include "replylimit.h"
 #include "spool.h"
@@ -409,8 +410,9 @@ answer_error(const struct http_ctx *ctx, const struct http_req *req,
 	common_headers(r, s, wants_json(req));
 	cors_headers(r, s, req);
 	if (status == 405)
-		buf_adds(&r->head, reason && strcmp(reason, "token_method")
-		    == 0 ? "Allow: GET\r\n" : "Allow: POST, OPTIONS\r\n");
+		buf_adds(&r->head, reason && (strcmp(reason, "token_method")
+		    == 0 || strcmp(reason, "metrics_method") == 0) ?
+		    "Allow: GET\r\n" : "Allow: POST, OPTIONS\r\n");
 	if (status == 429 && r->retry_after)
 		buf_printf(&r->head, "Retry-After: %u\r\n", r->retry_after);
 	if (wants_json(req)) {
@@ -1362,6 +1364,8 @@ store_receipt(struct post *p)
 	log_event(LOG_INFO, "auto_reply", "site", s->name, "id", p->r->id,
 	    "auto_reply", why ? "skipped" : "queued", "reason", why, "error",
 	    err[0] ? err : NULL, (char *)NULL);
+	if (why != NULL)      /* the log's reason, as a counter */
+		metrics_auto_reply_skipped(s->name, why);
 	return V_ACCEPTED;
 }
 
@@ -1430,6 +1434,31 @@ post_end(struct post *p)
 	form_free(&p->form);
 }
 
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* log_level debug: how long each stage of a post took (admit: origin,
+ * type, length, rate, body; judge: parse, token, validate, dedupe;
+ * store: compose, spool commit; answer: the page). */
+static void
+log_timing(const char *site, const char *id, const uint64_t t[4])
+{
+	char a[24], j[24], st[24];
+
+	snprintf(a, sizeof a, "%llu", (unsigned long long)(t[1] - t[0]));
+	snprintf(j, sizeof j, "%llu", (unsigned long long)(t[2] - t[1]));
+	snprintf(st, sizeof st, "%llu", (unsigned long long)(t[3] - t[2]));
+	log_event(LOG_DEBUG, "timing", "site", site, "id", id[0] ? id : NULL,
+	    "admit_us", a, "judge_us", j, "store_answer_us", st,
+	    (char *)NULL);
+}
+
 static void
 handle_post(const struct http_ctx *ctx, const struct http_req *req,
     struct http_resp *r, const struct site *s)
@@ -1437,13 +1466,26 @@ handle_post(const struct http_ctx *ctx, const struct http_req *req,
 	struct post p = { .ctx = ctx, .req = req, .r = r, .s = s,
 	    .claim = -1, .nclaim = -1 };
 	enum verdict v;
+	uint64_t t[4] = { 0, 0, 0, 0 };
+	int debug = log_enabled(LOG_DEBUG);
 
-	if ((v = run_steps(&p, admit_steps, ARRAY_LEN(admit_steps))) ==
-	    V_NEXT && (v = run_steps(&p, judge_steps,
-	    ARRAY_LEN(judge_steps))) == V_NEXT)
+	if (debug)
+		t[0] = mono_us();
+	v = run_steps(&p, admit_steps, ARRAY_LEN(admit_steps));
+	if (debug)
+		t[1] = mono_us();
+	if (v == V_NEXT)
+		v = run_steps(&p, judge_steps, ARRAY_LEN(judge_steps));
+	if (debug)
+		t[2] = mono_us();
+	if (v == V_NEXT)
 		v = run_steps(&p, store_steps, ARRAY_LEN(store_steps));
 	post_answer(&p, v);
 	post_end(&p);
+	if (debug) {
+		t[3] = mono_us();
+		log_timing(s->name, r->id, t);
+	}
 }
 
 /* GET <prefix>/<site>/token: a fresh token as JSON, never cached, with
@@ -1498,6 +1540,36 @@ handle_options(const struct http_ctx *ctx, const struct http_req *req,
 	cors_headers(r, s, req);
 }
 
+static void handle_site(const struct http_ctx *, const struct http_req *,
+    struct http_resp *, const struct site *, int);
+
+/* GET <prefix>/_metrics (doc/design.md "Operations"): for the allowed
+ * addresses only; anyone else gets the unknown site's 404, so the route
+ * is not even seen to exist. */
+static void
+handle_metrics(const struct http_ctx *ctx, const struct http_req *req,
+    struct http_resp *r)
+{
+	if (ctx->metrics == NULL ||
+	    !config_metrics_allowed(ctx->c, req->remote_addr)) {
+		answer_error(ctx, req, r, NULL, 404, "unknown_site", NULL);
+		return;
+	}
+	if (req->method == NULL || (strcmp(req->method, "GET") != 0 &&
+	    strcmp(req->method, "HEAD") != 0)) {
+		answer_error(ctx, req, r, NULL, 405, "metrics_method", NULL);
+		return;
+	}
+	r->status = 200;
+	r->event = "metrics";
+	buf_adds(&r->head, "Content-Type: text/plain; version=0.0.4; "
+	    "charset=utf-8\r\nCache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "Content-Security-Policy: default-src 'none'; "
+	    "frame-ancestors 'none'\r\n");
+	ctx->metrics(ctx->metrics_arg, &r->body);
+}
+
 void
 http_handle(const struct http_ctx *ctx, const struct http_req *req,
     struct http_resp *r)
@@ -1507,11 +1579,29 @@ http_handle(const struct http_ctx *ctx, const struct http_req *req,
 	int token;
 
 	if (http_request_path(req, path, sizeof path) == -1 ||
-	    http_route(path, name, sizeof name, &token) == -1 ||
-	    (s = config_site(ctx->c, name)) == NULL) {
+	    http_route(path, name, sizeof name, &token) == -1) {
 		answer_error(ctx, req, r, NULL, 404, "unknown_site", NULL);
 		return;
 	}
+	if (!token && strcmp(name, "_metrics") == 0)
+		handle_metrics(ctx, req, r);
+	else if ((s = config_site(ctx->c, name)) == NULL) {
+		answer_error(ctx, req, r, NULL, 404, "unknown_site", NULL);
+		return;
+	} else
+		handle_site(ctx, req, r, s, token);
+	if (r->head.oom || r->body.oom) {
+		http_resp_free(r);
+		http_resp_init(r);
+		r->status = 503;
+		r->reason = "nomem";
+	}
+}
+
+static void
+handle_site(const struct http_ctx *ctx, const struct http_req *req,
+    struct http_resp *r, const struct site *s, int token)
+{
 	snprintf(r->site, sizeof r->site, "%s", s->name);
 	if (token)
 		handle_token(ctx, req, r, s);
@@ -1521,10 +1611,4 @@ http_handle(const struct http_ctx *ctx, const struct http_req *req,
 		handle_options(ctx, req, r, s);
 	else
 		answer_error(ctx, req, r, s, 405, "method", NULL);
-	if (r->head.oom || r->body.oom) {
-		http_resp_free(r);
-		http_resp_init(r);
-		r->status = 503;
-		r->reason = "nomem";
-	}
 }

@@ -86,6 +86,11 @@ struct http_ctx {
 	const unsigned char *token_key;
 	struct dedup *nonces;
 	uint64_t (*wall_ms)(void);
+	/* GET <prefix>/_metrics for c->metrics_allow addresses: appends the
+	 * exposition to out (NULL: no such route, a 404 like an unknown
+	 * site). */
+	void (*metrics)(void *arg, struct buf *out);
+	void *metrics_arg;
 	/* The receipt limit table (doc/design.md "Auto-reply and carrier
 	 * mail"); NULL: no receipts are sent. */
 	struct replylimit *replies;

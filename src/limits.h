@@ -71,11 +71,14 @@
                                                 spool file read */
 #define LIM_SPOOL_LINE        1024           /* bytes: one spool header line */
 #define LIM_SPOOL_RCPT        (3 * LIM_LIST_ITEMS) /* recipients: to + cc + bcc */
+#define LIM_SPOOL_FREE        256            /* files: emptied spool files one process
+                                                keeps in free/ for reuse */
 #define LIM_SPOOL_TMP_AGE     3600           /* seconds: tmp/ leftovers older are removed */
 #define LIM_SPOOL_RESCAN      5              /* seconds between rescans of queue/ (other
                                                 processes' and dead processes' messages) */
 #define LIM_SPOOL_STATFS_MS   250            /* ms: free space is read at most this often */
 #define LIM_SPOOL_MIN_INODES  64             /* inodes: fewer free is "full" */
+#define LIM_SPOOL_PEEK        4096           /* bytes of a header read for gauges */
 
 /* Delivery, seconds */
 #define DEF_FIRST_RETRY       30
@@ -94,6 +97,10 @@
                                                 on SIGTERM (then: read_timeout) */
 #define LIM_SMTP_IDLE         10             /* seconds: an idle SMTP connection is closed */
 #define LIM_SMTP_LINE         1024           /* bytes of one server reply line kept */
+#define DEF_SMTP_CONNECTIONS  2              /* SMTP sessions at once per profile */
+#define MAX_SMTP_CONNECTIONS  16
+#define LIM_SENDERS_TOTAL     64             /* delivery threads per process, all
+                                                profiles together (a bounded pool) */
 #define LIM_SENDER_PROFILES   64             /* profiles whose back-off is remembered
                                                 (reloads may rename) */
 
@@ -160,10 +167,29 @@
 /* Threads */
 #define DEF_WORKERS           8
 #define MAX_WORKERS           256
-#define LIM_SENDERS           2              /* background delivery threads */
 #define LIM_LISTEN_BACKLOG    128            /* connections: listen(2) backlog */
 #define LIM_RATELIMIT_SLOTS   65536          /* clients, 16 bytes each: 1 MiB whatever
                                                 the flood */
+
+/* Operations: metrics, alerts, retention (doc/design.md "Operations") */
+#define LIM_METRICS_SERIES    2048           /* labelled counters per process, fixed;
+                                                beyond: counted as dropped */
+#define LIM_METRICS_LABEL     64             /* bytes of one label value kept */
+#define LIM_METRICS_BODY      (1024 * 1024)  /* bytes: largest /_metrics answer */
+#define LIM_OPS_TICK          60             /* seconds between checks of the queue's
+                                                age and the spool (alerts) */
+#define LIM_RETENTION_EVERY   3600           /* seconds between retention runs */
+#define LIM_ALERT_OLDEST      3600           /* seconds: an older queued message alerts */
+#define DEF_ALERT_MIN_INTERVAL 3600          /* seconds, per event kind and site */
+#define MAX_ALERT_MIN_INTERVAL (7 * 86400)
+#define LIM_ALERT_QUEUE       64             /* alerts waiting to be sent; more are
+                                                dropped (and logged) */
+#define LIM_ALERT_KEYS        256            /* (event, site, profile) remembered */
+#define LIM_ALERT_TRIES       3              /* sends per alert and channel */
+#define LIM_ALERT_TIMEOUT     10             /* seconds: one webhook POST, all of it */
+#define LIM_ALERT_URL         2048           /* bytes: alerts.webhook */
+#define DEF_RETENTION_FAILED  (30 * 86400)   /* seconds: failed/ entries kept */
+#define MAX_RETENTION         (3650U * 86400) /* seconds: longest retention */
 
 /* Logs */
 #define LIM_LOG_VALUE         512            /* bytes of one value before "…" */

@@ -5,7 +5,10 @@
  */
 #include "log.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -13,12 +16,50 @@
 #include "util.h"
 
 
-static enum log_level min_level = LOG_INFO;
+static _Atomic int min_level = LOG_INFO;
+static _Atomic int ip_mode = LOG_IP_FULL;
 
 void
 log_set_level(enum log_level level)
 {
 	min_level = level;
+}
+
+int
+log_enabled(enum log_level level)
+{
+	return (int)level >= min_level;
+}
+
+void
+log_set_ip_mode(enum log_ip_mode mode)
+{
+	ip_mode = mode;
+}
+
+void
+log_mask_ip(const char *addr, char *out, size_t outlen)
+{
+	unsigned char a[16];
+	char txt[INET6_ADDRSTRLEN];
+
+	if (inet_pton(AF_INET, addr, a) == 1) {
+		snprintf(out, outlen, "%u.%u.%u.0/24", a[0], a[1], a[2]);
+		return;
+	}
+	if (inet_pton(AF_INET6, addr, a) == 1) {
+		if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a)) {
+			snprintf(out, outlen, "%u.%u.%u.0/24", a[12], a[13],
+			    a[14]);
+			return;
+		}
+		memset(a + 6, 0, 10);
+		if (inet_ntop(AF_INET6, a, txt, sizeof txt) != NULL) {
+			snprintf(out, outlen, "%s/48", txt);
+			return;
+		}
+	}
+	snprintf(out, outlen, "%s", addr);
 }
 
 static int
@@ -64,10 +105,11 @@ log_event(enum log_level level, const char *event, ...)
 	struct buf b;
 	va_list ap;
 	const char *k, *v;
+	char masked[INET6_ADDRSTRLEN + 8];
 	ssize_t w;
 	size_t off = 0;
 
-	if (level < min_level)
+	if ((int)level < min_level)
 		return;
 	/* Every request logs a line: plain appends, no printf. */
 	buf_init(&b);
@@ -80,6 +122,12 @@ log_event(enum log_level level, const char *event, ...)
 		v = va_arg(ap, const char *);
 		if (v == NULL)
 			continue;
+		if (strcmp(k, "ip") == 0 && ip_mode != LOG_IP_FULL) {
+			if (ip_mode == LOG_IP_NONE)
+				continue;
+			log_mask_ip(v, masked, sizeof masked);
+			v = masked;
+		}
 		buf_addc(&b, ' ');
 		buf_adds(&b, k);
 		buf_addc(&b, '=');

@@ -7,6 +7,8 @@
 #ifndef FORMPOST_LOG_H
 #define FORMPOST_LOG_H
 
+#include <stddef.h>
+
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 /* Logs event with key/value string pairs, terminated by NULL:
@@ -17,5 +19,18 @@ void log_event(enum log_level level, const char *event, ...)
 
 /* Minimum level written (default LOG_INFO). */
 void log_set_level(enum log_level level);
+
+/* 1 when level is written: a caller may skip the work of a debug line. */
+int log_enabled(enum log_level level);
+
+/* How the value of every "ip" key is written (config log_ip): as given,
+ * masked to its network (IPv4 /24, IPv6 /48, "192.0.2.0/24"), or not at
+ * all (the key is left out). */
+enum log_ip_mode { LOG_IP_FULL, LOG_IP_MASKED, LOG_IP_NONE };
+void log_set_ip_mode(enum log_ip_mode mode);
+
+/* addr masked to its /24 or /48 network in out; addr itself (cut) when
+ * it is not a numeric address.  Pure. */
+void log_mask_ip(const char *addr, char *out, size_t outlen);
 
 #endif

@@ -173,6 +173,10 @@ cmd_queue(const char *path, char **args, int json,
 		rc = queuecmd_retry(sp, args[2], stdout);
 	else if (strcmp(sub, "drop") == 0)
 		rc = queuecmd_drop(sp, args[2], stdout);
+	else if (strcmp(sub, "show") == 0)
+		rc = queuecmd_show(sp, args[2], stdout);
+	else if (strcmp(sub, "purge") == 0)
+		rc = queuecmd_purge(sp, c, stdout);
 	else
 		rc = queuecmd_check(sp, older_than, stdout);
 	spool_close(sp);
@@ -187,9 +191,10 @@ queue_args_ok(char **args, int nargs)
 	const char *sub = nargs > 1 ? args[1] : "";
 
 	if (strcmp(sub, "list") == 0 || strcmp(sub, "flush") == 0 ||
-	    strcmp(sub, "check") == 0)
+	    strcmp(sub, "check") == 0 || strcmp(sub, "purge") == 0)
 		return nargs == 2;
-	if (strcmp(sub, "retry") == 0 || strcmp(sub, "drop") == 0)
+	if (strcmp(sub, "retry") == 0 || strcmp(sub, "drop") == 0 ||
+	    strcmp(sub, "show") == 0)
 		return nargs == 3;
 	return 0;
 }

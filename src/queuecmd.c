@@ -15,8 +15,19 @@
 #include "crypto.h"
 #include "id.h"
 #include "json.h"
+#include "ops.h"
 #include "outcome.h"
 #include "trigger.h"
+
+/* The one place an operator's id is read (doc/design.md "The id"): what
+ * was typed, in any form id_from_user takes (a receipt with its suffix),
+ * becomes the spool name in id; 1 when it names a possible spool file
+ * (id_spool_valid under spool_id_valid), else 0. */
+static int
+id_ok(const char *typed, char id[SPOOL_ID_MAX + 1])
+{
+	return spool_id_from_user(typed, id) == 0 && spool_id_valid(id);
+}
 
 /* What a message is waiting for, as `list` and `check` name it. */
 enum qclass { QC_NEW, QC_TEMP, QC_CONFIG, QC_PERM, QC_EXPIRED };
@@ -461,7 +472,7 @@ queuecmd_retry(struct spool *sp, const char *typed, FILE *out)
 
 	memset(&q, 0, sizeof q);
 	memset(&f, 0, sizeof f);
-	if (spool_id_from_user(typed, id) == -1) {
+	if (!id_ok(typed, id)) {
 		fprintf(out, "formpost queue: %s is not a message id\n", typed);
 		return 1;
 	}
@@ -546,7 +557,7 @@ queuecmd_drop(struct spool *sp, const char *typed, FILE *out)
 	int fd = -1, found = 0, rc = 0;
 
 	memset(&q, 0, sizeof q);
-	if (spool_id_from_user(typed, id) == -1) {
+	if (!id_ok(typed, id)) {
 		fprintf(out, "formpost queue: %s is not a message id\n", typed);
 		return 1;
 	}
@@ -664,4 +675,146 @@ out:
 	listing_free(&f);
 	fflush(out);
 	return rc;
+}
+
+/* --- show, purge ------------------------------------------------------------- */
+
+static void
+when(FILE *out, const char *label, long long t, long long now)
+{
+	char iso[32], age[32];
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(iso, sizeof iso, "%lld", t);
+	queuecmd_duration(age, now > t ? now - t : t - now);
+	fprintf(out, "%-10s %s (%s %s)\n", label, iso, age, now >= t ? "ago" :
+	    "from now");
+}
+
+/* The header section of the wire bytes, each line indented; never the
+ * body. */
+static void
+headers(FILE *out, const struct spool_msg *m)
+{
+	const char *p = m->data, *end = m->data + m->len, *nl;
+
+	fprintf(out, "headers:\n");
+	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		size_t n = (size_t)(nl - p);
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n == 0)
+			break;
+		fprintf(out, "  %.*s\n", (int)n, p);
+		p = nl + 1;
+	}
+}
+
+static const char *
+show_state(const char *sub, const struct spool_msg *m)
+{
+	enum qclass c;
+
+	if (strcmp(sub, "sent") == 0)
+		return "archived (delivered)";
+	c = classify(m, strcmp(sub, "failed") == 0);
+	if (strcmp(sub, "failed") == 0)
+		return c == QC_EXPIRED ? "failed (expired after max_age)" :
+		    "failed (refused permanently)";
+	return c == QC_CONFIG ? "held (config: the operator must fix the "
+	    "setup)" : "queued";
+}
+
+static void
+show_one(FILE *out, const char *sub, const struct spool_msg *m, long long now)
+{
+	size_t i;
+
+	fprintf(out, "%s/%s\n", sub, m->id);
+	fprintf(out, "%-10s %s\n", "state", show_state(sub, m));
+	fprintf(out, "%-10s %s\n", "site", m->site);
+	when(out, "created", m->created, now);
+	fprintf(out, "%-10s %s\n", "sender", m->sender);
+	fprintf(out, "%-10s %u\n", "attempts", m->attempts);
+	if (strcmp(sub, "queue") == 0)
+		when(out, "next try", m->next_try > 0 ? m->next_try : now, now);
+	fprintf(out, "%-10s %s\n", "last note", m->reply[0] ? m->reply :
+	    "(no attempt yet)");
+	fprintf(out, "recipients:\n");
+	for (i = 0; i < m->nrcpt; i++) {
+		const struct spool_rcpt *r = &m->rcpt[i];
+		fprintf(out, "  %-8s %-3d %s", spool_state_name(r->state),
+		    r->code, r->addr);
+		if (r->reply[0])
+			fprintf(out, "  %s", r->reply);
+		fputc('\n', out);
+	}
+	headers(out, m);
+}
+
+int
+queuecmd_show(struct spool *sp, const char *typed, FILE *out)
+{
+	static const char *const subs[] = { "queue", "failed", "sent" };
+	char id[SPOOL_ID_MAX + 1];
+	struct spool_msg m;
+	char err[512], path[4200];
+	long long now = (long long)time(NULL);
+	size_t i;
+	int found = 0, rc;
+
+	if (!id_ok(typed, id)) {
+		fprintf(out, "formpost queue: %s is not a message id\n", typed);
+		return 1;
+	}
+	for (i = 0; i < ARRAY_LEN(subs); i++) {
+		memset(&m, 0, sizeof m);
+		if ((rc = spool_read(sp, subs[i], id, &m, err, sizeof err))
+		    == 1)
+			continue;
+		if (found++)
+			fputc('\n', out);
+		if (rc == -1)
+			fprintf(out, "%s/%s: unreadable: %s\n", subs[i], id,
+			    err);
+		else
+			show_one(out, subs[i], &m, now);
+		spool_msg_free(&m);
+	}
+	snprintf(path, sizeof path, "%s/corrupt/%s", spool_path(sp), id);
+	if (access(path, F_OK) == 0) {
+		fprintf(out, "%scorrupt/%s: did not verify; never delivered\n",
+		    found++ ? "\n" : "", id);
+	}
+	if (!found)
+		fprintf(out, "formpost queue: no message %s in queue/, failed/, "
+		    "sent/ or corrupt/ (delivered without retention.archive, "
+		    "purged, or dropped?)\n", id);
+	else
+		fprintf(out, "\nhistory: the spool keeps the attempt count, the "
+		    "last attempt's note per profile and each recipient's last "
+		    "reply; every attempt is in the log (event=attempt id=%s)\n",
+		    id);
+	fflush(out);
+	return found ? 0 : 1;
+}
+
+int
+queuecmd_purge(struct spool *sp, const struct config *c, FILE *out)
+{
+	char err[512];
+	long f, s;
+
+	if (ops_retention(sp, c, (long long)time(NULL), &f, &s, err,
+	    sizeof err) == -1) {
+		fprintf(out, "formpost queue: %s\n", err);
+		fflush(out);
+		return 1;
+	}
+	fprintf(out, "purged %ld from failed/ and %ld from sent/\n", f, s);
+	fflush(out);
+	return 0;
 }

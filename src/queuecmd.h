@@ -47,6 +47,19 @@ int queuecmd_drop(struct spool *sp, const char *typed, FILE *out);
 /* One line on out; returns a queuecmd_check_status.  older_than: seconds. */
 int queuecmd_check(struct spool *sp, unsigned older_than, FILE *out);
 
+/* One message wherever it is (queue/, failed/, sent/, corrupt/): its
+ * state (queued, held, failed, expired, archived), envelope, each
+ * recipient's state and last reply, the attempt count and the last
+ * attempt's note (per profile tried), and the header section of the
+ * message (never its body).  id typed as for queuecmd_retry.  0, or 1
+ * when there is no such message. */
+int queuecmd_show(struct spool *sp, const char *typed, FILE *out);
+
+/* Applies c's retention now (see ops_retention) and says what went.  0,
+ * or 1 on an error. */
+struct config;
+int queuecmd_purge(struct spool *sp, const struct config *c, FILE *out);
+
 /* "45s" "12m" "3h05m" "2d04h": a compact age.  Pure. */
 void queuecmd_duration(char out[32], long long secs);
 

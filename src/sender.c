@@ -19,10 +19,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "alert.h"
 #include "delivery.h"
 #include "idset.h"
 #include "limits.h"
 #include "log.h"
+#include "metrics.h"
 #include "outcome.h"
 #include "smtp.h"
 
@@ -42,6 +44,7 @@ struct pstate {
 	unsigned failures;         /* consecutive profile-level failures */
 	long long next_ok;         /* no attempt before (epoch seconds) */
 	int probing;               /* one message is testing it now */
+	unsigned busy;             /* transactions in flight (its slots) */
 	enum outcome state;        /* OUT_SENT: healthy */
 };
 
@@ -53,6 +56,7 @@ struct sender {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;         /* work may be due */
 	pthread_cond_t idle;       /* a thread ended */
+	pthread_cond_t slot;       /* a profile's transaction ended */
 	struct entry *heap;        /* guarded by mu */
 	size_t n, cap;
 	struct idset *known;       /* ids in heap or in flight, with counts */
@@ -67,8 +71,8 @@ struct sender {
 	int stopping;
 	int running;               /* threads not yet ended */
 	atomic_int abort;          /* in-flight SMTP must give up */
-	pthread_t th[LIM_SENDERS];
-	size_t nth;
+	pthread_t th[LIM_SENDERS_TOTAL];
+	size_t nth;                /* guarded by mu once running */
 };
 
 unsigned
@@ -257,24 +261,47 @@ resting(const struct pstate *p, long long now, long long *until)
 	return 1;
 }
 
-/* 1: use the profile now (when it is backing off, the caller is its one
- * probe); 0: not before *until. */
+/* 1: use the profile now, holding one of its `connections` slots
+ * (waits for one: at most that many transactions run on a profile at
+ * once); when it is backing off, the caller is its one probe.  0: not
+ * before *until (nothing held).  Every 1 ends in profile_done or
+ * profile_abandon, which give the slot back. */
 static int
-profile_take(struct sender *s, const char *name, long long now,
+profile_take(struct sender *s, const struct smtp_profile *sp, long long now,
     long long *until)
 {
 	struct pstate *p;
 	int ok = 1;
 
 	pthread_mutex_lock(&s->mu);
-	if ((p = pstate_get(s, name)) != NULL) {
-		if (resting(p, now, until))
+	/* A resting profile is never waited for (its probe may take
+	 * LIM_SMTP_ATTEMPT): the message is deferred instead. */
+	while ((p = pstate_get(s, sp->name)) != NULL) {
+		if (resting(p, now, until)) {
 			ok = 0;
-		else if (p->failures > 0)
-			p->probing = 1;
+			break;
+		}
+		if (p->busy < sp->connections || s->stopping) {
+			p->busy++;
+			if (p->failures > 0)
+				p->probing = 1;
+			break;
+		}
+		pthread_cond_wait(&s->slot, &s->mu);
+		now = (long long)time(NULL);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return ok;
+}
+
+/* Gives p's slot back (mu held). */
+static void
+slot_free(struct sender *s, struct pstate *p)
+{
+	if (p->busy > 0)
+		p->busy--;
+	/* Every waiter rechecks: one may find the profile resting. */
+	pthread_cond_broadcast(&s->slot);
 }
 
 /*
@@ -333,11 +360,12 @@ site_resting(struct sender *s, const struct route *rt, long long now,
 }
 
 /* Records how a transaction on profile `name` went.  failed: it failed
- * before any recipient, so every message would have. */
-static void
+ * before any recipient, so every message would have.  Returns the
+ * profile's state before, and its state now in *now_out. */
+static enum outcome
 profile_done(struct sender *s, const struct config *c,
     const char *name, int failed, enum outcome o, const char *reply,
-    long long now)
+    long long now, enum outcome *now_out)
 {
 	enum outcome old = OUT_SENT, now_state = failed ? o : OUT_SENT;
 	struct pstate *p;
@@ -347,6 +375,7 @@ profile_done(struct sender *s, const struct config *c,
 	if ((p = pstate_get(s, name)) != NULL) {
 		old = p->state;
 		p->probing = 0;
+		slot_free(s, p);
 		if (!failed) {
 			p->failures = 0;
 			p->next_ok = 0;
@@ -363,14 +392,16 @@ profile_done(struct sender *s, const struct config *c,
 		pthread_cond_broadcast(&s->cv);
 	}
 	pthread_mutex_unlock(&s->mu);
+	*now_out = now_state;
 	if (p == NULL || old == now_state)
-		return;
+		return now_state;
 	/* Once per state change: a config problem is the operator's. */
 	log_event(now_state == OUT_CONFIG ? LOG_ERROR : now_state == OUT_TEMP ?
 	    LOG_WARN : LOG_INFO, "profile_state", "profile", name, "state",
 	    now_state == OUT_SENT ? "ok" : outcome_name(now_state), "reply",
 	    now_state == OUT_SENT ? NULL : reply, "retry_after",
 	    now_state == OUT_SENT ? NULL : until, (char *)NULL);
+	return old;
 }
 
 /* The caller took the profile but never used it (OOM): let the waiting
@@ -381,7 +412,9 @@ profile_abandon(struct sender *s, const char *name)
 	struct pstate *p;
 
 	pthread_mutex_lock(&s->mu);
-	if ((p = pstate_get(s, name)) != NULL && p->probing) {
+	if ((p = pstate_get(s, name)) != NULL)
+		slot_free(s, p);
+	if (p != NULL && p->probing) {
 		p->probing = 0;
 		retime(s, (long long)time(NULL) + 1, 1);
 		pthread_cond_broadcast(&s->cv);
@@ -415,6 +448,16 @@ log_failed(const struct spool_msg *m, const struct spool_rcpt *r)
 	    (char *)NULL);
 }
 
+static unsigned long long
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000 +
+	    (unsigned long long)ts.tv_nsec / 1000;
+}
+
 /* One transaction through profile p for m's pending recipients; records
  * each outcome in m, and in m->reply a note (outcome_note) that `queue
  * list` reads; first: p is the attempt's first profile.  Returns how many
@@ -429,6 +472,9 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 	size_t *idx, i, k = 0;
 	char code[8], count[24], nt[32], reply[SPOOL_REPLY_MAX];
 	int changed = 0, failed;
+	enum outcome old, state = OUT_SENT;
+	unsigned long long t0;
+	char us[24];
 
 	rc = calloc(m->nrcpt, sizeof *rc);
 	idx = calloc(m->nrcpt, sizeof *idx);
@@ -443,7 +489,13 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 			rc[k].addr = m->rcpt[i].addr;
 			idx[k++] = i;
 		}
+	t0 = log_enabled(LOG_DEBUG) ? mono_us() : 0;
 	smtp_send(cl, p, m->sender, rc, k, m->data, m->len, &res, NULL, NULL);
+	if (t0) {
+		snprintf(us, sizeof us, "%llu", mono_us() - t0);
+		log_event(LOG_DEBUG, "timing", "site", m->site, "id", m->id,
+		    "profile", p->name, "smtp_us", us, (char *)NULL);
+	}
 	for (i = 0; i < k; i++) {
 		struct spool_rcpt *r = &m->rcpt[idx[i]];
 		r->code = rc[i].code;
@@ -452,14 +504,28 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 		    SPOOL_PENDING)
 			continue;
 		changed++;
-		if (r->state == SPOOL_FAILED)
+		if (r->state == SPOOL_FAILED) {
 			log_failed(m, r);
+			/* A receipt's failure is logged, not alerted
+			 * (doc/design.md "Operations"). */
+			if (!spool_id_is_receipt(m->id))
+				alert_raise(AK_PERMANENT, m->site, NULL,
+				    m->id, r->reply);
+		}
 	}
 	spool_sanitise(reply, res.reply);
 	outcome_note(m->reply, sizeof m->reply, !first, res.outcome, p->name,
 	    res.phase, reply);
 	failed = delivery_profile_failed(res.outcome, res.phase, res.fail);
-	profile_done(s, c, p->name, failed, res.outcome, reply, now);
+	old = profile_done(s, c, p->name, failed, res.outcome, reply, now,
+	    &state);
+	/* The operator hears of a profile entering config, and of its
+	 * recovery (doc/design.md "Operations"). */
+	if (state == OUT_CONFIG && old != OUT_CONFIG)
+		alert_raise(AK_PROFILE_CONFIG, m->site, p->name, m->id, reply);
+	else if (old == OUT_CONFIG && state != OUT_CONFIG)
+		alert_clear(AK_PROFILE_CONFIG, NULL, p->name);
+	metrics_delivery(m->site, p->name, outcome_name(res.outcome));
 	snprintf(code, sizeof code, "%d", res.code);
 	snprintf(count, sizeof count, "%zu", k);
 	iso_time(nt, next_try);
@@ -473,6 +539,35 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 	free(rc);
 	free(idx);
 	return changed;
+}
+
+/* retention.archive: a delivered message is kept in sent/ for `queue
+ * show`, written before queue/ID goes, so it is never in neither. */
+static void
+archive(struct sender *s, const struct config *c, const struct spool_msg *m)
+{
+	char err[256];
+
+	if (c->retention_archive == 0 || spool_count(m, SPOOL_SENT) == 0)
+		return;
+	if (spool_write_sent(s->sp, m, err, sizeof err) == -1)
+		log_event(LOG_ERROR, "spool_error", "id", m->id, "error", err,
+		    "action", "delivered, but not archived", (char *)NULL);
+}
+
+/* log_level debug: a delivery's stages, in microseconds: claim (open,
+ * lock, read, verify) and the whole turn (claim, every SMTP transaction,
+ * whose own lines carry smtp_us, and the write back). */
+static void
+log_delivery_timing(const struct spool_msg *m, unsigned long long t0,
+    unsigned long long t1)
+{
+	char c[24], all[24];
+
+	snprintf(c, sizeof c, "%llu", t1 - t0);
+	snprintf(all, sizeof all, "%llu", mono_us() - t0);
+	log_event(LOG_DEBUG, "timing", "site", m->site, "id", m->id,
+	    "claim_us", c, "delivery_us", all, (char *)NULL);
 }
 
 static int
@@ -514,6 +609,7 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 	char err[256], count[24], att[16];
 	size_t j, i, nfailed_before;
 	int fd = -1, tried = 0;
+	unsigned long long t0, t1 = 0;
 	enum delivery_start ds;
 	struct delivery_plan plan;
 	void *ref;
@@ -531,8 +627,10 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 		schedule(s, id, rest, e->site, e->created);
 		goto out;
 	}
+	t0 = log_enabled(LOG_DEBUG) ? mono_us() : 0;
 	switch (spool_claim(s->sp, id, &m, &fd, err, sizeof err)) {
 	case SPOOL_CLAIMED:
+		t1 = t0 ? mono_us() : 0;
 		break;
 	case SPOOL_GONE:
 		goto out;
@@ -542,6 +640,8 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 	case SPOOL_CORRUPT:
 		log_event(LOG_ERROR, "corrupt", "id", id, "error", err,
 		    "action", "moved to corrupt/, not delivered", (char *)NULL);
+		alert_raise(AK_CORRUPT, e->site[0] ? e->site : NULL, NULL, id,
+		    err);
 		goto out;
 	case SPOOL_ERROR:
 		log_event(LOG_ERROR, "spool_error", "id", id, "error", err,
@@ -569,6 +669,8 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 				    sizeof r->reply, m.reply);
 				log_failed(&m, r);
 			}
+		if (!spool_id_is_receipt(id))     /* logged, not alerted */
+			alert_raise(AK_EXPIRED, m.site, NULL, id, m.reply);
 		tried = 1;
 	} else if (ds == DS_HOLD) {
 		/* A reload removed the site: hold, never guess a route. */
@@ -586,7 +688,7 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 		    spool_count(&m, SPOOL_PENDING) > 0; j++) {
 			long long until = 0;
 			int ch;
-			if (!profile_take(s, rt.smtp[j]->name, now, &until)) {
+			if (!profile_take(s, rt.smtp[j], now, &until)) {
 				if (wait == 0 || until < wait)
 					wait = until;
 				continue;
@@ -627,6 +729,7 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 		}
 	}
 	if (plan.next == DN_FINISH) {
+		archive(s, c, &m);
 		if (spool_finish(s->sp, fd, id, err, sizeof err) == -1)
 			log_event(LOG_ERROR, "spool_error", "id", id, "error",
 			    err, (char *)NULL);
@@ -649,6 +752,8 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 	schedule(s, id, next_try, NULL, 0);
 out:
 	spool_release(fd);
+	if (t1)
+		log_delivery_timing(&m, t0, t1);
 	spool_msg_free(&m);
 	s->release(s->arg, ref);
 }
@@ -774,6 +879,7 @@ run(void *arg)
 static void
 sender_free(struct sender *s)
 {
+	pthread_cond_destroy(&s->slot);
 	pthread_cond_destroy(&s->idle);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
@@ -781,6 +887,44 @@ sender_free(struct sender *s)
 	idset_free(s->known);
 	free(s->heap);
 	free(s);
+}
+
+/* Threads for the current config: one per connection its profiles
+ * allow, LIM_SENDERS_TOTAL at most. */
+static size_t
+wanted_threads(struct sender *s)
+{
+	const struct config *c;
+	size_t i, n = 0;
+	void *ref;
+
+	c = s->acquire(s->arg, &ref);
+	for (i = 0; i < c->nprofiles; i++)
+		n += c->profiles[i].connections;
+	s->release(s->arg, ref);
+	return n < 1 ? 1 : n > LIM_SENDERS_TOTAL ? LIM_SENDERS_TOTAL : n;
+}
+
+/* Starts threads until the config's count runs (a reload that adds
+ * connections grows the pool; none is stopped before sender_stop: an
+ * idle one costs a stack and closes its connection after
+ * LIM_SMTP_IDLE).  mu held.  0, or -1 with err. */
+static int
+grow(struct sender *s, char *err, size_t errlen)
+{
+	size_t want = wanted_threads(s);
+	int rc;
+
+	while (s->nth < want && !s->stopping) {
+		if ((rc = pthread_create(&s->th[s->nth], NULL, run, s)) != 0) {
+			snprintf(err, errlen, "pthread_create: %s",
+			    strerror(rc));
+			return -1;
+		}
+		s->nth++;
+		s->running++;
+	}
+	return 0;
 }
 
 struct sender *
@@ -805,6 +949,7 @@ sender_start(struct spool *sp, sender_acquire_fn acquire,
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	pthread_cond_init(&s->idle, NULL);
+	pthread_cond_init(&s->slot, NULL);
 	atomic_init(&s->abort, 0);
 	s->next_rescan = sc.now + LIM_SPOOL_RESCAN;
 	if ((found = spool_scan(sp, scan_one, &sc, err, errlen)) == -1) {
@@ -814,17 +959,12 @@ sender_start(struct spool *sp, sender_acquire_fn acquire,
 	snprintf(n, sizeof n, "%ld", found);
 	log_event(LOG_INFO, "spool_loaded", "spool", spool_path(sp), "queued",
 	    n, (char *)NULL);
-	for (s->nth = 0; s->nth < LIM_SENDERS; s->nth++) {
-		pthread_mutex_lock(&s->mu);
-		s->running++;
-		pthread_mutex_unlock(&s->mu);
-		if ((rc = pthread_create(&s->th[s->nth], NULL, run, s)) != 0) {
-			snprintf(err, errlen, "pthread_create: %s",
-			    strerror(rc));
-			s->running--;
-			sender_stop(s);
-			return NULL;
-		}
+	pthread_mutex_lock(&s->mu);
+	rc = grow(s, err, errlen);
+	pthread_mutex_unlock(&s->mu);
+	if (rc == -1) {
+		sender_stop(s);
+		return NULL;
 	}
 	return s;
 }
@@ -854,6 +994,7 @@ sender_stop(struct sender *s)
 	pthread_mutex_lock(&s->mu);
 	s->stopping = 1;
 	pthread_cond_broadcast(&s->cv);
+	pthread_cond_broadcast(&s->slot);
 	if (wait_idle(s, LIM_STOP_GRACE) > 0) {
 		atomic_store(&s->abort, 1);
 		wait_idle(s, 2);
@@ -935,6 +1076,10 @@ sender_flush(struct sender *s, char *err, size_t errlen)
 	s->forced = found.id;
 	s->nforced = found.n;
 	pthread_cond_broadcast(&s->cv);
+	/* A reload may have added connections. */
+	if (grow(s, err, errlen) == -1)
+		log_event(LOG_ERROR, "sender_error", "error", err,
+		    (char *)NULL);
 	pthread_mutex_unlock(&s->mu);
 	return n;
 }

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "check.h"
 #include "config.h"
 #include "crypto.h"
@@ -28,6 +29,8 @@
 #include "http.h"
 #include "limits.h"
 #include "log.h"
+#include "metrics.h"
+#include "ops.h"
 #include "pages.h"
 #include "priv.h"
 #include "ratelimit.h"
@@ -126,6 +129,7 @@ fail:
 static struct spool *spool;
 static struct sender *sender;
 static struct trigger *trigger;
+static struct ops *ops;
 
 /* Every queued message due now: `formpost queue flush` (through the
  * spool's trigger file, on the trigger thread) or a reload. */
@@ -166,8 +170,11 @@ submit(void *arg, const struct site *s, const struct mail *m, const char *id,
 	int rc;
 
 	if (spool_room(spool, w->c->spool_max_messages, w->c->spool_min_free,
-	    err, errlen) == -1)
+	    err, errlen) == -1) {
+		alert_raise(AK_SPOOL_FULL, s->name, NULL, NULL, err);
 		return -1;
+	}
+	alert_clear(AK_SPOOL_FULL, NULL, NULL);
 	if (spool_msg_new(&sm, id, s->name, (long long)time(NULL), m->sender,
 	    m->rcpt, m->nrcpt, m->wire.data, m->wire.len) == -1) {
 		snprintf(err, errlen, "out of memory or an envelope the "
@@ -223,16 +230,60 @@ upload_open(void *arg)
 	return fd;
 }
 
+/* The /_metrics answer: the counters, and the gauges read now. */
+static void
+metrics_answer(void *arg, struct buf *out)
+{
+	struct metrics_gauges g = { -1, -1, -1, -1, -1, -1 };
+	struct ops_stats st;
+	char err[256];
+
+	(void)arg;
+	if (ops_stats(spool, (long long)time(NULL), &st, err, sizeof err)
+	    == 0) {
+		g.queued = st.queued;
+		g.held = st.held;
+		g.failed = st.failed;
+		g.oldest_queued = st.oldest;
+		g.spool_free = st.free_bytes;
+	}
+	g.resident = ops_resident();
+	metrics_render(&g, FORMPOST_VERSION, out);
+}
+
 static void
 handle(void *arg, const struct http_req *req, struct http_resp *resp)
 {
 	struct world *w = world_acquire();
-	struct http_ctx ctx = { w->c, w->pg, submit, w, limiter, NULL,
-	    dedup, token_key, nonces, NULL, replies, upload_open, w };
+	struct http_ctx ctx = { .c = w->c, .pg = w->pg, .submit = submit,
+	    .submit_arg = w, .rl = limiter, .dedup = dedup,
+	    .token_key = token_key, .nonces = nonces, .replies = replies,
+	    .metrics = metrics_answer, .tmp_open = upload_open, .tmp_arg = w };
+	struct timespec t0, t1;
 
 	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	http_handle(&ctx, req, resp);
 	world_release(w);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	metrics_request_us((uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000));
+	if (resp->site[0] && req->method && strcmp(req->method, "POST") == 0)
+		metrics_post(resp->site, metrics_result_of(resp->status,
+		    resp->reason));
+}
+
+/* A config's log_level and log_ip, and its sites' metrics, at start and
+ * on every reload. */
+static void
+apply_settings(const struct config *c)
+{
+	size_t i;
+
+	log_set_level((enum log_level)c->log_level);
+	log_set_ip_mode(c->log_ip);
+	for (i = 0; i < c->nsites; i++)
+		metrics_declare_site(c->sites[i].name);
 }
 
 /* A limiter keyed with fresh random bytes (so nobody can aim hash
@@ -315,6 +366,7 @@ reload(const char *path, struct fcgi_pool *pool)
 	pthread_mutex_unlock(&world_lock);
 	world_release(old);
 	fcgi_set_read_timeout(pool, w->c->read_timeout);
+	apply_settings(w->c);
 	log_event(LOG_INFO, "reloaded", "config", path, (char *)NULL);
 	/* A fixed password or host applies to held messages now, not after
 	 * their back-off. */
@@ -364,6 +416,7 @@ serve_main(const char *path)
 		goto out;
 	}
 	current = w;
+	apply_settings(w->c);
 	restart_keys(w->c, running_keys);
 	if ((limiter = new_limiter()) == NULL) {
 		fprintf(stderr, "formpost: cannot set up rate limits\n");
@@ -373,6 +426,13 @@ serve_main(const char *path)
 	    NULL)) == NULL || (nonces = dedup_new(LIM_TOKEN_NONCES,
 	    LIM_TOKEN_NONCE_WINDOW, NULL, NULL)) == NULL) {
 		fprintf(stderr, "formpost: out of memory\n");
+		goto out;
+	}
+	/* Before the sender, which raises alerts; always running, since a
+	 * reload may turn alerts on (without alerts: nothing is sent). */
+	if (alert_start(sender_acquire, sender_release, NULL, err,
+	    sizeof err) == -1) {
+		fprintf(stderr, "formpost: %s\n", err);
 		goto out;
 	}
 	/* After the privilege drop: the spool belongs to the service user. */
@@ -387,6 +447,12 @@ serve_main(const char *path)
 	if ((replies = replylimit_open(w->c->spool, err, sizeof err)) ==
 	    NULL) {
 		fprintf(stderr, "formpost: receipt limits: %s\n", err);
+		goto out;
+	}
+	/* The ops thread: retention now and hourly, the queue's age. */
+	if ((ops = ops_start(spool, sender_acquire, sender_release, NULL, err,
+	    sizeof err)) == NULL) {
+		fprintf(stderr, "formpost: %s\n", err);
 		goto out;
 	}
 	/* Always loaded: a reload may turn tokens on. */
@@ -428,11 +494,14 @@ out:
 	 * gets its grace, the rest stays spooled. */
 	trigger_stop(trigger);
 	trigger = NULL;
+	ops_stop(ops);
+	ops = NULL;
 	if (sender_stop(sender) == 0) {
 		sender = NULL;
 		spool_close(spool);
 		spool = NULL;
 	}
+	alert_stop();
 	if (rc == 0)
 		log_event(LOG_INFO, "stopped", (char *)NULL);
 	if (current) {

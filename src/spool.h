@@ -7,6 +7,11 @@
  *   failed/ID the recipients given up on (permanent reply or max_age),
  *             each with the server's reply; same file format
  *   corrupt/ID files whose marker or checksum did not verify
+ *   sent/ID   delivered messages kept for retention.archive (same format;
+ *             the folder is made by the first archived copy)
+ *   free/NAME emptied files of delivered messages, which a commit writes
+ *             again instead of creating a new inode; never read as a
+ *             message (doc/design.md "Performance")
  *
  * One file per message, named by the one id.  File format (version 1):
  *
@@ -36,8 +41,12 @@
  * write → fsync → rename into place → fsync that directory.  An fsync is never
  * retried on the same fd: any error unlinks the temporary file and fails:
  * after a failed fsync the kernel may have dropped the dirty pages and a
- * second fsync reports success ("fsyncgate").  No lock is taken around fsync,
- * so requests commit concurrently.
+ * second fsync reports success ("fsyncgate").  No lock is taken around a
+ * file's fsync, so requests commit concurrently; queue/'s own fsync is
+ * shared (group commit): one that starts after a change covers it.  A new
+ * message may be written into a free/ file (locked, written from offset
+ * 0, cut to size, fsync'd) and renamed from there into queue/: the same
+ * order, so nothing is in queue/ before its bytes are on disk.
  *
  * Claiming: a sender holds an exclusive flock on queue/ID while it works
  * on the message; the lock moves to the new file on every update (the new
@@ -235,6 +244,36 @@ int spool_room(struct spool *sp, size_t max_messages,
  * it vanishes with its fd whatever happens to the request.  Returns a
  * read-write fd (mode 0600, close-on-exec), or -1 with errno. */
 int spool_tmpfile(struct spool *sp);
+
+/* --- operations (doc/design.md "Operations") ------------------------------ */
+
+/* Durably writes sent/ID: the delivered message m, whole, for `queue
+ * show` ("did my message arrive?").  0 or -1 with err. */
+int spool_write_sent(struct spool *sp, const struct spool_msg *m, char *err,
+    size_t errlen);
+
+/* What a listing needs from a header, read from the first
+ * LIM_SPOOL_PEEK bytes only (no checksum: for gauges and alerts, never
+ * for delivery). */
+struct spool_peek {
+	long long created;
+	char reply[SPOOL_REPLY_MAX];
+};
+
+/* Reads SUB/ID's header into *out.  0, or -1 when it is gone or does not
+ * look like a spool file. */
+int spool_peek(struct spool *sp, const char *sub, const char *id,
+    struct spool_peek *out);
+
+/* Removes every file in SUB/ (failed or sent) last written before the
+ * epoch second `before`, then syncs SUB.  Returns how many, or -1 with
+ * err. */
+long spool_purge(struct spool *sp, const char *sub, long long before,
+    char *err, size_t errlen);
+
+/* Bytes free to the service user on the spool's file system (read at
+ * most every LIM_SPOOL_STATFS_MS).  Thread-safe. */
+unsigned long long spool_free_bytes(struct spool *sp);
 
 /* The spool directory as given to spool_open. */
 const char *spool_path(const struct spool *sp);

@@ -67,6 +67,7 @@ test_valid_base(void **state)
 	    "/etc/formpost/smtp.pass");
 	assert_int_equal(c->max_body, 64 * 1024);
 	assert_int_equal(c->read_timeout, 10);
+	assert_int_equal(c->profiles[0].connections, 2);
 	assert_int_equal(c->first_retry, 30);
 	assert_string_equal(c->spool, "/var/spool/formpost");
 	config_free(c);
@@ -133,6 +134,10 @@ static const struct bad bad_cases[] = {
 	/* sizes and durations */
 	{ "limits: { max_body: 64q }\n" BASE_SMTP BASE_SITE, "t.yaml:1:21: max_body must be a size" },
 	{ "limits: { max_body: 10 }\n" BASE_SMTP BASE_SITE, "t.yaml:1:21: max_body must be between 1024" },
+	/* connections per SMTP profile: 1 to 16 */
+	{ BASE_SMTP "    connections: 0\n" BASE_SITE, "t.yaml:6:18: connections must be between 1 and 16" },
+	{ BASE_SMTP "    connections: 17\n" BASE_SITE, "t.yaml:6:18: connections must be between 1 and 16" },
+	{ BASE_SMTP "    connections: two\n" BASE_SITE, "t.yaml:6:18: connections must be a whole number" },
 	{ "limits: { read_timeout: 0s }\n" BASE_SMTP BASE_SITE, "t.yaml:1:25: read_timeout must be between 1s and 600s" },
 	{ "limits: { read_timeout: 11m }\n" BASE_SMTP BASE_SITE, "t.yaml:1:25: read_timeout must be between 1s and 600s" },
 	{ "limits: { read_timeout: 5 secs }\n" BASE_SMTP BASE_SITE, "t.yaml:1:25: read_timeout must be a duration" },
@@ -204,6 +209,21 @@ static const struct bad bad_cases[] = {
 	  "t.yaml:13:14: confirm: true cannot be used with type: file fields (site example)" },
 	{ BASE_SMTP BASE_SITE "    max_body: 33M\n",
 	  "t.yaml:14:15: max_body must be between 1024 and 33554432 bytes" },
+	/* operations */
+	{ BASE_SMTP BASE_SITE "metrics: { allow: [localhost] }\n", "t.yaml:14:20: allow: 'localhost' is not a numeric IP address" },
+	{ BASE_SMTP BASE_SITE "metrics: { allow: 127.0.0.1 }\n", "t.yaml:14:19: allow must be a list" },
+	{ BASE_SMTP BASE_SITE "alerts: { webhook: \"http://hooks.example.com/x\" }\n", "t.yaml:14:20: alerts: webhook may use http:// only to a loopback host" },
+	{ BASE_SMTP BASE_SITE "alerts: { webhook: \"https://u:p@hooks.example.com/x\" }\n", "t.yaml:14:20: alerts: webhook must not carry a user name or password" },
+	{ BASE_SMTP BASE_SITE "alerts: { webhook: \"https://hooks.example.com/a b\" }\n", "t.yaml:14:20: alerts: webhook must not hold spaces" },
+	{ BASE_SMTP BASE_SITE "alerts: { to: [ops@example.com] }\n", "t.yaml:14:9: alerts: mail needs both to:" },
+	{ BASE_SMTP BASE_SITE "alerts: { smtp: [nosuch], to: [ops@example.com] }\n", "t.yaml:14:18: alerts: no smtp profile named 'nosuch'" },
+	{ BASE_SMTP BASE_SITE "alerts: {}\n", "t.yaml:14:9: alerts: give to: and smtp:, or webhook:" },
+	{ BASE_SMTP BASE_SITE "alerts: { webhook: \"https://h.example/\", min_interval: 0s }\n", "t.yaml:14:56: min_interval must be between 1s" },
+	{ BASE_SMTP BASE_SITE "retention: { failed: forever }\n", "t.yaml:14:22: failed must be a duration" },
+	{ BASE_SMTP BASE_SITE "retention: { archive: 99999 }\n", "t.yaml:14:23: archive must be at most 3650 days" },
+	{ BASE_SMTP BASE_SITE "retention: { kept: 1d }\n", "t.yaml:14:14: unknown key 'kept' in retention" },
+	{ BASE_SMTP BASE_SITE "log_ip: partial\n", "t.yaml:14:9: log_ip must be full | masked | none" },
+	{ BASE_SMTP BASE_SITE "log_level: verbose\n", "t.yaml:14:12: log_level must be debug | info | warn | error" },
 };
 
 /* A file field: accept as kinds, max as bytes (k/M), the site's own
@@ -229,6 +249,55 @@ test_file_fields(void **state)
 	assert_int_equal(f->accept, (1u << SK_PDF) | (1u << SK_JPEG));
 	assert_int_equal(c->sites[0].fields[3].file_max, 32 * 1024 * 1024);
 	assert_int_equal(c->max_body, 64 * 1024);
+	config_free(c);
+}
+
+static void
+test_ops_keys(void **state)
+{
+	char err[512] = "";
+	struct config *c;
+
+	(void)state;
+	c = parse(BASE_SMTP BASE_SITE, err, sizeof err);
+	assert_non_null(c);
+	/* Defaults: no /_metrics, no alerts, failed/ kept 30 days. */
+	assert_int_equal(c->nmetrics_allow, 0);
+	assert_null(c->alert_webhook);
+	assert_int_equal(c->nalert_smtp, 0);
+	assert_int_equal(c->retention_failed, 30 * 86400);
+	assert_int_equal(c->retention_archive, 0);
+	assert_int_equal(c->log_ip, LOG_IP_FULL);
+	assert_int_equal(c->log_level, LOG_INFO);
+	config_free(c);
+	c = parse(BASE_SMTP BASE_SITE
+	    "metrics: { allow: [\"127.0.0.1\", \"::1\"] }\n"
+	    "alerts:\n  to: [ops@example.com]\n  smtp: [main]\n"
+	    "  webhook: http://[::1]:8080/hook\n  min_interval: 10m\n"
+	    "retention: { failed: 7d, archive: 3 }\n"
+	    "log_ip: masked\nlog_level: debug\n", err, sizeof err);
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(c->nmetrics_allow, 2);
+	assert_true(config_metrics_allowed(c, "0:0:0::1"));
+	assert_true(config_metrics_allowed(c, "127.0.0.1"));
+	assert_false(config_metrics_allowed(c, "127.0.0.2"));
+	assert_false(config_metrics_allowed(c, "::ffff:127.0.0.1"));
+	assert_false(config_metrics_allowed(c, NULL));
+	assert_int_equal(c->nalert_to, 1);
+	assert_string_equal(c->alert_smtp[0]->name, "main");
+	assert_string_equal(c->alert_webhook, "http://[::1]:8080/hook");
+	assert_int_equal(c->alert_min_interval, 600);
+	assert_int_equal(c->retention_failed, 7 * 86400);
+	assert_int_equal(c->retention_archive, 3 * 86400);
+	assert_int_equal(c->log_ip, LOG_IP_MASKED);
+	assert_int_equal(c->log_level, LOG_DEBUG);
+	config_free(c);
+	c = parse(BASE_SMTP BASE_SITE "retention: { failed: 0, archive: 12h }\n",
+	    err, sizeof err);
+	assert_non_null(c);
+	assert_int_equal(c->retention_failed, 0);
+	assert_int_equal(c->retention_archive, 12 * 3600);
 	config_free(c);
 }
 
@@ -475,6 +544,7 @@ main(void)
 		cmocka_unit_test(test_example_file),
 		cmocka_unit_test(test_bad_cases),
 		cmocka_unit_test(test_file_fields),
+		cmocka_unit_test(test_ops_keys),
 		cmocka_unit_test(test_password_credential),
 		cmocka_unit_test(test_utf16_bom),
 		cmocka_unit_test(test_sizes_durations),

@@ -19,6 +19,7 @@
 static const char yaml[] =
     "templates: templates\n"
     "limits: { max_body: 2k }\n"
+    "metrics: { allow: [\"::1\", 127.0.0.1] }\n"
     "smtp:\n  m:\n    url: smtp://127.0.0.1:25\n    starttls: off\n"
     "sites:\n"
     "  example:\n    origins: [https://www.example.com, https://example.com]\n"
@@ -277,13 +278,21 @@ struct call {
 	struct body body;
 };
 
+static void
+fake_metrics(void *arg, struct buf *out)
+{
+	(void)arg;
+	buf_adds(out, "formpost_build_info{version=\"t\"} 1\n");
+}
+
 /* Runs one request; the response is left in r (caller frees). */
 static void
 run(struct call *c, struct http_resp *r)
 {
 	static const unsigned char tkey[32] = "unit-test-token-key-unit-test-k";
-	struct http_ctx ctx = { cfg, pg, fake_submit, NULL, rl, clock_ms, NULL,
-	    tkey, NULL, NULL, NULL, NULL, NULL };
+	struct http_ctx ctx = { .c = cfg, .pg = pg, .submit = fake_submit,
+	    .rl = rl, .now_ms = clock_ms, .token_key = tkey,
+	    .metrics = fake_metrics };
 	struct http_req req = { 0 };
 	char cl[24];
 
@@ -366,6 +375,45 @@ done(void **state)
 	ratelimit_free(rl);
 	rl = NULL;
 	return 0;
+}
+
+/* GET <prefix>/_metrics: the exposition for allowed addresses only;
+ * anyone else gets exactly the unknown site's answer. */
+static void
+metrics_route(void **state)
+{
+	struct call ok = { .method = "GET", .path = "/formpost/_metrics",
+	    .addr = "0::1" };
+	struct call ok4 = { .method = "GET", .path = "/formpost/_metrics",
+	    .addr = "127.0.0.1" };
+	struct call other = { .method = "GET", .path = "/formpost/_metrics",
+	    .addr = "127.0.0.2" };
+	struct call none = { .method = "GET", .path = "/formpost/_metrics" };
+	struct call unknown = { .method = "GET", .path = "/formpost/_nosuch",
+	    .addr = "127.0.0.2" };
+	struct call post = { .path = "/formpost/_metrics", .addr = "::1" };
+	struct call token = { .method = "GET",
+	    .path = "/formpost/_metrics/token", .addr = "::1" };
+	struct http_resp r, u;
+
+	(void)state;
+	expect(&ok, 200, NULL, "formpost_build_info");
+	expect(&ok4, 200, NULL, "formpost_build_info");
+	run(&ok, &r);
+	assert_true(has(&r.head, "Content-Type: text/plain; version=0.0.4"));
+	http_resp_free(&r);
+	expect(&other, 404, "unknown_site", NULL);
+	expect(&none, 404, "unknown_site", NULL);
+	expect(&token, 404, "unknown_site", NULL);
+	expect(&post, 405, "metrics_method", NULL);
+	run(&other, &r);
+	run(&unknown, &u);
+	assert_int_equal(r.body.len, u.body.len);
+	assert_memory_equal(r.body.data, u.body.data, r.body.len);
+	assert_false(has(&r.body, "formpost_"));
+	http_resp_free(&r);
+	http_resp_free(&u);
+	assert_int_equal(stored, 0);
 }
 
 static void
@@ -641,6 +689,7 @@ main(void)
 		cmocka_unit_test(guess_lang_table),
 		cmocka_unit_test(status_reasons),
 		cmocka_unit_test_setup_teardown(handle_statuses, reset, done),
+		cmocka_unit_test_setup_teardown(metrics_route, reset, done),
 		cmocka_unit_test_setup_teardown(handle_lengths, reset, done),
 		cmocka_unit_test_setup_teardown(handle_rate_limit, reset,
 		    done),
