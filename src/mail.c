@@ -331,6 +331,29 @@ mail_compose_receipt(const struct site *s, const struct pages *pg,
 	return rc;
 }
 
+/* The kind's subject (flattened to one line) and body, into the caller's
+ * buffers.  -1 on OOM. */
+static int
+render_texts(const struct site *s, const struct pages *pg,
+    const struct fvals *v, const struct mail_facts *f, const struct kind *k,
+    struct buf *subject, struct buf *body)
+{
+	struct page_facts pf;
+	char date[40];
+
+	mail_local_date(date, sizeof date, f->now, f->utc_offset_min);
+	memset(&pf, 0, sizeof pf);
+	pf.id = f->id;
+	pf.date = date;
+	pf.ip = f->ip;
+	pf.page = f->page;
+	if (pages_render(pg, s, k->subject, v, &pf, subject) == -1 ||
+	    pages_render(pg, s, k->body, v, &pf, body) == -1)
+		return -1;
+	flatten(subject);
+	return 0;
+}
+
 static int
 compose(const struct site *s, const struct pages *pg,
     const struct fvals *v, const struct mail_facts *f, const struct kind *k,
@@ -339,9 +362,8 @@ compose(const struct site *s, const struct pages *pg,
 	struct mime_addr reply, visitor, *to = NULL, *cc = NULL;
 	struct mime_part *parts = NULL;
 	struct mime_msg msg;
-	struct page_facts pf;
 	struct buf subject, body, rname_buf;
-	char date[40], msgid[320];
+	char msgid[320];
 	int rc = -1;
 
 	memset(out, 0, sizeof *out);
@@ -349,19 +371,11 @@ compose(const struct site *s, const struct pages *pg,
 	buf_init(&subject);
 	buf_init(&body);
 	buf_init(&rname_buf);
-	mail_local_date(date, sizeof date, f->now, f->utc_offset_min);
-	memset(&pf, 0, sizeof pf);
 	memset(&msg, 0, sizeof msg);
-	pf.id = f->id;
-	pf.date = date;
-	pf.ip = f->ip;
-	pf.page = f->page;
-	if (pages_render(pg, s, k->subject, v, &pf, &subject) == -1 ||
-	    pages_render(pg, s, k->body, v, &pf, &body) == -1) {
+	if (render_texts(s, pg, v, f, k, &subject, &body) == -1) {
 		snprintf(err, errlen, "out of memory rendering the mail");
 		goto out;
 	}
-	flatten(&subject);
 	to = addrs(s->to, s->nto);
 	cc = addrs(s->cc, s->ncc);
 	if (!to || !cc || (!k->receipt &&
