@@ -876,10 +876,11 @@ parse_profile(struct ld *ld, const struct ynode *key, const struct ynode *n,
 {
 	static const char *const keys[] = { "url", "starttls", "username",
 	    "password_file", "password_env", "password_credential", "ca_file",
-	    "timeout", NULL };
+	    "timeout", "connections", NULL };
 	const struct ynode *u, *st;
 	const char *hp, *end;
 	char what[LIM_NAME_BYTES + 16];
+	unsigned long long conns = DEF_SMTP_CONNECTIONS;
 
 	p->pos.line = key->line;
 	p->pos.col = key->col;
@@ -902,8 +903,11 @@ parse_profile(struct ld *ld, const struct ynode *key, const struct ynode *n,
 	    == -1 ||
 	    get_path(ld, n, "ca_file", &p->ca_file) == -1 ||
 	    get_duration(ld, n, "timeout", 1, LIM_SMTP_ATTEMPT,
-	    &p->timeout) == -1)
+	    &p->timeout) == -1 ||
+	    get_uint(ld, n, "connections", 1, MAX_SMTP_CONNECTIONS,
+	    &conns) == -1)
 		return -1;
+	p->connections = (unsigned)conns;
 	if ((u = map_get(n, "url")) == NULL) {
 		NERR(ld, key, "%s needs a url (smtp://host:587 or "
 		    "smtps://host:465)", what);

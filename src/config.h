@@ -47,6 +47,7 @@ struct smtp_profile {
 	                        * never logged; cleansed by config_free */
 	char *ca_file;         /* absolute; NULL: system store */
 	unsigned timeout;      /* seconds: connect and each reply */
+	unsigned connections;  /* parallel SMTP sessions (sender threads) */
 	struct cfg_pos pos, username_pos;
 };
 

@@ -81,6 +81,12 @@ struct fcgi_pool {
 	unsigned n_slots;
 	pthread_t wd;
 	int have_wd, wd_stop;
+	/* When the watchdog wakes next on its own (wd_timed), so that an
+	 * arming wakes it only for an earlier deadline: deadlines mostly
+	 * come in order, and a wake-up per request costs two context
+	 * switches (doc/design.md "Performance"). */
+	int wd_timed;
+	struct timespec wd_next;
 	int stopping;                /* no deadline past stop_by; pool lock */
 	struct timespec stop_by;
 };
@@ -233,7 +239,8 @@ slot_arm(struct fcgi_pool *p, struct slot *sl, int fd,
 		sl->deadline = p->stop_by;
 	sl->fd = fd;
 	sl->expired = 0;
-	pthread_cond_signal(&p->cond);
+	if (!p->wd_timed || ts_before(&sl->deadline, &p->wd_next))
+		pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -448,10 +455,13 @@ watchdog(void *arg)
 				have = 1;
 			}
 		}
+		p->wd_timed = have;
+		p->wd_next = have ? next : now;
 		if (have)
 			pthread_cond_timedwait(&p->cond, &p->lock, &next);
 		else
 			pthread_cond_wait(&p->cond, &p->lock);
+		p->wd_timed = 0;
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;

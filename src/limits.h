@@ -52,6 +52,8 @@
 #define LIM_SPOOL_FILE        (64 * 1024 * 1024) /* bytes: largest spool file read */
 #define LIM_SPOOL_LINE        1024           /* bytes: one spool header line */
 #define LIM_SPOOL_RCPT        (3 * LIM_LIST_ITEMS) /* recipients: to + cc + bcc */
+#define LIM_SPOOL_FREE        256            /* files: emptied spool files one process
+                                                keeps in free/ for reuse */
 #define LIM_SPOOL_TMP_AGE     3600           /* seconds: tmp/ leftovers older are removed */
 #define LIM_SPOOL_RESCAN      5              /* seconds between rescans of queue/ (other
                                                 processes' and dead processes' messages) */
@@ -76,6 +78,10 @@
                                                 on SIGTERM (then: read_timeout) */
 #define LIM_SMTP_IDLE         10             /* seconds: an idle SMTP connection is closed */
 #define LIM_SMTP_LINE         1024           /* bytes of one server reply line kept */
+#define DEF_SMTP_CONNECTIONS  2              /* SMTP sessions at once per profile */
+#define MAX_SMTP_CONNECTIONS  16
+#define LIM_SENDERS_TOTAL     64             /* delivery threads per process, all
+                                                profiles together (a bounded pool) */
 #define LIM_SENDER_PROFILES   64             /* profiles whose back-off is remembered
                                                 (reloads may rename) */
 
@@ -142,7 +148,6 @@
 /* Threads */
 #define DEF_WORKERS           8
 #define MAX_WORKERS           256
-#define LIM_SENDERS           2              /* background delivery threads */
 #define LIM_LISTEN_BACKLOG    128            /* connections: listen(2) backlog */
 #define LIM_RATELIMIT_SLOTS   65536          /* clients, 16 bytes each: 1 MiB whatever
                                                 the flood */

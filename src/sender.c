@@ -44,6 +44,7 @@ struct pstate {
 	unsigned failures;         /* consecutive profile-level failures */
 	long long next_ok;         /* no attempt before (epoch seconds) */
 	int probing;               /* one message is testing it now */
+	unsigned busy;             /* transactions in flight (its slots) */
 	enum outcome state;        /* OUT_SENT: healthy */
 };
 
@@ -55,6 +56,7 @@ struct sender {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;         /* work may be due */
 	pthread_cond_t idle;       /* a thread ended */
+	pthread_cond_t slot;       /* a profile's transaction ended */
 	struct entry *heap;        /* guarded by mu */
 	size_t n, cap;
 	struct idset *known;       /* ids in heap or in flight, with counts */
@@ -69,8 +71,8 @@ struct sender {
 	int stopping;
 	int running;               /* threads not yet ended */
 	atomic_int abort;          /* in-flight SMTP must give up */
-	pthread_t th[LIM_SENDERS];
-	size_t nth;
+	pthread_t th[LIM_SENDERS_TOTAL];
+	size_t nth;                /* guarded by mu once running */
 };
 
 unsigned
@@ -259,24 +261,47 @@ resting(const struct pstate *p, long long now, long long *until)
 	return 1;
 }
 
-/* 1: use the profile now (when it is backing off, the caller is its one
- * probe); 0: not before *until. */
+/* 1: use the profile now, holding one of its `connections` slots
+ * (waits for one: at most that many transactions run on a profile at
+ * once); when it is backing off, the caller is its one probe.  0: not
+ * before *until (nothing held).  Every 1 ends in profile_done or
+ * profile_abandon, which give the slot back. */
 static int
-profile_take(struct sender *s, const char *name, long long now,
+profile_take(struct sender *s, const struct smtp_profile *sp, long long now,
     long long *until)
 {
 	struct pstate *p;
 	int ok = 1;
 
 	pthread_mutex_lock(&s->mu);
-	if ((p = pstate_get(s, name)) != NULL) {
-		if (resting(p, now, until))
+	/* A resting profile is never waited for (its probe may take
+	 * LIM_SMTP_ATTEMPT): the message is deferred instead. */
+	while ((p = pstate_get(s, sp->name)) != NULL) {
+		if (resting(p, now, until)) {
 			ok = 0;
-		else if (p->failures > 0)
-			p->probing = 1;
+			break;
+		}
+		if (p->busy < sp->connections || s->stopping) {
+			p->busy++;
+			if (p->failures > 0)
+				p->probing = 1;
+			break;
+		}
+		pthread_cond_wait(&s->slot, &s->mu);
+		now = (long long)time(NULL);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return ok;
+}
+
+/* Gives p's slot back (mu held). */
+static void
+slot_free(struct sender *s, struct pstate *p)
+{
+	if (p->busy > 0)
+		p->busy--;
+	/* Every waiter rechecks: one may find the profile resting. */
+	pthread_cond_broadcast(&s->slot);
 }
 
 /*
@@ -350,6 +375,7 @@ profile_done(struct sender *s, const struct config *c,
 	if ((p = pstate_get(s, name)) != NULL) {
 		old = p->state;
 		p->probing = 0;
+		slot_free(s, p);
 		if (!failed) {
 			p->failures = 0;
 			p->next_ok = 0;
@@ -386,7 +412,9 @@ profile_abandon(struct sender *s, const char *name)
 	struct pstate *p;
 
 	pthread_mutex_lock(&s->mu);
-	if ((p = pstate_get(s, name)) != NULL && p->probing) {
+	if ((p = pstate_get(s, name)) != NULL)
+		slot_free(s, p);
+	if (p != NULL && p->probing) {
 		p->probing = 0;
 		retime(s, (long long)time(NULL) + 1, 1);
 		pthread_cond_broadcast(&s->cv);
@@ -660,7 +688,7 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 		    spool_count(&m, SPOOL_PENDING) > 0; j++) {
 			long long until = 0;
 			int ch;
-			if (!profile_take(s, rt.smtp[j]->name, now, &until)) {
+			if (!profile_take(s, rt.smtp[j], now, &until)) {
 				if (wait == 0 || until < wait)
 					wait = until;
 				continue;
@@ -851,6 +879,7 @@ run(void *arg)
 static void
 sender_free(struct sender *s)
 {
+	pthread_cond_destroy(&s->slot);
 	pthread_cond_destroy(&s->idle);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
@@ -858,6 +887,44 @@ sender_free(struct sender *s)
 	idset_free(s->known);
 	free(s->heap);
 	free(s);
+}
+
+/* Threads for the current config: one per connection its profiles
+ * allow, LIM_SENDERS_TOTAL at most. */
+static size_t
+wanted_threads(struct sender *s)
+{
+	const struct config *c;
+	size_t i, n = 0;
+	void *ref;
+
+	c = s->acquire(s->arg, &ref);
+	for (i = 0; i < c->nprofiles; i++)
+		n += c->profiles[i].connections;
+	s->release(s->arg, ref);
+	return n < 1 ? 1 : n > LIM_SENDERS_TOTAL ? LIM_SENDERS_TOTAL : n;
+}
+
+/* Starts threads until the config's count runs (a reload that adds
+ * connections grows the pool; none is stopped before sender_stop: an
+ * idle one costs a stack and closes its connection after
+ * LIM_SMTP_IDLE).  mu held.  0, or -1 with err. */
+static int
+grow(struct sender *s, char *err, size_t errlen)
+{
+	size_t want = wanted_threads(s);
+	int rc;
+
+	while (s->nth < want && !s->stopping) {
+		if ((rc = pthread_create(&s->th[s->nth], NULL, run, s)) != 0) {
+			snprintf(err, errlen, "pthread_create: %s",
+			    strerror(rc));
+			return -1;
+		}
+		s->nth++;
+		s->running++;
+	}
+	return 0;
 }
 
 struct sender *
@@ -882,6 +949,7 @@ sender_start(struct spool *sp, sender_acquire_fn acquire,
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	pthread_cond_init(&s->idle, NULL);
+	pthread_cond_init(&s->slot, NULL);
 	atomic_init(&s->abort, 0);
 	s->next_rescan = sc.now + LIM_SPOOL_RESCAN;
 	if ((found = spool_scan(sp, scan_one, &sc, err, errlen)) == -1) {
@@ -891,17 +959,12 @@ sender_start(struct spool *sp, sender_acquire_fn acquire,
 	snprintf(n, sizeof n, "%ld", found);
 	log_event(LOG_INFO, "spool_loaded", "spool", spool_path(sp), "queued",
 	    n, (char *)NULL);
-	for (s->nth = 0; s->nth < LIM_SENDERS; s->nth++) {
-		pthread_mutex_lock(&s->mu);
-		s->running++;
-		pthread_mutex_unlock(&s->mu);
-		if ((rc = pthread_create(&s->th[s->nth], NULL, run, s)) != 0) {
-			snprintf(err, errlen, "pthread_create: %s",
-			    strerror(rc));
-			s->running--;
-			sender_stop(s);
-			return NULL;
-		}
+	pthread_mutex_lock(&s->mu);
+	rc = grow(s, err, errlen);
+	pthread_mutex_unlock(&s->mu);
+	if (rc == -1) {
+		sender_stop(s);
+		return NULL;
 	}
 	return s;
 }
@@ -931,6 +994,7 @@ sender_stop(struct sender *s)
 	pthread_mutex_lock(&s->mu);
 	s->stopping = 1;
 	pthread_cond_broadcast(&s->cv);
+	pthread_cond_broadcast(&s->slot);
 	if (wait_idle(s, LIM_STOP_GRACE) > 0) {
 		atomic_store(&s->abort, 1);
 		wait_idle(s, 2);
@@ -1012,6 +1076,10 @@ sender_flush(struct sender *s, char *err, size_t errlen)
 	s->forced = found.id;
 	s->nforced = found.n;
 	pthread_cond_broadcast(&s->cv);
+	/* A reload may have added connections. */
+	if (grow(s, err, errlen) == -1)
+		log_event(LOG_ERROR, "sender_error", "error", err,
+		    (char *)NULL);
 	pthread_mutex_unlock(&s->mu);
 	return n;
 }

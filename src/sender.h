@@ -1,13 +1,17 @@
 /*
  * sender — background delivery of spooled messages (doc/design.md "A
- * delivery").  LIM_SENDERS threads share an in-memory schedule of (due
+ * delivery").  A pool of threads, one per SMTP connection the config's
+ * profiles allow (`connections` each, LIM_SENDERS_TOTAL in all; a reload
+ * that adds connections adds threads), share an in-memory schedule of (due
  * time, id): a fresh commit is due at once (sender_wake signals a
  * condition variable, no polling), a retry at its next-try time.  Every
  * LIM_SPOOL_RESCAN seconds one thread rescans queue/ and schedules the ids
  * it does not hold yet, so several processes (and the CLI) can share a
  * spool and messages a dead process held are picked up without a
  * restart; the claim (flock) keeps each send to one process.  Each
- * thread keeps one smtp_client, so a backlog drains over one connection.
+ * thread keeps one smtp_client, so a backlog drains over reused
+ * connections; at most `connections` transactions run on one profile at
+ * once (a thread waits for a free slot of the profile it needs).
  *
  * Per message: claim the file (flock), one SMTP transaction for all its
  * pending recipients per profile, each recipient's outcome recorded on its

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,29 @@ struct spool {
 	atomic_ullong free_bytes;    /* what it said, for the service user */
 	atomic_ullong free_inodes;
 	atomic_int full;             /* the guard's state, for its log line */
+	/* free/: emptied files this process moved there after delivery, to
+	 * be written again by a commit instead of creating a new inode
+	 * (doc/design.md "Performance").  A stack of names, newest last. */
+	pthread_mutex_t free_mu;
+	char free_names[LIM_SPOOL_FREE][SPOOL_ID_MAX + 1];
+	size_t nfree;
+	int free_init;
+	struct dirsync *qsync;       /* group commit of queue/'s fsync */
+};
+
+/* Group commit of queue/'s directory fsync (doc/design.md
+ * "Performance"): every change to queue/ (a rename in, an unlink) takes
+ * a ticket once it is made; one fsync that starts after a change covers
+ * it, so threads that change queue/ while an fsync runs wait for it to
+ * end and then one of them syncs for all.  The files' own fsyncs stay
+ * concurrent, one per thread. */
+struct dirsync {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned long long changed;  /* tickets handed out */
+	unsigned long long synced;   /* changes up to this one are on disk */
+	unsigned long long failed;   /* an fsync covering up to this one failed */
+	int running;                 /* an fsync is in progress */
 };
 
 static const char *const state_names[] = {
@@ -461,7 +485,8 @@ fail:
 
 /* sent/ is made when the first archived copy is written
  * (spool_write_sent): a spool without retention.archive never has one. */
-static const char *const subdirs[] = { "tmp", "queue", "failed", "corrupt" };
+static const char *const subdirs[] = { "tmp", "queue", "failed", "corrupt",
+    "free" };
 
 const char *
 spool_path(const struct spool *sp)
@@ -485,8 +510,11 @@ mkdir_0700(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* Removes the entries of dir older than LIM_SPOOL_TMP_AGE: tmp/
+ * leftovers, and free/ files no live process is about to reuse (younger
+ * ones may belong to another process sharing the spool). */
 static void
-purge_tmp(const char *tmp)
+purge_old(const char *tmp)
 {
 	struct dirent *de;
 	struct stat st;
@@ -532,7 +560,17 @@ spool_open(const char *dir, char *err, size_t errlen)
 	}
 	sp->owner = st.st_uid;
 	snprintf(path, sizeof path, "%s/tmp", dir);
-	purge_tmp(path);
+	purge_old(path);
+	snprintf(path, sizeof path, "%s/free", dir);
+	purge_old(path);
+	pthread_mutex_init(&sp->free_mu, NULL);
+	sp->free_init = 1;
+	if ((sp->qsync = calloc(1, sizeof *sp->qsync)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	pthread_mutex_init(&sp->qsync->mu, NULL);
+	pthread_cond_init(&sp->qsync->cv, NULL);
 	/* Until the first statvfs: no reason to refuse. */
 	atomic_init(&sp->statfs_ms, -1000000);
 	atomic_init(&sp->free_bytes, ~0ULL);
@@ -550,6 +588,13 @@ spool_close(struct spool *sp)
 {
 	if (sp == NULL)
 		return;
+	if (sp->free_init)
+		pthread_mutex_destroy(&sp->free_mu);
+	if (sp->qsync) {
+		pthread_cond_destroy(&sp->qsync->cv);
+		pthread_mutex_destroy(&sp->qsync->mu);
+		free(sp->qsync);
+	}
 	free(sp->dir);
 	free(sp);
 }
@@ -573,7 +618,7 @@ write_all(int fd, const char *p, size_t n)
  * is never asked again (see spool.h, "fsyncgate"), and a fresh one sees errors
  * that happen after it was opened. */
 static int
-sync_dir(const struct spool *sp, const char *sub)
+sync_dir_now(const struct spool *sp, const char *sub)
 {
 	char path[PATH_BYTES];
 	int fd, rc;
@@ -584,6 +629,52 @@ sync_dir(const struct spool *sp, const char *sub)
 		return -1;
 	rc = fsync(fd);
 	close(fd);
+	return rc;
+}
+
+/* fsync(SUB) after a change to it; for queue/, through the group commit
+ * (struct dirsync).  A failed fsync fails every change it covered, even
+ * if a later one succeeds (see spool.h: an fsync error is final). */
+static int
+sync_dir(const struct spool *sp, const char *sub)
+{
+	struct dirsync *g = sp->qsync;
+	unsigned long long t, mark;
+	int rc, e = EIO;
+
+	if (g == NULL || strcmp(sub, "queue") != 0)
+		return sync_dir_now(sp, sub);
+	pthread_mutex_lock(&g->mu);
+	t = ++g->changed;
+	for (;;) {
+		if (g->failed >= t) {
+			rc = -1;
+			break;
+		}
+		if (g->synced >= t) {
+			rc = 0;
+			break;
+		}
+		if (g->running) {
+			pthread_cond_wait(&g->cv, &g->mu);
+			continue;
+		}
+		mark = g->changed;      /* every change made so far */
+		g->running = 1;
+		pthread_mutex_unlock(&g->mu);
+		if ((rc = sync_dir_now(sp, sub)) == -1)
+			e = errno;
+		pthread_mutex_lock(&g->mu);
+		g->running = 0;
+		if (rc == 0 && mark > g->synced)
+			g->synced = mark;
+		if (rc == -1 && mark > g->failed)
+			g->failed = mark;
+		pthread_cond_broadcast(&g->cv);
+	}
+	pthread_mutex_unlock(&g->mu);
+	if (rc == -1)
+		errno = e;
 	return rc;
 }
 
@@ -667,6 +758,125 @@ fail_open:
 	return -1;
 }
 
+/* --- free/: reusing delivered files (doc/design.md "Performance") ------ */
+
+static int spool_file_ok(const struct spool *sp, const struct stat *st);
+
+/* Takes the newest name off the free stack into name; 0 when empty. */
+static int
+free_pop(struct spool *sp, char name[SPOOL_ID_MAX + 1])
+{
+	int got = 0;
+
+	pthread_mutex_lock(&sp->free_mu);
+	if (sp->nfree > 0) {
+		memcpy(name, sp->free_names[--sp->nfree], SPOOL_ID_MAX + 1);
+		got = 1;
+	}
+	pthread_mutex_unlock(&sp->free_mu);
+	return got;
+}
+
+/* 0 when name went on the stack, -1 when it is full (or name does not
+ * fit a slot: never kept cut short). */
+static int
+free_push(struct spool *sp, const char *name)
+{
+	int rc = -1;
+
+	if (strlen(name) > SPOOL_ID_MAX)
+		return -1;
+	pthread_mutex_lock(&sp->free_mu);
+	if (sp->nfree < LIM_SPOOL_FREE) {
+		memcpy(sp->free_names[sp->nfree++], name, strlen(name) + 1);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&sp->free_mu);
+	return rc;
+}
+
+static int
+free_room(struct spool *sp)
+{
+	int room;
+
+	pthread_mutex_lock(&sp->free_mu);
+	room = sp->nfree < LIM_SPOOL_FREE;
+	pthread_mutex_unlock(&sp->free_mu);
+	return room;
+}
+
+/* Opens free/NAME for writing and locks it, so that no other process
+ * sharing the spool writes it too; it must still be at that path, a
+ * regular file of the service user.  The fd, or -1 (try another). */
+static int
+free_open(const struct spool *sp, const char *name)
+{
+	char path[PATH_BYTES];
+	struct stat a, b;
+	int fd;
+
+	snprintf(path, sizeof path, "%s/free/%s", sp->dir, name);
+	if ((fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1 || fstat(fd, &b) == -1 ||
+	    lstat(path, &a) == -1 || a.st_ino != b.st_ino ||
+	    a.st_dev != b.st_dev || !spool_file_ok(sp, &b)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* publish() of a new message through a free/ file instead of a new
+ * inode: write it from offset 0, cut it to size, fsync, rename free/NAME
+ * to queue/ID, fsync queue/.  The same durability as publish: nothing is
+ * in queue/ before its bytes are on disk.  1: published; 0: no free file
+ * could be used (nothing published: create one); -1 with err. */
+static int
+publish_reused(struct spool *sp, const char *id, const struct buf *bytes,
+    char *err, size_t errlen)
+{
+	char name[SPOOL_ID_MAX + 1], src[PATH_BYTES], dst[PATH_BYTES];
+	const char *step = "write";
+	int fd = -1;
+
+	while (fd == -1) {
+		if (!free_pop(sp, name))
+			return 0;
+		fd = free_open(sp, name);
+	}
+	snprintf(src, sizeof src, "%s/free/%s", sp->dir, name);
+	snprintf(dst, sizeof dst, "%s/queue/%s", sp->dir, id);
+	if (write_all(fd, bytes->data, bytes->len) == -1 ||
+	    ftruncate(fd, (off_t)bytes->len) == -1)
+		goto fail;
+	step = "fsync";
+	if (fsync(fd) == -1)
+		goto fail;
+	step = "rename";
+	if (rename_new(src, dst) == -1) {       /* never over queue/ID */
+		if (errno != ENOENT)
+			goto fail;
+		close(fd);      /* another process purged it: create */
+		return 0;
+	}
+	close(fd);
+	if (sync_dir(sp, "queue") == -1) {
+		snprintf(err, errlen, "fsync %s/queue: %s", sp->dir,
+		    strerror(errno));
+		unlink(dst);    /* as publish: report only what holds */
+		return -1;
+	}
+	return 1;
+fail:
+	snprintf(err, errlen, "%s %s: %s", step, src, strerror(errno));
+	close(fd);
+	unlink(src);
+	return -1;
+}
+
 int
 spool_commit(struct spool *sp, const struct spool_msg *m, char *err,
     size_t errlen)
@@ -677,8 +887,11 @@ spool_commit(struct spool *sp, const struct spool_msg *m, char *err,
 	buf_init(&b);
 	if (spool_format(m, &b) == -1)
 		snprintf(err, errlen, "cannot format the spool file");
-	else if ((rc = publish(sp, "queue", m->id, m->id, &b, NULL, err,
-	    errlen)) == 0)
+	else if ((rc = publish_reused(sp, m->id, &b, err, errlen)) == 0)
+		rc = publish(sp, "queue", m->id, m->id, &b, NULL, err, errlen);
+	else if (rc == 1)
+		rc = 0;
+	if (rc == 0)
 		atomic_fetch_add(&sp->queued, 1);
 	buf_free(&b);
 	return rc;
@@ -913,23 +1126,34 @@ spool_write_failed(struct spool *sp, const struct spool_msg *m, char *err,
 	return rc;
 }
 
+/* After delivery the file goes to free/ (while the stack has room) for a
+ * commit to write again, else it is unlinked.  It is emptied only once
+ * queue/ no longer names it durably: a crash before that leaves a whole
+ * message in free/, which is never read, and removed after
+ * LIM_SPOOL_TMP_AGE. */
 int
 spool_finish(struct spool *sp, int fd, const char *id, char *err,
     size_t errlen)
 {
-	char path[PATH_BYTES];
-	int rc = 0;
+	char path[PATH_BYTES], freed[PATH_BYTES];
+	int rc = 0, moved = 0;
 
 	snprintf(path, sizeof path, "%s/queue/%s", sp->dir, id);
-	if (unlink(path) == -1)
+	snprintf(freed, sizeof freed, "%s/free/%s", sp->dir, id);
+	if (free_room(sp) && rename(path, freed) == 0)
+		moved = 1;
+	else if (unlink(path) == -1)
 		rc = -1;
-	else {
+	if (rc == 0) {
 		atomic_fetch_sub(&sp->queued, 1);
 		rc = sync_dir(sp, "queue");
 	}
 	if (rc == -1)
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 	close(fd);
+	if (moved && (rc == -1 || truncate(freed, 0) == -1 ||
+	    free_push(sp, id) == -1))
+		unlink(freed);
 	return rc;
 }
 

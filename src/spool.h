@@ -9,6 +9,9 @@
  *   corrupt/ID files whose marker or checksum did not verify
  *   sent/ID   delivered messages kept for retention.archive (same format;
  *             the folder is made by the first archived copy)
+ *   free/NAME emptied files of delivered messages, which a commit writes
+ *             again instead of creating a new inode; never read as a
+ *             message (doc/design.md "Performance")
  *
  * One file per message, named by the one id.  File format (version 1):
  *
@@ -38,8 +41,12 @@
  * write → fsync → rename into place → fsync that directory.  An fsync is never
  * retried on the same fd: any error unlinks the temporary file and fails:
  * after a failed fsync the kernel may have dropped the dirty pages and a
- * second fsync reports success ("fsyncgate").  No lock is taken around fsync,
- * so requests commit concurrently.
+ * second fsync reports success ("fsyncgate").  No lock is taken around a
+ * file's fsync, so requests commit concurrently; queue/'s own fsync is
+ * shared (group commit): one that starts after a change covers it.  A new
+ * message may be written into a free/ file (locked, written from offset
+ * 0, cut to size, fsync'd) and renamed from there into queue/: the same
+ * order, so nothing is in queue/ before its bytes are on disk.
  *
  * Claiming: a sender holds an exclusive flock on queue/ID while it works
  * on the message; the lock moves to the new file on every update (the new

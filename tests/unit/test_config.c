@@ -57,6 +57,7 @@ test_valid_base(void **state)
 	    "/etc/formpost/smtp.pass");
 	assert_int_equal(c->max_body, 64 * 1024);
 	assert_int_equal(c->read_timeout, 10);
+	assert_int_equal(c->profiles[0].connections, 2);
 	assert_int_equal(c->first_retry, 30);
 	assert_string_equal(c->spool, "/var/spool/formpost");
 	config_free(c);
@@ -123,6 +124,10 @@ static const struct bad bad_cases[] = {
 	/* sizes and durations */
 	{ "limits: { max_body: 64q }\n" BASE_SMTP BASE_SITE, "t.yaml:1:21: max_body must be a size" },
 	{ "limits: { max_body: 10 }\n" BASE_SMTP BASE_SITE, "t.yaml:1:21: max_body must be between 1024" },
+	/* connections per SMTP profile: 1 to 16 */
+	{ BASE_SMTP "    connections: 0\n" BASE_SITE, "t.yaml:6:18: connections must be between 1 and 16" },
+	{ BASE_SMTP "    connections: 17\n" BASE_SITE, "t.yaml:6:18: connections must be between 1 and 16" },
+	{ BASE_SMTP "    connections: two\n" BASE_SITE, "t.yaml:6:18: connections must be a whole number" },
 	{ "limits: { read_timeout: 0s }\n" BASE_SMTP BASE_SITE, "t.yaml:1:25: read_timeout must be between 1s and 600s" },
 	{ "limits: { read_timeout: 11m }\n" BASE_SMTP BASE_SITE, "t.yaml:1:25: read_timeout must be between 1s and 600s" },
 	{ "limits: { read_timeout: 5 secs }\n" BASE_SMTP BASE_SITE, "t.yaml:1:25: read_timeout must be a duration" },

@@ -152,7 +152,7 @@ test_backlog_is_not_reread(void **state)
 	 * next-try) and what another thread claimed in the same instant.
 	 * Re-reading the backlog would be BACKLOG per step. */
 	assert_true(opens >= BACKLOG);
-	assert_true(opens <= BACKLOG + probes * (LIM_SENDERS + 2));
+	assert_true(opens <= BACKLOG + probes * (DEF_SMTP_CONNECTIONS + 2));
 	shutdown(l, SHUT_RDWR);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	close(l);

@@ -5,6 +5,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "sender.h"
@@ -319,6 +322,156 @@ test_capacity_guard(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+static ino_t
+inode_of(const char *dir, const char *sub, const char *id)
+{
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s/%s/%s", dir, sub, id);
+	if (stat(path, &st) == -1)
+		return 0;
+	return st.st_ino;
+}
+
+static void
+deliver_one(struct spool *sp, const char *id)
+{
+	struct spool_msg got;
+	char err[256];
+	int fd;
+
+	assert_int_equal(spool_claim(sp, id, &got, &fd, err, sizeof err),
+	    SPOOL_CLAIMED);
+	assert_int_equal(spool_finish(sp, fd, got.id, err, sizeof err), 0);
+	spool_msg_free(&got);
+}
+
+/* A delivered file goes to free/, emptied, and the next commit writes it
+ * again instead of creating an inode; it verifies like any other.  A
+ * free file another process holds (locked) is left alone, and free/
+ * leftovers older than an hour are removed at open. */
+static void
+test_free_files_reused(void **state)
+{
+	char dir[] = "/tmp/formpost-spool-XXXXXX", path[256], err[256], cmd[300];
+	static const char big[] = "From: a@example.com\r\n\r\n"
+	    "a longer body than the first message had, so the file grows\r\n";
+	struct timeval old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	struct spool_msg m, got;
+	struct spool *sp;
+	struct stat st;
+	ino_t ino;
+	int fd, lk;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(sp = spool_open(dir, err, sizeof err));
+	make(&m);
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	ino = inode_of(dir, "queue", m.id);
+	deliver_one(sp, m.id);
+	assert_int_equal(inode_of(dir, "queue", m.id), 0);
+	assert_int_equal(inode_of(dir, "free", m.id), ino);
+	snprintf(path, sizeof path, "%s/free/%s", dir, m.id);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 0);          /* no message kept */
+	assert_int_equal(spool_queued(sp), 0);
+	/* The next commit, larger, takes that inode. */
+	free(m.data);
+	assert_non_null(m.data = strdup(big));
+	m.len = sizeof big - 1;
+	memcpy(m.id, "BBCDEFGHIJKLMNOPQRS_", ID_OLD_LEN);
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	assert_int_equal(inode_of(dir, "queue", m.id), ino);
+	assert_int_equal(inode_of(dir, "free", "ABCDEFGHIJKLMNOPQRS_"), 0);
+	assert_int_equal(spool_claim(sp, m.id, &got, &fd, err, sizeof err),
+	    SPOOL_CLAIMED);
+	assert_memory_equal(got.data, big, sizeof big - 1);
+	assert_int_equal(spool_finish(sp, fd, got.id, err, sizeof err), 0);
+	spool_msg_free(&got);
+	/* Another process holds free/B: a new file is created instead. */
+	snprintf(path, sizeof path, "%s/free/BBCDEFGHIJKLMNOPQRS_", dir);
+	assert_true((lk = open(path, O_RDONLY)) >= 0);
+	assert_int_equal(flock(lk, LOCK_EX), 0);
+	memcpy(m.id, "CBCDEFGHIJKLMNOPQRS_", ID_OLD_LEN);
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	assert_true(inode_of(dir, "queue", m.id) != ino);
+	assert_int_equal(inode_of(dir, "free", "BBCDEFGHIJKLMNOPQRS_"), ino);
+	close(lk);
+	assert_int_equal(spool_claim(sp, m.id, &got, &fd, err, sizeof err),
+	    SPOOL_CLAIMED);
+	spool_release(fd);
+	spool_msg_free(&got);
+	spool_close(sp);
+	/* A leftover older than an hour goes at the next open. */
+	assert_int_equal(utimes(path, old), 0);
+	assert_non_null(sp = spool_open(dir, err, sizeof err));
+	assert_int_equal(inode_of(dir, "free", "BBCDEFGHIJKLMNOPQRS_"), 0);
+	assert_int_equal(spool_queued(sp), 1);
+	spool_close(sp);
+	spool_msg_free(&m);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A reused free/ file is renamed into queue/ without replacing: a
+ * second message under an id already queued fails its commit and the
+ * queued one stays whole (the same inode, the same bytes). */
+static void
+test_free_reuse_never_replaces(void **state)
+{
+	char dir[] = "/tmp/formpost-spool-XXXXXX", err[256], cmd[300];
+	static const char other[] = "From: b@example.com\r\n\r\nanother\r\n";
+	struct spool_msg m, got;
+	struct spool *sp;
+	ino_t ino;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(sp = spool_open(dir, err, sizeof err));
+	make(&m);
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	deliver_one(sp, m.id);                    /* free/ABCD... */
+	assert_true(inode_of(dir, "free", m.id) != 0);
+	id_copy(m.id, "K3M9-7QXA-2BTD");
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	assert_int_equal(inode_of(dir, "free", "ABCDEFGHIJKLMNOPQRS_"), 0);
+	deliver_one(sp, m.id);                    /* free/K3M9-7QXA-2BTD */
+	assert_true((ino = inode_of(dir, "free", m.id)) != 0);
+	id_copy(m.id, "ZZZZ-7QXA-2BTD");
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	assert_int_equal(inode_of(dir, "queue", m.id), ino);
+	assert_int_equal(inode_of(dir, "free", "K3M9-7QXA-2BTD"), 0);
+	/* Another delivery (a receipt of an 0.1.0 id: the longest name)
+	 * frees a file; the colliding commit takes it. */
+	snprintf(m.id, sizeof m.id, "BBCDEFGHIJKLMNOPQRS_-R");
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	deliver_one(sp, m.id);
+	assert_true(inode_of(dir, "free", "BBCDEFGHIJKLMNOPQRS_-R") != 0);
+	free(m.data);
+	assert_non_null(m.data = strdup(other));
+	m.len = sizeof other - 1;
+	id_copy(m.id, "ZZZZ-7QXA-2BTD");
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), -1);
+	assert_non_null(strstr(err, "File exists"));
+	assert_non_null(strstr(err, "/free/"));   /* through the reused file */
+	assert_int_equal(inode_of(dir, "free", "BBCDEFGHIJKLMNOPQRS_-R"), 0);
+	assert_int_equal(spool_queued(sp), 1);
+	assert_int_equal(inode_of(dir, "queue", m.id), ino);
+	assert_int_equal(spool_claim(sp, m.id, &got, &fd, err, sizeof err),
+	    SPOOL_CLAIMED);
+	assert_int_equal(got.len, sizeof WIRE - 1);
+	assert_memory_equal(got.data, WIRE, sizeof WIRE - 1);
+	spool_release(fd);
+	spool_msg_free(&got);
+	spool_close(sp);
+	spool_msg_free(&m);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -331,6 +484,8 @@ main(void)
 		cmocka_unit_test(test_format_refuses_what_it_cannot_hold),
 		cmocka_unit_test(test_backoff_schedule),
 		cmocka_unit_test(test_capacity_guard),
+		cmocka_unit_test(test_free_files_reused),
+		cmocka_unit_test(test_free_reuse_never_replaces),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
