@@ -28,6 +28,7 @@
 #include "file.h"
 #include "limits.h"
 #include "log.h"
+#include "sniff.h"
 #include "util.h"
 
 enum ykind { Y_SCALAR, Y_SEQ, Y_MAP };
@@ -686,7 +687,7 @@ name_ok(const char *s)
 static const char *const field_type_names[] = {
 	[FT_TEXT] = "text", [FT_MULTILINE] = "multiline", [FT_EMAIL] = "email",
 	[FT_TEL] = "tel", [FT_URL] = "url", [FT_NUMBER] = "number",
-	[FT_SELECT] = "select", [FT_CHECKBOX] = "checkbox",
+	[FT_SELECT] = "select", [FT_CHECKBOX] = "checkbox", [FT_FILE] = "file",
 };
 
 /* --------------------------------------------------------- sections */
@@ -1042,11 +1043,50 @@ parse_profiles(struct ld *ld, const struct ynode *root)
 }
 
 static int
+accept_ok(const char *ext)
+{
+	return sniff_ext_kind(ext, strlen(ext)) >= 0;
+}
+
+/* type: file (doc/design.md "Attachments"): accept from the fixed table,
+ * max a size; the text-field rules do not apply. */
+static int
+parse_file_field(struct ld *ld, const struct ynode *key, const struct ynode *n,
+    struct field *f)
+{
+	static const char *const text_only[] = { "min", "pattern", "options",
+	    "confirm", "reply_to" };
+	unsigned long long v = 0;	/* 0: the site's max_body */
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(text_only); i++)
+		if (map_get(n, text_only[i]) != NULL) {
+			NERR(ld, map_get(n, text_only[i]), "%s is not for "
+			    "type: file", text_only[i]);
+			return -1;
+		}
+	if (f->naccept == 0) {
+		NERR(ld, key, "field %s: type: file needs accept: a list from "
+		    "the table (pdf, jpg, jpeg, png, gif, webp, heic, txt, csv, "
+		    "docx, xlsx, pptx, zip)", f->name);
+		return -1;
+	}
+	for (i = 0; i < f->naccept; i++)
+		f->accept |= 1u << sniff_ext_kind(f->accept_ext[i],
+		    strlen(f->accept_ext[i]));
+	if (get_size(ld, n, "max", 1, MAX_SITE_MAX_BODY, &v) == -1)
+		return -1;
+	f->file_max = v;
+	return 0;
+}
+
+static int
 parse_field(struct ld *ld, const struct ynode *key, const struct ynode *n,
     struct field *f)
 {
 	static const char *const keys[] = { "label", "type", "required",
-	    "min", "max", "pattern", "options", "confirm", "reply_to", NULL };
+	    "min", "max", "pattern", "options", "confirm", "reply_to", "accept",
+	    NULL };
 	const struct ynode *t, *m;
 	const char *mk[2] = { "min", "max" };
 	int i, rc;
@@ -1067,7 +1107,10 @@ parse_field(struct ld *ld, const struct ynode *key, const struct ynode *n,
 	    get_str(ld, n, "confirm", &f->confirm) == -1 ||
 	    get_bool(ld, n, "reply_to", &f->reply_to) == -1 ||
 	    get_list(ld, n, "options", &f->options, &f->noptions, NULL,
-	    NULL) == -1)
+	    NULL) == -1 ||
+	    get_list(ld, n, "accept", &f->accept_ext, &f->naccept, accept_ok,
+	    "is not in the accept table (pdf, jpg, jpeg, png, gif, webp, "
+	    "heic, txt, csv, docx, xlsx, pptx, zip)") == -1)
 		return -1;
 	if (f->label == NULL && (f->label = strdup(f->name)) == NULL)
 		return -1;
@@ -1083,10 +1126,16 @@ parse_field(struct ld *ld, const struct ynode *key, const struct ynode *n,
 		if (k == ARRAY_LEN(field_type_names)) {
 			NERR(ld, t, "unknown field type '%s' (text, multiline, "
 			    "email, tel, url, number, select, radio, "
-			    "checkbox)", t->str);
+			    "checkbox, file)", t->str);
 			return -1;
 		}
 		f->type = (enum field_type)k;
+	}
+	if (f->type == FT_FILE)
+		return parse_file_field(ld, key, n, f);
+	if (f->naccept) {
+		NERR(ld, map_get(n, "accept"), "accept is only for type: file");
+		return -1;
 	}
 	for (i = 0; i < 2; i++) {
 		double v;
@@ -1380,6 +1429,46 @@ parse_dkim(struct ld *ld, const struct ynode *v, struct site *s)
 	return 0;
 }
 
+/* The site's max_body (its own, up to MAX_SITE_MAX_BODY, else the
+ * global one), which every file field's max must fit in. */
+static int
+parse_site_body(struct ld *ld, const struct ynode *n, struct site *s)
+{
+	unsigned long long v = ld->c->max_body;
+	size_t i;
+
+	if (get_size(ld, n, "max_body", MIN_MAX_BODY, MAX_SITE_MAX_BODY, &v)
+	    == -1)
+		return -1;
+	s->max_body = (size_t)v;
+	for (i = 0; i < s->nfields; i++) {
+		struct field *f = &s->fields[i];
+		if (f->type != FT_FILE)
+			continue;
+		s->has_files = 1;
+		if (f->file_max == 0)
+			f->file_max = s->max_body;
+		if (f->file_max > s->max_body) {
+			NERR(ld, map_get(n, "fields"), "field %s: max (%llu bytes) is larger "
+			    "than the site's max_body (%zu bytes); raise "
+			    "max_body (up to 32M)", f->name, f->file_max,
+			    s->max_body);
+			return -1;
+		}
+	}
+	/* The review step carries values in its page, never an upload
+	 * (doc/design.md "The review step"): a file posted to the first step
+	 * would be gone by the second.  Refuse rather than lose it. */
+	if (s->confirm && s->has_files) {
+		NERR(ld, map_get(n, "confirm"), "confirm: true cannot be used "
+		    "with type: file fields (site %s): the review step does not "
+		    "keep uploads, so the file would be lost; remove confirm "
+		    "or the file fields", s->name);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
     struct site *s)
@@ -1387,7 +1476,8 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 	static const char *const keys[] = { "origins", "from",
 	    "envelope_from", "to", "cc", "bcc", "smtp", "subject", "lang",
 	    "templates", "reply_to_name", "fields", "honeypot", "redirect",
-	    "rate_limit", "filters", "token", "dkim", "confirm", "auto_reply", NULL };
+	    "rate_limit", "filters", "token", "dkim", "max_body", "confirm",
+	    "auto_reply", NULL };
 	static const char *const fkeys[] = { "max_links", "require_japanese",
 	    NULL };
 	static const char *const tkeys[] = { "required", "min_age", "max_age",
@@ -1571,7 +1661,7 @@ parse_site(struct ld *ld, const struct ynode *key, const struct ynode *n,
 	}
 	if ((v = map_get(n, "dkim")) != NULL && parse_dkim(ld, v, s) == -1)
 		return -1;
-	return 0;
+	return parse_site_body(ld, n, s);
 bad_rate:
 	NERR(ld, v, "rate_limit must be COUNT/DURATION such as 5/10m");
 	return -1;
@@ -1876,6 +1966,7 @@ config_free(struct config *c)
 				regfree(&f->re);
 			free(f->pattern);
 			strv_free(f->options, f->noptions);
+			strv_free(f->accept_ext, f->naccept);
 			free(f->confirm);
 		}
 		free(s->fields);

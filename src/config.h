@@ -24,7 +24,7 @@ enum lang { LANG_JA, LANG_EN };
 
 enum field_type {
 	FT_TEXT, FT_MULTILINE, FT_EMAIL, FT_TEL, FT_URL, FT_NUMBER,
-	FT_SELECT, FT_CHECKBOX,
+	FT_SELECT, FT_CHECKBOX, FT_FILE,
 };
 
 /* Where a value came from, for messages after loading (lints, check). */
@@ -64,6 +64,11 @@ struct field {
 	size_t noptions;
 	char *confirm;         /* name of the field this must equal */
 	int reply_to;          /* this email field becomes Reply-To */
+	unsigned accept;       /* FT_FILE: bit (1 << enum sniff_kind) per
+	                        * accepted extension's kind */
+	char **accept_ext;     /* FT_FILE: the extensions as written */
+	size_t naccept;
+	unsigned long long file_max; /* FT_FILE: bytes of the one file */
 	int echo;              /* auto_reply.echo lists it */
 };
 
@@ -107,6 +112,9 @@ struct site {
 	size_t nar_smtp;
 	struct cfg_pos ar_pos;
 	struct crypto_key *dkim_key; /* loaded by config_load_secrets */
+	size_t max_body;       /* bytes: limits.max_body unless the site sets
+	                        * its own (<= MAX_SITE_MAX_BODY) */
+	int has_files;         /* a field is type: file */
 	struct cfg_pos pos, from_pos, envelope_from_pos, dkim_pos;
 };
 

@@ -49,6 +49,35 @@ crypto_sha256(const void *data, size_t n, unsigned char out[SHA256_LEN])
 	return 0;
 }
 
+int
+crypto_sha256_read(long (*read)(void *arg, void *buf, size_t n,
+    unsigned long long off), void *arg, unsigned long long size,
+    unsigned char out[SHA256_LEN])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char *b = malloc(65536);
+	unsigned long long off = 0;
+	unsigned int len = 0;
+	long r;
+	int rc = -1;
+
+	if (ctx == NULL || b == NULL ||
+	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		goto out;
+	while (off < size) {
+		if ((r = read(arg, b, size - off < 65536 ? (size_t)(size - off) :
+		    65536, off)) <= 0 || EVP_DigestUpdate(ctx, b, (size_t)r) != 1)
+			goto out;
+		off += (unsigned long long)r;
+	}
+	if (EVP_DigestFinal_ex(ctx, out, &len) == 1 && len == SHA256_LEN)
+		rc = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	free(b);
+	return rc;
+}
+
 void
 crypto_hex(const unsigned char *in, size_t n, char *out)
 {

@@ -16,6 +16,12 @@ void crypto_b64url(const unsigned char *in, size_t n, char *out);
 /* SHA-256 of data[0..n) into out.  Returns 0 or -1. */
 int crypto_sha256(const void *data, size_t n, unsigned char out[SHA256_LEN]);
 
+/* SHA-256 of what read returns (n bytes at off; short only at the end)
+ * over size bytes, in chunks of at most 64 KiB.  0 or -1. */
+int crypto_sha256_read(long (*read)(void *arg, void *buf, size_t n,
+    unsigned long long off), void *arg, unsigned long long size,
+    unsigned char out[SHA256_LEN]);
+
 /* Lowercase hex of in[0..n) into out (room for 2n + 1). */
 void crypto_hex(const unsigned char *in, size_t n, char *out);
 

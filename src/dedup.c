@@ -115,9 +115,14 @@ dedup_key(const char *site, const char *ip, const struct fvals *v,
 	buf_init(&b);
 	add_part(&b, site, strlen(site));
 	add_part(&b, ip ? ip : "", ip ? strlen(ip) : 0);
-	for (i = 0; i < v->n; i++)
+	for (i = 0; i < v->n; i++) {
 		add_part(&b, v->v[i].value ? v->v[i].value : "",
 		    v->v[i].value ? v->v[i].len : 0);
+		/* a file is its content, not its name */
+		if (v->v[i].has_file)
+			add_part(&b, (const char *)v->v[i].digest,
+			    sizeof v->v[i].digest);
+	}
 	if (!b.oom && crypto_sha256(b.data, b.len, key) == 0)
 		rc = 0;
 	buf_free(&b);

@@ -1,6 +1,7 @@
 /*
  * file — reading a whole small file (the config, a password file, a
- * template) into memory, bounded by a cap the caller takes from limits.h.
+ * template) into memory, bounded by a cap the caller takes from limits.h;
+ * whole writes and reads of an upload's file.
  */
 #ifndef FORMPOST_FILE_H
 #define FORMPOST_FILE_H
@@ -15,5 +16,13 @@
  * can change it.  On failure b holds part of the file; the caller frees
  * it either way. */
 int file_read(const char *path, size_t cap, struct buf *b);
+
+/* Writes all of p[0..n) to fd (retrying short writes and EINTR): 0, or
+ * -1 with errno. */
+int file_write_all(int fd, const void *p, size_t n);
+
+/* Reads up to n bytes at off from fd (retrying short reads and EINTR):
+ * the count (short only at the end), or -1. */
+long file_pread_all(int fd, void *buf, size_t n, unsigned long long off);
 
 #endif

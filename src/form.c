@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "limits.h"
 #include "utf8.h"
@@ -95,6 +96,10 @@ fields_add(struct fields *fl, const struct form_limits *lim, char *name,
 	fp->value_len = value_len;
 	fp->filename = filename;
 	fp->is_file = is_file;
+	fp->has_fd = 0;
+	fp->fd = -1;
+	fp->size = value_len;
+	fp->discarded = 0;
 	return FORM_OK;
 fail:
 	free(name);
@@ -600,121 +605,394 @@ take_param(char **ext, size_t ext_len, char **plain, size_t plain_len,
 	return v;
 }
 
-/*
- * Parses one body part s[0..n) (the bytes between a delimiter line's CRLF
- * and the next delimiter) and appends its field, unless it is an empty
- * file input.
- */
-static enum form_err
-parse_part(const char *s, size_t n, const struct form_limits *lim,
-    struct fields *fl)
-{
-	struct disp d;
-	char *name = NULL, *value = NULL, *filename = NULL;
-	size_t name_len, filename_len, body;
-	int is_file;
-	enum form_err err = FORM_OK;
+/* The header block's largest size: every line at its cap, then the
+ * empty line. */
+#define HDR_MAX (LIM_PART_HEADERS * (LIM_PART_HEADER_BYTES + 2) + 2)
 
-	memset(&d, 0, sizeof(d));
+enum st_state { S_PREAMBLE, S_AFTER, S_HEADERS, S_BODY, S_EPILOGUE };
+
+/* The part being read. */
+struct cur_part {
+	char *name, *filename;
+	size_t name_len, filename_len;
+	int is_file, live, first;  /* first: the blank line is still ahead */
+	int fd;                    /* sink's fd; -1 none yet, -2 discard */
+	unsigned long long size;
+	struct buf value;          /* text, or a file without a sink */
+};
+
+struct form_stream {
+	enum st_state state;
+	char b[LIM_BOUNDARY_BYTES + 1];
+	size_t blen;
+	struct form_limits lim;
+	struct form_sink sink;
+	int has_sink, started, pad;
+	struct fields fl;
+	struct cur_part cur;
+	char *win;                 /* bytes not yet consumed */
+	size_t wlen, wcap;
+	unsigned long long text;   /* bytes of text values so far */
+	size_t max_text;
+	enum form_err err;         /* sticky */
+};
+
+static void
+cur_clear(struct form_stream *st)
+{
+	struct cur_part *c = &st->cur;
+
+	free(c->name);
+	free(c->filename);
+	buf_free(&c->value);
+	if (c->fd >= 0)
+		close(c->fd);
+	memset(c, 0, sizeof *c);
+	c->fd = -1;
+	buf_init(&c->value);
+}
+
+struct form_stream *
+form_stream_new(const char *boundary, const struct form_limits *lim,
+    size_t max_text, const struct form_sink *sink)
+{
+	struct form_stream *st;
+	size_t blen = strnlen(boundary, LIM_BOUNDARY_BYTES + 1);
+
+	if (blen == 0 || blen > LIM_BOUNDARY_BYTES ||
+	    (st = calloc(1, sizeof *st)) == NULL)
+		return NULL;
+	memcpy(st->b, boundary, blen);
+	st->blen = blen;
+	st->lim = *lim;
+	st->max_text = max_text;
+	if (sink) {
+		st->sink = *sink;
+		st->has_sink = 1;
+	}
+	st->cur.fd = -1;
+	buf_init(&st->cur.value);
+	st->wcap = LIM_STREAM_CHUNK + HDR_MAX + LIM_BOUNDARY_BYTES + 8;
+	if ((st->win = malloc(st->wcap)) == NULL) {
+		free(st);
+		return NULL;
+	}
+	return st;
+}
+
+void
+form_stream_free(struct form_stream *st)
+{
+	if (st == NULL)
+		return;
+	cur_clear(st);
+	fields_free(&st->fl);
+	free(st->win);
+	free(st);
+}
+
+/* A part's headers are in: names checked, its field begun. */
+static enum form_err
+part_begin(struct form_stream *st, const char *s, size_t n)
+{
+	struct cur_part *c = &st->cur;
+	struct disp d;
+	size_t body;
+	enum form_err err;
+
+	memset(&d, 0, sizeof d);
 	if ((err = part_headers(s, n, &d, &body)) != FORM_OK)
 		goto out;
 	if (!d.seen || (d.name == NULL && d.name_ext == NULL)) {
 		err = FORM_E_SYNTAX;
 		goto out;
 	}
-	is_file = d.filename != NULL || d.filename_ext != NULL;
-	name = take_param(&d.name_ext, d.name_ext_len, &d.name, d.name_len,
-	    &name_len);
-	filename = take_param(&d.filename_ext, d.filename_ext_len,
-	    &d.filename, d.filename_len, &filename_len);
-	/* An <input type=file> left empty (WHATWG: filename "" and an
-	 * empty body, Content-Type application/octet-stream): no field. */
-	if (is_file && filename_len == 0 && body == n)
-		goto out;
-	if (fl->f.n >= lim->max_fields) {
-		err = FORM_E_TOO_MANY;
-		goto out;
-	}
-	if (name_len > lim->max_field_name) {
+	c->is_file = d.filename != NULL || d.filename_ext != NULL;
+	c->name = take_param(&d.name_ext, d.name_ext_len, &d.name, d.name_len,
+	    &c->name_len);
+	c->filename = take_param(&d.filename_ext, d.filename_ext_len,
+	    &d.filename, d.filename_len, &c->filename_len);
+	c->live = c->first = 1;
+	if (c->name_len > st->lim.max_field_name)
 		err = FORM_E_NAME;
-		goto out;
-	}
-	/* A file's content is whatever bytes the file holds; only names
-	 * and text values must be UTF-8. */
-	if (!utf8_valid(name, name_len) ||
-	    (is_file && !utf8_valid(filename, filename_len)) ||
-	    (!is_file && !utf8_valid(s + body, n - body))) {
+	else if (!utf8_valid(c->name, c->name_len) || (c->is_file &&
+	    !utf8_valid(c->filename, c->filename_len)))
 		err = FORM_E_UTF8;
-		goto out;
-	}
-	if ((value = fp_strndup(s + body, n - body)) == NULL) {
-		err = FORM_E_NOMEM;
-		goto out;
-	}
-	err = fields_add(fl, lim, name, name_len, value, n - body, filename,
-	    is_file);
-	name = value = filename = NULL;	/* owned by the list now */
 out:
-	free(filename);
-	free(value);
-	free(name);
 	disp_free(&d);
 	return err;
+}
+
+/* Body bytes of the current part: a file to its sink (opened at its first
+ * byte), text to memory within the text cap. */
+static enum form_err
+part_data(struct form_stream *st, const char *p, size_t n)
+{
+	struct cur_part *c = &st->cur;
+
+	if (n == 0)
+		return FORM_OK;
+	if (c->is_file && st->has_sink) {
+		if (c->fd == -1 && (c->fd = st->sink.open(st->sink.arg, c->name,
+		    c->name_len)) == -1)
+			return FORM_E_IO;
+		c->size += n;
+		if (c->fd >= 0 && st->sink.write(st->sink.arg, c->fd, p, n)
+		    == -1)
+			return FORM_E_IO;
+		return FORM_OK;
+	}
+	if (!c->is_file) {
+		st->text += n;
+		if (st->max_text && st->text > st->max_text)
+			return FORM_E_TOO_LARGE;
+	}
+	c->size += n;
+	return buf_add(&c->value, p, n) == -1 ? FORM_E_NOMEM : FORM_OK;
+}
+
+/* The current part is complete: it becomes a field, unless it is an
+ * empty file input (WHATWG: filename "" and no content). */
+static enum form_err
+part_end(struct form_stream *st)
+{
+	struct cur_part *c = &st->cur;
+	struct form_field *f;
+	char *value;
+	size_t vlen = c->value.len;
+	enum form_err err;
+
+	if (c->is_file && c->filename_len == 0 && c->size == 0) {
+		cur_clear(st);
+		return FORM_OK;
+	}
+	if (!c->is_file && !utf8_valid(c->value.data ? c->value.data : "",
+	    vlen))
+		return FORM_E_UTF8;
+	if ((value = buf_steal(&c->value)) == NULL)
+		return FORM_E_NOMEM;
+	err = fields_add(&st->fl, &st->lim, c->name, c->name_len, value, vlen,
+	    c->filename, c->is_file);
+	c->name = c->filename = NULL;	/* owned by the list now */
+	if (err == FORM_OK) {
+		f = &st->fl.f.fields[st->fl.f.n - 1];
+		f->has_fd = c->fd >= 0;
+		f->fd = c->fd;
+		f->size = c->size;
+		f->discarded = c->fd == -2;
+		c->fd = -1;
+	}
+	cur_clear(st);
+	return err;
+}
+
+/* 1 when p[0..n) starts with the delimiter CRLF "--" boundary. */
+static int
+delim_at(const struct form_stream *st, const char *p, size_t n)
+{
+	return n >= st->blen + 4 && memcmp(p, "\r\n--", 4) == 0 &&
+	    memcmp(p + 4, st->b, st->blen) == 0;
+}
+
+/* One step in the preamble: the first delimiter, at the very start
+ * without its CRLF (RFC 2046 §5.1.1: [preamble CRLF] dash-boundary). */
+static enum form_err
+step_preamble(struct form_stream *st, const char *p, size_t n, int final,
+    size_t *used)
+{
+	size_t d, keep = st->blen + 3;
+
+	if (!st->started) {
+		if (n < st->blen + 2 && !final)
+			return FORM_E_AGAIN;
+		st->started = 1;
+		if (n >= st->blen + 2 && p[0] == '-' && p[1] == '-' &&
+		    memcmp(p + 2, st->b, st->blen) == 0) {
+			*used = st->blen + 2;
+			st->state = S_AFTER;
+			return FORM_OK;
+		}
+	}
+	if ((d = find_delim(p, n, st->b, st->blen)) < n) {
+		*used = d + st->blen + 4;
+		st->state = S_AFTER;
+		return FORM_OK;
+	}
+	if (final)
+		return FORM_E_SYNTAX;
+	*used = n > keep ? n - keep : 0;
+	return FORM_E_AGAIN;
+}
+
+/* After a delimiter: "--" closes, else padding and CRLF open a part. */
+static enum form_err
+step_after(struct form_stream *st, const char *p, size_t n, int final,
+    size_t *used)
+{
+	size_t i;
+
+	if (n < 2 && !final)
+		return FORM_E_AGAIN;
+	if (!st->pad && n >= 2 && p[0] == '-' && p[1] == '-') {
+		st->state = S_EPILOGUE;
+		return FORM_OK;
+	}
+	i = skip_ows(p, n, 0);
+	if (i > 0) {
+		st->pad = 1;
+		*used = i;
+		return FORM_OK;
+	}
+	if (n < 2)
+		return final ? FORM_E_SYNTAX : FORM_E_AGAIN;
+	if (p[0] != '\r' || p[1] != '\n')
+		return FORM_E_SYNTAX;
+	*used = 2;
+	st->pad = 0;
+	st->state = S_HEADERS;
+	return FORM_OK;
+}
+
+static enum form_err
+step_headers(struct form_stream *st, const char *p, size_t n, int final,
+    size_t *used)
+{
+	const char *e;
+	size_t lim = n < HDR_MAX ? n : HDR_MAX;
+	enum form_err err;
+
+	if (n >= 2 && p[0] == '\r' && p[1] == '\n')
+		return FORM_E_SYNTAX;	/* no headers: no name */
+	if ((e = memmem(p, lim, "\r\n\r\n", 4)) == NULL)
+		return n >= HDR_MAX || final ? FORM_E_SYNTAX : FORM_E_AGAIN;
+	if ((err = part_begin(st, p, (size_t)(e - p) + 2)) != FORM_OK)
+		return err;
+	*used = (size_t)(e - p) + 2;
+	st->state = S_BODY;
+	return FORM_OK;
+}
+
+static enum form_err
+step_body(struct form_stream *st, const char *p, size_t n, int final,
+    size_t *used)
+{
+	size_t d, keep = st->blen + 3;
+	enum form_err err;
+
+	if (st->cur.first) {
+		/* Headers only: the delimiter follows the last header's
+		 * CRLF.  Else that CRLF is the blank line. */
+		if (n < st->blen + 4 && !final)
+			return FORM_E_AGAIN;
+		st->cur.first = 0;
+		if (delim_at(st, p, n)) {
+			*used = st->blen + 4;
+			st->state = S_AFTER;
+			return part_end(st);
+		}
+		*used = 2;
+		return FORM_OK;
+	}
+	if ((d = find_delim(p, n, st->b, st->blen)) < n) {
+		if ((err = part_data(st, p, d)) != FORM_OK)
+			return err;
+		*used = d + st->blen + 4;
+		st->state = S_AFTER;
+		return part_end(st);
+	}
+	if (final)
+		return FORM_E_SYNTAX;	/* cut short: no close delimiter */
+	*used = n > keep ? n - keep : 0;
+	if ((err = part_data(st, p, *used)) != FORM_OK)
+		return err;
+	return FORM_E_AGAIN;
+}
+
+/* Consumes what it can of the window; keeps the rest for more bytes. */
+static enum form_err
+stream_run(struct form_stream *st, int final)
+{
+	size_t pos = 0, used;
+	enum form_err err = FORM_OK;
+
+	while (err == FORM_OK) {
+		const char *p = st->win + pos;
+		size_t n = st->wlen - pos;
+
+		used = 0;
+		switch (st->state) {
+		case S_PREAMBLE:
+			err = step_preamble(st, p, n, final, &used);
+			break;
+		case S_AFTER:
+			err = step_after(st, p, n, final, &used);
+			break;
+		case S_HEADERS:
+			err = step_headers(st, p, n, final, &used);
+			break;
+		case S_BODY:
+			err = step_body(st, p, n, final, &used);
+			break;
+		case S_EPILOGUE:
+			used = n;
+			err = FORM_E_AGAIN;
+			break;
+		}
+		pos += used;
+	}
+	memmove(st->win, st->win + pos, st->wlen - pos);
+	st->wlen -= pos;
+	return err == FORM_E_AGAIN ? FORM_OK : err;
+}
+
+enum form_err
+form_stream_feed(struct form_stream *st, const char *p, size_t n)
+{
+	size_t k;
+
+	while (n > 0 && st->err == FORM_OK) {
+		k = st->wcap - st->wlen;
+		if (k > n)
+			k = n;
+		memcpy(st->win + st->wlen, p, k);
+		st->wlen += k;
+		p += k;
+		n -= k;
+		st->err = stream_run(st, 0);
+	}
+	return st->err;
+}
+
+enum form_err
+form_stream_finish(struct form_stream *st, struct form *out)
+{
+	form_clear(out);
+	if (st->err == FORM_OK && (st->err = stream_run(st, 1)) == FORM_OK &&
+	    st->state != S_EPILOGUE)
+		st->err = FORM_E_SYNTAX;
+	if (st->err != FORM_OK)
+		return st->err;
+	*out = st->fl.f;
+	memset(&st->fl, 0, sizeof st->fl);
+	return FORM_OK;
 }
 
 enum form_err
 form_parse_multipart(const char *body, size_t len, const char *boundary,
     const struct form_limits *lim, struct form *out)
 {
-	struct fields fl = { { NULL, 0 }, 0 };
-	size_t blen, pos, d;
-	enum form_err err = FORM_OK;
+	struct form_stream *st;
+	enum form_err err;
 
-	blen = strnlen(boundary, LIM_BOUNDARY_BYTES + 1);
-	if (blen == 0 || blen > LIM_BOUNDARY_BYTES) {
-		err = FORM_E_SYNTAX;
-		goto fail;
-	}
-	/* RFC 2046 §5.1.1: [preamble CRLF] dash-boundary.  The first
-	 * delimiter may open the body without a CRLF before it. */
-	if (len >= blen + 2 && body[0] == '-' && body[1] == '-' &&
-	    memcmp(body + 2, boundary, blen) == 0)
-		pos = blen + 2;
-	else {
-		if ((d = find_delim(body, len, boundary, blen)) == len) {
-			err = FORM_E_SYNTAX;
-			goto fail;
-		}
-		pos = d + blen + 4;
-	}
-	for (;;) {
-		/* pos is just past "--boundary".  close-delimiter: "--",
-		 * then the epilogue, which is ignored. */
-		if (len - pos >= 2 && body[pos] == '-' && body[pos + 1] == '-')
-			break;
-		/* transport-padding CRLF; be strict: no bare LF. */
-		pos = skip_ows(body, len, pos);
-		if (len - pos < 2 || body[pos] != '\r' || body[pos + 1] != '\n') {
-			err = FORM_E_SYNTAX;
-			goto fail;
-		}
-		pos += 2;
-		/* No further delimiter: the close delimiter is missing, the
-		 * body was truncated. */
-		d = find_delim(body + pos, len - pos, boundary, blen);
-		if (d == len - pos) {
-			err = FORM_E_SYNTAX;
-			goto fail;
-		}
-		if ((err = parse_part(body + pos, d, lim, &fl)) != FORM_OK)
-			goto fail;
-		pos += d + blen + 4;
-	}
-	*out = fl.f;
-	return FORM_OK;
-fail:
-	fields_free(&fl);
 	form_clear(out);
+	if (strnlen(boundary, LIM_BOUNDARY_BYTES + 1) - 1 >=
+	    LIM_BOUNDARY_BYTES)
+		return FORM_E_SYNTAX;
+	if ((st = form_stream_new(boundary, lim, 0, NULL)) == NULL)
+		return FORM_E_NOMEM;
+	if ((err = form_stream_feed(st, body, len)) == FORM_OK)
+		err = form_stream_finish(st, out);
+	form_stream_free(st);
 	return err;
 }
 
@@ -727,6 +1005,8 @@ form_free(struct form *f)
 		free(f->fields[i].name);
 		free(f->fields[i].value);
 		free(f->fields[i].filename);
+		if (f->fields[i].has_fd)
+			close(f->fields[i].fd);
 	}
 	free(f->fields);
 	f->fields = NULL;

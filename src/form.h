@@ -2,7 +2,8 @@
  * form — parsers for HTML form bodies: application/x-www-form-urlencoded
  * (WHATWG URL §5.1, strict percent-decoding) and multipart/form-data
  * (RFC 7578, RFC 2046 §5.1).  Pure: bytes in, fields out, no I/O, no
- * globals; every length bounded by struct form_limits before use.
+ * globals (file contents go to a caller's sink); every length bounded
+ * by struct form_limits before use.
  * Field names and values are checked to be UTF-8 here (the caller's 400
  * page tells the visitor to add accept-charset="UTF-8").
  */
@@ -26,6 +27,10 @@ struct form_field {
 	size_t value_len;
 	char *filename;       /* multipart file part: decoded filename, else NULL */
 	int is_file;          /* a multipart part with a filename= parameter */
+	int has_fd;           /* a file part given to a sink: its content is */
+	int fd;               /* in fd (owned; value is "") */
+	int discarded;        /* a file part the sink discarded (value "") */
+	unsigned long long size; /* bytes of the content (value_len, or in fd) */
 };
 
 struct form {
@@ -40,6 +45,9 @@ enum form_err {
 	FORM_E_TOO_MANY,      /* more than max_fields → 413 */
 	FORM_E_NAME,          /* a name longer than max_field_name → 400 */
 	FORM_E_NOMEM,         /* allocation failed → 503 */
+	FORM_E_TOO_LARGE,     /* text values over the stream's max_text → 413 */
+	FORM_E_IO,            /* the sink failed → 503 */
+	FORM_E_AGAIN,         /* internal: the stream needs more bytes */
 };
 
 /* Parses an urlencoded body.  '+' is a space, "%XX" needs two hex digits,
@@ -71,7 +79,38 @@ int form_multipart_boundary(const char *content_type, char *out, size_t outlen);
 enum form_err form_parse_multipart(const char *body, size_t len,
     const char *boundary, const struct form_limits *lim, struct form *out);
 
-/* Frees what a parser stored; leaves *f empty.  form_free on an empty or
+/* Where the streaming parser puts file parts (doc/design.md
+ * "Attachments").  open is called at a file part's first content byte
+ * with the field name: it returns an fd the parser passes to write, -2
+ * to discard the content (only its size is counted), or -1 (FORM_E_IO).
+ * write returns 0 or -1 (FORM_E_IO).  The fd then belongs to the field
+ * (form_free closes it). */
+struct form_sink {
+	int (*open)(void *arg, const char *name, size_t name_len);
+	int (*write)(void *arg, int fd, const char *p, size_t n);
+	void *arg;
+};
+
+/* The streaming multipart parser: the same grammar and results as
+ * form_parse_multipart, fed in chunks of any size as the body arrives.
+ * It holds at most LIM_STREAM_CHUNK + one header block of the body, plus
+ * the text values (all together at most max_text bytes, 0: no cap,
+ * else FORM_E_TOO_LARGE); with a sink, file contents go to
+ * it, without one they are kept in memory like text.  form_stream_new
+ * copies lim and sink; NULL on OOM or a bad boundary.  feed returns
+ * FORM_OK or the first error (sticky); finish checks the close delimiter
+ * was seen and moves the fields into *out (caller frees with form_free).
+ * form_stream_free closes any fd not handed over. */
+struct form_stream;
+struct form_stream *form_stream_new(const char *boundary,
+    const struct form_limits *lim, size_t max_text,
+    const struct form_sink *sink);
+enum form_err form_stream_feed(struct form_stream *st, const char *p,
+    size_t n);
+enum form_err form_stream_finish(struct form_stream *st, struct form *out);
+void form_stream_free(struct form_stream *st);
+
+/* Frees what a parser stored (closing file fds); leaves *f empty.  form_free on an empty or
  * zeroed struct form is a no-op. */
 void form_free(struct form *f);
 

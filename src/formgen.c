@@ -424,6 +424,8 @@ field_kind(const struct field *fd)
 		return FK_SELECT;
 	case FT_CHECKBOX:
 		return fd->noptions ? FK_GROUP : FK_CONSENT;
+	case FT_FILE:
+		return FK_FILE;
 	}
 	return FK_INPUT;
 }
@@ -486,9 +488,30 @@ flag(int b)
 struct fg_field {
 	struct tmpl_var v[FG_FIELD_VARS];
 	char minlen[24], maxlen[24];
+	char accept[128];          /* ".pdf,.docx" */
 	struct tmpl_var *optv;     /* one per option */
 	struct tmpl_scope *opts;
 };
+
+/* A file field's extensions as the accept attribute (".pdf,.docx"), cut
+ * at whole entries when they do not fit. */
+static void
+accept_list(const struct field *fd, char *out, size_t outlen)
+{
+	size_t i, o = 0;
+	int w;
+
+	out[0] = '\0';
+	for (i = 0; i < fd->naccept; i++) {
+		w = snprintf(out + o, outlen - o, "%s.%s", o ? "," : "",
+		    fd->accept_ext[i]);
+		if (w < 0 || (size_t)w >= outlen - o) {
+			out[o] = '\0';
+			return;
+		}
+		o += (size_t)w;
+	}
+}
 
 /* Character bounds become minlength/maxlength (a number's are values,
  * checked by the server only).  Browsers count UTF-16 units, at least
@@ -539,7 +562,8 @@ field_scope(const struct field *fd, struct fg_field *ff, struct tmpl_scope *sc)
 	vl_set(&l, "_autocomplete", autocomplete(fd));
 	vl_set(&l, "_minlength", ff->minlen);
 	vl_set(&l, "_maxlength", ff->maxlen);
-	vl_set(&l, "_accept", "");
+	accept_list(fd, ff->accept, sizeof ff->accept);
+	vl_set(&l, "_accept", ff->accept);
 	vl_set(&l, "_options", "");
 	l.v[l.n - 1].is_list = 1;
 	l.v[l.n - 1].items = ff->opts;

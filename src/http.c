@@ -21,6 +21,7 @@
 #include "crypto.h"
 #include "id.h"
 #include "dedup.h"
+#include "file.h"
 #include "form.h"
 #include "json.h"
 #include "limits.h"
@@ -754,6 +755,7 @@ enum verdict {
 	V_TOO_MANY_FIELDS,
 	V_MALFORMED,
 	V_NOMEM,
+	V_UPLOAD_FAILED,      /* an upload's file could not be written */
 	V_RANDOM_FAILED,
 	V_HONEYPOT,
 	V_TOKEN,              /* reason from the token check */
@@ -803,6 +805,8 @@ verdict_answer(enum verdict v)
 	case V_MALFORMED:       return (struct answer){ A_ERROR, 400,
 	                            "malformed_body" };
 	case V_NOMEM:           return (struct answer){ A_ERROR, 503, "nomem" };
+	case V_UPLOAD_FAILED:   return (struct answer){ A_ERROR, 503,
+	                            "upload_failed" };
 	case V_RANDOM_FAILED:   return (struct answer){ A_ERROR, 503,
 	                            "random_failed" };
 	case V_HONEYPOT:        return (struct answer){ A_QUIET, 0,
@@ -840,6 +844,7 @@ struct post {
 	char boundary[LIM_BOUNDARY_BYTES + 1];
 	unsigned long long len;
 	int taken;                   /* holds a rate-limit slot */
+	int parsed;                  /* multipart: streamed into form */
 	char *body;                  /* until parsed */
 	size_t blen;
 	/* judge */
@@ -911,7 +916,7 @@ admit_length(struct post *p)
 	if ((p->have_len = parse_length(p->req->content_length, &p->len))
 	    == -1)
 		return V_BAD_LENGTH;
-	return p->len > p->ctx->c->max_body ? V_TOO_LARGE : V_NEXT;
+	return p->len > p->s->max_body ? V_TOO_LARGE : V_NEXT;
 }
 
 /* Counted now, given back by post_end unless the post ends accepted or
@@ -929,11 +934,116 @@ admit_rate(struct post *p)
 	return V_NEXT;
 }
 
+/* Bytes of text a post may hold in memory: a site with file fields
+ * keeps the global max_body for its text (its own is for files, which
+ * go to disk); another site's max_body is all text. */
+static size_t
+text_cap(const struct post *p)
+{
+	return p->s->has_files ? p->ctx->c->max_body : p->s->max_body;
+}
+
+static enum verdict
+form_verdict(enum form_err fe)
+{
+	switch (fe) {
+	case FORM_OK:          return V_NEXT;
+	case FORM_E_UTF8:      return V_NOT_UTF8;
+	case FORM_E_TOO_MANY:  return V_TOO_MANY_FIELDS;
+	case FORM_E_TOO_LARGE: return V_TOO_LARGE;
+	case FORM_E_NOMEM:     return V_NOMEM;
+	case FORM_E_IO:        return V_UPLOAD_FAILED;
+	default:               return V_MALFORMED;
+	}
+}
+
+/* A file part's first byte: a configured file field gets an unnamed
+ * file in the spool's tmp/, any other part's content is only counted
+ * (validate refuses a file for a text field by name). */
+static int
+upload_open(void *arg, const char *name, size_t n)
+{
+	struct post *p = arg;
+	size_t i;
+
+	for (i = 0; i < p->s->nfields; i++)
+		if (p->s->fields[i].type == FT_FILE &&
+		    strlen(p->s->fields[i].name) == n &&
+		    memcmp(p->s->fields[i].name, name, n) == 0)
+			return p->ctx->tmp_open(p->ctx->tmp_arg);
+	return -2;
+}
+
+static int
+upload_write(void *arg, int fd, const char *b, size_t n)
+{
+	(void)arg;
+	return file_write_all(fd, b, n);
+}
+
+/* Reads the next chunk of a streamed body: bytes, 0 at its end, or a
+ * verdict (as a negative number) when it broke or grew too large. */
+static enum verdict
+stream_read(struct post *p, char *b, unsigned long long *got, size_t *n)
+{
+	size_t want = LIM_STREAM_CHUNK;
+	ssize_t r;
+
+	if (p->have_len && p->len - *got < want)
+		want = (size_t)(p->len - *got);
+	*n = 0;
+	if (want == 0)
+		return V_NEXT;
+	r = p->req->read(p->req->read_arg, b, want);
+	if (r < 0 || (r == 0 && p->have_len))
+		return V_ABORTED;
+	*got += (unsigned long long)r;
+	*n = (size_t)r;
+	return *got > p->s->max_body ? V_TOO_LARGE : V_NEXT;
+}
+
+/* multipart/form-data, parsed as it arrives (doc/design.md
+ * "Attachments"): at most one chunk of the body in memory besides the
+ * text values; files go to unnamed files under the spool's tmp/. */
+static enum verdict
+admit_stream(struct post *p)
+{
+	const struct config *c = p->ctx->c;
+	struct form_limits lim = { c->max_fields, c->max_field_name };
+	struct form_sink sink = { upload_open, upload_write, p };
+	struct form_stream *st;
+	unsigned long long got = 0;
+	enum verdict v = V_NOMEM;
+	char *b = malloc(LIM_STREAM_CHUNK);
+	size_t n;
+
+	if (b == NULL || (st = form_stream_new(p->boundary, &lim, text_cap(p),
+	    p->ctx->tmp_open ? &sink : NULL)) == NULL) {
+		free(b);
+		return V_NOMEM;
+	}
+	do {
+		if ((v = stream_read(p, b, &got, &n)) != V_NEXT)
+			break;
+		v = form_verdict(form_stream_feed(st, b, n));
+	} while (v == V_NEXT && n > 0);
+	if (v == V_NEXT)
+		v = form_verdict(form_stream_finish(st, &p->form));
+	p->parsed = 1;
+	form_stream_free(st);
+	free(b);
+	return v;
+}
+
 static enum verdict
 admit_body(struct post *p)
 {
+	if (p->multipart)
+		return admit_stream(p);
+	if (p->have_len && p->len > text_cap(p))
+		return V_TOO_LARGE;
 	switch (read_body(p->req, p->have_len, (size_t)p->len,
-	    p->ctx->c->max_body, &p->body, &p->blen)) {
+	    text_cap(p), &p->body, &p->blen)) {
 	case BODY_OK:        return V_NEXT;
 	case BODY_NOMEM:     return V_NOMEM;
 	case BODY_TOO_LARGE: return V_TOO_LARGE;
@@ -955,18 +1065,12 @@ judge_parse(struct post *p)
 	struct form_limits lim = { c->max_fields, c->max_field_name };
 	enum form_err fe;
 
-	fe = p->multipart ? form_parse_multipart(p->body, p->blen,
-	    p->boundary, &lim, &p->form) : form_parse_urlencoded(p->body,
-	    p->blen, &lim, &p->form);
+	if (p->parsed)
+		return V_NEXT;	/* multipart: parsed while it arrived */
+	fe = form_parse_urlencoded(p->body, p->blen, &lim, &p->form);
 	free(p->body);
 	p->body = NULL;
-	switch (fe) {
-	case FORM_OK:         return V_NEXT;
-	case FORM_E_UTF8:     return V_NOT_UTF8;
-	case FORM_E_TOO_MANY: return V_TOO_MANY_FIELDS;
-	case FORM_E_NOMEM:    return V_NOMEM;
-	default:              return V_MALFORMED;
-	}
+	return form_verdict(fe);
 }
 
 /* The id and date every later answer (even a bot's) shows. */

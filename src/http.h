@@ -4,7 +4,9 @@
  * "HTTP answers" table as an HTML page (or JSON).  Knows nothing of FastCGI:
  * the caller passes the CGI-style parameters and a body reader, and writes the
  * response.  Effects go through the context: storing a message through
- * ctx->submit, counting a receipt in ctx->replies.
+ * ctx->submit, counting a receipt in ctx->replies, and the files of an
+ * upload (ctx->tmp_open gives the fd the file part's bytes are written
+ * to, as they arrive).
  * Thread-safe: everything it touches is per request or immutable.
  */
 #ifndef FORMPOST_HTTP_H
@@ -92,6 +94,11 @@ struct http_ctx {
 	/* The receipt limit table (doc/design.md "Auto-reply and carrier
 	 * mail"); NULL: no receipts are sent. */
 	struct replylimit *replies;
+	/* Attachments (doc/design.md "Attachments"): an unnamed file for an
+	 * upload (a read-write fd, or -1); NULL: file parts stay in memory
+	 * (tests). */
+	int (*tmp_open)(void *arg);
+	void *tmp_arg;
 };
 
 void http_resp_init(struct http_resp *r);

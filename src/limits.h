@@ -21,6 +21,9 @@
 #define DEF_MAX_BODY          (64 * 1024)    /* bytes */
 #define MIN_MAX_BODY          1024
 #define MAX_MAX_BODY          (16 * 1024 * 1024)
+#define MAX_SITE_MAX_BODY     (32 * 1024 * 1024) /* bytes: a site's max_body, for
+                                                attachments (doc/design.md
+                                                "Attachments") */
 #define DEF_MAX_FIELDS        50             /* fields per form */
 #define MAX_MAX_FIELDS        1000
 #define DEF_MAX_FIELD_NAME    64             /* bytes */
@@ -45,11 +48,27 @@
                                              /* bytes: the most the intake inspects: a
                                                 whole head within the caps above */
 
+/* Attachments (doc/design.md "Attachments") */
+#define LIM_STREAM_CHUNK      (64 * 1024)    /* bytes: one read of a multipart body,
+                                                and the stream parser's window */
+#define LIM_ATTACH_NAME_CHARS 100            /* characters of an attachment's label */
+#define LIM_SNIFF_HEAD        1024           /* bytes: the head checked for magic,
+                                                markup and a second type */
+#define LIM_SNIFF_CHUNK       (64 * 1024)    /* bytes: one read while sniffing text */
+#define LIM_ZIP_CD_BYTES      (512 * 1024)   /* bytes: largest ZIP central directory */
+#define LIM_ZIP_ENTRIES       8192           /* entries in one ZIP */
+#define LIM_ZIP_CT_BYTES      (256 * 1024)   /* bytes: [Content_Types].xml, packed
+                                                or not */
+
 /* Spool */
 #define DEF_SPOOL_MAX_MESSAGES 10000
 #define MAX_SPOOL_MAX_MESSAGES 10000000
 #define DEF_SPOOL_MIN_FREE    (64LL * 1024 * 1024) /* bytes */
-#define LIM_SPOOL_FILE        (64 * 1024 * 1024) /* bytes: largest spool file read */
+#define LIM_SPOOL_MESSAGE     (48 * 1024 * 1024) /* bytes: largest message: a 32M
+                                                max_body in base64 (4/3) with its
+                                                text and headers */
+#define LIM_SPOOL_FILE        (LIM_SPOOL_MESSAGE + 1024 * 1024) /* bytes: largest
+                                                spool file read */
 #define LIM_SPOOL_LINE        1024           /* bytes: one spool header line */
 #define LIM_SPOOL_RCPT        (3 * LIM_LIST_ITEMS) /* recipients: to + cc + bcc */
 #define LIM_SPOOL_FREE        256            /* files: emptied spool files one process

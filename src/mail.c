@@ -13,6 +13,7 @@
 
 #include "dkim.h"
 #include "echo.h"
+#include "file.h"
 #include "mime.h"
 #include "spool.h"
 
@@ -174,6 +175,48 @@ reply_name(const struct site *s, const struct fvals *v, struct buf *tmp,
 	return 0;
 }
 
+/* Reads an accepted file's content (mime_part.read). */
+static long
+file_part_read(void *arg, void *buf, size_t n, unsigned long long off)
+{
+	const struct fval *fv = arg;
+
+	if (off >= fv->size)
+		return 0;
+	if (n > fv->size - off)
+		n = (size_t)(fv->size - off);
+	if (fv->data == NULL)
+		return file_pread_all(fv->fd, buf, n, off);
+	memcpy(buf, fv->data + off, n);
+	return (long)n;
+}
+
+/* The accepted files of v as attachments, in field order: a new array
+ * (caller frees) in *out, or NULL when there are none.  0, or -1. */
+static int
+file_parts(const struct fvals *v, struct mime_part **out, size_t *n)
+{
+	size_t i;
+
+	*out = NULL;
+	*n = 0;
+	if (v == NULL)
+		return 0;
+	for (i = 0; i < v->n; i++) {
+		const struct fval *fv = &v->v[i];
+		if (!fv->has_file || fv->error)
+			continue;
+		if (*out == NULL && (*out = calloc(v->n, sizeof **out)) == NULL)
+			return -1;
+		(*out)[*n].ctype = fv->ctype;
+		(*out)[*n].name = fv->value;
+		(*out)[*n].size = fv->size;
+		(*out)[*n].read = file_part_read;
+		(*out)[(*n)++].arg = (void *)fv;
+	}
+	return 0;
+}
+
 /* The receipt's envelope: the site's sender, the visitor's address. */
 static int
 receipt_envelope(const struct site *s, const struct fvals *v,
@@ -294,6 +337,7 @@ compose(const struct site *s, const struct pages *pg,
     struct mail *out, char *err, size_t errlen)
 {
 	struct mime_addr reply, visitor, *to = NULL, *cc = NULL;
+	struct mime_part *parts = NULL;
 	struct mime_msg msg;
 	struct page_facts pf;
 	struct buf subject, body, rname_buf;
@@ -307,6 +351,7 @@ compose(const struct site *s, const struct pages *pg,
 	buf_init(&rname_buf);
 	mail_local_date(date, sizeof date, f->now, f->utc_offset_min);
 	memset(&pf, 0, sizeof pf);
+	memset(&msg, 0, sizeof msg);
 	pf.id = f->id;
 	pf.date = date;
 	pf.ip = f->ip;
@@ -319,7 +364,8 @@ compose(const struct site *s, const struct pages *pg,
 	flatten(&subject);
 	to = addrs(s->to, s->nto);
 	cc = addrs(s->cc, s->ncc);
-	if (!to || !cc) {
+	if (!to || !cc || (!k->receipt &&
+	    file_parts(v, &parts, &msg.nparts) == -1)) {
 		snprintf(err, errlen, "out of memory composing the mail");
 		goto out;
 	}
@@ -335,7 +381,7 @@ compose(const struct site *s, const struct pages *pg,
 	reply.addr = v ? v->reply_to : NULL;
 	snprintf(msgid, sizeof msgid, "%s%s@%s", f->id, k->receipt ?
 	    SPOOL_RECEIPT_SUFFIX : "", s->from_domain);
-	memset(&msg, 0, sizeof msg);
+	msg.parts = parts;
 	msg.from.name = s->from_name;
 	msg.from.name_len = s->from_name ? strlen(s->from_name) : 0;
 	msg.from.addr = s->from_addr;
@@ -366,6 +412,7 @@ out:
 		mail_free(out);
 	free(to);
 	free(cc);
+	free(parts);
 	buf_free(&subject);
 	buf_free(&body);
 	buf_free(&rname_buf);

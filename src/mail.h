@@ -2,7 +2,8 @@
  * mail — composition: (site, validated fields, request facts) → envelope
  * (sender, recipients) + the exact wire bytes.  Recipients come only from
  * the config; the visitor's address only becomes Reply-To.  Pure apart
- * from reading the clock through the facts it is given.
+ * from reading the clock through the facts it is given and reading the
+ * accepted attachments (struct fval: memory, or pread on their fd).
  */
 #ifndef FORMPOST_MAIL_H
 #define FORMPOST_MAIL_H

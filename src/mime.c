@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -608,12 +609,116 @@ msgid_ok(const char *id)
 	    addr_dot_atom(at + 1, n - (size_t)(at - id) - 1);
 }
 
+/* RFC 5987 §3.2.1 attr-char. */
+static int
+attr_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || (c != 0 && strchr("!#$&+-.^_`|~", c));
+}
+
+int
+mime_attachment_headers(struct buf *out, const char *ctype, const char *name)
+{
+	struct buf fb;
+	size_t i, n = strlen(name);
+	int run = 0, rc = -1;
+
+	buf_init(&fb);
+	if (utf8_has_ctl(name, n) || has_ctl(ctype, strlen(ctype)))
+		goto out;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c >= 0x80 || c == '"' || c == '\\') {
+			if (!run || c < 0x80)
+				buf_addc(&fb, '_');
+			run = c >= 0x80;
+		} else {
+			buf_addc(&fb, (char)c);
+			run = 0;
+		}
+	}
+	/* filename* first: readers that know both take the first they
+	 * see (Python's email), the rest skip what they do not know */
+	buf_printf(out, "Content-Type: %s; name=\"%s\"\r\n"
+	    "Content-Disposition: attachment;\r\n filename*=UTF-8''", ctype,
+	    fb.data ? fb.data : "");
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (attr_char(c))
+			buf_addc(out, (char)c);
+		else
+			buf_printf(out, "%%%02X", c);
+	}
+	buf_printf(out, ";\r\n filename=\"%s\"\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n", fb.data ? fb.data :
+	    "");
+	rc = out->oom || fb.oom ? -1 : 0;
+out:
+	buf_free(&fb);
+	return rc;
+}
+
+/* A part's content in base64, 76 characters and CRLF per line (RFC 2045
+ * §6.8), read in chunks of whole lines.  0 or -1. */
+static int
+part_base64(struct buf *out, const struct mime_part *p)
+{
+	enum { LINE = 57, CHUNK = 57 * 1024 };
+	unsigned char *b = malloc(CHUNK);
+	unsigned long long off = 0;
+	size_t i, want;
+	long r;
+	int rc = -1;
+
+	if (b == NULL)
+		return -1;
+	while (off < p->size) {
+		want = p->size - off < CHUNK ? (size_t)(p->size - off) : CHUNK;
+		if ((r = p->read(p->arg, b, want, off)) < 0 ||
+		    (size_t)r != want)
+			goto out;
+		for (i = 0; i < want; i += LINE) {
+			b64_put(out, b + i, want - i < LINE ? want - i : LINE);
+			buf_adds(out, "\r\n");
+		}
+		off += want;
+	}
+	rc = out->oom ? -1 : 0;
+out:
+	free(b);
+	return rc;
+}
+
+/* The multipart/mixed body: text part, then each attachment. */
+static int
+write_mixed(struct buf *out, const struct mime_msg *m, const char *bnd,
+    const struct buf *body, const char *cte)
+{
+	size_t i;
+
+	buf_printf(out, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n"
+	    "\r\nThis is a multi-part message in MIME format.\r\n\r\n"
+	    "--%s\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+	    "Content-Transfer-Encoding: %s\r\n\r\n", bnd, bnd, cte);
+	buf_add(out, body->data, body->len);
+	for (i = 0; i < m->nparts; i++) {
+		buf_printf(out, "--%s\r\n", bnd);
+		if (mime_attachment_headers(out, m->parts[i].ctype,
+		    m->parts[i].name) == -1 ||
+		    part_base64(out, &m->parts[i]) == -1)
+			return -1;
+	}
+	buf_printf(out, "--%s--\r\n", bnd);
+	return out->oom ? -1 : 0;
+}
+
 int
 mime_write(struct buf *out, const struct mime_msg *m)
 {
 	struct buf body;
 	const char *cte = NULL;
-	char date[40];
+	char date[40], bnd[72];
 	int rc = -1;
 
 	buf_init(&body);
@@ -638,10 +743,18 @@ mime_write(struct buf *out, const struct mime_msg *m)
 		buf_adds(out, "Auto-Submitted: auto-replied\r\n"
 		    "X-Auto-Response-Suppress: All\r\n");
 	buf_printf(out, "Message-ID: <%s>\r\n"
-	    "MIME-Version: 1.0\r\n"
-	    "Content-Type: text/plain; charset=UTF-8\r\n"
+	    "MIME-Version: 1.0\r\n", m->message_id);
+	if (m->nparts) {
+		/* "=_" never occurs in base64 or quoted-printable text */
+		size_t idl = strcspn(m->message_id, "@");
+		snprintf(bnd, sizeof bnd, "=_fp_%.*s", (int)(idl < 60 ? idl :
+		    60), m->message_id);
+		rc = write_mixed(out, m, bnd, &body, cte);
+		goto out;
+	}
+	buf_printf(out, "Content-Type: text/plain; charset=UTF-8\r\n"
 	    "Content-Transfer-Encoding: %s\r\n"
-	    "\r\n", m->message_id, cte);
+	    "\r\n", cte);
 	buf_add(out, body.data, body.len);
 	rc = out->oom ? -1 : 0;
 out:

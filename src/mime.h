@@ -4,8 +4,9 @@
  * display names, unstructured text) and encodes them; nothing is pasted.
  * It refuses (returns -1) any header input that contains a control
  * character, so no input can add a header or a recipient.  Output is CRLF
- * only, no line over 998 octets, encoded lines at most 76.  Pure: no I/O,
- * no clock, no globals.
+ * only, no line over 998 octets, encoded lines at most 76.  Pure: no I/O
+ * (an attachment's bytes come through its part's read callback), no
+ * clock, no globals.
  */
 #ifndef FORMPOST_MIME_H
 #define FORMPOST_MIME_H
@@ -27,6 +28,20 @@ struct mime_addr {
 	const char *addr;
 };
 
+/* An attachment (doc/design.md "Attachments"): content read through
+ * read (up to n bytes at off; short only at the end, -1 on error), sent
+ * base64 in 76-column lines under a Content-Type the caller decided
+ * (a static, trusted string such as "application/pdf").  name is the
+ * UTF-8 label, already cleaned (sniff_clean_name): written as RFC 2231
+ * filename*=UTF-8''... with an ASCII filename="..." fallback. */
+struct mime_part {
+	const char *ctype;
+	const char *name;
+	unsigned long long size;
+	long (*read)(void *arg, void *buf, size_t n, unsigned long long off);
+	void *arg;
+};
+
 struct mime_msg {
 	struct mime_addr from;
 	const struct mime_addr *reply_to;  /* NULL: no Reply-To */
@@ -44,13 +59,17 @@ struct mime_msg {
 	                                     * X-Auto-Response-Suppress: All */
 	const char *body;                   /* UTF-8 text, any line endings */
 	size_t body_len;
+	const struct mime_part *parts;      /* attachments after the text: */
+	size_t nparts;                      /* then multipart/mixed */
 };
 
 /* Appends the whole message to out: Date, From, Reply-To, To, Cc, Subject,
  * Message-ID, MIME-Version, Content-Type: text/plain; charset=UTF-8,
  * Content-Transfer-Encoding (7bit for short pure-ASCII bodies, else
  * quoted-printable or base64, whichever is shorter), a blank line, the body
- * with line endings normalised to CRLF and ending in CRLF.
+ * with line endings normalised to CRLF and ending in CRLF.  With parts,
+ * Content-Type is multipart/mixed (RFC 2046 §5.1.3, boundary made from
+ * the Message-ID's left part): the text part first, then each part.
  * Returns 0, or -1 when an input is invalid (a control character in a
  * header value or address, an empty recipient list, a message_id that is
  * not dot-atom "@" dot-atom, an unusable date offset) or memory runs out;
@@ -91,6 +110,14 @@ int mime_body(struct buf *out, const char *body, size_t len, const char **cte);
 /* Appends base64 (RFC 4648 §4, with padding, no line breaks) of s[0..n)
  * to out; out->oom reports failure. */
 void mime_base64(struct buf *out, const void *s, size_t n);
+
+/* Appends an attachment's headers for label name: Content-Type with
+ * name="FALLBACK", Content-Disposition: attachment; filename*=UTF-8''PCT
+ * (RFC 2231 §4, RFC 5987 attr-chars); filename="FALLBACK", where FALLBACK
+ * is the label with each run of non-ASCII characters, '"' and '\\' as
+ * '_'.  0, or -1 on a control character, invalid UTF-8 or OOM. */
+int mime_attachment_headers(struct buf *out, const char *ctype,
+    const char *name);
 
 /* 1 when addr is safe to hand to SMTP as an envelope address: the one
  * rule of addr.h (addr_spec_ok), which also applies to every

@@ -39,6 +39,8 @@ outcome_classify(enum smtp_phase phase, enum smtp_fail fail, int code,
 	if (code == 530 || code == 535 || code == 534 || code == 538 ||
 	    (phase == PH_AUTH && code >= 500 && code < 600))
 		return OUT_CONFIG;
+	if (outcome_is_size(phase, code, enhanced))
+		return OUT_PERM;
 	/* RFC 5321 §4.5.3.1.10: 552 at RCPT ("too many recipients") is to
 	 * be treated as the temporary 452. */
 	if (phase == PH_RCPT && code == 552)
@@ -54,6 +56,18 @@ outcome_classify(enum smtp_phase phase, enum smtp_fail fail, int code,
 		return OUT_PERM;
 	}
 	return OUT_TEMP;  /* 4xx, 0, anything unexpected */
+}
+
+int
+outcome_is_size(enum smtp_phase phase, int code, const char *enhanced)
+{
+	/* RFC 1870 §6.1: 552 to MAIL with SIZE= or to the data; RFC 3463:
+	 * 5.3.4 message too big for system, 5.2.3 over the mailbox's limit */
+	if (enhanced && (strncmp(enhanced, "5.3.4", 5) == 0 ||
+	    strncmp(enhanced, "5.2.3", 5) == 0))
+		return 1;
+	return code == 552 && (phase == PH_MAIL || phase == PH_DATA ||
+	    phase == PH_DOT);
 }
 
 const char *

@@ -48,6 +48,11 @@ enum outcome outcome_classify(enum smtp_phase phase, enum smtp_fail fail,
 const char *outcome_name(enum outcome o);
 const char *outcome_phase_name(enum smtp_phase p);
 
+/* 1 when a reply refuses the message for its size (552 to MAIL or the
+ * data, RFC 1870 §6.1; enhanced 5.3.4 or 5.2.3, RFC 3463): permanent,
+ * since no retry makes the message smaller (doc/design.md "Attachments"). */
+int outcome_is_size(enum smtp_phase phase, int code, const char *enhanced);
+
 /* The note a spool file keeps as its last reply, so `formpost queue`
  * can tell why a message waits without guessing from reply text:
  *

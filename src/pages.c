@@ -32,9 +32,10 @@ static const char *const reserved_list[] = {
 	"_is_multiline",
 	"_is_select", "_is_checkbox", "_is_group", "_is_consent", "_checked",
 	"_multiline", "_indented", "_options", "_option", "_selected",
-	"_errors", "_honeypot", "_has_errors", "_reply_to", "_confirm", "_token",
-	"_carrier", "_carrier_name", "_carrier_help", "_allow_domain", "_echo",
-	NULL,
+	"_errors", "_honeypot", "_has_errors", "_reply_to", "_is_file",
+	"_accept", "_multipart", "_files", "_size", "_type", "_confirm",
+	"_token", "_carrier", "_carrier_name", "_carrier_help",
+	"_allow_domain", "_echo", NULL,
 };
 
 struct pages {
@@ -270,6 +271,9 @@ struct render {
 	struct tmpl_scope *optscopes;
 	struct vars *errvars;
 	struct tmpl_scope *errscopes;
+	struct vars *filevars;        /* one per attached file */
+	struct tmpl_scope *filescopes;
+	size_t nfiles;
 	struct vars *echovars;        /* one per echoed field */
 	struct tmpl_scope *echoscopes;
 	char **strings;               /* owned strings */
@@ -299,6 +303,8 @@ render_free(struct render *r)
 			free(r->fieldvars[i].v);
 		if (r->errvars)
 			free(r->errvars[i].v);
+		if (r->filevars)
+			free(r->filevars[i].v);
 		if (r->echovars)
 			free(r->echovars[i].v);
 	}
@@ -312,6 +318,8 @@ render_free(struct render *r)
 	free(r->optscopes);
 	free(r->errvars);
 	free(r->errscopes);
+	free(r->filevars);
+	free(r->filescopes);
 	free(r->echovars);
 	free(r->echoscopes);
 	free(r->strings);
@@ -332,14 +340,16 @@ render_alloc(struct render *r, const struct site *s)
 	r->errscopes = calloc(r->n + 1, sizeof *r->errscopes);
 	r->optvars = calloc(nopt + 1, sizeof *r->optvars);
 	r->optscopes = calloc(nopt + 1, sizeof *r->optscopes);
+	r->filevars = calloc(r->n + 1, sizeof *r->filevars);
+	r->filescopes = calloc(r->n + 1, sizeof *r->filescopes);
 	r->echovars = calloc(r->n + 1, sizeof *r->echovars);
 	r->echoscopes = calloc(r->n + 1, sizeof *r->echoscopes);
-	r->strings = calloc(3 * r->n + 1, sizeof *r->strings);
+	r->strings = calloc(5 * r->n + 1, sizeof *r->strings);
 	r->nopt = nopt;
 	return !r->fieldvars || !r->fieldscopes || !r->errvars ||
-	    !r->errscopes || !r->optvars || !r->optscopes || !r->echovars ||
-	    !r->echoscopes || !r->strings ?
-	    -1 : 0;
+	    !r->errscopes || !r->optvars || !r->optscopes || !r->strings ||
+	    !r->filevars || !r->filescopes || !r->echovars ||
+	    !r->echoscopes ? -1 : 0;
 }
 
 /* fd's options as the scopes from *o on (advanced past them), each
@@ -368,6 +378,52 @@ option_vars(struct render *r, const struct field *fd, const struct fval *fv,
 			return -1;
 	}
 	return 0;
+}
+
+/* A size for people: "512 B", "34 KB", "1.2 MB" (1 KB = 1024 bytes, as
+ * the config's k). */
+static char *
+human_size(unsigned long long n)
+{
+	char *s = NULL;
+
+	if (n < 1024)
+		return asprintf(&s, "%llu B", n) < 0 ? NULL : s;
+	if (n < 1024 * 1024)
+		return asprintf(&s, "%llu KB", (n + 1023) / 1024) < 0 ? NULL : s;
+	return asprintf(&s, "%.1f MB", (double)n / (1024 * 1024)) < 0 ? NULL :
+	    s;
+}
+
+/* One _files entry for an accepted file: _name (its label), _label (the
+ * field's), _size, _type.  0, or -1 (OOM). */
+static int
+file_vars(struct render *r, const struct field *fd, const struct fval *fv)
+{
+	struct vars *fl = &r->filevars[r->nfiles];
+
+	var_add(fl, "_name", fv->value);
+	var_add(fl, "_label", fd->label);
+	var_add(fl, "_size", own(r, human_size(fv->size)));
+	var_add(fl, "_type", fv->ctype);
+	if (fl->oom || r->root.oom)
+		return -1;
+	r->filescopes[r->nfiles].vars = fl->v;
+	r->filescopes[r->nfiles++].n = fl->n;
+	return 0;
+}
+
+/* A file field's accept attribute: ".pdf,.jpg" (owned by the caller). */
+static char *
+accept_attr(const struct field *fd)
+{
+	struct buf b;
+	size_t i;
+
+	buf_init(&b);
+	for (i = 0; i < fd->naccept; i++)
+		buf_printf(&b, "%s.%s", i ? "," : "", fd->accept_ext[i]);
+	return buf_steal(&b);
 }
 
 /* One _errors entry for field fd.  0, or -1 (OOM). */
@@ -417,6 +473,9 @@ field_vars(struct render *r, const struct site *s, const struct fvals *v,
 	var_add(fvs, "_input_type", input_type(fd->type));
 	var_add(fvs, "_input_mode", input_mode(fd->type));
 	var_add(fvs, "_is_multiline", flag(fd->type == FT_MULTILINE));
+	var_add(fvs, "_is_file", flag(fd->type == FT_FILE));
+	var_add(fvs, "_accept", fd->type == FT_FILE ? own(r, accept_attr(fd)) :
+	    "");
 	var_add(fvs, "_is_select", flag(fd->type == FT_SELECT));
 	var_add(fvs, "_is_checkbox", flag(fd->type == FT_CHECKBOX));
 	var_add(fvs, "_is_group", flag(fd->type == FT_CHECKBOX &&
@@ -429,6 +488,9 @@ field_vars(struct render *r, const struct site *s, const struct fvals *v,
 	var_add(fvs, "_indented", strchr(value, '\n') ?
 	    own(r, indent(value)) : value);
 	if (option_vars(r, fd, fv, o) == -1)
+		return -1;
+	if (fv && fv->has_file && fv->error == NULL &&
+	    file_vars(r, fd, fv) == -1)
 		return -1;
 	var_list(fvs, "_options", &r->optscopes[first_opt], fd->noptions);
 	if (fvs->oom)
@@ -538,6 +600,8 @@ build(struct render *r, const struct site *s, const struct fvals *v,
 			return -1;
 	var_list(&r->root, "_fields", r->fieldscopes, r->n);
 	var_list(&r->root, "_errors", r->errscopes, nerr);
+	var_list(&r->root, "_files", r->filescopes, r->nfiles);
+	var_add(&r->root, "_multipart", flag(s->has_files));
 	var_add(&r->root, "_has_errors", flag(nerr > 0));
 	var_add(&r->root, "_honeypot", s->honeypot);
 	var_add(&r->root, "_site", s->name);

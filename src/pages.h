@@ -10,6 +10,10 @@
  *   everywhere  _id _site _date _ip _page _lang _action
  *               _reply_to (the validated address Reply-To carries, or "")
  *   error page  _status _title _message
+ *   attachments _multipart (the site has a file field), in _fields
+ *               _is_file _accept (".pdf,.jpg"), and the list _files of
+ *               accepted files: _name (the file's label) _label (the
+ *               field's) _size ("1.2 MB") _type (the sniffed type)
  *   lists       _fields: _name _label _value _error _required _input_type
  *                        _input_mode (inputmode: decimal tel email url or "")
  *                        _is_multiline _is_select _is_checkbox _is_group

@@ -211,6 +211,25 @@ sender_release(void *arg, void *ref)
 	world_release(ref);
 }
 
+/* An upload's file in the spool's tmp/ (http_ctx.tmp_open; arg: the
+ * request's world).  The capacity guard first: uploads fill the spool's
+ * file system before their message is committed. */
+static int
+upload_open(void *arg)
+{
+	const struct world *w = arg;
+	char err[256];
+	int fd;
+
+	if (spool_room(spool, w->c->spool_max_messages, w->c->spool_min_free,
+	    err, sizeof err) == -1)
+		return -1;
+	if ((fd = spool_tmpfile(spool)) == -1)
+		log_event(LOG_ERROR, "upload_open_failed", "error",
+		    strerror(errno), (char *)NULL);
+	return fd;
+}
+
 /* The /_metrics answer: the counters, and the gauges read now. */
 static void
 metrics_answer(void *arg, struct buf *out)
@@ -239,7 +258,7 @@ handle(void *arg, const struct http_req *req, struct http_resp *resp)
 	struct http_ctx ctx = { .c = w->c, .pg = w->pg, .submit = submit,
 	    .submit_arg = w, .rl = limiter, .dedup = dedup,
 	    .token_key = token_key, .nonces = nonces, .replies = replies,
-	    .metrics = metrics_answer };
+	    .metrics = metrics_answer, .tmp_open = upload_open, .tmp_arg = w };
 	struct timespec t0, t1;
 
 	(void)arg;

@@ -504,7 +504,11 @@ result_of(struct smtp_client *c, CURLcode rc, struct smtp_result *res)
 		if (ours)
 			txn = stopped || late ? OUT_TEMP : OUT_CONFIG;
 	}
-	if (res->fail == SF_NONE && c->d.reply[0])
+	if (res->fail == SF_NONE && c->d.reply[0] &&
+	    outcome_is_size(c->d.phase, c->d.code, c->d.enhanced))
+		snprintf(res->reply, sizeof res->reply, "%.*s (the message is "
+		    "%zu bytes)", SMTP_REPLY_MAX - 48, c->d.reply, c->len);
+	else if (res->fail == SF_NONE && c->d.reply[0])
 		snprintf(res->reply, sizeof res->reply, "%s", c->d.reply);
 	else if (stopped)
 		snprintf(res->reply, sizeof res->reply, "abandoned: "

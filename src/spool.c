@@ -188,7 +188,7 @@ spool_msg_new(struct spool_msg *out, const char *id, const char *site,
 	memset(&m, 0, sizeof m);
 	if (!spool_id_valid(id) || !token_ok(site, LIM_NAME_BYTES) ||
 	    !token_ok(sender, LIM_ADDR_PATH) || nrcpt == 0 ||
-	    nrcpt > LIM_SPOOL_RCPT || len > LIM_SPOOL_FILE / 2)
+	    nrcpt > LIM_SPOOL_RCPT || len > LIM_SPOOL_MESSAGE)
 		return -1;
 	snprintf(m.id, sizeof m.id, "%s", id);
 	snprintf(m.site, sizeof m.site, "%s", site);
@@ -233,7 +233,7 @@ spool_format(const struct spool_msg *m, struct buf *out)
 	if (!spool_id_valid(m->id) || !token_ok(m->site, LIM_NAME_BYTES) ||
 	    !token_ok(m->sender, LIM_ADDR_PATH) || !text_ok(m->reply) ||
 	    m->nrcpt == 0 || m->nrcpt > LIM_SPOOL_RCPT || m->created < 0 ||
-	    m->next_try < 0 || m->len > LIM_SPOOL_FILE / 2)
+	    m->next_try < 0 || m->len > LIM_SPOOL_MESSAGE)
 		return -1;
 	buf_printf(out, MAGIC " %d\nid %s\nsite %s\ncreated %lld\n"
 	    "sender %s\nattempts %u\nnext-try %lld\nreply %s\n", SPOOL_VERSION,
@@ -1317,6 +1317,30 @@ spool_room(struct spool *sp, size_t max_messages, unsigned long long min_free,
 		    "action", full ? "new posts get 503; delivery goes on" :
 		    "accepting posts again", (char *)NULL);
 	return full ? -1 : 0;
+}
+
+int
+spool_tmpfile(struct spool *sp)
+{
+	char path[PATH_BYTES];
+	int fd, e;
+
+	snprintf(path, sizeof path, "%s/tmp", sp->dir);
+	fd = open(path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR &&
+	    errno != EINVAL))
+		return fd;
+	/* A file system without O_TMPFILE: a name for an instant. */
+	snprintf(path, sizeof path, "%s/tmp/upload.XXXXXX", sp->dir);
+	if ((fd = mkostemp(path, O_CLOEXEC)) == -1)
+		return -1;
+	if (unlink(path) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
 }
 
 /* --- operations: archive, peek, purge (doc/design.md "Operations") ------ */

@@ -239,6 +239,12 @@ size_t spool_queued(struct spool *sp);
 int spool_room(struct spool *sp, size_t max_messages,
     unsigned long long min_free, char *err, size_t errlen);
 
+/* An unnamed file in tmp/ for an upload in progress (doc/design.md
+ * "Attachments"): O_TMPFILE, else a mkstemp file unlinked at once, so
+ * it vanishes with its fd whatever happens to the request.  Returns a
+ * read-write fd (mode 0600, close-on-exec), or -1 with errno. */
+int spool_tmpfile(struct spool *sp);
+
 /* --- operations (doc/design.md "Operations") ------------------------------ */
 
 /* Durably writes sent/ID: the delivered message m, whole, for `queue

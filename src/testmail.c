@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "addr.h"
@@ -18,10 +19,53 @@
 #include "smtp.h"
 #include "util.h"
 
+/* The dialogue as it goes, and the SIZE the server announced in its EHLO
+ * reply (RFC 1870 §4: "250-SIZE 35882577"; 0 or absent: no fixed limit). */
+struct trace {
+	FILE *out;
+	int has_size;
+	unsigned long long size;
+};
+
 static void
 print_line(void *arg, char dir, const char *line)
 {
-	fprintf((FILE *)arg, "  %c %s\n", dir == '>' ? 'C' : 'S', line);
+	struct trace *t = arg;
+	char *end;
+
+	fprintf(t->out, "  %c %s\n", dir == '>' ? 'C' : 'S', line);
+	if (dir == '<' && strncmp(line, "250", 3) == 0 &&
+	    (line[3] == '-' || line[3] == ' ') &&
+	    strncasecmp(line + 4, "SIZE", 4) == 0 &&
+	    (line[8] == ' ' || line[8] == '\0')) {
+		t->has_size = 1;
+		t->size = line[8] ? strtoull(line + 9, &end, 10) : 0;
+	}
+}
+
+/* Says what the relay's SIZE means for the site's largest post: a
+ * max_body of attachments grows by 4/3 in base64 (doc/design.md
+ * "Attachments"). */
+static void
+size_report(FILE *out, const struct site *s, const struct trace *t)
+{
+	unsigned long long need = (unsigned long long)s->max_body / 3 * 4;
+
+	if (!t->has_size) {
+		fprintf(out, "server SIZE: not announced\n");
+		return;
+	}
+	if (t->size == 0) {
+		fprintf(out, "server SIZE: 0 (no fixed limit)\n");
+		return;
+	}
+	fprintf(out, "server SIZE: %llu bytes\n", t->size);
+	if (need > t->size)
+		fprintf(out, "warning: site %s has max_body %zu bytes: a post "
+		    "that large makes a message of about %llu bytes, over this "
+		    "server's SIZE %llu; the server would refuse it "
+		    "(permanently). Lower max_body or the file fields' max.\n",
+		    s->name, s->max_body, need, t->size);
 }
 
 static int
@@ -99,14 +143,17 @@ send_receipt(const struct site *s, struct mail *m, const char *id,
 	enum outcome best = OUT_CONFIG;
 	struct smtp_result res;
 	struct smtp_rcpt r;
+	struct trace tr;
 
 	for (j = 0; cl && j < np; j++) {
 		memset(&r, 0, sizeof r);
 		r.addr = m->rcpt[0];
 		fprintf(out, "profile %s (%s), from %s, receipt to %s, id %s\n",
 		    pl[j]->name, pl[j]->url, m->sender, r.addr, id);
+		memset(&tr, 0, sizeof tr);
+		tr.out = out;
 		smtp_send(cl, pl[j], m->sender, &r, 1, m->wire.data,
-		    m->wire.len, &res, print_line, out);
+		    m->wire.len, &res, print_line, &tr);
 		fprintf(out, "outcome: %s at %s: %s\n",
 		    outcome_name(res.outcome), outcome_phase_name(res.phase),
 		    res.reply);
@@ -173,6 +220,7 @@ testmail_run(const struct config *c, const char *name, FILE *out)
 	struct buf wire;
 	const char *sender;
 	char id[ID_BUF], err[256] = "";
+	struct trace tr;
 	size_t i, j, n;
 	enum outcome best = OUT_PERM;
 
@@ -204,8 +252,11 @@ testmail_run(const struct config *c, const char *name, FILE *out)
 		fprintf(out, "profile %s (%s), from %s, %zu recipient%s, "
 		    "id %s\n", p->name, p->url, sender, n, n == 1 ? "" : "s",
 		    id);
+		memset(&tr, 0, sizeof tr);
+		tr.out = out;
 		smtp_send(cl, p, sender, r, n, wire.data, wire.len, &res,
-		    print_line, out);
+		    print_line, &tr);
+		size_report(out, s, &tr);
 		for (i = 0; i < n; i++)
 			fprintf(out, "  recipient %s: %s (%s)\n", r[i].addr,
 			    outcome_name(r[i].outcome), r[i].reply);

@@ -16,7 +16,10 @@
 #include <strings.h>
 
 #include "addr.h"
+#include "crypto.h"
+#include "file.h"
 #include "limits.h"
+#include "sniff.h"
 #include "utf8.h"
 #include "util.h"
 
@@ -524,6 +527,103 @@ apply_filters(const struct site *s, struct fvals *out)
 	}
 }
 
+/* A file part's size: in its fd, or its value. */
+static unsigned long long
+file_size(const struct form_field *ff)
+{
+	return ff->has_fd ? ff->size : ff->value_len;
+}
+
+/* Reads a form field's file content (sniff_read_fn). */
+static long
+field_read(void *arg, void *buf, size_t n, unsigned long long off)
+{
+	const struct form_field *ff = arg;
+	unsigned long long size = file_size(ff);
+
+	if (off >= size)
+		return 0;
+	if (n > size - off)
+		n = (size_t)(size - off);
+	if (ff->has_fd)
+		return file_pread_all(ff->fd, buf, n, off);
+	memcpy(buf, ff->value + off, n);
+	return (long)n;
+}
+
+/* The file's content against the field's rules and its extension. */
+static int
+check_file_content(const struct field *f, const struct form_field *ff,
+    struct fval *fv)
+{
+	struct sniff_result r;
+	const char *ext;
+	size_t el;
+	int ek;
+
+	ext = sniff_name_ext(fv->value, &el);
+	ek = ext ? sniff_ext_kind(ext, el) : -1;
+	if (ek < 0 || !(f->accept & (1u << ek))) {
+		fv->error = "file_type";
+		return 0;
+	}
+	if (sniff_file(field_read, (void *)ff, file_size(ff), &r) == -1)
+		return -1;
+	if (r.kind < 0) {
+		fv->error = strcmp(r.why, "macro") == 0 ? "file_macro" :
+		    "file_type";
+		return 0;
+	}
+	if (!sniff_agrees(r.kind, ek)) {
+		fv->error = "file_mismatch";
+		return 0;
+	}
+	if (crypto_sha256_read(field_read, (void *)ff, file_size(ff),
+	    fv->digest) == -1)
+		return -1;
+	fv->has_file = 1;
+	fv->data = ff->has_fd ? NULL : ff->value;
+	fv->fd = ff->has_fd ? ff->fd : -1;
+	fv->size = file_size(ff);
+	fv->ctype = sniff_content_type((enum sniff_kind)ek, r.utf8);
+	return 0;
+}
+
+/* type: file (doc/design.md "Attachments"): one file part, not empty
+ * when required, within max, of an accepted type by name and content.
+ * Its value is the file's label. */
+static int
+check_file(const struct field *f, const struct form *in, struct fval *fv)
+{
+	const struct form_field *ff = NULL;
+	char name[4 * LIM_ATTACH_NAME_CHARS + 1];
+	size_t j, count = 0, n;
+
+	fv->fd = -1;
+	for (j = 0; j < in->n; j++)
+		if (in->fields[j].is_file && is_named(&in->fields[j], f->name)) {
+			ff = ff ? ff : &in->fields[j];
+			count++;
+		}
+	n = ff && ff->filename ? sniff_clean_name(ff->filename,
+	    strlen(ff->filename), name, sizeof name) : 0;
+	if (n == 0)
+		n = (size_t)snprintf(name, sizeof name, "file");
+	if (set_value(fv, ff && file_size(ff) ? name : "", ff && file_size(ff) ?
+	    n : 0) == -1)
+		return -1;
+	if (count > 1)
+		fv->error = "file_multiple";
+	else if (ff == NULL || file_size(ff) == 0)
+		fv->error = !f->required ? NULL : ff ? "file_empty" :
+		    "required";
+	else if (file_size(ff) > f->file_max)
+		fv->error = "file_too_large";
+	else
+		return check_file_content(f, ff, fv);
+	return 0;
+}
+
 int
 validate_form(const struct site *s, const struct form *in, struct fvals *out)
 {
@@ -545,6 +645,11 @@ validate_form(const struct site *s, const struct form *in, struct fvals *out)
 					first = &in->fields[j];
 				count++;
 			}
+		if (f->type == FT_FILE) {
+			if (check_file(f, in, fv) == -1)
+				goto nomem;
+			continue;
+		}
 		if (first && (fv->raw = fp_strndup(first->value,
 		    first->value_len)) == NULL)
 			goto nomem;
@@ -646,6 +751,18 @@ static const struct msg messages[] = {
 	  "{label} must be one line without control characters." },
 	{ "file_not_allowed", "{label}にファイルは添付できません。",
 	  "{label}: files cannot be attached." },
+	{ "file_type", "{label}：この種類のファイルは添付できません。",
+	  "{label}: this kind of file cannot be attached." },
+	{ "file_mismatch", "{label}：ファイルの中身が拡張子と一致しません。",
+	  "{label}: the file's content does not match its extension." },
+	{ "file_macro", "{label}：マクロを含むファイルは添付できません。",
+	  "{label}: files with macros cannot be attached." },
+	{ "file_too_large", "{label}：ファイルが大きすぎます（{size}まで）。",
+	  "{label}: the file is too large (at most {size})." },
+	{ "file_empty", "{label}：ファイルが空です。",
+	  "{label}: the file is empty." },
+	{ "file_multiple", "{label}にはファイルを1つだけ添付してください。",
+	  "{label}: attach only one file." },
 	{ "too_many_links", "{label}に含めるURLの数を減らしてください。",
 	  "Please include fewer links in {label}." },
 	{ "no_japanese", "{label}は日本語で入力してください。",
@@ -669,6 +786,13 @@ subst(char *buf, size_t len, const char *tmpl, const char *label, double n)
 		} else if (strncmp(p, "{n}", 3) == 0) {
 			buf_printf(&b, "%g", n);
 			p += 2;
+		} else if (strncmp(p, "{size}", 6) == 0) {
+			/* k = 1024 bytes, M = 1024 k, as in the config */
+			if (n >= 1048576)
+				buf_printf(&b, "%.1fMB", n / 1048576);
+			else
+				buf_printf(&b, "%.0fkB", n / 1024);
+			p += 5;
 		} else
 			buf_addc(&b, *p);
 	}
@@ -698,6 +822,8 @@ validate_message(const char *code, enum lang lang, const struct field *f,
 	}
 	if (strcmp(code, "too_long") == 0 || strcmp(code, "too_large") == 0)
 		bound = f->max;
+	else if (strcmp(code, "file_too_large") == 0)
+		bound = (double)f->file_max;
 	else if (strcmp(code, "too_short") == 0 ||
 	    strcmp(code, "too_small") == 0)
 		bound = f->min;

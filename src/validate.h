@@ -4,7 +4,9 @@
  * normalises (full-width ASCII and
  * Japanese dashes in email/tel/number, CRLF in multiline, IDN domains to
  * A-labels), and records one error code per field.  Unknown posted fields
- * are ignored.  Pure apart from libidn2; thread-safe.
+ * are ignored.  File fields are sniffed (sniff.h) and hashed, reading the
+ * form's file fds with pread; otherwise pure apart from libidn2;
+ * thread-safe.
  */
 #ifndef FORMPOST_VALIDATE_H
 #define FORMPOST_VALIDATE_H
@@ -23,6 +25,15 @@ struct fval {
 	size_t nchoices;
 	char *raw;            /* as posted (for re-rendering the form), or NULL */
 	const char *error;    /* error code (static string) or NULL */
+	/* type: file, an accepted file (value is its label, the cleaned
+	 * file name): its content in memory (data, borrowed from the form)
+	 * or in fd (borrowed), its size, sniffed Content-Type and digest */
+	int has_file;
+	const char *data;
+	int fd;
+	unsigned long long size;
+	const char *ctype;
+	unsigned char digest[32];
 };
 
 /* Values aligned with site->fields. */
@@ -34,7 +45,7 @@ struct fvals {
 };
 
 /* Validates in against s.  Returns 0 (out filled; out->nerrors may be >0),
- * or -1 on allocation failure.  Caller frees out with fvals_free. */
+ * or -1 on allocation failure or a file that could not be read.  Caller frees out with fvals_free. */
 int validate_form(const struct site *s, const struct form *in,
     struct fvals *out);
 void fvals_free(struct fvals *v);

@@ -113,7 +113,9 @@ class Demo:
 
         print(f"* nginx on 127.0.0.1:{a.http_port}", flush=True)
         self.nginx = harness.Nginx(a.run_dir, name="nginx")
-        self.nginx.start(f"unix:{sock}", root=a.www.resolve(), port=a.http_port)
+        # the jobs form takes attachments up to its max_body (8M)
+        self.nginx.start(f"unix:{sock}", root=a.www.resolve(), port=a.http_port,
+                         extra_server="client_max_body_size 10m;")
 
     # -- run --------------------------------------------------------------
     def banner(self):

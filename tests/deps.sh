@@ -4,7 +4,7 @@
 # command to run.
 PKGS="build-essential clang libclang-rt-14-dev pkg-config
 libfcgi-dev libcurl4-openssl-dev libssl-dev libyaml-dev libidn2-dev
-libcmocka-dev nginx-light apache2 spawn-fcgi openssl ca-certificates
+libcmocka-dev zlib1g-dev nginx-light apache2 spawn-fcgi openssl ca-certificates
 chromium chromium-driver python3-selenium fonts-ipafont-gothic
 python3 python3-aiosmtpd python3-pytest python3-requests strace wrk
 spamassassin

@@ -6,7 +6,7 @@ Run as a subprocess:
     smtpd.py --host 127.0.0.1 --port N --maildir DIR
              [--tls none|starttls|implicit --cert F --key F]
              [--auth-file F] [--auth-mechanisms LOGIN,PLAIN] [--smtputf8]
-             [--no-require-starttls]
+             [--no-require-starttls] [--size BYTES]
 
 It prints "READY <port>" on stdout once it listens (--port 0 picks a free
 port: read it from that line), and exits 0 on SIGTERM/SIGINT.
@@ -414,6 +414,7 @@ async def main_async(args):
             auth_exclude_mechanism=[m for m in ("LOGIN", "PLAIN")
                                     if m not in args.auth_mechanisms],
             timeout=args.timeout,
+            data_size_limit=args.size,
         )
         if args.tls == "starttls":
             kw.update(tls_context=ctx, auth_require_tls=True)
@@ -463,6 +464,8 @@ def main():
                    action="store_false")
     p.add_argument("--timeout", type=float, default=300,
                    help="idle seconds before the server hangs up")
+    p.add_argument("--size", type=int, default=33554432,
+                   help="EHLO SIZE: larger MAIL SIZE= or data get 552")
     args = p.parse_args()
     if args.tls != "none" and not (args.cert and args.key):
         p.error("--tls starttls|implicit needs --cert and --key")

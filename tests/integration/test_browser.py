@@ -13,8 +13,10 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from selenium import webdriver
@@ -110,7 +112,9 @@ def wait_mail(maildir, marker):
         for eml in sorted(maildir.glob("*.eml")):
             msg = email.message_from_bytes(eml.read_bytes(),
                                            policy=email.policy.default)
-            if msg["Auto-Submitted"] is None and marker in msg.get_content():
+            # the text part (the whole message, unless it has attachments)
+            if (msg["Auto-Submitted"] is None and
+                    marker in msg.get_body(("plain",)).get_content()):
                 found.append(msg)
         return found
     harness.wait_for(look, WAIT, f"a mail holding {marker}", interval=0.2)
@@ -165,6 +169,33 @@ def test_ja_post_form_reaches_the_mailbox(demo, browser):
     assert msg["From"] == "formpost demo <noreply@demo.example>"
     assert msg["Reply-To"] == "山田 花子 <hanako@example.jp>"
     assert "03-1234-5678" in msg.get_content() and "二行目" in msg.get_content()
+
+
+def test_jobs_form_uploads_a_file(demo, browser):
+    """The demo's 応募フォーム: a file chosen in the browser arrives as an
+    attachment, byte for byte, with its Japanese name."""
+    base, maildir = demo
+    src = REPO / "tests" / "fixtures" / "attach" / "ok.pdf"
+    tmp = Path(tempfile.mkdtemp())
+    cv = tmp / "履歴書_山田.pdf"
+    cv.write_bytes(src.read_bytes())
+    browser.get(base + "/")
+    browser.find_element(By.CSS_SELECTOR, "a[href='/jobs.html']").click()
+    wait(browser, EC.presence_of_element_located((By.NAME, "resume")))
+    marker = uuid.uuid4().hex[:12]
+    fill(browser, {"name": "山田 花子", "email": "hanako@example.jp",
+                   "position": "エンジニア", "message": f"よろしくお願いします {marker}"})
+    browser.find_element(By.NAME, "resume").send_keys(str(cv))
+    shot(browser, "jobs-filled")
+    submit(browser)
+    wait(browser, EC.text_to_be_present_in_element((By.TAG_NAME, "body"), "受付番号"))
+    msg = wait_mail(maildir, marker)
+    parts = list(msg.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain",
+                                                     "application/pdf"]
+    assert parts[1].get_filename() == "履歴書_山田.pdf"
+    assert parts[1].get_content() == src.read_bytes()
+    shutil.rmtree(tmp)
 
 
 def test_ja_post_form_missing_field_gets_the_error_page(demo, browser):

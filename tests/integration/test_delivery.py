@@ -346,9 +346,11 @@ def test_torn_file_goes_to_corrupt_and_the_rest_is_delivered(
 
 def test_strace_audit_commit_order(formpost_factory, nginx_factory, formpost_config,
                                    smtpd, tmp_path):
-    """For every request: write(tmp/ID) → fsync(tmp/ID) → rename(tmp/ID,
+    """For every request: write(FILE) → fsync(FILE) → rename(FILE,
     queue/ID) → fsync(queue/) → the answer's write on the FastCGI socket,
-    in that order; 8 requests at once.  All in the thread that handled it
+    in that order; 8 requests at once.  FILE is tmp/ID, created O_EXCL, or
+    a free/ file a delivery left (delivery starts while later posts
+    arrive).  All in the thread that handled it
     but fsync(queue/), which is group-committed (doc/design.md
     "Performance"): one that some thread starts after the rename returned
     and that returns before the answer."""
@@ -356,6 +358,10 @@ def test_strace_audit_commit_order(formpost_factory, nginx_factory, formpost_con
     import subprocess
     from concurrent.futures import ThreadPoolExecutor
     fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
+    post(ng, 2)                     # two delivered files wait in free/
+    smtpd.wait(2)
+    wait_queue_empty(formpost_config)
+    wait_for(lambda: len(spool(formpost_config, "free")) == 2, 5, "free/")
     out = tmp_path / "strace"
     out.mkdir()
     tracer = subprocess.Popen(
@@ -368,7 +374,7 @@ def test_strace_audit_commit_order(formpost_factory, nginx_factory, formpost_con
         wait_for(lambda: len(list(out.iterdir())) >= ntask, 10, "strace attached")
         with ThreadPoolExecutor(8) as pool:
             ids = list(pool.map(lambda i: post(ng, 1, tag=f"s{i}")[0], range(8)))
-        smtpd.wait(8)
+        smtpd.wait(10)
     finally:
         tracer.send_signal(signal.SIGINT)
         tracer.wait(10)
@@ -388,9 +394,19 @@ def test_strace_audit_commit_order(formpost_factory, nginx_factory, formpost_con
     dir_syncs = [(at, end) for t in threads for at, end, l in t
                  if l.startswith("fsync(") and f"<{spool_dir}/queue>" in l
                  and l.endswith("= 0")]
+    queue_dst = re.compile(r'^rename\w*\(.*?"([^"]+)".*"' + re.escape(spool_dir) +
+                           r'/queue/([^"]+)"')
+
+    def commits(lines, mid):
+        """The files renamed to queue/MID as a new message (a sender's
+        update renames tmp/MID.SUFFIX there too)."""
+        return {m.group(1) for l in lines if (m := queue_dst.match(l))
+                and m.group(2) == mid and l.endswith("= 0") and
+                (m.group(1) == f"{spool_dir}/tmp/{mid}" or
+                 m.group(1).startswith(f"{spool_dir}/free/"))}
+    reused = 0
     for mid in ids:
-        [calls] = [t for t in threads if any(f'{spool_dir}/tmp/{mid}"' in l
-                                             for _, _, l in t)]
+        [calls] = [t for t in threads if commits([l for _, _, l in t], mid)]
         lines = [l for _, _, l in calls]
 
         def first(after, pred, what):
@@ -399,9 +415,11 @@ def test_strace_audit_commit_order(formpost_factory, nginx_factory, formpost_con
                     return i
             raise AssertionError(f"{mid}: no {what} after line {after}:\n" +
                                  "\n".join(lines))
-        tmp, queue = f"{spool_dir}/tmp/{mid}", f"{spool_dir}/queue/{mid}"
+        queue = f"{spool_dir}/queue/{mid}"
+        [tmp] = commits(lines, mid)
+        new = tmp.startswith(f"{spool_dir}/tmp/")
         i_open = first(-1, lambda l: l.startswith("openat(") and f'"{tmp}"' in l
-                       and "O_EXCL" in l, "openat O_EXCL")
+                       and ("O_EXCL" in l) == new, "openat")
         i_write = first(i_open, lambda l: l.startswith("write(") and f"<{tmp}>" in l, "write")
         i_fsync = first(i_write, lambda l: l.startswith("fsync(") and f"<{tmp}>" in l
                         and l.endswith("= 0"), "fsync(file)")
@@ -414,6 +432,8 @@ def test_strace_audit_commit_order(formpost_factory, nginx_factory, formpost_con
         renamed, answered = calls[i_rename][1], calls[i_answer][0]
         assert any(renamed <= at and end <= answered for at, end in dir_syncs), \
             f"{mid}: no fsync(queue/) between its rename and its answer"
+        reused += not new
+    assert reused >= 2              # both paths were audited
 
 
 def test_connections_per_profile_deliver_in_parallel_to_a_slow_server(

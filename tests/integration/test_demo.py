@@ -34,7 +34,10 @@ def test_demo_config_matches_the_brief():
     assert profile["url"] == "smtp://127.0.0.1:2525"
     assert profile["starttls"] is False          # plain `off` (YAML 1.1 reading)
     assert "username" not in profile and "password_file" not in profile
-    assert list(cfg["sites"]) == ["demo", "demo-en", "demo-review"]
+    assert list(cfg["sites"]) == ["demo", "demo-en", "jobs", "demo-review"]
+    jobs = cfg["sites"]["jobs"]
+    files = [f for f in jobs["fields"].values() if f.get("type") == "file"]
+    assert files and all(f["accept"] and f["max"] for f in files)
     assert cfg["sites"]["demo-review"]["confirm"] is True
     site = cfg["sites"]["demo"]
     assert site["lang"] == "ja"
@@ -99,8 +102,9 @@ def test_demo_pages_are_what_formpost_form_prints():
 def test_demo_index_lists_both_languages_and_both_kinds():
     p = LinkParser()
     p.feed((WWW / "index.html").read_text(encoding="utf-8"))
-    assert p.links == ["/ja.html", "/ja-fetch.html", "/ja-review.html",
-                       "/ja-review-fetch.html", "/en.html", "/en-fetch.html"]
+    assert p.links == ["/ja.html", "/ja-fetch.html", "/jobs.html",
+                       "/ja-review.html", "/ja-review-fetch.html", "/en.html",
+                       "/en-fetch.html"]
     assert all((WWW / link.lstrip("/")).is_file() for link in p.links)
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes the demo's form pages (conf/demo/www/{ja,ja-fetch,ja-review,
+"""Writes the demo's form pages (conf/demo/www/{ja,ja-fetch,jobs,ja-review,
 ja-review-fetch,en,en-fetch}.html)
 from `formpost form`, so the demo shows exactly what the command prints.
 
@@ -24,6 +24,8 @@ PAGES = {
                 "ふつうの POST フォームです。送信すると formpost の受付ページが表示されます。"),
     "ja-fetch.html": ("demo", "ja", True, "お問い合わせ（fetch 版）",
                       "fetch() で送信します。ページを移動せずに、エラーは各項目の下に、受付番号はこの場所に表示されます。"),
+    "jobs.html": ("jobs", "ja", False, "応募フォーム",
+                  "履歴書（PDF・Word）と写真を添付できます。ファイルは中身で種類を確かめ、メールに添付されます。"),
     "ja-review.html": ("demo-review", "ja", False, "ご相談（確認画面つき）",
                        "送信すると、まず formpost の確認画面に入力内容が表示されます。「送信する」で送られ、「修正する」で戻って直せます。"),
     "ja-review-fetch.html": ("demo-review", "ja", True, "ご相談（確認画面つき・fetch 版）",

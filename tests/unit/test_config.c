@@ -9,6 +9,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "sniff.h"
 
 #define BASE_SMTP \
 	"smtp:\n" \
@@ -25,6 +26,15 @@
 	"    fields:\n" \
 	"      name: { label: お名前, required: true, max: 100 }\n" \
 	"      email: { label: メール, type: email, reply_to: true }\n"
+
+/* BASE_SITE without its fields, for file fields (on line 12) */
+#define FILE_SITE \
+	"sites:\n" \
+	"  example:\n" \
+	"    origins: [https://www.example.com]\n" \
+	"    from: \"Example Web <noreply@example.com>\"\n" \
+	"    to: [info@example.com]\n" \
+	"    fields:\n"
 
 static struct config *
 parse(const char *yaml, char *err, size_t errlen)
@@ -181,6 +191,24 @@ static const struct bad bad_cases[] = {
 	{ "a: [\n", "t.yaml:2:1: " },
 	{ "workers: 2\n---\nworkers: 3\n", "t.yaml:2:1: only one YAML document" },
 	{ BASE_SMTP, "t.yaml:1:1: no sites: configured" },
+	/* attachments */
+	{ BASE_SMTP FILE_SITE "      cv: { type: file, accept: [pdf, exe] }\n",
+	  "t.yaml:12:39: accept: 'exe' is not in the accept table" },
+	{ BASE_SMTP FILE_SITE "      cv: { type: file }\n",
+	  "t.yaml:12:7: field cv: type: file needs accept" },
+	{ BASE_SMTP FILE_SITE "      cv: { type: file, accept: [pdf], max: 9M }\n",
+	  "t.yaml:12:7: field cv: max (9437184 bytes) is larger than the site's max_body" },
+	{ BASE_SMTP FILE_SITE "      cv: { type: file, accept: [pdf], max: lots }\n",
+	  "t.yaml:12:45: max must be a size" },
+	{ BASE_SMTP FILE_SITE "      cv: { type: file, accept: [pdf], pattern: x }\n",
+	  "t.yaml:12:49: pattern is not for type: file" },
+	{ BASE_SMTP FILE_SITE "      cv: { accept: [pdf] }\n",
+	  "t.yaml:12:21: accept is only for type: file" },
+	{ BASE_SMTP FILE_SITE "      cv: { type: file, accept: [pdf] }\n"
+	  "    confirm: true\n",
+	  "t.yaml:13:14: confirm: true cannot be used with type: file fields (site example)" },
+	{ BASE_SMTP BASE_SITE "    max_body: 33M\n",
+	  "t.yaml:14:15: max_body must be between 1024 and 33554432 bytes" },
 	/* operations */
 	{ BASE_SMTP BASE_SITE "metrics: { allow: [localhost] }\n", "t.yaml:14:20: allow: 'localhost' is not a numeric IP address" },
 	{ BASE_SMTP BASE_SITE "metrics: { allow: 127.0.0.1 }\n", "t.yaml:14:19: allow must be a list" },
@@ -197,6 +225,32 @@ static const struct bad bad_cases[] = {
 	{ BASE_SMTP BASE_SITE "log_ip: partial\n", "t.yaml:14:9: log_ip must be full | masked | none" },
 	{ BASE_SMTP BASE_SITE "log_level: verbose\n", "t.yaml:14:12: log_level must be debug | info | warn | error" },
 };
+
+/* A file field: accept as kinds, max as bytes (k/M), the site's own
+ * max_body; without max the field takes the site's max_body. */
+static void
+test_file_fields(void **state)
+{
+	char err[512];
+	struct config *c = parse(BASE_SMTP BASE_SITE
+	    "      cv: { type: file, accept: [pdf, JPG, jpeg], max: 5M }\n"
+	    "      any: { type: file, accept: [zip] }\n"
+	    "    max_body: 32M\n", err, sizeof err);
+	const struct field *f;
+
+	(void)state;
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(c->sites[0].max_body, 32 * 1024 * 1024);
+	assert_int_equal(c->sites[0].has_files, 1);
+	f = &c->sites[0].fields[2];
+	assert_int_equal(f->type, FT_FILE);
+	assert_int_equal(f->file_max, 5 * 1024 * 1024);
+	assert_int_equal(f->accept, (1u << SK_PDF) | (1u << SK_JPEG));
+	assert_int_equal(c->sites[0].fields[3].file_max, 32 * 1024 * 1024);
+	assert_int_equal(c->max_body, 64 * 1024);
+	config_free(c);
+}
 
 static void
 test_ops_keys(void **state)
@@ -489,6 +543,7 @@ main(void)
 		cmocka_unit_test(test_valid_base),
 		cmocka_unit_test(test_example_file),
 		cmocka_unit_test(test_bad_cases),
+		cmocka_unit_test(test_file_fields),
 		cmocka_unit_test(test_ops_keys),
 		cmocka_unit_test(test_password_credential),
 		cmocka_unit_test(test_utf16_bom),

@@ -34,7 +34,13 @@ static const char yaml[] =
     "    fields:\n"
     "      x: { label: \"</label><script>alert('x')</script>\" }\n"
     "      y: { label: \"a\\\" onfocus=\\\"alert(1)\", type: select,\n"
-    "           options: [\"\\\"><img src=x onerror=alert(1)>\", \"Tom & 'Jerry'\"] }\n";
+    "           options: [\"\\\"><img src=x onerror=alert(1)>\", \"Tom & 'Jerry'\"] }\n"
+    "  jobs:\n    origins: [https://a.example]\n"
+    "    from: a@a.example\n    to: [b@a.example]\n    lang: ja\n"
+    "    max_body: 8M\n"
+    "    fields:\n"
+    "      name: { label: 名前 }\n"
+    "      cv: { label: 履歴書, type: file, accept: [pdf, docx], max: 5M, required: true }\n";
 
 static int
 setup(void **state)
@@ -154,6 +160,21 @@ test_form_and_honeypot(void **state)
 	free(h);
 }
 
+/* A file field: an input with accept, and the form multipart. */
+static void
+test_file_field(void **state)
+{
+	char *h = gen("jobs", LANG_JA, 0, NULL);
+
+	(void)state;
+	assert_tag(h, "<form", "<form class=\"fp-form\" method=\"post\" "
+	    "action=\"/formpost/jobs\" accept-charset=\"UTF-8\" lang=\"ja\" "
+	    "enctype=\"multipart/form-data\">");
+	assert_tag(h, "name=\"cv\"", "<input type=\"file\" id=\"fp-jobs-cv\" "
+	    "name=\"cv\" accept=\".pdf,.docx\" required>");
+	free(h);
+}
+
 static void
 test_hostile_labels_and_options_are_escaped(void **state)
 {
@@ -244,6 +265,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_inputs_follow_the_rules),
 		cmocka_unit_test(test_form_and_honeypot),
+		cmocka_unit_test(test_file_field),
 		cmocka_unit_test(test_hostile_labels_and_options_are_escaped),
 		cmocka_unit_test(test_token_and_fetch),
 		cmocka_unit_test(test_bad_actions_are_refused),

@@ -38,7 +38,11 @@ static const struct row rows[] = {
 	{ PH_MAIL, SF_NONE, 530, "5.7.0", OUT_CONFIG },
 	{ PH_MAIL, SF_NONE, 553, "5.7.1", OUT_CONFIG },   /* sender not owned */
 	{ PH_MAIL, SF_NONE, 550, "5.1.8", OUT_CONFIG },   /* our sender refused */
-	{ PH_MAIL, SF_NONE, 552, "", OUT_CONFIG },
+	{ PH_MAIL, SF_NONE, 552, "", OUT_PERM },          /* SIZE= refused, RFC 1870 */
+	{ PH_MAIL, SF_NONE, 552, "5.3.4", OUT_PERM },
+	{ PH_MAIL, SF_NONE, 550, "5.3.4", OUT_PERM },
+	{ PH_DATA, SF_NONE, 552, "", OUT_PERM },
+	{ PH_MAIL, SF_NONE, 553, "5.1.8", OUT_CONFIG },
 	/* RCPT */
 	{ PH_RCPT, SF_NONE, 450, "4.2.0", OUT_TEMP },
 	{ PH_RCPT, SF_NONE, 451, "", OUT_TEMP },
