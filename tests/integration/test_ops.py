@@ -387,3 +387,39 @@ def test_hanging_webhook_never_delays_delivery(formpost_factory, nginx_factory,
         conn.close()
     finally:
         srv.close()
+
+
+def test_receipts_raise_no_alert_count_skips_and_show(formpost_factory, nginx_factory,
+                                                      formpost_config, smtpd, hook):
+    """A receipt refused for good is logged, never alerted; a receipt over
+    the limit counts in formpost_auto_reply_skipped_total; `queue show`
+    finds a receipt typed in lower case without hyphens."""
+    formpost_config["alerts"] = {"webhook": hook.url}
+    formpost_config["metrics"] = {"allow": ["127.0.0.1"]}
+    site = formpost_config["sites"]["example"]
+    site["auto_reply"] = {"limit": "1/1d"}
+    site["rate_limit"] = "100/1m"
+    smtpd.set_faults({"rcpt": {"typo@example.jp": "550 5.1.1 no such user"}})
+    fp = formpost_factory(formpost_config)
+    ng = nginx_factory(fp.target)
+    r = post_form(ng.url("/formpost/example"), dict(FIELDS, email="typo@example.jp"),
+                  accept="application/json")
+    a = r.json()["id"]
+    rid = f"{a}-R"
+    wait_for(lambda: os.path.exists(os.path.join(formpost_config["spool"], "failed",
+                                                 rid)), 15, "failed/ID-R")
+    r = post_form(ng.url("/formpost/example"),
+                  dict(FIELDS, email="typo@example.jp", message="二度目"),
+                  accept="application/json")
+    assert r.status_code == 200
+    fp.wait_log(r"auto_reply=skipped reason=limit")
+    time.sleep(1.5)
+    assert [e for e in hook.events() if e.get("id") == rid] == []
+    assert hook.events("permanent_failure") == []
+    fams, _ = scrape(ng)
+    assert sample(fams, "formpost_auto_reply_skipped",
+                  "formpost_auto_reply_skipped_total",
+                  site="example", reason="limit") == 1
+    p = q(fp, "show", a.replace("-", "").lower() + "-r")
+    assert p.returncode == 0, p.stdout
+    assert f"failed/{rid}" in p.stdout, p.stdout
