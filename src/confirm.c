@@ -91,41 +91,11 @@ confirm_make(const unsigned char key[CONFIRM_KEY_LEN], const char *site,
 	return 0;
 }
 
-static int
-b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
 /* blob[0..CONFIRM_LEN) into raw; 0, or -1 for a byte outside base64url. */
 static int
 decode(const char *blob, unsigned char raw[CONFIRM_RAW_LEN])
 {
-	size_t i, o = 0;
-	int a, b, c, d;
-
-	for (i = 0; i < CONFIRM_LEN; i += 4) {
-		a = b64val((unsigned char)blob[i]);
-		b = b64val((unsigned char)blob[i + 1]);
-		c = b64val((unsigned char)blob[i + 2]);
-		d = b64val((unsigned char)blob[i + 3]);
-		if (a < 0 || b < 0 || c < 0 || d < 0)
-			return -1;
-		raw[o++] = (unsigned char)(a << 2 | b >> 4);
-		raw[o++] = (unsigned char)((b & 15) << 4 | c >> 2);
-		raw[o++] = (unsigned char)((c & 3) << 6 | d);
-	}
-	return 0;
+	return crypto_b64url_decode(blob, CONFIRM_LEN, raw);
 }
 
 enum confirm_rc

@@ -22,6 +22,42 @@
 static const char b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+static int
+b64val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '-')
+		return 62;
+	if (c == '_')
+		return 63;
+	return -1;
+}
+
+int
+crypto_b64url_decode(const char *in, size_t n, unsigned char *out)
+{
+	size_t i, o = 0;
+	int a, b, c, d;
+
+	for (i = 0; i + 4 <= n; i += 4) {
+		a = b64val((unsigned char)in[i]);
+		b = b64val((unsigned char)in[i + 1]);
+		c = b64val((unsigned char)in[i + 2]);
+		d = b64val((unsigned char)in[i + 3]);
+		if (a < 0 || b < 0 || c < 0 || d < 0)
+			return -1;
+		out[o++] = (unsigned char)(a << 2 | b >> 4);
+		out[o++] = (unsigned char)((b & 15) << 4 | c >> 2);
+		out[o++] = (unsigned char)((c & 3) << 6 | d);
+	}
+	return n % 4 == 0 ? 0 : -1;
+}
+
 void
 crypto_b64url(const unsigned char *in, size_t n, char *out)
 {

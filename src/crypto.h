@@ -13,6 +13,11 @@
  * (room for 4n/3 + 1); NUL-terminated.  Pure. */
 void crypto_b64url(const unsigned char *in, size_t n, char *out);
 
+/* The inverse: in[0..n), n a multiple of 4 (no padding), into out (room
+ * for 3n/4).  0, or -1 at the first byte outside the base64url alphabet
+ * (RFC 4648 §5; out is then partly written).  Pure. */
+int crypto_b64url_decode(const char *in, size_t n, unsigned char *out);
+
 /* SHA-256 of data[0..n) into out.  Returns 0 or -1. */
 int crypto_sha256(const void *data, size_t n, unsigned char out[SHA256_LEN]);
 

@@ -59,22 +59,6 @@ token_issue(const unsigned char key[TOKEN_KEY_LEN], const char *site,
 	return token_make(key, site, now_ms, nonce, out);
 }
 
-static int
-b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
 enum token_rc
 token_verify(const unsigned char key[TOKEN_KEY_LEN], const char *site,
     const char *tok, size_t len, uint64_t now_ms, unsigned min_age_s,
@@ -82,22 +66,12 @@ token_verify(const unsigned char key[TOKEN_KEY_LEN], const char *site,
 {
 	unsigned char raw[TOKEN_RAW_LEN], mac[SHA256_LEN];
 	uint64_t issued = 0;
-	size_t i, o = 0;
-	int a, b, c, d;
+	size_t i;
 
 	if (len != TOKEN_LEN)
 		return TOKEN_INVALID;
-	for (i = 0; i < TOKEN_LEN; i += 4) {
-		a = b64val((unsigned char)tok[i]);
-		b = b64val((unsigned char)tok[i + 1]);
-		c = b64val((unsigned char)tok[i + 2]);
-		d = b64val((unsigned char)tok[i + 3]);
-		if (a < 0 || b < 0 || c < 0 || d < 0)
-			return TOKEN_INVALID;
-		raw[o++] = (unsigned char)(a << 2 | b >> 4);
-		raw[o++] = (unsigned char)((b & 15) << 4 | c >> 2);
-		raw[o++] = (unsigned char)((c & 3) << 6 | d);
-	}
+	if (crypto_b64url_decode(tok, TOKEN_LEN, raw) == -1)
+		return TOKEN_INVALID;
 	if (raw[0] != TOKEN_VERSION)
 		return TOKEN_INVALID;
 	for (i = 0; i < 8; i++)
