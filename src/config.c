@@ -753,7 +753,7 @@ parse_top(struct ld *ld, const struct ynode *root)
 	    "log_ip", "log_level", NULL };
 	static const char *const lkeys[] = { "max_body", "max_fields",
 	    "max_field_name", "spool_max_messages", "spool_min_free",
-	    "read_timeout", NULL };
+	    "spool_max_held", "spool_max_held_bytes", "read_timeout", NULL };
 	static const char *const dkeys[] = { "first_retry", "max_retry",
 	    "max_age", NULL };
 	struct config *c = ld->c;
@@ -795,8 +795,15 @@ parse_top(struct ld *ld, const struct ynode *root)
 		    &v) == -1)
 			return -1;
 		c->spool_max_messages = (size_t)v;
+		v = c->spool_max_held;
+		if (get_uint(ld, n, "spool_max_held", 1, MAX_SPOOL_MAX_HELD,
+		    &v) == -1)
+			return -1;
+		c->spool_max_held = (size_t)v;
 		if (get_size(ld, n, "spool_min_free", 0, ULLONG_MAX,
 		    &c->spool_min_free) == -1 ||
+		    get_size(ld, n, "spool_max_held_bytes", 1, ULLONG_MAX,
+		    &c->spool_max_held_bytes) == -1 ||
 		    get_duration(ld, n, "read_timeout", MIN_READ_TIMEOUT,
 		    MAX_READ_TIMEOUT, &c->read_timeout) == -1)
 			return -1;
@@ -1456,16 +1463,6 @@ parse_site_body(struct ld *ld, const struct ynode *n, struct site *s)
 			return -1;
 		}
 	}
-	/* The review step carries values in its page, never an upload
-	 * (doc/design.md "The review step"): a file posted to the first step
-	 * would be gone by the second.  Refuse rather than lose it. */
-	if (s->confirm && s->has_files) {
-		NERR(ld, map_get(n, "confirm"), "confirm: true cannot be used "
-		    "with type: file fields (site %s): the review step does not "
-		    "keep uploads, so the file would be lost; remove confirm "
-		    "or the file fields", s->name);
-		return -1;
-	}
 	return 0;
 }
 
@@ -2027,6 +2024,8 @@ config_parse(const char *name, const char *dir, const char *data, size_t len,
 	c->max_field_name = DEF_MAX_FIELD_NAME;
 	c->spool_max_messages = DEF_SPOOL_MAX_MESSAGES;
 	c->spool_min_free = DEF_SPOOL_MIN_FREE;
+	c->spool_max_held = DEF_SPOOL_MAX_HELD;
+	c->spool_max_held_bytes = DEF_SPOOL_MAX_HELD_BYTES;
 	c->first_retry = DEF_FIRST_RETRY;
 	c->max_retry = DEF_MAX_RETRY;
 	c->max_age = DEF_MAX_AGE;
@@ -2292,6 +2291,18 @@ config_load_secrets(struct config *c, char *err, size_t errlen)
 		p->password = s;
 	}
 	return 0;
+}
+
+unsigned
+config_hold_max_age(const struct config *c)
+{
+	unsigned m = 0;
+	size_t i;
+
+	for (i = 0; i < c->nsites; i++)
+		if (c->sites[i].token_max_age > m)
+			m = c->sites[i].token_max_age;
+	return m ? m : DEF_TOKEN_MAX_AGE;
 }
 
 const struct site *

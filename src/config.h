@@ -134,6 +134,8 @@ struct config {
 	size_t max_body, max_fields, max_field_name;
 	size_t spool_max_messages;
 	unsigned long long spool_min_free;
+	size_t spool_max_held;             /* files in hold/ (the review step) */
+	unsigned long long spool_max_held_bytes;
 	unsigned read_timeout; /* seconds: params and body of one request */
 	unsigned first_retry, max_retry, max_age; /* seconds */
 	struct smtp_profile *profiles;
@@ -184,6 +186,11 @@ int config_load_secrets(struct config *c, char *err, size_t errlen);
 void config_free(struct config *c);
 
 const struct site *config_site(const struct config *c, const char *name);
+
+/* How long hold/ keeps an upload between the review step's posts: the
+ * largest token.max_age of c's sites (doc/design.md "The review step"),
+ * in seconds. */
+unsigned config_hold_max_age(const struct config *c);
 
 /* Strict parsers shared with tests: "64k" "2M" "1024" → bytes; "30s" "10m"
  * "1h" "5d" "45" → seconds.  Return 0 or -1. */

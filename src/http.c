@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "confirm.h"
 #include "addr.h"
@@ -23,6 +24,7 @@
 #include "dedup.h"
 #include "file.h"
 #include "form.h"
+#include "hold.h"
 #include "json.h"
 #include "limits.h"
 #include "log.h"
@@ -645,6 +647,13 @@ json_review(struct buf *b, const struct site *s, const struct fvals *v,
 		json_buf_string(b, s->fields[i].label);
 		buf_adds(b, ",\"value\":");
 		json_buf_string(b, i < v->n ? v->v[i].value : "");
+		/* A held file: its size, and the reference to post back as
+		 * the field's value. */
+		if (i < v->n && v->v[i].hold && v->v[i].has_file) {
+			buf_printf(b, ",\"size\":%llu,\"hold\":",
+			    v->v[i].size);
+			json_buf_string(b, v->v[i].hold);
+		}
 		buf_adds(b, "}");
 	}
 	buf_adds(b, "]}");
@@ -756,6 +765,7 @@ enum verdict {
 	V_MALFORMED,
 	V_NOMEM,
 	V_UPLOAD_FAILED,      /* an upload's file could not be written */
+	V_HOLD_FULL,          /* hold/ is at its caps: no upload is held */
 	V_RANDOM_FAILED,
 	V_HONEYPOT,
 	V_TOKEN,              /* reason from the token check */
@@ -807,6 +817,8 @@ verdict_answer(enum verdict v)
 	case V_NOMEM:           return (struct answer){ A_ERROR, 503, "nomem" };
 	case V_UPLOAD_FAILED:   return (struct answer){ A_ERROR, 503,
 	                            "upload_failed" };
+	case V_HOLD_FULL:       return (struct answer){ A_ERROR, 503,
+	                            "hold_full" };
 	case V_RANDOM_FAILED:   return (struct answer){ A_ERROR, 503,
 	                            "random_failed" };
 	case V_HONEYPOT:        return (struct answer){ A_QUIET, 0,
@@ -859,6 +871,12 @@ struct post {
 	int nclaim;                  /* 0: holds its token nonce's claim */
 	enum review { R_NONE, R_FIRST, R_BACK, R_SEND } review;
 	char confirm[CONFIRM_LEN + 1]; /* the review page's _confirm */
+	/* review sites with file fields, per field: what a posted
+	 * reference says, as validate takes it, and the held file once
+	 * opened (or -1) */
+	struct hold_file *held;
+	struct fheld *fh;
+	int *hold_fd;
 	int step_page;               /* answered with a review or edit page */
 	/* store */
 	struct mail m;
@@ -1146,42 +1164,164 @@ judge_token(struct post *p)
 	return V_NEXT;
 }
 
+/* Field i's reference, when it posts one and no file (an upload wins):
+ * checked whole before anything is opened.  0, or -1 on 送信する when it
+ * is bad or expired. */
+static int
+hold_field(struct post *p, size_t i)
+{
+	const char *name = p->s->fields[i].name;
+	const struct form_field *ff = NULL, *x;
+	enum hold_rc rc = HOLD_INVALID;
+	struct fheld *h = &p->fh[i];
+	size_t j, n = strlen(name);
+
+	for (j = 0; j < p->form.n; j++) {
+		x = &p->form.fields[j];
+		if (x->name_len != n || memcmp(x->name, name, n) != 0)
+			continue;
+		if (x->is_file)
+			return 0;
+		ff = ff ? ff : x;
+	}
+	if (ff == NULL || ff->value_len == 0)
+		return 0;
+	if (p->ctx->token_key)
+		rc = hold_ref_parse(p->ctx->token_key, p->s->name, ff->value,
+		    ff->value_len, wall_ms(p->ctx), p->s->token_max_age,
+		    &p->held[i]);
+	if (rc == HOLD_OK) {
+		h->ref = ff->value;
+		h->ref_len = ff->value_len;
+		h->label = p->held[i].label;
+		h->size = p->held[i].size;
+		h->ctype = p->held[i].ctype;
+		h->digest = p->held[i].digest;
+		return 0;
+	}
+	if (p->review != R_SEND)
+		return 0;     /* the field holds nothing */
+	p->reason = hold_reason(rc);
+	return -1;
+}
+
+/* The files a review site's fields hold between its posts (doc/design.md
+ * "The review step"): a field without a file part may post the reference
+ * of one this server held.  On 送信する a bad or expired reference ends
+ * the post like a bad _confirm. */
+static enum verdict
+judge_holds(struct post *p)
+{
+	const struct site *s = p->s;
+	size_t i;
+
+	if (!s->confirm || !s->has_files)
+		return V_NEXT;
+	p->held = calloc(s->nfields + 1, sizeof *p->held);
+	p->fh = calloc(s->nfields + 1, sizeof *p->fh);
+	p->hold_fd = calloc(s->nfields + 1, sizeof *p->hold_fd);
+	if (p->held == NULL || p->fh == NULL || p->hold_fd == NULL)
+		return V_NOMEM;
+	for (i = 0; i < s->nfields; i++)
+		p->hold_fd[i] = -1;
+	for (i = 0; i < s->nfields; i++)
+		if (s->fields[i].type == FT_FILE && hold_field(p, i) == -1)
+			return V_CONFIRM;
+	return V_NEXT;
+}
+
 static enum verdict
 judge_validate(struct post *p)
 {
-	if (validate_form(p->s, &p->form, &p->v) == -1)
+	if (validate_form_held(p->s, &p->form, p->fh, &p->v) == -1)
 		return V_NOMEM;
 	return p->v.nerrors ? V_INVALID : V_NEXT;
 }
 
 /* The site's fields as confirm signs them: names and normalised values
- * in config order.  Caller frees; NULL on OOM. */
+ * in config order; a file field's value is its held file's reference
+ * (which binds name, size, type, label and digest), and an upload not
+ * held yet a byte no reference equals.  Caller frees; NULL on OOM. */
 static struct confirm_item *
 confirm_items(const struct post *p)
 {
 	struct confirm_item *it = calloc(p->s->nfields + 1, sizeof *it);
+	const struct fval *fv;
 	size_t i;
 
 	for (i = 0; it && i < p->s->nfields; i++) {
+		fv = i < p->v.n ? &p->v.v[i] : NULL;
 		it[i].name = p->s->fields[i].name;
-		it[i].value = i < p->v.n ? p->v.v[i].value : "";
-		it[i].len = i < p->v.n ? p->v.v[i].len : 0;
+		it[i].value = fv ? fv->value : "";
+		if (fv && p->s->fields[i].type == FT_FILE)
+			it[i].value = fv->hold ? fv->hold : fv->has_file ?
+			    "\001" : "";
+		it[i].len = strlen(it[i].value);
 	}
 	return it;
 }
 
-/* A review page's _confirm for the values, bound to the token's nonce
- * when the post had one (one token, one message), else a fresh one. */
+/* Field i's upload into hold/ under a fresh name, and its reference in
+ * fv->hold. */
 static enum verdict
-review_issue(struct post *p, const struct confirm_item *it)
+hold_upload(struct post *p, struct fval *fv)
 {
+	const struct http_ctx *ctx = p->ctx;
+	struct hold_file h;
+	int rc;
+
+	memset(&h, 0, sizeof h);
+	if (ctx->hold_put == NULL || ctx->token_key == NULL || fv->fd < 0 ||
+	    strlen(fv->value) > HOLD_LABEL_MAX)
+		return V_UPLOAD_FAILED;
+	if (hold_new_name(h.name) == -1)
+		return V_RANDOM_FAILED;
+	h.issued_ms = wall_ms(ctx);
+	h.size = fv->size;
+	h.ctype = fv->ctype;
+	memcpy(h.digest, fv->digest, sizeof h.digest);
+	memcpy(h.label, fv->value, strlen(fv->value) + 1);
+	if ((fv->hold = malloc(HOLD_REF_MAX + 1)) == NULL)
+		return V_NOMEM;
+	if (hold_ref_make(ctx->token_key, p->s->name, &h, fv->hold,
+	    HOLD_REF_MAX + 1) == -1) {
+		free(fv->hold);
+		fv->hold = NULL;
+		return V_NOMEM;
+	}
+	if ((rc = ctx->hold_put(ctx->hold_arg, fv->fd, fv->size, h.name))
+	    != 0) {
+		free(fv->hold);
+		fv->hold = NULL;
+		return rc == -2 ? V_HOLD_FULL : V_UPLOAD_FAILED;
+	}
+	return V_NEXT;
+}
+
+/* A review page's _confirm for the values, bound to the token's nonce
+ * when the post had one (one token, one message), else a fresh one.
+ * Uploads are held first, so it signs their references. */
+static enum verdict
+review_issue(struct post *p)
+{
+	struct confirm_item *it;
+	enum verdict v = V_NEXT;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < p->v.n && v == V_NEXT; i++)
+		if (p->v.v[i].has_file && p->v.v[i].hold == NULL)
+			v = hold_upload(p, &p->v.v[i]);
+	if (v != V_NEXT)
+		return v;
 	if (!p->have_nonce && crypto_random(p->nonce, sizeof p->nonce) == -1)
 		return V_RANDOM_FAILED;
-	if (p->ctx->token_key == NULL || confirm_make(p->ctx->token_key,
-	    p->s->name, it, p->s->nfields, wall_ms(p->ctx), p->nonce,
-	    p->confirm) == -1)
+	if (p->ctx->token_key == NULL || (it = confirm_items(p)) == NULL)
 		return V_NOMEM;
-	return V_REVIEW;
+	rc = confirm_make(p->ctx->token_key, p->s->name, it, p->s->nfields,
+	    wall_ms(p->ctx), p->nonce, p->confirm);
+	free(it);
+	return rc == -1 ? V_NOMEM : V_REVIEW;
 }
 
 /* The review step: nothing is stored before 送信する posts back a
@@ -1200,21 +1340,20 @@ judge_review(struct post *p)
 		return V_NEXT;
 	if (p->review == R_BACK)
 		return V_EDIT;
-	if ((it = confirm_items(p)) == NULL)
-		return V_NOMEM;
 	if (p->review == R_FIRST) {
 		nonce_key(p->nonce, p->nkey);
-		v = p->have_nonce && p->ctx->nonces && dedup_lookup(
+		return p->have_nonce && p->ctx->nonces && dedup_lookup(
 		    p->ctx->nonces, p->nkey, first) ? V_REPLAYED :
-		    review_issue(p, it);
-		free(it);
-		return v;
+		    review_issue(p);
 	}
+	if ((it = confirm_items(p)) == NULL)
+		return V_NOMEM;
 	cf = form_get(&p->form, "_confirm");
 	rc = p->ctx->token_key == NULL ? CONFIRM_INVALID :
 	    confirm_verify(p->ctx->token_key, p->s->name, it, p->s->nfields,
 	    cf->value, cf->value_len, wall_ms(p->ctx), p->s->token_max_age,
 	    p->nonce);
+	free(it);
 	switch (rc) {
 	case CONFIRM_OK:
 		p->have_nonce = 1;
@@ -1223,7 +1362,7 @@ judge_review(struct post *p)
 	case CONFIRM_CHANGED:
 		p->have_nonce = 1;
 		p->reason = confirm_reason(rc);
-		v = review_issue(p, it);
+		v = review_issue(p);
 		break;
 	case CONFIRM_ERROR:
 		v = V_NOMEM;
@@ -1233,7 +1372,6 @@ judge_review(struct post *p)
 		v = V_CONFIRM;
 		break;
 	}
-	free(it);
 	return v;
 }
 
@@ -1267,9 +1405,43 @@ judge_replay(struct post *p)
 	return p->nclaim == 1 ? V_REPLAYED : V_NEXT;
 }
 
+/* 送信する with held files: only now, with _confirm verified, is each
+ * opened, and it must still be the file reviewed (sniffed and hashed
+ * again, like an upload).  One that is gone ends the post like an
+ * expired _confirm. */
+static enum verdict
+judge_open_holds(struct post *p)
+{
+	const struct http_ctx *ctx = p->ctx;
+	size_t i;
+	int rc;
+
+	if (p->review != R_SEND || p->fh == NULL)
+		return V_NEXT;
+	for (i = 0; i < p->s->nfields && i < p->v.n; i++) {
+		if (p->fh[i].ref == NULL || !p->v.v[i].has_file)
+			continue;
+		if (ctx->hold_open == NULL || (p->hold_fd[i] = ctx->hold_open(
+		    ctx->hold_arg, p->held[i].name)) == -1) {
+			p->reason = "hold_missing";
+			return V_CONFIRM;
+		}
+		rc = validate_held_file(&p->s->fields[i], p->hold_fd[i],
+		    &p->v.v[i]);
+		if (rc == -1)
+			return V_NOMEM;
+		if (rc == 1) {
+			p->reason = "hold_changed";
+			return V_CONFIRM;
+		}
+	}
+	return V_NEXT;
+}
+
 static const post_step judge_steps[] = {
 	judge_parse, judge_stamp, judge_honeypot, judge_mode, judge_token,
-	judge_validate, judge_review, judge_duplicate, judge_replay,
+	judge_holds, judge_validate, judge_review, judge_duplicate,
+	judge_replay, judge_open_holds,
 };
 
 /* --- store: a success answer only once the message is durable */
@@ -1369,8 +1541,21 @@ store_receipt(struct post *p)
 	return V_ACCEPTED;
 }
 
+/* The held files a sent message carries are in the spool now, in its
+ * bytes: hold/ lets them go. */
+static enum verdict
+store_drop_holds(struct post *p)
+{
+	size_t i;
+
+	for (i = 0; p->hold_fd && i < p->s->nfields; i++)
+		if (p->hold_fd[i] >= 0 && p->ctx->hold_drop)
+			p->ctx->hold_drop(p->ctx->hold_arg, p->held[i].name);
+	return V_NEXT;
+}
+
 static const post_step store_steps[] = { store_compose, store_commit,
-    store_receipt };
+    store_drop_holds, store_receipt };
 
 /* The one place a post is answered. */
 static void
@@ -1416,6 +1601,7 @@ static void
 post_end(struct post *p)
 {
 	const struct site *s = p->s;
+	size_t i;
 
 	/* Claimed but not stored: a resend, or a twin waiting on the
 	 * claim, may submit. */
@@ -1432,6 +1618,12 @@ post_end(struct post *p)
 	mail_free(&p->m);
 	fvals_free(&p->v);
 	form_free(&p->form);
+	for (i = 0; p->hold_fd && i < s->nfields; i++)
+		if (p->hold_fd[i] >= 0)
+			close(p->hold_fd[i]);
+	free(p->hold_fd);
+	free(p->fh);
+	free(p->held);
 }
 
 static uint64_t

@@ -99,6 +99,16 @@ struct http_ctx {
 	 * (tests). */
 	int (*tmp_open)(void *arg);
 	void *tmp_arg;
+	/* The review step's held uploads (doc/design.md "The review step"):
+	 * hold_put gives the upload in fd (size bytes) the name hold/NAME:
+	 * 0, -2 when hold/ is at its caps (503), -1 on failure; hold_open
+	 * opens hold/NAME read-only (an fd, or -1); hold_drop removes it.
+	 * NULL: a review site takes no uploads (a 503). */
+	int (*hold_put)(void *arg, int fd, unsigned long long size,
+	    const char *name);
+	int (*hold_open)(void *arg, const char *name);
+	void (*hold_drop)(void *arg, const char *name);
+	void *hold_arg;
 };
 
 void http_resp_init(struct http_resp *r);

@@ -78,6 +78,10 @@
                                                 processes' and dead processes' messages) */
 #define LIM_SPOOL_STATFS_MS   250            /* ms: free space is read at most this often */
 #define LIM_SPOOL_MIN_INODES  64             /* inodes: fewer free is "full" */
+/* Held uploads of the review step (doc/design.md "The review step") */
+#define DEF_SPOOL_MAX_HELD    1000           /* files in hold/; more: the first step gets 503 */
+#define MAX_SPOOL_MAX_HELD    1000000
+#define DEF_SPOOL_MAX_HELD_BYTES (1024LL * 1024 * 1024) /* bytes in hold/, together */
 #define LIM_SPOOL_PEEK        4096           /* bytes of a header read for gauges */
 
 /* Delivery, seconds */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "hold.h"
 #include "limits.h"
 #include "log.h"
 #include "outcome.h"
@@ -118,6 +119,30 @@ retention_run(struct ops *o, long long now)
 	o->release(o->arg, ref);
 }
 
+/* hold/: uploads held longer than any site's token.max_age
+ * (doc/design.md "The review step"); by age only, since other processes
+ * sharing the spool hold files too. */
+static void
+hold_run(struct ops *o, long long now)
+{
+	const struct config *c;
+	struct hold_use u;
+	char err[512], n[24];
+	void *ref;
+
+	c = o->acquire(o->arg, &ref);
+	if (hold_sweep(spool_path(o->sp), now, config_hold_max_age(c), &u,
+	    err, sizeof err) == -1)
+		log_event(LOG_ERROR, "hold_sweep_failed", "error", err,
+		    (char *)NULL);
+	else if (u.removed > 0) {
+		snprintf(n, sizeof n, "%ld", u.removed);
+		log_event(LOG_INFO, "hold_expired", "removed", n,
+		    (char *)NULL);
+	}
+	o->release(o->arg, ref);
+}
+
 static void
 age_check(struct ops *o, long long now)
 {
@@ -150,6 +175,7 @@ run(void *arg)
 			retention_run(o, now);
 			last_retention = now;
 		}
+		hold_run(o, now);
 		age_check(o, now);
 		pthread_mutex_lock(&o->mu);
 		clock_gettime(CLOCK_REALTIME, &until);

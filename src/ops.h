@@ -3,7 +3,8 @@
  * the gauges of /_metrics, retention (purging failed/ and sent/), and,
  * in the worker, one thread that checks every LIM_OPS_TICK seconds for
  * a queued message older than LIM_ALERT_OLDEST (an alert) and applies
- * retention every LIM_RETENTION_EVERY seconds, first at start.  Reads
+ * retention every LIM_RETENTION_EVERY seconds, first at start; each tick
+ * also removes expired uploads from hold/ (the review step).  Reads
  * headers only, never bodies.
  */
 #ifndef FORMPOST_OPS_H

@@ -34,6 +34,7 @@ static const char *const reserved_list[] = {
 	"_multiline", "_indented", "_options", "_option", "_selected",
 	"_errors", "_honeypot", "_has_errors", "_reply_to", "_is_file",
 	"_accept", "_multipart", "_files", "_size", "_type", "_confirm",
+	"_hold",
 	"_token", "_carrier", "_carrier_name", "_carrier_help",
 	"_allow_domain", "_echo", NULL,
 };
@@ -344,7 +345,7 @@ render_alloc(struct render *r, const struct site *s)
 	r->filescopes = calloc(r->n + 1, sizeof *r->filescopes);
 	r->echovars = calloc(r->n + 1, sizeof *r->echovars);
 	r->echoscopes = calloc(r->n + 1, sizeof *r->echoscopes);
-	r->strings = calloc(5 * r->n + 1, sizeof *r->strings);
+	r->strings = calloc(6 * r->n + 1, sizeof *r->strings);
 	r->nopt = nopt;
 	return !r->fieldvars || !r->fieldscopes || !r->errvars ||
 	    !r->errscopes || !r->optvars || !r->optscopes || !r->strings ||
@@ -476,6 +477,12 @@ field_vars(struct render *r, const struct site *s, const struct fvals *v,
 	var_add(fvs, "_is_file", flag(fd->type == FT_FILE));
 	var_add(fvs, "_accept", fd->type == FT_FILE ? own(r, accept_attr(fd)) :
 	    "");
+	/* A file held for the review step: the reference the pages post
+	 * back, and its size (doc/design.md "The review step"). */
+	var_add(fvs, "_hold", fv && fv->hold && fv->error == NULL ? fv->hold :
+	    "");
+	var_add(fvs, "_size", fv && fv->has_file && fv->error == NULL ?
+	    own(r, human_size(fv->size)) : "");
 	var_add(fvs, "_is_select", flag(fd->type == FT_SELECT));
 	var_add(fvs, "_is_checkbox", flag(fd->type == FT_CHECKBOX));
 	var_add(fvs, "_is_group", flag(fd->type == FT_CHECKBOX &&

@@ -26,6 +26,7 @@
 #include "crypto.h"
 #include "dedup.h"
 #include "fcgi.h"
+#include "hold.h"
 #include "http.h"
 #include "limits.h"
 #include "log.h"
@@ -230,6 +231,51 @@ upload_open(void *arg)
 	return fd;
 }
 
+/* An upload kept for the review step's second post (http_ctx.hold_put;
+ * arg: the request's world; doc/design.md "The review step"): expired
+ * holds go first, then the caps, so a flood of first steps gets 503s
+ * instead of the spool's disk. */
+static int
+hold_put_cb(void *arg, int fd, unsigned long long size, const char *name)
+{
+	const struct world *w = arg;
+	struct hold_use u;
+	char err[256];
+
+	if (hold_sweep(spool_path(spool), (long long)time(NULL),
+	    config_hold_max_age(w->c), &u, err, sizeof err) == -1) {
+		log_event(LOG_ERROR, "hold_failed", "error", err,
+		    (char *)NULL);
+		return -1;
+	}
+	if ((size_t)u.files >= w->c->spool_max_held ||
+	    u.bytes + size > w->c->spool_max_held_bytes)
+		return -2;
+	if (hold_put(spool_path(spool), fd, size, name) == -1) {
+		log_event(LOG_ERROR, "hold_failed", "error", strerror(errno),
+		    (char *)NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+hold_open_cb(void *arg, const char *name)
+{
+	(void)arg;
+	return hold_open(spool_path(spool), name);
+}
+
+static void
+hold_drop_cb(void *arg, const char *name)
+{
+	(void)arg;
+	if (hold_drop(spool_path(spool), name) == -1 && errno != ENOENT)
+		log_event(LOG_WARN, "hold_drop_failed", "error",
+		    strerror(errno), "action", "removed by age later",
+		    (char *)NULL);
+}
+
 /* The /_metrics answer: the counters, and the gauges read now. */
 static void
 metrics_answer(void *arg, struct buf *out)
@@ -258,7 +304,9 @@ handle(void *arg, const struct http_req *req, struct http_resp *resp)
 	struct http_ctx ctx = { .c = w->c, .pg = w->pg, .submit = submit,
 	    .submit_arg = w, .rl = limiter, .dedup = dedup,
 	    .token_key = token_key, .nonces = nonces, .replies = replies,
-	    .metrics = metrics_answer, .tmp_open = upload_open, .tmp_arg = w };
+	    .metrics = metrics_answer, .tmp_open = upload_open, .tmp_arg = w,
+	    .hold_put = hold_put_cb, .hold_open = hold_open_cb,
+	    .hold_drop = hold_drop_cb, .hold_arg = w };
 	struct timespec t0, t1;
 
 	(void)arg;

@@ -486,7 +486,7 @@ fail:
 /* sent/ is made when the first archived copy is written
  * (spool_write_sent): a spool without retention.archive never has one. */
 static const char *const subdirs[] = { "tmp", "queue", "failed", "corrupt",
-    "free" };
+    "free", "hold" };
 
 const char *
 spool_path(const struct spool *sp)

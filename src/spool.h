@@ -12,6 +12,10 @@
  *   free/NAME emptied files of delivered messages, which a commit writes
  *             again instead of creating a new inode; never read as a
  *             message (doc/design.md "Performance")
+ *   hold/NAME uploads kept between the review step's two posts, named by
+ *             the server (hold.h); removed once their message is
+ *             committed, or after token.max_age (doc/design.md "The
+ *             review step"); never read as a message
  *
  * One file per message, named by the one id.  File format (version 1):
  *

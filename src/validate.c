@@ -589,11 +589,65 @@ check_file_content(const struct field *f, const struct form_field *ff,
 	return 0;
 }
 
+/* A held file (struct fheld) as the field's value: the rules an upload
+ * meets by size and name now, by content once it is opened
+ * (validate_held_file). */
+static int
+check_held(const struct field *f, const struct fheld *h, struct fval *fv)
+{
+	const char *ext;
+	size_t el;
+	int ek;
+
+	if (set_value(fv, h->label, strlen(h->label)) == -1 ||
+	    (fv->hold = fp_strndup(h->ref, h->ref_len)) == NULL)
+		return -1;
+	ext = sniff_name_ext(fv->value, &el);
+	ek = ext ? sniff_ext_kind(ext, el) : -1;
+	if (h->size == 0 || h->size > f->file_max)
+		fv->error = h->size ? "file_too_large" : "file_empty";
+	else if (ek < 0 || !(f->accept & (1u << ek)))
+		fv->error = "file_type";
+	else {
+		fv->has_file = 1;
+		fv->size = h->size;
+		fv->ctype = h->ctype;
+		memcpy(fv->digest, h->digest, sizeof fv->digest);
+	}
+	return 0;
+}
+
+int
+validate_held_file(const struct field *f, int fd, struct fval *fv)
+{
+	struct form_field ff;
+	struct fval t;
+
+	memset(&ff, 0, sizeof ff);
+	memset(&t, 0, sizeof t);
+	ff.value = (char *)"";
+	ff.has_fd = 1;
+	ff.fd = fd;
+	ff.size = fv->size;
+	t.value = fv->value;
+	t.len = fv->len;
+	t.fd = -1;
+	if (check_file_content(f, &ff, &t) == -1)
+		return -1;
+	if (t.error || !t.has_file || strcmp(t.ctype, fv->ctype) != 0 ||
+	    !crypto_equal(t.digest, fv->digest, sizeof t.digest))
+		return 1;
+	fv->fd = fd;
+	return 0;
+}
+
 /* type: file (doc/design.md "Attachments"): one file part, not empty
  * when required, within max, of an accepted type by name and content.
- * Its value is the file's label. */
+ * Its value is the file's label.  Without a file part, the file the
+ * field holds (h), if any. */
 static int
-check_file(const struct field *f, const struct form *in, struct fval *fv)
+check_file(const struct field *f, const struct form *in,
+    const struct fheld *h, struct fval *fv)
 {
 	const struct form_field *ff = NULL;
 	char name[4 * LIM_ATTACH_NAME_CHARS + 1];
@@ -605,6 +659,8 @@ check_file(const struct field *f, const struct form *in, struct fval *fv)
 			ff = ff ? ff : &in->fields[j];
 			count++;
 		}
+	if (ff == NULL && h && h->ref)
+		return check_held(f, h, fv);
 	n = ff && ff->filename ? sniff_clean_name(ff->filename,
 	    strlen(ff->filename), name, sizeof name) : 0;
 	if (n == 0)
@@ -627,6 +683,13 @@ check_file(const struct field *f, const struct form *in, struct fval *fv)
 int
 validate_form(const struct site *s, const struct form *in, struct fvals *out)
 {
+	return validate_form_held(s, in, NULL, out);
+}
+
+int
+validate_form_held(const struct site *s, const struct form *in,
+    const struct fheld *held, struct fvals *out)
+{
 	size_t i, j;
 
 	memset(out, 0, sizeof *out);
@@ -646,7 +709,8 @@ validate_form(const struct site *s, const struct form *in, struct fvals *out)
 				count++;
 			}
 		if (f->type == FT_FILE) {
-			if (check_file(f, in, fv) == -1)
+			if (check_file(f, in, held ? &held[i] : NULL, fv)
+			    == -1)
 				goto nomem;
 			continue;
 		}
@@ -702,6 +766,7 @@ fvals_free(struct fvals *v)
 	for (i = 0; i < v->n; i++) {
 		free(v->v[i].value);
 		free(v->v[i].raw);
+		free(v->v[i].hold);
 		for (j = 0; j < v->v[i].nchoices; j++)
 			free(v->v[i].choices[j]);
 		free(v->v[i].choices);

@@ -34,6 +34,9 @@ struct fval {
 	unsigned long long size;
 	const char *ctype;
 	unsigned char digest[32];
+	/* a file held between the review step's posts (doc/design.md "The
+	 * review step"): its reference, owned, or NULL */
+	char *hold;
 };
 
 /* Values aligned with site->fields. */
@@ -48,6 +51,31 @@ struct fvals {
  * or -1 on allocation failure or a file that could not be read.  Caller frees out with fvals_free. */
 int validate_form(const struct site *s, const struct form *in,
     struct fvals *out);
+
+/* A file a field already holds (hold.h): the reference as posted, with
+ * what it says of the file.  Not opened yet: fd stays -1 until
+ * validate_held_file. */
+struct fheld {
+	const char *ref;      /* NULL: the field holds nothing */
+	size_t ref_len;
+	const char *label;
+	unsigned long long size;
+	const char *ctype;
+	const unsigned char *digest;
+};
+
+/* validate_form, where a file field without a file part takes held[i]
+ * (aligned with s->fields; held may be NULL): its label, size, type and
+ * digest, checked against the field's max and accept as an upload's
+ * would be, and its reference in fval.hold. */
+int validate_form_held(const struct site *s, const struct form *in,
+    const struct fheld *held, struct fvals *out);
+
+/* The held file of fv, now opened as fd (borrowed), sniffed and hashed
+ * like an upload: 0 when it is the file fv describes (fv->fd = fd), 1
+ * when it is not (content, type or digest differ), -1 on a read error
+ * or OOM. */
+int validate_held_file(const struct field *f, int fd, struct fval *fv);
 void fvals_free(struct fvals *v);
 
 /* The visitor-facing message for an error code, in the site's language,

@@ -1,0 +1,352 @@
+/*
+ * hold — held uploads of the review step and their references (see
+ * hold.h).
+ */
+#include "hold.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "file.h"
+#include "sniff.h"
+#include "utf8.h"
+#include "util.h"
+
+#define VERSION   1
+#define O_CTYPE   1
+#define O_ISSUED  2
+#define O_NAME    10
+#define O_SIZE    26
+#define O_DIGEST  34
+#define O_MAC     66
+#define MAC_LEN   (HOLD_RAW_LEN - O_MAC)      /* 24 */
+#define PATH_MAX_ 4096
+
+int
+hold_name_valid(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < HOLD_NAME_LEN; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') ||
+		    (name[i] >= 'a' && name[i] <= 'f')))
+			return 0;
+	return name[HOLD_NAME_LEN] == '\0';
+}
+
+int
+hold_new_name(char name[HOLD_NAME_LEN + 1])
+{
+	unsigned char r[HOLD_NAME_LEN / 2];
+
+	if (crypto_random(r, sizeof r) == -1)
+		return -1;
+	crypto_hex(r, sizeof r, name);
+	return 0;
+}
+
+/* The type byte of a content type sniff_content_type gives; -1 for any
+ * other. */
+static int
+ctype_code(const char *ctype)
+{
+	int k, u;
+
+	for (k = 0; ctype && k < SK_COUNT; k++)
+		for (u = 0; u < 2; u++)
+			if (strcmp(sniff_content_type((enum sniff_kind)k, u),
+			    ctype) == 0)
+				return k * 2 + u;
+	return -1;
+}
+
+static void
+put_be(unsigned char *p, uint64_t v, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+}
+
+static uint64_t
+get_be(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* The MAC of raw's head, site and label into mac; 0 or -1. */
+static int
+ref_mac(const unsigned char *key, const char *site, const unsigned char *raw,
+    const char *label, size_t llen, unsigned char mac[MAC_LEN])
+{
+	unsigned char full[SHA256_LEN], be[4];
+	size_t slen = strlen(site);
+	struct buf b;
+	int rc = -1;
+
+	buf_init(&b);
+	buf_add(&b, "hold", 5);              /* with its NUL */
+	buf_add(&b, raw, O_MAC);
+	put_be(be, slen, 4);
+	buf_add(&b, be, 4);
+	buf_add(&b, site, slen);
+	put_be(be, llen, 4);
+	buf_add(&b, be, 4);
+	buf_add(&b, label, llen);
+	if (!b.oom && crypto_hmac_sha256(key, HOLD_KEY_LEN, b.data, b.len,
+	    full) == 0) {
+		memcpy(mac, full, MAC_LEN);
+		rc = 0;
+	}
+	buf_free(&b);
+	return rc;
+}
+
+/* 1 when label[0..n) is what sniff_clean_name makes of itself. */
+static int
+label_ok(const char *label, size_t n)
+{
+	char clean[HOLD_LABEL_MAX + 1];
+
+	if (n == 0 || n > HOLD_LABEL_MAX || memchr(label, '\0', n) ||
+	    !utf8_valid(label, n))
+		return 0;
+	return sniff_clean_name(label, n, clean, sizeof clean) == n &&
+	    memcmp(clean, label, n) == 0;
+}
+
+int
+hold_ref_make(const unsigned char key[HOLD_KEY_LEN], const char *site,
+    const struct hold_file *h, char *out, size_t outlen)
+{
+	unsigned char raw[HOLD_RAW_LEN];
+	size_t llen = strlen(h->label), i;
+	int code = ctype_code(h->ctype);
+
+	if (code < 0 || !hold_name_valid(h->name) || !label_ok(h->label, llen)
+	    || outlen < HOLD_B64_LEN + 2 + llen)
+		return -1;
+	raw[0] = VERSION;
+	raw[O_CTYPE] = (unsigned char)code;
+	put_be(raw + O_ISSUED, h->issued_ms, 8);
+	for (i = 0; i < HOLD_NAME_LEN / 2; i++) {
+		unsigned hi = (unsigned)(h->name[2 * i] <= '9' ?
+		    h->name[2 * i] - '0' : h->name[2 * i] - 'a' + 10);
+		unsigned lo = (unsigned)(h->name[2 * i + 1] <= '9' ?
+		    h->name[2 * i + 1] - '0' : h->name[2 * i + 1] - 'a' + 10);
+		raw[O_NAME + i] = (unsigned char)(hi << 4 | lo);
+	}
+	put_be(raw + O_SIZE, h->size, 8);
+	memcpy(raw + O_DIGEST, h->digest, 32);
+	if (ref_mac(key, site, raw, h->label, llen, raw + O_MAC) == -1)
+		return -1;
+	crypto_b64url(raw, HOLD_RAW_LEN, out);
+	out[HOLD_B64_LEN] = '.';
+	memcpy(out + HOLD_B64_LEN + 1, h->label, llen + 1);
+	return 0;
+}
+
+enum hold_rc
+hold_ref_parse(const unsigned char key[HOLD_KEY_LEN], const char *site,
+    const char *ref, size_t len, uint64_t now_ms, unsigned max_age_s,
+    struct hold_file *out)
+{
+	unsigned char raw[HOLD_RAW_LEN], mac[MAC_LEN];
+	const char *label;
+	size_t llen;
+
+	if (len <= HOLD_B64_LEN + 1 || len > HOLD_REF_MAX)
+		return HOLD_INVALID;
+	label = ref + HOLD_B64_LEN + 1;
+	llen = len - HOLD_B64_LEN - 1;
+	if (ref[HOLD_B64_LEN] != '.' ||
+	    crypto_b64url_decode(ref, HOLD_B64_LEN, raw) == -1 ||
+	    raw[0] != VERSION || raw[O_CTYPE] >= 2 * SK_COUNT ||
+	    !label_ok(label, llen))
+		return HOLD_INVALID;
+	if (ref_mac(key, site, raw, label, llen, mac) == -1)
+		return HOLD_ERROR;
+	if (!crypto_equal(mac, raw + O_MAC, MAC_LEN))
+		return HOLD_INVALID;
+	out->issued_ms = get_be(raw + O_ISSUED, 8);
+	if (out->issued_ms > now_ms ||
+	    now_ms - out->issued_ms > (uint64_t)max_age_s * 1000)
+		return HOLD_EXPIRED;
+	out->ctype = sniff_content_type((enum sniff_kind)(raw[O_CTYPE] / 2),
+	    raw[O_CTYPE] % 2);
+	crypto_hex(raw + O_NAME, HOLD_NAME_LEN / 2, out->name);
+	out->size = get_be(raw + O_SIZE, 8);
+	memcpy(out->digest, raw + O_DIGEST, 32);
+	memcpy(out->label, label, llen);
+	out->label[llen] = '\0';
+	return HOLD_OK;
+}
+
+const char *
+hold_reason(enum hold_rc rc)
+{
+	switch (rc) {
+	case HOLD_OK:      return "";
+	case HOLD_EXPIRED: return "hold_expired";
+	case HOLD_ERROR:   return "hold_error";
+	default:           return "hold_invalid";
+	}
+}
+
+/* --- SPOOL/hold/ */
+
+/* SPOOL/hold/, opened as a directory that is no symlink; -1 with errno. */
+static int
+hold_dir(const char *spool)
+{
+	char path[PATH_MAX_];
+
+	if ((size_t)snprintf(path, sizeof path, "%s/hold", spool) >=
+	    sizeof path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+int
+hold_sweep(const char *spool, long long now, unsigned max_age_s,
+    struct hold_use *use, char *err, size_t errlen)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd;
+
+	memset(use, 0, sizeof *use);
+	if ((fd = hold_dir(spool)) == -1 || (d = fdopendir(fd)) == NULL) {
+		snprintf(err, errlen, "%s/hold: %s", spool, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || fstatat(fd, de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
+		if ((long long)st.st_mtime < now - (long long)max_age_s &&
+		    unlinkat(fd, de->d_name, 0) == 0) {
+			use->removed++;
+			continue;
+		}
+		use->files++;
+		use->bytes += (unsigned long long)st.st_size;
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Copies size bytes of from into the new file dfd/name; 0 or -1. */
+static int
+copy_into(int dfd, const char *name, int from, unsigned long long size)
+{
+	char *b = malloc(LIM_STREAM_CHUNK);
+	unsigned long long off = 0;
+	int to, rc = -1, e;
+	long n;
+
+	if (b == NULL || (to = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1) {
+		free(b);
+		return -1;
+	}
+	while (off < size) {
+		n = file_pread_all(from, b, size - off < LIM_STREAM_CHUNK ?
+		    (size_t)(size - off) : LIM_STREAM_CHUNK, off);
+		if (n <= 0 || file_write_all(to, b, (size_t)n) == -1)
+			break;
+		off += (unsigned long long)n;
+	}
+	if (off == size)
+		rc = 0;
+	e = errno;
+	if (close(to) == -1)
+		rc = -1;
+	if (rc == -1) {
+		unlinkat(dfd, name, 0);
+		errno = e ? e : EIO;
+	}
+	free(b);
+	return rc;
+}
+
+int
+hold_put(const char *spool, int fd, unsigned long long size,
+    const char *name)
+{
+	char proc[64];
+	int dfd, rc = -1;
+
+	if (!hold_name_valid(name)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((dfd = hold_dir(spool)) == -1)
+		return -1;
+	/* An O_TMPFILE file gets its name by a link through /proc; an
+	 * unlinked mkstemp file (or no /proc) is copied. */
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW) == 0)
+		rc = 0;
+	else
+		rc = copy_into(dfd, name, fd, size);
+	close(dfd);
+	return rc;
+}
+
+int
+hold_open(const char *spool, const char *name)
+{
+	struct stat st;
+	int dfd, fd, e;
+
+	if (!hold_name_valid(name)) {
+		errno = ENOENT;
+		return -1;
+	}
+	if ((dfd = hold_dir(spool)) == -1)
+		return -1;
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
+	e = errno;
+	close(dfd);
+	if (fd >= 0 && (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		fd = -1;
+		e = ENOENT;
+	}
+	errno = e;
+	return fd;
+}
+
+int
+hold_drop(const char *spool, const char *name)
+{
+	int dfd, rc;
+
+	if (!hold_name_valid(name))
+		return -1;
+	if ((dfd = hold_dir(spool)) == -1)
+		return -1;
+	rc = unlinkat(dfd, name, 0);
+	close(dfd);
+	return rc;
+}
