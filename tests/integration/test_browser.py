@@ -514,3 +514,59 @@ def test_ja_review_fetch_form_lists_the_values_then_sends(demo, browser):
     shot(browser, "ja-review-fetch-sent")
     assert browser.current_url == base + "/ja-review-fetch.html"
     wait_mail(maildir, marker)
+
+
+def review_file(tmp):
+    src = REPO / "tests" / "fixtures" / "attach" / "ok.pdf"
+    doc = Path(tmp) / "見積依頼.pdf"
+    doc.write_bytes(src.read_bytes())
+    return doc, src.read_bytes()
+
+
+def test_ja_review_step_holds_the_file(demo, browser, tmp_path):
+    """confirm: true with an attachment, without JavaScript: the review
+    page names the file; 修正する keeps it (添付済み) without a second
+    upload; 送信する mails it byte for byte."""
+    base, maildir = demo
+    doc, data = review_file(tmp_path)
+    browser.get(base + "/ja-review.html")
+    marker, values = review_values()
+    fill(browser, values)
+    browser.find_element(By.NAME, "file").send_keys(str(doc))
+    submit(browser)
+    shown = on_review_page(browser)
+    shot(browser, "ja-review-file-page")
+    assert "見積依頼.pdf" in shown
+    browser.find_element(By.CSS_SELECTOR, "button[name=_back]").click()   # 修正する
+    wait(browser, EC.presence_of_element_located((By.CSS_SELECTOR, "textarea[name=message]")))
+    shot(browser, "ja-review-file-edit")
+    assert "添付済み: 見積依頼.pdf" in browser.find_element(By.TAG_NAME, "body").text
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    assert "見積依頼.pdf" in on_review_page(browser)
+    time.sleep(1)
+    assert mails_holding(maildir, marker) == []
+    browser.find_element(By.CSS_SELECTOR, "button:not([name])").click()   # 送信する
+    wait(browser, EC.text_to_be_present_in_element((By.TAG_NAME, "body"), "受付番号"))
+    msg = wait_mail(maildir, marker)
+    parts = list(msg.iter_parts())
+    assert parts[1].get_filename() == "見積依頼.pdf"
+    assert parts[1].get_content() == data
+
+
+def test_ja_review_fetch_form_sends_the_held_file(demo, browser, tmp_path):
+    """The fetch() review: Send posts the file's reference, not the file,
+    and the mail carries it."""
+    base, maildir = demo
+    doc, data = review_file(tmp_path)
+    browser.get(base + "/ja-review-fetch.html")
+    marker, values = review_values()
+    fill(browser, values)
+    browser.find_element(By.NAME, "file").send_keys(str(doc))
+    submit(browser)
+    status = wait(browser, EC.visibility_of_element_located((By.CLASS_NAME, "fp-status")))
+    wait(browser, EC.text_to_be_present_in_element((By.CLASS_NAME, "fp-status"), "見積依頼.pdf"))
+    status.find_element(By.CSS_SELECTOR, "button:not(.fp-back)").click()
+    wait(browser, EC.text_to_be_present_in_element((By.CLASS_NAME, "fp-status"), "受付番号"))
+    parts = list(wait_mail(maildir, marker).iter_parts())
+    assert parts[1].get_filename() == "見積依頼.pdf"
+    assert parts[1].get_content() == data
