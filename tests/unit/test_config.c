@@ -204,9 +204,10 @@ static const struct bad bad_cases[] = {
 	  "t.yaml:12:49: pattern is not for type: file" },
 	{ BASE_SMTP FILE_SITE "      cv: { accept: [pdf] }\n",
 	  "t.yaml:12:21: accept is only for type: file" },
-	{ BASE_SMTP FILE_SITE "      cv: { type: file, accept: [pdf] }\n"
-	  "    confirm: true\n",
-	  "t.yaml:13:14: confirm: true cannot be used with type: file fields (site example)" },
+	{ "limits: { spool_max_held: 0 }\n" BASE_SMTP BASE_SITE,
+	  "t.yaml:1:27: spool_max_held must be between 1 and 1000000" },
+	{ "limits: { spool_max_held_bytes: 0 }\n" BASE_SMTP BASE_SITE,
+	  "t.yaml:1:33: spool_max_held_bytes must be between 1" },
 	{ BASE_SMTP BASE_SITE "    max_body: 33M\n",
 	  "t.yaml:14:15: max_body must be between 1024 and 33554432 bytes" },
 	/* operations */

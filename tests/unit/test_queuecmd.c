@@ -105,9 +105,9 @@ test_read_remove_scan(void **state)
 	spool_close(sp);
 	{
 		static const char *const subs[] = { "tmp", "queue", "failed",
-		    "corrupt", "free" };
+		    "corrupt", "free", "hold" };
 		size_t i;
-		for (i = 0; i < 5; i++) {
+		for (i = 0; i < 6; i++) {
 			snprintf(path, sizeof path, "%s/%s", dir, subs[i]);
 			assert_int_equal(rmdir(path), 0);
 		}

@@ -81,13 +81,13 @@ static void
 rm_spool(const char *dir)
 {
 	static const char *const subs[] = { "tmp", "queue", "failed",
-	    "corrupt", "free" };
+	    "corrupt", "free", "hold" };
 	char path[256];
 	size_t i;
 
 	snprintf(path, sizeof path, "%s/flush", dir);
 	unlink(path);
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 6; i++) {
 		snprintf(path, sizeof path, "rm -f %s/%s/*", dir, subs[i]);
 		assert_int_equal(system(path), 0);
 		snprintf(path, sizeof path, "%s/%s", dir, subs[i]);
