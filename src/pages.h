@@ -21,7 +21,10 @@
  *                        _options: _option _selected
  *               _errors: _name _label _error
  *   form page   _honeypot _has_errors
- *   review page _confirm (the signed `_confirm`, see confirm.h)
+ *   review page _confirm (the signed `_confirm`, see confirm.h); in
+ *               _fields, a held file's _hold (the reference its hidden
+ *               input posts back, hold.h) and _size (also on the form
+ *               page, for 修正する)
  *   form page   _token (a fresh fill-time token, for sites that require
  *               one, so the corrected form can be sent again)
  *   carrier     _carrier (docomo au softbank ymobile rakuten, or "" when
