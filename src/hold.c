@@ -87,25 +87,33 @@ get_be(const unsigned char *p, int n)
 	return v;
 }
 
-/* The MAC of raw's head, site and label into mac; 0 or -1. */
-static int
-ref_mac(const unsigned char *key, const char *site, const unsigned char *raw,
-    const char *label, size_t llen, unsigned char mac[MAC_LEN])
+/* Appends s[0..n) with its 4-byte length. */
+static void
+add_len(struct buf *b, const char *s, size_t n)
 {
-	unsigned char full[SHA256_LEN], be[4];
-	size_t slen = strlen(site);
+	unsigned char be[4];
+
+	put_be(be, n, 4);
+	buf_add(b, be, 4);
+	buf_add(b, s, n);
+}
+
+/* The MAC of raw's head, site, field and label into mac; 0 or -1. */
+static int
+ref_mac(const unsigned char *key, const char *site, const char *field,
+    const unsigned char *raw, const char *label, size_t llen,
+    unsigned char mac[MAC_LEN])
+{
+	unsigned char full[SHA256_LEN];
 	struct buf b;
 	int rc = -1;
 
 	buf_init(&b);
 	buf_add(&b, "hold", 5);              /* with its NUL */
 	buf_add(&b, raw, O_MAC);
-	put_be(be, slen, 4);
-	buf_add(&b, be, 4);
-	buf_add(&b, site, slen);
-	put_be(be, llen, 4);
-	buf_add(&b, be, 4);
-	buf_add(&b, label, llen);
+	add_len(&b, site, strlen(site));
+	add_len(&b, field, strlen(field));
+	add_len(&b, label, llen);
 	if (!b.oom && crypto_hmac_sha256(key, HOLD_KEY_LEN, b.data, b.len,
 	    full) == 0) {
 		memcpy(mac, full, MAC_LEN);
@@ -130,7 +138,7 @@ label_ok(const char *label, size_t n)
 
 int
 hold_ref_make(const unsigned char key[HOLD_KEY_LEN], const char *site,
-    const struct hold_file *h, char *out, size_t outlen)
+    const char *field, const struct hold_file *h, char *out, size_t outlen)
 {
 	unsigned char raw[HOLD_RAW_LEN];
 	size_t llen = strlen(h->label), i;
@@ -151,7 +159,7 @@ hold_ref_make(const unsigned char key[HOLD_KEY_LEN], const char *site,
 	}
 	put_be(raw + O_SIZE, h->size, 8);
 	memcpy(raw + O_DIGEST, h->digest, 32);
-	if (ref_mac(key, site, raw, h->label, llen, raw + O_MAC) == -1)
+	if (ref_mac(key, site, field, raw, h->label, llen, raw + O_MAC) == -1)
 		return -1;
 	crypto_b64url(raw, HOLD_RAW_LEN, out);
 	out[HOLD_B64_LEN] = '.';
@@ -161,8 +169,8 @@ hold_ref_make(const unsigned char key[HOLD_KEY_LEN], const char *site,
 
 enum hold_rc
 hold_ref_parse(const unsigned char key[HOLD_KEY_LEN], const char *site,
-    const char *ref, size_t len, uint64_t now_ms, unsigned max_age_s,
-    struct hold_file *out)
+    const char *field, const char *ref, size_t len, uint64_t now_ms,
+    unsigned max_age_s, struct hold_file *out)
 {
 	unsigned char raw[HOLD_RAW_LEN], mac[MAC_LEN];
 	const char *label;
@@ -177,7 +185,7 @@ hold_ref_parse(const unsigned char key[HOLD_KEY_LEN], const char *site,
 	    raw[0] != VERSION || raw[O_CTYPE] >= 2 * SK_COUNT ||
 	    !label_ok(label, llen))
 		return HOLD_INVALID;
-	if (ref_mac(key, site, raw, label, llen, mac) == -1)
+	if (ref_mac(key, site, field, raw, label, llen, mac) == -1)
 		return HOLD_ERROR;
 	if (!crypto_equal(mac, raw + O_MAC, MAC_LEN))
 		return HOLD_INVALID;

@@ -12,8 +12,9 @@
  * ver 1 byte; ctype 1 byte (sniff kind × 2 + UTF-8 flag); issued_at
  * wall-clock ms, 8 bytes big-endian; name 16 bytes; size 8 bytes
  * big-endian; digest the content's SHA-256; mac the first 24 bytes of
- * HMAC-SHA256(key, "hold" ‖ NUL ‖ raw[0..66) ‖ len ‖ site ‖ len ‖ label),
- * lengths 4 bytes big-endian.  label is the cleaned file name
+ * HMAC-SHA256(key, "hold" ‖ NUL ‖ raw[0..66) ‖ len ‖ site ‖ len ‖ field
+ * ‖ len ‖ label), lengths 4 bytes big-endian: a reference is good for
+ * one field of one site.  label is the cleaned file name
  * (sniff_clean_name), in the clear for the pages, bound by the MAC.  A
  * reference is checked in full (shape, MAC in constant time, age) before
  * any path is built from it, so a changed one never opens anything.  The
@@ -64,18 +65,19 @@ int hold_new_name(char name[HOLD_NAME_LEN + 1]);
  * only names hold/ paths are built from. */
 int hold_name_valid(const char *name);
 
-/* The reference of h for site into out (room for HOLD_REF_MAX + 1),
- * NUL-terminated.  0, or -1 (a name, type or label it cannot hold, no
- * HMAC). */
+/* The reference of h for the field of site into out (room for
+ * HOLD_REF_MAX + 1), NUL-terminated.  0, or -1 (a name, type or label it
+ * cannot hold, no HMAC). */
 int hold_ref_make(const unsigned char key[HOLD_KEY_LEN], const char *site,
-    const struct hold_file *h, char *out, size_t outlen);
+    const char *field, const struct hold_file *h, char *out, size_t outlen);
 
-/* Checks ref[0..len) (hostile: any bytes) for site at now_ms: the exact
- * shape, a label that is valid UTF-8 and already clean, the MAC
- * (constant time), then the age (max_age_s).  HOLD_OK fills *out. */
+/* Checks ref[0..len) (hostile: any bytes) for the field of site at
+ * now_ms: the exact shape, a label that is valid UTF-8 and already
+ * clean, the MAC (constant time), then the age (max_age_s).  HOLD_OK
+ * fills *out. */
 enum hold_rc hold_ref_parse(const unsigned char key[HOLD_KEY_LEN],
-    const char *site, const char *ref, size_t len, uint64_t now_ms,
-    unsigned max_age_s, struct hold_file *out);
+    const char *site, const char *field, const char *ref, size_t len,
+    uint64_t now_ms, unsigned max_age_s, struct hold_file *out);
 
 /* The log's reason: "hold_invalid", "hold_expired", "hold_error". */
 const char *hold_reason(enum hold_rc rc);

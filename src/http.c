@@ -1187,9 +1187,9 @@ hold_field(struct post *p, size_t i)
 	if (ff == NULL || ff->value_len == 0)
 		return 0;
 	if (p->ctx->token_key)
-		rc = hold_ref_parse(p->ctx->token_key, p->s->name, ff->value,
-		    ff->value_len, wall_ms(p->ctx), p->s->token_max_age,
-		    &p->held[i]);
+		rc = hold_ref_parse(p->ctx->token_key, p->s->name, name,
+		    ff->value, ff->value_len, wall_ms(p->ctx),
+		    p->s->token_max_age, &p->held[i]);
 	if (rc == HOLD_OK) {
 		h->ref = ff->value;
 		h->ref_len = ff->value_len;
@@ -1264,8 +1264,9 @@ confirm_items(const struct post *p)
 /* Field i's upload into hold/ under a fresh name, and its reference in
  * fv->hold. */
 static enum verdict
-hold_upload(struct post *p, struct fval *fv)
+hold_upload(struct post *p, size_t i)
 {
+	struct fval *fv = &p->v.v[i];
 	const struct http_ctx *ctx = p->ctx;
 	struct hold_file h;
 	int rc;
@@ -1283,8 +1284,8 @@ hold_upload(struct post *p, struct fval *fv)
 	memcpy(h.label, fv->value, strlen(fv->value) + 1);
 	if ((fv->hold = malloc(HOLD_REF_MAX + 1)) == NULL)
 		return V_NOMEM;
-	if (hold_ref_make(ctx->token_key, p->s->name, &h, fv->hold,
-	    HOLD_REF_MAX + 1) == -1) {
+	if (hold_ref_make(ctx->token_key, p->s->name, p->s->fields[i].name,
+	    &h, fv->hold, HOLD_REF_MAX + 1) == -1) {
 		free(fv->hold);
 		fv->hold = NULL;
 		return V_NOMEM;
@@ -1311,7 +1312,7 @@ review_issue(struct post *p)
 
 	for (i = 0; i < p->v.n && v == V_NEXT; i++)
 		if (p->v.v[i].has_file && p->v.v[i].hold == NULL)
-			v = hold_upload(p, &p->v.v[i]);
+			v = hold_upload(p, i);
 	if (v != V_NEXT)
 		return v;
 	if (!p->have_nonce && crypto_random(p->nonce, sizeof p->nonce) == -1)

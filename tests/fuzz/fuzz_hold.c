@@ -22,11 +22,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct hold_file h;
 	char again[HOLD_REF_MAX + 1];
 
-	if (hold_ref_parse(key, "s", (const char *)data, size, NOW,
+	if (hold_ref_parse(key, "s", "f", (const char *)data, size, NOW,
 	    30 * 86400, &h) != HOLD_OK)
 		return 0;
 	if (!hold_name_valid(h.name) ||
-	    hold_ref_make(key, "s", &h, again, sizeof again) != 0 ||
+	    hold_ref_make(key, "s", "f", &h, again, sizeof again) != 0 ||
 	    strlen(again) != size || memcmp(again, data, size) != 0)
 		abort();
 	return 0;

@@ -30,10 +30,16 @@ sample(struct hold_file *h, const char *label)
 	snprintf(h->label, sizeof h->label, "%s", label);
 }
 
+static int
+mk(const struct hold_file *h, char *ref, size_t n)
+{
+	return hold_ref_make(key, "jobs", "cv", h, ref, n);
+}
+
 static enum hold_rc
 parse(const char *ref, const char *site, uint64_t now, struct hold_file *out)
 {
-	return hold_ref_parse(key, site, ref, strlen(ref), now, 7200, out);
+	return hold_ref_parse(key, site, "cv", ref, strlen(ref), now, 7200, out);
 }
 
 static void
@@ -44,7 +50,7 @@ test_round_trip(void **state)
 
 	(void)state;
 	sample(&h, "履歴書（山田）.pdf");
-	assert_int_equal(hold_ref_make(key, "jobs", &h, ref, sizeof ref), 0);
+	assert_int_equal(mk(&h, ref, sizeof ref), 0);
 	assert_int_equal(strspn(ref, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl"
 	    "mnopqrstuvwxyz0123456789-_"), HOLD_B64_LEN);
 	assert_string_equal(ref + HOLD_B64_LEN, ".履歴書（山田）.pdf");
@@ -58,7 +64,7 @@ test_round_trip(void **state)
 	/* The text types keep their charset flag. */
 	h.ctype = sniff_content_type(SK_CSV, 1);
 	snprintf(h.label, sizeof h.label, "a.csv");
-	assert_int_equal(hold_ref_make(key, "jobs", &h, ref, sizeof ref), 0);
+	assert_int_equal(mk(&h, ref, sizeof ref), 0);
 	assert_int_equal(parse(ref, "jobs", T0, &got), HOLD_OK);
 	assert_string_equal(got.ctype, "text/csv; charset=UTF-8");
 	assert_string_equal(hold_reason(HOLD_INVALID), "hold_invalid");
@@ -73,13 +79,16 @@ test_age_and_site(void **state)
 
 	(void)state;
 	sample(&h, "a.pdf");
-	assert_int_equal(hold_ref_make(key, "jobs", &h, ref, sizeof ref), 0);
+	assert_int_equal(mk(&h, ref, sizeof ref), 0);
 	assert_int_equal(parse(ref, "jobs", T0 + 7200000, &got), HOLD_OK);
 	assert_int_equal(parse(ref, "jobs", T0 + 7200001, &got),
 	    HOLD_EXPIRED);
 	assert_int_equal(parse(ref, "jobs", T0 - 1, &got), HOLD_EXPIRED);
 	assert_int_equal(parse(ref, "jobs2", T0, &got), HOLD_INVALID);
 	assert_int_equal(parse(ref, "job", T0, &got), HOLD_INVALID);
+	/* Good for its field only. */
+	assert_int_equal(hold_ref_parse(key, "jobs", "photo", ref, strlen(ref),
+	    T0, 7200, &got), HOLD_INVALID);
 }
 
 /* Every bit of the encoded part and every byte of the label is bound. */
@@ -94,7 +103,7 @@ test_every_byte_bound(void **state)
 
 	(void)state;
 	sample(&h, "cv.pdf");
-	assert_int_equal(hold_ref_make(key, "jobs", &h, ref, sizeof ref), 0);
+	assert_int_equal(mk(&h, ref, sizeof ref), 0);
 	n = strlen(ref);
 	for (i = 0; i < HOLD_RAW_LEN; i++)
 		for (bit = 0; bit < 8; bit++) {
@@ -126,16 +135,16 @@ test_hostile_shapes(void **state)
 
 	(void)state;
 	sample(&h, "cv.pdf");
-	assert_int_equal(hold_ref_make(key, "jobs", &h, ref, sizeof ref), 0);
+	assert_int_equal(mk(&h, ref, sizeof ref), 0);
 	n = strlen(ref);
 	/* Too short, too long, no dot, a NUL, characters outside base64url. */
 	for (i = 0; i <= HOLD_B64_LEN + 1; i++)
-		assert_int_equal(hold_ref_parse(key, "jobs", ref, i, T0, 7200,
-		    &got), HOLD_INVALID);
+		assert_int_equal(hold_ref_parse(key, "jobs", "cv", ref, i, T0,
+		    7200, &got), HOLD_INVALID);
 	memcpy(bad, ref, n);
 	memset(bad + n, 'a', 600);
-	assert_int_equal(hold_ref_parse(key, "jobs", bad, n + 600, T0, 7200,
-	    &got), HOLD_INVALID);
+	assert_int_equal(hold_ref_parse(key, "jobs", "cv", bad, n + 600, T0,
+	    7200, &got), HOLD_INVALID);
 	memcpy(bad, ref, n + 1);
 	bad[HOLD_B64_LEN] = '/';
 	assert_int_equal(parse(bad, "jobs", T0, &got), HOLD_INVALID);
@@ -144,26 +153,25 @@ test_hostile_shapes(void **state)
 	assert_int_equal(parse(bad, "jobs", T0, &got), HOLD_INVALID);
 	memcpy(bad, ref, n + 1);
 	bad[n - 2] = '\0';
-	assert_int_equal(hold_ref_parse(key, "jobs", bad, n, T0, 7200, &got),
-	    HOLD_INVALID);
+	assert_int_equal(hold_ref_parse(key, "jobs", "cv", bad, n, T0, 7200,
+	    &got), HOLD_INVALID);
 	assert_int_equal(parse("../../token.key", "jobs", T0, &got),
 	    HOLD_INVALID);
 	/* A label that is not already clean is never made nor accepted,
 	 * even with a MAC over it. */
 	for (i = 0; i < sizeof labels / sizeof labels[0]; i++) {
 		sample(&h, labels[i]);
-		assert_int_equal(hold_ref_make(key, "jobs", &h, ref,
-		    sizeof ref), -1);
+		assert_int_equal(mk(&h, ref, sizeof ref), -1);
 	}
 	/* Names: 32 lowercase hex only; types: sniff's only. */
 	sample(&h, "cv.pdf");
 	memcpy(h.name, "../../../../../../../../etc/pass", HOLD_NAME_LEN);
-	assert_int_equal(hold_ref_make(key, "jobs", &h, ref, sizeof ref), -1);
+	assert_int_equal(mk(&h, ref, sizeof ref), -1);
 	sample(&h, "cv.pdf");
 	h.ctype = "text/html";
-	assert_int_equal(hold_ref_make(key, "jobs", &h, ref, sizeof ref), -1);
+	assert_int_equal(mk(&h, ref, sizeof ref), -1);
 	sample(&h, "cv.pdf");
-	assert_int_equal(hold_ref_make(key, "jobs", &h, ref, 20), -1);
+	assert_int_equal(mk(&h, ref, 20), -1);
 }
 
 static void
