@@ -282,11 +282,14 @@ def test_tampered_references_and_confirm_send_and_open_nothing(stack, smtpd):
                     ref[:121] + "../../token.key", ref + "x" * 600,
                     ref[:121] + "evil.pdf", ref[:-1], held(fp)[0],
                     ref.replace(".", "/", 1)]
-        for bad in bad_refs:
-            r = post_form(url(web), list({**hidden, "resume": bad}.items()))
+        posts = [{**hidden, "resume": bad} for bad in bad_refs]
+        # A reference is good for its own field only.
+        posts.append({**hidden, "photo": ref})
+        for fields in posts:
+            r = post_form(url(web), list(fields.items()))
             assert r.status_code == 200 and "受付番号" in r.text
         ev = fp.events(event="discarded", reason="hold_invalid")
-        assert len(ev) == len(bad_refs)
+        assert len(ev) == len(posts)
         # Another genuine reference is a change: a new review page.
         r = post_form(url(web),
                       list({**hidden, "resume": other["resume"]}.items()))
