@@ -877,6 +877,7 @@ struct post {
 	struct hold_file *held;
 	struct fheld *fh;
 	int *hold_fd;
+	int *replaced;               /* held[i] names a file an upload replaces */
 	int step_page;               /* answered with a review or edit page */
 	/* store */
 	struct mail m;
@@ -1164,8 +1165,9 @@ judge_token(struct post *p)
 	return V_NEXT;
 }
 
-/* Field i's reference, when it posts one and no file (an upload wins):
- * checked whole before anything is opened.  0, or -1 on 送信する when it
+/* Field i's reference, when it posts one: checked whole before anything
+ * is opened.  With a file part too, the upload wins and the held file it
+ * replaces goes once the new one is held.  0, or -1 on 送信する when it
  * is bad or expired. */
 static int
 hold_field(struct post *p, size_t i)
@@ -1175,14 +1177,16 @@ hold_field(struct post *p, size_t i)
 	enum hold_rc rc = HOLD_INVALID;
 	struct fheld *h = &p->fh[i];
 	size_t j, n = strlen(name);
+	int upload = 0;
 
 	for (j = 0; j < p->form.n; j++) {
 		x = &p->form.fields[j];
 		if (x->name_len != n || memcmp(x->name, name, n) != 0)
 			continue;
 		if (x->is_file)
-			return 0;
-		ff = ff ? ff : x;
+			upload = 1;
+		else
+			ff = ff ? ff : x;
 	}
 	if (ff == NULL || ff->value_len == 0)
 		return 0;
@@ -1190,6 +1194,10 @@ hold_field(struct post *p, size_t i)
 		rc = hold_ref_parse(p->ctx->token_key, p->s->name, name,
 		    ff->value, ff->value_len, wall_ms(p->ctx),
 		    p->s->token_max_age, &p->held[i]);
+	if (upload) {
+		p->replaced[i] = rc == HOLD_OK;
+		return 0;
+	}
 	if (rc == HOLD_OK) {
 		h->ref = ff->value;
 		h->ref_len = ff->value_len;
@@ -1220,7 +1228,9 @@ judge_holds(struct post *p)
 	p->held = calloc(s->nfields + 1, sizeof *p->held);
 	p->fh = calloc(s->nfields + 1, sizeof *p->fh);
 	p->hold_fd = calloc(s->nfields + 1, sizeof *p->hold_fd);
-	if (p->held == NULL || p->fh == NULL || p->hold_fd == NULL)
+	p->replaced = calloc(s->nfields + 1, sizeof *p->replaced);
+	if (p->held == NULL || p->fh == NULL || p->hold_fd == NULL ||
+	    p->replaced == NULL)
 		return V_NOMEM;
 	for (i = 0; i < s->nfields; i++)
 		p->hold_fd[i] = -1;
@@ -1296,6 +1306,8 @@ hold_upload(struct post *p, size_t i)
 		fv->hold = NULL;
 		return rc == -2 ? V_HOLD_FULL : V_UPLOAD_FAILED;
 	}
+	if (p->replaced && p->replaced[i] && ctx->hold_drop)
+		ctx->hold_drop(ctx->hold_arg, p->held[i].name);
 	return V_NEXT;
 }
 
@@ -1623,6 +1635,7 @@ post_end(struct post *p)
 		if (p->hold_fd[i] >= 0)
 			close(p->hold_fd[i]);
 	free(p->hold_fd);
+	free(p->replaced);
 	free(p->fh);
 	free(p->held);
 }
