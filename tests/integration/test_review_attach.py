@@ -369,3 +369,16 @@ def test_hold_bytes_cap(stack, smtpd):
     r = post_form(url(web), dict(TEXT), files=resume_files(name="b.pdf"))
     assert r.status_code == 503
     assert len(held(fp)) == 1
+
+
+def test_label_with_markup_travels_as_text(stack, smtpd):
+    fp, web = stack()
+    name = "x<i>&'.pdf"
+    r = first(web, resume_files(name=name))
+    assert "<i>" not in r.text and "&lt;i&gt;" in r.text
+    hidden = dict(Inputs(r.text).hidden())
+    assert hidden["resume"].endswith("." + name)
+    r = post_form(url(web), list(hidden.items()))
+    assert r.status_code == 200 and "受付番号" in r.text
+    part = received(smtpd, 1).get_payload()[1]
+    assert part.get_filename() == name and part.get_content() == PDF
