@@ -682,13 +682,9 @@ out:
 static void
 when(FILE *out, const char *label, long long t, long long now)
 {
-	char iso[32], age[32];
-	time_t tt = (time_t)t;
-	struct tm tm;
+	char iso[ISO_UTC_LEN], age[32];
 
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(iso, sizeof iso, "%lld", t);
+	iso_utc(iso, t);
 	queuecmd_duration(age, now > t ? now - t : t - now);
 	fprintf(out, "%-10s %s (%s %s)\n", label, iso, age, now >= t ? "ago" :
 	    "from now");
