@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -230,9 +231,9 @@ hold_dir(const char *spool)
 	return open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
-int
-hold_sweep(const char *spool, long long now, unsigned max_age_s,
-    struct hold_use *use, char *err, size_t errlen)
+/* hold_sweep over the directory dfd (which stays open).  0 or -1. */
+static int
+sweep_fd(int dfd, long long now, unsigned max_age_s, struct hold_use *use)
 {
 	struct dirent *de;
 	struct stat st;
@@ -240,12 +241,13 @@ hold_sweep(const char *spool, long long now, unsigned max_age_s,
 	int fd;
 
 	memset(use, 0, sizeof *use);
-	if ((fd = hold_dir(spool)) == -1 || (d = fdopendir(fd)) == NULL) {
-		snprintf(err, errlen, "%s/hold: %s", spool, strerror(errno));
-		if (fd != -1)
-			close(fd);
+	if ((fd = dup(dfd)) == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
 		return -1;
 	}
+	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' || fstatat(fd, de->d_name, &st,
 		    AT_SYMLINK_NOFOLLOW) == -1)
@@ -260,6 +262,21 @@ hold_sweep(const char *spool, long long now, unsigned max_age_s,
 	}
 	closedir(d);
 	return 0;
+}
+
+int
+hold_sweep(const char *spool, long long now, unsigned max_age_s,
+    struct hold_use *use, char *err, size_t errlen)
+{
+	int dfd, rc = -1;
+
+	if ((dfd = hold_dir(spool)) != -1)
+		rc = sweep_fd(dfd, now, max_age_s, use);
+	if (rc == -1)
+		snprintf(err, errlen, "%s/hold: %s", spool, strerror(errno));
+	if (dfd != -1)
+		close(dfd);
+	return rc;
 }
 
 /* Copies size bytes of from into the new file dfd/name; 0 or -1. */
@@ -296,12 +313,24 @@ copy_into(int dfd, const char *name, int from, unsigned long long size)
 	return rc;
 }
 
+/* fd's file as dfd/name: an O_TMPFILE file gets its name by a link
+ * through /proc; an unlinked mkstemp file (or no /proc) is copied. */
+static int
+hold_put_at(int dfd, int fd, unsigned long long size, const char *name)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	return copy_into(dfd, name, fd, size);
+}
+
 int
 hold_put(const char *spool, int fd, unsigned long long size,
     const char *name)
 {
-	char proc[64];
-	int dfd, rc = -1;
+	int dfd, rc;
 
 	if (!hold_name_valid(name)) {
 		errno = EINVAL;
@@ -309,14 +338,37 @@ hold_put(const char *spool, int fd, unsigned long long size,
 	}
 	if ((dfd = hold_dir(spool)) == -1)
 		return -1;
-	/* An O_TMPFILE file gets its name by a link through /proc; an
-	 * unlinked mkstemp file (or no /proc) is copied. */
-	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-	if (linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW) == 0)
-		rc = 0;
-	else
-		rc = copy_into(dfd, name, fd, size);
+	rc = hold_put_at(dfd, fd, size, name);
 	close(dfd);
+	return rc;
+}
+
+int
+hold_admit(const char *spool, int fd, unsigned long long size,
+    const char *name, long long now, const struct hold_caps *caps)
+{
+	struct hold_use u;
+	int dfd, rc = -1, e = 0;
+
+	if (!hold_name_valid(name)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((dfd = hold_dir(spool)) == -1)
+		return -1;
+	/* One at a time, across threads and processes sharing the spool:
+	 * the count and the new name are one step. */
+	if (flock(dfd, LOCK_EX) == 0 &&
+	    sweep_fd(dfd, now, caps->max_age_s, &u) == 0) {
+		if ((unsigned long long)u.files >= caps->max_files ||
+		    u.bytes + size > caps->max_bytes)
+			rc = -2;
+		else
+			rc = hold_put_at(dfd, fd, size, name);
+	}
+	e = errno;
+	close(dfd);             /* and the lock with it */
+	errno = e;
 	return rc;
 }
 

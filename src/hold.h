@@ -103,6 +103,21 @@ int hold_sweep(const char *spool, long long now, unsigned max_age_s,
 int hold_put(const char *spool, int fd, unsigned long long size,
     const char *name);
 
+/* hold/'s bounds: what stays after a sweep (max_age_s) must leave room
+ * for one more file of size bytes. */
+struct hold_caps {
+	unsigned max_age_s;
+	unsigned long long max_files;
+	unsigned long long max_bytes;
+};
+
+/* hold_put within caps, as one step under an flock of hold/ (threads
+ * and processes sharing the spool take turns): sweeps, counts, and
+ * names the file only when it fits.  0, -2 when it does not fit, -1
+ * with errno. */
+int hold_admit(const char *spool, int fd, unsigned long long size,
+    const char *name, long long now, const struct hold_caps *caps);
+
 /* Opens SPOOL/hold/name read-only (O_NOFOLLOW, a regular file only) for
  * a valid name.  The fd, or -1 (ENOENT when it is gone). */
 int hold_open(const char *spool, const char *name);

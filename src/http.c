@@ -877,7 +877,8 @@ struct post {
 	struct hold_file *held;
 	struct fheld *fh;
 	int *hold_fd;
-	int *replaced;               /* held[i] names a file an upload replaces */
+	int *fresh;                  /* field i's upload was held by this post */
+	int hold_rated;              /* took from the client's hold budget */
 	int step_page;               /* answered with a review or edit page */
 	/* store */
 	struct mail m;
@@ -1165,11 +1166,13 @@ judge_token(struct post *p)
 	return V_NEXT;
 }
 
-/* Field i's reference, when it posts one: checked whole before anything
- * is opened.  With a file part too, the upload wins and the held file it
- * replaces goes once the new one is held.  0, or -1 on 送信する when it
- * is bad or expired. */
-static int
+/* Field i's reference, when it posts one and no file (an upload wins):
+ * checked whole before anything is opened.  One that is bad or expired
+ * holds nothing: the field asks for the file again (a 422, never a quiet
+ * answer: the visitor may have done nothing wrong).  The replaced file
+ * of an upload stays until it expires (a browser's back button may
+ * still send its review page). */
+static void
 hold_field(struct post *p, size_t i)
 {
 	const char *name = p->s->fields[i].name;
@@ -1177,66 +1180,75 @@ hold_field(struct post *p, size_t i)
 	enum hold_rc rc = HOLD_INVALID;
 	struct fheld *h = &p->fh[i];
 	size_t j, n = strlen(name);
-	int upload = 0;
 
 	for (j = 0; j < p->form.n; j++) {
 		x = &p->form.fields[j];
 		if (x->name_len != n || memcmp(x->name, name, n) != 0)
 			continue;
 		if (x->is_file)
-			upload = 1;
-		else
-			ff = ff ? ff : x;
+			return;
+		ff = ff ? ff : x;
 	}
 	if (ff == NULL || ff->value_len == 0)
-		return 0;
+		return;
 	if (p->ctx->token_key)
 		rc = hold_ref_parse(p->ctx->token_key, p->s->name, name,
 		    ff->value, ff->value_len, wall_ms(p->ctx),
 		    p->s->token_max_age, &p->held[i]);
-	if (upload) {
-		p->replaced[i] = rc == HOLD_OK;
-		return 0;
+	if (rc != HOLD_OK) {
+		h->again = 1;
+		log_event(LOG_INFO, "hold_refused", "site", p->s->name,
+		    "field", name, "reason", hold_reason(rc), (char *)NULL);
+		return;
 	}
-	if (rc == HOLD_OK) {
-		h->ref = ff->value;
-		h->ref_len = ff->value_len;
-		h->label = p->held[i].label;
-		h->size = p->held[i].size;
-		h->ctype = p->held[i].ctype;
-		h->digest = p->held[i].digest;
-		return 0;
-	}
-	if (p->review != R_SEND)
-		return 0;     /* the field holds nothing */
-	p->reason = hold_reason(rc);
-	return -1;
+	h->ref = ff->value;
+	h->ref_len = ff->value_len;
+	h->label = p->held[i].label;
+	h->size = p->held[i].size;
+	h->ctype = p->held[i].ctype;
+	h->digest = p->held[i].digest;
 }
 
 /* The files a review site's fields hold between its posts (doc/design.md
- * "The review step"): a field without a file part may post the reference
- * of one this server held.  On 送信する a bad or expired reference ends
- * the post like a bad _confirm. */
+ * "Held uploads"): a field without a file part may post the reference of
+ * one this server held. */
 static enum verdict
 judge_holds(struct post *p)
 {
 	const struct site *s = p->s;
+	const struct form_field *cf;
+	enum confirm_rc rc;
 	size_t i;
 
 	if (!s->confirm || !s->has_files)
 		return V_NEXT;
+	/* 送信する: a forged, foreign or expired _confirm is answered like
+	 * a bad token before any reference is looked at (no values: only
+	 * the site MAC and the age are checked here). */
+	if (p->review == R_SEND && (cf = form_get(&p->form, "_confirm"))) {
+		rc = p->ctx->token_key == NULL ? CONFIRM_INVALID :
+		    confirm_verify(p->ctx->token_key, s->name, NULL, 0,
+		    cf->value, cf->value_len, wall_ms(p->ctx),
+		    s->token_max_age, NULL);
+		if (rc == CONFIRM_ERROR)
+			return V_NOMEM;
+		if (rc != CONFIRM_OK && rc != CONFIRM_CHANGED) {
+			p->reason = confirm_reason(rc);
+			return V_CONFIRM;
+		}
+	}
 	p->held = calloc(s->nfields + 1, sizeof *p->held);
 	p->fh = calloc(s->nfields + 1, sizeof *p->fh);
 	p->hold_fd = calloc(s->nfields + 1, sizeof *p->hold_fd);
-	p->replaced = calloc(s->nfields + 1, sizeof *p->replaced);
+	p->fresh = calloc(s->nfields + 1, sizeof *p->fresh);
 	if (p->held == NULL || p->fh == NULL || p->hold_fd == NULL ||
-	    p->replaced == NULL)
+	    p->fresh == NULL)
 		return V_NOMEM;
 	for (i = 0; i < s->nfields; i++)
 		p->hold_fd[i] = -1;
 	for (i = 0; i < s->nfields; i++)
-		if (s->fields[i].type == FT_FILE && hold_field(p, i) == -1)
-			return V_CONFIRM;
+		if (s->fields[i].type == FT_FILE)
+			hold_field(p, i);
 	return V_NEXT;
 }
 
@@ -1306,9 +1318,55 @@ hold_upload(struct post *p, size_t i)
 		fv->hold = NULL;
 		return rc == -2 ? V_HOLD_FULL : V_UPLOAD_FAILED;
 	}
-	if (p->replaced && p->replaced[i] && ctx->hold_drop)
-		ctx->hold_drop(ctx->hold_arg, p->held[i].name);
+	memcpy(p->held[i].name, h.name, sizeof h.name);
+	p->fresh[i] = 1;
 	return V_NEXT;
+}
+
+/* Uploads held for review pages, per client (doc/design.md "Held
+ * uploads"): a budget of its own, the site's rate_limit or
+ * DEF_HOLD_RATE_*, since review pages give their message slot back and
+ * hold/ is disk.  Takes one (0, or the seconds until one more is
+ * allowed), or with refund gives it back. */
+static unsigned
+hold_rate(struct post *p, int refund)
+{
+	const struct site *s = p->s;
+	unsigned count = s->rate_count ? s->rate_count : DEF_HOLD_RATE_COUNT;
+	unsigned window = s->rate_count ? s->rate_window :
+	    DEF_HOLD_RATE_WINDOW;
+	char key[LIM_NAME_BYTES + 8];
+
+	if (p->ctx->rl == NULL)
+		return 0;
+	snprintf(key, sizeof key, "%s\001hold", s->name);
+	if (!refund)
+		return ratelimit_take(p->ctx->rl, key, p->req->remote_addr,
+		    count, window, now_ms(p->ctx));
+	ratelimit_refund(p->ctx->rl, key, p->req->remote_addr, count, window,
+	    now_ms(p->ctx));
+	return 0;
+}
+
+/* A review page that could not be made: the files this post held are
+ * nobody's, so they go now rather than count against the caps. */
+static void
+hold_unwind(struct post *p)
+{
+	size_t i;
+
+	for (i = 0; p->fresh && i < p->s->nfields && i < p->v.n; i++) {
+		if (!p->fresh[i])
+			continue;
+		if (p->ctx->hold_drop)
+			p->ctx->hold_drop(p->ctx->hold_arg, p->held[i].name);
+		free(p->v.v[i].hold);
+		p->v.v[i].hold = NULL;
+		p->fresh[i] = 0;
+	}
+	if (p->hold_rated)
+		hold_rate(p, 1);
+	p->hold_rated = 0;
 }
 
 /* A review page's _confirm for the values, bound to the token's nonce
@@ -1323,18 +1381,28 @@ review_issue(struct post *p)
 	int rc;
 
 	for (i = 0; i < p->v.n && v == V_NEXT; i++)
-		if (p->v.v[i].has_file && p->v.v[i].hold == NULL)
+		if (p->v.v[i].has_file && p->v.v[i].hold == NULL) {
+			if (!p->hold_rated && (p->r->retry_after =
+			    hold_rate(p, 0)) != 0)
+				return V_RATE_LIMITED;
+			p->hold_rated = 1;
 			v = hold_upload(p, i);
-	if (v != V_NEXT)
-		return v;
-	if (!p->have_nonce && crypto_random(p->nonce, sizeof p->nonce) == -1)
-		return V_RANDOM_FAILED;
-	if (p->ctx->token_key == NULL || (it = confirm_items(p)) == NULL)
-		return V_NOMEM;
-	rc = confirm_make(p->ctx->token_key, p->s->name, it, p->s->nfields,
-	    wall_ms(p->ctx), p->nonce, p->confirm);
-	free(it);
-	return rc == -1 ? V_NOMEM : V_REVIEW;
+		}
+	if (v == V_NEXT && !p->have_nonce &&
+	    crypto_random(p->nonce, sizeof p->nonce) == -1)
+		v = V_RANDOM_FAILED;
+	if (v == V_NEXT && (p->ctx->token_key == NULL ||
+	    (it = confirm_items(p)) == NULL))
+		v = V_NOMEM;
+	if (v == V_NEXT) {
+		rc = confirm_make(p->ctx->token_key, p->s->name, it,
+		    p->s->nfields, wall_ms(p->ctx), p->nonce, p->confirm);
+		free(it);
+		v = rc == -1 ? V_NOMEM : V_REVIEW;
+	}
+	if (v != V_REVIEW)
+		hold_unwind(p);
+	return v;
 }
 
 /* The review step: nothing is stored before 送信する posts back a
@@ -1418,10 +1486,25 @@ judge_replay(struct post *p)
 	return p->nclaim == 1 ? V_REPLAYED : V_NEXT;
 }
 
+/* A held file that is gone or not the one reviewed, after _confirm
+ * verified: the visitor did nothing wrong, so the field asks for the
+ * file again (422, the other values kept), never a quiet answer. */
+static void
+hold_lost(struct post *p, size_t i, const char *why)
+{
+	struct fval *fv = &p->v.v[i];
+
+	log_event(LOG_WARN, "hold_lost", "site", p->s->name, "field",
+	    p->s->fields[i].name, "reason", why, (char *)NULL);
+	fv->error = "file_again";
+	fv->has_file = 0;
+	fv->fd = -1;
+	p->v.nerrors++;
+}
+
 /* 送信する with held files: only now, with _confirm verified, is each
  * opened, and it must still be the file reviewed (sniffed and hashed
- * again, like an upload).  One that is gone ends the post like an
- * expired _confirm. */
+ * again, like an upload). */
 static enum verdict
 judge_open_holds(struct post *p)
 {
@@ -1436,19 +1519,17 @@ judge_open_holds(struct post *p)
 			continue;
 		if (ctx->hold_open == NULL || (p->hold_fd[i] = ctx->hold_open(
 		    ctx->hold_arg, p->held[i].name)) == -1) {
-			p->reason = "hold_missing";
-			return V_CONFIRM;
+			hold_lost(p, i, "hold_missing");
+			continue;
 		}
 		rc = validate_held_file(&p->s->fields[i], p->hold_fd[i],
 		    &p->v.v[i]);
 		if (rc == -1)
 			return V_NOMEM;
-		if (rc == 1) {
-			p->reason = "hold_changed";
-			return V_CONFIRM;
-		}
+		if (rc == 1)
+			hold_lost(p, i, "hold_changed");
 	}
-	return V_NEXT;
+	return p->v.nerrors ? V_INVALID : V_NEXT;
 }
 
 static const post_step judge_steps[] = {
@@ -1623,7 +1704,8 @@ post_end(struct post *p)
 	if (p->nclaim == 0)
 		dedup_release(p->ctx->nonces, p->nkey, p->r->id);
 	/* Accepted and spam-verdict posts count; the rest, and the review
-	 * step's pages (rate_limit counts messages), are given back. */
+	 * step's pages (rate_limit counts messages), are given back (the
+	 * uploads they hold have a budget of their own, hold_rate). */
 	if (p->taken && (p->r->status >= 400 || p->step_page))
 		ratelimit_refund(p->ctx->rl, s->name, p->req->remote_addr,
 		    s->rate_count, s->rate_window, now_ms(p->ctx));
@@ -1635,7 +1717,7 @@ post_end(struct post *p)
 		if (p->hold_fd[i] >= 0)
 			close(p->hold_fd[i]);
 	free(p->hold_fd);
-	free(p->replaced);
+	free(p->fresh);
 	free(p->fh);
 	free(p->held);
 }

@@ -82,6 +82,9 @@
 #define DEF_SPOOL_MAX_HELD    1000           /* files in hold/; more: the first step gets 503 */
 #define MAX_SPOOL_MAX_HELD    1000000
 #define DEF_SPOOL_MAX_HELD_BYTES (1024LL * 1024 * 1024) /* bytes in hold/, together */
+#define DEF_HOLD_RATE_COUNT   10             /* first posts that hold files, per client, */
+#define DEF_HOLD_RATE_WINDOW  600            /* per this many seconds, on sites without
+                                                rate_limit (with one: that budget) */
 #define LIM_SPOOL_PEEK        4096           /* bytes of a header read for gauges */
 
 /* Delivery, seconds */

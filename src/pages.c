@@ -87,6 +87,17 @@ load_one(const struct config *c, const struct site *s, enum page pg,
 		    strerror(rc));
 		goto out;
 	}
+	/* A review page that posts a file field's name instead of its
+	 * reference would lose every attachment (doc/design.md "Held
+	 * uploads"). */
+	if (pg == PAGE_CONFIRM && s->has_files && (b.data == NULL ||
+	    memmem(b.data, b.len, "{{_hold}}", 9) == NULL)) {
+		snprintf(err, errlen, "%s: site %s has type: file fields: "
+		    "the review page must post each file field's {{_hold}} "
+		    "(its held file's reference) as the field's hidden value",
+		    path, s->name);
+		goto out;
+	}
 	t = tmpl_compile(b.data ? b.data : "", b.len,
 	    pg == PAGE_MAIL || pg == PAGE_AUTO_REPLY ? TMPL_TEXT : TMPL_HTML,
 	    known, cerr, sizeof cerr);

@@ -239,24 +239,16 @@ static int
 hold_put_cb(void *arg, int fd, unsigned long long size, const char *name)
 {
 	const struct world *w = arg;
-	struct hold_use u;
-	char err[256];
+	struct hold_caps caps = { config_hold_max_age(w->c),
+	    w->c->spool_max_held, w->c->spool_max_held_bytes };
+	int rc;
 
-	if (hold_sweep(spool_path(spool), (long long)time(NULL),
-	    config_hold_max_age(w->c), &u, err, sizeof err) == -1) {
-		log_event(LOG_ERROR, "hold_failed", "error", err,
-		    (char *)NULL);
-		return -1;
-	}
-	if ((size_t)u.files >= w->c->spool_max_held ||
-	    u.bytes + size > w->c->spool_max_held_bytes)
-		return -2;
-	if (hold_put(spool_path(spool), fd, size, name) == -1) {
+	rc = hold_admit(spool_path(spool), fd, size, name,
+	    (long long)time(NULL), &caps);
+	if (rc == -1)
 		log_event(LOG_ERROR, "hold_failed", "error", strerror(errno),
 		    (char *)NULL);
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 static int

@@ -661,6 +661,10 @@ check_file(const struct field *f, const struct form *in,
 		}
 	if (ff == NULL && h && h->ref)
 		return check_held(f, h, fv);
+	if (ff == NULL && h && h->again) {
+		fv->error = "file_again";
+		return set_value(fv, "", 0);
+	}
 	n = ff && ff->filename ? sniff_clean_name(ff->filename,
 	    strlen(ff->filename), name, sizeof name) : 0;
 	if (n == 0)
@@ -828,6 +832,9 @@ static const struct msg messages[] = {
 	  "{label}: the file is empty." },
 	{ "file_multiple", "{label}にはファイルを1つだけ添付してください。",
 	  "{label}: attach only one file." },
+	{ "file_again", "{label}：ファイルの保管期限が切れました。"
+	  "もう一度選んでください。",
+	  "{label}: the file is no longer kept. Please choose it again." },
 	{ "too_many_links", "{label}に含めるURLの数を減らしてください。",
 	  "Please include fewer links in {label}." },
 	{ "no_japanese", "{label}は日本語で入力してください。",

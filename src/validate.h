@@ -56,6 +56,8 @@ int validate_form(const struct site *s, const struct form *in,
  * what it says of the file.  Not opened yet: fd stays -1 until
  * validate_held_file. */
 struct fheld {
+	int again;            /* a reference that holds nothing (any more):
+	                       * the field asks for the file again */
 	const char *ref;      /* NULL: the field holds nothing */
 	size_t ref_len;
 	const char *label;
@@ -67,7 +69,8 @@ struct fheld {
 /* validate_form, where a file field without a file part takes held[i]
  * (aligned with s->fields; held may be NULL): its label, size, type and
  * digest, checked against the field's max and accept as an upload's
- * would be, and its reference in fval.hold. */
+ * would be, and its reference in fval.hold; or, with held[i].again, the
+ * error "file_again". */
 int validate_form_held(const struct site *s, const struct form *in,
     const struct fheld *held, struct fvals *out);
 

@@ -236,7 +236,8 @@ def test_back_keeps_the_file(stack, smtpd):
     assert held(fp) == []
 
 
-def test_replacing_the_file_on_the_second_post(stack, smtpd):
+@pytest.mark.parametrize("back", [False, True])
+def test_replacing_the_file_on_the_second_post(stack, smtpd, back):
     fp, web = stack()
     r = first(web, {**resume_files(), "photo": ("a.png", PNG, "image/png")})
     hidden = dict(Inputs(r.text).hidden())
@@ -250,18 +251,32 @@ def test_replacing_the_file_on_the_second_post(stack, smtpd):
     assert again["resume"] == hidden["resume"]
     assert again["photo"] != hidden["photo"] and again["photo"].endswith(
         ".b.jpg")
-    assert len(held(fp)) == 2 and len(set(held(fp)) & old) == 1
+    assert len(held(fp)) == 3 and old < set(held(fp))
     assert fp.events(event="review", reason="confirm_changed")
     time.sleep(0.3)
     assert smtpd.count() == 0
+    if back:
+        # The browser's back button to the first review page, 送信する:
+        # the replaced file is still held, and that page's values go.
+        r = post_form(url(web), list(hidden.items()))
+        assert r.status_code == 200 and "受付番号" in r.text
+        parts = received(smtpd, 1).get_payload()
+        assert parts[2].get_content() == PNG
+        # Both pages share one nonce: the newer one sends nothing more.
+        r = post_form(url(web), list(again.items()))
+        assert r.status_code == 200
+        time.sleep(0.5)
+        assert smtpd.count() == 1
+        # Its upload stays until it expires.
+        assert [(hold_dir(fp) / n).read_bytes() for n in held(fp)] == [JPG]
+        return
     r = post_form(url(web), list(again.items()))
     assert r.status_code == 200 and "受付番号" in r.text
     parts = received(smtpd, 1).get_payload()
     assert parts[1].get_content() == PDF and parts[2].get_content() == JPG
     assert parts[2].get_filename() == "b.jpg"
-    # The replaced file went when its replacement was held; the sent
-    # ones once the message was spooled.
-    assert held(fp) == [] and old
+    # The sent files are gone; the replaced one stays until it expires.
+    assert [(hold_dir(fp) / n).read_bytes() for n in held(fp)] == [PNG]
 
 
 def flip(ref):
@@ -286,22 +301,30 @@ def test_tampered_references_and_confirm_send_and_open_nothing(stack, smtpd):
         posts = [{**hidden, "resume": bad} for bad in bad_refs]
         # A reference is good for its own field only.
         posts.append({**hidden, "photo": ref})
+        # With a genuine _confirm the visitor may have done nothing wrong
+        # (a custom page, a copy and paste): the field asks for the
+        # file again, the other values kept.
         for fields in posts:
             r = post_form(url(web), list(fields.items()))
-            assert r.status_code == 200 and "受付番号" in r.text
-        ev = fp.events(event="discarded", reason="hold_invalid")
+            assert r.status_code == 422, r.text
+            assert "もう一度選んでください" in r.text and "山田 太郎" in r.text
+        ev = fp.events(event="hold_refused", reason="hold_invalid")
         assert len(ev) == len(posts)
         # Another genuine reference is a change: a new review page.
         r = post_form(url(web),
                       list({**hidden, "resume": other["resume"]}.items()))
         assert r.status_code == 200 and "_confirm" in r.text
-        # A forged _confirm with the genuine reference.
+        # A forged _confirm, with the genuine reference or a bad one: the
+        # quiet answer, before any reference is looked at.
         conf = bytearray(base64.urlsafe_b64decode(hidden["_confirm"]))
         conf[30] ^= 1                    # the site MAC
         forged = base64.urlsafe_b64encode(bytes(conf)).decode()
-        r = post_form(url(web), list({**hidden, "_confirm": forged}.items()))
-        assert r.status_code == 200 and "受付番号" in r.text
-        assert fp.events(event="discarded", reason="confirm_invalid")
+        for res in (ref, flip(ref)):
+            r = post_form(url(web), list({**hidden, "_confirm": forged,
+                                          "resume": res}.items()))
+            assert r.status_code == 200 and "受付番号" in r.text
+        assert len(fp.events(event="discarded",
+                             reason="confirm_invalid")) == 2
         time.sleep(0.5)
         assert smtpd.count() == 0
         assert opens.names() == []
@@ -326,8 +349,7 @@ def test_expired_hold_is_swept_and_answered_like_an_expired_token(
     assert not set(gone) & set(held(fp)) and len(held(fp)) == 1
     r = post_form(url(web), list(hidden.items()))
     assert r.status_code == 200 and "受付番号" in r.text
-    # Its reference expired with it (checked before _confirm's age).
-    assert fp.events(event="discarded", reason="hold_expired")
+    assert fp.events(event="discarded", reason="confirm_expired")
     time.sleep(0.5)
     assert smtpd.count() == 0
 
@@ -382,3 +404,84 @@ def test_label_with_markup_travels_as_text(stack, smtpd):
     assert r.status_code == 200 and "受付番号" in r.text
     part = received(smtpd, 1).get_payload()[1]
     assert part.get_filename() == name and part.get_content() == PDF
+
+
+@pytest.mark.parametrize("how", ["missing", "changed"])
+def test_lost_hold_after_a_good_confirm_asks_for_the_file(stack, smtpd, how):
+    """A held file gone (a crash, a sweep) or altered between the posts:
+    _confirm verified, so the visitor did nothing wrong: a 422 asking
+    for the file again, the other values kept, never a quiet answer."""
+    fp, web = stack()
+    hidden = dict(Inputs(first(web, resume_files()).text).hidden())
+    (name,) = held(fp)
+    if how == "missing":
+        (hold_dir(fp) / name).unlink()
+    else:
+        data = bytearray(PDF)
+        data[-10] ^= 1
+        (hold_dir(fp) / name).write_bytes(bytes(data))
+    r = post_form(url(web), list(hidden.items()))
+    assert r.status_code == 422
+    assert "履歴書：ファイルの保管期限が切れました" in r.text
+    assert 'value="山田 太郎"' in r.text
+    assert fp.events(event="hold_lost", reason=f"hold_{how}")
+    # The form takes the file again, and then it goes.
+    fields = [(n, v) for n, v, t in Inputs(r.text).inputs
+              if n in ("name", "email")]
+    r = post_form(url(web), fields, files=resume_files())
+    hidden = dict(Inputs(r.text).hidden())
+    r = post_form(url(web), list(hidden.items()))
+    assert r.status_code == 200 and "受付番号" in r.text
+    assert smtpd.wait(1) and smtpd.count() == 1
+    assert received(smtpd, 1).get_payload()[1].get_content() == PDF
+
+
+def test_custom_review_page_must_post_the_reference(tmp_path, formpost_config,
+                                                    public_dir):
+    # A confirm.html written for text fields only (value="{{_value}}"
+    # everywhere) would post the file's name and lose every attachment.
+    from harness import formpost_cli, write_config
+    cfg = configure(formpost_config, public_dir)
+    tdir = tmp_path / "tpl"
+    tdir.mkdir()
+    page = (REPO / "templates/ja/confirm.html").read_text(encoding="utf-8")
+    old = page.replace('{{#_is_file}}<input type="hidden" name="{{_name}}" '
+                       'value="{{_hold}}">\n{{/_is_file}}', "")
+    assert old != page
+    (tdir / "confirm.html").write_text(old, encoding="utf-8")
+    cfg["sites"]["example"]["templates"] = str(tdir)
+    p = formpost_cli(["check"], config_path=write_config(tmp_path / "c.yaml",
+                                                         cfg))
+    assert p.returncode == 1
+    assert "must post each file field's {{_hold}}" in p.stdout + p.stderr
+
+
+def test_holding_files_has_its_own_rate_limit(
+        formpost_config, formpost_factory, nginx_factory, smtpd, public_dir):
+    """Review pages give their message slot back (rate_limit counts
+    messages), but holding files takes from a budget of its own (the
+    site's rate_limit): hold/ is disk, and one client must not fill it."""
+    cfg = configure(formpost_config, public_dir)
+    cfg["sites"]["example"]["rate_limit"] = "1/10m"
+    fp = formpost_factory(cfg)
+    web = nginx_factory(fp.target, extra_server="client_max_body_size 64m;")
+    hidden = dict(Inputs(first(web, resume_files()).text).hidden())
+    # The review page gave its message slot back, but another upload to
+    # hold is over the budget: 429, and nothing more held.
+    r = post_form(url(web), dict(TEXT), files=resume_files(name="b.pdf"))
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    assert len(held(fp)) == 1
+    # The message itself still has its slot.
+    r = post_form(url(web), list(hidden.items()))
+    assert r.status_code == 200 and "受付番号" in r.text
+    assert received(smtpd, 1).get_payload()[1].get_content() == PDF
+    assert held(fp) == []
+
+
+def test_no_orphans_when_a_second_file_does_not_fit(stack, smtpd):
+    fp, web = stack(limits={"spool_max_held": 2})
+    first(web, resume_files())
+    r = post_form(url(web), dict(TEXT), files={
+        **resume_files(name="x.pdf"), "photo": ("p.png", PNG, "image/png")})
+    assert r.status_code == 503
+    assert len(held(fp)) == 1

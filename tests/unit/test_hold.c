@@ -253,6 +253,35 @@ test_dir(void **state)
 	    sizeof err), 0);
 	assert_int_equal(u.files, 0);
 	assert_int_equal(u.removed, 1);
+	/* Within caps only: 1 file of at most 8 bytes. */
+	{
+		struct hold_caps one = { 60, 1, 8 };
+		char a[HOLD_NAME_LEN + 1], b2[HOLD_NAME_LEN + 1];
+
+		fd = open(dir, O_TMPFILE | O_RDWR, 0600);
+		assert_int_equal(write(fd, "12345", 5), 5);
+		assert_int_equal(hold_new_name(a), 0);
+		assert_int_equal(hold_new_name(b2), 0);
+		assert_int_equal(hold_admit(dir, fd, 5, a, time(NULL), &one),
+		    0);
+		assert_int_equal(hold_admit(dir, fd, 5, b2, time(NULL), &one),
+		    -2);
+		one.max_files = 2;
+		assert_int_equal(hold_admit(dir, fd, 5, b2, time(NULL), &one),
+		    -2);                        /* 10 bytes > 8 */
+		one.max_bytes = 10;
+		assert_int_equal(hold_admit(dir, fd, 5, b2, time(NULL), &one),
+		    0);
+		/* An hour on, both expired: swept, so room again. */
+		one.max_files = 1;
+		assert_int_equal(hold_admit(dir, fd, 5, "../x", time(NULL),
+		    &one), -1);
+		assert_int_equal(hold_new_name(a), 0);
+		assert_int_equal(hold_admit(dir, fd, 5, a, time(NULL) + 3600,
+		    &one), 0);
+		close(fd);
+		assert_int_equal(hold_drop(dir, a), 0);
+	}
 	snprintf(path, sizeof path, "%s/hold", dir);
 	assert_int_equal(rmdir(path), 0);
 	assert_int_equal(hold_sweep(dir, time(NULL), 60, &u, err, sizeof err),
