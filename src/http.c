@@ -1241,11 +1241,11 @@ judge_holds(struct post *p)
 	p->fh = calloc(s->nfields + 1, sizeof *p->fh);
 	p->hold_fd = calloc(s->nfields + 1, sizeof *p->hold_fd);
 	p->fresh = calloc(s->nfields + 1, sizeof *p->fresh);
+	for (i = 0; p->hold_fd && i < s->nfields; i++)
+		p->hold_fd[i] = -1;     /* before any return: post_end closes */
 	if (p->held == NULL || p->fh == NULL || p->hold_fd == NULL ||
 	    p->fresh == NULL)
 		return V_NOMEM;
-	for (i = 0; i < s->nfields; i++)
-		p->hold_fd[i] = -1;
 	for (i = 0; i < s->nfields; i++)
 		if (s->fields[i].type == FT_FILE)
 			hold_field(p, i);
