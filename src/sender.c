@@ -498,7 +498,7 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 	size_t *idx, i, k = 0;
 	char code[8], count[24], nt[32], reply[SPOOL_REPLY_MAX];
 	int changed = 0, failed;
-	enum outcome old, state = OUT_SENT;
+	enum outcome old, ev, state = OUT_SENT;
 	unsigned long long t0;
 	struct spool_attempt *a;
 	long long at;
@@ -545,8 +545,13 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 	spool_sanitise(reply, res.reply);
 	outcome_note(m->reply, sizeof m->reply, !first, res.outcome, p->name,
 	    res.phase, reply);
-	if ((a = history_add(m, at, p->name, delivery_event(res.outcome),
-	    res.code, reply)) != NULL)
+	/* The attempt is what matters most of what it did to each
+	 * recipient (res.outcome is the worst: a 550 to one would hide
+	 * the 451 that keeps the others). */
+	for (i = 0, ev = k ? rc[0].outcome : res.outcome; i < k; i++)
+		ev = outcome_pressing(ev, rc[i].outcome);
+	if ((a = history_add(m, at, p->name, delivery_event(ev), res.code,
+	    reply)) != NULL)
 		for (i = 0; i < k; i++)
 			history_rcpt(m, a, &m->rcpt[idx[i]],
 			    delivery_event(rc[i].outcome));

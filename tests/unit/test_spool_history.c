@@ -396,6 +396,12 @@ test_event_words(void **state)
 	for (i = 0; i < ARRAY_LEN(o); i++)
 		assert_string_equal(spool_event_name(delivery_event(o[i])),
 		    outcome_name(o[i]));
+	/* An attempt that kept one recipient for later and had another
+	 * refused is temporary; config comes first. */
+	assert_int_equal(outcome_pressing(OUT_PERM, OUT_TEMP), OUT_TEMP);
+	assert_int_equal(outcome_pressing(OUT_TEMP, OUT_PERM), OUT_TEMP);
+	assert_int_equal(outcome_pressing(OUT_SENT, OUT_PERM), OUT_PERM);
+	assert_int_equal(outcome_pressing(OUT_TEMP, OUT_CONFIG), OUT_CONFIG);
 	assert_string_equal(spool_event_name(SPOOL_EV_EXPIRED), "expired");
 	assert_string_equal(spool_event_name(SPOOL_EV_RETRIED), "retried");
 }
