@@ -425,3 +425,8 @@ def test_receipts_raise_no_alert_count_skips_and_show(formpost_factory, nginx_fa
     p = q(fp, "show", a.replace("-", "").lower() + "-r")
     assert p.returncode == 0, p.stdout
     assert f"failed/{rid}" in p.stdout, p.stdout
+    # The receipt keeps its own history (doc/design.md "The spool").
+    assert "history: 1 attempt, oldest first" in p.stdout, p.stdout
+    assert re.search(r"^  \S+Z  main +permanent +550  .*550 5.1.1", p.stdout,
+                     re.M), p.stdout
+    assert re.search(r"^ +permanent +550  typo@example.jp", p.stdout, re.M)
