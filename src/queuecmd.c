@@ -2,8 +2,9 @@
  * queuecmd — the operator's commands over the spool (see queuecmd.h).  Reads
  * without claims (every spool write renames a complete file into place);
  * changes a queued message only under its claim, like the sender, so a
- * running worker and the CLI never both write one file.  Message data is
- * freed as soon as a file is read: a listing holds envelopes only.
+ * running worker and the CLI never both write one file.  Message data and
+ * history are freed as soon as a file is read: a listing holds envelopes
+ * only.
  */
 #include "queuecmd.h"
 
@@ -150,6 +151,7 @@ add_one(void *arg, const char *id)
 	}
 	free(t->m.data);
 	t->m.data = NULL;
+	spool_history_free(&t->m);     /* a listing shows none of it */
 	t->cls = classify(&t->m, strcmp(l->sub, "failed") == 0);
 	l->n++;
 }

@@ -132,6 +132,18 @@ attempt_free(struct spool_attempt *a)
 }
 
 void
+spool_history_free(struct spool_msg *m)
+{
+	size_t i;
+
+	for (i = 0; m->hist && i < m->nhist; i++)
+		attempt_free(&m->hist[i]);
+	free(m->hist);
+	m->hist = NULL;
+	m->nhist = 0;
+}
+
+void
 spool_msg_free(struct spool_msg *m)
 {
 	size_t i;
@@ -140,9 +152,7 @@ spool_msg_free(struct spool_msg *m)
 		return;
 	for (i = 0; m->rcpt && i < m->nrcpt; i++)
 		free(m->rcpt[i].addr);
-	for (i = 0; m->hist && i < m->nhist; i++)
-		attempt_free(&m->hist[i]);
-	free(m->hist);
+	spool_history_free(m);
 	free(m->rcpt);
 	free(m->sender);
 	free(m->data);

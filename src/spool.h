@@ -214,6 +214,10 @@ const char *spool_event_name(enum spool_event ev);
 struct spool_attempt *spool_attempt_add(struct spool_msg *m, long long at,
     const char *profile, enum spool_event ev, int code, const char *reply);
 
+/* Frees m's history (hist_total stays): for a reader that needs only
+ * the envelope and state, as a listing of the whole queue. */
+void spool_history_free(struct spool_msg *m);
+
 /* Adds recipient addr to attempt a (at most LIM_SPOOL_RCPT); reply is
  * sanitised and kept only when it differs from the attempt's.  0, or -1
  * on OOM or an address the format cannot hold (a unchanged). */
