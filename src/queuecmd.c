@@ -736,24 +736,12 @@ out:
 
 /* --- show, purge ------------------------------------------------------------- */
 
-/* The time format of the logs and of `show`: ISO 8601 in UTC. */
-static void
-iso_time(char out[32], long long t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, 32, "%lld", t);
-}
-
 static void
 when(FILE *out, const char *label, long long t, long long now)
 {
-	char iso[32], age[32];
+	char iso[ISO_UTC_LEN], age[32];
 
-	iso_time(iso, t);
+	iso_utc(iso, t);
 	queuecmd_duration(age, now > t ? now - t : t - now);
 	fprintf(out, "%-10s %s (%s %s)\n", label, iso, age, now >= t ? "ago" :
 	    "from now");
@@ -784,7 +772,7 @@ headers(FILE *out, const struct spool_msg *m)
 static void
 history(FILE *out, const struct spool_msg *m)
 {
-	char t[32];
+	char t[ISO_UTC_LEN];
 	size_t i, j;
 
 	if (m->hist_total == 0) {
@@ -805,7 +793,7 @@ history(FILE *out, const struct spool_msg *m)
 		    "s", m->id);
 	for (i = 0; i < m->nhist; i++) {
 		const struct spool_attempt *a = &m->hist[i];
-		iso_time(t, a->at);
+		iso_utc(t, a->at);
 		fprintf(out, "  %s  %-10s %-9s %3d  %s\n", t, a->profile,
 		    spool_event_name(a->ev), a->code, a->reply);
 		for (j = 0; j < a->nto; j++) {

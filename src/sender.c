@@ -427,17 +427,6 @@ profile_abandon(struct sender *s, const char *name)
 /* --- one message ----------------------------------------------------------- */
 
 static void
-iso_time(char out[32], long long t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, 32, "%lld", t);
-}
-
-static void
 log_failed(const struct spool_msg *m, const struct spool_rcpt *r)
 {
 	char code[8];
@@ -567,7 +556,7 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 	metrics_delivery(m->site, p->name, outcome_name(res.outcome));
 	snprintf(code, sizeof code, "%d", res.code);
 	snprintf(count, sizeof count, "%zu", k);
-	iso_time(nt, next_try);
+	iso_utc(nt, next_try);
 	log_event(res.outcome == OUT_SENT || spool_id_is_receipt(m->id) ?
 	    LOG_INFO : LOG_WARN, "attempt",
 	    "site", m->site, "id", m->id, "profile", p->name, "outcome",
