@@ -320,6 +320,10 @@ spool_attempt_add(struct spool_msg *m, long long at, const char *profile,
 	a->ev = ev;
 	a->code = code;
 	spool_sanitise(a->reply, reply);
+	/* A message from before the history (version 1) counts the
+	 * attempts it had as made and not kept. */
+	if (m->hist_total == 0)
+		m->hist_total = m->attempts;
 	if (m->hist_total < UINT_MAX)
 		m->hist_total++;
 	history_trim(m, LIM_SPOOL_HISTORY);

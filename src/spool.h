@@ -206,7 +206,9 @@ size_t spool_count(const struct spool_msg *m, enum spool_state st);
 const char *spool_event_name(enum spool_event ev);
 
 /* Records a new attempt at the end of m's history (profile NULL: "-";
- * reply sanitised), counts it in hist_total (saturating), and drops the
+ * reply sanitised), counts it in hist_total (saturating; the first one
+ * of a message without history counts m->attempts before it, made and
+ * not kept), and drops the
  * oldest ones kept beyond LIM_SPOOL_HISTORY attempts, or beyond
  * LIM_SPOOL_HISTORY_BYTES before this one.  Returns the new entry (valid
  * until the next call) for spool_attempt_rcpt, or NULL on OOM or a

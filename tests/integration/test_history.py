@@ -216,9 +216,32 @@ def test_newer_version_left_in_place_with_one_warning(formpost_factory,
     assert (spool / "queue" / newer).exists()
 
     # The version 1 file: delivered; its archived copy has the attempt
-    # made here (the earlier ones are only in the log).
+    # made here, and says the earlier ones are only in the log.
     out = section(show(fp, old), f"sent/{old}")
-    assert attempts(out)[-1][:2] == ("main", "sent")
+    assert attempts(out) == [("main", "sent", "250", attempts(out)[0][3])]
+    assert "history: 4 attempts, oldest first" in out
+    assert f"  3 earlier attempts not kept (in the log: event=attempt id={old})" in out
+
+
+def test_expired_after_max_age(formpost_factory, formpost_config):
+    """A message past max_age (spooled by an earlier build, the relay
+    down): failed/ has one "expired" entry naming each recipient."""
+    formpost_config["smtp"]["main"]["url"] = "smtp://localhost:1"
+    formpost_config["delivery"] = {"first_retry": "1h", "max_retry": "2h",
+                                   "max_age": "1d"}
+    spool = Path(formpost_config["spool"])
+    (spool / "queue").mkdir(parents=True, exist_ok=True)
+    mid = "K3M9-7QXA-2BTG"
+    (spool / "queue" / mid).write_bytes(planted(mid, 1, int(time.time()) - 2 * 86400))
+    fp = formpost_factory(formpost_config)
+    wait_for(lambda: (spool / "failed" / mid).exists() and
+             not (spool / "queue" / mid).exists(), 15, "expired to failed/")
+    out = section(show(fp, mid), f"failed/{mid}")
+    assert "failed (expired after max_age)" in out
+    [(profile, event, code, text)] = attempts(out)
+    assert (profile, event, code) == ("-", "expired", "0")
+    assert text == "expired after max_age; last: temporary: main rcpt 451 later"
+    assert re.search(r"^ +expired +0  info@example.com$", out, re.M)
 
 
 def test_show_version_1_file(formpost_factory, formpost_config):

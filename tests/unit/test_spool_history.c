@@ -172,6 +172,14 @@ test_version_1_still_read(void **state)
 	assert_int_equal(back.nhist, 0);
 	spool_msg_free(&back);
 	assert_int_equal(parse_text(v1h, &back), SPOOL_BAD);
+	/* Its next attempt starts the history; the four before it count
+	 * as made and not kept. */
+	assert_int_equal(parse_text(v1, &back), SPOOL_PARSED);
+	assert_non_null(spool_attempt_add(&back, 10, "main", SPOOL_EV_SENT,
+	    250, "250 ok"));
+	assert_int_equal(back.hist_total, 5);
+	assert_int_equal(back.nhist, 1);
+	spool_msg_free(&back);
 }
 
 /* The last LIM_SPOOL_HISTORY attempts are kept, with the total; and the
