@@ -459,7 +459,8 @@ history_add(struct spool_msg *m, long long at, const char *profile,
 
 	if ((a = spool_attempt_add(m, at, profile, ev, code, reply)) == NULL)
 		log_event(LOG_WARN, "history_skipped", "id", m->id, "error",
-		    "out of memory", (char *)NULL);
+		    "out of memory, or a value the spool cannot hold",
+		    (char *)NULL);
 	return a;
 }
 
@@ -470,7 +471,8 @@ history_rcpt(const struct spool_msg *m, struct spool_attempt *a,
 {
 	if (spool_attempt_rcpt(a, r->addr, ev, r->code, r->reply) == -1)
 		log_event(LOG_WARN, "history_skipped", "id", m->id, "rcpt",
-		    r->addr, "error", "out of memory", (char *)NULL);
+		    r->addr, "error", "out of memory, or a value the spool "
+		    "cannot hold", (char *)NULL);
 }
 
 /* One transaction through profile p for m's pending recipients; records
