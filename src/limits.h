@@ -86,6 +86,14 @@
 #define DEF_HOLD_RATE_WINDOW  600            /* per this many seconds, on sites without
                                                 rate_limit (with one: that budget) */
 #define LIM_SPOOL_PEEK        4096           /* bytes of a header read for gauges */
+#define LIM_SPOOL_HISTORY     20             /* attempts: a spool file keeps the last
+                                                ones (and their total count) */
+#define LIM_SPOOL_HISTORY_BYTES (256 * 1024) /* bytes: attempts before the newest are
+                                                dropped, oldest first, past this */
+#define LIM_SPOOL_HISTORY_READ 64            /* attempts: most one file may hold to be
+                                                read (room for a build keeping more) */
+#define LIM_SPOOL_NEWER_RECHECK 3600         /* seconds: a file of a newer format
+                                                version is looked at again after */
 
 /* Delivery, seconds */
 #define DEF_FIRST_RETRY       30
