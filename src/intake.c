@@ -5,11 +5,11 @@
  * holds a few bytes of bookkeeping: each connection is watched
  * edge-triggered, and at each arrival FIONREAD says how much is queued;
  * only when that reaches the next record header do we MSG_PEEK (never
- * read) and walk the records (fcgiscan.h).  libfcgi then reads the
- * request from the kernel on a request thread without waiting, and never
- * a head the walk did not accept: it trusts the declared lengths of the
- * params (it allocates their sum, and aborts the process when that
- * fails).
+ * read) and walk the records (fcgiscan.h).  A request thread then
+ * reads the request from the kernel without waiting, and never a head
+ * the walk did not accept.  Most connections never join the epoll set:
+ * a web server writes its request as soon as it has connected, so one
+ * look at accept finds it whole and hands it over at once.
  *
  * A request is handed over when its empty FCGI_STDIN record is queued, or
  * once LIM_FCGI_INTAKE_BYTES are queued: a peer that fast is not slow,
@@ -52,6 +52,7 @@
 struct held {
 	struct intake_conn c;
 	struct fcgi_scan scan;        /* the walk so far */
+	int watched;                  /* in the held list and the epoll set */
 	struct held *next;
 };
 
@@ -98,17 +99,22 @@ set_accepting(struct intake *in, int on)
 		in->accepting = on;
 }
 
+enum { HELD, GONE };                  /* what examine did with h */
+
 static void
 unlink_held(struct intake *in, struct held *h)
 {
 	struct held **pp;
 
+	if (!h->watched)
+		return;
 	for (pp = &in->held; *pp; pp = &(*pp)->next)
 		if (*pp == h) {
 			*pp = h->next;
 			break;
 		}
 	epoll_ctl(in->ep, EPOLL_CTL_DEL, h->c.fd, NULL);
+	h->watched = 0;
 }
 
 static void
@@ -139,38 +145,42 @@ hand_over(struct intake *in, struct held *h)
 	pthread_mutex_unlock(&in->lock);
 }
 
-/* Walks what h has queued (fcgiscan.h); hands it over, drops it, or
- * leaves it for the next arrival.  A head must be whole and accepted
- * before a request thread sees any of it: libfcgi trusts its lengths.
- * After that, a peer that stopped sending (ended) is handed over all the
- * same: its request thread sees the short body and answers it as before
- * (client_aborted). */
-static void
+/* Walks what h has queued (fcgiscan.h); hands it over (GONE), drops it
+ * (GONE), or leaves it for the next arrival (HELD).  A head must be whole
+ * and accepted before a request thread sees any of it (fcgi.c parses
+ * what the walk accepted).  After that, a peer that stopped sending
+ * (ended) is handed over all the same: its request thread sees the short
+ * body and answers it as before (client_aborted).  A watched connection
+ * is peeked at again only when the walk can go on (FIONREAD): a peer
+ * trickling a large record byte by byte must not cost a copy of it per
+ * byte. */
+static int
 examine(struct intake *in, struct held *h, int ended)
 {
 	enum fcgi_scan_rc rc;
 	ssize_t got;
 	int queued;
 
-	if (ioctl(h->c.fd, FIONREAD, &queued) == -1 || queued < 0) {
-		drop(in, h, NULL);
-		return;
+	if (h->watched) {
+		if (ioctl(h->c.fd, FIONREAD, &queued) == -1 || queued < 0 ||
+		    (queued == 0 && ended)) {
+			drop(in, h, NULL);   /* the peer left */
+			return GONE;
+		}
+		if (!ended && (size_t)queued < h->scan.want &&
+		    (size_t)queued < LIM_FCGI_INTAKE_PEEK &&
+		    (!h->scan.params_done ||
+		    (size_t)queued < LIM_FCGI_INTAKE_BYTES))
+			return HELD;
 	}
-	if (queued == 0 && ended) {
-		drop(in, h, NULL);           /* the peer left */
-		return;
-	}
-	/* Peek again only when the walk can go on: a peer trickling a large
-	 * record byte by byte must not cost a copy of it per byte. */
-	if (!ended && (size_t)queued < h->scan.want &&
-	    (size_t)queued < LIM_FCGI_INTAKE_PEEK &&
-	    (!h->scan.params_done || (size_t)queued < LIM_FCGI_INTAKE_BYTES))
-		return;
 	got = recv(h->c.fd, in->scratch, LIM_FCGI_INTAKE_PEEK,
 	    MSG_PEEK | MSG_DONTWAIT);
+	if (got == -1 && !h->watched &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK))
+		return HELD;                 /* nothing yet: watch it */
 	if (got <= 0) {
 		drop(in, h, NULL);
-		return;
+		return GONE;
 	}
 	rc = fcgi_scan(&h->scan, in->scratch, (size_t)got);
 	if (rc == FCGI_SCAN_FRAMING)
@@ -183,24 +193,24 @@ examine(struct intake *in, struct held *h, int ended)
 	else if (rc == FCGI_SCAN_READY || (rc == FCGI_SCAN_HEAD &&
 	    ((size_t)got >= LIM_FCGI_INTAKE_BYTES || ended)))
 		hand_over(in, h);
+	else
+		return HELD;
+	return GONE;
 }
 
+/* The numeric address accept4 gave (a unix peer's is "unknown"). */
 static void
-peer_text(int fd, char *out, size_t len, int *ok)
+peer_text(const struct sockaddr_storage *ss, char *out, size_t len, int *ok)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof ss;
 	const void *a = NULL;
 
 	snprintf(out, len, "unknown");
 	*ok = 0;
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == -1)
-		return;
-	if (ss.ss_family == AF_INET)
-		a = &((struct sockaddr_in *)&ss)->sin_addr;
-	else if (ss.ss_family == AF_INET6)
-		a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-	if (a && inet_ntop(ss.ss_family, a, out, (socklen_t)len))
+	if (ss->ss_family == AF_INET)
+		a = &((const struct sockaddr_in *)ss)->sin_addr;
+	else if (ss->ss_family == AF_INET6)
+		a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+	if (a && inet_ntop(ss->ss_family, a, out, (socklen_t)len))
 		*ok = 1;
 }
 
@@ -210,10 +220,14 @@ static int
 take_one(struct intake *in)
 {
 	struct epoll_event ev;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
 	struct held *h;
 	int fd, ok;
 
-	if ((fd = accept4(in->lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
+	ss.ss_family = AF_UNSPEC;
+	if ((fd = accept4(in->lfd, (struct sockaddr *)&ss, &sl,
+	    SOCK_CLOEXEC)) == -1) {
 		if (errno == EINTR || errno == ECONNABORTED)
 			return 0;
 		if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -230,7 +244,7 @@ take_one(struct intake *in)
 		return 0;
 	}
 	h->c.fd = fd;
-	peer_text(fd, h->c.peer, sizeof h->c.peer, &ok);
+	peer_text(&ss, h->c.peer, sizeof h->c.peer, &ok);
 	if (in->peer_ok && (!ok || !in->peer_ok(in->arg, h->c.peer))) {
 		log_event(LOG_WARN, "peer_refused", "peer", h->c.peer,
 		    (char *)NULL);
@@ -242,18 +256,24 @@ take_one(struct intake *in)
 	    (long long)atomic_load(&in->read_timeout));
 	if (in->stop_set && ts_before(&in->stop_by, &h->c.deadline))
 		h->c.deadline = in->stop_by;
-	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
-	ev.data.ptr = h;
-	if (epoll_ctl(in->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
-		close(fd);
-		free(h);
-		return 0;
-	}
-	h->next = in->held;
-	in->held = h;
 	pthread_mutex_lock(&in->lock);
 	in->nheld++;
 	pthread_mutex_unlock(&in->lock);
+	/* A web server writes its request as soon as it has connected, so
+	 * it is mostly queued by now: look before watching (doc/design.md
+	 * "Performance"); only a connection not ready yet joins the epoll
+	 * set, which reports at once what arrived in between. */
+	if (examine(in, h, 0) != HELD)
+		return 0;
+	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+	ev.data.ptr = h;
+	if (epoll_ctl(in->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		drop(in, h, NULL);
+		return 0;
+	}
+	h->watched = 1;
+	h->next = in->held;
+	in->held = h;
 	return 0;
 }
 
