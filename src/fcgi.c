@@ -780,15 +780,16 @@ static void *
 worker(void *arg)
 {
 	struct fcgi_pool *p = ((struct worker_arg *)arg)->p;
+	unsigned t = ((struct worker_arg *)arg)->i;
 	struct worker w;
 	struct intake_conn c;
 
 	memset(&w, 0, sizeof w);
-	w.sl = &p->slots[((struct worker_arg *)arg)->i];
+	w.sl = &p->slots[t];
 	buf_init(&w.text);
 	buf_init(&w.out);
 	free(arg);
-	while (intake_next(p->in, &c) == 0)
+	while (intake_next(p->in, t, &c) == 0)
 		serve_conn(p, &w, &c);
 	buf_free(&w.text);
 	buf_free(&w.out);
@@ -849,7 +850,7 @@ fcgi_start(int fd, unsigned n, unsigned read_timeout, fcgi_handler h,
 		return NULL;
 	}
 	p->have_wd = 1;
-	if ((p->in = intake_start(fd, read_timeout, peer_ok, arg, err,
+	if ((p->in = intake_start(fd, n, read_timeout, peer_ok, arg, err,
 	    errlen)) == NULL) {
 		fcgi_stop(p);
 		return NULL;
