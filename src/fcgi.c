@@ -22,9 +22,9 @@
  * is never shut down.
  *
  * Hostile records.  The intake walks the head (fcgiscan.h) before a
- * request thread reads a byte of it: the declared lengths of the
- * name-value pairs, the caps, the record order.  The thread then takes
- * the head with its first read (with most bodies whole behind it), picks
+ * request thread uses a byte of it: the declared lengths of the
+ * name-value pairs, the caps, the record order.  The thread gets the
+ * head with the intake's read (with most bodies whole behind it), picks
  * the params it uses out of it, and reads the body's STDIN records
  * itself (read_stdin), refusing any other record (a management record,
  * FCGI_GET_VALUES, inside the body ends the request unanswered).  Each
@@ -728,13 +728,17 @@ serve_conn(struct fcgi_pool *p, struct worker *w, const struct intake_conn *c)
 	char trash[512];
 
 	slot_arm(p, w->sl, c->fd, &c->deadline);
-	if (buf_room(w, c->head_len) == -1) {
+	if (buf_room(w, c->head_len > c->npre ? c->head_len : c->npre) == -1) {
 		log_event(LOG_WARN, "accept_failed", "error",
 		    "out of memory", (char *)NULL);
 		goto done;
 	}
 	ci.buf = w->in;
 	ci.cap = w->in_cap;
+	/* What the intake read of the stream, then the rest of the head. */
+	if (c->npre)
+		memcpy(ci.buf, c->pre, c->npre);
+	ci.len = c->npre;
 	while (ci.len < c->head_len) {
 		ssize_t got = recv(c->fd, ci.buf + ci.len, ci.cap - ci.len, 0);
 		if (got == -1 && errno == EINTR)

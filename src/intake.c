@@ -64,6 +64,8 @@ enum { NONE, READY, HELD };           /* what a look at a connection found */
 struct held {
 	struct intake_conn c;
 	struct fcgi_scan scan;        /* the walk so far */
+	unsigned char *pre;           /* the stream's first npre bytes, read */
+	size_t npre;                  /* off the socket by a request thread */
 	int watched;                  /* in the held list and the epoll set */
 	struct held *next;
 };
@@ -162,6 +164,7 @@ close_held(struct held *h, const char *reason)
 		log_event(LOG_WARN, "rejected", "reason", reason, "ip",
 		    h->c.peer, (char *)NULL);
 	close(h->c.fd);
+	free(h->pre);
 	free(h);
 }
 
@@ -197,42 +200,62 @@ hand_over(struct intake *in, struct held *h)
 	poke(in->ready_fd);
 }
 
-/* Walks what is queued on h (fcgiscan.h), peeked into buf (len bytes at
- * most); READY when it may go to a request thread, HELD when it must
- * wait, NONE when it is dropped (closed; *reason says why, or NULL: the
- * peer left).  A head must be whole and accepted before a request
- * thread sees any of it (fcgi.c parses what the walk accepted).  After
- * that, a peer that stopped sending (ended) is handed over all the same:
- * its request thread sees the short body and answers it as before
+/* Walks the stream of h (fcgiscan.h): what a request thread has read of
+ * it already (h->pre), then what is queued, copied into buf (len bytes at
+ * most).  take: a request thread reads what is queued, so that the
+ * request is read once (doc/design.md "Performance"); else the intake
+ * thread peeks and reads no byte.  READY when it may go to a request
+ * thread (the stream's first bytes are in buf; with take, *have says how
+ * many), HELD when it must wait (with take, h->pre keeps what was read),
+ * NONE when it is to be dropped (*reason says why, or NULL: the peer
+ * left).  A head must be whole and accepted before a request thread
+ * sees any of it (fcgi.c parses what the walk accepted).  After that, a
+ * peer that stopped sending (ended) is handed over all the same: its
+ * request thread sees the short body and answers it as before
  * (client_aborted). */
 static int
-look(struct held *h, unsigned char *buf, size_t len, int ended,
-    const char **reason)
+look(struct held *h, unsigned char *buf, size_t len, int ended, int take,
+    size_t *have, const char **reason)
 {
 	enum fcgi_scan_rc rc;
-	ssize_t got;
+	ssize_t got = 0;
+	size_t n = h->npre;
+	unsigned char *p;
+	int r;
 
 	*reason = NULL;
-	got = recv(h->c.fd, buf, len, MSG_PEEK | MSG_DONTWAIT);
+	if (n)
+		memcpy(buf, h->pre, n);
+	if (n < len)
+		got = recv(h->c.fd, buf + n, len - n, take ? MSG_DONTWAIT :
+		    MSG_PEEK | MSG_DONTWAIT);
 	if (got == -1 && !h->watched &&
 	    (errno == EAGAIN || errno == EWOULDBLOCK))
 		return HELD;                 /* nothing yet: watch it */
-	if (got <= 0)
+	if (got < 0 || (got == 0 && n < len && n == 0))
 		return NONE;
-	rc = fcgi_scan(&h->scan, buf, (size_t)got);
+	if (got == 0 && n < len)
+		ended = 1;                   /* what was read is all there is */
+	n += (size_t)got;
+	rc = fcgi_scan(&h->scan, buf, n);
 	if (rc == FCGI_SCAN_FRAMING)
 		*reason = "protocol_error";
 	else if (rc == FCGI_SCAN_PARAMS || (rc == FCGI_SCAN_MORE &&
-	    (size_t)got >= LIM_FCGI_INTAKE_PEEK))
+	    n >= LIM_FCGI_INTAKE_PEEK))
 		*reason = "params";
-	else if (rc == FCGI_SCAN_MORE && ended)
-		;                            /* left before its params ended */
-	else if (rc == FCGI_SCAN_READY || (rc == FCGI_SCAN_HEAD &&
-	    ((size_t)got >= LIM_FCGI_INTAKE_BYTES || ended)))
-		return READY;
-	else
-		return HELD;
-	return NONE;
+	if (*reason || (rc == FCGI_SCAN_MORE && ended))
+		return NONE;                 /* (left before its params ended) */
+	r = rc == FCGI_SCAN_READY || (rc == FCGI_SCAN_HEAD &&
+	    (n >= LIM_FCGI_INTAKE_BYTES || ended)) ? READY : HELD;
+	*have = n;
+	if (r == HELD && take && n > h->npre) {
+		if ((p = realloc(h->pre, n)) == NULL)
+			return NONE;
+		memcpy(p, buf, n);
+		h->pre = p;
+		h->npre = n;
+	}
+	return r;
 }
 
 /* An arrival on a watched connection.  It is peeked at again only when
@@ -242,18 +265,20 @@ static void
 examine(struct intake *in, struct held *h, int ended)
 {
 	const char *reason;
+	size_t avail, have;
 	int queued, r;
 
 	if (ioctl(h->c.fd, FIONREAD, &queued) == -1 || queued < 0 ||
-	    (queued == 0 && ended)) {
+	    (queued == 0 && h->npre == 0 && ended)) {
 		drop(in, h, NULL);           /* the peer left */
 		return;
 	}
-	if (!ended && (size_t)queued < h->scan.want &&
-	    (size_t)queued < LIM_FCGI_INTAKE_PEEK &&
-	    (!h->scan.params_done || (size_t)queued < LIM_FCGI_INTAKE_BYTES))
+	avail = h->npre + (size_t)queued;
+	if (!ended && avail < h->scan.want && avail < LIM_FCGI_INTAKE_PEEK &&
+	    (!h->scan.params_done || avail < LIM_FCGI_INTAKE_BYTES))
 		return;
-	r = look(h, in->scratch, LIM_FCGI_INTAKE_PEEK, ended, &reason);
+	r = look(h, in->scratch, LIM_FCGI_INTAKE_PEEK, ended, 0, &have,
+	    &reason);
 	if (r == READY)
 		hand_over(in, h);
 	else if (r == NONE)
@@ -304,8 +329,8 @@ peer_text(const struct sockaddr_storage *ss, char *out, size_t len, int *ok)
  * as it has connected, so it is mostly queued by now (doc/design.md
  * "Performance"). */
 static int
-accept_one(struct intake *in, unsigned char *buf, size_t len,
-    struct held **out, int *more)
+accept_one(struct intake *in, unsigned char *buf, size_t len, int take,
+    size_t *have, struct held **out, int *more)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
@@ -343,7 +368,7 @@ accept_one(struct intake *in, unsigned char *buf, size_t len,
 	}
 	h->c.deadline = mono_after_ms(1000LL *
 	    (long long)atomic_load(&in->read_timeout));
-	if ((r = look(h, buf, len, 0, &reason)) == NONE) {
+	if ((r = look(h, buf, len, 0, take, have, &reason)) == NONE) {
 		close_held(h, reason);
 		return NONE;
 	}
@@ -419,14 +444,15 @@ static void
 begin_stop(struct intake *in)
 {
 	struct held *h;
+	size_t have;
 	int more = 1, r;
 
 	in->stop_by = mono_after_ms(LIM_STOP_READ_GRACE * 1000LL);
 	in->stop_set = 1;
 	set_accepting(in, 0);
 	while (more) {
-		r = accept_one(in, in->scratch, LIM_FCGI_INTAKE_PEEK, &h,
-		    &more);
+		r = accept_one(in, in->scratch, LIM_FCGI_INTAKE_PEEK, 0, &have,
+		    &h, &more);
 		if (r == NONE)
 			continue;
 		pthread_mutex_lock(&in->lock);
@@ -562,9 +588,10 @@ intake_start(int fd, unsigned nthreads, unsigned read_timeout,
 }
 
 /* A connection the intake thread handed over, if the ready semaphore
- * gives one to this thread. */
+ * gives one to this thread; what request threads read of it goes to w's
+ * buffer (*have bytes). */
 static struct held *
-ready_take(struct intake *in)
+ready_take(struct intake *in, struct waiter *w, size_t *have)
 {
 	struct held *h;
 	uint64_t v;
@@ -578,6 +605,12 @@ ready_take(struct intake *in)
 		in->nheld--;
 	}
 	pthread_mutex_unlock(&in->lock);
+	if (h) {
+		/* At most FIRST_PEEK: only request threads read. */
+		if (h->npre)
+			memcpy(w->peek, h->pre, h->npre);
+		*have = h->npre;
+	}
 	return h;
 }
 
@@ -641,11 +674,11 @@ pend_pass(struct intake *in, struct waiter *w)
 
 /* An event on w's pending connection: READY gives it back. */
 static struct held *
-pend_event(struct intake *in, struct waiter *w, int ended)
+pend_event(struct intake *in, struct waiter *w, int ended, size_t *have)
 {
 	struct held *h = w->pend;
 	const char *reason;
-	int r = look(h, w->peek, FIRST_PEEK, ended, &reason);
+	int r = look(h, w->peek, FIRST_PEEK, ended, 1, have, &reason);
 
 	if (r == READY) {
 		/* Its one-shot registration is spent, and goes with the
@@ -668,6 +701,7 @@ intake_next(struct intake *in, unsigned t, struct intake_conn *out)
 	struct waiter *w = &in->w[t];
 	struct epoll_event ev[4];
 	struct held *h = NULL;
+	size_t have = 0;
 	long long wait;
 	int n, i, r, more;
 
@@ -679,18 +713,19 @@ intake_next(struct intake *in, unsigned t, struct intake_conn *out)
 			pend_pass(in, w);
 		for (i = 0; i < n && h == NULL; i++) {
 			if (ev[i].data.u32 == EV_READY)
-				h = ready_take(in);
+				h = ready_take(in, w, &have);
 			else if (ev[i].data.u32 == EV_PENDING)
 				h = pend_event(in, w, (ev[i].events &
-				    (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+				    (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0,
+				    &have);
 			else if (ev[i].data.u32 == EV_DONE) {
 				if (w->pend)
 					close_held(unpend(w), NULL);
-				if ((h = ready_take(in)) == NULL)
+				if ((h = ready_take(in, w, &have)) == NULL)
 					return -1;
 			} else if (!atomic_load(&in->stopping)) {
-				r = accept_one(in, w->peek, FIRST_PEEK, &h,
-				    &more);
+				r = accept_one(in, w->peek, FIRST_PEEK, 1,
+				    &have, &h, &more);
 				if (r == HELD)
 					pend(in, w, h);
 				if (r != READY)
@@ -702,6 +737,9 @@ intake_next(struct intake *in, unsigned t, struct intake_conn *out)
 			if (w->pend)
 				pend_pass(in, w);
 			*out = h->c;
+			out->pre = w->peek;
+			out->npre = have;
+			free(h->pre);
 			free(h);
 			return 0;
 		}
@@ -735,8 +773,7 @@ intake_free(struct intake *in)
 		return;
 	while ((h = in->ready) != NULL) {
 		in->ready = h->next;
-		close(h->c.fd);
-		free(h);
+		close_held(h, NULL);
 	}
 	for (i = 0; in->w && i < in->nw; i++) {
 		if (in->w[i].ep != -1)

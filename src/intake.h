@@ -37,6 +37,10 @@ struct intake_conn {
 	size_t head_len;             /* bytes of BEGIN_REQUEST and PARAMS,
 	                                accepted by fcgiscan.h */
 	uint16_t request_id;
+	/* The stream's first npre bytes, already read off fd (the rest is
+	 * still queued); valid until this thread's next intake_next. */
+	const unsigned char *pre;
+	size_t npre;
 };
 
 /* Starts the intake thread on the listening socket fd (made non-blocking;
