@@ -54,15 +54,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fcgiscan.h"
 #include "intake.h"
 #include "limits.h"
 #include "log.h"
 #include "util.h"
 
 #define REC_HEADER 8                 /* FastCGI 1.0 §3.3, §8 */
-#define REC_BEGIN  1
 #define REC_END    3
-#define REC_PARAMS 4
 #define REC_STDIN  5
 #define REC_STDOUT 6
 #define FCGI_RESPONDER    1
@@ -604,67 +603,15 @@ watchdog(void *arg)
 	return NULL;
 }
 
-/* A pair's length at *i in s[0..n) (FastCGI 1.0 §3.4); -1 past the end. */
-static long
-pair_len(const unsigned char *s, size_t n, size_t *i)
-{
-	long v;
-
-	if (*i >= n)
-		return -1;
-	if (!(s[*i] & 0x80))
-		return s[(*i)++];
-	if (n - *i < 4)
-		return -1;
-	v = (long)(s[*i] & 0x7f) << 24 | (long)s[*i + 1] << 16 |
-	    (long)s[*i + 2] << 8 | s[*i + 3];
-	*i += 4;
-	return v;
-}
-
-/* The params we use, found in the name-value stream s[0..n) (the PARAMS
- * contents joined), copied NUL-terminated into w->env; the first of a
- * repeated name counts.  -1 on a pair that does not fit (fcgiscan.h has
- * accepted the stream: defence in depth). */
-static int
-find_params(struct worker *w, const unsigned char *s, size_t n)
-{
-	size_t i = 0, used = 0, k;
-	long nl, vl;
-
-	memset(w->v, 0, sizeof w->v);
-	while (i < n) {
-		if ((nl = pair_len(s, n, &i)) == -1 ||
-		    (vl = pair_len(s, n, &i)) == -1 ||
-		    (size_t)nl > n - i || (size_t)vl > n - i - (size_t)nl)
-			return -1;
-		for (k = 0; k < P_COUNT; k++)
-			if (w->v[k] == NULL && strlen(PARAM_NAMES[k]) ==
-			    (size_t)nl && memcmp(PARAM_NAMES[k], s + i,
-			    (size_t)nl) == 0) {
-				/* used + vl + 1 <= n + P_COUNT: fits */
-				memcpy(w->env + used, s + i + nl, (size_t)vl);
-				w->env[used + (size_t)vl] = '\0';
-				w->v[k] = w->env + used;
-				used += (size_t)vl + 1;
-				break;
-			}
-		i += (size_t)nl + (size_t)vl;
-	}
-	return 0;
-}
-
-/* Parses the head (n bytes at h, accepted by fcgiscan.h: BEGIN_REQUEST,
- * PARAMS records, perhaps ABORT_REQUEST).  Returns the role, or -1 (an
- * ABORT_REQUEST, or out of memory: the request ends unanswered); *bad:
- * malformed params. */
+/* Parses the head (n bytes at h, accepted by fcgiscan.h) into w's
+ * params.  Returns the role, or -1 (an ABORT_REQUEST, or out of memory:
+ * the request ends unanswered); *bad: malformed params. */
 static int
 parse_head(struct worker *w, const unsigned char *h, size_t n, int *bad)
 {
-	size_t pos = 0, clen, plen = 0, need = 2 * n + 2 * P_COUNT;
-	unsigned char *ps;
+	size_t need = FCGI_PICK_WORK(n, P_COUNT);
 	char *e;
-	int role = -1;
+	int role;
 
 	*bad = 0;
 	if (need > w->env_cap) {
@@ -673,24 +620,8 @@ parse_head(struct worker *w, const unsigned char *h, size_t n, int *bad)
 		w->env = e;
 		w->env_cap = need;
 	}
-	/* The PARAMS contents joined (a pair may straddle records) go in
-	 * the upper part; the values (at most plen + P_COUNT bytes) are
-	 * copied to the lower one. */
-	ps = (unsigned char *)w->env + n + 2 * P_COUNT;
-	while (pos + REC_HEADER <= n) {
-		clen = (size_t)h[pos + 4] << 8 | h[pos + 5];
-		if (clen > n - pos - REC_HEADER)
-			break;
-		if (h[pos + 1] == REC_BEGIN && clen == 8)
-			role = h[pos + 8] << 8 | h[pos + 9];
-		else if (h[pos + 1] == REC_PARAMS) {
-			memcpy(ps + plen, h + pos + REC_HEADER, clen);
-			plen += clen;
-		} else
-			return -1;
-		pos += REC_HEADER + clen + h[pos + 6];
-	}
-	if (find_params(w, ps, plen) == -1)
+	role = fcgi_pick(h, n, PARAM_NAMES, P_COUNT, w->env, w->v);
+	if (role == -2)
 		*bad = 1;
 	return role;
 }

@@ -49,4 +49,18 @@ struct fcgi_scan {
 enum fcgi_scan_rc fcgi_scan(struct fcgi_scan *s, const unsigned char *b,
     size_t n);
 
+/* Bytes of work fcgi_pick needs for a head of len bytes and n names. */
+#define FCGI_PICK_WORK(len, n) (2 * (size_t)(len) + 2 * (size_t)(n))
+
+/* Reads a head the walk accepted (h[0..len), len = head_len after a
+ * HEAD or READY verdict): the values of the params named in
+ * names[0..nnames) (the first of a repeated name counts; NULL: not
+ * sent), NUL-terminated in work (FCGI_PICK_WORK bytes), pointed to by
+ * vals.  Returns the role of BEGIN_REQUEST (§5.1), -1 for an
+ * ABORT_REQUEST in the head (the request ends unanswered), -2 for a head
+ * that does not parse (never one the walk accepted: defence in depth).
+ * Pure: no I/O. */
+int fcgi_pick(const unsigned char *h, size_t len, const char *const *names,
+    size_t nnames, char *work, const char **vals);
+
 #endif
