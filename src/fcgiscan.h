@@ -1,9 +1,9 @@
 /*
  * fcgiscan — the intake's walk over the head of one FastCGI connection
  * (FastCGI 1.0 §3.3 records, §3.4 name-value pairs), on bytes peeked from
- * the kernel, before a request thread reads them (fcgi.c then picks the
- * params out of a head this walk accepted, trusting its lengths), so
- * nothing reaches it that this walk did not accept:
+ * the kernel, before a request thread reads them (fcgi_pick below then
+ * reads the params out of a head this walk accepted), so nothing reaches
+ * a request thread that this walk did not accept:
  *   - the first record is BEGIN_REQUEST (8 bytes of content), and every
  *     later record carries its request id (no management records, no
  *     second request);
