@@ -138,8 +138,7 @@ add_one(void *arg, const char *id)
 		snprintf(l->bad[l->nbad++], SPOOL_ID_MAX + 1, "%s", id);
 		return;
 	}
-	free(t->m.data);
-	t->m.data = NULL;
+	spool_msg_drop_data(&t->m);
 	t->cls = classify(&t->m, strcmp(l->sub, "failed") == 0);
 	l->n++;
 }
@@ -385,8 +384,8 @@ flush_one(void *arg, const char *id)
 		}
 	}
 	fl->due++;
+	spool_msg_free(&m);          /* its mapping before the claim */
 	spool_release(fd);
-	spool_msg_free(&m);
 }
 
 int
@@ -539,8 +538,8 @@ queuecmd_retry(struct spool *sp, const char *typed, FILE *out)
 	    n == 1 ? "" : "s");
 	rc = wake(sp, out) == -1;
 out:
+	spool_msg_free(&q);          /* its mapping before the claim */
 	spool_release(fd);
-	spool_msg_free(&q);
 	spool_msg_free(&f);
 	fflush(out);
 	return rc;

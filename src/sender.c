@@ -730,6 +730,9 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 	}
 	if (plan.next == DN_FINISH) {
 		archive(s, c, &m);
+		/* A finished file may be emptied and reused: no mapping of
+		 * it may outlive the claim (doc/design.md "The spool"). */
+		spool_msg_drop_data(&m);
 		if (spool_finish(s->sp, fd, id, err, sizeof err) == -1)
 			log_event(LOG_ERROR, "spool_error", "id", id, "error",
 			    err, (char *)NULL);
@@ -751,10 +754,10 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 		    (char *)NULL);
 	schedule(s, id, next_try, NULL, 0);
 out:
-	spool_release(fd);
 	if (t1)
 		log_delivery_timing(&m, t0, t1);
-	spool_msg_free(&m);
+	spool_msg_free(&m);          /* its mapping before the claim */
+	spool_release(fd);
 	s->release(s->arg, ref);
 }
 

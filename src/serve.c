@@ -175,8 +175,11 @@ submit(void *arg, const struct site *s, const struct mail *m, const char *id,
 		return -1;
 	}
 	alert_clear(AK_SPOOL_FULL, NULL, NULL);
-	if (spool_msg_new(&sm, id, s->name, (long long)time(NULL), m->sender,
-	    m->rcpt, m->nrcpt, m->wire.data, m->wire.len) == -1) {
+	/* Borrowed: the composed bytes (heap, or a mapping for a message
+	 * with attachments) are written to the spool file from where they
+	 * are, never copied (doc/design.md "Attachments"). */
+	if (spool_msg_borrow(&sm, id, s->name, (long long)time(NULL),
+	    m->sender, m->rcpt, m->nrcpt, m->data, m->len) == -1) {
 		snprintf(err, errlen, "out of memory or an envelope the "
 		    "spool cannot hold");
 		return -1;

@@ -19,7 +19,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -116,8 +118,22 @@ spool_msg_free(struct spool_msg *m)
 		free(m->rcpt[i].addr);
 	free(m->rcpt);
 	free(m->sender);
-	free(m->data);
+	spool_msg_drop_data(m);
 	memset(m, 0, sizeof *m);
+}
+
+void
+spool_msg_drop_data(struct spool_msg *m)
+{
+	if (m->map != NULL)
+		munmap(m->map, m->maplen);
+	else if (!m->borrowed)
+		free(m->data);
+	m->data = NULL;
+	m->len = 0;
+	m->map = NULL;
+	m->maplen = 0;
+	m->borrowed = 0;
 }
 
 /* The base id's rule: the one line to change when ids change. */
@@ -177,10 +193,10 @@ spool_id_from_user(const char *typed, char out[SPOOL_ID_MAX + 1])
 	return 0;
 }
 
-int
-spool_msg_new(struct spool_msg *out, const char *id, const char *site,
+static int
+msg_new(struct spool_msg *out, const char *id, const char *site,
     long long created, const char *sender, char *const *rcpt, size_t nrcpt,
-    const char *data, size_t len)
+    const char *data, size_t len, int copy)
 {
 	struct spool_msg m;
 	size_t i;
@@ -195,10 +211,15 @@ spool_msg_new(struct spool_msg *out, const char *id, const char *site,
 	m.created = created;
 	m.nrcpt = nrcpt;
 	if ((m.sender = strdup(sender)) == NULL ||
-	    (m.rcpt = calloc(nrcpt, sizeof *m.rcpt)) == NULL ||
-	    (m.data = malloc(len ? len : 1)) == NULL)
+	    (m.rcpt = calloc(nrcpt, sizeof *m.rcpt)) == NULL)
 		goto fail;
-	memcpy(m.data, data, len);
+	if (!copy) {
+		m.data = (char *)data;
+		m.borrowed = 1;
+	} else if ((m.data = malloc(len ? len : 1)) == NULL)
+		goto fail;
+	else
+		memcpy(m.data, data, len);
 	m.len = len;
 	for (i = 0; i < nrcpt; i++) {
 		if (!token_ok(rcpt[i], LIM_ADDR_PATH) ||
@@ -213,6 +234,24 @@ fail:
 	return -1;
 }
 
+int
+spool_msg_new(struct spool_msg *out, const char *id, const char *site,
+    long long created, const char *sender, char *const *rcpt, size_t nrcpt,
+    const char *data, size_t len)
+{
+	return msg_new(out, id, site, created, sender, rcpt, nrcpt, data, len,
+	    1);
+}
+
+int
+spool_msg_borrow(struct spool_msg *out, const char *id, const char *site,
+    long long created, const char *sender, char *const *rcpt, size_t nrcpt,
+    const char *data, size_t len)
+{
+	return msg_new(out, id, site, created, sender, rcpt, nrcpt, data, len,
+	    0);
+}
+
 size_t
 spool_count(const struct spool_msg *m, enum spool_state st)
 {
@@ -223,12 +262,12 @@ spool_count(const struct spool_msg *m, enum spool_state st)
 	return n;
 }
 
-int
-spool_format(const struct spool_msg *m, struct buf *out)
+/* The header lines, up to and including "size LEN" and the empty line:
+ * what comes before the wire bytes. */
+static int
+format_head(const struct spool_msg *m, struct buf *out)
 {
-	unsigned char sum[SHA256_LEN];
-	char hex[2 * SHA256_LEN + 1];
-	size_t i, start = out->len;
+	size_t i;
 
 	if (!spool_id_valid(m->id) || !token_ok(m->site, LIM_NAME_BYTES) ||
 	    !token_ok(m->sender, LIM_ADDR_PATH) || !text_ok(m->reply) ||
@@ -248,13 +287,57 @@ spool_format(const struct spool_msg *m, struct buf *out)
 		    r->code, r->addr, r->reply);
 	}
 	buf_printf(out, "size %zu\n\n", m->len);
-	buf_add(out, m->data, m->len);
-	if (out->oom || crypto_sha256(out->data + start, out->len - start,
-	    sum) == -1)
+	return out->oom ? -1 : 0;
+}
+
+/* A spool file as three pieces: the header lines (in head), the wire
+ * bytes (m's, wherever they live: never copied) and the end line, whose
+ * checksum is computed over the two as they are. */
+struct file_bytes {
+	struct buf head;
+	const char *data;
+	size_t len;
+	char end[END_LEN + 1];
+};
+
+/* 0, or -1 (a field the format cannot hold, OOM); f->head to free
+ * either way. */
+static int
+file_bytes(const struct spool_msg *m, struct file_bytes *f)
+{
+	struct crypto_sha256 *h;
+	unsigned char sum[SHA256_LEN];
+	char hex[2 * SHA256_LEN + 1];
+
+	buf_init(&f->head);
+	f->data = m->data;
+	f->len = m->len;
+	if (format_head(m, &f->head) == -1)
+		return -1;
+	h = crypto_sha256_begin();
+	crypto_sha256_add(h, f->head.data, f->head.len);
+	crypto_sha256_add(h, m->data, m->len);
+	if (crypto_sha256_end(h, sum) == -1)
 		return -1;
 	crypto_hex(sum, sizeof sum, hex);
-	buf_printf(out, "end %s\n", hex);
-	return out->oom ? -1 : 0;
+	snprintf(f->end, sizeof f->end, "end %s\n", hex);
+	return 0;
+}
+
+int
+spool_format(const struct spool_msg *m, struct buf *out)
+{
+	struct file_bytes f;
+	int rc = -1;
+
+	if (file_bytes(m, &f) == 0) {
+		buf_add(out, f.head.data, f.head.len);
+		buf_add(out, f.data, f.len);
+		buf_add(out, f.end, END_LEN);
+		rc = out->oom ? -1 : 0;
+	}
+	buf_free(&f.head);
+	return rc;
 }
 
 struct cursor {
@@ -368,9 +451,11 @@ parse_rcpt(const char *v, size_t n, struct spool_rcpt *r)
 	return 0;
 }
 
-enum spool_parse_rc
-spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
-    size_t errlen)
+/* spool_parse; with copy 0, out->data points into p (borrowed: the
+ * caller makes it owned). */
+static enum spool_parse_rc
+parse(const char *p, size_t n, struct spool_msg *out, char *err,
+    size_t errlen, int copy)
 {
 	enum spool_parse_rc rc = SPOOL_BAD;
 	unsigned char sum[SHA256_LEN];
@@ -467,18 +552,28 @@ spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
 	    (size_t)(c.end - c.p) != (size_t)num)
 		goto fail;
 	m.len = (size_t)num;
-	if ((m.data = malloc(m.len ? m.len : 1)) == NULL) {
+	if (!copy) {
+		m.data = (char *)c.p;
+		m.borrowed = 1;
+	} else if ((m.data = malloc(m.len ? m.len : 1)) == NULL) {
 		what = "out of memory";
 		rc = SPOOL_UNCHECKED;
 		goto fail;
-	}
-	memcpy(m.data, c.p, m.len);
+	} else
+		memcpy(m.data, c.p, m.len);
 	*out = m;
 	return SPOOL_PARSED;
 fail:
 	snprintf(err, errlen, "%s", what);
 	spool_msg_free(&m);
 	return rc;
+}
+
+enum spool_parse_rc
+spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
+    size_t errlen)
+{
+	return parse(p, n, out, err, errlen, 1);
 }
 
 /* --- effects ----------------------------------------------------------------- */
@@ -599,19 +694,43 @@ spool_close(struct spool *sp)
 	free(sp);
 }
 
+/* Writes a spool file's three pieces at fd's offset, the wire bytes
+ * straight from wherever they are (a mapping: page cache to page cache,
+ * never through the heap).  0 or -1. */
 static int
-write_all(int fd, const char *p, size_t n)
+write_file(int fd, const struct file_bytes *f)
 {
+	struct iovec iov[3] = {
+		{ f->head.data, f->head.len },
+		{ (void *)f->data, f->len },
+		{ (void *)f->end, END_LEN },
+	};
+	struct iovec *v = iov;
+	int n = 3;
+
 	while (n > 0) {
-		ssize_t w = write(fd, p, n);
+		ssize_t w = writev(fd, v, n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
 			return -1;
-		p += w;
-		n -= (size_t)w;
+		while (n > 0 && (size_t)w >= v->iov_len) {
+			w -= (ssize_t)v->iov_len;
+			v++;
+			n--;
+		}
+		if (n > 0) {
+			v->iov_base = (char *)v->iov_base + w;
+			v->iov_len -= (size_t)w;
+		}
 	}
 	return 0;
+}
+
+static size_t
+file_size(const struct file_bytes *f)
+{
+	return f->head.len + f->len + END_LEN;
 }
 
 /* fsync of a directory through a fresh fd: an fd whose fsync reported an error
@@ -701,8 +820,8 @@ rename_new(const char *from, const char *to)
  * published, and the temporary file is gone. */
 static int
 publish(const struct spool *sp, const char *sub, const char *id,
-    const char *tmpname, const struct buf *bytes, int *lockfd, char *err,
-    size_t errlen)
+    const char *tmpname, const struct file_bytes *bytes, int *lockfd,
+    char *err, size_t errlen)
 {
 	char tmp[PATH_BYTES], dst[PATH_BYTES];
 	const char *step = "open";
@@ -714,7 +833,7 @@ publish(const struct spool *sp, const char *sub, const char *id,
 	    O_CLOEXEC, 0600)) == -1)
 		goto fail_open;
 	step = "write";
-	if (write_all(fd, bytes->data, bytes->len) == -1)
+	if (write_file(fd, bytes) == -1)
 		goto fail;
 	step = "fsync";
 	if (fsync(fd) == -1)
@@ -835,8 +954,8 @@ free_open(const struct spool *sp, const char *name)
  * in queue/ before its bytes are on disk.  1: published; 0: no free file
  * could be used (nothing published: create one); -1 with err. */
 static int
-publish_reused(struct spool *sp, const char *id, const struct buf *bytes,
-    char *err, size_t errlen)
+publish_reused(struct spool *sp, const char *id,
+    const struct file_bytes *bytes, char *err, size_t errlen)
 {
 	char name[SPOOL_ID_MAX + 1], src[PATH_BYTES], dst[PATH_BYTES];
 	const char *step = "write";
@@ -849,8 +968,8 @@ publish_reused(struct spool *sp, const char *id, const struct buf *bytes,
 	}
 	snprintf(src, sizeof src, "%s/free/%s", sp->dir, name);
 	snprintf(dst, sizeof dst, "%s/queue/%s", sp->dir, id);
-	if (write_all(fd, bytes->data, bytes->len) == -1 ||
-	    ftruncate(fd, (off_t)bytes->len) == -1)
+	if (write_file(fd, bytes) == -1 ||
+	    ftruncate(fd, (off_t)file_size(bytes)) == -1)
 		goto fail;
 	step = "fsync";
 	if (fsync(fd) == -1)
@@ -881,11 +1000,10 @@ int
 spool_commit(struct spool *sp, const struct spool_msg *m, char *err,
     size_t errlen)
 {
-	struct buf b;
+	struct file_bytes b;
 	int rc = -1;
 
-	buf_init(&b);
-	if (spool_format(m, &b) == -1)
+	if (file_bytes(m, &b) == -1)
 		snprintf(err, errlen, "cannot format the spool file");
 	else if ((rc = publish_reused(sp, m->id, &b, err, errlen)) == 0)
 		rc = publish(sp, "queue", m->id, m->id, &b, NULL, err, errlen);
@@ -893,7 +1011,7 @@ spool_commit(struct spool *sp, const struct spool_msg *m, char *err,
 		rc = 0;
 	if (rc == 0)
 		atomic_fetch_add(&sp->queued, 1);
-	buf_free(&b);
+	buf_free(&b.head);
 	return rc;
 }
 
@@ -1002,14 +1120,64 @@ claim_lock(const struct spool *sp, const char *path, int *fd, int *error)
 	return SPOOL_CLAIMED;
 }
 
+/* Reads and verifies the claimed file fd into *out.  A file of
+ * LIM_SPOOL_MAP bytes or more is mapped read-only and parsed in place:
+ * out->data lies in the mapping (page cache, not heap), which
+ * spool_msg_drop_data unmaps; a claimed file is never cut or rewritten
+ * while claimed (doc/design.md "The spool": only its claimant finishes
+ * it, after dropping the mapping), so the mapping cannot fault.  A
+ * smaller file is read into memory, as fast for a few KiB.  SPOOL_PARSED;
+ * SPOOL_BAD with why (corrupt); SPOOL_UNCHECKED with *e, an errno (the
+ * file may be fine: try again later). */
+static enum spool_parse_rc
+load(int fd, struct spool_msg *out, char *why, size_t whylen, int *e)
+{
+	enum spool_parse_rc rc;
+	struct stat st;
+	char *data = NULL;
+	size_t len = 0;
+	void *map;
+
+	if (fstat(fd, &st) == -1) {
+		*e = errno;
+		return SPOOL_UNCHECKED;
+	}
+	if (st.st_size < LIM_SPOOL_MAP || st.st_size > LIM_SPOOL_FILE) {
+		if ((*e = read_fd(fd, &data, &len)) == EFBIG) {
+			snprintf(why, whylen, "larger than %d bytes",
+			    LIM_SPOOL_FILE);
+			return SPOOL_BAD;
+		}
+		if (*e != 0)
+			return SPOOL_UNCHECKED;
+		rc = parse(data, len, out, why, whylen, 1);
+		free(data);
+		*e = ENOMEM;
+		return rc;
+	}
+	len = (size_t)st.st_size;
+	map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		*e = errno;
+		return SPOOL_UNCHECKED;
+	}
+	if ((rc = parse(map, len, out, why, whylen, 0)) != SPOOL_PARSED) {
+		munmap(map, len);
+		*e = ENOMEM;
+		return rc;
+	}
+	out->borrowed = 0;
+	out->map = map;
+	out->maplen = len;
+	return SPOOL_PARSED;
+}
+
 enum spool_claim
 spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
     char *err, size_t errlen)
 {
 	char path[PATH_BYTES], why[128];
 	enum spool_claim cr;
-	char *data = NULL;
-	size_t len = 0;
 	int f = -1, e = 0;
 
 	if (!spool_id_valid(id)) {
@@ -1026,20 +1194,10 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 		return cr;
 	/* Only what the file says makes it corrupt; a failing disk or a
 	 * lack of memory must not set a good message aside for good. */
-	if ((e = read_fd(f, &data, &len)) == EFBIG) {
-		snprintf(why, sizeof why, "larger than %d bytes",
-		    LIM_SPOOL_FILE);
-		goto corrupt;
-	}
-	if (e != 0)
-		goto fail;
-	switch (spool_parse(data, len, out, why, sizeof why)) {
+	switch (load(f, out, why, sizeof why, &e)) {
 	case SPOOL_PARSED:
 		break;
 	case SPOOL_UNCHECKED:
-		free(data);
-		data = NULL;
-		e = ENOMEM;
 		goto fail;
 	case SPOOL_BAD:
 		goto corrupt;
@@ -1049,14 +1207,12 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 		snprintf(why, sizeof why, "id does not match the file name");
 		goto corrupt;
 	}
-	free(data);
 	*fd = f;
 	return SPOOL_CLAIMED;
 planted:
 	snprintf(why, sizeof why, "not a regular file owned by the service "
 	    "user");
 corrupt:
-	free(data);
 	move_corrupt(sp, id);
 	if (f != -1)
 		close(f);
@@ -1074,7 +1230,7 @@ spool_update(struct spool *sp, int *fd, const struct spool_msg *m, char *err,
     size_t errlen)
 {
 	char tmpname[SPOOL_ID_MAX + 8], tmp[PATH_BYTES];
-	struct buf b;
+	struct file_bytes b;
 	int nfd = -1, rc = -1;
 
 	/* The claim makes us the only writer of this name; a leftover from
@@ -1082,15 +1238,14 @@ spool_update(struct spool *sp, int *fd, const struct spool_msg *m, char *err,
 	snprintf(tmpname, sizeof tmpname, "%s.q", m->id);
 	snprintf(tmp, sizeof tmp, "%s/tmp/%s", sp->dir, tmpname);
 	unlink(tmp);
-	buf_init(&b);
-	if (spool_format(m, &b) == -1)
+	if (file_bytes(m, &b) == -1)
 		snprintf(err, errlen, "cannot format the spool file");
 	else if ((rc = publish(sp, "queue", m->id, tmpname, &b, &nfd, err,
 	    errlen)) == 0) {
 		close(*fd);
 		*fd = nfd;
 	}
-	buf_free(&b);
+	buf_free(&b.head);
 	return rc;
 }
 
@@ -1100,7 +1255,7 @@ spool_write_failed(struct spool *sp, const struct spool_msg *m, char *err,
 {
 	char tmpname[SPOOL_ID_MAX + 8], tmp[PATH_BYTES];
 	struct spool_msg f = *m;
-	struct buf b;
+	struct file_bytes b;
 	size_t i, n = 0;
 	int rc = -1;
 
@@ -1115,13 +1270,12 @@ spool_write_failed(struct spool *sp, const struct spool_msg *m, char *err,
 	snprintf(tmpname, sizeof tmpname, "%s.f", m->id);
 	snprintf(tmp, sizeof tmp, "%s/tmp/%s", sp->dir, tmpname);
 	unlink(tmp);
-	buf_init(&b);
-	if (spool_format(&f, &b) == -1)
+	if (file_bytes(&f, &b) == -1)
 		snprintf(err, errlen, "cannot format the failed record");
 	else
 		rc = publish(sp, "failed", m->id, tmpname, &b, NULL, err,
 		    errlen);
-	buf_free(&b);
+	buf_free(&b.head);
 	free(f.rcpt);
 	return rc;
 }
@@ -1350,7 +1504,7 @@ spool_write_sent(struct spool *sp, const struct spool_msg *m, char *err,
     size_t errlen)
 {
 	char tmpname[SPOOL_ID_MAX + 8], tmp[PATH_BYTES];
-	struct buf b;
+	struct file_bytes b;
 	int rc = -1;
 
 	snprintf(tmp, sizeof tmp, "%s/sent", sp->dir);
@@ -1366,12 +1520,11 @@ spool_write_sent(struct spool *sp, const struct spool_msg *m, char *err,
 	snprintf(tmpname, sizeof tmpname, "%s.s", m->id);
 	snprintf(tmp, sizeof tmp, "%s/tmp/%s", sp->dir, tmpname);
 	unlink(tmp);
-	buf_init(&b);
-	if (spool_format(m, &b) == -1)
+	if (file_bytes(m, &b) == -1)
 		snprintf(err, errlen, "cannot format the archived copy");
 	else
 		rc = publish(sp, "sent", m->id, tmpname, &b, NULL, err, errlen);
-	buf_free(&b);
+	buf_free(&b.head);
 	return rc;
 }
 

@@ -96,7 +96,13 @@ struct spool_rcpt {
 };
 
 /* One message with its delivery state.  Owns every pointer (free with
- * spool_msg_free) when it came from spool_parse or spool_msg_new. */
+ * spool_msg_free) when it came from spool_parse, spool_msg_new or
+ * spool_claim; spool_msg_borrow's data stays the caller's.  data is in
+ * the heap (map NULL, borrowed 0), in map (a claimed file of
+ * LIM_SPOOL_MAP bytes or more, mapped read-only: page cache, not heap),
+ * or borrowed.  A mapped message's data is valid while its claim is
+ * held: drop it (spool_msg_drop_data or spool_msg_free) before
+ * spool_finish or spool_release (doc/design.md "The spool"). */
 struct spool_msg {
 	char id[SPOOL_ID_MAX + 1];
 	char site[LIM_NAME_BYTES + 1];
@@ -109,6 +115,9 @@ struct spool_msg {
 	char reply[SPOOL_REPLY_MAX];
 	char *data;                     /* the wire bytes */
 	size_t len;
+	void *map;                      /* NULL, or the mapping data is in */
+	size_t maplen;
+	int borrowed;                   /* data is the caller's */
 };
 
 /* --- pure: format and parse --------------------------------------------- */
@@ -121,11 +130,24 @@ int spool_msg_new(struct spool_msg *out, const char *id, const char *site,
     const char *data, size_t len);
 void spool_msg_free(struct spool_msg *m);   /* NULL fields are fine */
 
+/* spool_msg_new without the copy: data[0..len) stays the caller's and
+ * must outlive *out (spool_msg_free leaves it).  For committing bytes
+ * already in memory or mapped (a composed message), never copied. */
+int spool_msg_borrow(struct spool_msg *out, const char *id, const char *site,
+    long long created, const char *sender, char *const *rcpt, size_t nrcpt,
+    const char *data, size_t len);
+
+/* Releases m's data alone (free, munmap, or nothing when borrowed);
+ * data NULL, len 0 after.  The envelope and state stay. */
+void spool_msg_drop_data(struct spool_msg *m);
+
 /* Copies src into dst (printable ASCII, no newline, capped). */
 void spool_sanitise(char dst[SPOOL_REPLY_MAX], const char *src);
 
 /* Appends m in the file format to out.  Returns 0, or -1 (OOM or a field
- * the format cannot hold). */
+ * the format cannot hold).  The writers (commit, update, failed/, sent/)
+ * write the same bytes without this copy: the header from a small
+ * buffer, data from where it lives, the checksum computed over both. */
 int spool_format(const struct spool_msg *m, struct buf *out);
 
 enum spool_parse_rc {
@@ -175,7 +197,9 @@ enum spool_claim {
 
 /* Opens, locks (flock LOCK_EX|LOCK_NB), reads and verifies queue/ID.  On
  * SPOOL_CLAIMED the caller owns *fd (release with spool_release, or
- * spool_finish) and *out (spool_msg_free). */
+ * spool_finish) and *out (spool_msg_free).  A file of LIM_SPOOL_MAP bytes
+ * or more is mapped, not read: its data must be dropped before the claim
+ * is released or finished (a finished file is emptied for reuse). */
 enum spool_claim spool_claim(struct spool *sp, const char *id,
     struct spool_msg *out, int *fd, char *err, size_t errlen);
 
@@ -191,7 +215,9 @@ int spool_write_failed(struct spool *sp, const struct spool_msg *m,
     char *err, size_t errlen);
 
 /* Removes queue/ID (claimed through fd), syncs the directory, releases
- * the claim.  0, or -1 with err (the claim is released either way). */
+ * the claim.  0, or -1 with err (the claim is released either way).  The
+ * file may be emptied and written again (free/): no mapping of it may
+ * remain, so drop the claimed message's data first. */
 int spool_finish(struct spool *sp, int fd, const char *id, char *err,
     size_t errlen);
 
