@@ -48,6 +48,14 @@
  * 0, cut to size, fsync'd) and renamed from there into queue/: the same
  * order, so nothing is in queue/ before its bytes are on disk.
  *
+ * Memory (doc/design.md "Attachments"): a file is written from three
+ * pieces (header lines, the wire bytes where they live, the end line),
+ * its checksum computed over them in place, so a message's bytes are
+ * never copied into a heap buffer; a claimed file of LIM_SPOOL_MAP bytes
+ * or more is mapped read-only rather than read.  Files are replaced by
+ * rename, never cut in place, except a finished file that free/ empties
+ * for reuse: its claimant drops the mapping first.
+ *
  * Claiming: a sender holds an exclusive flock on queue/ID while it works
  * on the message; the lock moves to the new file on every update (the new
  * file is locked before it is renamed into place), so several processes
