@@ -1120,6 +1120,25 @@ claim_lock(const struct spool *sp, const char *path, int *fd, int *error)
 	return SPOOL_CLAIMED;
 }
 
+/* parse of a file read into the heap block p, which becomes the
+ * message's data: the wire bytes move to its start, never a second copy
+ * of them.  p is the message's on SPOOL_PARSED, freed otherwise. */
+static enum spool_parse_rc
+parse_heap(char *p, size_t n, struct spool_msg *out, char *why,
+    size_t whylen)
+{
+	enum spool_parse_rc rc = parse(p, n, out, why, whylen, 0);
+
+	if (rc != SPOOL_PARSED) {
+		free(p);
+		return rc;
+	}
+	memmove(p, out->data, out->len);
+	out->data = p;
+	out->borrowed = 0;
+	return rc;
+}
+
 /* Reads and verifies the claimed file fd into *out.  A file of
  * LIM_SPOOL_MAP bytes or more is mapped read-only and parsed in place:
  * out->data lies in the mapping (page cache, not heap), which
@@ -1150,10 +1169,8 @@ load(int fd, struct spool_msg *out, char *why, size_t whylen, int *e)
 		}
 		if (*e != 0)
 			return SPOOL_UNCHECKED;
-		rc = parse(data, len, out, why, whylen, 1);
-		free(data);
 		*e = ENOMEM;
-		return rc;
+		return parse_heap(data, len, out, why, whylen);
 	}
 	len = (size_t)st.st_size;
 	map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
@@ -1381,10 +1398,12 @@ spool_read(struct spool *sp, const char *sub, const char *id,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return errno == ENOENT ? 1 : -1;
 	}
+	/* Into the heap, never mapped: no claim keeps a sender from
+	 * finishing the file, and a finished file may be emptied. */
 	if (read_fd(fd, &data, &len) != 0)
 		snprintf(err, errlen, "%s: unreadable or larger than %d bytes",
 		    path, LIM_SPOOL_FILE);
-	else if (spool_parse(data, len, out, why, sizeof why) != SPOOL_PARSED)
+	else if (parse_heap(data, len, out, why, sizeof why) != SPOOL_PARSED)
 		snprintf(err, errlen, "%s: %s", path, why);
 	else if (strcmp(out->id, id) != 0) {
 		spool_msg_free(out);
@@ -1392,7 +1411,6 @@ spool_read(struct spool *sp, const char *sub, const char *id,
 		    path);
 	} else
 		rc = 0;
-	free(data);
 	close(fd);
 	return rc;
 }

@@ -8,7 +8,8 @@
  * dkim_canon_body (the buffer-based canonicaliser) on hostile bodies;
  * mail_compose through a file gives the in-memory bytes, signed, in a
  * mapping; the spool writes a borrowed or mapped message as spool_format
- * would, maps a large claimed file and keeps it through an update.
+ * would, maps a large claimed file and keeps it through an update, and
+ * reads it into the heap for a reader without a claim.
  */
 #include "unit.h"
 
@@ -529,6 +530,13 @@ test_spool_maps_large_messages(void **state)
 		assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
 		file_is_format(dir, "queue", &m);
 		spool_msg_free(&m);          /* borrowed: data stays */
+		/* A reader without a claim reads into the heap. */
+		assert_int_equal(spool_read(sp, "queue", ids[i], &c, err,
+		    sizeof err), 0);
+		assert_null(c.map);
+		assert_int_equal(c.len, sizes[i]);
+		assert_memory_equal(c.data, data, sizes[i]);
+		spool_msg_free(&c);
 		assert_int_equal(spool_claim(sp, ids[i], &c, &fd, err,
 		    sizeof err), SPOOL_CLAIMED);
 		/* A large file is mapped, a small one read. */
