@@ -120,6 +120,12 @@
 #define LIM_DKIM_RSA_MAX_BITS 8192           /* bits: larger ones do not fit in DNS */
 #define LIM_DKIM_HEADER       (256 * 1024)   /* bytes: the header block a streamed
                                               * message's signer keeps (dkim_stream) */
+#define LIM_DKIM_ROOM         (16 * 1024)    /* bytes before a message composed into a
+                                              * file, for its DKIM-Signature */
+#define LIM_MIME_CHUNK_LINES  1024           /* base64 lines (57 octets each) of an
+                                              * attachment encoded at a time: 57 KiB
+                                              * in, 78 KiB out (doc/design.md
+                                              * "Attachments") */
 #define LIM_DKIM_FIELDS       64             /* header fields a signed message may have */
 
 /* DNS (formpost doctor) */

@@ -75,13 +75,11 @@ mail_free(struct mail *m)
 /*
  * A message with attachments, written as it is made (doc/design.md
  * "Attachments"): mime hands its pieces to file_sink, which writes them
- * to an unnamed file from offset MAIL_HEADROOM on and passes them through
+ * to an unnamed file from offset LIM_DKIM_ROOM on and passes them through
  * the DKIM signer.  The DKIM-Signature, known only at the end, is then
  * written just before the message, which is thus one run of bytes in the
  * file, mapped read-only: page cache, never the heap.
  */
-#define MAIL_HEADROOM (16 * 1024)
-
 struct file_sink {
 	int fd;
 	unsigned long long len;      /* message bytes written */
@@ -111,20 +109,20 @@ file_sign(const struct site *s, time_t now, struct file_sink *fs,
 	struct buf field;
 	int rc = -1;
 
-	*start = MAIL_HEADROOM;
+	*start = LIM_DKIM_ROOM;
 	if (!sign_params(s, now, &p))
 		return 0;
 	buf_init(&field);
 	if (dkim_stream_end(fs->dk, &p, &field, err, errlen) == 0) {
-		if (field.len > MAIL_HEADROOM)
+		if (field.len > LIM_DKIM_ROOM)
 			snprintf(err, errlen, "DKIM-Signature over %d bytes",
-			    MAIL_HEADROOM);
+			    LIM_DKIM_ROOM);
 		else if (pwrite(fs->fd, field.data, field.len,
-		    (off_t)(MAIL_HEADROOM - field.len)) != (ssize_t)field.len)
+		    (off_t)(LIM_DKIM_ROOM - field.len)) != (ssize_t)field.len)
 			snprintf(err, errlen, "writing the message: %s",
 			    strerror(errno));
 		else {
-			*start = MAIL_HEADROOM - field.len;
+			*start = LIM_DKIM_ROOM - field.len;
 			rc = 0;
 		}
 	}
@@ -142,7 +140,7 @@ compose_file(const struct site *s, const struct mime_msg *msg,
 	struct file_sink fs = { -1, 0, NULL };
 	struct mime_sink sink = { file_sink_write, &fs };
 	struct dkim_params p;
-	size_t start = MAIL_HEADROOM;
+	size_t start = LIM_DKIM_ROOM;
 	void *map;
 	int rc = -1;
 
@@ -155,7 +153,7 @@ compose_file(const struct site *s, const struct mime_msg *msg,
 		snprintf(err, errlen, "out of memory composing the mail");
 		goto out;
 	}
-	if (lseek(fs.fd, MAIL_HEADROOM, SEEK_SET) == -1 ||
+	if (lseek(fs.fd, LIM_DKIM_ROOM, SEEK_SET) == -1 ||
 	    mime_write_to(&out->wire, msg, &sink) == -1) {
 		snprintf(err, errlen, out->wire.oom ? "out of memory writing "
 		    "the mail" : "the message writer refused a header value, "
@@ -164,7 +162,7 @@ compose_file(const struct site *s, const struct mime_msg *msg,
 	}
 	if (file_sign(s, f->now, &fs, &start, err, errlen) == -1)
 		goto out;
-	map = mmap(NULL, MAIL_HEADROOM + fs.len, PROT_READ, MAP_SHARED, fs.fd,
+	map = mmap(NULL, LIM_DKIM_ROOM + fs.len, PROT_READ, MAP_SHARED, fs.fd,
 	    0);
 	if (map == MAP_FAILED) {
 		snprintf(err, errlen, "mapping the message: %s",
@@ -173,7 +171,7 @@ compose_file(const struct site *s, const struct mime_msg *msg,
 	}
 	buf_free(&out->wire);
 	out->map = map;
-	out->maplen = MAIL_HEADROOM + fs.len;
+	out->maplen = LIM_DKIM_ROOM + fs.len;
 	out->data = (const char *)map + start;
 	out->len = out->maplen - start;
 	rc = 0;

@@ -679,7 +679,7 @@ static int
 part_base64(struct buf *out, const struct mime_part *p,
     const struct mime_sink *sink)
 {
-	enum { LINE = 57, CHUNK = MIME_CHUNK_LINES * 57 };
+	enum { LINE = 57, CHUNK = LIM_MIME_CHUNK_LINES * 57 };
 	unsigned char *b = malloc(CHUNK);
 	unsigned long long off = 0;
 	size_t i, want;

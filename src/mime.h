@@ -79,16 +79,12 @@ int mime_write(struct buf *out, const struct mime_msg *m);
 /* Where mime_write_to hands the message as it is written, so that an
  * attachment is never whole in memory (doc/design.md "Attachments"):
  * write gets every byte in order, in pieces (the header block and the
- * text part, then at most MIME_CHUNK_LINES base64 lines of an attachment
+ * text part, then at most LIM_MIME_CHUNK_LINES base64 lines of an attachment
  * at a time, then the rest); 0, or -1 to stop (mime_write_to fails). */
 struct mime_sink {
 	int (*write)(void *arg, const char *p, size_t n);
 	void *arg;
 };
-
-/* Base64 lines (57 octets of content each) an attachment is read and
- * encoded by: 57 KiB in, 78 KiB out. */
-#define MIME_CHUNK_LINES 1024
 
 /* mime_write with every byte handed to sink (NULL: left in out, which is
  * mime_write): out is then only the staging buffer, emptied into sink

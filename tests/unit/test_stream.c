@@ -184,8 +184,8 @@ static void
 test_mime_streamed_equals_memory(void **state)
 {
 	static const size_t sizes[] = { 0, 1, 2, 3, 57, 48 * 1024 - 1,
-	    48 * 1024, 48 * 1024 + 1, MIME_CHUNK_LINES * 57 - 1,
-	    MIME_CHUNK_LINES * 57, MIME_CHUNK_LINES * 57 + 1,
+	    48 * 1024, 48 * 1024 + 1, LIM_MIME_CHUNK_LINES * 57 - 1,
+	    LIM_MIME_CHUNK_LINES * 57, LIM_MIME_CHUNK_LINES * 57 + 1,
 	    (1 << 20) + 1 };
 	size_t i;
 
@@ -216,7 +216,7 @@ test_mime_streamed_equals_memory(void **state)
 		assert_memory_equal(c.b.data, mem.data, mem.len);
 		/* The staging buffer holds one chunk of base64 at most
 		 * (with the headers before the first). */
-		assert_true(c.largest <= MIME_CHUNK_LINES * 78 + 4096);
+		assert_true(c.largest <= LIM_MIME_CHUNK_LINES * 78 + 4096);
 		attachment_is(&mem, data, sizes[i]);
 		buf_free(&mem);
 		buf_free(&stage);
