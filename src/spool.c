@@ -25,6 +25,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "log.h"
 #include "util.h"
 
@@ -1120,6 +1121,31 @@ claim_lock(const struct spool *sp, const char *path, int *fd, int *error)
 	return SPOOL_CLAIMED;
 }
 
+/* Reads fd's first len bytes through a small buffer, keeping none: 0,
+ * or the errno of a read that failed (EIO when the file is shorter). */
+static int
+read_through(int fd, size_t len)
+{
+	enum { CHUNK = 64 * 1024 };
+	char *b = malloc(CHUNK);
+	size_t off = 0;
+	long r;
+	int e = 0;
+
+	if (b == NULL)
+		return ENOMEM;
+	while (off < len && e == 0) {
+		r = file_pread_all(fd, b, len - off < CHUNK ? len - off : CHUNK,
+		    off);
+		if (r <= 0)
+			e = r < 0 ? errno : EIO;
+		else
+			off += (size_t)r;
+	}
+	free(b);
+	return e;
+}
+
 /* parse of a file read into the heap block p, which becomes the
  * message's data: the wire bytes move to its start, never a second copy
  * of them.  p is the message's on SPOOL_PARSED, freed otherwise. */
@@ -1173,6 +1199,11 @@ load(int fd, struct spool_msg *out, char *why, size_t whylen, int *e)
 		return parse_heap(data, len, out, why, whylen);
 	}
 	len = (size_t)st.st_size;
+	/* A read error under a mapping is a SIGBUS, not an error: read the
+	 * file once first, so a failing disk is an error to retry like any
+	 * other; its pages are then the cache the mapping uses. */
+	if ((*e = read_through(fd, len)) != 0)
+		return SPOOL_UNCHECKED;
 	map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		*e = errno;
