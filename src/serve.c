@@ -233,6 +233,21 @@ upload_open(void *arg)
 	return fd;
 }
 
+/* The file a message with attachments is composed into
+ * (http_ctx.compose_open): no capacity check, which is the submit hook's
+ * (doc/design.md "Attachments"). */
+static int
+compose_open(void *arg)
+{
+	int fd;
+
+	(void)arg;
+	if ((fd = spool_tmpfile(spool)) == -1)
+		log_event(LOG_ERROR, "compose_open_failed", "error",
+		    strerror(errno), (char *)NULL);
+	return fd;
+}
+
 /* The /_metrics answer: the counters, and the gauges read now. */
 static void
 metrics_answer(void *arg, struct buf *out)
@@ -261,7 +276,8 @@ handle(void *arg, const struct http_req *req, struct http_resp *resp)
 	struct http_ctx ctx = { .c = w->c, .pg = w->pg, .submit = submit,
 	    .submit_arg = w, .rl = limiter, .dedup = dedup,
 	    .token_key = token_key, .nonces = nonces, .replies = replies,
-	    .metrics = metrics_answer, .tmp_open = upload_open, .tmp_arg = w };
+	    .metrics = metrics_answer, .tmp_open = upload_open, .tmp_arg = w,
+	    .compose_open = compose_open };
 	struct timespec t0, t1;
 
 	(void)arg;

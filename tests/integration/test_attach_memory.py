@@ -10,6 +10,9 @@ four times the file)."""
 import email
 import email.policy
 import random
+import re
+import signal
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -100,3 +103,47 @@ def test_large_attachment_memory(formpost_config, formpost_factory,
           f"for a {len(pdf) >> 20} MiB file ({len(raw) >> 20} MiB message)")
     assert growth < BOUND_KIB, (base, s.peak)
     assert tmp_empty(fp) and not upload_fds(fp)
+
+
+def test_read_error_under_a_large_message_is_retried(
+        formpost_config, formpost_factory, nginx_factory, smtpd, public_dir,
+        tmp_path):
+    """A claim maps a large spool file; a disk read error under a mapping
+    would be a SIGBUS, so the claim reads the file through first: pread
+    failing with EIO (strace injects it on that file only) is a spool
+    error retried later, the process lives, and once the disk reads again
+    the message is delivered whole."""
+    cfg = configure(formpost_config, public_dir)
+    cfg["delivery"] = {"first_retry": "3s", "max_retry": "3s", "max_age": "1h"}
+    fp = formpost_factory(cfg)
+    ng = nginx_factory(fp.target, extra_server="client_max_body_size 64m;")
+    pdf = sample("ok.pdf") + b"%" + random.Random(7).randbytes(400 << 10)
+    smtpd.set_faults({"mail": {"do": "451 4.3.0 try again later",
+                               "times": 1}})
+    r = post_form(ng.url("/formpost/example"),
+                  {"name": "山田 太郎", "email": "taro@example.jp"},
+                  files={"resume": ("cv.pdf", pdf, "application/pdf")},
+                  accept="application/json")
+    assert r.status_code == 200, r.text
+    mid = r.json()["id"]
+    queued = Path(cfg["spool"]) / "queue" / mid
+    fp.wait_log(r"event=attempt .*outcome=temporary", 20)
+    assert queued.stat().st_size >= 256 << 10      # LIM_SPOOL_MAP: mapped
+    out = tmp_path / "strace"
+    tracer = subprocess.Popen(
+        ["strace", "-f", "-qq", "-o", str(out), "-P", str(queued),
+         "-e", "trace=pread64", "-e", "inject=pread64:error=EIO",
+         "-p", str(fp.pid)], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        ev = fp.wait_log(r"event=spool_error .*" + re.escape(mid) +
+                         r".*Input/output error", 20)
+        assert fp.alive(), ev
+    finally:
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(10)
+    assert smtpd.wait(1, timeout=30), "not delivered after the disk healed"
+    msg = email.message_from_bytes(smtpd.raw_messages()[0][1],
+                                   policy=email.policy.default)
+    assert list(msg.iter_parts())[1].get_content() == pdf
+    assert fp.alive()
