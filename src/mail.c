@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "dkim.h"
@@ -67,8 +66,8 @@ mail_free(struct mail *m)
 		free(m->rcpt[i]);
 	free(m->rcpt);
 	buf_free(&m->wire);
-	if (m->map != NULL)
-		munmap(m->map, m->maplen);
+	if (m->in_file)
+		close(m->fd);
 	memset(m, 0, sizeof *m);
 }
 
@@ -78,7 +77,7 @@ mail_free(struct mail *m)
  * to an unnamed file from offset LIM_DKIM_ROOM on and passes them through
  * the DKIM signer.  The DKIM-Signature, known only at the end, is then
  * written just before the message, which is thus one run of bytes in the
- * file, mapped read-only: page cache, never the heap.
+ * file: the spool copies it from there in chunks, never whole in memory.
  */
 struct file_sink {
 	int fd;
@@ -131,7 +130,7 @@ file_sign(const struct site *s, time_t now, struct file_sink *fs,
 	return rc;
 }
 
-/* Writes msg to a file from f->tmp_open and maps it into out.  0, or -1
+/* Writes msg to a file from f->tmp_open, which out keeps.  0, or -1
  * with err. */
 static int
 compose_file(const struct site *s, const struct mime_msg *msg,
@@ -141,7 +140,6 @@ compose_file(const struct site *s, const struct mime_msg *msg,
 	struct mime_sink sink = { file_sink_write, &fs };
 	struct dkim_params p;
 	size_t start = LIM_DKIM_ROOM;
-	void *map;
 	int rc = -1;
 
 	if ((fs.fd = f->tmp_open(f->tmp_arg)) == -1) {
@@ -162,22 +160,17 @@ compose_file(const struct site *s, const struct mime_msg *msg,
 	}
 	if (file_sign(s, f->now, &fs, &start, err, errlen) == -1)
 		goto out;
-	map = mmap(NULL, LIM_DKIM_ROOM + fs.len, PROT_READ, MAP_SHARED, fs.fd,
-	    0);
-	if (map == MAP_FAILED) {
-		snprintf(err, errlen, "mapping the message: %s",
-		    strerror(errno));
-		goto out;
-	}
 	buf_free(&out->wire);
-	out->map = map;
-	out->maplen = LIM_DKIM_ROOM + fs.len;
-	out->data = (const char *)map + start;
-	out->len = out->maplen - start;
+	out->in_file = 1;
+	out->fd = fs.fd;
+	out->off = start;
+	out->len = LIM_DKIM_ROOM + fs.len - start;
+	fs.fd = -1;
 	rc = 0;
 out:
 	dkim_stream_free(fs.dk);
-	close(fs.fd);
+	if (fs.fd != -1)
+		close(fs.fd);
 	return rc;
 }
 

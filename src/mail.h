@@ -32,24 +32,24 @@ struct mail_facts {
 };
 
 /* A composed message.  Owns everything; free with mail_free.  The wire
- * bytes (CRLF, ready for DATA, not dot-stuffed) are data[0..len): in
- * wire (a message without attachments, or composed without tmp_open), or,
- * for a message with attachments composed through facts->tmp_open, inside
- * map: a read-only shared mapping of the unnamed file they were written
- * to as they were made (doc/design.md "Attachments"), so that however
- * large, they cost page cache, never heap: anonymous memory stays within
- * the text part, the header block and one chunk of base64 (about 80 KiB
- * plus the DKIM header block).  mail_free unmaps it; nothing can cut the
- * file short (it has no name). */
+ * bytes (CRLF, ready for DATA, not dot-stuffed) are data[0..len), in
+ * wire (a message without attachments, or composed without tmp_open),
+ * or, when in_file (a message with attachments composed through
+ * facts->tmp_open), the len bytes at off in fd: the unnamed file they
+ * were written to as they were made (doc/design.md "Attachments"), so
+ * that however large, the heap holds the text part, the header block and
+ * one chunk of base64 at most (about 80 KiB plus the DKIM header block).
+ * mail_free closes it, and the file vanishes. */
 struct mail {
 	char *sender;          /* envelope MAIL FROM */
 	char **rcpt;           /* to + cc + bcc, each once */
 	size_t nrcpt;
 	struct buf wire;       /* the bytes when in memory; else empty */
-	const char *data;      /* the wire bytes */
+	const char *data;      /* the wire bytes, unless in_file */
 	size_t len;
-	void *map;             /* NULL, or the mapping data lies in */
-	size_t maplen;
+	int in_file;           /* they are at off in fd */
+	int fd;
+	unsigned long long off;
 };
 
 /* Composes the message.  Returns 0, or -1 with a reason in err (OOM, or

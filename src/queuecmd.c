@@ -384,7 +384,7 @@ flush_one(void *arg, const char *id)
 		}
 	}
 	fl->due++;
-	spool_msg_free(&m);          /* its mapping before the claim */
+	spool_msg_free(&m);          /* its own open before the claim */
 	spool_release(fd);
 }
 
@@ -532,13 +532,14 @@ queuecmd_retry(struct spool *sp, const char *typed, FILE *out)
 	}
 	/* Released before the wake-up: a worker that finds it still
 	 * claimed would put it back for a whole first_retry. */
+	spool_msg_drop_data(&q);
 	spool_release(fd);
 	fd = -1;
 	fprintf(out, "%s: %zu recipient%s queued again, due now\n", id, n,
 	    n == 1 ? "" : "s");
 	rc = wake(sp, out) == -1;
 out:
-	spool_msg_free(&q);          /* its mapping before the claim */
+	spool_msg_free(&q);          /* its own open before the claim */
 	spool_release(fd);
 	spool_msg_free(&f);
 	fflush(out);

@@ -490,7 +490,12 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 			idx[k++] = i;
 		}
 	t0 = log_enabled(LOG_DEBUG) ? mono_us() : 0;
-	smtp_send(cl, p, m->sender, rc, k, m->data, m->len, &res, NULL, NULL);
+	if (m->in_file)         /* a large message stays in its file */
+		smtp_send_file(cl, p, m->sender, rc, k, m->fd, m->off, m->len,
+		    &res, NULL, NULL);
+	else
+		smtp_send(cl, p, m->sender, rc, k, m->data, m->len, &res,
+		    NULL, NULL);
 	if (t0) {
 		snprintf(us, sizeof us, "%llu", mono_us() - t0);
 		log_event(LOG_DEBUG, "timing", "site", m->site, "id", m->id,
@@ -730,8 +735,8 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 	}
 	if (plan.next == DN_FINISH) {
 		archive(s, c, &m);
-		/* A finished file may be emptied and reused: no mapping of
-		 * it may outlive the claim (doc/design.md "The spool"). */
+		/* A finished file may be emptied and reused: our own open
+		 * of it goes first (doc/design.md "The spool"). */
 		spool_msg_drop_data(&m);
 		if (spool_finish(s->sp, fd, id, err, sizeof err) == -1)
 			log_event(LOG_ERROR, "spool_error", "id", id, "error",
@@ -756,7 +761,7 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 out:
 	if (t1)
 		log_delivery_timing(&m, t0, t1);
-	spool_msg_free(&m);          /* its mapping before the claim */
+	spool_msg_free(&m);          /* its own open before the claim */
 	spool_release(fd);
 	s->release(s->arg, ref);
 }

@@ -175,11 +175,14 @@ submit(void *arg, const struct site *s, const struct mail *m, const char *id,
 		return -1;
 	}
 	alert_clear(AK_SPOOL_FULL, NULL, NULL);
-	/* Borrowed: the composed bytes (heap, or a mapping for a message
-	 * with attachments) are written to the spool file from where they
-	 * are, never copied (doc/design.md "Attachments"). */
-	if (spool_msg_borrow(&sm, id, s->name, (long long)time(NULL),
-	    m->sender, m->rcpt, m->nrcpt, m->data, m->len) == -1) {
+	/* Borrowed: the composed bytes (heap, or a file for a message with
+	 * attachments) are written to the spool file from where they are,
+	 * never whole in a new buffer (doc/design.md "Attachments"). */
+	if ((m->in_file ? spool_msg_borrow_file(&sm, id, s->name,
+	    (long long)time(NULL), m->sender, m->rcpt, m->nrcpt, m->fd,
+	    m->off, m->len) : spool_msg_borrow(&sm, id, s->name,
+	    (long long)time(NULL), m->sender, m->rcpt, m->nrcpt, m->data,
+	    m->len)) == -1) {
 		snprintf(err, errlen, "out of memory or an envelope the "
 		    "spool cannot hold");
 		return -1;

@@ -126,14 +126,15 @@ spool_msg_free(struct spool_msg *m)
 void
 spool_msg_drop_data(struct spool_msg *m)
 {
-	if (m->map != NULL)
-		munmap(m->map, m->maplen);
-	else if (!m->borrowed)
+	if (m->in_file && !m->borrowed)
+		close(m->fd);
+	else if (!m->in_file && !m->borrowed)
 		free(m->data);
 	m->data = NULL;
 	m->len = 0;
-	m->map = NULL;
-	m->maplen = 0;
+	m->in_file = 0;
+	m->fd = -1;
+	m->off = 0;
 	m->borrowed = 0;
 }
 
@@ -253,6 +254,21 @@ spool_msg_borrow(struct spool_msg *out, const char *id, const char *site,
 	    0);
 }
 
+int
+spool_msg_borrow_file(struct spool_msg *out, const char *id,
+    const char *site, long long created, const char *sender,
+    char *const *rcpt, size_t nrcpt, int fd, unsigned long long off,
+    size_t len)
+{
+	if (fd < 0 || msg_new(out, id, site, created, sender, rcpt, nrcpt,
+	    NULL, len, 0) == -1)
+		return -1;
+	out->in_file = 1;
+	out->fd = fd;
+	out->off = off;
+	return 0;
+}
+
 size_t
 spool_count(const struct spool_msg *m, enum spool_state st)
 {
@@ -292,14 +308,31 @@ format_head(const struct spool_msg *m, struct buf *out)
 }
 
 /* A spool file as three pieces: the header lines (in head), the wire
- * bytes (m's, wherever they live: never copied) and the end line, whose
- * checksum is computed over the two as they are. */
+ * bytes (m's, wherever they live: in memory, never copied; or in a file,
+ * copied in chunks as the file is written) and the end line, whose
+ * checksum is computed over the two as they pass. */
 struct file_bytes {
 	struct buf head;
-	const char *data;
+	const char *data;            /* the bytes in memory, or */
+	int fd;                      /* >= 0: at off in fd */
+	unsigned long long off;
 	size_t len;
-	char end[END_LEN + 1];
+	char end[END_LEN + 1];       /* for bytes in memory: made at once */
 };
+
+static void
+end_line(struct crypto_sha256 *h, char end[END_LEN + 1], int *rc)
+{
+	unsigned char sum[SHA256_LEN];
+	char hex[2 * SHA256_LEN + 1];
+
+	if (crypto_sha256_end(h, sum) == -1) {
+		*rc = -1;
+		return;
+	}
+	crypto_hex(sum, sizeof sum, hex);
+	snprintf(end, END_LEN + 1, "end %s\n", hex);
+}
 
 /* 0, or -1 (a field the format cannot hold, OOM); f->head to free
  * either way. */
@@ -307,22 +340,22 @@ static int
 file_bytes(const struct spool_msg *m, struct file_bytes *f)
 {
 	struct crypto_sha256 *h;
-	unsigned char sum[SHA256_LEN];
-	char hex[2 * SHA256_LEN + 1];
+	int rc = 0;
 
 	buf_init(&f->head);
-	f->data = m->data;
+	f->data = m->in_file ? NULL : m->data;
+	f->fd = m->in_file ? m->fd : -1;
+	f->off = m->off;
 	f->len = m->len;
 	if (format_head(m, &f->head) == -1)
 		return -1;
+	if (m->in_file)
+		return 0;        /* the end line is made as the bytes pass */
 	h = crypto_sha256_begin();
 	crypto_sha256_add(h, f->head.data, f->head.len);
 	crypto_sha256_add(h, m->data, m->len);
-	if (crypto_sha256_end(h, sum) == -1)
-		return -1;
-	crypto_hex(sum, sizeof sum, hex);
-	snprintf(f->end, sizeof f->end, "end %s\n", hex);
-	return 0;
+	end_line(h, f->end, &rc);
+	return rc;
 }
 
 int
@@ -331,7 +364,7 @@ spool_format(const struct spool_msg *m, struct buf *out)
 	struct file_bytes f;
 	int rc = -1;
 
-	if (file_bytes(m, &f) == 0) {
+	if (!m->in_file && file_bytes(m, &f) == 0) {
 		buf_add(out, f.head.data, f.head.len);
 		buf_add(out, f.data, f.len);
 		buf_add(out, f.end, END_LEN);
@@ -695,11 +728,58 @@ spool_close(struct spool *sp)
 	free(sp);
 }
 
-/* Writes a spool file's three pieces at fd's offset, the wire bytes
- * straight from wherever they are (a mapping: page cache to page cache,
- * never through the heap).  0 or -1. */
+/* The pieces of f whose bytes are in a file: the header, then the bytes
+ * in chunks read with pread (the checksum computed as they pass), then
+ * the end line.  0, or -1 with errno (a read error is EIO, an error like
+ * a failed write, never a signal). */
 static int
-write_file(int fd, const struct file_bytes *f)
+write_from_file(int fd, struct file_bytes *f)
+{
+	enum { CHUNK = 64 * 1024 };
+	struct crypto_sha256 *h = crypto_sha256_begin();
+	char *b = malloc(CHUNK);
+	size_t done = 0, n;
+	int rc = -1;
+
+	if (h == NULL || b == NULL) {
+		errno = ENOMEM;
+		goto out;
+	}
+	crypto_sha256_add(h, f->head.data, f->head.len);
+	if (file_write_all(fd, f->head.data, f->head.len) == -1)
+		goto out;
+	while (done < f->len) {
+		n = f->len - done < CHUNK ? f->len - done : CHUNK;
+		long r = file_pread_all(f->fd, b, n, f->off + done);
+		if (r != (long)n) {
+			if (r >= 0)
+				errno = EIO;     /* shorter than it was */
+			goto out;
+		}
+		crypto_sha256_add(h, b, n);
+		if (file_write_all(fd, b, n) == -1)
+			goto out;
+		done += n;
+	}
+	rc = 0;
+	end_line(h, f->end, &rc);
+	h = NULL;
+	if (rc == 0 && file_write_all(fd, f->end, END_LEN) == -1)
+		rc = -1;
+out:
+	if (h != NULL) {
+		unsigned char sum[SHA256_LEN];
+		(void)crypto_sha256_end(h, sum);
+	}
+	free(b);
+	return rc;
+}
+
+/* Writes a spool file's three pieces at fd's offset: bytes in memory
+ * with one writev, straight from where they are; bytes in a file through
+ * write_from_file.  0 or -1. */
+static int
+write_file(int fd, struct file_bytes *f)
 {
 	struct iovec iov[3] = {
 		{ f->head.data, f->head.len },
@@ -709,6 +789,8 @@ write_file(int fd, const struct file_bytes *f)
 	struct iovec *v = iov;
 	int n = 3;
 
+	if (f->fd >= 0)
+		return write_from_file(fd, f);
 	while (n > 0) {
 		ssize_t w = writev(fd, v, n);
 		if (w < 0 && errno == EINTR)
@@ -821,7 +903,7 @@ rename_new(const char *from, const char *to)
  * published, and the temporary file is gone. */
 static int
 publish(const struct spool *sp, const char *sub, const char *id,
-    const char *tmpname, const struct file_bytes *bytes, int *lockfd,
+    const char *tmpname, struct file_bytes *bytes, int *lockfd,
     char *err, size_t errlen)
 {
 	char tmp[PATH_BYTES], dst[PATH_BYTES];
@@ -956,7 +1038,7 @@ free_open(const struct spool *sp, const char *name)
  * could be used (nothing published: create one); -1 with err. */
 static int
 publish_reused(struct spool *sp, const char *id,
-    const struct file_bytes *bytes, char *err, size_t errlen)
+    struct file_bytes *bytes, char *err, size_t errlen)
 {
 	char name[SPOOL_ID_MAX + 1], src[PATH_BYTES], dst[PATH_BYTES];
 	const char *step = "write";
@@ -1165,23 +1247,27 @@ parse_heap(char *p, size_t n, struct spool_msg *out, char *why,
 	return rc;
 }
 
-/* Reads and verifies the claimed file fd into *out.  A file of
- * LIM_SPOOL_MAP bytes or more is mapped read-only and parsed in place:
- * out->data lies in the mapping (page cache, not heap), which
- * spool_msg_drop_data unmaps; a claimed file is never cut or rewritten
- * while claimed (doc/design.md "The spool": only its claimant finishes
- * it, after dropping the mapping), so the mapping cannot fault.  A
- * smaller file is read into memory, as fast for a few KiB.  SPOOL_PARSED;
- * SPOOL_BAD with why (corrupt); SPOOL_UNCHECKED with *e, an errno (the
- * file may be fine: try again later). */
+/* Reads and verifies the claimed file fd (at path) into *out.  A file of
+ * LIM_SPOOL_MAP bytes or more stays in its file: it is read through once
+ * (a failing disk is an error here, retried later), parsed in place
+ * through a read-only mapping dropped at once, and *out is in_file on a
+ * new open of path (its own file description: the claim's flock is
+ * released with the claim's fd alone).  Nothing touches a mapping later,
+ * when its pages may have been evicted: a read error is then pread's
+ * error, never a SIGBUS.  A smaller file is read into memory, cheaper
+ * for a few KiB.  SPOOL_PARSED; SPOOL_BAD with why (corrupt);
+ * SPOOL_UNCHECKED with *e, an errno (the file may be fine: try again
+ * later). */
 static enum spool_parse_rc
-load(int fd, struct spool_msg *out, char *why, size_t whylen, int *e)
+load(int fd, const char *path, struct spool_msg *out, char *why,
+    size_t whylen, int *e)
 {
 	enum spool_parse_rc rc;
-	struct stat st;
+	struct stat st, again;
 	char *data = NULL;
 	size_t len = 0;
 	void *map;
+	int own;
 
 	if (fstat(fd, &st) == -1) {
 		*e = errno;
@@ -1199,25 +1285,35 @@ load(int fd, struct spool_msg *out, char *why, size_t whylen, int *e)
 		return parse_heap(data, len, out, why, whylen);
 	}
 	len = (size_t)st.st_size;
-	/* A read error under a mapping is a SIGBUS, not an error: read the
-	 * file once first, so a failing disk is an error to retry like any
-	 * other; its pages are then the cache the mapping uses. */
+	/* The claim holds the path: the same inode, unless it was planted. */
 	if ((*e = read_through(fd, len)) != 0)
 		return SPOOL_UNCHECKED;
+	if ((own = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) == -1 || fstat(own, &again) == -1 ||
+	    again.st_ino != st.st_ino || again.st_dev != st.st_dev) {
+		*e = own == -1 ? errno : EAGAIN;
+		if (own != -1)
+			close(own);
+		return SPOOL_UNCHECKED;
+	}
 	map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		*e = errno;
+		close(own);
 		return SPOOL_UNCHECKED;
 	}
-	if ((rc = parse(map, len, out, why, whylen, 0)) != SPOOL_PARSED) {
-		munmap(map, len);
-		*e = ENOMEM;
-		return rc;
-	}
-	out->borrowed = 0;
-	out->map = map;
-	out->maplen = len;
-	return SPOOL_PARSED;
+	*e = ENOMEM;
+	rc = parse(map, len, out, why, whylen, 0);
+	if (rc == SPOOL_PARSED) {
+		out->off = (unsigned long long)(out->data - (char *)map);
+		out->data = NULL;
+		out->in_file = 1;
+		out->fd = own;
+		out->borrowed = 0;
+	} else
+		close(own);
+	munmap(map, len);
+	return rc;
 }
 
 enum spool_claim
@@ -1242,7 +1338,7 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 		return cr;
 	/* Only what the file says makes it corrupt; a failing disk or a
 	 * lack of memory must not set a good message aside for good. */
-	switch (load(f, out, why, sizeof why, &e)) {
+	switch (load(f, path, out, why, sizeof why, &e)) {
 	case SPOOL_PARSED:
 		break;
 	case SPOOL_UNCHECKED:

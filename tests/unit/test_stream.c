@@ -6,10 +6,11 @@
  * the file; the streamed DKIM signer gives dkim_sign's field byte for byte
  * however the message is split, and its body hash is SHA-256 of
  * dkim_canon_body (the buffer-based canonicaliser) on hostile bodies;
- * mail_compose through a file gives the in-memory bytes, signed, in a
- * mapping; the spool writes a borrowed or mapped message as spool_format
- * would, maps a large claimed file and keeps it through an update, and
- * reads it into the heap for a reader without a claim.
+ * mail_compose through a file gives the in-memory bytes, signed, in the
+ * file; the spool writes a message in memory or in a file as spool_format
+ * would, keeps a large claimed file in its file (through an update, a
+ * failed/ record), and reads it into the heap for a reader without a
+ * claim.
  */
 #include "unit.h"
 
@@ -21,6 +22,7 @@
 
 #include "crypto.h"
 #include "dkim.h"
+#include "file.h"
 #include "mail.h"
 #include "mime.h"
 #include "spool.h"
@@ -425,6 +427,17 @@ values(const struct site *s, struct fvals *v, const unsigned char *data,
 	}
 }
 
+/* The len bytes at off in fd, in a new heap block (caller frees). */
+static char *
+file_bytes_at(int fd, unsigned long long off, size_t len)
+{
+	char *p = malloc(len ? len : 1);
+
+	assert_non_null(p);
+	assert_int_equal(file_pread_all(fd, p, len, off), (long)len);
+	return p;
+}
+
 static void
 test_mail_through_a_file(void **state)
 {
@@ -453,14 +466,18 @@ test_mail_through_a_file(void **state)
 			f.tmp_open = tmp_open;
 			if (mail_compose(s, pg, &v, &f, &file, err, sizeof err))
 				fail_msg("through a file: %s", err);
-			assert_null(mem.map);
+			char *got;
+
+			assert_false(mem.in_file);
 			assert_ptr_equal(mem.data, mem.wire.data);
-			assert_non_null(file.map);
+			assert_true(file.in_file);
 			assert_int_equal(file.wire.len, 0);
 			assert_int_equal(file.len, mem.len);
-			assert_memory_equal(file.data, mem.data, mem.len);
-			assert_int_equal(memcmp(file.data, k ? "DKIM-Signature:" :
+			got = file_bytes_at(file.fd, file.off, file.len);
+			assert_memory_equal(got, mem.data, mem.len);
+			assert_int_equal(memcmp(got, k ? "DKIM-Signature:" :
 			    "Date:", k ? 15 : 5), 0);
+			free(got);
 			mail_free(&mem);
 			mail_free(&file);
 			fvals_free(&v);
@@ -505,7 +522,7 @@ file_is_format(const char *dir, const char *sub, const struct spool_msg *m)
 }
 
 static void
-test_spool_maps_large_messages(void **state)
+test_spool_keeps_large_messages_in_files(void **state)
 {
 	static const size_t sizes[] = { 3000, LIM_SPOOL_MAP, 3 << 20 };
 	char dir[] = "/tmp/fp-test-stream-spool-XXXXXX", err[256];
@@ -522,40 +539,64 @@ test_spool_maps_large_messages(void **state)
 	for (i = 0; i < ARRAY_LEN(sizes); i++) {
 		unsigned char *data = content(sizes[i]);
 		struct spool_msg m, c;
-		int fd = -1;
+		char *got;
+		int fd = -1, src = open("/tmp", O_TMPFILE | O_RDWR, 0600);
 
+		/* A composed message in a file, after 100 bytes of room. */
+		assert_true(src >= 0);
+		assert_int_equal(pwrite(src, data, sizes[i], 100),
+		    (ssize_t)sizes[i]);
+		assert_int_equal(spool_msg_borrow_file(&m, ids[i], "s",
+		    1700000000, "form@example.jp", rcpt, 1, src, 100, sizes[i]),
+		    0);
+		assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+		spool_msg_free(&m);          /* borrowed: src stays */
+		close(src);
 		assert_int_equal(spool_msg_borrow(&m, ids[i], "s", 1700000000,
 		    "form@example.jp", rcpt, 1, (const char *)data, sizes[i]),
 		    0);
-		assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
-		file_is_format(dir, "queue", &m);
+		file_is_format(dir, "queue", &m);   /* as if from memory */
 		spool_msg_free(&m);          /* borrowed: data stays */
 		/* A reader without a claim reads into the heap. */
 		assert_int_equal(spool_read(sp, "queue", ids[i], &c, err,
 		    sizeof err), 0);
-		assert_null(c.map);
+		assert_false(c.in_file);
 		assert_int_equal(c.len, sizes[i]);
 		assert_memory_equal(c.data, data, sizes[i]);
 		spool_msg_free(&c);
 		assert_int_equal(spool_claim(sp, ids[i], &c, &fd, err,
 		    sizeof err), SPOOL_CLAIMED);
-		/* A large file is mapped, a small one read. */
-		assert_int_equal(c.map != NULL, sizes[i] >= LIM_SPOOL_MAP);
+		/* A large file stays in its file, a small one is read. */
+		assert_int_equal(c.in_file, sizes[i] >= LIM_SPOOL_MAP);
 		assert_int_equal(c.len, sizes[i]);
-		assert_memory_equal(c.data, data, sizes[i]);
+		got = c.in_file ? file_bytes_at(c.fd, c.off, c.len) : NULL;
+		assert_memory_equal(got ? got : c.data, data, sizes[i]);
+		free(got);
 		c.attempts = 3;
 		c.next_try = 1700000100;
 		c.rcpt[0].code = 451;
 		spool_sanitise(c.rcpt[0].reply, "4.7.1 later");
 		assert_int_equal(spool_update(sp, &fd, &c, err, sizeof err), 0);
-		file_is_format(dir, "queue", &c);
-		/* The mapping outlives the update (the old inode). */
-		assert_memory_equal(c.data, data, sizes[i]);
+		/* The old inode stays open and whole after the update. */
 		c.rcpt[0].state = SPOOL_FAILED;
 		assert_int_equal(spool_write_failed(sp, &c, err, sizeof err), 0);
-		file_is_format(dir, "failed", &c);
+		got = c.in_file ? file_bytes_at(c.fd, c.off, c.len) : NULL;
+		assert_memory_equal(got ? got : c.data, data, sizes[i]);
+		free(got);
 		spool_msg_drop_data(&c);
 		assert_null(c.data);
+		assert_false(c.in_file);
+		assert_int_equal(spool_msg_borrow(&m, ids[i], "s", 1700000000,
+		    "form@example.jp", rcpt, 1, (const char *)data, sizes[i]),
+		    0);
+		m.attempts = 3;
+		m.next_try = 1700000100;
+		m.rcpt[0].code = 451;
+		spool_sanitise(m.rcpt[0].reply, "4.7.1 later");
+		file_is_format(dir, "queue", &m);
+		m.rcpt[0].state = SPOOL_FAILED;
+		file_is_format(dir, "failed", &m);
+		spool_msg_free(&m);
 		assert_int_equal(spool_finish(sp, fd, ids[i], err, sizeof err),
 		    0);
 		spool_msg_free(&c);
@@ -573,7 +614,7 @@ main(void)
 		cmocka_unit_test(test_dkim_streamed_equals_memory),
 		cmocka_unit_test(test_dkim_body_hash_is_canon_body),
 		cmocka_unit_test(test_mail_through_a_file),
-		cmocka_unit_test(test_spool_maps_large_messages),
+		cmocka_unit_test(test_spool_keeps_large_messages_in_files),
 	};
 
 	return cmocka_run_group_tests(tests, setup_pages, teardown);
