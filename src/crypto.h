@@ -28,7 +28,7 @@ int crypto_sha256_read(long (*read)(void *arg, void *buf, size_t n,
     unsigned char out[SHA256_LEN]);
 
 /* SHA-256 in pieces, for bytes that are never in memory at once (a
- * spool file written from a mapping, a streamed body): begin (NULL on
+ * spool file written from another file, a streamed body): begin (NULL on
  * OOM), add any number of times, then end, which writes the digest and
  * frees the state.  end returns -1 when begin or an add failed (a NULL
  * state is fine everywhere). */

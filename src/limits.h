@@ -70,7 +70,7 @@
 #define LIM_SPOOL_FILE        (LIM_SPOOL_MESSAGE + 1024 * 1024) /* bytes: largest
                                                 spool file read */
 #define LIM_SPOOL_MAP         (256 * 1024)   /* bytes: a claimed spool file this large
-                                              * is mapped, not read into the heap */
+                                              * stays in its file, not in the heap */
 #define LIM_SPOOL_LINE        1024           /* bytes: one spool header line */
 #define LIM_SPOOL_RCPT        (3 * LIM_LIST_ITEMS) /* recipients: to + cc + bcc */
 #define LIM_SPOOL_FREE        256            /* files: emptied spool files one process

@@ -142,7 +142,7 @@ void spool_msg_free(struct spool_msg *m);   /* NULL fields are fine */
 
 /* spool_msg_new without the copy: data[0..len) stays the caller's and
  * must outlive *out (spool_msg_free leaves it).  For committing bytes
- * already in memory or mapped (a composed message), never copied. */
+ * already in memory (a composed message), never copied. */
 int spool_msg_borrow(struct spool_msg *out, const char *id, const char *site,
     long long created, const char *sender, char *const *rcpt, size_t nrcpt,
     const char *data, size_t len);
