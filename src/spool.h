@@ -163,9 +163,10 @@ void spool_msg_drop_data(struct spool_msg *m);
 void spool_sanitise(char dst[SPOOL_REPLY_MAX], const char *src);
 
 /* Appends m in the file format to out.  Returns 0, or -1 (OOM or a field
- * the format cannot hold).  The writers (commit, update, failed/, sent/)
- * write the same bytes without this copy: the header from a small
- * buffer, data from where it lives, the checksum computed over both. */
+ * the format cannot hold, or m's bytes are in a file).  The writers
+ * (commit, update, failed/, sent/) write the same bytes without this
+ * copy: the header from a small buffer, the wire bytes from where they
+ * are, the checksum computed as they pass. */
 int spool_format(const struct spool_msg *m, struct buf *out);
 
 enum spool_parse_rc {
