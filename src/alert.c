@@ -162,17 +162,6 @@ alert_gate_clear(struct alert_gate *g, enum alert_kind k, const char *site,
 
 /* --- words ------------------------------------------------------------------ */
 
-static void
-iso(char out[32], long long t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, 32, "%lld", t);
-}
-
 static const char *
 what(const struct alert *a)
 {
@@ -214,7 +203,7 @@ alert_text(const struct alert *a, const char *host, struct buf *out)
 {
 	char since[32];
 
-	iso(since, a->since);
+	iso_utc(since, a->since);
 	buf_printf(out, "formpost %s on %s: %s", a->resolved ? "all clear" :
 	    "alert", host, what(a));
 	if (a->profile[0])
@@ -238,7 +227,7 @@ alert_json(const struct alert *a, const char *host, struct buf *out)
 
 	buf_init(&t);
 	alert_text(a, host, &t);
-	iso(since, a->since);
+	iso_utc(since, a->since);
 	buf_adds(out, "{\"text\":");
 	json_buf_string(out, t.data ? t.data : "");
 	buf_adds(out, ",\"content\":");

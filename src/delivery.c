@@ -19,6 +19,18 @@ delivery_rcpt_state(enum outcome o)
 	return SPOOL_PENDING;
 }
 
+enum spool_event
+delivery_event(enum outcome o)
+{
+	switch (o) {
+	case OUT_SENT: return SPOOL_EV_SENT;
+	case OUT_TEMP: return SPOOL_EV_TEMP;
+	case OUT_CONFIG: return SPOOL_EV_CONFIG;
+	case OUT_PERM: return SPOOL_EV_PERM;
+	}
+	return SPOOL_EV_TEMP;
+}
+
 int
 delivery_profile_failed(enum outcome o, enum smtp_phase phase,
     enum smtp_fail fail)

@@ -18,6 +18,9 @@
  * config outcomes try the next profile, then back off). */
 enum spool_state delivery_rcpt_state(enum outcome o);
 
+/* The history's word for an outcome (spool_event): the same four. */
+enum spool_event delivery_event(enum outcome o);
+
 /* 1 when the profile itself failed, not this message: every message
  * would fail alike, so the profile backs off for all of them.  That is
  * a temporary or config outcome before any recipient was accepted

@@ -24,7 +24,11 @@ static const char *const signed_names[] = {
 	"mime-version", "content-type", "content-transfer-encoding",
 	"auto-submitted",
 };
-static const char *const oversigned[] = { "from", "subject" };
+/* Over-signed (§8.15): the fields a replayer would add to redirect a
+ * reply or to change who the mail seems to be for. */
+static const char *const oversigned[] = {
+	"from", "reply-to", "to", "cc", "subject",
+};
 
 
 static int

@@ -164,7 +164,7 @@ static const char form_tmpl[] =
 "data-fp-number=\"{{_t_number}}\" "
 "data-fp-carrier=\"{{_t_carrier}}\" "
 "data-fp-review=\"{{_t_review}}\" data-fp-back=\"{{_t_back}}\" "
-"data-fp-send=\"{{_t_submit}}\"></div>\n"
+"data-fp-send=\"{{_t_submit}}\" data-fp-yes=\"{{_t_yes}}\"></div>\n"
 "{{/_fetch}}\n"
 "<button type=\"submit\" class=\"fp-submit\">{{#_confirm}}{{_t_check}}"
 "{{/_confirm}}{{^_confirm}}{{_t_submit}}{{/_confirm}}</button>\n"
@@ -297,9 +297,13 @@ static const char form_tmpl[] =
 "    add(st, 'p', attr(st, 'review'));\n"
 "    dl = add(st, 'dl');\n"
 "    (j.fields || []).forEach(function (x) {\n"
+"      var el = f.elements[x.name], v = [].concat(x.value == null ? '' : "
+"x.value).join(', ');\n"
+"      /* A lone checkbox is a consent: say so, not its value \"1\". */\n"
+"      if (el && el.type === 'checkbox' && el.value === '1') v = el.checked ? "
+"attr(st, 'yes') : '';\n"
 "      add(dl, 'dt', x.label || x.name);\n"
-"      add(dl, 'dd', [].concat(x.value == null ? '' : "
-"x.value).join(', '));\n"
+"      add(dl, 'dd', v);\n"
 "    });\n"
 "    ok = add(st, 'button', attr(st, 'send'));\n"
 "    back = add(st, 'button', attr(st, 'back'));\n"
@@ -387,6 +391,7 @@ static const struct {
 	  "押してください。",
 	  "Please check what you entered, then press Send." },
 	{ "_t_back", "修正する", "Edit" },
+	{ "_t_yes", "同意する", "Yes" },   /* a checked consent box, reviewed */
 };
 
 /* Every other name the template uses. */

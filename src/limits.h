@@ -81,6 +81,14 @@
 #define LIM_SPOOL_STATFS_MS   250            /* ms: free space is read at most this often */
 #define LIM_SPOOL_MIN_INODES  64             /* inodes: fewer free is "full" */
 #define LIM_SPOOL_PEEK        4096           /* bytes of a header read for gauges */
+#define LIM_SPOOL_HISTORY     20             /* attempts: a spool file keeps the last
+                                                ones (and their total count) */
+#define LIM_SPOOL_HISTORY_BYTES (256 * 1024) /* bytes: attempts before the newest are
+                                                dropped, oldest first, past this */
+#define LIM_SPOOL_HISTORY_READ 64            /* attempts: most one file may hold to be
+                                                read (room for a build keeping more) */
+#define LIM_SPOOL_NEWER_RECHECK 3600         /* seconds: a file of a newer format
+                                                version is looked at again after */
 
 /* Delivery, seconds */
 #define DEF_FIRST_RETRY       30

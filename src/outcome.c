@@ -95,6 +95,12 @@ urgency(enum outcome o)
 	return rank[o];
 }
 
+enum outcome
+outcome_pressing(enum outcome a, enum outcome b)
+{
+	return urgency(b) > urgency(a) ? b : a;
+}
+
 int
 outcome_note_class(const char *note)
 {

@@ -66,6 +66,11 @@ int outcome_is_size(enum smtp_phase phase, int code, const char *enhanced);
 void outcome_note(char *note, size_t size, int append, enum outcome o,
     const char *profile, enum smtp_phase phase, const char *reply);
 
+/* Of a and b, the one an operator must look at first (the CLASS order
+ * of outcome_note): what an attempt with recipients of both outcomes is
+ * in the spool's history.  Pure. */
+enum outcome outcome_pressing(enum outcome a, enum outcome b);
+
 /* The CLASS a note starts with, or -1 when it has none (empty, or a free
  * text such as an expiry reason).  Pure. */
 int outcome_note_class(const char *note);

@@ -2,8 +2,9 @@
  * queuecmd — the operator's commands over the spool (see queuecmd.h).  Reads
  * without claims (every spool write renames a complete file into place);
  * changes a queued message only under its claim, like the sender, so a
- * running worker and the CLI never both write one file.  Message data is
- * freed as soon as a file is read: a listing holds envelopes only.
+ * running worker and the CLI never both write one file.  Message data and
+ * history are freed as soon as a file is read: a listing holds envelopes
+ * only.
  */
 #include "queuecmd.h"
 
@@ -64,6 +65,8 @@ struct listing {
 	size_t n, cap;
 	char (*bad)[SPOOL_ID_MAX + 1]; /* ids that did not read or verify */
 	size_t nbad;
+	char (*newer)[SPOOL_ID_MAX + 1]; /* ids a newer formpost wrote */
+	size_t nnewer;
 	int oom;
 };
 
@@ -103,6 +106,19 @@ classify(const struct spool_msg *m, int failed)
 	return QC_TEMP;
 }
 
+/* Appends id to the list *v of *n; 0 or -1 (OOM). */
+static int
+id_list_add(char (**v)[SPOOL_ID_MAX + 1], size_t *n, const char *id)
+{
+	char (*b)[SPOOL_ID_MAX + 1] = realloc(*v, (*n + 1) * sizeof *b);
+
+	if (b == NULL)
+		return -1;
+	*v = b;
+	snprintf(b[(*n)++], SPOOL_ID_MAX + 1, "%s", id);
+	return 0;
+}
+
 static void
 add_one(void *arg, const char *id)
 {
@@ -127,18 +143,14 @@ add_one(void *arg, const char *id)
 	rc = spool_read(l->sp, l->sub, id, &t->m, err, sizeof err);
 	if (rc == 1)
 		return;                /* delivered or moved meanwhile */
-	if (rc == -1) {
-		char (*b)[SPOOL_ID_MAX + 1] = realloc(l->bad, (l->nbad + 1) *
-		    sizeof *b);
-		if (b == NULL) {
+	if (rc == -1 || rc == 2) {
+		if (id_list_add(rc == 2 ? &l->newer : &l->bad,
+		    rc == 2 ? &l->nnewer : &l->nbad, id) == -1)
 			l->oom = 1;
-			return;
-		}
-		l->bad = b;
-		snprintf(l->bad[l->nbad++], SPOOL_ID_MAX + 1, "%s", id);
 		return;
 	}
 	spool_msg_drop_data(&t->m);
+	spool_history_free(&t->m);     /* a listing shows none of it */
 	t->cls = classify(&t->m, strcmp(l->sub, "failed") == 0);
 	l->n++;
 }
@@ -162,6 +174,7 @@ listing_free(struct listing *l)
 		spool_msg_free(&l->it[i].m);
 	free(l->it);
 	free(l->bad);
+	free(l->newer);
 }
 
 /* Reads SUB/ into l, oldest first.  0, or -1 with err. */
@@ -305,6 +318,13 @@ queuecmd_list(struct spool *sp, int json, FILE *out)
 			json_file_string(out, i < q.nbad ? q.bad[i] : f.bad[i -
 			    q.nbad]);
 		}
+		fputs("],\"newer\":[", out);
+		for (i = 0; i < q.nnewer + f.nnewer; i++) {
+			if (i)
+				fputc(',', out);
+			json_file_string(out, i < q.nnewer ? q.newer[i] :
+			    f.newer[i - q.nnewer]);
+		}
 		fputs("]}\n", out);
 	} else {
 		table(out, "queue/", &q, now);
@@ -315,6 +335,10 @@ queuecmd_list(struct spool *sp, int json, FILE *out)
 		for (i = 0; i < q.nbad + f.nbad; i++)
 			fprintf(out, "unreadable: %s\n", i < q.nbad ? q.bad[i] :
 			    f.bad[i - q.nbad]);
+		for (i = 0; i < q.nnewer + f.nnewer; i++)
+			fprintf(out, "newer: %s (written by a newer formpost; "
+			    "left for it)\n", i < q.nnewer ? q.newer[i] :
+			    f.newer[i - q.nnewer]);
 	}
 	rc = 0;
 out:
@@ -364,6 +388,9 @@ flush_one(void *arg, const char *id)
 		fl->busy++;
 		return;
 	case SPOOL_GONE:
+		return;
+	case SPOOL_NEWER:         /* the newer formpost's to deliver */
+		fprintf(fl->out, "%s: %s; left for it\n", id, err);
 		return;
 	case SPOOL_CORRUPT:
 		fprintf(fl->out, "%s: moved to corrupt/: %s\n", id, err);
@@ -440,10 +467,13 @@ merge_back(struct spool_msg *m, const struct spool_msg *f)
 	return 0;
 }
 
-/* A fresh start: a retried message gets max_age and back-off anew. */
-static void
+/* A fresh start: a retried message gets max_age and back-off anew, and
+ * its history a "retried" entry naming the recipients queued again (doc/
+ * design.md "The spool").  0, or -1 on OOM (nothing to write then). */
+static int
 revive(struct spool_msg *m, long long now)
 {
+	struct spool_attempt *a;
 	size_t i;
 
 	for (i = 0; i < m->nrcpt; i++)
@@ -456,6 +486,15 @@ revive(struct spool_msg *m, long long now)
 	m->attempts = 0;
 	m->next_try = 0;
 	snprintf(m->reply, sizeof m->reply, "retried by the operator");
+	if ((a = spool_attempt_add(m, now, NULL, SPOOL_EV_RETRIED, 0,
+	    m->reply)) == NULL)
+		return -1;
+	for (i = 0; i < m->nrcpt; i++)
+		if (m->rcpt[i].state == SPOOL_PENDING &&
+		    spool_attempt_rcpt(a, m->rcpt[i].addr, SPOOL_EV_RETRIED, 0,
+		    "") == -1)
+			return -1;
+	return 0;
 }
 
 int
@@ -481,7 +520,7 @@ queuecmd_retry(struct spool *sp, const char *typed, FILE *out)
 	cl = spool_claim(sp, id, &q, &fd, err, sizeof err);
 	if (cl == SPOOL_CLAIMED || cl == SPOOL_GONE) {
 		if ((have_f = spool_read(sp, "failed", id, &f, err,
-		    sizeof err)) == -1) {
+		    sizeof err)) == -1 || have_f == 2) {
 			fprintf(out, "formpost queue: %s\n", err);
 			goto out;
 		}
@@ -495,7 +534,10 @@ queuecmd_retry(struct spool *sp, const char *typed, FILE *out)
 			fprintf(out, "formpost queue: out of memory\n");
 			goto out;
 		}
-		revive(&q, now);
+		if (revive(&q, now) == -1) {
+			fprintf(out, "formpost queue: out of memory\n");
+			goto out;
+		}
 		if (spool_update(sp, &fd, &q, err, sizeof err) == -1) {
 			fprintf(out, "formpost queue: %s\n", err);
 			goto out;
@@ -508,7 +550,10 @@ queuecmd_retry(struct spool *sp, const char *typed, FILE *out)
 			goto out;
 		}
 		n = f.nrcpt;
-		revive(&f, now);
+		if (revive(&f, now) == -1) {
+			fprintf(out, "formpost queue: out of memory\n");
+			goto out;
+		}
 		if (spool_commit(sp, &f, err, sizeof err) == -1) {
 			fprintf(out, "formpost queue: %s\n", err);
 			goto out;
@@ -518,6 +563,7 @@ queuecmd_retry(struct spool *sp, const char *typed, FILE *out)
 		fprintf(out, "formpost queue: %s is being delivered at this "
 		    "moment; try again in a few seconds\n", id);
 		goto out;
+	case SPOOL_NEWER:
 	case SPOOL_CORRUPT:
 	case SPOOL_ERROR:
 		fprintf(out, "formpost queue: %s: %s\n", id, err);
@@ -580,6 +626,10 @@ queuecmd_drop(struct spool *sp, const char *typed, FILE *out)
 		return 1;
 	case SPOOL_CORRUPT:      /* moved to corrupt/: removed below */
 		break;
+	case SPOOL_NEWER:        /* never claimed: the newer one's to drop */
+		fprintf(out, "formpost queue: %s: %s; drop it with that "
+		    "formpost\n", id, err);
+		return 1;
 	case SPOOL_ERROR:
 		fprintf(out, "formpost queue: %s\n", err);
 		return 1;
@@ -665,6 +715,13 @@ queuecmd_check(struct spool *sp, unsigned older_than, FILE *out)
 		    "%s (oldest %s, %s: %s); see formpost queue list\n", nold,
 		    nold == 1 ? "" : "s", limit, old->id, age, old->reply[0] ?
 		    old->reply : "no attempt yet");
+	} else if (q.nnewer + f.nnewer) {
+		/* Mail, not damage: the newer formpost delivers it. */
+		rc = QCHECK_WARNING;
+		fprintf(out, "WARNING: formpost queue: %zu file%s written by a "
+		    "newer formpost (%s), left for it; see formpost queue "
+		    "list\n", q.nnewer + f.nnewer, q.nnewer + f.nnewer == 1 ?
+		    "" : "s", q.nnewer ? q.newer[0] : f.newer[0]);
 	} else {
 		rc = QCHECK_OK;
 		fprintf(out, "OK: formpost queue: %zu queued, none older than "
@@ -682,13 +739,9 @@ out:
 static void
 when(FILE *out, const char *label, long long t, long long now)
 {
-	char iso[32], age[32];
-	time_t tt = (time_t)t;
-	struct tm tm;
+	char iso[ISO_UTC_LEN], age[32];
 
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(iso, sizeof iso, "%lld", t);
+	iso_utc(iso, t);
 	queuecmd_duration(age, now > t ? now - t : t - now);
 	fprintf(out, "%-10s %s (%s %s)\n", label, iso, age, now >= t ? "ago" :
 	    "from now");
@@ -710,6 +763,45 @@ headers(FILE *out, const struct spool_msg *m)
 			break;
 		fprintf(out, "  %.*s\n", (int)n, p);
 		p = nl + 1;
+	}
+}
+
+/* The attempts a file keeps, oldest first, each with its recipients
+ * (doc/design.md "The spool"); what a version 1 file lacks is in the
+ * log. */
+static void
+history(FILE *out, const struct spool_msg *m)
+{
+	char t[ISO_UTC_LEN];
+	size_t i, j;
+
+	if (m->hist_total == 0) {
+		if (m->attempts == 0 && m->reply[0] == '\0')
+			fprintf(out, "history: no attempt yet\n");
+		else
+			fprintf(out, "history: not in this file (written "
+			    "before formpost kept one); every attempt is in "
+			    "the log (event=attempt id=%s)\n", m->id);
+		return;
+	}
+	fprintf(out, "history: %u attempt%s, oldest first\n", m->hist_total,
+	    m->hist_total == 1 ? "" : "s");
+	if (m->hist_total > m->nhist)
+		fprintf(out, "  %u earlier attempt%s not kept (in the log: "
+		    "event=attempt id=%s)\n", m->hist_total -
+		    (unsigned)m->nhist, m->hist_total - m->nhist == 1 ? "" :
+		    "s", m->id);
+	for (i = 0; i < m->nhist; i++) {
+		const struct spool_attempt *a = &m->hist[i];
+		iso_utc(t, a->at);
+		fprintf(out, "  %s  %-10s %-9s %3d  %s\n", t, a->profile,
+		    spool_event_name(a->ev), a->code, a->reply);
+		for (j = 0; j < a->nto; j++) {
+			const struct spool_tried *r = &a->to[j];
+			fprintf(out, "      %-9s %3d  %s%s%s\n",
+			    spool_event_name(r->ev), r->code, r->addr,
+			    r->reply ? "  " : "", r->reply ? r->reply : "");
+		}
 	}
 }
 
@@ -753,6 +845,7 @@ show_one(FILE *out, const char *sub, const struct spool_msg *m, long long now)
 		fputc('\n', out);
 	}
 	headers(out, m);
+	history(out, m);
 }
 
 int
@@ -780,6 +873,9 @@ queuecmd_show(struct spool *sp, const char *typed, FILE *out)
 		if (rc == -1)
 			fprintf(out, "%s/%s: unreadable: %s\n", subs[i], id,
 			    err);
+		else if (rc == 2)
+			fprintf(out, "%s/%s: %s; left for it (show it with "
+			    "that formpost)\n", subs[i], id, err);
 		else
 			show_one(out, subs[i], &m, now);
 		spool_msg_free(&m);
@@ -793,11 +889,6 @@ queuecmd_show(struct spool *sp, const char *typed, FILE *out)
 		fprintf(out, "formpost queue: no message %s in queue/, failed/, "
 		    "sent/ or corrupt/ (delivered without retention.archive, "
 		    "purged, or dropped?)\n", id);
-	else
-		fprintf(out, "\nhistory: the spool keeps the attempt count, the "
-		    "last attempt's note per profile and each recipient's last "
-		    "reply; every attempt is in the log (event=attempt id=%s)\n",
-		    id);
 	fflush(out);
 	return found ? 0 : 1;
 }

@@ -25,7 +25,8 @@ enum queuecmd_check_status {
 };
 
 /* Prints queue/, failed/ and corrupt/ to out, oldest first: a table, or
- * with json one JSON object.  0, or 1 when the spool cannot be read. */
+ * with json one JSON object; files a newer formpost wrote are listed
+ * apart ("newer").  0, or 1 when the spool cannot be read. */
 int queuecmd_list(struct spool *sp, int json, FILE *out);
 
 /* Makes every message in queue/ due now (rewrites its next-try) and
@@ -50,9 +51,11 @@ int queuecmd_check(struct spool *sp, unsigned older_than, FILE *out);
 /* One message wherever it is (queue/, failed/, sent/, corrupt/): its
  * state (queued, held, failed, expired, archived), envelope, each
  * recipient's state and last reply, the attempt count and the last
- * attempt's note (per profile tried), and the header section of the
- * message (never its body).  id typed as for queuecmd_retry.  0, or 1
- * when there is no such message. */
+ * attempt's note (per profile tried), the header section of the message
+ * (never its body), and the attempt history the file keeps, oldest first
+ * (doc/design.md "The spool").  A file a newer formpost wrote is named
+ * as such.  id typed as for queuecmd_retry.  0, or 1 when there is no
+ * such message. */
 int queuecmd_show(struct spool *sp, const char *typed, FILE *out);
 
 /* Applies c's retention now (see ops_retention) and says what went.  0,

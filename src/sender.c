@@ -60,6 +60,8 @@ struct sender {
 	struct entry *heap;        /* guarded by mu */
 	size_t n, cap;
 	struct idset *known;       /* ids in heap or in flight, with counts */
+	struct idset *newer;       /* ids of newer formposts' files, warned
+	                            * about once */
 	long long next_rescan;     /* epoch seconds */
 	int scanning;              /* a thread is rescanning queue/ */
 	struct pstate ps[LIM_SENDER_PROFILES];
@@ -425,17 +427,6 @@ profile_abandon(struct sender *s, const char *name)
 /* --- one message ----------------------------------------------------------- */
 
 static void
-iso_time(char out[32], long long t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, 32, "%lld", t);
-}
-
-static void
 log_failed(const struct spool_msg *m, const struct spool_rcpt *r)
 {
 	char code[8];
@@ -458,6 +449,32 @@ mono_us(void)
 	    (unsigned long long)ts.tv_nsec / 1000;
 }
 
+/* A new entry in m's history (doc/design.md "The spool"); NULL when it
+ * could not be made (logged: the delivery goes on without it). */
+static struct spool_attempt *
+history_add(struct spool_msg *m, long long at, const char *profile,
+    enum spool_event ev, int code, const char *reply)
+{
+	struct spool_attempt *a;
+
+	if ((a = spool_attempt_add(m, at, profile, ev, code, reply)) == NULL)
+		log_event(LOG_WARN, "history_skipped", "id", m->id, "error",
+		    "out of memory, or a value the spool cannot hold",
+		    (char *)NULL);
+	return a;
+}
+
+/* Recipient r in attempt a, with its own last code and reply. */
+static void
+history_rcpt(const struct spool_msg *m, struct spool_attempt *a,
+    const struct spool_rcpt *r, enum spool_event ev)
+{
+	if (spool_attempt_rcpt(a, r->addr, ev, r->code, r->reply) == -1)
+		log_event(LOG_WARN, "history_skipped", "id", m->id, "rcpt",
+		    r->addr, "error", "out of memory, or a value the spool "
+		    "cannot hold", (char *)NULL);
+}
+
 /* One transaction through profile p for m's pending recipients; records
  * each outcome in m, and in m->reply a note (outcome_note) that `queue
  * list` reads; first: p is the attempt's first profile.  Returns how many
@@ -472,8 +489,10 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 	size_t *idx, i, k = 0;
 	char code[8], count[24], nt[32], reply[SPOOL_REPLY_MAX];
 	int changed = 0, failed;
-	enum outcome old, state = OUT_SENT;
+	enum outcome old, ev, state = OUT_SENT;
 	unsigned long long t0;
+	struct spool_attempt *a;
+	long long at;
 	char us[24];
 
 	rc = calloc(m->nrcpt, sizeof *rc);
@@ -490,6 +509,7 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 			idx[k++] = i;
 		}
 	t0 = log_enabled(LOG_DEBUG) ? mono_us() : 0;
+	at = (long long)time(NULL);
 	if (m->in_file)         /* a large message stays in its file */
 		smtp_send_file(cl, p, m->sender, rc, k, m->fd, m->off, m->len,
 		    &res, NULL, NULL);
@@ -521,6 +541,16 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 	spool_sanitise(reply, res.reply);
 	outcome_note(m->reply, sizeof m->reply, !first, res.outcome, p->name,
 	    res.phase, reply);
+	/* The attempt is what matters most of what it did to each
+	 * recipient (res.outcome is the worst: a 550 to one would hide
+	 * the 451 that keeps the others). */
+	for (i = 0, ev = k ? rc[0].outcome : res.outcome; i < k; i++)
+		ev = outcome_pressing(ev, rc[i].outcome);
+	if ((a = history_add(m, at, p->name, delivery_event(ev), res.code,
+	    reply)) != NULL)
+		for (i = 0; i < k; i++)
+			history_rcpt(m, a, &m->rcpt[idx[i]],
+			    delivery_event(rc[i].outcome));
 	failed = delivery_profile_failed(res.outcome, res.phase, res.fail);
 	old = profile_done(s, c, p->name, failed, res.outcome, reply, now,
 	    &state);
@@ -533,7 +563,7 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 	metrics_delivery(m->site, p->name, outcome_name(res.outcome));
 	snprintf(code, sizeof code, "%d", res.code);
 	snprintf(count, sizeof count, "%zu", k);
-	iso_time(nt, next_try);
+	iso_utc(nt, next_try);
 	log_event(res.outcome == OUT_SENT || spool_id_is_receipt(m->id) ?
 	    LOG_INFO : LOG_WARN, "attempt",
 	    "site", m->site, "id", m->id, "profile", p->name, "outcome",
@@ -602,6 +632,69 @@ forced(struct sender *s, const char *id, int drop)
 	return found;
 }
 
+/* max_age gave up: every pending recipient fails, with the last note,
+ * in one "expired" entry of the history. */
+static void
+expire(struct spool_msg *m, long long now)
+{
+	char why[SPOOL_REPLY_MAX];
+	struct spool_attempt *a;
+	size_t i;
+
+	outcome_expired_reply(why, sizeof why, m->reply);
+	a = history_add(m, now, NULL, SPOOL_EV_EXPIRED, 0, why);
+	for (i = 0; i < m->nrcpt; i++)
+		if (m->rcpt[i].state == SPOOL_PENDING) {
+			struct spool_rcpt *r = &m->rcpt[i];
+			r->state = SPOOL_FAILED;
+			snprintf(r->reply, sizeof r->reply, "%s", why);
+			log_failed(m, r);
+			if (a)
+				history_rcpt(m, a, r, SPOOL_EV_EXPIRED);
+		}
+	if (!spool_id_is_receipt(m->id))     /* logged, not alerted */
+		alert_raise(AK_EXPIRED, m->site, NULL, m->id, m->reply);
+}
+
+/* A reload removed the site: hold, never guess a route (a config
+ * entry of the history for the pending recipients). */
+static void
+hold(struct spool_msg *m, long long now)
+{
+	struct spool_attempt *a;
+	size_t i;
+
+	snprintf(m->reply, sizeof m->reply, "%s: site %s is not in the "
+	    "config: held", outcome_name(OUT_CONFIG), m->site);
+	log_event(LOG_ERROR, "attempt", "site", m->site, "id", m->id,
+	    "outcome", "config", "reply", m->reply, (char *)NULL);
+	if ((a = history_add(m, now, NULL, SPOOL_EV_CONFIG, 0,
+	    m->reply)) != NULL)
+		for (i = 0; i < m->nrcpt; i++)
+			if (m->rcpt[i].state == SPOOL_PENDING)
+				history_rcpt(m, a, &m->rcpt[i],
+				    SPOOL_EV_CONFIG);
+}
+
+/* A file a newer formpost wrote: one warning per id and process; it is
+ * looked at again after LIM_SPOOL_NEWER_RECHECK (delivered by then, or
+ * this process was upgraded). */
+static void
+newer_file(struct sender *s, const char *id, const char *why, long long now)
+{
+	long n = 0;
+
+	pthread_mutex_lock(&s->mu);
+	if (idset_get(s->newer, id) == 0)
+		n = idset_add(s->newer, id);
+	pthread_mutex_unlock(&s->mu);
+	if (n != 0)
+		log_event(LOG_WARN, "spool_newer", "id", id, "error", why,
+		    "action", "left in queue/ for the newer formpost that "
+		    "wrote it; not delivered by this one", (char *)NULL);
+	schedule(s, id, now + LIM_SPOOL_NEWER_RECHECK, NULL, 0);
+}
+
 static void
 deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 {
@@ -612,7 +705,7 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 	struct spool_msg m;
 	long long now = (long long)time(NULL), wait = 0, next_try, rest;
 	char err[256], count[24], att[16];
-	size_t j, i, nfailed_before;
+	size_t j, nfailed_before;
 	int fd = -1, tried = 0;
 	unsigned long long t0, t1 = 0;
 	enum delivery_start ds;
@@ -638,6 +731,13 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 		t1 = t0 ? mono_us() : 0;
 		break;
 	case SPOOL_GONE:
+		pthread_mutex_lock(&s->mu);
+		if (idset_get(s->newer, id) > 0)
+			idset_drop(s->newer, id);
+		pthread_mutex_unlock(&s->mu);
+		goto out;
+	case SPOOL_NEWER:
+		newer_file(s, id, err, now);
 		goto out;
 	case SPOOL_BUSY:
 		schedule(s, id, now + c->first_retry, NULL, 0);
@@ -666,23 +766,10 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 	ds = delivery_start(now - m.created >= rt.max_age,
 	    site != NULL, spool_count(&m, SPOOL_PENDING));
 	if (ds == DS_EXPIRE) {
-		for (i = 0; i < m.nrcpt; i++)
-			if (m.rcpt[i].state == SPOOL_PENDING) {
-				struct spool_rcpt *r = &m.rcpt[i];
-				r->state = SPOOL_FAILED;
-				outcome_expired_reply(r->reply,
-				    sizeof r->reply, m.reply);
-				log_failed(&m, r);
-			}
-		if (!spool_id_is_receipt(id))     /* logged, not alerted */
-			alert_raise(AK_EXPIRED, m.site, NULL, id, m.reply);
+		expire(&m, now);
 		tried = 1;
 	} else if (ds == DS_HOLD) {
-		/* A reload removed the site: hold, never guess a route. */
-		snprintf(m.reply, sizeof m.reply, "%s: site %s is not in the "
-		    "config: held", outcome_name(OUT_CONFIG), m.site);
-		log_event(LOG_ERROR, "attempt", "site", m.site, "id", id,
-		    "outcome", "config", "reply", m.reply, (char *)NULL);
+		hold(&m, now);
 		tried = 1;
 	} else if (ds == DS_SETTLE) {
 		/* Nothing left to send: an earlier try could not write
@@ -893,6 +980,7 @@ sender_free(struct sender *s)
 	pthread_mutex_destroy(&s->mu);
 	free(s->forced);
 	idset_free(s->known);
+	idset_free(s->newer);
 	free(s->heap);
 	free(s);
 }
@@ -945,7 +1033,10 @@ sender_start(struct spool *sp, sender_acquire_fn acquire,
 	long found;
 	int rc;
 
-	if (s == NULL || (s->known = idset_new()) == NULL) {
+	if (s == NULL || (s->known = idset_new()) == NULL ||
+	    (s->newer = idset_new()) == NULL) {
+		if (s)
+			idset_free(s->known);
 		free(s);
 		snprintf(err, errlen, "out of memory");
 		return NULL;

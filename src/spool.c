@@ -80,6 +80,18 @@ spool_state_name(enum spool_state st)
 	return state_names[st];
 }
 
+static const char *const event_names[] = {
+	[SPOOL_EV_SENT] = "sent", [SPOOL_EV_TEMP] = "temporary",
+	[SPOOL_EV_CONFIG] = "config", [SPOOL_EV_PERM] = "permanent",
+	[SPOOL_EV_EXPIRED] = "expired", [SPOOL_EV_RETRIED] = "retried",
+};
+
+const char *
+spool_event_name(enum spool_event ev)
+{
+	return (unsigned)ev < ARRAY_LEN(event_names) ? event_names[ev] : "?";
+}
+
 /* --- pure ------------------------------------------------------------------ */
 
 /* A token the format can hold: non-empty, no space or control, capped. */
@@ -108,6 +120,32 @@ spool_sanitise(char dst[SPOOL_REPLY_MAX], const char *src)
 	str_sanitise(dst, SPOOL_REPLY_MAX, src, src ? strlen(src) : 0);
 }
 
+static void
+attempt_free(struct spool_attempt *a)
+{
+	size_t i;
+
+	for (i = 0; a->to && i < a->nto; i++) {
+		free(a->to[i].addr);
+		free(a->to[i].reply);
+	}
+	free(a->to);
+	a->to = NULL;
+	a->nto = 0;
+}
+
+void
+spool_history_free(struct spool_msg *m)
+{
+	size_t i;
+
+	for (i = 0; m->hist && i < m->nhist; i++)
+		attempt_free(&m->hist[i]);
+	free(m->hist);
+	m->hist = NULL;
+	m->nhist = 0;
+}
+
 void
 spool_msg_free(struct spool_msg *m)
 {
@@ -117,6 +155,7 @@ spool_msg_free(struct spool_msg *m)
 		return;
 	for (i = 0; m->rcpt && i < m->nrcpt; i++)
 		free(m->rcpt[i].addr);
+	spool_history_free(m);
 	free(m->rcpt);
 	free(m->sender);
 	spool_msg_drop_data(m);
@@ -279,6 +318,137 @@ spool_count(const struct spool_msg *m, enum spool_state st)
 	return n;
 }
 
+/* --- history (doc/design.md "The spool") ---------------------------------- */
+
+/* About the bytes an attempt takes in the file: what the byte budget
+ * counts. */
+static size_t
+attempt_bytes(const struct spool_attempt *a)
+{
+	size_t i, n = 48 + strlen(a->profile) + strlen(a->reply);
+
+	for (i = 0; i < a->nto; i++)
+		n += 24 + strlen(a->to[i].addr) +
+		    (a->to[i].reply ? strlen(a->to[i].reply) : 0);
+	return n;
+}
+
+/* Drops the oldest attempts while more than keep are kept, or the ones
+ * before the newest take more than LIM_SPOOL_HISTORY_BYTES. */
+static void
+history_trim(struct spool_msg *m, size_t keep)
+{
+	size_t i, drop = 0, bytes = 0;
+
+	if (m->nhist > keep)
+		drop = m->nhist - keep;
+	for (i = drop; i + 1 < m->nhist; i++)
+		bytes += attempt_bytes(&m->hist[i]);
+	while (drop + 1 < m->nhist && bytes > LIM_SPOOL_HISTORY_BYTES)
+		bytes -= attempt_bytes(&m->hist[drop++]);
+	if (drop == 0)
+		return;
+	for (i = 0; i < drop; i++)
+		attempt_free(&m->hist[i]);
+	memmove(m->hist, m->hist + drop, (m->nhist - drop) * sizeof *m->hist);
+	m->nhist -= drop;
+}
+
+struct spool_attempt *
+spool_attempt_add(struct spool_msg *m, long long at, const char *profile,
+    enum spool_event ev, int code, const char *reply)
+{
+	struct spool_attempt *h, *a;
+
+	if (profile == NULL)
+		profile = "-";
+	if (!token_ok(profile, LIM_NAME_BYTES) || at < 0 ||
+	    (unsigned)ev >= ARRAY_LEN(event_names) || code < 0 || code > 999)
+		return NULL;
+	/* Room for one more, then the oldest make way. */
+	if ((h = realloc(m->hist, (m->nhist + 1) * sizeof *h)) == NULL)
+		return NULL;
+	m->hist = h;
+	a = &m->hist[m->nhist++];
+	memset(a, 0, sizeof *a);
+	a->at = at;
+	snprintf(a->profile, sizeof a->profile, "%s", profile);
+	a->ev = ev;
+	a->code = code;
+	spool_sanitise(a->reply, reply);
+	/* A message from before the history (version 1) counts the
+	 * attempts it had as made and not kept. */
+	if (m->hist_total == 0)
+		m->hist_total = m->attempts;
+	if (m->hist_total < UINT_MAX)
+		m->hist_total++;
+	history_trim(m, LIM_SPOOL_HISTORY);
+	return &m->hist[m->nhist - 1];
+}
+
+int
+spool_attempt_rcpt(struct spool_attempt *a, const char *addr,
+    enum spool_event ev, int code, const char *reply)
+{
+	char text[SPOOL_REPLY_MAX];
+	struct spool_tried *t;
+
+	if (a->nto == LIM_SPOOL_RCPT || !token_ok(addr, LIM_ADDR_PATH) ||
+	    (unsigned)ev >= ARRAY_LEN(event_names) || code < 0 || code > 999)
+		return -1;
+	spool_sanitise(text, reply);
+	if ((t = realloc(a->to, (a->nto + 1) * sizeof *t)) == NULL)
+		return -1;
+	a->to = t;
+	t = &a->to[a->nto];
+	memset(t, 0, sizeof *t);
+	if ((t->addr = strdup(addr)) == NULL)
+		return -1;
+	if (text[0] && strcmp(text, a->reply) != 0 &&
+	    (t->reply = strdup(text)) == NULL) {
+		free(t->addr);
+		return -1;
+	}
+	t->ev = ev;
+	t->code = code;
+	a->nto++;
+	return 0;
+}
+
+/* The history block of a version 2 file; 0 or -1 (a field the format
+ * cannot hold). */
+static int
+format_history(const struct spool_msg *m, struct buf *out)
+{
+	size_t i, j;
+
+	if (m->nhist == 0 || m->nhist > LIM_SPOOL_HISTORY_READ ||
+	    m->nhist > m->hist_total)
+		return -1;
+	buf_printf(out, "history %u\n", m->hist_total);
+	for (i = 0; i < m->nhist; i++) {
+		const struct spool_attempt *a = &m->hist[i];
+		if (a->at < 0 || !token_ok(a->profile, LIM_NAME_BYTES) ||
+		    (unsigned)a->ev >= ARRAY_LEN(event_names) || a->code < 0 ||
+		    a->code > 999 || !text_ok(a->reply) ||
+		    a->nto > LIM_SPOOL_RCPT)
+			return -1;
+		buf_printf(out, "attempt %lld %s %s %d %s\n", a->at, a->profile,
+		    event_names[a->ev], a->code, a->reply);
+		for (j = 0; j < a->nto; j++) {
+			const struct spool_tried *t = &a->to[j];
+			if (!token_ok(t->addr, LIM_ADDR_PATH) ||
+			    (unsigned)t->ev >= ARRAY_LEN(event_names) ||
+			    t->code < 0 || t->code > 999 ||
+			    (t->reply && !text_ok(t->reply)))
+				return -1;
+			buf_printf(out, "to %s %d %s %s\n", event_names[t->ev],
+			    t->code, t->addr, t->reply ? t->reply : "");
+		}
+	}
+	return 0;
+}
+
 /* The header lines, up to and including "size LEN" and the empty line:
  * what comes before the wire bytes. */
 static int
@@ -289,12 +459,15 @@ format_head(const struct spool_msg *m, struct buf *out)
 	if (!spool_id_valid(m->id) || !token_ok(m->site, LIM_NAME_BYTES) ||
 	    !token_ok(m->sender, LIM_ADDR_PATH) || !text_ok(m->reply) ||
 	    m->nrcpt == 0 || m->nrcpt > LIM_SPOOL_RCPT || m->created < 0 ||
-	    m->next_try < 0 || m->len > LIM_SPOOL_MESSAGE)
+	    m->next_try < 0 || m->len > LIM_SPOOL_MESSAGE ||
+	    (m->hist_total == 0 && m->nhist > 0))
 		return -1;
+	/* Version 1 until there is history: a new commit is the bytes
+	 * every earlier build reads (doc/design.md "The spool"). */
 	buf_printf(out, MAGIC " %d\nid %s\nsite %s\ncreated %lld\n"
-	    "sender %s\nattempts %u\nnext-try %lld\nreply %s\n", SPOOL_VERSION,
-	    m->id, m->site, m->created, m->sender, m->attempts, m->next_try,
-	    m->reply);
+	    "sender %s\nattempts %u\nnext-try %lld\nreply %s\n",
+	    m->hist_total ? 2 : 1, m->id, m->site, m->created, m->sender,
+	    m->attempts, m->next_try, m->reply);
 	for (i = 0; i < m->nrcpt; i++) {
 		const struct spool_rcpt *r = &m->rcpt[i];
 		if (!token_ok(r->addr, LIM_ADDR_PATH) || !text_ok(r->reply) ||
@@ -303,6 +476,8 @@ format_head(const struct spool_msg *m, struct buf *out)
 		buf_printf(out, "rcpt %s %d %s %s\n", state_names[r->state],
 		    r->code, r->addr, r->reply);
 	}
+	if (m->hist_total && format_history(m, out) == -1)
+		return -1;
 	buf_printf(out, "size %zu\n\n", m->len);
 	return out->oom ? -1 : 0;
 }
@@ -485,50 +660,223 @@ parse_rcpt(const char *v, size_t n, struct spool_rcpt *r)
 	return 0;
 }
 
+static int
+event_of(const char *s, size_t n, enum spool_event *ev)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(event_names); i++)
+		if (n == strlen(event_names[i]) &&
+		    memcmp(s, event_names[i], n) == 0) {
+			*ev = (enum spool_event)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* The k first spaces of v[0..n) into sp[]; 0, or -1 when there are
+ * fewer. */
+static int
+spaces(const char *v, size_t n, const char **sp, size_t k)
+{
+	const char *p = v, *end = v + n;
+	size_t i;
+
+	for (i = 0; i < k; i++) {
+		if ((sp[i] = memchr(p, ' ', (size_t)(end - p))) == NULL)
+			return -1;
+		p = sp[i] + 1;
+	}
+	return 0;
+}
+
+/* "EPOCH PROFILE EVENT CODE TEXT" into a; 0 or -1. */
+static int
+parse_attempt(const char *v, size_t n, struct spool_attempt *a)
+{
+	const char *sp[4], *end = v + n;
+	long long num;
+
+	if (spaces(v, n, sp, 4) == -1 ||
+	    parse_num(v, (size_t)(sp[0] - v), 1LL << 40, &a->at) == -1 ||
+	    copy_token(a->profile, sizeof a->profile, sp[0] + 1,
+	    (size_t)(sp[1] - sp[0] - 1)) == -1 ||
+	    event_of(sp[1] + 1, (size_t)(sp[2] - sp[1] - 1), &a->ev) == -1 ||
+	    parse_num(sp[2] + 1, (size_t)(sp[3] - sp[2] - 1), 999,
+	    &num) == -1 || (size_t)(end - sp[3] - 1) >= SPOOL_REPLY_MAX)
+		return -1;
+	a->code = (int)num;
+	memcpy(a->reply, sp[3] + 1, (size_t)(end - sp[3] - 1));
+	a->reply[end - sp[3] - 1] = '\0';
+	return 0;
+}
+
+/* "EVENT CODE ADDR TEXT" into t; 0, -1 (bad) or -2 (out of memory). */
+static int
+parse_tried(const char *v, size_t n, struct spool_tried *t)
+{
+	const char *sp[3], *end = v + n;
+	char addr[LIM_ADDR_PATH + 1];
+	size_t tn;
+	long long num;
+
+	if (spaces(v, n, sp, 3) == -1 ||
+	    event_of(v, (size_t)(sp[0] - v), &t->ev) == -1 ||
+	    parse_num(sp[0] + 1, (size_t)(sp[1] - sp[0] - 1), 999,
+	    &num) == -1 || copy_token(addr, sizeof addr, sp[1] + 1,
+	    (size_t)(sp[2] - sp[1] - 1)) == -1 ||
+	    (tn = (size_t)(end - sp[2] - 1)) >= SPOOL_REPLY_MAX)
+		return -1;
+	t->code = (int)num;
+	if ((t->addr = strdup(addr)) == NULL)
+		return -2;
+	if (tn > 0 && (t->reply = strndup(sp[2] + 1, tn)) == NULL) {
+		free(t->addr);
+		t->addr = NULL;
+		return -2;
+	}
+	return 0;
+}
+
+/* A version 2 file's history block, from its first line (*line) to the
+ * line after it (left in *line).  0, -1 (bad) or -2 (out of memory).
+ * Canonical, as the fuzzer checks: a total of at least 1, at least one
+ * attempt kept and no more than the total. */
+static int
+parse_history(struct cursor *c, const char **line, size_t *len,
+    struct spool_msg *m)
+{
+	struct spool_attempt *a = NULL, *h;
+	struct spool_tried *t;
+	const char *v;
+	size_t vn;
+	long long num;
+	int rc;
+
+	if ((v = field(*line, *len, "history", &vn)) == NULL ||
+	    parse_num(v, vn, UINT_MAX, &num) == -1 || num == 0)
+		return -1;
+	m->hist_total = (unsigned)num;
+	while (next_line(c, line, len) == 0) {
+		if ((v = field(*line, *len, "attempt", &vn)) != NULL) {
+			if (m->nhist == LIM_SPOOL_HISTORY_READ ||
+			    m->nhist == m->hist_total)
+				return -1;
+			if ((h = realloc(m->hist, (m->nhist + 1) *
+			    sizeof *h)) == NULL)
+				return -2;
+			m->hist = h;
+			a = &h[m->nhist];
+			memset(a, 0, sizeof *a);
+			if (parse_attempt(v, vn, a) == -1)
+				return -1;
+			m->nhist++;
+		} else if ((v = field(*line, *len, "to", &vn)) != NULL) {
+			if (a == NULL || a->nto == LIM_SPOOL_RCPT)
+				return -1;
+			if ((t = realloc(a->to, (a->nto + 1) *
+			    sizeof *t)) == NULL)
+				return -2;
+			a->to = t;
+			memset(&t[a->nto], 0, sizeof *t);
+			if ((rc = parse_tried(v, vn, &t[a->nto])) != 0)
+				return rc;
+			a->nto++;
+		} else
+			return m->nhist > 0 ? 0 : -1;
+	}
+	return -1;
+}
+
+/* The version p's first line names, or -1 when it has no such line. */
+static long long
+version_of(const char *p, size_t n)
+{
+	struct cursor c = { p, p + n };
+	const char *line, *v;
+	size_t len, vn;
+	long long num;
+
+	if (next_line(&c, &line, &len) == -1 ||
+	    (v = field(line, len, MAGIC, &vn)) == NULL ||
+	    parse_num(v, vn, 1000000, &num) == -1)
+		return -1;
+	return num;
+}
+
+/* What is checked before any field: the size, the end marker (a torn
+ * file stops anywhere before it), the checksum, and the version.  A file
+ * that names a newer version is left alone (SPOOL_TOO_NEW) unless it
+ * carries our marker with a wrong checksum: then it was flipped, not
+ * written so.  SPOOL_PARSED when the fields may be read. */
+static enum spool_parse_rc
+verify(const char *p, size_t n, char *err, size_t errlen)
+{
+	unsigned char sum[SHA256_LEN];
+	char hex[2 * SHA256_LEN + 1];
+	const char *what = "size out of range";
+	long long version = version_of(p, n);
+	int marked;
+
+	if (n > LIM_SPOOL_FILE)
+		goto bad;
+	marked = n >= END_LEN && memcmp(p + n - END_LEN, "end ", 4) == 0 &&
+	    p[n - 1] == '\n';
+	if (marked) {
+		if (crypto_sha256(p, n - END_LEN, sum) == -1) {
+			snprintf(err, errlen, "sha256 failed");
+			return SPOOL_UNCHECKED;
+		}
+		crypto_hex(sum, sizeof sum, hex);
+		what = "checksum mismatch";
+		if (memcmp(hex, p + n - END_LEN + 4, 2 * SHA256_LEN) != 0)
+			goto bad;
+	}
+	if (version > SPOOL_VERSION) {
+		snprintf(err, errlen, "written by a newer formpost (spool "
+		    "format version %lld; this one reads 1 to %d)", version,
+		    SPOOL_VERSION);
+		return SPOOL_TOO_NEW;
+	}
+	what = n < END_LEN ? "size out of range" :
+	    "no end marker (torn file)";
+	if (!marked)
+		goto bad;
+	return SPOOL_PARSED;
+bad:
+	snprintf(err, errlen, "%s", what);
+	return SPOOL_BAD;
+}
+
 /* spool_parse; with copy 0, out->data points into p (borrowed: the
  * caller makes it owned). */
 static enum spool_parse_rc
 parse(const char *p, size_t n, struct spool_msg *out, char *err,
     size_t errlen, int copy)
 {
-	enum spool_parse_rc rc = SPOOL_BAD;
-	unsigned char sum[SHA256_LEN];
-	char hex[2 * SHA256_LEN + 1], sender[LIM_ADDR_PATH + 1];
+	enum spool_parse_rc rc;
+	char sender[LIM_ADDR_PATH + 1];
 	struct spool_msg m;
 	struct cursor c;
 	const char *line, *v, *what = "header";
 	size_t len, vn, cap = 8;
-	long long num;
+	long long num, version;
+	int hrc;
 
 	memset(&m, 0, sizeof m);
-	if (n < END_LEN || n > LIM_SPOOL_FILE) {
-		what = "size out of range";
-		goto fail;
-	}
-	/* The marker first: a torn file stops anywhere before it. */
-	c.p = p + n - END_LEN;
-	if (memcmp(c.p, "end ", 4) != 0 || p[n - 1] != '\n') {
-		what = "no end marker (torn file)";
-		goto fail;
-	}
-	if (crypto_sha256(p, n - END_LEN, sum) == -1) {
-		what = "sha256 failed";
-		rc = SPOOL_UNCHECKED;
-		goto fail;
-	}
-	crypto_hex(sum, sizeof sum, hex);
-	if (memcmp(hex, c.p + 4, 2 * SHA256_LEN) != 0) {
-		what = "checksum mismatch";
-		goto fail;
-	}
+	if ((rc = verify(p, n, err, errlen)) != SPOOL_PARSED)
+		return rc;
+	rc = SPOOL_BAD;
 	c.p = p;
 	c.end = p + n - END_LEN;
 	if (next_line(&c, &line, &len) == -1 ||
 	    (v = field(line, len, MAGIC, &vn)) == NULL ||
-	    parse_num(v, vn, 1000, &num) == -1 || num != SPOOL_VERSION) {
-		what = "not a version 1 spool file";
+	    parse_num(v, vn, 1000, &num) == -1 || num < 1 ||
+	    num > SPOOL_VERSION) {
+		what = "not a version 1 or 2 spool file";
 		goto fail;
 	}
+	version = num;
 	if (next_line(&c, &line, &len) == -1 ||
 	    (v = field(line, len, "id", &vn)) == NULL ||
 	    copy_token(m.id, sizeof m.id, v, vn) == -1 ||
@@ -578,6 +926,15 @@ parse(const char *p, size_t n, struct spool_msg *out, char *err,
 		if (parse_rcpt(v, vn, &m.rcpt[m.nrcpt]) == -1)
 			goto fail;
 		m.nrcpt++;
+	}
+	what = "history";
+	if (version == 2 && (hrc = parse_history(&c, &line, &len,
+	    &m)) != 0) {
+		if (hrc == -2) {
+			what = "out of memory";
+			rc = SPOOL_UNCHECKED;
+		}
+		goto fail;
 	}
 	what = "size";
 	if (m.nrcpt == 0 || (v = field(line, len, "size", &vn)) == NULL ||
@@ -1203,6 +1560,22 @@ claim_lock(const struct spool *sp, const char *path, int *fd, int *error)
 	return SPOOL_CLAIMED;
 }
 
+/* 1 with why when the first line of fd (a file too large for this
+ * build) names a newer format version. */
+static int
+newer_head(int fd, char *why, size_t whylen)
+{
+	char head[64];
+	ssize_t n = pread(fd, head, sizeof head, 0);
+	long long v;
+
+	if (n <= 0 || (v = version_of(head, (size_t)n)) <= SPOOL_VERSION)
+		return 0;
+	snprintf(why, whylen, "written by a newer formpost (spool format "
+	    "version %lld; this one reads 1 to %d)", v, SPOOL_VERSION);
+	return 1;
+}
+
 /* Reads fd's first len bytes through a small buffer, keeping none: 0,
  * or the errno of a read that failed (EIO when the file is shorter). */
 static int
@@ -1275,6 +1648,8 @@ load(int fd, const char *path, struct spool_msg *out, char *why,
 	}
 	if (st.st_size < LIM_SPOOL_MAP || st.st_size > LIM_SPOOL_FILE) {
 		if ((*e = read_fd(fd, &data, &len)) == EFBIG) {
+			if (newer_head(fd, why, whylen))
+				return SPOOL_TOO_NEW;
 			snprintf(why, whylen, "larger than %d bytes",
 			    LIM_SPOOL_FILE);
 			return SPOOL_BAD;
@@ -1341,6 +1716,8 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 	switch (load(f, path, out, why, sizeof why, &e)) {
 	case SPOOL_PARSED:
 		break;
+	case SPOOL_TOO_NEW:
+		goto newer;
 	case SPOOL_UNCHECKED:
 		goto fail;
 	case SPOOL_BAD:
@@ -1353,6 +1730,12 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 	}
 	*fd = f;
 	return SPOOL_CLAIMED;
+newer:
+	/* Not ours to judge, nor to move: a newer process sharing the
+	 * spool, or the one this was downgraded from, delivers it. */
+	close(f);
+	snprintf(err, errlen, "%s", why);
+	return SPOOL_NEWER;
 planted:
 	snprintf(why, sizeof why, "not a regular file owned by the service "
 	    "user");
@@ -1513,7 +1896,7 @@ spool_read(struct spool *sp, const char *sub, const char *id,
 	char path[PATH_BYTES], why[128];
 	char *data = NULL;
 	size_t len = 0;
-	int fd, rc = -1;
+	int fd, prc, rc = -1;
 
 	if (!sub_ok(sub) || !spool_id_valid(id)) {
 		snprintf(err, errlen, "not an id");
@@ -1527,12 +1910,19 @@ spool_read(struct spool *sp, const char *sub, const char *id,
 	}
 	/* Into the heap, never mapped: no claim keeps a sender from
 	 * finishing the file, and a finished file may be emptied. */
-	if (read_fd(fd, &data, &len) != 0)
+	if ((prc = read_fd(fd, &data, &len)) == EFBIG &&
+	    newer_head(fd, why, sizeof why)) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		rc = 2;
+	} else if (prc != 0)
 		snprintf(err, errlen, "%s: unreadable or larger than %d bytes",
 		    path, LIM_SPOOL_FILE);
-	else if (parse_heap(data, len, out, why, sizeof why) != SPOOL_PARSED)
+	else if ((prc = parse_heap(data, len, out, why, sizeof why)) !=
+	    SPOOL_PARSED) {
 		snprintf(err, errlen, "%s: %s", path, why);
-	else if (strcmp(out->id, id) != 0) {
+		if (prc == SPOOL_TOO_NEW)
+			rc = 2;
+	} else if (strcmp(out->id, id) != 0) {
 		spool_msg_free(out);
 		snprintf(err, errlen, "%s: id does not match the file name",
 		    path);

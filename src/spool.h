@@ -13,9 +13,10 @@
  *             again instead of creating a new inode; never read as a
  *             message (doc/design.md "Performance")
  *
- * One file per message, named by the one id.  File format (version 1):
+ * One file per message, named by the one id.  File format (versions 1
+ * and 2; version 2 adds the history block, doc/design.md "The spool"):
  *
- *   formpost-spool 1\n
+ *   formpost-spool V\n                V: 1 without history, 2 with it
  *   id ID\n
  *   site NAME\n
  *   created EPOCH\n
@@ -26,6 +27,18 @@
  *   rcpt STATE CODE ADDR TEXT\n       one per recipient; STATE is
  *                                     pending|sent|failed, CODE the last
  *                                     reply code (0: none), TEXT its reply
+ *   history TOTAL\n                   version 2 only: attempts recorded so
+ *                                     far (>= 1), of which the last ones
+ *                                     follow, oldest first (1 to
+ *                                     LIM_SPOOL_HISTORY_READ of them):
+ *   attempt EPOCH PROFILE EVENT CODE TEXT\n
+ *                                     when, through which profile ("-":
+ *                                     none), EVENT (spool_event_name), the
+ *                                     reply code (0: none) and text
+ *   to EVENT CODE ADDR TEXT\n         per recipient the attempt concerned
+ *                                     (0 to LIM_SPOOL_RCPT after each
+ *                                     attempt line); TEXT empty when it is
+ *                                     the attempt's
  *   size LEN\n
  *   \n
  *   LEN bytes: the exact wire message (CRLF, not dot-stuffed)
@@ -35,7 +48,9 @@
  * Replies are printable ASCII without newlines; addresses and names have
  * no spaces or controls.  A file that does not parse, lacks the marker,
  * or fails the checksum is torn or corrupt: it moves to corrupt/ and is
- * never delivered.
+ * never delivered.  A file whose first line names a version above
+ * SPOOL_VERSION was written by a newer formpost: it is not corrupt, and
+ * is left where it is (SPOOL_NEWER).
  *
  * Writing (commit and every state update): create tmp/NAME (O_EXCL, 0600) →
  * write → fsync → rename into place → fsync that directory.  An fsync is never
@@ -73,7 +88,11 @@
 #include "limits.h"
 #include "util.h"
 
-#define SPOOL_VERSION   1
+/* The highest format version this build reads and writes.  A message
+ * without history is written as version 1 (what every earlier build
+ * reads: a new commit is the same bytes as before), one with history as
+ * version 2 (doc/design.md "The spool"). */
+#define SPOOL_VERSION   2
 
 /* A spool name is a message id, or a receipt's id: the id of the message
  * it answers followed by SPOOL_RECEIPT_SUFFIX (doc/design.md "Auto-reply").
@@ -103,6 +122,31 @@ struct spool_rcpt {
 	char reply[SPOOL_REPLY_MAX];    /* that reply, sanitised */
 };
 
+/* What one attempt was, or did for one recipient.  The first four are
+ * the outcomes (doc/design.md "The four outcomes") and share their
+ * words; expired: max_age gave up; retried: `formpost queue retry`. */
+enum spool_event {
+	SPOOL_EV_SENT, SPOOL_EV_TEMP, SPOOL_EV_CONFIG, SPOOL_EV_PERM,
+	SPOOL_EV_EXPIRED, SPOOL_EV_RETRIED,
+};
+
+struct spool_tried {                /* one recipient of an attempt */
+	char *addr;
+	enum spool_event ev;
+	int code;                       /* 0 if none */
+	char *reply;                    /* NULL: the attempt's */
+};
+
+struct spool_attempt {
+	long long at;                   /* epoch seconds */
+	char profile[LIM_NAME_BYTES + 1]; /* "-": no profile was tried */
+	enum spool_event ev;
+	int code;                       /* 0 if none */
+	char reply[SPOOL_REPLY_MAX];    /* sanitised */
+	struct spool_tried *to;
+	size_t nto;
+};
+
 /* One message with its delivery state.  Owns every pointer (free with
  * spool_msg_free) when it came from spool_parse, spool_msg_new or
  * spool_claim; spool_msg_borrow's bytes stay the caller's.  The wire
@@ -128,6 +172,11 @@ struct spool_msg {
 	int fd;
 	unsigned long long off;
 	int borrowed;                   /* data or fd is the caller's */
+	/* The history: hist_total attempts recorded (0: none, a version 1
+	 * file), the last nhist of them in hist, oldest first. */
+	unsigned hist_total;
+	struct spool_attempt *hist;
+	size_t nhist;
 };
 
 /* --- pure: format and parse --------------------------------------------- */
@@ -174,6 +223,9 @@ enum spool_parse_rc {
 	SPOOL_BAD = -1,     /* the bytes do not verify: the file is corrupt */
 	SPOOL_UNCHECKED = -2, /* out of memory or no digest: the file may be
 	                     * fine, so try again later */
+	SPOOL_TOO_NEW = -3, /* a newer formpost wrote it (its first line
+	                     * names a version above SPOOL_VERSION): leave
+	                     * it alone */
 };
 
 /* Parses and verifies p[0..n) (marker, checksum, every field).
@@ -188,6 +240,32 @@ const char *spool_state_name(enum spool_state st);
 
 /* Number of recipients in state st. */
 size_t spool_count(const struct spool_msg *m, enum spool_state st);
+
+/* The word for ev in the file format and in `formpost queue show`:
+ * "sent", "temporary", "config", "permanent" (outcome_name's words),
+ * "expired", "retried". */
+const char *spool_event_name(enum spool_event ev);
+
+/* Records a new attempt at the end of m's history (profile NULL: "-";
+ * reply sanitised), counts it in hist_total (saturating; the first one
+ * of a message without history counts m->attempts before it, made and
+ * not kept), and drops the
+ * oldest ones kept beyond LIM_SPOOL_HISTORY attempts, or beyond
+ * LIM_SPOOL_HISTORY_BYTES before this one.  Returns the new entry (valid
+ * until the next call) for spool_attempt_rcpt, or NULL on OOM or a
+ * profile name the format cannot hold (m unchanged). */
+struct spool_attempt *spool_attempt_add(struct spool_msg *m, long long at,
+    const char *profile, enum spool_event ev, int code, const char *reply);
+
+/* Frees m's history (hist_total stays): for a reader that needs only
+ * the envelope and state, as a listing of the whole queue. */
+void spool_history_free(struct spool_msg *m);
+
+/* Adds recipient addr to attempt a (at most LIM_SPOOL_RCPT); reply is
+ * sanitised and kept only when it differs from the attempt's.  0, or -1
+ * on OOM or an address the format cannot hold (a unchanged). */
+int spool_attempt_rcpt(struct spool_attempt *a, const char *addr,
+    enum spool_event ev, int code, const char *reply);
 
 /* --- effects -------------------------------------------------------------- */
 
@@ -212,6 +290,8 @@ enum spool_claim {
 	SPOOL_BUSY,       /* another process or thread holds it */
 	SPOOL_CORRUPT,    /* moved to corrupt/; err says why */
 	SPOOL_ERROR,      /* I/O error or OOM; err says what; retry later */
+	SPOOL_NEWER,      /* written by a newer formpost (err says which
+	                   * version): left in place, not claimed */
 };
 
 /* Opens, locks (flock LOCK_EX|LOCK_NB), reads and verifies queue/ID.  On
@@ -261,7 +341,8 @@ long spool_scan_in(struct spool *sp, const char *sub,
  * it: a reader sees either the old or the new state, since every write
  * renames a complete file into place.  Moves nothing.  Returns 0 with
  * *out filled (caller frees with spool_msg_free), 1 when there is no such
- * file, -1 with err when it cannot be read or does not verify. */
+ * file, 2 with err when a newer formpost wrote it, -1 with err when it
+ * cannot be read or does not verify. */
 int spool_read(struct spool *sp, const char *sub, const char *id,
     struct spool_msg *out, char *err, size_t errlen);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void
 buf_init(struct buf *b)
@@ -249,4 +250,15 @@ ts_before(const struct timespec *a, const struct timespec *b)
 {
 	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec &&
 	    a->tv_nsec < b->tv_nsec);
+}
+
+void
+iso_utc(char out[ISO_UTC_LEN], long long t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(out, ISO_UTC_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, ISO_UTC_LEN, "%lld", t);
 }

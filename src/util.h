@@ -51,6 +51,11 @@ void ascii_lower(char *s, size_t n);
 
 /* CLOCK_MONOTONIC, for every deadline and duration: a step of the wall
  * clock moves none of them. */
+/* t (epoch seconds) as "2026-12-03T07:06:07Z" into out; the bare number
+ * if the C library cannot represent it.  Never follows the locale. */
+#define ISO_UTC_LEN 32
+void iso_utc(char out[ISO_UTC_LEN], long long t);
+
 long long mono_ms(void);                      /* now, in milliseconds */
 struct timespec mono_after_ms(long long ms);  /* now + ms */
 void ts_add_ms(struct timespec *t, long long ms);

@@ -438,6 +438,31 @@ def test_fetch_form_review_step_and_carrier_notice(browser, tmp_path):
     assert calls[2]["body"]["fp_extra"] == ""
 
 
+def test_fetch_review_shows_a_consent_as_agreed(browser, tmp_path):
+    """The JSON review step carries a checked consent box's value ("1");
+    the fetch() review lists it as 同意する, as the review page does."""
+    p = subprocess.run([REPO / "formpost", "form", "demo-review", "--fetch", "-c",
+                        REPO / "conf" / "demo" / "formpost.yaml"],
+                       check=True, capture_output=True, text=True)
+    stub = STUB_FETCH.replace(
+        "{name: 'name', label: 'お名前', value: '山田 花子'},",
+        "{name: 'name', label: 'お名前', value: '山田 花子'},"
+        " {name: 'agree', label: '個人情報の取扱いに同意する', value: '1'},")
+    assert stub != STUB_FETCH
+    page = tmp_path / "review-consent.html"
+    page.write_text("<!DOCTYPE html><meta charset=UTF-8><title>review</title>"
+                    + stub + p.stdout, encoding="utf-8")
+    browser.get(page.as_uri())
+    _, values = ja_values()
+    values.pop("phone")
+    values.update({"topic": "資料請求", "agree": True})
+    fill(browser, values)
+    submit(browser)
+    status = wait(browser, EC.visibility_of_element_located((By.CLASS_NAME, "fp-status")))
+    dds = [e.text for e in status.find_elements(By.TAG_NAME, "dd")]
+    assert dds[:2] == ["山田 花子", "同意する"]
+
+
 def review_values():
     marker = uuid.uuid4().hex[:12]
     return marker, {"name": "佐藤 一郎", "email": "ichiro@example.jp",

@@ -141,7 +141,8 @@ def test_signature_verifies_independently(keys, kind, name):
                 "".join(head[len("DKIM-Signature:"):].split()).split(";") if t)
     assert tags["d"] == "example.jp" and tags["s"] == SELECTOR
     assert tags["t"] == str(T) and "l" not in tags
-    assert tags["h"].startswith("from:") and tags["h"].endswith(":from:subject")
+    assert tags["h"].startswith("from:")
+    assert tags["h"].endswith(":from:reply-to:to:cc:subject")
     assert verify(signed, record)
 
 
@@ -150,9 +151,12 @@ def test_changes_break_the_signature(keys, kind):
     key, record = keys[kind]
     signed = sign(key, multipart())
     assert verify(signed, record)
-    # An added From or Subject (over-signed), a changed body byte, a
-    # changed header: each must fail.
+    # An added From, Reply-To, To, Cc or Subject (over-signed), a changed
+    # body byte, a changed header: each must fail.
     assert not verify(b"From: evil@example.net\r\n" + signed, record)
+    assert not verify(b"Reply-To: evil@example.net\r\n" + signed, record)
+    assert not verify(b"To: evil@example.net\r\n" + signed, record)
+    assert not verify(b"Cc: evil@example.net\r\n" + signed, record)
     assert not verify(b"Subject: other\r\n" + signed, record)
     assert not verify(signed.replace(b"AAECAwQF", b"AAECAwQG", 1), record)
     assert not verify(signed.replace(b"To: info@", b"To: inf0@", 1), record)

@@ -269,7 +269,9 @@ def test_retention_archive_purge_and_show(formpost_factory, nginx_factory,
     assert "failed   550 nobody@example.com  550 5.1.1 no such user" in out
     assert "From: Example Web <noreply@example.com>" in out
     assert "Subject:" in out and "秘密" not in out     # headers, never the body
-    assert "event=attempt" in out
+    # The attempt history is in the files (doc/design.md "The spool").
+    assert "history: 1 attempt, oldest first" in out
+    assert "event=attempt" not in out
     assert q(fp, "show", "A" * 20).returncode == 1
     assert q(fp, "show", "../etc/passwd").returncode == 1
 
@@ -423,3 +425,8 @@ def test_receipts_raise_no_alert_count_skips_and_show(formpost_factory, nginx_fa
     p = q(fp, "show", a.replace("-", "").lower() + "-r")
     assert p.returncode == 0, p.stdout
     assert f"failed/{rid}" in p.stdout, p.stdout
+    # The receipt keeps its own history (doc/design.md "The spool").
+    assert "history: 1 attempt, oldest first" in p.stdout, p.stdout
+    assert re.search(r"^  \S+Z  main +permanent +550  .*550 5.1.1", p.stdout,
+                     re.M), p.stdout
+    assert re.search(r"^ +permanent +550  typo@example.jp", p.stdout, re.M)
