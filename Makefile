@@ -27,7 +27,7 @@ CPPFLAGS += -D_GNU_SOURCE -DFORMPOST_VERSION='"$(VERSION)"' \
 # in an -iquote directory, GCC's <limits.h> include_next finds it instead
 # of glibc's (no MB_LEN_MAX: -D_FORTIFY_SOURCE builds fail).
 SRCINC   := -iquote src
-LDLIBS   := -lfcgi -lcurl -lyaml -lcrypto -lidn2 -lresolv -lz -lpthread
+LDLIBS   := -lcurl -lyaml -lcrypto -lidn2 -lresolv -lz -lpthread
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 SRCS     := $(wildcard src/*.c)

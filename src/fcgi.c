@@ -1,36 +1,37 @@
 /*
  * fcgi — listener and request threads (doc/design.md "Threads").  We
- * create the socket ourselves (FCGX_OpenSocket unlinks blindly and exit()s on error).
+ * speak FastCGI 1.0 ourselves: it takes little (records §3.3, name-value
+ * pairs §3.4, the responder's streams §5.3, END_REQUEST §5.5), and a
+ * library that reads the head and writes the answer through its own
+ * buffers costs a socket pair, a dup and a drain per request
+ * (doc/design.md "Performance").
  *
  * Slow peers.  A request thread is held by whatever it reads: the
- * BEGIN_REQUEST and PARAMS records (inside FCGX_Accept_r) and then the
- * body.  So request threads never accept: the intake (intake.h) accepts,
- * checks the peer, and holds each connection on one epoll thread until
- * its request is queued in the kernel (or enough of it that the peer is
- * plainly not slow); it drops what is not there at accept +
- * read_timeout.  What a request thread still reads is covered by the same
- * deadline, kept by one watchdog thread: a per-read timeout (SO_RCVTIMEO)
- * is defeated by a byte every few seconds.  The thread registers the
- * connection with its deadline; past it the watchdog calls
+ * BEGIN_REQUEST and PARAMS records and then the body.  So request threads
+ * never accept: the intake (intake.h) accepts, checks the peer, and holds
+ * each connection until its request is queued in the kernel (or enough
+ * of it that the peer is plainly not slow); it drops what is not there at
+ * accept + read_timeout.  What a request thread still reads is covered by
+ * the same deadline, kept by one watchdog thread: a per-read timeout
+ * (SO_RCVTIMEO) is defeated by a byte every few seconds.  The thread
+ * registers the connection with its deadline; past it the watchdog calls
  * shutdown(SHUT_RD) on it, so a blocked read returns end-of-file at once
  * and the request ends as a stream error (dropped unanswered, logged
  * reason=read_timeout).  The watchdog only touches fds registered under
  * the lock, unregistered before they are closed, so a recycled fd number
  * is never shut down.
  *
- * Hostile records.  libfcgi trusts what it reads: the lengths of a
- * name-value pair (it allocates their sum, and aborts the whole process
- * when that fails), and a management record (FCGI_GET_VALUES) wherever it
- * meets one, even inside the body, whose answer it writes into a fixed
- * buffer.  So libfcgi reads no byte of a connection itself: the intake
- * walks the head (fcgiscan.h), the thread moves exactly that head into a
- * socket pair from which FCGX_Accept_r parses the params, reads the body's
- * STDIN records itself (read_stdin, refusing any other record), and gives
- * libfcgi a dup() of the connection only to write the answer and close.
- * The request's listen_sock is -1, so libfcgi, after a protocol error,
- * cannot accept a connection of its own (its accept() fails with EBADF).
- * Each connection carries one request (FCGI_KEEP_CONN is not honoured): a
- * kept connection would wait for its next request on a request thread.
+ * Hostile records.  The intake walks the head (fcgiscan.h) before a
+ * request thread uses a byte of it: the declared lengths of the
+ * name-value pairs, the caps, the record order.  The thread gets the
+ * head with the intake's read (with most bodies whole behind it), picks
+ * the params it uses out of it, and reads the body's STDIN records
+ * itself (read_stdin), refusing any other record (a management record,
+ * FCGI_GET_VALUES, inside the body ends the request unanswered).  Each
+ * connection carries one request (FCGI_KEEP_CONN is not honoured): a kept
+ * connection would wait for its next request on a request thread.  A
+ * role other than the responder's gets END_REQUEST with
+ * FCGI_UNKNOWN_ROLE (§5.5).
  *
  * Stopping: the intake stops accepting and hands over or drops what it
  * holds; each thread finishes the request in hand, finds nothing more,
@@ -39,7 +40,6 @@
 #include "fcgi.h"
 
 #include <errno.h>
-#include <fcgiapp.h>
 #include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -54,19 +54,52 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fcgiscan.h"
 #include "intake.h"
 #include "limits.h"
 #include "log.h"
 #include "util.h"
 
-#define REC_HEADER 8                 /* FastCGI 1.0 §3.3 */
+#define REC_HEADER 8                 /* FastCGI 1.0 §3.3, §8 */
+#define REC_END    3
 #define REC_STDIN  5
+#define REC_STDOUT 6
+#define FCGI_RESPONDER    1
+#define FCGI_UNKNOWN_ROLE 3
+/* Bytes a request thread reads past the head at once: most bodies. */
+#define WORKER_READ (16 * 1024)
+
+/* The params a request uses (struct http_req). */
+static const char *const PARAM_NAMES[] = {
+	"REQUEST_METHOD", "REQUEST_URI", "SCRIPT_NAME", "PATH_INFO",
+	"DOCUMENT_URI", "CONTENT_TYPE", "CONTENT_LENGTH", "HTTP_ORIGIN",
+	"HTTP_REFERER", "HTTP_SEC_FETCH_SITE", "HTTP_ACCEPT",
+	"HTTP_ACCEPT_LANGUAGE", "REMOTE_ADDR",
+};
+enum {
+	P_METHOD, P_REQUEST_URI, P_SCRIPT_NAME, P_PATH_INFO, P_DOCUMENT_URI,
+	P_CONTENT_TYPE, P_CONTENT_LENGTH, P_ORIGIN, P_REFERER,
+	P_SEC_FETCH_SITE, P_ACCEPT, P_ACCEPT_LANGUAGE, P_REMOTE_ADDR, P_COUNT
+};
+_Static_assert(sizeof PARAM_NAMES / sizeof PARAM_NAMES[0] == P_COUNT,
+    "one name per param");
 
 /* What the watchdog may cut: one per worker, guarded by the pool lock. */
 struct slot {
 	int fd;                      /* the worker's connection; -1: idle */
 	struct timespec deadline;    /* CLOCK_MONOTONIC */
 	int expired;                 /* the watchdog shut fd's read side */
+};
+
+/* One request thread's reusable memory. */
+struct worker {
+	struct slot *sl;
+	unsigned char *in;           /* the head and the first of the body */
+	size_t in_cap;
+	char *env;                   /* the params used, NUL-terminated */
+	size_t env_cap;
+	const char *v[P_COUNT];      /* into env; NULL: not sent */
+	struct buf text, out;        /* the answer, then as records */
 };
 
 struct fcgi_pool {
@@ -269,11 +302,62 @@ slot_expired(struct fcgi_pool *p, struct slot *sl)
 	return expired;
 }
 
-/* The handler's view of one request's body: the STDIN records, read from
- * the connection by us (FastCGI 1.0 §3.3, §5.3), never by libfcgi, which
- * would act on any record it met there (see the top of this file). */
-struct body_in {
+/* One connection's bytes as we read them: a buffer in front of the
+ * socket, so that the head, and mostly the whole body, come in one
+ * read (doc/design.md "Performance"). */
+struct conn_in {
 	int fd;                      /* the connection, blocking */
+	unsigned char *buf;          /* the worker's, cap bytes */
+	size_t cap, off, len;        /* unread: buf[off, len) */
+};
+
+/* Up to n bytes (> 0); -1 on an error or the end of the stream. */
+static ssize_t
+in_read(struct conn_in *ci, void *dst, size_t n)
+{
+	ssize_t got;
+
+	if (ci->off == ci->len) {
+		ci->off = ci->len = 0;
+		if (n >= ci->cap / 2) {          /* large: straight in */
+			do
+				got = recv(ci->fd, dst, n, 0);
+			while (got == -1 && errno == EINTR);
+			return got > 0 ? got : -1;
+		}
+		do
+			got = recv(ci->fd, ci->buf, ci->cap, 0);
+		while (got == -1 && errno == EINTR);
+		if (got <= 0)
+			return -1;
+		ci->len = (size_t)got;
+	}
+	if (n > ci->len - ci->off)
+		n = ci->len - ci->off;
+	memcpy(dst, ci->buf + ci->off, n);
+	ci->off += n;
+	return (ssize_t)n;
+}
+
+/* Exactly n bytes; -1 on an error or an early end. */
+static int
+read_full(struct conn_in *ci, void *buf, size_t n)
+{
+	size_t have = 0;
+	ssize_t got;
+
+	while (have < n) {
+		if ((got = in_read(ci, (char *)buf + have, n - have)) == -1)
+			return -1;
+		have += (size_t)got;
+	}
+	return 0;
+}
+
+/* The handler's view of one request's body: the STDIN records, read from
+ * the connection by us (FastCGI 1.0 §3.3, §5.3). */
+struct body_in {
+	struct conn_in *ci;
 	unsigned id;                 /* the request id */
 	size_t left, pad;            /* of the current STDIN record */
 	int eof;                     /* the empty STDIN record was read */
@@ -282,41 +366,31 @@ struct body_in {
 	int timed_out;               /* a read failed past the deadline */
 };
 
-/* Exactly n bytes from fd into buf; -1 on an error or an early end. */
+/* Takes a STDIN record header; -1 on anything but a STDIN record of our
+ * request (an ABORT_REQUEST too: the request ends unanswered). */
 static int
-read_full(int fd, void *buf, size_t n)
+stdin_header(struct body_in *b, const unsigned char *h)
 {
-	size_t have = 0;
-	ssize_t got;
-
-	while (have < n) {
-		got = recv(fd, (char *)buf + have, n - have, 0);
-		if (got == -1 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			return -1;
-		have += (size_t)got;
-	}
+	if (h[0] != 1 || h[1] != REC_STDIN ||
+	    ((unsigned)h[2] << 8 | h[3]) != b->id)
+		return -1;
+	b->left = (size_t)h[4] << 8 | h[5];
+	b->pad = h[6];
+	b->eof = b->left == 0;
 	return 0;
 }
 
-/* Reads up to the next STDIN content; -1 on anything but a STDIN record
- * of our request (an ABORT_REQUEST too: the request ends unanswered). */
+/* Reads up to the next STDIN content. */
 static int
 next_stdin(struct body_in *b)
 {
 	unsigned char h[REC_HEADER], pad[255];
 
 	while (!b->eof && b->left == 0) {
-		if (read_full(b->fd, pad, b->pad) == -1 ||
-		    read_full(b->fd, h, sizeof h) == -1)
+		if (read_full(b->ci, pad, b->pad) == -1 ||
+		    read_full(b->ci, h, sizeof h) == -1 ||
+		    stdin_header(b, h) == -1)
 			return -1;
-		if (h[0] != 1 || h[1] != REC_STDIN ||
-		    ((unsigned)h[2] << 8 | h[3]) != b->id)
-			return -1;
-		b->left = (size_t)h[4] << 8 | h[5];
-		b->pad = h[6];
-		b->eof = b->left == 0;
 	}
 	return 0;
 }
@@ -331,10 +405,7 @@ read_stdin(void *arg, char *buf, size_t n)
 		goto fail;
 	if (b->eof || n == 0)
 		return 0;
-	do
-		got = recv(b->fd, buf, n < b->left ? n : b->left, 0);
-	while (got == -1 && errno == EINTR);
-	if (got <= 0)
+	if ((got = in_read(b->ci, buf, n < b->left ? n : b->left)) == -1)
 		goto fail;
 	b->left -= (size_t)got;
 	return got;
@@ -343,31 +414,98 @@ fail:
 	return -1;
 }
 
-static void
-respond(FCGX_Request *r, const struct http_resp *resp)
+/* Passes over the rest of the STDIN stream in what is buffered, reading
+ * nothing; 1 when the stream ended there. */
+static int
+rest_buffered(struct body_in *b)
 {
-	char line[96];
+	struct conn_in *ci = b->ci;
+	size_t take;
 
-	/* A client that left is harmless here: the message (if any) is
-	 * already stored (doc/design.md "A request", step 8). */
-	/* libfcgi's own printf lacks %zu: format with ours. */
-	snprintf(line, sizeof line, "Status: %d %s\r\n", resp->status,
+	while (!b->eof) {
+		take = ci->len - ci->off < b->left ? ci->len - ci->off :
+		    b->left;
+		ci->off += take;
+		b->left -= take;
+		if (b->left || ci->len - ci->off < b->pad + REC_HEADER)
+			return 0;
+		ci->off += b->pad;
+		if (stdin_header(b, ci->buf + ci->off) == -1)
+			return 0;
+		ci->off += REC_HEADER;
+	}
+	return 1;
+}
+
+/* Appends one record of type t with content c[0..n), n <= 65535. */
+static void
+add_record(struct buf *o, unsigned t, unsigned id, const void *c, size_t n)
+{
+	unsigned char h[REC_HEADER] = { 1, (unsigned char)t,
+	    (unsigned char)(id >> 8), (unsigned char)id,
+	    (unsigned char)(n >> 8), (unsigned char)n, 0, 0 };
+
+	buf_add(o, h, sizeof h);
+	buf_add(o, c, n);
+}
+
+/* Sends all of b; -1 when the peer is gone (harmless: whatever the answer
+ * says is stored already, doc/design.md "A request", step 9). */
+static int
+send_all(int fd, const char *b, size_t n)
+{
+	ssize_t put;
+
+	while (n) {
+		put = send(fd, b, n, MSG_NOSIGNAL);
+		if (put == -1 && errno == EINTR)
+			continue;
+		if (put <= 0)
+			return -1;
+		b += put;
+		n -= (size_t)put;
+	}
+	return 0;
+}
+
+/* The end of a request (FastCGI 1.0 §5.5): appStatus 0, protocolStatus
+ * ps (0: complete, 3: unknown role). */
+static void
+add_end(struct buf *o, unsigned id, unsigned char ps)
+{
+	unsigned char end[8] = { 0, 0, 0, 0, ps, 0, 0, 0 };
+
+	add_record(o, REC_STDOUT, id, NULL, 0);
+	add_record(o, REC_END, id, end, sizeof end);
+}
+
+/* The answer as STDOUT records, then END_REQUEST, in one write. */
+static void
+respond(struct worker *w, int fd, unsigned id, const struct http_resp *resp)
+{
+	struct buf *t = &w->text, *o = &w->out;
+	size_t off, n;
+
+	buf_reset(t);
+	buf_reset(o);
+	buf_printf(t, "Status: %d %s\r\n", resp->status,
 	    http_status_reason(resp->status));
-	FCGX_PutS(line, r->out);
-	if (resp->head.len)
-		FCGX_PutStr(resp->head.data, (int)resp->head.len, r->out);
+	buf_add(t, resp->head.data, resp->head.len);
 	if (resp->status == 204) {
 		/* No Content: no Content-Length either, and no body
 		 * (RFC 9110 §8.6, §15.3.5). */
-		FCGX_PutS("\r\n", r->out);
+		buf_adds(t, "\r\n");
 	} else {
-		snprintf(line, sizeof line, "Content-Length: %zu\r\n\r\n",
-		    resp->body.len);
-		FCGX_PutS(line, r->out);
-		if (resp->body.len)
-			FCGX_PutStr(resp->body.data, (int)resp->body.len,
-			    r->out);
+		buf_printf(t, "Content-Length: %zu\r\n\r\n", resp->body.len);
+		buf_add(t, resp->body.data, resp->body.len);
 	}
+	for (off = 0; off < t->len; off += n) {
+		n = t->len - off < 65535 ? t->len - off : 65535;
+		add_record(o, REC_STDOUT, id, t->data + off, n);
+	}
+	add_end(o, id, 0);
+	if (!t->oom && !o->oom)
+		send_all(fd, o->data, o->len);
 }
 
 static void
@@ -380,43 +518,41 @@ log_timeout(const char *ip)
 /* Serves one request; -1 when the body was cut by the read deadline
  * (nothing stored, nothing answered: the caller drops the connection). */
 static int
-serve_one(struct fcgi_pool *p, struct slot *sl, FCGX_Request *r,
+serve_one(struct fcgi_pool *p, struct worker *w, struct body_in *in,
     const struct intake_conn *c)
 {
 	struct http_req req;
 	struct http_resp resp;
-	struct body_in in = { .fd = c->fd, .id = c->request_id, .p = p,
-	    .s = sl };
 	long long t0 = mono_ms();
 	char ms[24], status[8];
 	const char *event;
 
 	memset(&req, 0, sizeof req);
-	req.method = FCGX_GetParam("REQUEST_METHOD", r->envp);
-	req.request_uri = FCGX_GetParam("REQUEST_URI", r->envp);
-	req.script_name = FCGX_GetParam("SCRIPT_NAME", r->envp);
-	req.path_info = FCGX_GetParam("PATH_INFO", r->envp);
-	req.document_uri = FCGX_GetParam("DOCUMENT_URI", r->envp);
-	req.content_type = FCGX_GetParam("CONTENT_TYPE", r->envp);
-	req.content_length = FCGX_GetParam("CONTENT_LENGTH", r->envp);
-	req.origin = FCGX_GetParam("HTTP_ORIGIN", r->envp);
-	req.referer = FCGX_GetParam("HTTP_REFERER", r->envp);
-	req.sec_fetch_site = FCGX_GetParam("HTTP_SEC_FETCH_SITE", r->envp);
-	req.accept = FCGX_GetParam("HTTP_ACCEPT", r->envp);
-	req.accept_language = FCGX_GetParam("HTTP_ACCEPT_LANGUAGE", r->envp);
-	req.remote_addr = FCGX_GetParam("REMOTE_ADDR", r->envp);
+	req.method = w->v[P_METHOD];
+	req.request_uri = w->v[P_REQUEST_URI];
+	req.script_name = w->v[P_SCRIPT_NAME];
+	req.path_info = w->v[P_PATH_INFO];
+	req.document_uri = w->v[P_DOCUMENT_URI];
+	req.content_type = w->v[P_CONTENT_TYPE];
+	req.content_length = w->v[P_CONTENT_LENGTH];
+	req.origin = w->v[P_ORIGIN];
+	req.referer = w->v[P_REFERER];
+	req.sec_fetch_site = w->v[P_SEC_FETCH_SITE];
+	req.accept = w->v[P_ACCEPT];
+	req.accept_language = w->v[P_ACCEPT_LANGUAGE];
+	req.remote_addr = w->v[P_REMOTE_ADDR];
 	req.read = read_stdin;
-	req.read_arg = &in;
+	req.read_arg = in;
 	http_resp_init(&resp);
 	p->handler(p->arg, &req, &resp);
-	if (in.timed_out && resp.status >= 400) {
+	if (in->timed_out && resp.status >= 400) {
 		log_timeout(req.remote_addr);
 		http_resp_free(&resp);
 		return -1;
 	}
 	if (resp.status == 0)
 		resp.status = 503;
-	respond(r, &resp);
+	respond(w, c->fd, c->request_id, &resp);
 	snprintf(ms, sizeof ms, "%lld", mono_ms() - t0);
 	snprintf(status, sizeof status, "%d", resp.status);
 	event = resp.event ? resp.event : resp.status < 400 &&
@@ -467,98 +603,106 @@ watchdog(void *arg)
 	return NULL;
 }
 
-/* 1 when the params are within LIM_FCGI_PARAMS and LIM_FCGI_PARAMS_BYTES.
- * The intake has checked their declared lengths already (fcgiscan.h);
- * this second look at what libfcgi made of them costs little. */
+/* Parses the head (n bytes at h, accepted by fcgiscan.h) into w's
+ * params.  Returns the role, or -1 (an ABORT_REQUEST, or out of memory:
+ * the request ends unanswered); *bad: malformed params. */
 static int
-params_ok(char **envp)
+parse_head(struct worker *w, const unsigned char *h, size_t n, int *bad)
 {
-	size_t n, bytes = 0;
+	size_t need = FCGI_PICK_WORK(n, P_COUNT);
+	char *e;
+	int role;
 
-	for (n = 0; envp && envp[n]; n++) {
-		bytes += strlen(envp[n]) - 1;    /* NAME=VALUE */
-		if (n >= LIM_FCGI_PARAMS || bytes > LIM_FCGI_PARAMS_BYTES)
-			return 0;
+	*bad = 0;
+	if (need > w->env_cap) {
+		if ((e = realloc(w->env, need)) == NULL)
+			return -1;
+		w->env = e;
+		w->env_cap = need;
 	}
-	return 1;
+	role = fcgi_pick(h, n, PARAM_NAMES, P_COUNT, w->env, w->v);
+	if (role == -2)
+		*bad = 1;
+	return role;
 }
 
-/* Moves the head (c->head_len bytes, queued: the intake has walked them)
- * off the connection into a socket pair, and returns the pair's end for
- * libfcgi's FCGX_Accept_r: it reads the head there and then meets the
- * end of the stream, never a byte of the body.  -1 on failure. */
+/* The worker's input buffer holds a head of n bytes and a body's first
+ * read; 0, or -1 out of memory. */
 static int
-head_pair(const struct intake_conn *c)
+buf_room(struct worker *w, size_t n)
 {
-	char *buf = malloc(c->head_len ? c->head_len : 1);
-	int sp[2] = { -1, -1 }, rc = -1;
+	size_t want = n + WORKER_READ;
+	unsigned char *b;
 
-	if (buf == NULL || read_full(c->fd, buf, c->head_len) == -1 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
-		goto out;
-	/* At most LIM_FCGI_INTAKE_PEEK: within a fresh pair's buffer. */
-	if (send(sp[0], buf, c->head_len, MSG_DONTWAIT | MSG_NOSIGNAL) ==
-	    (ssize_t)c->head_len) {
-		rc = sp[1];
-		sp[1] = -1;
-	}
-out:
-	if (sp[0] != -1)
-		close(sp[0]);
-	if (sp[1] != -1)
-		close(sp[1]);
-	free(buf);
-	return rc;
+	if (want <= w->in_cap)
+		return 0;
+	if ((b = realloc(w->in, want)) == NULL)
+		return -1;
+	w->in = b;
+	w->in_cap = want;
+	return 0;
 }
 
-/* Serves the one request of a connection the intake handed over (its
- * head is queued and was accepted by fcgiscan.h).  libfcgi parses the
- * head from a socket pair (head_pair), we read the body (read_stdin), and
- * libfcgi writes the answer to, and closes, a dup of the connection;
- * conn itself stays ours. */
+/* Serves the one request of a connection the intake handed over: its
+ * head (c->head_len bytes) is queued and was accepted by fcgiscan.h.  It
+ * comes with the first read, the body mostly too; the answer goes in one
+ * write.  A connection whose body we did not read to its end is shut for
+ * writing and drained before it is closed, so the peer sees our answer
+ * and not a reset. */
 static void
-serve_conn(struct fcgi_pool *p, struct slot *sl, FCGX_Request *r,
-    const struct intake_conn *c)
+serve_conn(struct fcgi_pool *p, struct worker *w, const struct intake_conn *c)
 {
-	slot_arm(p, sl, c->fd, &c->deadline);
-	if ((r->ipcFd = head_pair(c)) == -1) {
-		if (slot_disarm(p, sl))
-			log_timeout(c->peer);
-		else
-			log_event(LOG_WARN, "accept_failed", "error",
-			    strerror(errno), (char *)NULL);
-		close(c->fd);
-		return;
+	struct conn_in ci = { .fd = c->fd };
+	struct body_in in = { .ci = &ci, .id = c->request_id, .p = p,
+	    .s = w->sl };
+	int role, bad, ended = 0;
+	char trash[512];
+
+	slot_arm(p, w->sl, c->fd, &c->deadline);
+	if (buf_room(w, c->head_len > c->npre ? c->head_len : c->npre) == -1) {
+		log_event(LOG_WARN, "accept_failed", "error",
+		    "out of memory", (char *)NULL);
+		goto done;
 	}
-	/* Else FCGX_Accept_r's opening Finish closes the fd just handed
-	 * over; on failure it closes it and fails on listen_sock -1
-	 * instead of accepting. */
-	r->keepConnection = 1;
-	if (FCGX_Accept_r(r) < 0) {
-		if (slot_disarm(p, sl))
-			log_timeout(c->peer);
-		close(c->fd);
-		return;
+	ci.buf = w->in;
+	ci.cap = w->in_cap;
+	/* What the intake read of the stream, then the rest of the head. */
+	if (c->npre)
+		memcpy(ci.buf, c->pre, c->npre);
+	ci.len = c->npre;
+	while (ci.len < c->head_len) {
+		ssize_t got = recv(c->fd, ci.buf + ci.len, ci.cap - ci.len, 0);
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			if (slot_expired(p, w->sl))
+				log_timeout(c->peer);
+			goto done;
+		}
+		ci.len += (size_t)got;
 	}
-	close(r->ipcFd);
-	r->ipcFd = dup(c->fd);
-	/* Defence in depth: the intake has counted the params already. */
-	if (r->ipcFd == -1 || FCGX_GetError(r->in) != 0 ||
-	    !params_ok(r->envp)) {
-		if (r->ipcFd != -1 && FCGX_GetError(r->in) == 0)
-			log_event(LOG_WARN, "rejected", "reason",
-			    "params", "ip", c->peer, (char *)NULL);
-		FCGX_Free(r, 1);
-	} else {
-		/* One request per connection: a kept one would wait for
-		 * the next request on this thread, outside the intake. */
-		r->keepConnection = 0;
-		if (serve_one(p, sl, r, c) == -1)
-			FCGX_Free(r, 1);
-		else
-			FCGX_Finish_r(r);
+	ci.off = c->head_len;
+	role = parse_head(w, ci.buf, c->head_len, &bad);
+	if (role == -1)
+		goto done;
+	if (bad) {
+		log_event(LOG_WARN, "rejected", "reason", "params", "ip",
+		    c->peer, (char *)NULL);
+		goto done;
 	}
-	slot_disarm(p, sl);
+	if (role != FCGI_RESPONDER) {
+		buf_reset(&w->out);
+		add_end(&w->out, c->request_id, FCGI_UNKNOWN_ROLE);
+		if (!w->out.oom)
+			send_all(c->fd, w->out.data, w->out.len);
+	} else if (serve_one(p, w, &in, c) == -1)
+		goto done;
+	ended = rest_buffered(&in);
+	if (!ended && shutdown(c->fd, SHUT_WR) == 0)
+		while (recv(c->fd, trash, sizeof trash, 0) > 0)
+			;
+done:
+	slot_disarm(p, w->sl);
 	close(c->fd);
 }
 
@@ -571,17 +715,21 @@ static void *
 worker(void *arg)
 {
 	struct fcgi_pool *p = ((struct worker_arg *)arg)->p;
-	struct slot *sl = &p->slots[((struct worker_arg *)arg)->i];
+	unsigned t = ((struct worker_arg *)arg)->i;
+	struct worker w;
 	struct intake_conn c;
-	FCGX_Request r;
 
+	memset(&w, 0, sizeof w);
+	w.sl = &p->slots[t];
+	buf_init(&w.text);
+	buf_init(&w.out);
 	free(arg);
-	/* listen_sock -1: libfcgi never accepts by itself (see above). */
-	if (FCGX_InitRequest(&r, -1, 0) != 0)
-		return NULL;
-	while (intake_next(p->in, &c) == 0)
-		serve_conn(p, sl, &r, &c);
-	FCGX_Free(&r, 1);
+	while (intake_next(p->in, t, &c) == 0)
+		serve_conn(p, &w, &c);
+	buf_free(&w.text);
+	buf_free(&w.out);
+	free(w.in);
+	free(w.env);
 	return NULL;
 }
 
@@ -614,17 +762,9 @@ struct fcgi_pool *
 fcgi_start(int fd, unsigned n, unsigned read_timeout, fcgi_handler h,
     fcgi_peer_ok peer_ok, void *arg, char *err, size_t errlen)
 {
-	static int initialised;
 	struct fcgi_pool *p;
 	unsigned i;
 
-	if (!initialised) {
-		if (FCGX_Init() != 0) {
-			snprintf(err, errlen, "FCGX_Init failed");
-			return NULL;
-		}
-		initialised = 1;
-	}
 	signal(SIGPIPE, SIG_IGN);
 	if ((p = calloc(1, sizeof *p)) == NULL ||
 	    (p->threads = calloc(n, sizeof *p->threads)) == NULL ||
@@ -645,7 +785,7 @@ fcgi_start(int fd, unsigned n, unsigned read_timeout, fcgi_handler h,
 		return NULL;
 	}
 	p->have_wd = 1;
-	if ((p->in = intake_start(fd, read_timeout, peer_ok, arg, err,
+	if ((p->in = intake_start(fd, n, read_timeout, peer_ok, arg, err,
 	    errlen)) == NULL) {
 		fcgi_stop(p);
 		return NULL;

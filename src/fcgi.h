@@ -1,9 +1,9 @@
 /*
- * fcgi — the FastCGI edge (the only module that includes libfcgi's
- * headers): the listening socket (ours, systemd's fd 3 or spawn-fcgi's
- * fd 0), an intake that holds connections until their request has
- * arrived, a pool of threads each owning one FCGX_Request, and the
- * translation between FastCGI params/streams and struct http_req/resp.
+ * fcgi — the FastCGI edge (FastCGI 1.0, spoken here without a library):
+ * the listening socket (ours, systemd's fd 3 or spawn-fcgi's fd 0), an
+ * intake that holds connections until their request has arrived, a pool
+ * of request threads, and the translation between FastCGI params/streams
+ * and struct http_req/resp.
  */
 #ifndef FORMPOST_FCGI_H
 #define FORMPOST_FCGI_H
@@ -29,14 +29,14 @@ typedef int (*fcgi_peer_ok)(void *arg, const char *addr);
 
 struct fcgi_pool;
 
-/* Calls FCGX_Init (once per process), starts the intake on fd (which it
+/* Starts the intake on fd (which it
  * makes non-blocking), n request threads and one watchdog thread.  Each
  * request must have sent its params and its whole body within
  * read_timeout seconds of its accept; past it the request is dropped
  * unanswered and logged event=rejected reason=read_timeout, and slow peers
  * wait in the intake, not on request threads.  A malformed param set,
  * or one over LIM_FCGI_PARAMS / LIM_FCGI_PARAMS_BYTES, is dropped before
- * libfcgi reads it and logged reason=params (intake.h).  One request per connection.  peer_ok may be
+ * a request thread reads it and logged reason=params (intake.h).  One request per connection.  peer_ok may be
  * NULL (unix socket); it is asked before any byte is read.  Returns the
  * pool or NULL + err. */
 struct fcgi_pool *fcgi_start(int fd, unsigned n, unsigned read_timeout,

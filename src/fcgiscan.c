@@ -6,6 +6,8 @@
  */
 #include "fcgiscan.h"
 
+#include <string.h>
+
 #include "limits.h"
 
 #define REC_HEADER 8
@@ -123,4 +125,81 @@ fcgi_scan(struct fcgi_scan *s, const unsigned char *b, size_t n)
 	s->want = s->pos + REC_HEADER;
 	return s->ready ? FCGI_SCAN_READY : s->params_done ? FCGI_SCAN_HEAD :
 	    FCGI_SCAN_MORE;
+}
+
+/* A pair's length at *i in s[0..n); -1 past the end. */
+static long
+pair_len(const unsigned char *s, size_t n, size_t *i)
+{
+	long v;
+
+	if (*i >= n)
+		return -1;
+	if (!(s[*i] & 0x80))
+		return s[(*i)++];
+	if (n - *i < 4)
+		return -1;
+	v = (long)len_value(s + *i);
+	*i += 4;
+	return v;
+}
+
+/* The values of names[] in the name-value stream s[0..n), copied after
+ * out (at most n + nnames bytes); -1 on a pair that does not fit. */
+static int
+pick_pairs(const unsigned char *s, size_t n, const char *const *names,
+    size_t nnames, char *out, const char **vals)
+{
+	size_t i = 0, used = 0, k;
+	long nl, vl;
+
+	while (i < n) {
+		if ((nl = pair_len(s, n, &i)) == -1 ||
+		    (vl = pair_len(s, n, &i)) == -1 ||
+		    (size_t)nl > n - i || (size_t)vl > n - i - (size_t)nl)
+			return -1;
+		for (k = 0; k < nnames; k++)
+			if (vals[k] == NULL && strlen(names[k]) == (size_t)nl &&
+			    memcmp(names[k], s + i, (size_t)nl) == 0) {
+				memcpy(out + used, s + i + nl, (size_t)vl);
+				out[used + (size_t)vl] = '\0';
+				vals[k] = out + used;
+				used += (size_t)vl + 1;
+				break;
+			}
+		i += (size_t)nl + (size_t)vl;
+	}
+	return 0;
+}
+
+int
+fcgi_pick(const unsigned char *h, size_t len, const char *const *names,
+    size_t nnames, char *work, const char **vals)
+{
+	size_t pos = 0, clen, plen = 0;
+	unsigned char *ps = (unsigned char *)work + len + 2 * nnames;
+	int role = -2;
+
+	memset(vals, 0, nnames * sizeof *vals);
+	/* The PARAMS contents joined (a pair may straddle records) go in
+	 * the upper part of work; the values (at most plen + nnames bytes)
+	 * are copied to the lower one. */
+	while (pos + REC_HEADER <= len) {
+		clen = (size_t)h[pos + 4] << 8 | h[pos + 5];
+		if (clen > len - pos - REC_HEADER)
+			return -2;
+		if (h[pos + 1] == REC_BEGIN && clen == 8)
+			role = h[pos + 8] << 8 | h[pos + 9];
+		else if (h[pos + 1] == REC_PARAMS) {
+			memcpy(ps + plen, h + pos + REC_HEADER, clen);
+			plen += clen;
+		} else if (h[pos + 1] == REC_ABORT)
+			return -1;
+		else
+			return -2;
+		pos += REC_HEADER + clen + h[pos + 6];
+	}
+	if (role < 0 || pick_pairs(ps, plen, names, nnames, work, vals) == -1)
+		return -2;
+	return role;
 }

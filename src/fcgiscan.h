@@ -1,10 +1,9 @@
 /*
  * fcgiscan — the intake's walk over the head of one FastCGI connection
  * (FastCGI 1.0 §3.3 records, §3.4 name-value pairs), on bytes peeked from
- * the kernel, before libfcgi reads them.  libfcgi trusts the declared
- * lengths of a name-value pair (it allocates their sum as an int, and
- * answers FCGI_GET_VALUES into a fixed buffer), so nothing reaches it
- * that this walk did not accept:
+ * the kernel, before a request thread reads them (fcgi_pick below then
+ * reads the params out of a head this walk accepted), so nothing reaches
+ * a request thread that this walk did not accept:
  *   - the first record is BEGIN_REQUEST (8 bytes of content), and every
  *     later record carries its request id (no management records, no
  *     second request);
@@ -49,5 +48,19 @@ struct fcgi_scan {
  * stopped.  A verdict other than MORE/HEAD is final. */
 enum fcgi_scan_rc fcgi_scan(struct fcgi_scan *s, const unsigned char *b,
     size_t n);
+
+/* Bytes of work fcgi_pick needs for a head of len bytes and n names. */
+#define FCGI_PICK_WORK(len, n) (2 * (size_t)(len) + 2 * (size_t)(n))
+
+/* Reads a head the walk accepted (h[0..len), len = head_len after a
+ * HEAD or READY verdict): the values of the params named in
+ * names[0..nnames) (the first of a repeated name counts; NULL: not
+ * sent), NUL-terminated in work (FCGI_PICK_WORK bytes), pointed to by
+ * vals.  Returns the role of BEGIN_REQUEST (§5.1), -1 for an
+ * ABORT_REQUEST in the head (the request ends unanswered), -2 for a head
+ * that does not parse (never one the walk accepted: defence in depth).
+ * Pure: no I/O. */
+int fcgi_pick(const unsigned char *h, size_t len, const char *const *names,
+    size_t nnames, char *work, const char **vals);
 
 #endif

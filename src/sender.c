@@ -378,20 +378,27 @@ profile_done(struct sender *s, const struct config *c,
 		old = p->state;
 		p->probing = 0;
 		slot_free(s, p);
-		if (!failed) {
+		if (!failed && p->failures == 0 && p->next_ok == 0 &&
+		    old == OUT_SENT) {
+			/* Healthy before and after: no message waits on it,
+			 * and re-timing the whole schedule per message costs
+			 * O(backlog) under mu (doc/design.md "Performance"). */
+		} else if (!failed) {
 			p->failures = 0;
 			p->next_ok = 0;
 			retime(s, now, 1);
+			pthread_cond_broadcast(&s->cv);
 		} else if (p->next_ok <= now) {
 			/* Two threads failing at once count as one step. */
 			p->failures++;
 			p->next_ok = now + sender_backoff(p->failures,
 			    c->first_retry, c->max_retry);
 			retime(s, p->next_ok, 1);
-		}
+			pthread_cond_broadcast(&s->cv);
+		} else
+			pthread_cond_broadcast(&s->cv);
 		p->state = now_state;
 		snprintf(until, sizeof until, "%lld", p->next_ok);
-		pthread_cond_broadcast(&s->cv);
 	}
 	pthread_mutex_unlock(&s->mu);
 	*now_out = now_state;

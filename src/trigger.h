@@ -4,9 +4,8 @@
  * worker): the CLI
  * writes SPOOL/flush, and every serve process sharing that spool watches
  * the spool directory with inotify and runs its hook.  A FIFO would wake
- * only one reader, a signal needs a pid file and SIGUSR1 belongs to
- * libfcgi; an inotify watch wakes them all, costs nothing while idle and
- * needs no pid.  Linux only.
+ * only one reader, a signal needs a pid file; an inotify watch wakes
+ * them all, costs nothing while idle and needs no pid.  Linux only.
  */
 #ifndef FORMPOST_TRIGGER_H
 #define FORMPOST_TRIGGER_H

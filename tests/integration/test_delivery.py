@@ -370,7 +370,7 @@ def test_strace_audit_commit_order(formpost_factory, nginx_factory, formpost_con
     tracer = subprocess.Popen(
         ["strace", "-f", "-ff", "-qq", "-y", "-ttt", "-T", "-s", "4096",
          "-o", str(out / "t"),
-         "-e", "trace=openat,write,writev,fsync,rename,renameat,renameat2",
+         "-e", "trace=openat,write,writev,sendto,fsync,rename,renameat,renameat2",
          "-p", str(fp.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         ntask = len(os.listdir(f"/proc/{fp.pid}/task"))
@@ -430,8 +430,8 @@ def test_strace_audit_commit_order(formpost_factory, nginx_factory, formpost_con
                         and l.endswith("= 0"), "fsync(file)")
         i_rename = first(i_fsync, lambda l: l.startswith("rename") and f'"{queue}"' in l
                          and l.endswith("= 0"), "rename")
-        i_answer = first(i_open, lambda l: l.startswith("write(") and "socket:[" in l,
-                         "answer")
+        i_answer = first(i_open, lambda l: l.startswith(("write(", "sendto("))
+                         and "socket:[" in l, "answer")
         assert i_open < i_write < i_fsync < i_rename < i_answer, mid
         assert mid in "\n".join(lines[i_answer:])
         renamed, answered = calls[i_rename][1], calls[i_answer][0]

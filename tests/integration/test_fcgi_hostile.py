@@ -159,3 +159,49 @@ def test_management_record_in_the_body(mgmt, formpost_factory, formpost_config, 
     assert fp.alive()
     status, _, body = fcgi_client.post(target, "/formpost/example", BODY)
     assert status == 200, body[:300]
+
+
+def read_records(raw):
+    """(type, request id, content) of each record in raw."""
+    out, i = [], 0
+    while i + 8 <= len(raw):
+        _, rtype, rid, clen, plen, _ = struct.unpack(">BBHHBB", raw[i:i + 8])
+        out.append((rtype, rid, raw[i + 8:i + 8 + clen]))
+        i += 8 + clen + plen
+    return out
+
+
+def test_head_parsed_by_formpost(formpost_factory, formpost_config, smtpd):
+    """formpost reads the head itself (doc/design.md "Performance"): a
+    pair cut across PARAMS records, a repeated name (the first counts),
+    padding and a request id other than 1 all give the answer a web
+    server expects, as STDOUT records and then END_REQUEST
+    (FCGI_REQUEST_COMPLETE) on that id; a role other than the
+    responder's gets END_REQUEST with FCGI_UNKNOWN_ROLE."""
+    formpost_config["workers"] = 2
+    fp = formpost_factory(formpost_config)
+    target = f"unix:{fp.socket}"
+    head = fcgi_client.params(dict(HEAD, REMOTE_ADDR="192.0.2.7")) + \
+        fcgi_client.params({"REMOTE_ADDR": "198.51.100.9"})
+    cut = head.index(b"REQUEST_URI") - 1        # inside a pair's lengths
+    msg = record(BEGIN, begin_body(), req_id=7, pad=True)
+    msg += record(PARAMS, head[:cut], req_id=7, pad=True)
+    msg += record(PARAMS, head[cut:], req_id=7, pad=True) + record(PARAMS, b"", req_id=7)
+    msg += record(STDIN, BODY[:10], req_id=7, pad=True) + record(STDIN, BODY[10:], req_id=7)
+    msg += record(STDIN, b"", req_id=7)
+    recs = read_records(send_raw(target, msg))
+    assert [r[0] for r in recs][-2:] == [fcgi_client.STDOUT, fcgi_client.END]
+    assert {r[1] for r in recs} == {7}
+    assert recs[-2][2] == b"" and recs[-1][2] == bytes(8)
+    status, _, body = fcgi_client.parse_response(
+        b"".join(r[2] for r in recs if r[0] == fcgi_client.STDOUT))
+    assert status == 200, body[:300]
+    assert smtpd.wait(1)
+    ev = wait_for(lambda: fp.events(event="accepted"), 5, "the post logged")
+    assert ev[0]["ip"].startswith("192.0.2."), ev
+    # FCGI_AUTHORIZER (2): not ours.
+    msg = record(BEGIN, struct.pack(">HB5x", 2, 0)) + record(PARAMS, GOOD_PARAMS) + \
+        record(PARAMS, b"") + record(STDIN, b"")
+    recs = read_records(send_raw(target, msg))
+    assert recs == [(fcgi_client.STDOUT, 1, b""), (fcgi_client.END, 1, bytes([0, 0, 0, 0, 3, 0, 0, 0]))]
+    assert fp.alive()

@@ -72,13 +72,26 @@ def test_reload_during_a_request_leaves_its_log_line_whole(
 
 
 GETPEERNAME_FAILS = r"""
+#define _GNU_SOURCE
 #include <errno.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 {
 	(void)fd; (void)sa; (void)len;
 	errno = ENOTCONN;     /* the web server already hung up */
 	return -1;
+}
+/* accept4 gives the connection but no address for it. */
+int accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
+{
+	int c = (int)syscall(SYS_accept4, fd, sa, len, flags);
+	if (c >= 0 && sa != NULL && len != NULL) {
+		sa->sa_family = AF_UNSPEC;
+		*len = 0;
+	}
+	return c;
 }
 """
 
@@ -86,9 +99,10 @@ int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 def test_a_peer_without_an_address_is_logged_as_unknown(
         formpost_factory, formpost_config, tmp_path):
     """On a TCP listen every connection's address is checked against
-    fastcgi_allow.  When getpeername fails (the peer already left), the
-    connection is refused and logged with peer=unknown, not with whatever
-    bytes the worker's buffer held (it was never written)."""
+    fastcgi_allow.  When it cannot be known (accept4 gives none, or
+    getpeername fails: the peer already left), the connection is refused
+    and logged with peer=unknown, not with whatever bytes the buffer held
+    (it was never written)."""
     src, shim = tmp_path / "nopeer.c", tmp_path / "nopeer.so"
     src.write_text(GETPEERNAME_FAILS)
     subprocess.run(["cc", "-shared", "-fPIC", "-o", str(shim), str(src)],

@@ -251,6 +251,72 @@ test_framing(void **state)
 	assert_int_equal(scan_all(&w), FCGI_SCAN_FRAMING);
 }
 
+/* A name-value pair with real bytes (short lengths). */
+static size_t
+named(unsigned char *o, const char *name, const char *value)
+{
+	size_t nl = strlen(name), vl = strlen(value);
+
+	o[0] = (unsigned char)nl;
+	o[1] = (unsigned char)vl;
+	memcpy(o + 2, name, nl);
+	memcpy(o + 2 + nl, value, vl);
+	return 2 + nl + vl;
+}
+
+/* fcgi_pick on accepted heads: a pair cut across records, a repeated
+ * name (the first counts), an empty value, a name not sent, padding,
+ * the role; an ABORT_REQUEST in the head. */
+static void
+test_pick(void **state)
+{
+	static const char *const names[] = { "A", "REQUEST_METHOD", "B", "C" };
+	static struct buf w;
+	unsigned char c[256];
+	const char *v[4];
+	char work[FCGI_PICK_WORK(512, 4)];
+	struct fcgi_scan s;
+	size_t n = 0, head;
+	int pad;
+
+	(void)state;
+	for (pad = 0; pad < 8; pad += 5) {
+		w.n = n = 0;
+		begin(&w, 7);
+		n += named(c + n, "REQUEST_METHOD", "POST");
+		n += named(c + n, "A", "1");
+		n += named(c + n, "A", "2");
+		n += named(c + n, "B", "");
+		rec(&w, 4, 7, c, 3, pad);
+		rec(&w, 4, 7, c + 3, n - 3, pad);
+		rec(&w, 4, 7, "", 0, pad);
+		head = w.n;
+		rec(&w, 5, 7, "", 0, 0);
+		memset(&s, 0, sizeof s);
+		assert_int_equal(fcgi_scan(&s, w.b, w.n), FCGI_SCAN_READY);
+		assert_int_equal(s.head_len, head);
+		assert_true(FCGI_PICK_WORK(head, 4) <= sizeof work);
+		assert_int_equal(fcgi_pick(w.b, head, names, 4, work, v), 1);
+		assert_string_equal(v[0], "1");
+		assert_string_equal(v[1], "POST");
+		assert_string_equal(v[2], "");
+		assert_null(v[3]);
+	}
+	/* FCGI_AUTHORIZER, and an ABORT_REQUEST among the params. */
+	w.n = 0;
+	rec(&w, 1, 1, (const unsigned char[8]){ 0, 2 }, 8, 0);
+	n = named(c, "A", "1");
+	rec(&w, 4, 1, c, n, 0);
+	rec(&w, 4, 1, "", 0, 0);
+	assert_int_equal(fcgi_pick(w.b, w.n, names, 4, work, v), 2);
+	w.n -= 8;
+	rec(&w, 2, 1, "", 0, 0);
+	rec(&w, 4, 1, "", 0, 0);
+	memset(&s, 0, sizeof s);
+	assert_int_equal(fcgi_scan(&s, w.b, w.n), FCGI_SCAN_HEAD);
+	assert_int_equal(fcgi_pick(w.b, s.head_len, names, 4, work, v), -1);
+}
+
 int
 main(void)
 {
@@ -259,6 +325,7 @@ main(void)
 		cmocka_unit_test(test_bad_pairs),
 		cmocka_unit_test(test_record_flood),
 		cmocka_unit_test(test_framing),
+		cmocka_unit_test(test_pick),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
