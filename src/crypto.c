@@ -114,6 +114,50 @@ out:
 	return rc;
 }
 
+struct crypto_sha256 {
+	EVP_MD_CTX *ctx;
+	int bad;               /* an update failed: the digest is wrong */
+};
+
+struct crypto_sha256 *
+crypto_sha256_begin(void)
+{
+	struct crypto_sha256 *h = calloc(1, sizeof *h);
+
+	if (h == NULL)
+		return NULL;
+	if ((h->ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(h->ctx);
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void
+crypto_sha256_add(struct crypto_sha256 *h, const void *p, size_t n)
+{
+	if (h != NULL && n > 0 && EVP_DigestUpdate(h->ctx, p, n) != 1)
+		h->bad = 1;
+}
+
+int
+crypto_sha256_end(struct crypto_sha256 *h, unsigned char out[SHA256_LEN])
+{
+	unsigned int len = 0;
+	int rc = -1;
+
+	if (h == NULL)
+		return -1;
+	if (!h->bad && EVP_DigestFinal_ex(h->ctx, out, &len) == 1 &&
+	    len == SHA256_LEN)
+		rc = 0;
+	EVP_MD_CTX_free(h->ctx);
+	free(h);
+	return rc;
+}
+
 void
 crypto_hex(const unsigned char *in, size_t n, char *out)
 {

@@ -27,6 +27,16 @@ int crypto_sha256_read(long (*read)(void *arg, void *buf, size_t n,
     unsigned long long off), void *arg, unsigned long long size,
     unsigned char out[SHA256_LEN]);
 
+/* SHA-256 in pieces, for bytes that are never in memory at once (a
+ * spool file written from another file, a streamed body): begin (NULL on
+ * OOM), add any number of times, then end, which writes the digest and
+ * frees the state.  end returns -1 when begin or an add failed (a NULL
+ * state is fine everywhere). */
+struct crypto_sha256;
+struct crypto_sha256 *crypto_sha256_begin(void);
+void crypto_sha256_add(struct crypto_sha256 *h, const void *p, size_t n);
+int crypto_sha256_end(struct crypto_sha256 *h, unsigned char out[SHA256_LEN]);
+
 /* Lowercase hex of in[0..n) into out (room for 2n + 1). */
 void crypto_hex(const unsigned char *in, size_t n, char *out);
 

@@ -9,6 +9,7 @@
  */
 #include "dkim.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,17 +344,122 @@ names_ok(const struct dkim_params *p)
 	    addr_domain_ok(p->domain);
 }
 
-int
-dkim_sign(struct buf *msg, const struct dkim_params *p, char *err,
-    size_t errlen)
+/*
+ * The relaxed body hash (RFC 6376 §3.4.4) over bytes that arrive in
+ * pieces, split anywhere: the rules of dkim_canon_body, kept as state
+ * between pieces (a CR waiting for its LF, WSP waiting for the next
+ * character, empty lines waiting for text), so a body as large as an
+ * attachment is never held.  Runs of text go to the digest as they are.
+ */
+struct body_hash {
+	struct crypto_sha256 *h;
+	size_t empties;        /* empty lines not yet known to be inside */
+	int space;             /* WSP seen since the last character */
+	int text;              /* the current line has a character */
+	int cr;                /* the last byte was a CR */
+	size_t n;
+	char out[4096];        /* canonical bytes not yet hashed */
+};
+
+static void
+bh_emit(struct body_hash *b, const char *p, size_t n)
+{
+	if (b->n + n > sizeof b->out) {
+		crypto_sha256_add(b->h, b->out, b->n);
+		b->n = 0;
+	}
+	if (n >= sizeof b->out) {
+		crypto_sha256_add(b->h, p, n);
+		return;
+	}
+	memcpy(b->out + b->n, p, n);
+	b->n += n;
+}
+
+/* Characters of a line (no WSP, no CR). */
+static void
+bh_text(struct body_hash *b, const char *p, size_t n)
+{
+	if (!b->text) {
+		/* Empty lines count only once more text follows. */
+		for (; b->empties; b->empties--)
+			bh_emit(b, "\r\n", 2);
+		b->text = 1;
+	}
+	if (b->space)
+		bh_emit(b, " ", 1);
+	b->space = 0;
+	bh_emit(b, p, n);
+}
+
+static void
+bh_add(struct body_hash *b, const char *p, size_t n)
+{
+	size_t i = 0, j;
+
+	while (i < n) {
+		if (b->cr) {
+			b->cr = 0;
+			if (p[i] == '\n') {        /* the end of a line */
+				if (b->text)
+					bh_emit(b, "\r\n", 2);
+				else
+					b->empties++;
+				b->text = b->space = 0;
+				i++;
+				continue;
+			}
+			bh_text(b, "\r", 1);      /* a CR inside a line */
+		}
+		if (p[i] == '\r') {
+			b->cr = 1;
+			i++;
+		} else if (is_wsp(p[i])) {
+			b->space = 1;
+			i++;
+		} else {
+			for (j = i + 1; j < n && p[j] != '\r' && !is_wsp(p[j]);
+			    j++)
+				;
+			bh_text(b, p + i, j - i);
+			i = j;
+		}
+	}
+}
+
+static int
+bh_begin(struct body_hash *b)
+{
+	memset(b, 0, offsetof(struct body_hash, out));
+	return (b->h = crypto_sha256_begin()) == NULL ? -1 : 0;
+}
+
+/* The last line needs no CRLF of its own; empty lines at the end go. */
+static int
+bh_end(struct body_hash *b, unsigned char bh[SHA256_LEN])
+{
+	if (b->cr)
+		bh_text(b, "\r", 1);
+	if (b->text)
+		bh_emit(b, "\r\n", 2);
+	crypto_sha256_add(b->h, b->out, b->n);
+	return crypto_sha256_end(b->h, bh);
+}
+
+/* The DKIM-Signature field, with its CRLF, for the header block
+ * hdr[0..n) (split_fields stops at its empty line, if any) and the body
+ * hash bh, appended to out.  0, or -1 with err. */
+static int
+make_field(struct buf *out, const char *hdr, size_t n,
+    const unsigned char bh[SHA256_LEN], const struct dkim_params *p,
+    char *err, size_t errlen)
 {
 	struct field f[LIM_DKIM_FIELDS];
-	struct buf body, data, h, b;
-	unsigned char bh[SHA256_LEN], *sig = NULL;
+	struct buf data, h, b;
+	unsigned char *sig = NULL;
 	size_t body_off, siglen = 0;
 	int nf, rc = -1;
 
-	buf_init(&body);
 	buf_init(&data);
 	buf_init(&h);
 	buf_init(&b);
@@ -362,16 +468,12 @@ dkim_sign(struct buf *msg, const struct dkim_params *p, char *err,
 		    "name");
 		goto out;
 	}
-	if ((nf = split_fields(msg->data, msg->len, f, &body_off)) == -1 ||
+	if ((nf = split_fields(hdr, n, f, &body_off)) == -1 ||
 	    !has_from(f, nf)) {
 		snprintf(err, errlen, "DKIM: the message has no From field "
 		    "or too many fields");
 		goto out;
 	}
-	if (dkim_canon_body(&body, msg->data + body_off, msg->len - body_off)
-	    == -1 || crypto_sha256(body.data ? body.data : "", body.len, bh)
-	    == -1)
-		goto oom;
 	sig_header(&h, p, f, nf, bh);
 	if (hash_fields(&data, f, nf) == -1 || h.oom ||
 	    dkim_canon_header(&data, h.data, h.len) == -1)
@@ -387,22 +489,148 @@ dkim_sign(struct buf *msg, const struct dkim_params *p, char *err,
 		fold_b64(&fo, b.data, b.len);
 	}
 	buf_add(&h, "\r\n", 2);
-	buf_add(&h, msg->data, msg->len);
-	if (h.oom || b.oom)
+	if (h.oom || b.oom || buf_add(out, h.data, h.len) == -1)
 		goto oom;
-	buf_free(msg);
-	*msg = h;
-	buf_init(&h);
 	rc = 0;
 	goto out;
 oom:
 	snprintf(err, errlen, "out of memory signing the mail");
 out:
 	free(sig);
-	buf_free(&body);
 	buf_free(&data);
 	buf_free(&h);
 	buf_free(&b);
+	return rc;
+}
+
+/* Where the body of msg[0..len) starts: after the first empty line (as
+ * split_fields finds it), or len. */
+static size_t
+body_start(const char *msg, size_t len)
+{
+	const char *e;
+
+	if (len >= 2 && msg[0] == '\r' && msg[1] == '\n')
+		return 2;
+	e = memmem(msg, len, "\r\n\r\n", 4);
+	return e ? (size_t)(e - msg) + 4 : len;
+}
+
+int
+dkim_sign(struct buf *msg, const struct dkim_params *p, char *err,
+    size_t errlen)
+{
+	struct body_hash bhs;
+	unsigned char bh[SHA256_LEN];
+	struct buf h;
+	size_t off = body_start(msg->data, msg->len);
+
+	buf_init(&h);
+	if (bh_begin(&bhs) == -1) {
+		snprintf(err, errlen, "out of memory signing the mail");
+		return -1;
+	}
+	bh_add(&bhs, msg->data + off, msg->len - off);
+	if (bh_end(&bhs, bh) == -1) {
+		snprintf(err, errlen, "out of memory signing the mail");
+		return -1;
+	}
+	if (make_field(&h, msg->data, off, bh, p, err, errlen) == -1)
+		goto fail;
+	if (buf_add(&h, msg->data, msg->len) == -1) {
+		snprintf(err, errlen, "out of memory signing the mail");
+		goto fail;
+	}
+	buf_free(msg);
+	*msg = h;
+	return 0;
+fail:
+	buf_free(&h);
+	return -1;
+}
+
+/* A message signed as it is written (dkim.h): its header block, kept
+ * until the empty line that ends it, and the body's hash state.  eoh
+ * matches "\r\n\r\n" across pieces; it starts at 2 since the message
+ * starts a line (a message that starts with CRLF has no header). */
+struct dkim_stream {
+	struct buf hdr;
+	int eoh;               /* bytes of CRLF CRLF matched; 4: in the body */
+	int bad;               /* no memory, or a header block over the cap */
+	struct body_hash bh;
+};
+
+struct dkim_stream *
+dkim_stream_begin(void)
+{
+	struct dkim_stream *d = malloc(sizeof *d);
+
+	if (d == NULL)
+		return NULL;
+	buf_init(&d->hdr);
+	d->eoh = 2;
+	d->bad = 0;
+	if (bh_begin(&d->bh) == -1) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void
+dkim_stream_add(struct dkim_stream *d, const char *p, size_t n)
+{
+	size_t i;
+
+	if (d == NULL || d->bad)
+		return;
+	for (i = 0; i < n && d->eoh < 4; i++)
+		d->eoh = p[i] == '\r' ? (d->eoh == 2 ? 3 : 1) :
+		    p[i] == '\n' ? (d->eoh == 1 ? 2 : d->eoh == 3 ? 4 : 0) : 0;
+	if (d->hdr.len + i > LIM_DKIM_HEADER || buf_add(&d->hdr, p, i) == -1) {
+		d->bad = 1;
+		return;
+	}
+	bh_add(&d->bh, p + i, n - i);
+}
+
+static void
+stream_free(struct dkim_stream *d)
+{
+	unsigned char bh[SHA256_LEN];
+
+	(void)crypto_sha256_end(d->bh.h, bh);
+	buf_free(&d->hdr);
+	free(d);
+}
+
+void
+dkim_stream_free(struct dkim_stream *d)
+{
+	if (d != NULL)
+		stream_free(d);
+}
+
+int
+dkim_stream_end(struct dkim_stream *d, const struct dkim_params *p,
+    struct buf *field, char *err, size_t errlen)
+{
+	unsigned char bh[SHA256_LEN];
+	int rc = -1;
+
+	if (d == NULL || d->bad) {
+		snprintf(err, errlen, "DKIM: out of memory, or a header "
+		    "block over %d bytes", LIM_DKIM_HEADER);
+		dkim_stream_free(d);
+		return -1;
+	}
+	if (bh_end(&d->bh, bh) == -1)
+		snprintf(err, errlen, "out of memory signing the mail");
+	else
+		rc = make_field(field, d->hdr.data, d->hdr.len, bh, p, err,
+		    errlen);
+	buf_free(&d->hdr);
+	free(d);
 	return rc;
 }
 

@@ -47,6 +47,21 @@ int dkim_canon_body(struct buf *out, const char *body, size_t n);
 int dkim_sign(struct buf *msg, const struct dkim_params *p, char *err,
     size_t errlen);
 
+/* Signing a message written in pieces (doc/design.md "Attachments"):
+ * dkim_stream_begin (NULL on OOM), every byte of the message in order
+ * through dkim_stream_add (split anywhere), then dkim_stream_end, which
+ * appends to field the DKIM-Signature field (with its CRLF) that
+ * dkim_sign would put at the start of the same bytes, byte for byte, and
+ * frees the state (0, or -1 with err).  Only the header block is kept
+ * (at most LIM_DKIM_HEADER bytes); the body is canonicalised and hashed
+ * as it passes, in fixed memory.  dkim_stream_free abandons one. */
+struct dkim_stream;
+struct dkim_stream *dkim_stream_begin(void);
+void dkim_stream_add(struct dkim_stream *d, const char *p, size_t n);
+int dkim_stream_end(struct dkim_stream *d, const struct dkim_params *p,
+    struct buf *field, char *err, size_t errlen);
+void dkim_stream_free(struct dkim_stream *d);
+
 /* The DNS TXT record value that publishes k's public half at
  * SELECTOR._domainkey.DOMAIN: "v=DKIM1; k=rsa; p=..." or
  * "v=DKIM1; k=ed25519; p=..." (RFC 6376 §3.6.1, RFC 8463 §4), one line.

@@ -1548,6 +1548,10 @@ store_compose(struct post *p)
 	p->mf.id = p->r->id;
 	p->mf.ip = p->req->remote_addr;
 	p->mf.page = post_page(p->s, p->req, &p->form);
+	/* A message with attachments is written to a file as it is made
+	 * (doc/design.md "Attachments"). */
+	p->mf.tmp_open = p->ctx->compose_open;
+	p->mf.tmp_arg = p->ctx->tmp_arg;
 	if (mail_compose(p->s, p->ctx->pg, &p->v, &p->mf, &p->m, err,
 	    sizeof err) == -1) {
 		log_event(LOG_ERROR, "compose_failed", "site", p->s->name,

@@ -99,6 +99,11 @@ struct http_ctx {
 	 * (tests). */
 	int (*tmp_open)(void *arg);
 	void *tmp_arg;
+	/* The unnamed file a message with attachments is composed into
+	 * (mail_facts.tmp_open; called with tmp_arg): no capacity check
+	 * there, so a full spool is the submit hook's verdict (its 503, log
+	 * line and alert) like any message's.  NULL: composed in memory. */
+	int (*compose_open)(void *arg);
 	/* The review step's held uploads (doc/design.md "The review step"):
 	 * hold_put gives the upload in fd (size bytes) the name hold/NAME:
 	 * 0, -2 when hold/ is at its caps (503), -1 on failure; hold_open

@@ -102,6 +102,7 @@ struct intake {
 	struct held *ready, **ready_tail;
 	struct held *incoming;        /* from request threads, to watch */
 	size_t nheld;                 /* held + incoming + ready */
+	size_t npend;                 /* request threads' pending ones */
 	int done;                     /* the thread has ended */
 };
 
@@ -483,7 +484,9 @@ finished(struct intake *in)
 	if (!in->stop_set || in->held)
 		return 0;
 	pthread_mutex_lock(&in->lock);
-	if (in->incoming == NULL)
+	/* A request thread's pending connection is passed on within
+	 * PEND_MS: wait for it, so that it too gets the stop's grace. */
+	if (in->incoming == NULL && in->npend == 0)
 		done = in->done = 1;
 	pthread_mutex_unlock(&in->lock);
 	return done;
@@ -615,13 +618,18 @@ ready_take(struct intake *in, struct waiter *w, size_t *have)
 }
 
 /* Passes a connection that is not ready to the intake thread; 0, or -1
- * when that thread has ended (stopping: the connection is dropped). */
+ * when that thread has ended (stopping: the connection is dropped).
+ * pending: h was a request thread's pending one, counted in npend until
+ * it is in incoming (under the same lock, so finished() never sees
+ * neither). */
 static int
-pass_on(struct intake *in, struct held *h)
+pass_on(struct intake *in, struct held *h, int pending)
 {
 	int done;
 
 	pthread_mutex_lock(&in->lock);
+	if (pending)
+		in->npend--;
 	if (!(done = in->done)) {
 		h->next = in->incoming;
 		in->incoming = h;
@@ -644,10 +652,25 @@ pend(struct intake *in, struct waiter *w, struct held *h)
 
 	if (w->pend == NULL &&
 	    epoll_ctl(w->ep, EPOLL_CTL_ADD, h->c.fd, &ev) == 0) {
+		pthread_mutex_lock(&in->lock);
+		in->npend++;
+		pthread_mutex_unlock(&in->lock);
 		w->pend = h;
 		w->pend_until = mono_ms() + PEND_MS;
-	} else if (pass_on(in, h) == -1)
+	} else if (pass_on(in, h, 0) == -1)
 		close_held(h, NULL);
+}
+
+/* A request thread's pending connection is served or closed: the
+ * stopping intake thread may be waiting for the count to reach 0. */
+static void
+pend_gone(struct intake *in)
+{
+	pthread_mutex_lock(&in->lock);
+	in->npend--;
+	pthread_mutex_unlock(&in->lock);
+	if (atomic_load(&in->stopping))
+		poke(in->wake);
 }
 
 /* Takes w's pending connection out of its set: to the intake thread,
@@ -668,7 +691,7 @@ pend_pass(struct intake *in, struct waiter *w)
 {
 	struct held *h = unpend(w);
 
-	if (pass_on(in, h) == -1)
+	if (pass_on(in, h, 1) == -1)
 		close_held(h, NULL);
 }
 
@@ -685,12 +708,14 @@ pend_event(struct intake *in, struct waiter *w, int ended, size_t *have)
 		 * close of its fd (one reference: never dup'ed). */
 		w->pend = NULL;
 		set_head(h);
+		pend_gone(in);
 		return h;
 	}
 	unpend(w);
-	if (r == NONE)
+	if (r == NONE) {
 		close_held(h, reason);
-	else if (pass_on(in, h) == -1)
+		pend_gone(in);
+	} else if (pass_on(in, h, 1) == -1)
 		close_held(h, NULL);
 	return NULL;
 }
@@ -719,8 +744,10 @@ intake_next(struct intake *in, unsigned t, struct intake_conn *out)
 				    (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0,
 				    &have);
 			else if (ev[i].data.u32 == EV_DONE) {
-				if (w->pend)
+				if (w->pend) {
 					close_held(unpend(w), NULL);
+					pend_gone(in);
+				}
 				if ((h = ready_take(in, w, &have)) == NULL)
 					return -1;
 			} else if (!atomic_load(&in->stopping)) {

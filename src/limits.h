@@ -69,6 +69,8 @@
                                                 text and headers */
 #define LIM_SPOOL_FILE        (LIM_SPOOL_MESSAGE + 1024 * 1024) /* bytes: largest
                                                 spool file read */
+#define LIM_SPOOL_MAP         (256 * 1024)   /* bytes: a claimed spool file this large
+                                              * stays in its file, not in the heap */
 #define LIM_SPOOL_LINE        1024           /* bytes: one spool header line */
 #define LIM_SPOOL_RCPT        (3 * LIM_LIST_ITEMS) /* recipients: to + cc + bcc */
 #define LIM_SPOOL_FREE        256            /* files: emptied spool files one process
@@ -131,6 +133,14 @@
 #define LIM_KEY_BYTES         (64 * 1024)    /* bytes: largest PEM key file */
 #define LIM_DKIM_RSA_MIN_BITS 2048           /* bits: weaker keys are refused */
 #define LIM_DKIM_RSA_MAX_BITS 8192           /* bits: larger ones do not fit in DNS */
+#define LIM_DKIM_HEADER       (256 * 1024)   /* bytes: the header block a streamed
+                                              * message's signer keeps (dkim_stream) */
+#define LIM_DKIM_ROOM         (16 * 1024)    /* bytes before a message composed into a
+                                              * file, for its DKIM-Signature */
+#define LIM_MIME_CHUNK_LINES  1024           /* base64 lines (57 octets each) of an
+                                              * attachment encoded at a time: 57 KiB
+                                              * in, 78 KiB out (doc/design.md
+                                              * "Attachments") */
 #define LIM_DKIM_FIELDS       64             /* header fields a signed message may have */
 
 /* DNS (formpost doctor) */

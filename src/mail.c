@@ -7,9 +7,11 @@
  */
 #include "mail.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dkim.h"
 #include "echo.h"
@@ -30,18 +32,27 @@ mail_local_date(char *out, size_t len, time_t t, int off)
 	    tm.tm_min, tm.tm_sec, off < 0 ? '-' : '+', a / 60, a % 60);
 }
 
+/* The site's signing parameters; 0 when it does not sign. */
+static int
+sign_params(const struct site *s, time_t now, struct dkim_params *p)
+{
+	if (s->dkim_key == NULL)
+		return 0;
+	p->domain = s->from_domain;
+	p->selector = s->dkim_selector;
+	p->t = now;
+	p->key = s->dkim_key;
+	return 1;
+}
+
 int
 mail_sign(const struct site *s, time_t now, struct buf *wire, char *err,
     size_t errlen)
 {
 	struct dkim_params p;
 
-	if (s->dkim_key == NULL)
+	if (!sign_params(s, now, &p))
 		return 0;
-	p.domain = s->from_domain;
-	p.selector = s->dkim_selector;
-	p.t = now;
-	p.key = s->dkim_key;
 	return dkim_sign(wire, &p, err, errlen);
 }
 
@@ -55,7 +66,132 @@ mail_free(struct mail *m)
 		free(m->rcpt[i]);
 	free(m->rcpt);
 	buf_free(&m->wire);
+	if (m->in_file)
+		close(m->fd);
 	memset(m, 0, sizeof *m);
+}
+
+/*
+ * A message with attachments, written as it is made (doc/design.md
+ * "Attachments"): mime hands its pieces to file_sink, which writes them
+ * to an unnamed file from offset LIM_DKIM_ROOM on and passes them through
+ * the DKIM signer.  The DKIM-Signature, known only at the end, is then
+ * written just before the message, which is thus one run of bytes in the
+ * file: the spool copies it from there in chunks, never whole in memory.
+ */
+struct file_sink {
+	int fd;
+	unsigned long long len;      /* message bytes written */
+	struct dkim_stream *dk;      /* NULL: the site does not sign */
+};
+
+static int
+file_sink_write(void *arg, const char *p, size_t n)
+{
+	struct file_sink *fs = arg;
+
+	if (fs->len + n > LIM_SPOOL_MESSAGE || file_write_all(fs->fd, p, n)
+	    == -1)
+		return -1;
+	fs->len += n;
+	dkim_stream_add(fs->dk, p, n);
+	return 0;
+}
+
+/* The DKIM-Signature of what went through fs, written just before the
+ * message; *start is where the message now begins.  0, or -1 with err. */
+static int
+file_sign(const struct site *s, time_t now, struct file_sink *fs,
+    size_t *start, char *err, size_t errlen)
+{
+	struct dkim_params p;
+	struct buf field;
+	int rc = -1;
+
+	*start = LIM_DKIM_ROOM;
+	if (!sign_params(s, now, &p))
+		return 0;
+	buf_init(&field);
+	if (dkim_stream_end(fs->dk, &p, &field, err, errlen) == 0) {
+		if (field.len > LIM_DKIM_ROOM)
+			snprintf(err, errlen, "DKIM-Signature over %d bytes",
+			    LIM_DKIM_ROOM);
+		else if (pwrite(fs->fd, field.data, field.len,
+		    (off_t)(LIM_DKIM_ROOM - field.len)) != (ssize_t)field.len)
+			snprintf(err, errlen, "writing the message: %s",
+			    strerror(errno));
+		else {
+			*start = LIM_DKIM_ROOM - field.len;
+			rc = 0;
+		}
+	}
+	fs->dk = NULL;
+	buf_free(&field);
+	return rc;
+}
+
+/* Writes msg to a file from f->tmp_open, which out keeps.  0, or -1
+ * with err. */
+static int
+compose_file(const struct site *s, const struct mime_msg *msg,
+    const struct mail_facts *f, struct mail *out, char *err, size_t errlen)
+{
+	struct file_sink fs = { -1, 0, NULL };
+	struct mime_sink sink = { file_sink_write, &fs };
+	struct dkim_params p;
+	size_t start = LIM_DKIM_ROOM;
+	int rc = -1;
+
+	if ((fs.fd = f->tmp_open(f->tmp_arg)) == -1) {
+		snprintf(err, errlen, "no file to compose the mail in");
+		return -1;
+	}
+	if (sign_params(s, f->now, &p) && (fs.dk = dkim_stream_begin())
+	    == NULL) {
+		snprintf(err, errlen, "out of memory composing the mail");
+		goto out;
+	}
+	if (lseek(fs.fd, LIM_DKIM_ROOM, SEEK_SET) == -1 ||
+	    mime_write_to(&out->wire, msg, &sink) == -1) {
+		snprintf(err, errlen, out->wire.oom ? "out of memory writing "
+		    "the mail" : "the message writer refused a header value, "
+		    "or the file could not be written");
+		goto out;
+	}
+	if (file_sign(s, f->now, &fs, &start, err, errlen) == -1)
+		goto out;
+	buf_free(&out->wire);
+	out->in_file = 1;
+	out->fd = fs.fd;
+	out->off = start;
+	out->len = LIM_DKIM_ROOM + fs.len - start;
+	fs.fd = -1;
+	rc = 0;
+out:
+	dkim_stream_free(fs.dk);
+	if (fs.fd != -1)
+		close(fs.fd);
+	return rc;
+}
+
+/* The message's bytes: in a file when it has attachments and the caller
+ * gave one, else in out->wire.  0, or -1 with err. */
+static int
+write_message(const struct site *s, const struct mime_msg *msg,
+    const struct mail_facts *f, struct mail *out, char *err, size_t errlen)
+{
+	if (msg->nparts > 0 && f->tmp_open != NULL)
+		return compose_file(s, msg, f, out, err, errlen);
+	if (mime_write(&out->wire, msg) == -1) {
+		snprintf(err, errlen, out->wire.oom ? "out of memory writing "
+		    "the mail" : "the message writer refused a header value");
+		return -1;
+	}
+	if (mail_sign(s, f->now, &out->wire, err, errlen) == -1)
+		return -1;
+	out->data = out->wire.data;
+	out->len = out->wire.len;
+	return 0;
 }
 
 static int
@@ -413,12 +549,7 @@ compose(const struct site *s, const struct pages *pg,
 	msg.message_id = msgid;
 	msg.body = body.data ? body.data : "";
 	msg.body_len = body.len;
-	if (mime_write(&out->wire, &msg) == -1) {
-		snprintf(err, errlen, out->wire.oom ? "out of memory writing "
-		    "the mail" : "the message writer refused a header value");
-		goto out;
-	}
-	if (mail_sign(s, f->now, &out->wire, err, errlen) == -1)
+	if (write_message(s, &msg, f, out, err, errlen) == -1)
 		goto out;
 	rc = 0;
 out:

@@ -2,8 +2,10 @@
  * mail — composition: (site, validated fields, request facts) → envelope
  * (sender, recipients) + the exact wire bytes.  Recipients come only from
  * the config; the visitor's address only becomes Reply-To.  Pure apart
- * from reading the clock through the facts it is given and reading the
- * accepted attachments (struct fval: memory, or pread on their fd).
+ * from reading the clock through the facts it is given, reading the
+ * accepted attachments (struct fval: memory, or pread on their fd), and
+ * writing a message with attachments into the file facts->tmp_open
+ * gives.
  */
 #ifndef FORMPOST_MAIL_H
 #define FORMPOST_MAIL_H
@@ -22,14 +24,32 @@ struct mail_facts {
 	const char *page;      /* Referer, may be NULL */
 	time_t now;
 	int utc_offset_min;    /* for Date: and _date */
+	/* An unnamed read-write file (spool_tmpfile) to write a message with
+	 * attachments into: an fd the composer closes, or -1.  NULL: such a
+	 * message is built in memory (tests, test-mail). */
+	int (*tmp_open)(void *arg);
+	void *tmp_arg;
 };
 
-/* A composed message.  Owns everything; free with mail_free. */
+/* A composed message.  Owns everything; free with mail_free.  The wire
+ * bytes (CRLF, ready for DATA, not dot-stuffed) are data[0..len), in
+ * wire (a message without attachments, or composed without tmp_open),
+ * or, when in_file (a message with attachments composed through
+ * facts->tmp_open), the len bytes at off in fd: the unnamed file they
+ * were written to as they were made (doc/design.md "Attachments"), so
+ * that however large, the heap holds the text part, the header block and
+ * one chunk of base64 at most (about 80 KiB plus the DKIM header block).
+ * mail_free closes it, and the file vanishes. */
 struct mail {
 	char *sender;          /* envelope MAIL FROM */
 	char **rcpt;           /* to + cc + bcc, each once */
 	size_t nrcpt;
-	struct buf wire;       /* CRLF, ready for DATA (not dot-stuffed) */
+	struct buf wire;       /* the bytes when in memory; else empty */
+	const char *data;      /* the wire bytes, unless in_file */
+	size_t len;
+	int in_file;           /* they are at off in fd */
+	int fd;
+	unsigned long long off;
 };
 
 /* Composes the message.  Returns 0, or -1 with a reason in err (OOM, or

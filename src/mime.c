@@ -659,12 +659,27 @@ out:
 	return rc;
 }
 
-/* A part's content in base64, 76 characters and CRLF per line (RFC 2045
- * §6.8), read in chunks of whole lines.  0 or -1. */
+/* Hands what out holds to sink and empties out; without a sink, out
+ * keeps it.  0 or -1. */
 static int
-part_base64(struct buf *out, const struct mime_part *p)
+flush(struct buf *out, const struct mime_sink *sink)
 {
-	enum { LINE = 57, CHUNK = 57 * 1024 };
+	if (sink == NULL || out->len == 0)
+		return 0;
+	if (out->oom || sink->write(sink->arg, out->data, out->len) == -1)
+		return -1;
+	buf_reset(out);
+	return 0;
+}
+
+/* A part's content in base64, 76 characters and CRLF per line (RFC 2045
+ * §6.8), read in chunks of whole lines; with a sink, each chunk's lines
+ * go to it at once.  0 or -1. */
+static int
+part_base64(struct buf *out, const struct mime_part *p,
+    const struct mime_sink *sink)
+{
+	enum { LINE = 57, CHUNK = LIM_MIME_CHUNK_LINES * 57 };
 	unsigned char *b = malloc(CHUNK);
 	unsigned long long off = 0;
 	size_t i, want;
@@ -683,6 +698,8 @@ part_base64(struct buf *out, const struct mime_part *p)
 			buf_adds(out, "\r\n");
 		}
 		off += want;
+		if (flush(out, sink) == -1)
+			goto out;
 	}
 	rc = out->oom ? -1 : 0;
 out:
@@ -693,7 +710,7 @@ out:
 /* The multipart/mixed body: text part, then each attachment. */
 static int
 write_mixed(struct buf *out, const struct mime_msg *m, const char *bnd,
-    const struct buf *body, const char *cte)
+    const struct buf *body, const char *cte, const struct mime_sink *sink)
 {
 	size_t i;
 
@@ -706,7 +723,7 @@ write_mixed(struct buf *out, const struct mime_msg *m, const char *bnd,
 		buf_printf(out, "--%s\r\n", bnd);
 		if (mime_attachment_headers(out, m->parts[i].ctype,
 		    m->parts[i].name) == -1 ||
-		    part_base64(out, &m->parts[i]) == -1)
+		    part_base64(out, &m->parts[i], sink) == -1)
 			return -1;
 	}
 	buf_printf(out, "--%s--\r\n", bnd);
@@ -715,6 +732,13 @@ write_mixed(struct buf *out, const struct mime_msg *m, const char *bnd,
 
 int
 mime_write(struct buf *out, const struct mime_msg *m)
+{
+	return mime_write_to(out, m, NULL);
+}
+
+int
+mime_write_to(struct buf *out, const struct mime_msg *m,
+    const struct mime_sink *sink)
 {
 	struct buf body;
 	const char *cte = NULL;
@@ -749,14 +773,15 @@ mime_write(struct buf *out, const struct mime_msg *m)
 		size_t idl = strcspn(m->message_id, "@");
 		snprintf(bnd, sizeof bnd, "=_fp_%.*s", (int)(idl < 60 ? idl :
 		    60), m->message_id);
-		rc = write_mixed(out, m, bnd, &body, cte);
+		if ((rc = write_mixed(out, m, bnd, &body, cte, sink)) == 0)
+			rc = flush(out, sink);
 		goto out;
 	}
 	buf_printf(out, "Content-Type: text/plain; charset=UTF-8\r\n"
 	    "Content-Transfer-Encoding: %s\r\n"
 	    "\r\n", cte);
 	buf_add(out, body.data, body.len);
-	rc = out->oom ? -1 : 0;
+	rc = out->oom ? -1 : flush(out, sink);
 out:
 	buf_free(&body);
 	return rc;

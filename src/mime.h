@@ -76,6 +76,25 @@ struct mime_msg {
  * on -1 out may hold a partial message that the caller must discard. */
 int mime_write(struct buf *out, const struct mime_msg *m);
 
+/* Where mime_write_to hands the message as it is written, so that an
+ * attachment is never whole in memory (doc/design.md "Attachments"):
+ * write gets every byte in order, in pieces (the header block and the
+ * text part, then at most LIM_MIME_CHUNK_LINES base64 lines of an attachment
+ * at a time, then the rest); 0, or -1 to stop (mime_write_to fails). */
+struct mime_sink {
+	int (*write)(void *arg, const char *p, size_t n);
+	void *arg;
+};
+
+/* mime_write with every byte handed to sink (NULL: left in out, which is
+ * mime_write): out is then only the staging buffer, emptied into sink
+ * after each chunk of an attachment and at the end, so it holds at most
+ * the header block and the text part, or one chunk.  The bytes are those
+ * mime_write would append, whatever the sink.  0 with out empty, or -1
+ * (an invalid input, OOM, or the sink's -1). */
+int mime_write_to(struct buf *out, const struct mime_msg *m,
+    const struct mime_sink *sink);
+
 /* Appends "Name: value" + CRLF for an unstructured header (RFC 5322 §3.6.5):
  * ASCII words stay readable; runs of words with non-ASCII (or that look like
  * encoded words, "=?...?=") become UTF-8 encoded words of at most 75

@@ -149,8 +149,7 @@ add_one(void *arg, const char *id)
 			l->oom = 1;
 		return;
 	}
-	free(t->m.data);
-	t->m.data = NULL;
+	spool_msg_drop_data(&t->m);
 	spool_history_free(&t->m);     /* a listing shows none of it */
 	t->cls = classify(&t->m, strcmp(l->sub, "failed") == 0);
 	l->n++;
@@ -412,8 +411,8 @@ flush_one(void *arg, const char *id)
 		}
 	}
 	fl->due++;
+	spool_msg_free(&m);          /* its own open before the claim */
 	spool_release(fd);
-	spool_msg_free(&m);
 }
 
 int
@@ -579,14 +578,15 @@ queuecmd_retry(struct spool *sp, const char *typed, FILE *out)
 	}
 	/* Released before the wake-up: a worker that finds it still
 	 * claimed would put it back for a whole first_retry. */
+	spool_msg_drop_data(&q);
 	spool_release(fd);
 	fd = -1;
 	fprintf(out, "%s: %zu recipient%s queued again, due now\n", id, n,
 	    n == 1 ? "" : "s");
 	rc = wake(sp, out) == -1;
 out:
+	spool_msg_free(&q);          /* its own open before the claim */
 	spool_release(fd);
-	spool_msg_free(&q);
 	spool_msg_free(&f);
 	fflush(out);
 	return rc;

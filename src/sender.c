@@ -517,7 +517,12 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 		}
 	t0 = log_enabled(LOG_DEBUG) ? mono_us() : 0;
 	at = (long long)time(NULL);
-	smtp_send(cl, p, m->sender, rc, k, m->data, m->len, &res, NULL, NULL);
+	if (m->in_file)         /* a large message stays in its file */
+		smtp_send_file(cl, p, m->sender, rc, k, m->fd, m->off, m->len,
+		    &res, NULL, NULL);
+	else
+		smtp_send(cl, p, m->sender, rc, k, m->data, m->len, &res,
+		    NULL, NULL);
 	if (t0) {
 		snprintf(us, sizeof us, "%llu", mono_us() - t0);
 		log_event(LOG_DEBUG, "timing", "site", m->site, "id", m->id,
@@ -824,6 +829,9 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 	}
 	if (plan.next == DN_FINISH) {
 		archive(s, c, &m);
+		/* A finished file may be emptied and reused: our own open
+		 * of it goes first (doc/design.md "The spool"). */
+		spool_msg_drop_data(&m);
 		if (spool_finish(s->sp, fd, id, err, sizeof err) == -1)
 			log_event(LOG_ERROR, "spool_error", "id", id, "error",
 			    err, (char *)NULL);
@@ -845,10 +853,10 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 		    (char *)NULL);
 	schedule(s, id, next_try, NULL, 0);
 out:
-	spool_release(fd);
 	if (t1)
 		log_delivery_timing(&m, t0, t1);
-	spool_msg_free(&m);
+	spool_msg_free(&m);          /* its own open before the claim */
+	spool_release(fd);
 	s->release(s->arg, ref);
 }
 

@@ -176,8 +176,14 @@ submit(void *arg, const struct site *s, const struct mail *m, const char *id,
 		return -1;
 	}
 	alert_clear(AK_SPOOL_FULL, NULL, NULL);
-	if (spool_msg_new(&sm, id, s->name, (long long)time(NULL), m->sender,
-	    m->rcpt, m->nrcpt, m->wire.data, m->wire.len) == -1) {
+	/* Borrowed: the composed bytes (heap, or a file for a message with
+	 * attachments) are written to the spool file from where they are,
+	 * never whole in a new buffer (doc/design.md "Attachments"). */
+	if ((m->in_file ? spool_msg_borrow_file(&sm, id, s->name,
+	    (long long)time(NULL), m->sender, m->rcpt, m->nrcpt, m->fd,
+	    m->off, m->len) : spool_msg_borrow(&sm, id, s->name,
+	    (long long)time(NULL), m->sender, m->rcpt, m->nrcpt, m->data,
+	    m->len)) == -1) {
 		snprintf(err, errlen, "out of memory or an envelope the "
 		    "spool cannot hold");
 		return -1;
@@ -268,6 +274,21 @@ hold_drop_cb(void *arg, const char *name)
 		    (char *)NULL);
 }
 
+/* The file a message with attachments is composed into
+ * (http_ctx.compose_open): no capacity check, which is the submit hook's
+ * (doc/design.md "Attachments"). */
+static int
+compose_open(void *arg)
+{
+	int fd;
+
+	(void)arg;
+	if ((fd = spool_tmpfile(spool)) == -1)
+		log_event(LOG_ERROR, "compose_open_failed", "error",
+		    strerror(errno), (char *)NULL);
+	return fd;
+}
+
 /* The /_metrics answer: the counters, and the gauges read now. */
 static void
 metrics_answer(void *arg, struct buf *out)
@@ -298,7 +319,8 @@ handle(void *arg, const struct http_req *req, struct http_resp *resp)
 	    .token_key = token_key, .nonces = nonces, .replies = replies,
 	    .metrics = metrics_answer, .tmp_open = upload_open, .tmp_arg = w,
 	    .hold_put = hold_put_cb, .hold_open = hold_open_cb,
-	    .hold_drop = hold_drop_cb, .hold_arg = w };
+	    .hold_drop = hold_drop_cb, .hold_arg = w,
+	    .compose_open = compose_open };
 	struct timespec t0, t1;
 
 	(void)arg;

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "file.h"
 #include "limits.h"
 #include "mime.h"
 #include "util.h"
@@ -43,7 +44,9 @@ struct dialogue {
 struct smtp_client {
 	CURL *curl;
 	struct dialogue d;           /* capability state survives reuse */
-	const char *data;            /* upload cursor */
+	const char *data;            /* upload cursor: data, or (fd, foff) */
+	int fd;                      /* -1: data */
+	unsigned long long foff;
 	size_t len, off;
 	int guard_auth;              /* profile has a username */
 	const atomic_int *abort;     /* set: give up (shutdown) */
@@ -356,7 +359,12 @@ read_cb(char *buf, size_t size, size_t nitems, void *arg)
 	n = c->len - c->off;
 	if (n > room)
 		n = room;
-	memcpy(buf, c->data + c->off, n);
+	if (c->fd < 0)
+		memcpy(buf, c->data + c->off, n);
+	/* From a spool file: a read error is a failed upload (temporary),
+	 * never a signal (doc/design.md "Attachments"). */
+	else if (file_pread_all(c->fd, buf, n, c->foff + c->off) != (long)n)
+		return CURL_READFUNC_ABORT;
 	c->off += n;
 	/* The rest is curl's final dot (no callback tells when it goes
 	 * out): from here on, the long wait for its reply. */
@@ -548,11 +556,40 @@ envelope_form(const char *addr, char *q, size_t qlen)
 	return q;
 }
 
+static int send_msg(struct smtp_client *c, const struct smtp_profile *p,
+    const char *sender, struct smtp_rcpt *rcpt, size_t nrcpt,
+    struct smtp_result *res, smtp_trace_fn tr, void *trace_arg);
+
 int
 smtp_send(struct smtp_client *c, const struct smtp_profile *p,
     const char *sender, struct smtp_rcpt *rcpt, size_t nrcpt,
     const char *data, size_t len, struct smtp_result *res,
     smtp_trace_fn tr, void *trace_arg)
+{
+	c->data = data;
+	c->fd = -1;
+	c->foff = 0;
+	c->len = len;
+	return send_msg(c, p, sender, rcpt, nrcpt, res, tr, trace_arg);
+}
+
+int
+smtp_send_file(struct smtp_client *c, const struct smtp_profile *p,
+    const char *sender, struct smtp_rcpt *rcpt, size_t nrcpt, int fd,
+    unsigned long long off, size_t len, struct smtp_result *res,
+    smtp_trace_fn tr, void *trace_arg)
+{
+	c->data = NULL;
+	c->fd = fd;
+	c->foff = off;
+	c->len = len;
+	return send_msg(c, p, sender, rcpt, nrcpt, res, tr, trace_arg);
+}
+
+static int
+send_msg(struct smtp_client *c, const struct smtp_profile *p,
+    const char *sender, struct smtp_rcpt *rcpt, size_t nrcpt,
+    struct smtp_result *res, smtp_trace_fn tr, void *trace_arg)
 {
 	struct curl_slist *rl = NULL, *t;
 	enum outcome worst = OUT_SENT, txn;
@@ -561,8 +598,6 @@ smtp_send(struct smtp_client *c, const struct smtp_profile *p,
 	int ok = 1;
 
 	memset(res, 0, sizeof *res);
-	c->data = data;
-	c->len = len;
 	c->d.rcpt = rcpt;
 	c->d.nrcpt = nrcpt;
 	c->d.trace = tr;

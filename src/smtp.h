@@ -64,4 +64,13 @@ int smtp_send(struct smtp_client *c, const struct smtp_profile *p,
     const char *data, size_t len, struct smtp_result *res,
     smtp_trace_fn trace, void *trace_arg);
 
+/* smtp_send of the len bytes at off in fd (a spool file), read in
+ * libcurl's upload chunks with pread: a large message is never in
+ * memory, and a read error is a transport failure (temporary), never a
+ * signal (doc/design.md "Attachments"). */
+int smtp_send_file(struct smtp_client *c, const struct smtp_profile *p,
+    const char *sender, struct smtp_rcpt *rcpt, size_t nrcpt, int fd,
+    unsigned long long off, size_t len, struct smtp_result *res,
+    smtp_trace_fn trace, void *trace_arg);
+
 #endif

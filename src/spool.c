@@ -19,10 +19,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "log.h"
 #include "util.h"
 
@@ -155,8 +158,23 @@ spool_msg_free(struct spool_msg *m)
 	spool_history_free(m);
 	free(m->rcpt);
 	free(m->sender);
-	free(m->data);
+	spool_msg_drop_data(m);
 	memset(m, 0, sizeof *m);
+}
+
+void
+spool_msg_drop_data(struct spool_msg *m)
+{
+	if (m->in_file && !m->borrowed)
+		close(m->fd);
+	else if (!m->in_file && !m->borrowed)
+		free(m->data);
+	m->data = NULL;
+	m->len = 0;
+	m->in_file = 0;
+	m->fd = -1;
+	m->off = 0;
+	m->borrowed = 0;
 }
 
 /* The base id's rule: the one line to change when ids change. */
@@ -216,10 +234,10 @@ spool_id_from_user(const char *typed, char out[SPOOL_ID_MAX + 1])
 	return 0;
 }
 
-int
-spool_msg_new(struct spool_msg *out, const char *id, const char *site,
+static int
+msg_new(struct spool_msg *out, const char *id, const char *site,
     long long created, const char *sender, char *const *rcpt, size_t nrcpt,
-    const char *data, size_t len)
+    const char *data, size_t len, int copy)
 {
 	struct spool_msg m;
 	size_t i;
@@ -234,10 +252,15 @@ spool_msg_new(struct spool_msg *out, const char *id, const char *site,
 	m.created = created;
 	m.nrcpt = nrcpt;
 	if ((m.sender = strdup(sender)) == NULL ||
-	    (m.rcpt = calloc(nrcpt, sizeof *m.rcpt)) == NULL ||
-	    (m.data = malloc(len ? len : 1)) == NULL)
+	    (m.rcpt = calloc(nrcpt, sizeof *m.rcpt)) == NULL)
 		goto fail;
-	memcpy(m.data, data, len);
+	if (!copy) {
+		m.data = (char *)data;
+		m.borrowed = 1;
+	} else if ((m.data = malloc(len ? len : 1)) == NULL)
+		goto fail;
+	else
+		memcpy(m.data, data, len);
 	m.len = len;
 	for (i = 0; i < nrcpt; i++) {
 		if (!token_ok(rcpt[i], LIM_ADDR_PATH) ||
@@ -250,6 +273,39 @@ spool_msg_new(struct spool_msg *out, const char *id, const char *site,
 fail:
 	spool_msg_free(&m);
 	return -1;
+}
+
+int
+spool_msg_new(struct spool_msg *out, const char *id, const char *site,
+    long long created, const char *sender, char *const *rcpt, size_t nrcpt,
+    const char *data, size_t len)
+{
+	return msg_new(out, id, site, created, sender, rcpt, nrcpt, data, len,
+	    1);
+}
+
+int
+spool_msg_borrow(struct spool_msg *out, const char *id, const char *site,
+    long long created, const char *sender, char *const *rcpt, size_t nrcpt,
+    const char *data, size_t len)
+{
+	return msg_new(out, id, site, created, sender, rcpt, nrcpt, data, len,
+	    0);
+}
+
+int
+spool_msg_borrow_file(struct spool_msg *out, const char *id,
+    const char *site, long long created, const char *sender,
+    char *const *rcpt, size_t nrcpt, int fd, unsigned long long off,
+    size_t len)
+{
+	if (fd < 0 || msg_new(out, id, site, created, sender, rcpt, nrcpt,
+	    NULL, len, 0) == -1)
+		return -1;
+	out->in_file = 1;
+	out->fd = fd;
+	out->off = off;
+	return 0;
 }
 
 size_t
@@ -393,12 +449,12 @@ format_history(const struct spool_msg *m, struct buf *out)
 	return 0;
 }
 
-int
-spool_format(const struct spool_msg *m, struct buf *out)
+/* The header lines, up to and including "size LEN" and the empty line:
+ * what comes before the wire bytes. */
+static int
+format_head(const struct spool_msg *m, struct buf *out)
 {
-	unsigned char sum[SHA256_LEN];
-	char hex[2 * SHA256_LEN + 1];
-	size_t i, start = out->len;
+	size_t i;
 
 	if (!spool_id_valid(m->id) || !token_ok(m->site, LIM_NAME_BYTES) ||
 	    !token_ok(m->sender, LIM_ADDR_PATH) || !text_ok(m->reply) ||
@@ -423,13 +479,74 @@ spool_format(const struct spool_msg *m, struct buf *out)
 	if (m->hist_total && format_history(m, out) == -1)
 		return -1;
 	buf_printf(out, "size %zu\n\n", m->len);
-	buf_add(out, m->data, m->len);
-	if (out->oom || crypto_sha256(out->data + start, out->len - start,
-	    sum) == -1)
-		return -1;
-	crypto_hex(sum, sizeof sum, hex);
-	buf_printf(out, "end %s\n", hex);
 	return out->oom ? -1 : 0;
+}
+
+/* A spool file as three pieces: the header lines (in head), the wire
+ * bytes (m's, wherever they live: in memory, never copied; or in a file,
+ * copied in chunks as the file is written) and the end line, whose
+ * checksum is computed over the two as they pass. */
+struct file_bytes {
+	struct buf head;
+	const char *data;            /* the bytes in memory, or */
+	int fd;                      /* >= 0: at off in fd */
+	unsigned long long off;
+	size_t len;
+	char end[END_LEN + 1];       /* for bytes in memory: made at once */
+};
+
+static void
+end_line(struct crypto_sha256 *h, char end[END_LEN + 1], int *rc)
+{
+	unsigned char sum[SHA256_LEN];
+	char hex[2 * SHA256_LEN + 1];
+
+	if (crypto_sha256_end(h, sum) == -1) {
+		*rc = -1;
+		return;
+	}
+	crypto_hex(sum, sizeof sum, hex);
+	snprintf(end, END_LEN + 1, "end %s\n", hex);
+}
+
+/* 0, or -1 (a field the format cannot hold, OOM); f->head to free
+ * either way. */
+static int
+file_bytes(const struct spool_msg *m, struct file_bytes *f)
+{
+	struct crypto_sha256 *h;
+	int rc = 0;
+
+	buf_init(&f->head);
+	f->data = m->in_file ? NULL : m->data;
+	f->fd = m->in_file ? m->fd : -1;
+	f->off = m->off;
+	f->len = m->len;
+	if (format_head(m, &f->head) == -1)
+		return -1;
+	if (m->in_file)
+		return 0;        /* the end line is made as the bytes pass */
+	h = crypto_sha256_begin();
+	crypto_sha256_add(h, f->head.data, f->head.len);
+	crypto_sha256_add(h, m->data, m->len);
+	end_line(h, f->end, &rc);
+	return rc;
+}
+
+int
+spool_format(const struct spool_msg *m, struct buf *out)
+{
+	struct file_bytes f;
+	int rc = -1;
+
+	if (!m->in_file && file_bytes(m, &f) == 0) {
+		buf_add(out, f.head.data, f.head.len);
+		buf_add(out, f.data, f.len);
+		buf_add(out, f.end, END_LEN);
+		rc = out->oom ? -1 : 0;
+	}
+	buf_free(&f.head);
+	return rc;
 }
 
 struct cursor {
@@ -731,9 +848,11 @@ bad:
 	return SPOOL_BAD;
 }
 
-enum spool_parse_rc
-spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
-    size_t errlen)
+/* spool_parse; with copy 0, out->data points into p (borrowed: the
+ * caller makes it owned). */
+static enum spool_parse_rc
+parse(const char *p, size_t n, struct spool_msg *out, char *err,
+    size_t errlen, int copy)
 {
 	enum spool_parse_rc rc;
 	char sender[LIM_ADDR_PATH + 1];
@@ -824,18 +943,28 @@ spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
 	    (size_t)(c.end - c.p) != (size_t)num)
 		goto fail;
 	m.len = (size_t)num;
-	if ((m.data = malloc(m.len ? m.len : 1)) == NULL) {
+	if (!copy) {
+		m.data = (char *)c.p;
+		m.borrowed = 1;
+	} else if ((m.data = malloc(m.len ? m.len : 1)) == NULL) {
 		what = "out of memory";
 		rc = SPOOL_UNCHECKED;
 		goto fail;
-	}
-	memcpy(m.data, c.p, m.len);
+	} else
+		memcpy(m.data, c.p, m.len);
 	*out = m;
 	return SPOOL_PARSED;
 fail:
 	snprintf(err, errlen, "%s", what);
 	spool_msg_free(&m);
 	return rc;
+}
+
+enum spool_parse_rc
+spool_parse(const char *p, size_t n, struct spool_msg *out, char *err,
+    size_t errlen)
+{
+	return parse(p, n, out, err, errlen, 1);
 }
 
 /* --- effects ----------------------------------------------------------------- */
@@ -956,19 +1085,92 @@ spool_close(struct spool *sp)
 	free(sp);
 }
 
+/* The pieces of f whose bytes are in a file: the header, then the bytes
+ * in chunks read with pread (the checksum computed as they pass), then
+ * the end line.  0, or -1 with errno (a read error is EIO, an error like
+ * a failed write, never a signal). */
 static int
-write_all(int fd, const char *p, size_t n)
+write_from_file(int fd, struct file_bytes *f)
 {
+	enum { CHUNK = 64 * 1024 };
+	struct crypto_sha256 *h = crypto_sha256_begin();
+	char *b = malloc(CHUNK);
+	size_t done = 0, n;
+	int rc = -1;
+
+	if (h == NULL || b == NULL) {
+		errno = ENOMEM;
+		goto out;
+	}
+	crypto_sha256_add(h, f->head.data, f->head.len);
+	if (file_write_all(fd, f->head.data, f->head.len) == -1)
+		goto out;
+	while (done < f->len) {
+		n = f->len - done < CHUNK ? f->len - done : CHUNK;
+		long r = file_pread_all(f->fd, b, n, f->off + done);
+		if (r != (long)n) {
+			if (r >= 0)
+				errno = EIO;     /* shorter than it was */
+			goto out;
+		}
+		crypto_sha256_add(h, b, n);
+		if (file_write_all(fd, b, n) == -1)
+			goto out;
+		done += n;
+	}
+	rc = 0;
+	end_line(h, f->end, &rc);
+	h = NULL;
+	if (rc == 0 && file_write_all(fd, f->end, END_LEN) == -1)
+		rc = -1;
+out:
+	if (h != NULL) {
+		unsigned char sum[SHA256_LEN];
+		(void)crypto_sha256_end(h, sum);
+	}
+	free(b);
+	return rc;
+}
+
+/* Writes a spool file's three pieces at fd's offset: bytes in memory
+ * with one writev, straight from where they are; bytes in a file through
+ * write_from_file.  0 or -1. */
+static int
+write_file(int fd, struct file_bytes *f)
+{
+	struct iovec iov[3] = {
+		{ f->head.data, f->head.len },
+		{ (void *)f->data, f->len },
+		{ (void *)f->end, END_LEN },
+	};
+	struct iovec *v = iov;
+	int n = 3;
+
+	if (f->fd >= 0)
+		return write_from_file(fd, f);
 	while (n > 0) {
-		ssize_t w = write(fd, p, n);
+		ssize_t w = writev(fd, v, n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
 			return -1;
-		p += w;
-		n -= (size_t)w;
+		while (n > 0 && (size_t)w >= v->iov_len) {
+			w -= (ssize_t)v->iov_len;
+			v++;
+			n--;
+		}
+		if (n > 0) {
+			v->iov_base = (char *)v->iov_base + w;
+			v->iov_len -= (size_t)w;
+		}
 	}
 	return 0;
+}
+
+static size_t
+file_size(const struct file_bytes *f)
+{
+	return f->head.len + f->len + END_LEN;
 }
 
 /* fsync of a directory through a fresh fd: an fd whose fsync reported an error
@@ -1058,8 +1260,8 @@ rename_new(const char *from, const char *to)
  * published, and the temporary file is gone. */
 static int
 publish(const struct spool *sp, const char *sub, const char *id,
-    const char *tmpname, const struct buf *bytes, int *lockfd, char *err,
-    size_t errlen)
+    const char *tmpname, struct file_bytes *bytes, int *lockfd,
+    char *err, size_t errlen)
 {
 	char tmp[PATH_BYTES], dst[PATH_BYTES];
 	const char *step = "open";
@@ -1071,7 +1273,7 @@ publish(const struct spool *sp, const char *sub, const char *id,
 	    O_CLOEXEC, 0600)) == -1)
 		goto fail_open;
 	step = "write";
-	if (write_all(fd, bytes->data, bytes->len) == -1)
+	if (write_file(fd, bytes) == -1)
 		goto fail;
 	step = "fsync";
 	if (fsync(fd) == -1)
@@ -1192,8 +1394,8 @@ free_open(const struct spool *sp, const char *name)
  * in queue/ before its bytes are on disk.  1: published; 0: no free file
  * could be used (nothing published: create one); -1 with err. */
 static int
-publish_reused(struct spool *sp, const char *id, const struct buf *bytes,
-    char *err, size_t errlen)
+publish_reused(struct spool *sp, const char *id,
+    struct file_bytes *bytes, char *err, size_t errlen)
 {
 	char name[SPOOL_ID_MAX + 1], src[PATH_BYTES], dst[PATH_BYTES];
 	const char *step = "write";
@@ -1206,8 +1408,8 @@ publish_reused(struct spool *sp, const char *id, const struct buf *bytes,
 	}
 	snprintf(src, sizeof src, "%s/free/%s", sp->dir, name);
 	snprintf(dst, sizeof dst, "%s/queue/%s", sp->dir, id);
-	if (write_all(fd, bytes->data, bytes->len) == -1 ||
-	    ftruncate(fd, (off_t)bytes->len) == -1)
+	if (write_file(fd, bytes) == -1 ||
+	    ftruncate(fd, (off_t)file_size(bytes)) == -1)
 		goto fail;
 	step = "fsync";
 	if (fsync(fd) == -1)
@@ -1238,11 +1440,10 @@ int
 spool_commit(struct spool *sp, const struct spool_msg *m, char *err,
     size_t errlen)
 {
-	struct buf b;
+	struct file_bytes b;
 	int rc = -1;
 
-	buf_init(&b);
-	if (spool_format(m, &b) == -1)
+	if (file_bytes(m, &b) == -1)
 		snprintf(err, errlen, "cannot format the spool file");
 	else if ((rc = publish_reused(sp, m->id, &b, err, errlen)) == 0)
 		rc = publish(sp, "queue", m->id, m->id, &b, NULL, err, errlen);
@@ -1250,7 +1451,7 @@ spool_commit(struct spool *sp, const struct spool_msg *m, char *err,
 		rc = 0;
 	if (rc == 0)
 		atomic_fetch_add(&sp->queued, 1);
-	buf_free(&b);
+	buf_free(&b.head);
 	return rc;
 }
 
@@ -1375,14 +1576,127 @@ newer_head(int fd, char *why, size_t whylen)
 	return 1;
 }
 
+/* Reads fd's first len bytes through a small buffer, keeping none: 0,
+ * or the errno of a read that failed (EIO when the file is shorter). */
+static int
+read_through(int fd, size_t len)
+{
+	enum { CHUNK = 64 * 1024 };
+	char *b = malloc(CHUNK);
+	size_t off = 0;
+	long r;
+	int e = 0;
+
+	if (b == NULL)
+		return ENOMEM;
+	while (off < len && e == 0) {
+		r = file_pread_all(fd, b, len - off < CHUNK ? len - off : CHUNK,
+		    off);
+		if (r <= 0)
+			e = r < 0 ? errno : EIO;
+		else
+			off += (size_t)r;
+	}
+	free(b);
+	return e;
+}
+
+/* parse of a file read into the heap block p, which becomes the
+ * message's data: the wire bytes move to its start, never a second copy
+ * of them.  p is the message's on SPOOL_PARSED, freed otherwise. */
+static enum spool_parse_rc
+parse_heap(char *p, size_t n, struct spool_msg *out, char *why,
+    size_t whylen)
+{
+	enum spool_parse_rc rc = parse(p, n, out, why, whylen, 0);
+
+	if (rc != SPOOL_PARSED) {
+		free(p);
+		return rc;
+	}
+	memmove(p, out->data, out->len);
+	out->data = p;
+	out->borrowed = 0;
+	return rc;
+}
+
+/* Reads and verifies the claimed file fd (at path) into *out.  A file of
+ * LIM_SPOOL_MAP bytes or more stays in its file: it is read through once
+ * (a failing disk is an error here, retried later), parsed in place
+ * through a read-only mapping dropped at once, and *out is in_file on a
+ * new open of path (its own file description: the claim's flock is
+ * released with the claim's fd alone).  Nothing touches a mapping later,
+ * when its pages may have been evicted: a read error is then pread's
+ * error, never a SIGBUS.  A smaller file is read into memory, cheaper
+ * for a few KiB.  SPOOL_PARSED; SPOOL_BAD with why (corrupt);
+ * SPOOL_UNCHECKED with *e, an errno (the file may be fine: try again
+ * later). */
+static enum spool_parse_rc
+load(int fd, const char *path, struct spool_msg *out, char *why,
+    size_t whylen, int *e)
+{
+	enum spool_parse_rc rc;
+	struct stat st, again;
+	char *data = NULL;
+	size_t len = 0;
+	void *map;
+	int own;
+
+	if (fstat(fd, &st) == -1) {
+		*e = errno;
+		return SPOOL_UNCHECKED;
+	}
+	if (st.st_size < LIM_SPOOL_MAP || st.st_size > LIM_SPOOL_FILE) {
+		if ((*e = read_fd(fd, &data, &len)) == EFBIG) {
+			if (newer_head(fd, why, whylen))
+				return SPOOL_TOO_NEW;
+			snprintf(why, whylen, "larger than %d bytes",
+			    LIM_SPOOL_FILE);
+			return SPOOL_BAD;
+		}
+		if (*e != 0)
+			return SPOOL_UNCHECKED;
+		*e = ENOMEM;
+		return parse_heap(data, len, out, why, whylen);
+	}
+	len = (size_t)st.st_size;
+	/* The claim holds the path: the same inode, unless it was planted. */
+	if ((*e = read_through(fd, len)) != 0)
+		return SPOOL_UNCHECKED;
+	if ((own = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) == -1 || fstat(own, &again) == -1 ||
+	    again.st_ino != st.st_ino || again.st_dev != st.st_dev) {
+		*e = own == -1 ? errno : EAGAIN;
+		if (own != -1)
+			close(own);
+		return SPOOL_UNCHECKED;
+	}
+	map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		*e = errno;
+		close(own);
+		return SPOOL_UNCHECKED;
+	}
+	*e = ENOMEM;
+	rc = parse(map, len, out, why, whylen, 0);
+	if (rc == SPOOL_PARSED) {
+		out->off = (unsigned long long)(out->data - (char *)map);
+		out->data = NULL;
+		out->in_file = 1;
+		out->fd = own;
+		out->borrowed = 0;
+	} else
+		close(own);
+	munmap(map, len);
+	return rc;
+}
+
 enum spool_claim
 spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
     char *err, size_t errlen)
 {
 	char path[PATH_BYTES], why[128];
 	enum spool_claim cr;
-	char *data = NULL;
-	size_t len = 0;
 	int f = -1, e = 0;
 
 	if (!spool_id_valid(id)) {
@@ -1399,24 +1713,12 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 		return cr;
 	/* Only what the file says makes it corrupt; a failing disk or a
 	 * lack of memory must not set a good message aside for good. */
-	if ((e = read_fd(f, &data, &len)) == EFBIG) {
-		if (newer_head(f, why, sizeof why))
-			goto newer;
-		snprintf(why, sizeof why, "larger than %d bytes",
-		    LIM_SPOOL_FILE);
-		goto corrupt;
-	}
-	if (e != 0)
-		goto fail;
-	switch (spool_parse(data, len, out, why, sizeof why)) {
+	switch (load(f, path, out, why, sizeof why, &e)) {
 	case SPOOL_PARSED:
 		break;
 	case SPOOL_TOO_NEW:
 		goto newer;
 	case SPOOL_UNCHECKED:
-		free(data);
-		data = NULL;
-		e = ENOMEM;
 		goto fail;
 	case SPOOL_BAD:
 		goto corrupt;
@@ -1426,13 +1728,11 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 		snprintf(why, sizeof why, "id does not match the file name");
 		goto corrupt;
 	}
-	free(data);
 	*fd = f;
 	return SPOOL_CLAIMED;
 newer:
 	/* Not ours to judge, nor to move: a newer process sharing the
 	 * spool, or the one this was downgraded from, delivers it. */
-	free(data);
 	close(f);
 	snprintf(err, errlen, "%s", why);
 	return SPOOL_NEWER;
@@ -1440,7 +1740,6 @@ planted:
 	snprintf(why, sizeof why, "not a regular file owned by the service "
 	    "user");
 corrupt:
-	free(data);
 	move_corrupt(sp, id);
 	if (f != -1)
 		close(f);
@@ -1458,7 +1757,7 @@ spool_update(struct spool *sp, int *fd, const struct spool_msg *m, char *err,
     size_t errlen)
 {
 	char tmpname[SPOOL_ID_MAX + 8], tmp[PATH_BYTES];
-	struct buf b;
+	struct file_bytes b;
 	int nfd = -1, rc = -1;
 
 	/* The claim makes us the only writer of this name; a leftover from
@@ -1466,15 +1765,14 @@ spool_update(struct spool *sp, int *fd, const struct spool_msg *m, char *err,
 	snprintf(tmpname, sizeof tmpname, "%s.q", m->id);
 	snprintf(tmp, sizeof tmp, "%s/tmp/%s", sp->dir, tmpname);
 	unlink(tmp);
-	buf_init(&b);
-	if (spool_format(m, &b) == -1)
+	if (file_bytes(m, &b) == -1)
 		snprintf(err, errlen, "cannot format the spool file");
 	else if ((rc = publish(sp, "queue", m->id, tmpname, &b, &nfd, err,
 	    errlen)) == 0) {
 		close(*fd);
 		*fd = nfd;
 	}
-	buf_free(&b);
+	buf_free(&b.head);
 	return rc;
 }
 
@@ -1484,7 +1782,7 @@ spool_write_failed(struct spool *sp, const struct spool_msg *m, char *err,
 {
 	char tmpname[SPOOL_ID_MAX + 8], tmp[PATH_BYTES];
 	struct spool_msg f = *m;
-	struct buf b;
+	struct file_bytes b;
 	size_t i, n = 0;
 	int rc = -1;
 
@@ -1499,13 +1797,12 @@ spool_write_failed(struct spool *sp, const struct spool_msg *m, char *err,
 	snprintf(tmpname, sizeof tmpname, "%s.f", m->id);
 	snprintf(tmp, sizeof tmp, "%s/tmp/%s", sp->dir, tmpname);
 	unlink(tmp);
-	buf_init(&b);
-	if (spool_format(&f, &b) == -1)
+	if (file_bytes(&f, &b) == -1)
 		snprintf(err, errlen, "cannot format the failed record");
 	else
 		rc = publish(sp, "failed", m->id, tmpname, &b, NULL, err,
 		    errlen);
-	buf_free(&b);
+	buf_free(&b.head);
 	free(f.rcpt);
 	return rc;
 }
@@ -1611,6 +1908,8 @@ spool_read(struct spool *sp, const char *sub, const char *id,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return errno == ENOENT ? 1 : -1;
 	}
+	/* Into the heap, never mapped: no claim keeps a sender from
+	 * finishing the file, and a finished file may be emptied. */
 	if ((prc = read_fd(fd, &data, &len)) == EFBIG &&
 	    newer_head(fd, why, sizeof why)) {
 		snprintf(err, errlen, "%s: %s", path, why);
@@ -1618,7 +1917,7 @@ spool_read(struct spool *sp, const char *sub, const char *id,
 	} else if (prc != 0)
 		snprintf(err, errlen, "%s: unreadable or larger than %d bytes",
 		    path, LIM_SPOOL_FILE);
-	else if ((prc = spool_parse(data, len, out, why, sizeof why)) !=
+	else if ((prc = parse_heap(data, len, out, why, sizeof why)) !=
 	    SPOOL_PARSED) {
 		snprintf(err, errlen, "%s: %s", path, why);
 		if (prc == SPOOL_TOO_NEW)
@@ -1629,7 +1928,6 @@ spool_read(struct spool *sp, const char *sub, const char *id,
 		    path);
 	} else
 		rc = 0;
-	free(data);
 	close(fd);
 	return rc;
 }
@@ -1741,7 +2039,7 @@ spool_write_sent(struct spool *sp, const struct spool_msg *m, char *err,
     size_t errlen)
 {
 	char tmpname[SPOOL_ID_MAX + 8], tmp[PATH_BYTES];
-	struct buf b;
+	struct file_bytes b;
 	int rc = -1;
 
 	snprintf(tmp, sizeof tmp, "%s/sent", sp->dir);
@@ -1757,12 +2055,11 @@ spool_write_sent(struct spool *sp, const struct spool_msg *m, char *err,
 	snprintf(tmpname, sizeof tmpname, "%s.s", m->id);
 	snprintf(tmp, sizeof tmp, "%s/tmp/%s", sp->dir, tmpname);
 	unlink(tmp);
-	buf_init(&b);
-	if (spool_format(m, &b) == -1)
+	if (file_bytes(m, &b) == -1)
 		snprintf(err, errlen, "cannot format the archived copy");
 	else
 		rc = publish(sp, "sent", m->id, tmpname, &b, NULL, err, errlen);
-	buf_free(&b);
+	buf_free(&b.head);
 	return rc;
 }
 

@@ -67,6 +67,14 @@
  * 0, cut to size, fsync'd) and renamed from there into queue/: the same
  * order, so nothing is in queue/ before its bytes are on disk.
  *
+ * Memory (doc/design.md "Attachments"): a file is written from three
+ * pieces (header lines, the wire bytes where they live, the end line),
+ * its checksum computed over them as they pass, so a large message's
+ * bytes are never whole in the heap: a message in a file is copied in
+ * fixed chunks with pread, and a claimed file of LIM_SPOOL_MAP bytes or
+ * more stays in its file (verified through a read, parsed through a
+ * mapping dropped at once).  A read error is an error, never a signal.
+ *
  * Claiming: a sender holds an exclusive flock on queue/ID while it works
  * on the message; the lock moves to the new file on every update (the new
  * file is locked before it is renamed into place), so several processes
@@ -144,7 +152,14 @@ struct spool_attempt {
 };
 
 /* One message with its delivery state.  Owns every pointer (free with
- * spool_msg_free) when it came from spool_parse or spool_msg_new. */
+ * spool_msg_free) when it came from spool_parse, spool_msg_new or
+ * spool_claim; spool_msg_borrow's bytes stay the caller's.  The wire
+ * bytes are data[0..len) (heap or borrowed), or, when in_file, the len
+ * bytes at off in fd: a claimed file of LIM_SPOOL_MAP bytes or more, or
+ * a composed message (spool_msg_borrow_file), read with pread in fixed
+ * chunks, never whole in memory (doc/design.md "Attachments").  A claimed
+ * message's fd is its own open of the claimed file: drop it
+ * (spool_msg_drop_data or spool_msg_free) before spool_finish. */
 struct spool_msg {
 	char id[SPOOL_ID_MAX + 1];
 	char site[LIM_NAME_BYTES + 1];
@@ -155,8 +170,12 @@ struct spool_msg {
 	unsigned attempts;
 	long long next_try;             /* epoch seconds; 0: at once */
 	char reply[SPOOL_REPLY_MAX];
-	char *data;                     /* the wire bytes */
+	char *data;                     /* the wire bytes, unless in_file */
 	size_t len;
+	int in_file;                    /* they are at off in fd */
+	int fd;
+	unsigned long long off;
+	int borrowed;                   /* data or fd is the caller's */
 	/* The history: hist_total attempts recorded (0: none, a version 1
 	 * file), the last nhist of them in hist, oldest first. */
 	unsigned hist_total;
@@ -174,11 +193,33 @@ int spool_msg_new(struct spool_msg *out, const char *id, const char *site,
     const char *data, size_t len);
 void spool_msg_free(struct spool_msg *m);   /* NULL fields are fine */
 
+/* spool_msg_new without the copy: data[0..len) stays the caller's and
+ * must outlive *out (spool_msg_free leaves it).  For committing bytes
+ * already in memory (a composed message), never copied. */
+int spool_msg_borrow(struct spool_msg *out, const char *id, const char *site,
+    long long created, const char *sender, char *const *rcpt, size_t nrcpt,
+    const char *data, size_t len);
+
+/* spool_msg_borrow of the len bytes at off in fd (a composed message's
+ * unnamed file), read with pread when the file is written; fd stays the
+ * caller's. */
+int spool_msg_borrow_file(struct spool_msg *out, const char *id,
+    const char *site, long long created, const char *sender,
+    char *const *rcpt, size_t nrcpt, int fd, unsigned long long off,
+    size_t len);
+
+/* Releases m's bytes alone (free, close, or nothing when borrowed);
+ * data NULL, len 0, in_file 0 after.  The envelope and state stay. */
+void spool_msg_drop_data(struct spool_msg *m);
+
 /* Copies src into dst (printable ASCII, no newline, capped). */
 void spool_sanitise(char dst[SPOOL_REPLY_MAX], const char *src);
 
 /* Appends m in the file format to out.  Returns 0, or -1 (OOM or a field
- * the format cannot hold). */
+ * the format cannot hold, or m's bytes are in a file).  The writers
+ * (commit, update, failed/, sent/) write the same bytes without this
+ * copy: the header from a small buffer, the wire bytes from where they
+ * are, the checksum computed as they pass. */
 int spool_format(const struct spool_msg *m, struct buf *out);
 
 enum spool_parse_rc {
@@ -259,7 +300,10 @@ enum spool_claim {
 
 /* Opens, locks (flock LOCK_EX|LOCK_NB), reads and verifies queue/ID.  On
  * SPOOL_CLAIMED the caller owns *fd (release with spool_release, or
- * spool_finish) and *out (spool_msg_free). */
+ * spool_finish) and *out (spool_msg_free).  A file of LIM_SPOOL_MAP bytes
+ * or more is not read into memory: *out is in_file, on its own open of
+ * the file (drop it before spool_finish: a finished file is emptied for
+ * reuse). */
 enum spool_claim spool_claim(struct spool *sp, const char *id,
     struct spool_msg *out, int *fd, char *err, size_t errlen);
 
@@ -275,7 +319,9 @@ int spool_write_failed(struct spool *sp, const struct spool_msg *m,
     char *err, size_t errlen);
 
 /* Removes queue/ID (claimed through fd), syncs the directory, releases
- * the claim.  0, or -1 with err (the claim is released either way). */
+ * the claim.  0, or -1 with err (the claim is released either way).  The
+ * file may be emptied and written again (free/): drop the claimed
+ * message's bytes first. */
 int spool_finish(struct spool *sp, int fd, const char *id, char *err,
     size_t errlen);
 

@@ -152,8 +152,8 @@ send_receipt(const struct site *s, struct mail *m, const char *id,
 		    pl[j]->name, pl[j]->url, m->sender, r.addr, id);
 		memset(&tr, 0, sizeof tr);
 		tr.out = out;
-		smtp_send(cl, pl[j], m->sender, &r, 1, m->wire.data,
-		    m->wire.len, &res, print_line, &tr);
+		smtp_send(cl, pl[j], m->sender, &r, 1, m->data,
+		    m->len, &res, print_line, &tr);
 		fprintf(out, "outcome: %s at %s: %s\n",
 		    outcome_name(res.outcome), outcome_phase_name(res.phase),
 		    res.reply);

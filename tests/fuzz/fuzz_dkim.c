@@ -9,7 +9,9 @@
  * CRLF unless empty;
  * a signed message is the DKIM-Signature field (lines of at most 78
  * octets) followed by the input unchanged, and a refusal leaves the input
- * unchanged.
+ * unchanged.  The streamed signer (dkim_stream, pieces of byte 0's size)
+ * gives dkim_sign's field byte for byte and refuses what it refuses; its
+ * body hash is SHA-256 of dkim_canon_body's output.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 
 #include "crypto.h"
 #include "dkim.h"
+#include "mime.h"
 #include "util.h"
 
 #define CHECK(x) do { if (!(x)) __builtin_trap(); } while (0)
@@ -65,6 +68,52 @@ check_header(const char *s, size_t n)
 	buf_free(&b);
 }
 
+/* The field dkim_stream makes for s[0..n) fed in pieces of step bytes
+ * into out; 0 or -1. */
+static int
+stream_sign(const char *s, size_t n, size_t step, struct buf *out)
+{
+	struct dkim_params p = { "example.jp", "fp2026", 1764680000, key() };
+	struct dkim_stream *d = dkim_stream_begin();
+	char err[128];
+	size_t i;
+
+	CHECK(d != NULL);
+	for (i = 0; i < n; i += step)
+		dkim_stream_add(d, s + i, n - i < step ? n - i : step);
+	return dkim_stream_end(d, &p, out, err, sizeof err);
+}
+
+/* The streamed body hash against dkim_canon_body's bytes. */
+static void
+check_body_hash(const char *s, size_t n, const struct buf *canon)
+{
+	unsigned char sum[SHA256_LEN];
+	struct buf msg, field, want, got;
+	const char *bh;
+
+	buf_init(&msg);
+	buf_init(&field);
+	buf_init(&want);
+	buf_init(&got);
+	buf_adds(&msg, "From: a@example.jp\r\n\r\n");
+	buf_add(&msg, s, n);
+	CHECK(stream_sign(msg.data, msg.len, 1 + n % 5, &field) == 0);
+	CHECK(crypto_sha256(canon->data ? canon->data : "", canon->len, sum)
+	    == 0);
+	mime_base64(&want, sum, sizeof sum);
+	bh = strstr(field.data, "bh=");
+	CHECK(bh != NULL);
+	for (bh += 3; *bh != ';'; bh++)
+		if (*bh != '\r' && *bh != '\n' && *bh != ' ')
+			buf_addc(&got, *bh);
+	CHECK(got.len == want.len && memcmp(got.data, want.data, got.len) == 0);
+	buf_free(&msg);
+	buf_free(&field);
+	buf_free(&want);
+	buf_free(&got);
+}
+
 static void
 check_body(const char *s, size_t n)
 {
@@ -72,7 +121,12 @@ check_body(const char *s, size_t n)
 	size_t i;
 
 	buf_init(&b);
-	if (dkim_canon_body(&b, s, n) == 0 && b.len) {
+	if (dkim_canon_body(&b, s, n) == -1) {
+		buf_free(&b);
+		return;
+	}
+	check_body_hash(s, n, &b);
+	if (b.len) {
 		CHECK(b.len >= 2 && memcmp(b.data + b.len - 2, "\r\n", 2) == 0);
 		CHECK(b.len < 4 || memcmp(b.data + b.len - 4, "\r\n\r\n", 4));
 		/* A bare CR or LF is not a line end (RFC 6376 §3.4.4 works
@@ -88,18 +142,23 @@ check_body(const char *s, size_t n)
 }
 
 static void
-check_sign(const char *s, size_t n)
+check_sign(const char *s, size_t n, size_t step)
 {
 	struct dkim_params p = { "example.jp", "fp2026", 1764680000, key() };
-	struct buf b;
+	struct buf b, f;
 	char err[128];
 	size_t hl, i, col = 0;
+	int rc;
 
 	buf_init(&b);
+	buf_init(&f);
 	buf_add(&b, s, n);
-	if (dkim_sign(&b, &p, err, sizeof err) == -1) {
+	rc = dkim_sign(&b, &p, err, sizeof err);
+	CHECK(stream_sign(s, n, step, &f) == rc);
+	if (rc == -1) {
 		CHECK(b.len == n && (n == 0 || memcmp(b.data, s, n) == 0));
 	} else {
+		CHECK(f.len == b.len - n && memcmp(f.data, b.data, f.len) == 0);
 		CHECK(b.len > n && memcmp(b.data + b.len - n, s, n) == 0);
 		hl = b.len - n;
 		CHECK(hl > 15 && memcmp(b.data, "DKIM-Signature:", 15) == 0);
@@ -109,6 +168,7 @@ check_sign(const char *s, size_t n)
 		}
 	}
 	buf_free(&b);
+	buf_free(&f);
 }
 
 int
@@ -123,6 +183,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else if (data[0] == 1)
 		check_body(s, size - 1);
 	else
-		check_sign(s, size - 1);
+		check_sign(s, size - 1, data[0] - 1);
 	return 0;
 }

@@ -306,7 +306,8 @@ def test_tiny_filesystem_min_free_guard_then_real_enospc(
 # src/spool.c rename_new)
 
 INJECTED = [
-    ("write", "write:error=ENOSPC:when=1", "write", "No space left on device"),
+    # a spool file is one writev: header, wire bytes, end line
+    ("write", "writev:error=ENOSPC:when=1", "writev", "No space left on device"),
     ("fsync(file)", "fsync:error=EIO:when=1", "fsync", "Input/output error"),
     ("rename", "renameat2:error=EIO:when=1", "renameat2", "Input/output error"),
     ("fsync(dir)", "fsync:error=EIO:when=2", "fsync", "Input/output error"),
@@ -318,7 +319,8 @@ def test_enospc_and_eio_in_write_fsync_rename_give_503_and_publish_nothing(
     fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
     answered = []
     for i, (step, inject, syscall, text) in enumerate(INJECTED):
-        tracer = Strace(fp.pid, tmp_path / f"strace{i}", "write,fsync,rename,renameat2", inject)
+        tracer = Strace(fp.pid, tmp_path / f"strace{i}", "write,writev,fsync,rename,renameat2",
+                        inject)
         try:
             status, _ = try_post(ng, f"tok-fail-{i}")
         finally:
@@ -347,11 +349,13 @@ def test_enospc_and_eio_in_write_fsync_rename_give_503_and_publish_nothing(
 # (step, strace injection, what is on disk afterwards: a tmp/ file, empty
 # or whole, never delivered; or queue/ID, delivered after a restart)
 COMMIT_STEPS = [
-    ("created, nothing written", "write:signal=KILL:when=1", "tmp-empty"),
+    # the file is one writev (header, wire bytes, end line); the first
+    # write(2) after it is the log's "queued" line
+    ("created, nothing written", "writev:signal=KILL:when=1", "tmp-empty"),
     ("written, not synced", "fsync:signal=KILL:when=1", "tmp-full"),
     ("synced, not renamed", "renameat2:signal=KILL:when=1", "tmp-full"),
     ("renamed, directory not synced", "fsync:signal=KILL:when=2", "queue"),
-    ("committed, not answered", "write:signal=KILL:when=2", "queue"),
+    ("committed, not answered", "write:signal=KILL:when=1", "queue"),
 ]
 
 
@@ -376,7 +380,8 @@ def test_kill9_at_each_commit_step_gives_nothing_or_the_whole_message(
         if ng is None:
             ng = nginx_factory(fp.target)
         before = spool_files(formpost_config)
-        tracer = Strace(fp.pid, tmp_path / f"strace{i}", "write,fsync,rename,renameat2", inject)
+        tracer = Strace(fp.pid, tmp_path / f"strace{i}", "write,writev,fsync,rename,renameat2",
+                        inject)
         status, _ = try_post(ng, f"tok-step-{i}")
         assert status in (0, 502), (step, status)     # no answer: the process died
         fp.proc.popen.wait(10)

@@ -370,7 +370,7 @@ def test_strace_audit_commit_order(formpost_factory, nginx_factory, formpost_con
     tracer = subprocess.Popen(
         ["strace", "-f", "-ff", "-qq", "-y", "-ttt", "-T", "-s", "4096",
          "-o", str(out / "t"),
-         "-e", "trace=openat,write,sendto,fsync,rename,renameat,renameat2",
+         "-e", "trace=openat,write,writev,sendto,fsync,rename,renameat,renameat2",
          "-p", str(fp.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         ntask = len(os.listdir(f"/proc/{fp.pid}/task"))
@@ -423,7 +423,9 @@ def test_strace_audit_commit_order(formpost_factory, nginx_factory, formpost_con
         new = tmp.startswith(f"{spool_dir}/tmp/")
         i_open = first(-1, lambda l: l.startswith("openat(") and f'"{tmp}"' in l
                        and ("O_EXCL" in l) == new, "openat")
-        i_write = first(i_open, lambda l: l.startswith("write(") and f"<{tmp}>" in l, "write")
+        # one writev: header, wire bytes, end line (doc/design.md "The spool")
+        i_write = first(i_open, lambda l: l.startswith(("write(", "writev(")) and
+                        f"<{tmp}>" in l, "write")
         i_fsync = first(i_write, lambda l: l.startswith("fsync(") and f"<{tmp}>" in l
                         and l.endswith("= 0"), "fsync(file)")
         i_rename = first(i_fsync, lambda l: l.startswith("rename") and f'"{queue}"' in l

@@ -101,3 +101,31 @@ def test_sigterm_gives_arriving_requests_a_short_grace(formpost_config, smtpd,
     assert smtpd.count() + queued >= 3
     for s in (a, b, c, d):
         s.close()
+
+
+def test_sigterm_right_after_accept_still_gives_the_grace(formpost_config, smtpd,
+                                                          formpost_factory):
+    """A request thread watches a connection whose request has not come
+    whole for a few ms before passing it to the intake thread; a SIGTERM
+    in that window must not drop it: it gets the grace like the others."""
+    formpost_config["workers"] = 2
+    formpost_config["limits"] = {"read_timeout": f"{READ_TIMEOUT}s"}
+    formpost_config["sites"]["example"]["rate_limit"] = "100/1m"
+    fp = formpost_factory(formpost_config)
+    fp.wait_log("event=started")
+    small = body("e")
+    data = head(len(small)) + stream(small) + record(STDIN, b"")
+    s = connect(fp, data[:20])
+    time.sleep(0.005)
+    fp.proc.popen.send_signal(15)
+    time.sleep(0.5)
+    s.sendall(data[20:])
+    got = {}
+    answer(s, got, "e")
+    rc = fp.proc.popen.wait(GRACE + 6)
+    assert rc == 0
+    assert got == {"e": 200}, got
+    proc = fp.proc
+    fp.proc = None
+    proc.stop()
+    s.close()
