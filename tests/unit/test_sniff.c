@@ -17,24 +17,6 @@
 #include "sniff.h"
 #include "util.h"
 
-struct mem {
-	const unsigned char *p;
-	size_t n;
-};
-
-static long
-mem_read(void *arg, void *buf, size_t n, unsigned long long off)
-{
-	const struct mem *m = arg;
-
-	if (off >= m->n)
-		return 0;
-	if (n > m->n - off)
-		n = m->n - (size_t)off;
-	memcpy(buf, m->p + off, n);
-	return (long)n;
-}
-
 static unsigned char *
 load(const char *name, size_t *n)
 {

@@ -80,24 +80,6 @@ content(size_t n)
 	return p;
 }
 
-struct mem {
-	const unsigned char *p;
-	size_t n;
-};
-
-static long
-mem_read(void *arg, void *buf, size_t n, unsigned long long off)
-{
-	const struct mem *m = arg;
-
-	if (off >= m->n)
-		return 0;
-	if (n > m->n - off)
-		n = (size_t)(m->n - off);
-	memcpy(buf, m->p + off, n);
-	return (long)n;
-}
-
 /* A sink that collects, and remembers its largest piece. */
 struct collect {
 	struct buf b;
