@@ -22,14 +22,26 @@
 void
 mail_local_date(char *out, size_t len, time_t t, int off)
 {
+	/* Every post stamps its answer with the date (doc/design.md "The
+	 * pipeline"), most within the same second: the last one made on
+	 * this thread is reused. */
+	static _Thread_local time_t last_t = -1;
+	static _Thread_local int last_off;
+	static _Thread_local char last[64];
 	struct tm tm;
 	time_t local = t + (time_t)off * 60;
 	int a = off < 0 ? -off : off;
 
-	gmtime_r(&local, &tm);
-	snprintf(out, len, "%04d-%02d-%02d %02d:%02d:%02d %c%02d%02d",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, off < 0 ? '-' : '+', a / 60, a % 60);
+	if (t != last_t || off != last_off) {
+		gmtime_r(&local, &tm);
+		snprintf(last, sizeof last, "%04d-%02d-%02d %02d:%02d:%02d "
+		    "%c%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+		    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		    off < 0 ? '-' : '+', a / 60, a % 60);
+		last_t = t;
+		last_off = off;
+	}
+	snprintf(out, len, "%s", last);
 }
 
 /* The site's signing parameters; 0 when it does not sign. */

@@ -843,33 +843,54 @@ static const struct msg messages[] = {
 	  "{label} was sent more than once." },
 };
 
-/* Expands {label} and {n} in tmpl into buf (truncating safely). */
+/* Appends s[0..n) at buf[*at], cut to fit len with its NUL. */
+static void
+put(char *buf, size_t len, size_t *at, const char *s, size_t n)
+{
+	if (*at + 1 >= len)
+		return;
+	if (n > len - 1 - *at)
+		n = len - 1 - *at;
+	memcpy(buf + *at, s, n);
+	*at += n;
+}
+
+/* Expands {label}, {n} and {size} in tmpl into buf (len > 0; cut to fit,
+ * as snprintf would).  Written in place: a 422 page asks for this once
+ * per field in error. */
 static void
 subst(char *buf, size_t len, const char *tmpl, const char *label, double n)
 {
-	struct buf b;
-	const char *p;
+	char num[32];
+	const char *p = tmpl, *brace;
+	size_t at = 0;
 
-	buf_init(&b);
-	for (p = tmpl; *p; p++) {
+	while (*p) {
+		if ((brace = strchr(p, '{')) == NULL)
+			brace = p + strlen(p);
+		put(buf, len, &at, p, (size_t)(brace - p));
+		if (*(p = brace) == '\0')
+			break;
+		num[0] = '\0';
 		if (strncmp(p, "{label}", 7) == 0) {
-			buf_adds(&b, label);
-			p += 6;
+			put(buf, len, &at, label, strlen(label));
+			p += 7;
+			continue;
 		} else if (strncmp(p, "{n}", 3) == 0) {
-			buf_printf(&b, "%g", n);
-			p += 2;
+			snprintf(num, sizeof num, "%g", n);
+			p += 3;
 		} else if (strncmp(p, "{size}", 6) == 0) {
 			/* k = 1024 bytes, M = 1024 k, as in the config */
 			if (n >= 1048576)
-				buf_printf(&b, "%.1fMB", n / 1048576);
+				snprintf(num, sizeof num, "%.1fMB", n / 1048576);
 			else
-				buf_printf(&b, "%.0fkB", n / 1024);
-			p += 5;
+				snprintf(num, sizeof num, "%.0fkB", n / 1024);
+			p += 6;
 		} else
-			buf_addc(&b, *p);
+			put(buf, len, &at, p++, 1);
+		put(buf, len, &at, num, strlen(num));
 	}
-	snprintf(buf, len, "%s", b.data && !b.oom ? b.data : "");
-	buf_free(&b);
+	buf[at] = '\0';
 }
 
 const char *

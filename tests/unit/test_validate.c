@@ -507,6 +507,13 @@ test_messages(void **state)
 	/* truncation is safe */
 	validate_message("invalid_email", LANG_JA, f, buf, 8);
 	assert_true(strlen(buf) < 8);
+	/* cut at the byte, as snprintf would, wherever the cut falls */
+	assert_string_equal(validate_message("too_long", LANG_EN, f, buf, 14),
+	    "お名前 mus");
+	assert_string_equal(validate_message("too_long", LANG_EN, f, buf, 10),
+	    "お名前");
+	assert_string_equal(validate_message("too_long", LANG_EN, f, buf, 1),
+	    "");
 }
 
 /* A posted name or value is (bytes, length) and may hold a NUL (%00):
