@@ -17,21 +17,6 @@
 #include "sniff.h"
 #include "util.h"
 
-static unsigned char *
-load(const char *name, size_t *n)
-{
-	char path[256];
-	unsigned char *b = malloc(1 << 20);
-	FILE *f;
-
-	snprintf(path, sizeof path, "tests/fixtures/attach/%s", name);
-	if (b == NULL || (f = fopen(path, "rb")) == NULL)
-		fail_msg("cannot read %s (run from the repository root)", path);
-	*n = fread(b, 1, 1 << 20, f);
-	fclose(f);
-	return b;
-}
-
 struct case_ {
 	const char *file;
 	int kind;             /* -1: refused */
@@ -80,7 +65,7 @@ test_samples(void **state)
 	(void)state;
 	for (i = 0; i < ARRAY_LEN(cases); i++) {
 		const struct case_ *c = &cases[i];
-		unsigned char *b = load(c->file, &n);
+		unsigned char *b = load_fixture(c->file, &n);
 		struct mem m = { b, n };
 		const char *ext = sniff_name_ext(c->file, &el);
 
@@ -101,7 +86,7 @@ static void
 test_text_charset(void **state)
 {
 	size_t n;
-	unsigned char *b = load("sjis.csv", &n);
+	unsigned char *b = load_fixture("sjis.csv", &n);
 	struct mem m = { b, n };
 	struct sniff_result r;
 
@@ -110,7 +95,7 @@ test_text_charset(void **state)
 	assert_int_equal(r.utf8, 0);
 	assert_string_equal(sniff_content_type(SK_CSV, r.utf8), "text/csv");
 	free(b);
-	b = load("ok.txt", &n);
+	b = load_fixture("ok.txt", &n);
 	m.p = b;
 	m.n = n;
 	assert_int_equal(sniff_file(mem_read, &m, n, &r), 0);
@@ -125,7 +110,7 @@ static void
 test_zip_bounds(void **state)
 {
 	size_t n;
-	unsigned char *b = load("ok.docx", &n);
+	unsigned char *b = load_fixture("ok.docx", &n);
 	struct mem m = { b, n };
 	struct sniff_result r;
 	size_t i;
@@ -141,7 +126,7 @@ test_zip_bounds(void **state)
 	/* every cut of the file is refused or read, never overread */
 	b[i + 12] = b[i + 13] = 0;
 	free(b);
-	b = load("ok.docx", &n);
+	b = load_fixture("ok.docx", &n);
 	for (i = 1; i < n; i++) {
 		m.p = b;
 		m.n = i;

@@ -35,21 +35,6 @@ struct part {
 	size_t pad;                    /* zero bytes appended */
 };
 
-static char *
-load(const char *name, size_t *n)
-{
-	char path[256];
-	char *b = malloc(1 << 20);
-	FILE *f;
-
-	snprintf(path, sizeof path, "tests/fixtures/attach/%s", name);
-	if (b == NULL || (f = fopen(path, "rb")) == NULL)
-		fail_msg("cannot read %s", path);
-	*n = fread(b, 1, 1 << 20, f);
-	fclose(f);
-	return b;
-}
-
 /* Validates the parts (file contents in memory, as without a sink). */
 static void
 run(const struct part *p, size_t n, struct fvals *v, struct form *f)
@@ -61,7 +46,7 @@ run(const struct part *p, size_t n, struct fvals *v, struct form *f)
 	assert_non_null(f->fields);
 	for (i = 0; i < n; i++) {
 		struct form_field *ff = &f->fields[i];
-		char *b = p[i].sample ? load(p[i].sample, &len) :
+		char *b = p[i].sample ? load_fixture(p[i].sample, &len) :
 		    strdup(p[i].text ? p[i].text : "");
 		if (!p[i].sample)
 			len = strlen(b);

@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -32,5 +34,23 @@ mem_read(void *arg, void *buf, size_t n, unsigned long long off)
 		n = (size_t)(m->n - off);
 	memcpy(buf, m->p + off, n);
 	return (long)n;
+}
+
+/* The sample file tests/fixtures/attach/NAME (written by
+ * tests/tools/make_attach_samples.py), read whole into a 1 MiB buffer
+ * the caller frees; *n its length. */
+static inline void *
+load_fixture(const char *name, size_t *n)
+{
+	char path[256];
+	unsigned char *b = malloc(1 << 20);
+	FILE *f;
+
+	snprintf(path, sizeof path, "tests/fixtures/attach/%s", name);
+	if (b == NULL || (f = fopen(path, "rb")) == NULL)
+		fail_msg("cannot read %s (run from the repository root)", path);
+	*n = fread(b, 1, 1 << 20, f);
+	fclose(f);
+	return b;
 }
 #endif
