@@ -6,7 +6,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <unistd.h>
+
+#include "limits.h"
 
 int
 file_read(const char *path, size_t cap, struct buf *b)
@@ -64,4 +67,33 @@ file_pread_all(int fd, void *buf, size_t n, unsigned long long off)
 		got += (size_t)r;
 	}
 	return (long)got;
+}
+
+int
+file_each_chunk(int fd, unsigned long long off, unsigned long long len,
+    int (*fn)(void *arg, const void *p, size_t n), void *arg)
+{
+	char *b = malloc(LIM_STREAM_CHUNK);
+	unsigned long long done = 0;
+	size_t n;
+	long r;
+	int rc = 0;
+
+	if (b == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	while (rc == 0 && done < len) {
+		n = len - done < LIM_STREAM_CHUNK ? (size_t)(len - done) :
+		    LIM_STREAM_CHUNK;
+		if ((r = file_pread_all(fd, b, n, off + done)) != (long)n) {
+			if (r >= 0)
+				errno = EIO;     /* shorter than it was */
+			rc = -1;
+		} else if (fn != NULL && fn(arg, b, n) == -1)
+			rc = -1;
+		done += n;
+	}
+	free(b);
+	return rc;
 }

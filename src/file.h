@@ -25,4 +25,11 @@ int file_write_all(int fd, const void *p, size_t n);
  * the count (short only at the end), or -1. */
 long file_pread_all(int fd, void *buf, size_t n, unsigned long long off);
 
+/* Reads fd's bytes [off, off + len) through one LIM_STREAM_CHUNK buffer
+ * and hands each piece to fn (0, or -1 with errno), or only reads them
+ * when fn is NULL.  0, or -1 with errno: EIO when the file is shorter
+ * than len, ENOMEM, a read's error or fn's. */
+int file_each_chunk(int fd, unsigned long long off, unsigned long long len,
+    int (*fn)(void *arg, const void *p, size_t n), void *arg);
+
 #endif

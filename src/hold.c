@@ -279,37 +279,31 @@ hold_sweep(const char *spool, long long now, unsigned max_age_s,
 	return rc;
 }
 
+static int
+write_to(void *arg, const void *p, size_t n)
+{
+	return file_write_all(*(int *)arg, p, n);
+}
+
 /* Copies size bytes of from into the new file dfd/name; 0 or -1. */
 static int
 copy_into(int dfd, const char *name, int from, unsigned long long size)
 {
-	char *b = malloc(LIM_STREAM_CHUNK);
-	unsigned long long off = 0;
-	int to, rc = -1, e;
-	long n;
+	int to, rc, e;
 
-	if (b == NULL || (to = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL |
-	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1) {
-		free(b);
+	if ((to = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1)
 		return -1;
-	}
-	while (off < size) {
-		n = file_pread_all(from, b, size - off < LIM_STREAM_CHUNK ?
-		    (size_t)(size - off) : LIM_STREAM_CHUNK, off);
-		if (n <= 0 || file_write_all(to, b, (size_t)n) == -1)
-			break;
-		off += (unsigned long long)n;
-	}
-	if (off == size)
-		rc = 0;
+	rc = file_each_chunk(from, 0, size, write_to, &to);
 	e = errno;
-	if (close(to) == -1)
+	if (close(to) == -1 && rc == 0) {
 		rc = -1;
+		e = errno;
+	}
 	if (rc == -1) {
 		unlinkat(dfd, name, 0);
-		errno = e ? e : EIO;
+		errno = e;
 	}
-	free(b);
 	return rc;
 }
 

@@ -1089,46 +1089,45 @@ spool_close(struct spool *sp)
  * in chunks read with pread (the checksum computed as they pass), then
  * the end line.  0, or -1 with errno (a read error is EIO, an error like
  * a failed write, never a signal). */
+/* One piece of a message's bytes on its way into the new file. */
+struct pass_on {
+	int fd;
+	struct crypto_sha256 *h;
+};
+
+static int
+hash_and_write(void *arg, const void *p, size_t n)
+{
+	struct pass_on *po = arg;
+
+	crypto_sha256_add(po->h, p, n);
+	return file_write_all(po->fd, p, n);
+}
+
 static int
 write_from_file(int fd, struct file_bytes *f)
 {
-	enum { CHUNK = 64 * 1024 };
-	struct crypto_sha256 *h = crypto_sha256_begin();
-	char *b = malloc(CHUNK);
-	size_t done = 0, n;
+	struct pass_on po = { fd, crypto_sha256_begin() };
 	int rc = -1;
 
-	if (h == NULL || b == NULL) {
+	if (po.h == NULL) {
 		errno = ENOMEM;
 		goto out;
 	}
-	crypto_sha256_add(h, f->head.data, f->head.len);
-	if (file_write_all(fd, f->head.data, f->head.len) == -1)
+	crypto_sha256_add(po.h, f->head.data, f->head.len);
+	if (file_write_all(fd, f->head.data, f->head.len) == -1 ||
+	    file_each_chunk(f->fd, f->off, f->len, hash_and_write, &po) == -1)
 		goto out;
-	while (done < f->len) {
-		n = f->len - done < CHUNK ? f->len - done : CHUNK;
-		long r = file_pread_all(f->fd, b, n, f->off + done);
-		if (r != (long)n) {
-			if (r >= 0)
-				errno = EIO;     /* shorter than it was */
-			goto out;
-		}
-		crypto_sha256_add(h, b, n);
-		if (file_write_all(fd, b, n) == -1)
-			goto out;
-		done += n;
-	}
 	rc = 0;
-	end_line(h, f->end, &rc);
-	h = NULL;
+	end_line(po.h, f->end, &rc);
+	po.h = NULL;
 	if (rc == 0 && file_write_all(fd, f->end, END_LEN) == -1)
 		rc = -1;
 out:
-	if (h != NULL) {
+	if (po.h != NULL) {
 		unsigned char sum[SHA256_LEN];
-		(void)crypto_sha256_end(h, sum);
+		(void)crypto_sha256_end(po.h, sum);
 	}
-	free(b);
 	return rc;
 }
 
@@ -1581,24 +1580,7 @@ newer_head(int fd, char *why, size_t whylen)
 static int
 read_through(int fd, size_t len)
 {
-	enum { CHUNK = 64 * 1024 };
-	char *b = malloc(CHUNK);
-	size_t off = 0;
-	long r;
-	int e = 0;
-
-	if (b == NULL)
-		return ENOMEM;
-	while (off < len && e == 0) {
-		r = file_pread_all(fd, b, len - off < CHUNK ? len - off : CHUNK,
-		    off);
-		if (r <= 0)
-			e = r < 0 ? errno : EIO;
-		else
-			off += (size_t)r;
-	}
-	free(b);
-	return e;
+	return file_each_chunk(fd, 0, len, NULL, NULL) == 0 ? 0 : errno;
 }
 
 /* parse of a file read into the heap block p, which becomes the
