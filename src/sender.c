@@ -367,7 +367,7 @@ site_resting(struct sender *s, const struct route *rt, long long now,
 static enum outcome
 profile_done(struct sender *s, const struct config *c,
     const char *name, int failed, enum outcome o, const char *reply,
-    long long now, enum outcome *now_out)
+    long long now, enum outcome *now_out, int release)
 {
 	enum outcome old = OUT_SENT, now_state = failed ? o : OUT_SENT;
 	struct pstate *p;
@@ -377,7 +377,8 @@ profile_done(struct sender *s, const struct config *c,
 	if ((p = pstate_get(s, name)) != NULL) {
 		old = p->state;
 		p->probing = 0;
-		slot_free(s, p);
+		if (release)
+			slot_free(s, p);
 		if (!failed && p->failures == 0 && p->next_ok == 0 &&
 		    old == OUT_SENT) {
 			/* Healthy before and after: no message waits on it,
@@ -482,52 +483,25 @@ history_rcpt(const struct spool_msg *m, struct spool_attempt *a,
 		    "cannot hold", (char *)NULL);
 }
 
-/* One transaction through profile p for m's pending recipients; records
- * each outcome in m, and in m->reply a note (outcome_note) that `queue
- * list` reads; first: p is the attempt's first profile.  Returns how many
- * recipients changed state, or -1 on OOM. */
+/* What one transaction through profile p did to m's recipients rc[i]
+ * (m's recipient idx[i]), res its summary, at when it started: each
+ * outcome recorded in m, and in m->reply a note (outcome_note) that
+ * `queue list` reads; the history, the profile's state (release: give
+ * its slot back), alerts, metrics, the attempt's log line.  first: p is
+ * the attempt's first profile.  Returns how many recipients changed
+ * state. */
 static int
-try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
-    const struct smtp_profile *p, struct spool_msg *m, long long now,
-    long long next_try, int first)
+record(struct sender *s, const struct config *c, const struct smtp_profile *p,
+    struct spool_msg *m, const struct smtp_rcpt *rc, const size_t *idx,
+    size_t k, const struct smtp_result *res, long long at, long long now,
+    long long next_try, int first, int release)
 {
-	struct smtp_result res;
-	struct smtp_rcpt *rc;
-	size_t *idx, i, k = 0;
 	char code[8], count[24], nt[32], reply[SPOOL_REPLY_MAX];
 	int changed = 0, failed;
 	enum outcome old, ev, state = OUT_SENT;
-	unsigned long long t0;
 	struct spool_attempt *a;
-	long long at;
-	char us[24];
+	size_t i;
 
-	rc = calloc(m->nrcpt, sizeof *rc);
-	idx = calloc(m->nrcpt, sizeof *idx);
-	if (rc == NULL || idx == NULL) {
-		free(rc);
-		free(idx);
-		profile_abandon(s, p->name);
-		return -1;
-	}
-	for (i = 0; i < m->nrcpt; i++)
-		if (m->rcpt[i].state == SPOOL_PENDING) {
-			rc[k].addr = m->rcpt[i].addr;
-			idx[k++] = i;
-		}
-	t0 = log_enabled(LOG_DEBUG) ? mono_us() : 0;
-	at = (long long)time(NULL);
-	if (m->in_file)         /* a large message stays in its file */
-		smtp_send_file(cl, p, m->sender, rc, k, m->fd, m->off, m->len,
-		    &res, NULL, NULL);
-	else
-		smtp_send(cl, p, m->sender, rc, k, m->data, m->len, &res,
-		    NULL, NULL);
-	if (t0) {
-		snprintf(us, sizeof us, "%llu", mono_us() - t0);
-		log_event(LOG_DEBUG, "timing", "site", m->site, "id", m->id,
-		    "profile", p->name, "smtp_us", us, (char *)NULL);
-	}
 	for (i = 0; i < k; i++) {
 		struct spool_rcpt *r = &m->rcpt[idx[i]];
 		r->code = rc[i].code;
@@ -545,39 +519,103 @@ try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
 				    m->id, r->reply);
 		}
 	}
-	spool_sanitise(reply, res.reply);
-	outcome_note(m->reply, sizeof m->reply, !first, res.outcome, p->name,
-	    res.phase, reply);
+	spool_sanitise(reply, res->reply);
+	outcome_note(m->reply, sizeof m->reply, !first, res->outcome, p->name,
+	    res->phase, reply);
 	/* The attempt is what matters most of what it did to each
-	 * recipient (res.outcome is the worst: a 550 to one would hide
+	 * recipient (res->outcome is the worst: a 550 to one would hide
 	 * the 451 that keeps the others). */
-	for (i = 0, ev = k ? rc[0].outcome : res.outcome; i < k; i++)
+	for (i = 0, ev = k ? rc[0].outcome : res->outcome; i < k; i++)
 		ev = outcome_pressing(ev, rc[i].outcome);
-	if ((a = history_add(m, at, p->name, delivery_event(ev), res.code,
+	if ((a = history_add(m, at, p->name, delivery_event(ev), res->code,
 	    reply)) != NULL)
 		for (i = 0; i < k; i++)
 			history_rcpt(m, a, &m->rcpt[idx[i]],
 			    delivery_event(rc[i].outcome));
-	failed = delivery_profile_failed(res.outcome, res.phase, res.fail);
-	old = profile_done(s, c, p->name, failed, res.outcome, reply, now,
-	    &state);
+	failed = delivery_profile_failed(res->outcome, res->phase, res->fail);
+	old = profile_done(s, c, p->name, failed, res->outcome, reply, now,
+	    &state, release);
 	/* The operator hears of a profile entering config, and of its
 	 * recovery (doc/design.md "Operations"). */
 	if (state == OUT_CONFIG && old != OUT_CONFIG)
 		alert_raise(AK_PROFILE_CONFIG, m->site, p->name, m->id, reply);
 	else if (old == OUT_CONFIG && state != OUT_CONFIG)
 		alert_clear(AK_PROFILE_CONFIG, NULL, p->name);
-	metrics_delivery(m->site, p->name, outcome_name(res.outcome));
-	snprintf(code, sizeof code, "%d", res.code);
+	metrics_delivery(m->site, p->name, outcome_name(res->outcome));
+	snprintf(code, sizeof code, "%d", res->code);
 	snprintf(count, sizeof count, "%zu", k);
 	iso_utc(nt, next_try);
-	log_event(res.outcome == OUT_SENT || spool_id_is_receipt(m->id) ?
+	log_event(res->outcome == OUT_SENT || spool_id_is_receipt(m->id) ?
 	    LOG_INFO : LOG_WARN, "attempt",
 	    "site", m->site, "id", m->id, "profile", p->name, "outcome",
-	    outcome_name(res.outcome), "phase", outcome_phase_name(res.phase),
+	    outcome_name(res->outcome), "phase", outcome_phase_name(res->phase),
 	    "rcpt_count", count, "code", code, "reply", reply,
-	    "maybe_sent", res.maybe_sent ? "1" : NULL, "next_try",
+	    "maybe_sent", res->maybe_sent ? "1" : NULL, "next_try",
 	    spool_count(m, SPOOL_PENDING) ? nt : NULL, (char *)NULL);
+	return changed;
+}
+
+/* m's pending recipients as smtp_send takes them: rc[i] is m's
+ * recipient idx[i].  Returns how many, or -1 on OOM. */
+static long
+pending_rcpts(const struct spool_msg *m, struct smtp_rcpt **rc,
+    size_t **idx)
+{
+	size_t i, k = 0;
+
+	*rc = calloc(m->nrcpt, sizeof **rc);
+	*idx = calloc(m->nrcpt, sizeof **idx);
+	if (*rc == NULL || *idx == NULL) {
+		free(*rc);
+		free(*idx);
+		*rc = NULL;
+		*idx = NULL;
+		return -1;
+	}
+	for (i = 0; i < m->nrcpt; i++)
+		if (m->rcpt[i].state == SPOOL_PENDING) {
+			(*rc)[k].addr = m->rcpt[i].addr;
+			(*idx)[k++] = i;
+		}
+	return (long)k;
+}
+
+/* One transaction through profile p (taken) for m's pending recipients,
+ * recorded (record).  Returns how many recipients changed state, or -1
+ * on OOM. */
+static int
+try_profile(struct sender *s, struct smtp_client *cl, const struct config *c,
+    const struct smtp_profile *p, struct spool_msg *m, long long now,
+    long long next_try, int first)
+{
+	struct smtp_result res;
+	struct smtp_rcpt *rc;
+	size_t *idx;
+	unsigned long long t0;
+	long long at;
+	long k;
+	char us[24];
+	int changed;
+
+	if ((k = pending_rcpts(m, &rc, &idx)) == -1) {
+		profile_abandon(s, p->name);
+		return -1;
+	}
+	t0 = log_enabled(LOG_DEBUG) ? mono_us() : 0;
+	at = (long long)time(NULL);
+	if (m->in_file)         /* a large message stays in its file */
+		smtp_send_file(cl, p, m->sender, rc, (size_t)k, m->fd, m->off,
+		    m->len, &res, NULL, NULL);
+	else
+		smtp_send(cl, p, m->sender, rc, (size_t)k, m->data, m->len,
+		    &res, NULL, NULL);
+	if (t0) {
+		snprintf(us, sizeof us, "%llu", mono_us() - t0);
+		log_event(LOG_DEBUG, "timing", "site", m->site, "id", m->id,
+		    "profile", p->name, "smtp_us", us, (char *)NULL);
+	}
+	changed = record(s, c, p, m, rc, idx, (size_t)k, &res, at, now,
+	    next_try, first, 1);
 	free(rc);
 	free(idx);
 	return changed;
@@ -702,161 +740,367 @@ newer_file(struct sender *s, const char *id, const char *why, long long now)
 	schedule(s, id, now + LIM_SPOOL_NEWER_RECHECK, NULL, 0);
 }
 
-static void
-deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
-{
-	const char *id = e->id;
-	const struct config *c;
-	const struct site *site;
-	struct route rt;
+/* One message's turn (doc/design.md "A delivery"): claimed in begin,
+ * sent through its profiles, written back in conclude. */
+struct turn {
+	struct entry e;
 	struct spool_msg m;
-	long long now = (long long)time(NULL), wait = 0, next_try, rest;
-	char err[256], count[24], att[16];
-	size_t j, nfailed_before;
-	int fd = -1, tried = 0;
-	unsigned long long t0, t1 = 0;
-	enum delivery_start ds;
-	struct delivery_plan plan;
-	void *ref;
+	int fd;
+	int tried;
+	int concluded;
+	size_t next;               /* the next of its profiles to try */
+	size_t nfailed_before;
+	long long now, wait, next_try;
+	struct route rt;
+	unsigned long long t0, t1;
+	/* Its pipelined transaction (deliver_batch). */
+	struct smtp_rcpt *rc;
+	size_t *idx;
+	long long at;
+};
 
-	memset(&m, 0, sizeof m);
-	c = s->acquire(s->arg, &ref);
+/* Claims t->e's message and settles what needs no SMTP.  1: it is to be
+ * sent (DS_SEND) from t->next; 0: to be concluded without sending; -1:
+ * done already (not due, gone, rescheduled). */
+static int
+begin(struct sender *s, const struct config *c, struct turn *t)
+{
+	const char *id = t->e.id;
+	const struct site *site;
+	char err[256];
+	long long rest, now = t->now;
+	enum delivery_start ds;
+
 	/* It waited on its site's profiles: ask them before the file (open,
 	 * lock, read, digest), so a backlog is not re-read whenever a
 	 * back-off ends; the one probe's outcome re-times the rest.  Past
 	 * max_age, or its site gone, it is read and settled as below. */
-	site = e->deferred ? config_site(c, e->site) : NULL;
-	rt = route_of(c, site, id);
-	if (e->deferred && now - e->created < rt.max_age && site != NULL &&
-	    site_resting(s, &rt, now, &rest)) {
-		schedule(s, id, rest, e->site, e->created);
-		goto out;
+	site = t->e.deferred ? config_site(c, t->e.site) : NULL;
+	t->rt = route_of(c, site, id);
+	if (t->e.deferred && now - t->e.created < t->rt.max_age &&
+	    site != NULL && site_resting(s, &t->rt, now, &rest)) {
+		schedule(s, id, rest, t->e.site, t->e.created);
+		return -1;
 	}
-	t0 = log_enabled(LOG_DEBUG) ? mono_us() : 0;
-	switch (spool_claim(s->sp, id, &m, &fd, err, sizeof err)) {
+	t->t0 = log_enabled(LOG_DEBUG) ? mono_us() : 0;
+	switch (spool_claim(s->sp, id, &t->m, &t->fd, err, sizeof err)) {
 	case SPOOL_CLAIMED:
-		t1 = t0 ? mono_us() : 0;
+		t->t1 = t->t0 ? mono_us() : 0;
 		break;
 	case SPOOL_GONE:
 		pthread_mutex_lock(&s->mu);
 		if (idset_get(s->newer, id) > 0)
 			idset_drop(s->newer, id);
 		pthread_mutex_unlock(&s->mu);
-		goto out;
+		return -1;
 	case SPOOL_NEWER:
 		newer_file(s, id, err, now);
-		goto out;
+		return -1;
 	case SPOOL_BUSY:
 		schedule(s, id, now + c->first_retry, NULL, 0);
-		goto out;
+		return -1;
 	case SPOOL_CORRUPT:
 		log_event(LOG_ERROR, "corrupt", "id", id, "error", err,
 		    "action", "moved to corrupt/, not delivered", (char *)NULL);
-		alert_raise(AK_CORRUPT, e->site[0] ? e->site : NULL, NULL, id,
-		    err);
-		goto out;
+		alert_raise(AK_CORRUPT, t->e.site[0] ? t->e.site : NULL, NULL,
+		    id, err);
+		return -1;
 	case SPOOL_ERROR:
 		log_event(LOG_ERROR, "spool_error", "id", id, "error", err,
 		    (char *)NULL);
 		schedule(s, id, now + c->first_retry, NULL, 0);
-		goto out;
+		return -1;
 	}
-	if (m.next_try > now && !forced(s, id, 0)) {   /* not due yet */
-		schedule(s, id, m.next_try, NULL, 0);
-		goto out;
+	if (t->m.next_try > now && !forced(s, id, 0)) {   /* not due yet */
+		schedule(s, id, t->m.next_try, NULL, 0);
+		return -1;
 	}
-	nfailed_before = spool_count(&m, SPOOL_FAILED);
-	next_try = now + sender_backoff(m.attempts + 1, c->first_retry,
+	t->nfailed_before = spool_count(&t->m, SPOOL_FAILED);
+	t->next_try = now + sender_backoff(t->m.attempts + 1, c->first_retry,
 	    c->max_retry);
-	site = config_site(c, m.site);
-	rt = route_of(c, site, id);
-	ds = delivery_start(now - m.created >= rt.max_age,
-	    site != NULL, spool_count(&m, SPOOL_PENDING));
-	if (ds == DS_EXPIRE) {
-		expire(&m, now);
-		tried = 1;
-	} else if (ds == DS_HOLD) {
-		hold(&m, now);
-		tried = 1;
-	} else if (ds == DS_SETTLE) {
-		/* Nothing left to send: an earlier try could not write
-		 * failed/ID (or finish).  Do that now, not after max_age. */
-		tried = 1;
-	} else {   /* DS_SEND */
-		for (j = 0; j < rt.nsmtp &&
-		    spool_count(&m, SPOOL_PENDING) > 0; j++) {
-			long long until = 0;
-			int ch;
-			if (!profile_take(s, rt.smtp[j], now, &until)) {
-				if (wait == 0 || until < wait)
-					wait = until;
-				continue;
-			}
-			if ((ch = try_profile(s, cl, c, rt.smtp[j], &m, now,
-			    next_try, !tried)) == -1)
-				break;
-			tried = 1;
-			/* Progress is recorded before the next profile, so
-			 * a crash resends to as few as possible. */
-			if (ch > 0 && spool_count(&m, SPOOL_PENDING) > 0 &&
-			    j + 1 < rt.nsmtp &&
-			    spool_update(s->sp, &fd, &m, err, sizeof err) == -1)
-				log_event(LOG_ERROR, "spool_error", "id", id,
-				    "error", err, (char *)NULL);
+	site = config_site(c, t->m.site);
+	t->rt = route_of(c, site, id);
+	ds = delivery_start(now - t->m.created >= t->rt.max_age,
+	    site != NULL, spool_count(&t->m, SPOOL_PENDING));
+	t->tried = ds != DS_SEND;
+	if (ds == DS_EXPIRE)
+		expire(&t->m, now);
+	else if (ds == DS_HOLD)
+		hold(&t->m, now);
+	/* DS_SETTLE: nothing left to send: an earlier try could not write
+	 * failed/ID (or finish).  Do that now, not after max_age. */
+	return ds == DS_SEND;
+}
+
+/* After profile t->next - 1 was tried and changed ch recipients:
+ * progress is recorded before the next profile, so a crash resends to
+ * as few as possible. */
+static void
+progress(struct sender *s, struct turn *t, int ch)
+{
+	char err[256];
+
+	if (ch > 0 && spool_count(&t->m, SPOOL_PENDING) > 0 &&
+	    t->next < t->rt.nsmtp &&
+	    spool_update(s->sp, &t->fd, &t->m, err, sizeof err) == -1)
+		log_event(LOG_ERROR, "spool_error", "id", t->e.id, "error",
+		    err, (char *)NULL);
+}
+
+/* The site's profiles in order from t->next, while recipients are
+ * pending: one transaction each through the old path. */
+static void
+profiles(struct sender *s, struct smtp_client *cl, const struct config *c,
+    struct turn *t)
+{
+	for (; t->next < t->rt.nsmtp &&
+	    spool_count(&t->m, SPOOL_PENDING) > 0; t->next++) {
+		const struct smtp_profile *p = t->rt.smtp[t->next];
+		long long until = 0;
+		int ch;
+		if (!profile_take(s, p, t->now, &until)) {
+			if (t->wait == 0 || until < t->wait)
+				t->wait = until;
+			continue;
 		}
+		if ((ch = try_profile(s, cl, c, p, &t->m, t->now, t->next_try,
+		    !t->tried)) == -1)
+			break;
+		t->tried = 1;
+		t->next++;
+		progress(s, t, ch);
+		t->next--;
 	}
-	if (tried)
+}
+
+/* Writes the turn's result back: failed/, finished, or the next try. */
+static void
+conclude(struct sender *s, const struct config *c, struct turn *t)
+{
+	const char *id = t->e.id;
+	struct spool_msg *m = &t->m;
+	struct delivery_plan plan;
+	char err[256], count[24], att[16];
+
+	t->concluded = 1;
+	if (t->tried)
 		forced(s, id, 1);
-	plan = delivery_after(tried, spool_count(&m, SPOOL_PENDING),
-	    spool_count(&m, SPOOL_FAILED), nfailed_before);
+	plan = delivery_after(t->tried, spool_count(m, SPOOL_PENDING),
+	    spool_count(m, SPOOL_FAILED), t->nfailed_before);
 	if (plan.next == DN_WAIT) {
 		/* Every profile is backing off: no attempt, no count. */
-		schedule(s, id, wait ? wait : now + c->first_retry, m.site,
-		    m.created);
-		goto out;
+		schedule(s, id, t->wait ? t->wait : t->now + c->first_retry,
+		    m->site, m->created);
+		return;
 	}
 	if (plan.write_failed &&
-	    spool_write_failed(s->sp, &m, err, sizeof err) == -1) {
+	    spool_write_failed(s->sp, m, err, sizeof err) == -1) {
 		/* The queue file keeps the failed state: try again later,
 		 * never drop the record. */
 		log_event(LOG_ERROR, "spool_error", "id", id, "error", err,
 		    (char *)NULL);
 		if (plan.next == DN_FINISH) {
-			if (spool_update(s->sp, &fd, &m, err, sizeof err) == 0)
-				schedule(s, id, next_try, NULL, 0);
-			goto out;
+			if (spool_update(s->sp, &t->fd, m, err, sizeof err) == 0)
+				schedule(s, id, t->next_try, NULL, 0);
+			return;
 		}
 	}
 	if (plan.next == DN_FINISH) {
-		archive(s, c, &m);
+		archive(s, c, m);
 		/* A finished file may be emptied and reused: our own open
 		 * of it goes first (doc/design.md "The spool"). */
-		spool_msg_drop_data(&m);
-		if (spool_finish(s->sp, fd, id, err, sizeof err) == -1)
+		spool_msg_drop_data(m);
+		if (spool_finish(s->sp, t->fd, id, err, sizeof err) == -1)
 			log_event(LOG_ERROR, "spool_error", "id", id, "error",
 			    err, (char *)NULL);
-		fd = -1;
-		snprintf(count, sizeof count, "%zu", spool_count(&m,
+		t->fd = -1;
+		snprintf(count, sizeof count, "%zu", spool_count(m,
 		    SPOOL_SENT));
-		snprintf(att, sizeof att, "%u", m.attempts + 1);
-		if (spool_count(&m, SPOOL_SENT) > 0)
-			log_event(LOG_INFO, "delivered", "site", m.site, "id",
+		snprintf(att, sizeof att, "%u", m->attempts + 1);
+		if (spool_count(m, SPOOL_SENT) > 0)
+			log_event(LOG_INFO, "delivered", "site", m->site, "id",
 			    id, "rcpt_count", count, "attempts", att,
-			    "failed", spool_count(&m, SPOOL_FAILED) ?
+			    "failed", spool_count(m, SPOOL_FAILED) ?
 			    "some" : NULL, (char *)NULL);
-		goto out;
+		return;
 	}
-	m.attempts++;
-	m.next_try = next_try;
-	if (spool_update(s->sp, &fd, &m, err, sizeof err) == -1)
+	m->attempts++;
+	m->next_try = t->next_try;
+	if (spool_update(s->sp, &t->fd, m, err, sizeof err) == -1)
 		log_event(LOG_ERROR, "spool_error", "id", id, "error", err,
 		    (char *)NULL);
-	schedule(s, id, next_try, NULL, 0);
-out:
-	if (t1)
-		log_delivery_timing(&m, t0, t1);
-	spool_msg_free(&m);          /* its own open before the claim */
-	spool_release(fd);
+	schedule(s, id, t->next_try, NULL, 0);
+}
+
+static void
+turn_end(struct turn *t)
+{
+	if (t->t1)
+		log_delivery_timing(&t->m, t->t0, t->t1);
+	spool_msg_free(&t->m);       /* its own open before the claim */
+	spool_release(t->fd);
+	free(t->rc);
+	free(t->idx);
+}
+
+static void
+turn_init(struct turn *t, const struct entry *e)
+{
+	memset(t, 0, sizeof *t);
+	t->e = *e;
+	t->fd = -1;
+	t->now = (long long)time(NULL);
+}
+
+static void
+deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
+{
+	const struct config *c;
+	struct turn t;
+	void *ref;
+	int b;
+
+	turn_init(&t, e);
+	c = s->acquire(s->arg, &ref);
+	if ((b = begin(s, c, &t)) == 1)
+		profiles(s, cl, c, &t);
+	if (b >= 0)
+		conclude(s, c, &t);
+	turn_end(&t);
+	s->release(s->arg, ref);
+}
+
+/* --- several messages on one pipelined session -------------------------- */
+
+struct batch {
+	struct sender *s;
+	const struct config *c;
+	const struct smtp_profile *p;
+	struct turn *t;
+	struct smtp_job *jobs;
+	size_t n;
+};
+
+/* A job's final reply is in: record it at once (a crash now resends as
+ * little as the old path would), and finish the message when nothing
+ * else is to be tried. */
+static void
+job_done(void *arg, struct smtp_job *job)
+{
+	struct batch *b = arg;
+	struct turn *t = &b->t[job - b->jobs];
+	int ch;
+
+	ch = record(b->s, b->c, b->p, &t->m, t->rc, t->idx, job->nrcpt,
+	    &job->res, t->at, t->now, t->next_try, 1, 0);
+	t->tried = 1;
+	t->next = 1;
+	progress(b->s, t, ch);
+	if (spool_count(&t->m, SPOOL_PENDING) == 0 || t->next >= t->rt.nsmtp)
+		conclude(b->s, b->c, t);
+}
+
+/* The turns of b that go to profile b->p through the pipelined path:
+ * jobs made for them.  Returns how many. */
+static size_t
+batch_jobs(struct batch *b, const int *go)
+{
+	size_t i, n = 0;
+	long k;
+
+	for (i = 0; i < b->n; i++) {
+		struct turn *t = &b->t[i];
+		struct smtp_job *j = &b->jobs[i];
+		memset(j, 0, sizeof *j);
+		j->fd = -1;
+		if (!go[i] || t->rt.nsmtp == 0 || t->rt.smtp[0] != b->p ||
+		    (k = pending_rcpts(&t->m, &t->rc, &t->idx)) <= 0)
+			continue;
+		j->sender = t->m.sender;
+		j->rcpt = t->rc;
+		j->nrcpt = (size_t)k;
+		j->data = t->m.in_file ? NULL : t->m.data;
+		j->fd = t->m.in_file ? t->m.fd : -1;
+		j->off = t->m.in_file ? t->m.off : 0;
+		j->len = t->m.len;
+		t->at = (long long)time(NULL);
+		n++;
+	}
+	return n;
+}
+
+/* Whether profile p is healthy (no back-off, no probe): only then may
+ * several messages go to it at once. */
+static int
+profile_healthy(struct sender *s, const struct smtp_profile *p)
+{
+	struct pstate *ps;
+	int ok;
+
+	pthread_mutex_lock(&s->mu);
+	ok = (ps = pstate_get(s, p->name)) == NULL ||
+	    (ps->failures == 0 && ps->next_ok == 0 && !ps->probing);
+	pthread_mutex_unlock(&s->mu);
+	return ok;
+}
+
+/* Gives back the slot a pipelined session held. */
+static void
+profile_release(struct sender *s, const char *name)
+{
+	struct pstate *p;
+
+	pthread_mutex_lock(&s->mu);
+	if ((p = pstate_get(s, name)) != NULL)
+		slot_free(s, p);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Sends the turns of b whose first profile is b->p over one pipelined
+ * session holding one of its slots (doc/design.md "A delivery"). */
+static void
+batch_send(struct batch *b, struct smtp_client *cl, const int *go)
+{
+	long long until;
+
+	if (batch_jobs(b, go) == 0 || !profile_healthy(b->s, b->p) ||
+	    !profile_take(b->s, b->p, b->t[0].now, &until))
+		return;
+	smtp_send_pipelined(cl, b->p, b->jobs, b->n, job_done, b);
+	profile_release(b->s, b->p->name);
+}
+
+/* Delivers e[0..n): claimed together, those for a profile whose server
+ * offers PIPELINING in one pipelined session, the rest (and whatever
+ * that session did not take) one by one as deliver does. */
+static void
+deliver_batch(struct sender *s, struct smtp_client *cl, const struct entry *e,
+    size_t n)
+{
+	struct turn t[LIM_PIPE_WINDOW];
+	struct smtp_job jobs[LIM_PIPE_WINDOW];
+	int st[LIM_PIPE_WINDOW], go[LIM_PIPE_WINDOW];
+	struct batch b = { s, NULL, NULL, t, jobs, n };
+	void *ref;
+	size_t i;
+
+	b.c = s->acquire(s->arg, &ref);
+	for (i = 0; i < n; i++) {
+		turn_init(&t[i], &e[i]);
+		st[i] = begin(s, b.c, &t[i]);
+		go[i] = st[i] == 1 && t[i].rt.nsmtp > 0;
+		if (go[i] && b.p == NULL && smtp_pipelining(cl, t[i].rt.smtp[0]))
+			b.p = t[i].rt.smtp[0];
+	}
+	if (b.p != NULL)
+		batch_send(&b, cl, go);
+	for (i = 0; i < n; i++) {
+		if (st[i] == 1 && !t[i].concluded)
+			profiles(s, cl, b.c, &t[i]);
+		if (st[i] >= 0 && !t[i].concluded)
+			conclude(s, b.c, &t[i]);
+		turn_end(&t[i]);
+	}
 	s->release(s->arg, ref);
 }
 
@@ -911,7 +1155,7 @@ run(void *arg)
 	struct sender *s = arg;
 	struct smtp_client *cl = NULL;
 	struct timespec ts;
-	struct entry e;
+	struct entry e[LIM_PIPE_WINDOW];
 	long long used = 0;        /* when cl last carried a message */
 	char err[256];
 
@@ -932,22 +1176,34 @@ run(void *arg)
 			continue;
 		}
 		if (s->n > 0 && s->heap[0].due <= now) {
-			e = heap_pop(s);
+			size_t k = 1, i;
+			e[0] = heap_pop(s);
+			/* A session that pipelines takes a window of due
+			 * messages, leaving the other threads their share. */
+			while (cl && smtp_pipelining_seen(cl) &&
+			    k < LIM_PIPE_WINDOW && s->n > 0 &&
+			    s->heap[0].due <= now && k <= s->n / s->nth)
+				e[k++] = heap_pop(s);
 			pthread_mutex_unlock(&s->mu);
 			if (cl == NULL && (cl = smtp_client_new()) != NULL)
 				smtp_client_set_abort(cl, &s->abort);
 			if (cl == NULL) {
 				log_event(LOG_ERROR, "sender_error", "error",
 				    "out of memory", (char *)NULL);
-				schedule(s, e.id, now + 1, NULL, 0);
+				for (i = 0; i < k; i++)
+					schedule(s, e[i].id, now + 1, NULL, 0);
 			} else {
-				deliver(s, cl, &e);
+				if (k == 1 && !smtp_pipelining_seen(cl))
+					deliver(s, cl, &e[0]);
+				else
+					deliver_batch(s, cl, e, k);
 				used = (long long)time(NULL);
 			}
 			pthread_mutex_lock(&s->mu);
-			/* The popped entry is done; a reschedule holds its
-			 * own reference. */
-			idset_drop(s->known, e.id);
+			/* The popped entries are done; a reschedule holds
+			 * its own reference. */
+			for (i = 0; i < k; i++)
+				idset_drop(s->known, e[i].id);
 			continue;
 		}
 		/* Nothing due: hang up a connection idle for LIM_SMTP_IDLE

@@ -8,6 +8,8 @@
 #include "smtp.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,7 @@
 #include "file.h"
 #include "limits.h"
 #include "mime.h"
+#include "smtppipe.h"
 #include "util.h"
 
 struct dialogue {
@@ -37,6 +40,7 @@ struct dialogue {
 	long long deadline;          /* monotonic ms: give up waiting then */
 	long long step_ms;           /* the profile timeout, ms */
 	int body_done;               /* whole message handed to curl */
+	struct smtp_caps caps;       /* the last EHLO reply's (HEADER_IN) */
 	smtp_trace_fn trace;
 	void *trace_arg;
 };
@@ -44,6 +48,13 @@ struct dialogue {
 struct smtp_client {
 	CURL *curl;
 	struct dialogue d;           /* capability state survives reuse */
+	struct dialogue *active;     /* the dialogue a perform drives */
+	struct buf key;              /* the profile c->curl last spoke to */
+	int connected;               /* ... and that perform got past AUTH */
+	CURL *pipe;                  /* the pipelined connection (CONNECT_ONLY) */
+	struct dialogue pd;          /* its opening dialogue */
+	struct buf pkey;             /* the profile it is for */
+	long long pipe_retry;        /* no pipelined session before (ms) */
 	const char *data;            /* upload cursor: data, or (fd, foff) */
 	int fd;                      /* -1: data */
 	unsigned long long foff;
@@ -115,30 +126,64 @@ smtp_client_new(void)
 		free(c);
 		return NULL;
 	}
+	c->active = &c->d;
+	buf_init(&c->key);
+	buf_init(&c->pkey);
 	return c;
+}
+
+/* Closes handle h (its QUIT waits at most step_ms; none when hard: a
+ * server that stalls, or a stream out of step, is owed no QUIT, and
+ * shutting the socket down makes curl's closing QUIT fail at once). */
+static void
+close_handle(CURL *h, long long step_ms, int hard)
+{
+	long wait = step_ms > 0 ? (long)(step_ms / 1000) : 1L;
+
+	if (h == NULL)
+		return;
+	if (hard) {
+		curl_socket_t fd = CURL_SOCKET_BAD;
+		wait = 1;
+		if (curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &fd) ==
+		    CURLE_OK && fd != CURL_SOCKET_BAD)
+			shutdown(fd, SHUT_RDWR);
+	}
+	/* curl's own response timeout is the long one after the dot. */
+	curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT, wait);
+	curl_easy_cleanup(h);
+}
+
+/* Forgets a profile key (it holds a password). */
+static void
+key_clear(struct buf *k)
+{
+	if (k->data)
+		explicit_bzero(k->data, k->cap);
+	buf_reset(k);
+}
+
+static void
+pipe_close(struct smtp_client *c, int hard)
+{
+	close_handle(c->pipe, c->pd.step_ms, hard);
+	c->pipe = NULL;
+	key_clear(&c->pkey);
 }
 
 void
 smtp_client_free(struct smtp_client *c)
 {
-	long wait;
+	int stopping;
 
 	if (c == NULL)
 		return;
-	wait = c->d.step_ms > 0 ? (long)(c->d.step_ms / 1000) : 1L;
-	/* Stopping: a server that stalls is owed no QUIT.  Shutting the
-	 * socket down makes curl's closing QUIT fail at once instead of
-	 * waiting on a reply (curl still closes the fd itself). */
-	if (c->abort && atomic_load(c->abort)) {
-		curl_socket_t fd = CURL_SOCKET_BAD;
-		wait = 1;
-		if (curl_easy_getinfo(c->curl, CURLINFO_ACTIVESOCKET, &fd) ==
-		    CURLE_OK && fd != CURL_SOCKET_BAD)
-			shutdown(fd, SHUT_RDWR);
-	}
-	/* curl's own response timeout is the long one after the dot. */
-	curl_easy_setopt(c->curl, CURLOPT_SERVER_RESPONSE_TIMEOUT, wait);
-	curl_easy_cleanup(c->curl);
+	stopping = c->abort && atomic_load(c->abort);
+	pipe_close(c, stopping);
+	close_handle(c->curl, c->d.step_ms, stopping);
+	key_clear(&c->key);          /* it holds a password */
+	buf_free(&c->key);
+	buf_free(&c->pkey);
 	free(c);
 }
 
@@ -164,7 +209,7 @@ xferinfo_cb(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
     curl_off_t un)
 {
 	struct smtp_client *c = arg;
-	struct dialogue *d = &c->d;
+	struct dialogue *d = c->active;
 
 	(void)dt, (void)dn, (void)ut;
 	if (c->abort && atomic_load(c->abort))
@@ -232,15 +277,7 @@ reply_line(struct dialogue *d, const char *s, size_t n)
 		d->in_auth = 0;
 	d->code = code;
 	snprintf(d->reply, sizeof d->reply, "%s", clean);
-	d->enhanced[0] = '\0';
-	if (n > 8 && s[4] >= '2' && s[4] <= '5' && s[5] == '.') {
-		size_t k = 4;
-		while (k < n && k - 4 < sizeof d->enhanced - 1 &&
-		    ((s[k] >= '0' && s[k] <= '9') || s[k] == '.'))
-			k++;
-		memcpy(d->enhanced, s + 4, k - 4);
-		d->enhanced[k - 4] = '\0';
-	}
+	pipe_enhanced(s, n, d->enhanced, sizeof d->enhanced);
 	if (d->phase == PH_RCPT && d->rcpt_sent > 0 &&
 	    d->rcpt_sent <= d->nrcpt) {
 		struct smtp_rcpt *r = &d->rcpt[d->rcpt_sent - 1];
@@ -338,6 +375,10 @@ debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *arg)
 			size_t n = d->linelen;
 			if (n && d->line[n - 1] == '\r')
 				n--;
+			/* What the server offers, from its EHLO reply as
+			 * received (never from what we sent). */
+			if (d->phase == PH_EHLO)
+				caps_line(&d->caps, d->line, n);
 			reply_line(d, d->line, n);
 			d->linelen = 0;
 		} else if (d->linelen < sizeof d->line)
@@ -413,11 +454,13 @@ fail_of(CURLcode rc, const struct dialogue *d)
 	}
 }
 
-static int
-setup(struct smtp_client *c, const struct smtp_profile *p, const char *sender,
-    struct curl_slist *rl, const char *auth)
+/* What every handle gets: the server, TLS always verified, the
+ * credentials, the dialogue followed through the debug callback, our
+ * deadlines in the progress callback. */
+static CURLcode
+setup_common(CURL *h, struct smtp_client *c, const struct smtp_profile *p,
+    struct dialogue *d, const char *auth)
 {
-	CURL *h = c->curl;
 	CURLcode rc = CURLE_OK;
 
 #define SET(opt, val) if (rc == CURLE_OK) rc = curl_easy_setopt(h, opt, val)
@@ -441,6 +484,26 @@ setup(struct smtp_client *c, const struct smtp_profile *p, const char *sender,
 	SET(CURLOPT_PASSWORD, p->username ? p->password : NULL);
 	SET(CURLOPT_LOGIN_OPTIONS, p->username ? auth : NULL);
 	SET(CURLOPT_SASL_IR, 1L);
+	SET(CURLOPT_VERBOSE, 1L);
+	SET(CURLOPT_DEBUGFUNCTION, debug_cb);
+	SET(CURLOPT_DEBUGDATA, d);
+	SET(CURLOPT_ERRORBUFFER, c->errbuf);
+	SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	SET(CURLOPT_NOPROGRESS, 0L);
+	SET(CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+	SET(CURLOPT_XFERINFODATA, c);
+#undef SET
+	return rc;
+}
+
+static int
+setup(struct smtp_client *c, const struct smtp_profile *p, const char *sender,
+    struct curl_slist *rl, const char *auth)
+{
+	CURL *h = c->curl;
+	CURLcode rc = setup_common(h, c, p, &c->d, auth);
+
+#define SET(opt, val) if (rc == CURLE_OK) rc = curl_easy_setopt(h, opt, val)
 	SET(CURLOPT_MAIL_FROM, sender);
 	SET(CURLOPT_MAIL_RCPT, rl);
 	SET(CURLOPT_MAIL_RCPT_ALLLOWFAILS, 1L);
@@ -448,23 +511,57 @@ setup(struct smtp_client *c, const struct smtp_profile *p, const char *sender,
 	SET(CURLOPT_READFUNCTION, read_cb);
 	SET(CURLOPT_READDATA, c);
 	SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->len);
-	SET(CURLOPT_VERBOSE, 1L);
-	SET(CURLOPT_DEBUGFUNCTION, debug_cb);
-	SET(CURLOPT_DEBUGDATA, &c->d);
-	SET(CURLOPT_ERRORBUFFER, c->errbuf);
-	SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-	SET(CURLOPT_NOPROGRESS, 0L);
-	SET(CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
-	SET(CURLOPT_XFERINFODATA, c);
 #undef SET
 	return rc == CURLE_OK ? 0 : -1;
+}
+
+/* A dialogue about to start a transaction (capabilities kept). */
+static void
+dialogue_start(struct dialogue *d, const struct smtp_profile *p)
+{
+	size_t i;
+
+	d->phase = PH_CONNECT;
+	d->quitting = 0;
+	d->in_auth = 0;
+	d->body_done = 0;
+	d->step_ms = (long long)p->timeout * 1000;
+	d->deadline = mono_ms() + d->step_ms;
+	d->code = 0;
+	d->reply[0] = d->enhanced[0] = '\0';
+	d->rcpt_sent = 0;
+	d->linelen = 0;
+	for (i = 0; i < d->nrcpt; i++) {
+		d->rcpt[i].code = 0;
+		d->rcpt[i].reply[0] = '\0';
+		d->rcpt[i].outcome = OUT_TEMP;
+	}
+}
+
+/* Everything a connection to p depends on, secret included (compared,
+ * never shown): a session is reused only for the same key. */
+static int
+profile_key(const struct smtp_profile *p, struct buf *k)
+{
+	key_clear(k);
+	return buf_printf(k, "%s%c%s%c%d%d%c%s%c%s%c%s", p->name, 0, p->url,
+	    0, p->implicit_tls, p->starttls, 0, p->ca_file ? p->ca_file : "",
+	    0, p->username ? p->username : "", 0,
+	    p->username && p->password ? p->password : "");
+}
+
+static int
+key_eq(const struct buf *a, const struct buf *b)
+{
+	return a->len > 0 && a->len == b->len &&
+	    memcmp(a->data, b->data, a->len) == 0;
 }
 
 static CURLcode
 perform(struct smtp_client *c, const struct smtp_profile *p, const char *sender,
     struct curl_slist *rl, const char *auth)
 {
-	size_t i;
+	CURLcode rc;
 
 	c->off = 0;
 	c->guard_auth = p->username != NULL;
@@ -472,59 +569,63 @@ perform(struct smtp_client *c, const struct smtp_profile *p, const char *sender,
 	c->timed_out = 0;
 	c->ul_seen = 0;
 	c->errbuf[0] = '\0';
-	c->d.phase = PH_CONNECT;
-	c->d.quitting = 0;
-	c->d.in_auth = 0;
-	c->d.body_done = 0;
-	c->d.step_ms = (long long)p->timeout * 1000;
-	c->d.deadline = mono_ms() + c->d.step_ms;
-	c->d.code = 0;
-	c->d.reply[0] = c->d.enhanced[0] = '\0';
-	c->d.rcpt_sent = 0;
-	c->d.linelen = 0;
-	for (i = 0; i < c->d.nrcpt; i++) {
-		c->d.rcpt[i].code = 0;
-		c->d.rcpt[i].reply[0] = '\0';
-		c->d.rcpt[i].outcome = OUT_TEMP;
-	}
+	c->active = &c->d;
+	dialogue_start(&c->d, p);
+	/* Whose capabilities c->d keeps (smtp_pipelining). */
+	c->connected = 0;
+	if (profile_key(p, &c->key) == -1)
+		key_clear(&c->key);
 	if (setup(c, p, sender, rl, auth) == -1)
 		return CURLE_FAILED_INIT;
-	return curl_easy_perform(c->curl);
+	rc = curl_easy_perform(c->curl);
+	c->connected = c->d.phase >= PH_MAIL;
+	return rc;
 }
 
-/* The transaction's outcome and res's fail, code and reply, from curl's
- * return code and what the dialogue saw. */
+/* How a transaction ended, as libcurl would report it. */
+struct ending {
+	CURLcode rc;
+	int stopped;                 /* our stop flag ended it */
+	int late;                    /* one of our deadlines ended it */
+	const char *errbuf;          /* curl's words, "" if none */
+	size_t len;                  /* the message's size */
+};
+
+/* The transaction's outcome and res's fail, code and reply, from how it
+ * ended and what the dialogue saw. */
 static enum outcome
-result_of(struct smtp_client *c, CURLcode rc, struct smtp_result *res)
+result_of(const struct dialogue *d, const struct ending *e,
+    struct smtp_result *res)
 {
 	enum outcome txn = OUT_SENT;
+	CURLcode rc = e->rc;
 	/* Our callbacks' verdicts count only when they ended the transfer,
 	 * not when they cut short the QUIT after another failure. */
 	int ours = rc == CURLE_ABORTED_BY_CALLBACK;
-	int stopped = ours && c->aborted, late = ours && c->timed_out;
+	int stopped = ours && e->stopped, late = ours && e->late;
 
-	res->fail = stopped ? SF_OTHER : late ? SF_TIMEOUT : fail_of(rc, &c->d);
-	res->code = c->d.code;
+	res->fail = stopped ? SF_OTHER : late ? SF_TIMEOUT : fail_of(rc, d);
+	res->code = d->code;
 	if (rc != CURLE_OK) {
-		txn = outcome_classify(c->d.phase, res->fail, c->d.code,
-		    c->d.enhanced);
+		txn = outcome_classify(d->phase, res->fail, d->code,
+		    d->enhanced);
 		/* Neither: read_cb refused to send unauthenticated. */
 		if (ours)
 			txn = stopped || late ? OUT_TEMP : OUT_CONFIG;
 	}
-	if (res->fail == SF_NONE && c->d.reply[0] &&
-	    outcome_is_size(c->d.phase, c->d.code, c->d.enhanced))
+	if (res->fail == SF_NONE && d->reply[0] &&
+	    outcome_is_size(d->phase, d->code, d->enhanced))
 		snprintf(res->reply, sizeof res->reply, "%.*s (the message is "
-		    "%zu bytes)", SMTP_REPLY_MAX - 48, c->d.reply, c->len);
-	else if (res->fail == SF_NONE && c->d.reply[0])
-		snprintf(res->reply, sizeof res->reply, "%s", c->d.reply);
+		    "%zu bytes)", SMTP_REPLY_MAX - 48, d->reply, e->len);
+	else if (res->fail == SF_NONE && d->reply[0])
+		snprintf(res->reply, sizeof res->reply, "%s", d->reply);
 	else if (stopped)
 		snprintf(res->reply, sizeof res->reply, "abandoned: "
 		    "formpost is stopping");
 	else if (late)
 		snprintf(res->reply, sizeof res->reply, "no reply from the "
-		    "server within %lld s", c->d.body_done ?
-		    (long long)LIM_SMTP_DOT_WAIT : c->d.step_ms / 1000);
+		    "server within %lld s", d->body_done ?
+		    (long long)LIM_SMTP_DOT_WAIT : d->step_ms / 1000);
 	else if (res->fail == SF_NO_AUTH)
 		snprintf(res->reply, sizeof res->reply, "server offered no "
 		    "AUTH but the profile has a username: not sent "
@@ -533,12 +634,53 @@ result_of(struct smtp_client *c, CURLcode rc, struct smtp_result *res)
 		struct buf b;
 		buf_init(&b);
 		buf_printf(&b, "%s%s%s", curl_easy_strerror(rc),
-		    c->errbuf[0] ? ": " : "", c->errbuf);
+		    e->errbuf[0] ? ": " : "", e->errbuf);
 		str_sanitise(res->reply, sizeof res->reply, b.data ? b.data : "",
 		    b.len);
 		buf_free(&b);
 	}
 	return txn;
+}
+
+/* Each recipient's outcome and res from how the transaction ended (both
+ * paths end here: doc/design.md "The four outcomes").  Returns 0 when
+ * every recipient was sent, else -1. */
+static int
+settle(const struct dialogue *d, const struct ending *e,
+    struct smtp_rcpt *rcpt, size_t nrcpt, struct smtp_result *res)
+{
+	enum outcome worst = OUT_SENT, txn;
+	size_t i;
+	int ok = 1;
+
+	res->phase = d->phase;
+	txn = result_of(d, e, res);
+	res->maybe_sent = e->rc != CURLE_OK && d->phase == PH_DOT &&
+	    d->code == 0;
+	for (i = 0; i < nrcpt; i++) {
+		struct smtp_rcpt *r = &rcpt[i];
+		/* Refused at RCPT: its own reply decides.  Accepted, or never
+		 * reached: the transaction decides. */
+		if (r->code && r->code / 100 != 2)
+			;
+		else {
+			r->outcome = txn;
+			if (txn != OUT_SENT || r->code == 0) {
+				r->code = res->code;
+				snprintf(r->reply, sizeof r->reply, "%s",
+				    res->reply);
+			}
+		}
+		if (r->outcome != OUT_SENT)
+			ok = 0;
+		if (r->outcome > worst)
+			worst = r->outcome;
+	}
+	res->outcome = worst;
+	if (e->rc == CURLE_OK && !ok && res->reply[0] == '\0')
+		snprintf(res->reply, sizeof res->reply, "some recipients "
+		    "refused");
+	return ok ? 0 : -1;
 }
 
 /* addr as RCPT TO writes it: a legacy carrier local part ("taro..x.",
@@ -554,6 +696,36 @@ envelope_form(const char *addr, char *q, size_t qlen)
 	    (int)(at - addr), addr, at) >= qlen)
 		return addr;
 	return q;
+}
+
+/*
+ * The envelope is checked again at the last step before it is written
+ * into MAIL FROM / RCPT TO (by curl or by the pipelined path): the
+ * strings go out as they are, so a CR or LF that slipped in anywhere
+ * upstream (a damaged spool file, a future caller) would start a new
+ * SMTP command.  Such a message can never be sent as it is: permanent.
+ * Returns 1 (and fills res and rcpt) when refused.
+ */
+static int
+envelope_refused(const char *sender, struct smtp_rcpt *rcpt, size_t nrcpt,
+    struct smtp_result *res)
+{
+	size_t i;
+
+	for (i = 0; i < nrcpt && mime_envelope_ok(rcpt[i].addr); i++)
+		;
+	if (mime_envelope_ok(sender) && i == nrcpt)
+		return 0;
+	res->outcome = OUT_PERM;
+	res->fail = SF_OTHER;
+	snprintf(res->reply, sizeof res->reply, "envelope address "
+	    "refused before sending: not a plain ASCII address");
+	for (i = 0; i < nrcpt; i++) {
+		rcpt[i].outcome = OUT_PERM;
+		snprintf(rcpt[i].reply, sizeof rcpt[i].reply, "%s",
+		    res->reply);
+	}
+	return 1;
 }
 
 static int send_msg(struct smtp_client *c, const struct smtp_profile *p,
@@ -592,37 +764,17 @@ send_msg(struct smtp_client *c, const struct smtp_profile *p,
     struct smtp_result *res, smtp_trace_fn tr, void *trace_arg)
 {
 	struct curl_slist *rl = NULL, *t;
-	enum outcome worst = OUT_SENT, txn;
+	struct ending e;
 	CURLcode rc;
 	size_t i;
-	int ok = 1;
 
 	memset(res, 0, sizeof *res);
 	c->d.rcpt = rcpt;
 	c->d.nrcpt = nrcpt;
 	c->d.trace = tr;
 	c->d.trace_arg = trace_arg;
-	/*
-	 * The envelope is checked again here, at the last step before curl
-	 * writes it into MAIL FROM / RCPT TO: curl sends the strings as they
-	 * are, so a CR or LF that slipped in anywhere upstream
-	 * (a damaged spool file, a future caller) would start a new SMTP
-	 * command.  Such a message can never be sent as it is: permanent.
-	 */
-	for (i = 0; i < nrcpt && mime_envelope_ok(rcpt[i].addr); i++)
-		;
-	if (!mime_envelope_ok(sender) || i < nrcpt) {
-		res->outcome = OUT_PERM;
-		res->fail = SF_OTHER;
-		snprintf(res->reply, sizeof res->reply, "envelope address "
-		    "refused before sending: not a plain ASCII address");
-		for (i = 0; i < nrcpt; i++) {
-			rcpt[i].outcome = OUT_PERM;
-			snprintf(rcpt[i].reply, sizeof rcpt[i].reply, "%s",
-			    res->reply);
-		}
+	if (envelope_refused(sender, rcpt, nrcpt, res))
 		return -1;
-	}
 	for (i = 0; i < nrcpt; i++) {
 		char q[LIM_ADDR_PATH + 3];
 		if ((t = curl_slist_append(rl, envelope_form(rcpt[i].addr, q,
@@ -643,32 +795,556 @@ send_msg(struct smtp_client *c, const struct smtp_profile *p,
 		rc = perform(c, p, sender, rl, "AUTH=LOGIN");
 	curl_slist_free_all(rl);
 
-	res->phase = c->d.phase;
-	txn = result_of(c, rc, res);
-	res->maybe_sent = rc != CURLE_OK && c->d.phase == PH_DOT &&
-	    c->d.code == 0;
-	for (i = 0; i < nrcpt; i++) {
-		struct smtp_rcpt *r = &rcpt[i];
-		/* Refused at RCPT: its own reply decides.  Accepted, or never
-		 * reached: the transaction decides. */
-		if (r->code && r->code / 100 != 2)
-			;
-		else {
-			r->outcome = txn;
-			if (txn != OUT_SENT || r->code == 0) {
-				r->code = res->code;
-				snprintf(r->reply, sizeof r->reply, "%s",
-				    res->reply);
+	e.rc = rc;
+	e.stopped = c->aborted;
+	e.late = c->timed_out;
+	e.errbuf = c->errbuf;
+	e.len = c->len;
+	return settle(&c->d, &e, rcpt, nrcpt, res);
+}
+
+/* --- the pipelined path (doc/design.md "A delivery") ------------------ */
+
+/* After a pipelined connection could not be opened, the old path only,
+ * for this long (a password that stopped working, a server that dropped
+ * PIPELINING): the failure itself is the old path's to report. */
+#define PIPE_RETRY_MS   60000
+#define PIPE_CHUNK      16384         /* message bytes read at a time */
+#define PIPE_OUT_HIGH   (4 * PIPE_CHUNK)  /* output kept queued at most */
+
+int
+smtp_pipelining(struct smtp_client *c, const struct smtp_profile *p)
+{
+	struct buf k;
+	int yes = 0;
+
+	if (mono_ms() < c->pipe_retry)
+		return 0;
+	buf_init(&k);
+	if (profile_key(p, &k) == 0)
+		yes = (c->pipe != NULL && key_eq(&k, &c->pkey)) ||
+		    (c->connected && key_eq(&k, &c->key) &&
+		    c->d.caps.pipelining);
+	key_clear(&k);
+	buf_free(&k);
+	return yes;
+}
+
+int
+smtp_pipelining_seen(struct smtp_client *c)
+{
+	return mono_ms() >= c->pipe_retry && (c->pipe != NULL ||
+	    (c->connected && c->d.caps.pipelining));
+}
+
+/* Whether the open pipelined connection is still there: nothing may
+ * come from an idle server but a TLS record (a session ticket) or its
+ * goodbye (421, or the end of the stream). */
+static int
+pipe_alive(struct smtp_client *c)
+{
+	curl_socket_t fd = CURL_SOCKET_BAD;
+	struct pollfd pf;
+	char b[256];
+	size_t got = 0;
+
+	if (curl_easy_getinfo(c->pipe, CURLINFO_ACTIVESOCKET, &fd) !=
+	    CURLE_OK || fd == CURL_SOCKET_BAD)
+		return 0;
+	pf.fd = fd;
+	pf.events = POLLIN;
+	if (poll(&pf, 1, 0) == 0)
+		return 1;
+	return curl_easy_recv(c->pipe, b, sizeof b, &got) == CURLE_AGAIN;
+}
+
+/* libcurl opens the session (connect, TLS and its verification,
+ * STARTTLS, EHLO, AUTH) and stops there (CONNECT_ONLY). */
+static CURLcode
+pipe_connect(struct smtp_client *c, const struct smtp_profile *p,
+    const char *auth)
+{
+	CURLcode rc = CURLE_FAILED_INIT;
+
+	c->aborted = c->timed_out = 0;
+	c->ul_seen = 0;
+	c->errbuf[0] = '\0';
+	memset(&c->pd, 0, sizeof c->pd);
+	dialogue_start(&c->pd, p);
+	c->active = &c->pd;
+	if (setup_common(c->pipe, c, p, &c->pd, auth) == CURLE_OK &&
+	    curl_easy_setopt(c->pipe, CURLOPT_CONNECT_ONLY, 1L) == CURLE_OK)
+		rc = curl_easy_perform(c->pipe);
+	c->active = &c->d;
+	return rc;
+}
+
+/* A pipelined session with p, open and offering PIPELINING: 0, else -1
+ * (nothing was sent; the caller uses the old path). */
+static int
+pipe_open(struct smtp_client *c, const struct smtp_profile *p)
+{
+	struct buf k;
+	CURLcode rc;
+	CURL *fresh;
+	int ok = -1;
+
+	buf_init(&k);
+	if (profile_key(p, &k) == -1)
+		goto out;
+	if (c->pipe != NULL && key_eq(&k, &c->pkey) && pipe_alive(c)) {
+		ok = 0;
+		goto out;
+	}
+	pipe_close(c, c->pipe != NULL && key_eq(&k, &c->pkey));
+	if ((c->pipe = curl_easy_init()) == NULL)
+		goto out;
+	rc = pipe_connect(c, p, "AUTH=PLAIN");
+	if (rc == CURLE_LOGIN_DENIED && c->pd.auth_offered &&
+	    !c->pd.plain_offered && c->pd.login_offered)
+		rc = pipe_connect(c, p, "AUTH=LOGIN");
+	/* A username and no AUTH offered: the old path refuses it. */
+	if (rc != CURLE_OK || !c->pd.caps.pipelining ||
+	    (p->username && !c->pd.auth_offered)) {
+		pipe_close(c, rc != CURLE_OK);
+		c->connected = 0;
+		c->pipe_retry = mono_ms() + PIPE_RETRY_MS;
+		goto out;
+	}
+	if (buf_add(&c->pkey, k.data, k.len) == -1) {
+		pipe_close(c, 0);
+		goto out;
+	}
+	/* The old path's connection would sit idle beside this one. */
+	if ((fresh = curl_easy_init()) != NULL) {
+		close_handle(c->curl, c->d.step_ms, 0);
+		c->curl = fresh;
+	}
+	ok = 0;
+out:
+	key_clear(&k);
+	buf_free(&k);
+	return ok;
+}
+
+enum pstep { PS_RSET, PS_MAIL, PS_RCPT, PS_DATA, PS_DOT, PS_DONE };
+enum pend { PE_NONE, PE_DROP, PE_LATE, PE_STOP, PE_READ };
+
+struct pjob {
+	struct smtp_job *j;
+	struct dialogue d;           /* as the old path would have seen it */
+	enum pstep step;             /* the reply expected next */
+	size_t rcpt_got;
+	int rset, mail_ok, rcpt_ok;
+	int failed;                  /* ended before the dot: rc decided */
+	CURLcode rc;
+};
+
+struct pipe_run {
+	struct smtp_client *c;
+	CURL *h;
+	curl_socket_t fd;
+	struct pjob *pj;
+	size_t n;
+	size_t cur;                  /* the job whose replies come next */
+	size_t next;                 /* the first job not yet queued */
+	size_t told;                 /* jobs handed to the callback */
+	struct buf out;
+	size_t ooff;
+	size_t body;                 /* job whose data is queued, n: none */
+	size_t boff;
+	struct dotstuff ds;
+	struct pipe_reader rd;
+	long long last;              /* monotonic ms of the last progress */
+	enum pend end;
+	char chunk[PIPE_CHUNK], stuffed[2 * PIPE_CHUNK];
+};
+
+/* What command_line does when the old path sends a command. */
+static void
+step_phase(struct dialogue *d, enum smtp_phase ph)
+{
+	d->phase = ph;
+	if (ph == PH_RCPT)
+		d->rcpt_sent++;
+	d->code = 0;
+	d->reply[0] = d->enhanced[0] = '\0';
+}
+
+/* Queues the next job's commands, as libcurl writes them: RSET first
+ * when the transaction before is still open on the server. */
+static int
+queue_next(struct pipe_run *r, int rset)
+{
+	struct pjob *j;
+	struct smtp_job *m;
+	char q[LIM_ADDR_PATH + 3];
+	size_t i;
+	int rc = 0;
+
+	if (r->next >= r->n)
+		return 0;
+	j = &r->pj[r->next++];
+	m = j->j;
+	j->rset = rset;
+	j->step = rset ? PS_RSET : PS_MAIL;
+	if (rset)
+		rc |= buf_adds(&r->out, "RSET\r\n");
+	rc |= buf_printf(&r->out, "MAIL FROM:<%s>", m->sender);
+	if (r->c->pd.caps.size_offered && m->len > 0)
+		rc |= buf_printf(&r->out, " SIZE=%zu", m->len);
+	rc |= buf_adds(&r->out, "\r\n");
+	for (i = 0; i < m->nrcpt; i++)
+		rc |= buf_printf(&r->out, "RCPT TO:<%s>\r\n",
+		    envelope_form(m->rcpt[i].addr, q, sizeof q));
+	rc |= buf_adds(&r->out, "DATA\r\n");
+	return rc ? -1 : 0;
+}
+
+static void
+finish(struct pipe_run *r, struct pjob *j)
+{
+	struct ending e = { j->rc, 0, 0, "", j->j->len };
+
+	settle(&j->d, &e, j->j->rcpt, j->j->nrcpt, &j->j->res);
+	j->j->attempted = 1;
+	j->step = PS_DONE;
+	r->cur++;
+}
+
+/* One reply, for the command it answers (they come in order). */
+static int
+dispatch(struct pipe_run *r, const struct pipe_reply *rp)
+{
+	struct pjob *j;
+	struct dialogue *d;
+
+	if (r->cur >= r->next)
+		return -1;           /* a reply to nothing we sent */
+	j = &r->pj[r->cur];
+	d = &j->d;
+	switch (j->step) {
+	case PS_RSET:
+		j->step = PS_MAIL;
+		break;
+	case PS_MAIL:
+		step_phase(d, PH_MAIL);
+		reply_line(d, rp->line, rp->len);
+		if (rp->code / 100 == 2)
+			j->mail_ok = 1;
+		else
+			j->failed = 1, j->rc = CURLE_SEND_ERROR;
+		j->step = j->j->nrcpt ? PS_RCPT : PS_DATA;
+		break;
+	case PS_RCPT:
+		/* After a refused MAIL the RCPTs' 503s decide nothing. */
+		if (!j->failed) {
+			step_phase(d, PH_RCPT);
+			reply_line(d, rp->line, rp->len);
+			j->rcpt_ok += rp->code / 100 == 2;
+		}
+		if (++j->rcpt_got < j->j->nrcpt)
+			break;
+		if (!j->failed && j->rcpt_ok == 0)
+			j->failed = 1, j->rc = CURLE_SEND_ERROR;
+		j->step = PS_DATA;
+		break;
+	case PS_DATA:
+		if (!j->failed) {
+			step_phase(d, PH_DATA);
+			reply_line(d, rp->line, rp->len);
+		}
+		if (rp->code == 354 && !j->failed) {
+			j->step = PS_DOT;
+			r->body = r->cur;
+			r->boff = 0;
+			dot_init(&r->ds);
+			break;
+		}
+		if (rp->code == 354) {
+			/* RFC 2920 §3.1: DATA accepted although no recipient
+			 * was: end it with an empty message. */
+			j->step = PS_DOT;
+			return buf_adds(&r->out, ".\r\n") == -1 ||
+			    queue_next(r, 0) == -1 ? -1 : 0;
+		}
+		if (!j->failed)
+			j->failed = 1, j->rc = CURLE_SEND_ERROR;
+		finish(r, j);
+		/* No 354, so no data: the server's transaction stays open
+		 * when it took MAIL (RFC 5321 §4.1.1.5). */
+		return queue_next(r, j->mail_ok);
+	case PS_DOT:
+		if (!j->failed) {
+			reply_line(d, rp->line, rp->len);
+			j->rc = rp->code == 250 ? CURLE_OK :
+			    CURLE_WEIRD_SERVER_REPLY;
+		}
+		finish(r, j);
+		break;
+	case PS_DONE:
+		return -1;
+	}
+	return 0;
+}
+
+/* Queues the data being sent, dot-stuffed, a chunk at a time (bounded
+ * output), then its end and the next job's commands. */
+static int
+fill(struct pipe_run *r)
+{
+	struct smtp_job *m;
+	size_t n, o;
+
+	while (r->body < r->n && r->out.len - r->ooff < PIPE_OUT_HIGH) {
+		m = r->pj[r->body].j;
+		n = m->len - r->boff;
+		if (n > PIPE_CHUNK)
+			n = PIPE_CHUNK;
+		if (m->data)
+			memcpy(r->chunk, m->data + r->boff, n);
+		/* From a spool file: a read error ends the session (the
+		 * data cannot be taken back; doc/design.md "Attachments"). */
+		else if (file_pread_all(m->fd, r->chunk, n, m->off + r->boff) !=
+		    (long)n) {
+			r->end = PE_READ;
+			return -1;
+		}
+		o = dot_stuff(&r->ds, r->chunk, n, r->stuffed);
+		if (buf_add(&r->out, r->stuffed, o) == -1)
+			return -1;
+		if ((r->boff += n) < m->len)
+			continue;
+		r->pj[r->body].d.body_done = 1;
+		r->body = r->n;
+		if (buf_adds(&r->out, dot_end(&r->ds)) == -1 ||
+		    queue_next(r, 0) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Reads what the server sent and hands each reply on; -1 ends the
+ * session (r->end says why). */
+static int
+take_in(struct pipe_run *r)
+{
+	char b[4096];
+	struct pipe_reply rp;
+	size_t got, off, used;
+	CURLcode rc;
+	int k;
+
+	/* TLS may hold decrypted bytes the socket no longer shows. */
+	for (;;) {
+		got = 0;
+		rc = curl_easy_recv(r->h, b, sizeof b, &got);
+		if (rc == CURLE_AGAIN)
+			return 0;
+		if (rc != CURLE_OK || got == 0) {
+			r->end = PE_DROP;
+			return -1;
+		}
+		r->last = mono_ms();
+		for (off = 0; off < got; off += used) {
+			k = pipe_read(&r->rd, b + off, got - off, &used, &rp);
+			if (k == -1 || (k == 1 && dispatch(r, &rp) == -1)) {
+				r->end = PE_DROP;
+				return -1;
 			}
 		}
-		if (r->outcome != OUT_SENT)
-			ok = 0;
-		if (r->outcome > worst)
-			worst = r->outcome;
 	}
-	res->outcome = worst;
-	if (rc == CURLE_OK && !ok && res->reply[0] == '\0')
-		snprintf(res->reply, sizeof res->reply, "some recipients "
-		    "refused");
-	return ok ? 0 : -1;
+}
+
+/* The deadline of what we wait for: the profile timeout since the last
+ * progress, LIM_SMTP_DOT_WAIT for the reply to a dot already sent (as
+ * on the old path, xferinfo_cb). */
+static long long
+deadline(const struct pipe_run *r)
+{
+	const struct pjob *j = &r->pj[r->cur];
+
+	if (j->step == PS_DOT && j->d.body_done && r->ooff == r->out.len)
+		return r->last + LIM_SMTP_DOT_WAIT * 1000LL;
+	return r->last + j->d.step_ms;
+}
+
+/* One round: wait for the socket, write, read.  -1 ends the session. */
+static int
+pump(struct pipe_run *r)
+{
+	struct pollfd pf;
+	long long now = mono_ms(), left;
+	size_t sent;
+	CURLcode rc;
+
+	if (r->c->abort && atomic_load(r->c->abort)) {
+		r->end = PE_STOP;
+		return -1;
+	}
+	if ((left = deadline(r) - now) <= 0) {
+		r->end = PE_LATE;
+		return -1;
+	}
+	pf.fd = r->fd;
+	pf.events = POLLIN | (r->out.len > r->ooff ? POLLOUT : 0);
+	pf.revents = 0;
+	if (poll(&pf, 1, left > 1000 ? 1000 : (int)left) == -1 &&
+	    errno != EINTR) {
+		r->end = PE_DROP;
+		return -1;
+	}
+	if (r->out.len > r->ooff && (pf.revents & POLLOUT)) {
+		rc = curl_easy_send(r->h, r->out.data + r->ooff,
+		    r->out.len - r->ooff, &sent);
+		if (rc != CURLE_OK && rc != CURLE_AGAIN) {
+			r->end = PE_DROP;
+			return -1;
+		}
+		if (rc == CURLE_OK && sent > 0) {
+			r->ooff += sent;
+			r->last = mono_ms();
+		}
+		if (r->ooff == r->out.len) {
+			buf_reset(&r->out);
+			r->ooff = 0;
+		}
+	}
+	if (pf.revents & (POLLIN | POLLHUP | POLLERR))
+		return take_in(r);
+	return 0;
+}
+
+/* The session ended early: every job whose final reply was not read
+ * ends as the old path's would on that failure; replies read stand. */
+static void
+fail_rest(struct pipe_run *r)
+{
+	struct pjob *j;
+	struct ending e;
+	size_t k;
+
+	for (k = r->cur; k < r->next; k++) {
+		j = &r->pj[k];
+		if (!j->failed) {
+			if (j->step == PS_RSET || j->step == PS_MAIL)
+				step_phase(&j->d, PH_MAIL);
+			else if (j->step == PS_RCPT)
+				step_phase(&j->d, PH_RCPT);
+			else if (j->step == PS_DATA)
+				step_phase(&j->d, PH_DATA);
+			/* PS_DOT: no reply after the data yet (maybe sent). */
+		}
+		e.rc = j->failed ? j->rc : r->end == PE_LATE ||
+		    r->end == PE_STOP ? CURLE_ABORTED_BY_CALLBACK :
+		    r->end == PE_READ && k == r->body ? CURLE_READ_ERROR :
+		    CURLE_RECV_ERROR;
+		e.stopped = r->end == PE_STOP;
+		e.late = r->end == PE_LATE;
+		e.errbuf = "";
+		e.len = j->j->len;
+		settle(&j->d, &e, j->j->rcpt, j->j->nrcpt, &j->j->res);
+		j->j->attempted = 1;
+		j->step = PS_DONE;
+	}
+	r->cur = r->next;
+}
+
+static void
+tell(struct pipe_run *r, smtp_job_fn done, void *arg)
+{
+	while (r->told < r->cur)
+		done(arg, r->pj[r->told++].j);
+}
+
+/* A job the pipelined path takes: a sound envelope in plain ASCII (the
+ * others, SMTPUTF8 included, go the old path's way). */
+static int
+pipe_eligible(const struct smtp_job *m)
+{
+	size_t i;
+	const char *s;
+
+	if (m->nrcpt == 0 || !mime_envelope_ok(m->sender))
+		return 0;
+	for (s = m->sender; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 0;
+	for (i = 0; i < m->nrcpt; i++) {
+		if (!mime_envelope_ok(m->rcpt[i].addr))
+			return 0;
+		for (s = m->rcpt[i].addr; *s; s++)
+			if ((unsigned char)*s >= 0x80)
+				return 0;
+	}
+	return 1;
+}
+
+static struct pipe_run *
+run_new(struct smtp_client *c, const struct smtp_profile *p,
+    struct smtp_job *jobs, size_t n)
+{
+	struct pipe_run *r = calloc(1, sizeof *r);
+	size_t i;
+
+	if (r == NULL || (r->pj = calloc(n, sizeof *r->pj)) == NULL) {
+		free(r);
+		return NULL;
+	}
+	r->c = c;
+	r->h = c->pipe;
+	buf_init(&r->out);
+	pipe_reader_init(&r->rd);
+	for (i = 0; i < n; i++) {
+		jobs[i].attempted = 0;
+		memset(&jobs[i].res, 0, sizeof jobs[i].res);
+		if (!pipe_eligible(&jobs[i]))
+			continue;
+		r->pj[r->n].j = &jobs[i];
+		r->pj[r->n].d.rcpt = jobs[i].rcpt;
+		r->pj[r->n].d.nrcpt = jobs[i].nrcpt;
+		dialogue_start(&r->pj[r->n].d, p);
+		r->pj[r->n].d.phase = PH_MAIL;
+		r->n++;
+	}
+	r->body = r->n;
+	return r;
+}
+
+long
+smtp_send_pipelined(struct smtp_client *c, const struct smtp_profile *p,
+    struct smtp_job *jobs, size_t n, smtp_job_fn done, void *arg)
+{
+	struct pipe_run *r;
+	long attempted = 0;
+	size_t i;
+
+	if (pipe_open(c, p) == -1)
+		return -1;
+	if ((r = run_new(c, p, jobs, n)) == NULL)
+		return 0;
+	if (curl_easy_getinfo(c->pipe, CURLINFO_ACTIVESOCKET, &r->fd) !=
+	    CURLE_OK || r->fd == CURL_SOCKET_BAD)
+		r->end = PE_DROP;
+	r->last = mono_ms();
+	if (r->n > 0 && r->end == PE_NONE && queue_next(r, 0) == -1)
+		r->end = PE_DROP;
+	while (r->end == PE_NONE && r->cur < r->n) {
+		if (fill(r) == -1 || pump(r) == -1)
+			break;
+		tell(r, done, arg);
+	}
+	if (r->end == PE_NONE && r->cur < r->n)
+		r->end = PE_DROP;    /* out of memory */
+	if (r->end != PE_NONE) {
+		fail_rest(r);
+		pipe_close(c, 1);    /* the stream is out of step */
+	}
+	tell(r, done, arg);
+	for (i = 0; i < n; i++)
+		attempted += jobs[i].attempted;
+	buf_free(&r->out);
+	free(r->pj);
+	free(r);
+	return attempted;
 }

@@ -73,4 +73,49 @@ int smtp_send_file(struct smtp_client *c, const struct smtp_profile *p,
     unsigned long long off, size_t len, struct smtp_result *res,
     smtp_trace_fn trace, void *trace_arg);
 
+/*
+ * The pipelined path (RFC 2920; doc/design.md "A delivery").  libcurl
+ * still opens the session (connect, TLS and its verification, STARTTLS,
+ * EHLO, AUTH: CURLOPT_CONNECT_ONLY); the transactions are then written
+ * by us, several messages in flight on one connection: after one
+ * message's data and final dot, the next one's MAIL, RCPT and DATA go in
+ * the same write, and the replies are read in order.  Each message ends
+ * with the outcomes smtp_send would have given it (the same
+ * classification, run on the same replies).
+ */
+struct smtp_job {
+	const char *sender;           /* borrowed, as for smtp_send */
+	struct smtp_rcpt *rcpt;
+	size_t nrcpt;
+	const char *data;             /* the wire bytes, or NULL: from fd */
+	int fd;
+	unsigned long long off;
+	size_t len;
+	struct smtp_result res;       /* set once attempted */
+	int attempted;                /* 1: res and rcpt hold its outcome */
+};
+
+typedef void (*smtp_job_fn)(void *arg, struct smtp_job *job);
+
+/* 1 when this client's last session with p showed PIPELINING in its
+ * EHLO reply (learned by smtp_send, or a pipelined session is open):
+ * smtp_send_pipelined is worth trying. */
+int smtp_pipelining(struct smtp_client *c, const struct smtp_profile *p);
+
+/* 1 when the client's session (whichever profile) offers PIPELINING:
+ * a sender thread then claims several messages at once. */
+int smtp_pipelining_seen(struct smtp_client *c);
+
+/* Sends jobs[0..n) through p over one pipelined session; done(arg, job)
+ * is called for each job as soon as its outcome is final, in order.  A
+ * job the path does not take (a non-ASCII or unsound envelope) is left
+ * with attempted 0, as is every job when the session could not be opened
+ * or offers no PIPELINING (then -1 is returned and nothing was sent: the
+ * caller sends them with smtp_send, which reports any failure).  A
+ * connection that drops, stalls past the timeouts or is stopped ends
+ * every job in flight as the old path's would (temporary; after the
+ * data, maybe sent).  Returns the number of jobs attempted, or -1. */
+long smtp_send_pipelined(struct smtp_client *c, const struct smtp_profile *p,
+    struct smtp_job *jobs, size_t n, smtp_job_fn done, void *arg);
+
 #endif
