@@ -879,23 +879,26 @@ pipe_connect(struct smtp_client *c, const struct smtp_profile *p,
 	return rc;
 }
 
-/* A pipelined session with p, open and offering PIPELINING: 0, else -1
- * (nothing was sent; the caller uses the old path). */
+/* A pipelined session with p, open and offering PIPELINING: 0 (*fresh:
+ * just opened), else -1 (nothing was sent; the caller uses the old
+ * path). */
 static int
-pipe_open(struct smtp_client *c, const struct smtp_profile *p)
+pipe_open(struct smtp_client *c, const struct smtp_profile *p, int *fresh)
 {
 	struct buf k;
 	CURLcode rc;
-	CURL *fresh;
+	CURL *h;
 	int ok = -1;
 
 	buf_init(&k);
 	if (profile_key(p, &k) == -1)
 		goto out;
+	*fresh = 0;
 	if (c->pipe != NULL && key_eq(&k, &c->pkey) && pipe_alive(c)) {
 		ok = 0;
 		goto out;
 	}
+	*fresh = 1;
 	pipe_close(c, c->pipe != NULL && key_eq(&k, &c->pkey));
 	if ((c->pipe = curl_easy_init()) == NULL)
 		goto out;
@@ -916,9 +919,9 @@ pipe_open(struct smtp_client *c, const struct smtp_profile *p)
 		goto out;
 	}
 	/* The old path's connection would sit idle beside this one. */
-	if ((fresh = curl_easy_init()) != NULL) {
+	if ((h = curl_easy_init()) != NULL) {
 		close_handle(c->curl, c->d.step_ms, 0);
-		c->curl = fresh;
+		c->curl = h;
 	}
 	ok = 0;
 out:
@@ -1061,13 +1064,11 @@ dispatch(struct pipe_run *r, const struct pipe_reply *rp)
 			dot_init(&r->ds);
 			break;
 		}
-		if (rp->code == 354) {
-			/* RFC 2920 §3.1: DATA accepted although no recipient
-			 * was: end it with an empty message. */
-			j->step = PS_DOT;
-			return buf_adds(&r->out, ".\r\n") == -1 ||
-			    queue_next(r, 0) == -1 ? -1 : 0;
-		}
+		/* DATA accepted after MAIL or every RCPT was refused: the
+		 * server is out of step with us.  No data, not even an
+		 * empty message: the session ends (the refusal stands). */
+		if (rp->code == 354)
+			return -1;
 		if (!j->failed)
 			j->failed = 1, j->rc = CURLE_SEND_ERROR;
 		finish(r, j);
@@ -1318,8 +1319,9 @@ smtp_send_pipelined(struct smtp_client *c, const struct smtp_profile *p,
 	struct pipe_run *r;
 	long attempted = 0;
 	size_t i;
+	int fresh;
 
-	if (pipe_open(c, p) == -1)
+	if (pipe_open(c, p, &fresh) == -1)
 		return -1;
 	if ((r = run_new(c, p, jobs, n)) == NULL)
 		return 0;
@@ -1327,7 +1329,9 @@ smtp_send_pipelined(struct smtp_client *c, const struct smtp_profile *p,
 	    CURLE_OK || r->fd == CURL_SOCKET_BAD)
 		r->end = PE_DROP;
 	r->last = mono_ms();
-	if (r->n > 0 && r->end == PE_NONE && queue_next(r, 0) == -1)
+	/* A reused session may have a transaction open (a refused DATA
+	 * ended the last run): RSET goes first (RFC 5321 §4.1.1.5). */
+	if (r->n > 0 && r->end == PE_NONE && queue_next(r, !fresh) == -1)
 		r->end = PE_DROP;
 	while (r->end == PE_NONE && r->cur < r->n) {
 		if (fill(r) == -1 || pump(r) == -1)

@@ -321,9 +321,10 @@ class Smtpd:
 
     def start(self, tls="starttls", auth=(SMTP_USER, SMTP_PASS), cert="server",
               port=0, host="127.0.0.1", smtputf8=False, require_starttls=True,
-              extra_args=()):
+              pipelining=False, extra_args=()):
         """Start listening; tls: none|starttls|implicit; auth: (user, pw) or None;
-        cert: "server" | "wrong" | "untrusted" (see Pki)."""
+        cert: "server" | "wrong" | "untrusted" (see Pki); pipelining: advertise
+        PIPELINING (formpost then pipelines, doc/design.md "A delivery")."""
         self.maildir.mkdir(parents=True, exist_ok=True)
         self.tls, self.auth = tls, auth
         argv = [PYTHON, SMTPD, "--host", host, "--port", port,
@@ -340,6 +341,8 @@ class Smtpd:
             argv.append("--smtputf8")
         if not require_starttls:
             argv.append("--no-require-starttls")
+        if pipelining:
+            argv.append("--pipelining")
         argv += list(extra_args)
         self.proc = Proc(argv, self.workdir / f"{self.name}.log", stdout="pipe")
         line = self.proc.read_line(15)

@@ -6,7 +6,7 @@ Run as a subprocess:
     smtpd.py --host 127.0.0.1 --port N --maildir DIR
              [--tls none|starttls|implicit --cert F --key F]
              [--auth-file F] [--auth-mechanisms LOGIN,PLAIN] [--smtputf8]
-             [--no-require-starttls] [--size BYTES]
+             [--no-require-starttls] [--size BYTES] [--pipelining]
 
 It prints "READY <port>" on stdout once it listens (--port 0 picks a free
 port: read it from that line), and exits 0 on SIGTERM/SIGINT.
@@ -25,6 +25,11 @@ AUTH  --auth-file holds "user:password" (one line; re-read at every AUTH, so
       "530 5.7.0 Authentication required", bad credentials
       "535 5.7.8 Authentication credentials invalid".
 
+PIPELINING  --pipelining advertises it (RFC 2920) in the EHLO reply;
+      aiosmtpd reads commands in order from its stream, so pipelined
+      commands work either way.  A command that arrived while more input
+      was already waiting behind it counts as pipelined (sessions.log).
+
 Storage  every accepted message becomes
       DIR/<seq>.eml   the message exactly as received (after dot-unstuffing,
                       without the final ".\\r\\n"; line endings untouched),
@@ -41,7 +46,8 @@ Sessions  DIR/sessions.log gets one JSON line per connection when it closes
       (or when the server stops): {"session", "peer", "tls", "user",
       "start", "end", "commands": ["EHLO x => 250", "MAIL FROM:<a> => 250",
       "AUTH PLAIN *** => 235", ...], "transactions": <messages accepted>,
-      "messages": [seq, ...], "closed": "client"|"server"|"shutdown"}.
+      "messages": [seq, ...], "closed": "client"|"server"|"shutdown",
+      "pipelined": <commands read with more input already behind them>}.
       AUTH arguments are never logged.  A test that must look at a connection
       still open uses the "session"/"txn" fields of the stored messages.
 
@@ -76,8 +82,9 @@ Faults  Before every command (and before the greeting) the server reads
         "reset_handshake"
                          "starttls" only: reply 220, let the client start its
                          TLS handshake, then reset the connection (RST)
-        {"do": FAULT, "times": N}
-                         apply FAULT to the first N matching commands only;
+        {"do": FAULT, "times": N, "after": M}
+                         apply FAULT to the first N matching commands only,
+                         after letting M of them pass (both optional);
                          the counters restart whenever faults.json changes.
 
       Connection-level faults ("connect": "421 4.3.2 busy") send the reply
@@ -161,10 +168,11 @@ class Server:
                 spec, counter = table.get("*"), f"{name}:*"
         if isinstance(spec, dict):
             times = int(spec.get("times", 1 << 30))
+            after = int(spec.get("after", 0))
             used = self._fault_uses.get(counter, 0)
-            if used >= times:
-                return None
             self._fault_uses[counter] = used + 1
+            if used < after or used >= after + times:
+                return None
             spec = spec.get("do")
         if not isinstance(spec, str) or not spec or spec == "pass":
             return None
@@ -222,6 +230,8 @@ class Handler:
             responses = [r for r in responses if not r[4:].startswith("AUTH")]
         if self.server.flag("ehlo_no_starttls"):
             responses = [r for r in responses if r[4:] != "STARTTLS"]
+        if self.server.args.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
         return responses
 
     async def handle_DATA(self, smtp, session, envelope):
@@ -266,6 +276,7 @@ class FaultySMTP(SMTP):
         self.logged = False
         self.last_reply = None
         self.user = None
+        self.pipelined = 0
         self._tls_seen = False
         super().__init__(Handler(server), **kw)
         # Route every command through _command() (faults, log, TLS rule).
@@ -308,6 +319,9 @@ class FaultySMTP(SMTP):
                 shown = f"AUTH {arg.split()[0]} ***"
             entry = [shown, None]
             self.commands.append(entry)
+            reader = getattr(self, "_reader", None)
+            if reader is not None and len(getattr(reader, "_buffer", b"")) > 0:
+                self.pipelined += 1
             self.last_reply = None
             try:
                 await self._command(name, method, arg)
@@ -390,6 +404,7 @@ class FaultySMTP(SMTP):
             "transactions": self.txn,
             "messages": self.stored,
             "closed": closed_by,
+            "pipelined": self.pipelined,
         })
 
 
@@ -464,6 +479,8 @@ def main():
                    action="store_false")
     p.add_argument("--timeout", type=float, default=300,
                    help="idle seconds before the server hangs up")
+    p.add_argument("--pipelining", action="store_true",
+                   help="advertise PIPELINING (RFC 2920)")
     p.add_argument("--size", type=int, default=33554432,
                    help="EHLO SIZE: larger MAIL SIZE= or data get 552")
     args = p.parse_args()
