@@ -983,8 +983,8 @@ struct batch {
 
 /* A job's final reply is in: record it at once (a crash now resends as
  * little as the old path would), and finish the message when nothing
- * else is to be tried. */
-static void
+ * else is to be tried.  1: start no more messages on this session. */
+static int
 job_done(void *arg, struct smtp_job *job)
 {
 	struct batch *b = arg;
@@ -998,6 +998,10 @@ job_done(void *arg, struct smtp_job *job)
 	progress(b->s, t, ch);
 	if (spool_count(&t->m, SPOOL_PENDING) == 0 || t->next >= t->rt.nsmtp)
 		conclude(b->s, b->c, t);
+	/* A failure before any recipient is the profile's: the messages
+	 * not yet started wait for its back-off, as on the old path. */
+	return delivery_profile_failed(job->res.outcome, job->res.phase,
+	    job->res.fail);
 }
 
 /* The turns of b that go to profile b->p through the pipelined path:

@@ -951,7 +951,9 @@ struct pipe_run {
 	size_t n;
 	size_t cur;                  /* the job whose replies come next */
 	size_t next;                 /* the first job not yet queued */
-	size_t told;                 /* jobs handed to the callback */
+	smtp_job_fn done;            /* told of each job as it ends */
+	void *arg;
+	int stop;                    /* done asked for no more jobs */
 	struct buf out;
 	size_t ooff;
 	size_t body;                 /* job whose data is queued, n: none */
@@ -985,7 +987,7 @@ queue_next(struct pipe_run *r, int rset)
 	size_t i;
 	int rc = 0;
 
-	if (r->next >= r->n)
+	if (r->next >= r->n || r->stop)
 		return 0;
 	j = &r->pj[r->next++];
 	m = j->j;
@@ -1004,6 +1006,9 @@ queue_next(struct pipe_run *r, int rset)
 	return rc ? -1 : 0;
 }
 
+/* A job's outcome is final: the caller hears of it at once (what it
+ * records narrows the window of a duplicate after a crash; the next
+ * job's commands, if any, are already on their way). */
 static void
 finish(struct pipe_run *r, struct pjob *j)
 {
@@ -1013,6 +1018,8 @@ finish(struct pipe_run *r, struct pjob *j)
 	j->j->attempted = 1;
 	j->step = PS_DONE;
 	r->cur++;
+	if (r->done(r->arg, j->j))
+		r->stop = 1;
 }
 
 /* One reply, for the command it answers (they come in order). */
@@ -1098,6 +1105,15 @@ fill(struct pipe_run *r)
 	size_t n, o;
 
 	while (r->body < r->n && r->out.len - r->ooff < PIPE_OUT_HIGH) {
+		/* What was sent leaves the buffer: a large message never
+		 * sits in memory whole. */
+		if (r->ooff > 0) {
+			memmove(r->out.data, r->out.data + r->ooff,
+			    r->out.len - r->ooff);
+			r->out.len -= r->ooff;
+			r->out.data[r->out.len] = '\0';
+			r->ooff = 0;
+		}
 		m = r->pj[r->body].j;
 		n = m->len - r->boff;
 		if (n > PIPE_CHUNK)
@@ -1247,15 +1263,9 @@ fail_rest(struct pipe_run *r)
 		settle(&j->d, &e, j->j->rcpt, j->j->nrcpt, &j->j->res);
 		j->j->attempted = 1;
 		j->step = PS_DONE;
+		r->done(r->arg, j->j);
 	}
 	r->cur = r->next;
-}
-
-static void
-tell(struct pipe_run *r, smtp_job_fn done, void *arg)
-{
-	while (r->told < r->cur)
-		done(arg, r->pj[r->told++].j);
 }
 
 /* A job the pipelined path takes: a sound envelope in plain ASCII (the
@@ -1283,7 +1293,7 @@ pipe_eligible(const struct smtp_job *m)
 
 static struct pipe_run *
 run_new(struct smtp_client *c, const struct smtp_profile *p,
-    struct smtp_job *jobs, size_t n)
+    struct smtp_job *jobs, size_t n, smtp_job_fn done, void *arg)
 {
 	struct pipe_run *r = calloc(1, sizeof *r);
 	size_t i;
@@ -1294,6 +1304,8 @@ run_new(struct smtp_client *c, const struct smtp_profile *p,
 	}
 	r->c = c;
 	r->h = c->pipe;
+	r->done = done;
+	r->arg = arg;
 	buf_init(&r->out);
 	pipe_reader_init(&r->rd);
 	for (i = 0; i < n; i++) {
@@ -1323,7 +1335,7 @@ smtp_send_pipelined(struct smtp_client *c, const struct smtp_profile *p,
 
 	if (pipe_open(c, p, &fresh) == -1)
 		return -1;
-	if ((r = run_new(c, p, jobs, n)) == NULL)
+	if ((r = run_new(c, p, jobs, n, done, arg)) == NULL)
 		return 0;
 	if (curl_easy_getinfo(c->pipe, CURLINFO_ACTIVESOCKET, &r->fd) !=
 	    CURLE_OK || r->fd == CURL_SOCKET_BAD)
@@ -1333,18 +1345,15 @@ smtp_send_pipelined(struct smtp_client *c, const struct smtp_profile *p,
 	 * ended the last run): RSET goes first (RFC 5321 §4.1.1.5). */
 	if (r->n > 0 && r->end == PE_NONE && queue_next(r, !fresh) == -1)
 		r->end = PE_DROP;
-	while (r->end == PE_NONE && r->cur < r->n) {
+	while (r->end == PE_NONE && r->cur < r->next)
 		if (fill(r) == -1 || pump(r) == -1)
 			break;
-		tell(r, done, arg);
-	}
-	if (r->end == PE_NONE && r->cur < r->n)
+	if (r->end == PE_NONE && r->cur < r->next)
 		r->end = PE_DROP;    /* out of memory */
 	if (r->end != PE_NONE) {
 		fail_rest(r);
 		pipe_close(c, 1);    /* the stream is out of step */
 	}
-	tell(r, done, arg);
 	for (i = 0; i < n; i++)
 		attempted += jobs[i].attempted;
 	buf_free(&r->out);

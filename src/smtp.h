@@ -95,7 +95,10 @@ struct smtp_job {
 	int attempted;                /* 1: res and rcpt hold its outcome */
 };
 
-typedef void (*smtp_job_fn)(void *arg, struct smtp_job *job);
+/* Told of a job whose outcome is final; returns 1 to start no further
+ * job on this session (the profile failed as a whole: the jobs not yet
+ * started stay unattempted), else 0. */
+typedef int (*smtp_job_fn)(void *arg, struct smtp_job *job);
 
 /* 1 when this client's last session with p showed PIPELINING in its
  * EHLO reply (learned by smtp_send, or a pipelined session is open):

@@ -271,3 +271,25 @@ def test_international_address_as_before(run):
     assert [(rcpt, [o for o in opts if o.upper() == "SMTPUTF8"])
             for rcpt, opts in out[0]] == [(["info@example.com"], []),
                                           (["taro@xn--wgv71a119e.jp"], [])]
+
+
+def test_a_refused_sender_stops_the_window(run):
+    """MAIL refused for policy (the profile's fault, not a message's): the
+    messages not yet started wait for the profile's back-off, as on the
+    old path, instead of each being refused in turn."""
+    def edit(cfg):
+        cfg["delivery"] = {"first_retry": "5s", "max_retry": "10s", "max_age": "1h"}
+    r = run(True, edit=edit)
+    r.warm()
+    r.smtpd.set_faults({"data_cmd": {"do": "stall:1", "times": 1}})
+    [first] = r.post(tag="first")
+    time.sleep(0.3)
+    r.smtpd.set_faults({"mail": "553 5.7.1 sender not owned"})
+    ids = r.post(4, tag="held")
+    wait_for(lambda: any(r.fp.events(event="attempt", id=m) for m in ids), 15,
+             "an attempt")
+    time.sleep(1.5)
+    attempts = [e for m in ids for e in r.fp.events(event="attempt", id=m)]
+    assert [e["outcome"] for e in attempts] == ["config"], attempts
+    assert [e["outcome"] for e in r.fp.events(event="attempt", id=first)] == ["sent"]
+    assert sorted(r.spool("queue")) == sorted(ids)
