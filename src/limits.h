@@ -116,7 +116,7 @@
 #define LIM_SMTP_LINE         1024           /* bytes of one server reply line kept */
 #define DEF_SMTP_CONNECTIONS  2              /* SMTP sessions at once per profile */
 #define MAX_SMTP_CONNECTIONS  16
-#define LIM_PIPE_WINDOW       8              /* messages one sender thread claims at
+#define LIM_PIPE_WINDOW       16             /* messages one sender thread claims at
                                                 once for a pipelined session (RFC 2920;
                                                 doc/design.md "A delivery") */
 #define LIM_SENDERS_TOTAL     64             /* delivery threads per process, all

@@ -953,6 +953,7 @@ struct pipe_run {
 	size_t next;                 /* the first job not yet queued */
 	smtp_job_fn done;            /* told of each job as it ends */
 	void *arg;
+	size_t told;                 /* jobs done has been told of */
 	int stop;                    /* done asked for no more jobs */
 	struct buf out;
 	size_t ooff;
@@ -1006,9 +1007,20 @@ queue_next(struct pipe_run *r, int rset)
 	return rc ? -1 : 0;
 }
 
-/* A job's outcome is final: the caller hears of it at once (what it
- * records narrows the window of a duplicate after a crash; the next
- * job's commands, if any, are already on their way). */
+/* Tells the caller of the jobs that ended, in order. */
+static void
+tell(struct pipe_run *r)
+{
+	while (r->told < r->cur)
+		if (r->done(r->arg, r->pj[r->told++].j))
+			r->stop = 1;
+}
+
+/* A job's outcome is final.  The caller hears of it once the next
+ * job's data is on its way (pump), so what it records (a spool write
+ * and its fsync) overlaps the round trip instead of adding to it; a job
+ * that ended before its data at once, since the caller may want no
+ * further job (a refused sender). */
 static void
 finish(struct pipe_run *r, struct pjob *j)
 {
@@ -1018,8 +1030,8 @@ finish(struct pipe_run *r, struct pjob *j)
 	j->j->attempted = 1;
 	j->step = PS_DONE;
 	r->cur++;
-	if (r->done(r->arg, j->j))
-		r->stop = 1;
+	if (j->rc != CURLE_OK && !j->d.body_done)
+		tell(r);
 }
 
 /* One reply, for the command it answers (they come in order). */
@@ -1186,14 +1198,39 @@ deadline(const struct pipe_run *r)
 	return r->last + j->d.step_ms;
 }
 
-/* One round: wait for the socket, write, read.  -1 ends the session. */
+/* Writes what is queued, as far as the socket takes it now. */
+static int
+flush_out(struct pipe_run *r)
+{
+	size_t sent = 0;
+	CURLcode rc;
+
+	if (r->out.len == r->ooff)
+		return 0;
+	rc = curl_easy_send(r->h, r->out.data + r->ooff, r->out.len - r->ooff,
+	    &sent);
+	if (rc != CURLE_OK && rc != CURLE_AGAIN) {
+		r->end = PE_DROP;
+		return -1;
+	}
+	if (rc == CURLE_OK && sent > 0) {
+		r->ooff += sent;
+		r->last = mono_ms();
+	}
+	if (r->ooff == r->out.len) {
+		buf_reset(&r->out);
+		r->ooff = 0;
+	}
+	return 0;
+}
+
+/* One round: wait for the socket, read, queue what the replies allow
+ * (the data after a 354), write.  -1 ends the session. */
 static int
 pump(struct pipe_run *r)
 {
 	struct pollfd pf;
 	long long now = mono_ms(), left;
-	size_t sent;
-	CURLcode rc;
 
 	if (r->c->abort && atomic_load(r->c->abort)) {
 		r->end = PE_STOP;
@@ -1211,25 +1248,9 @@ pump(struct pipe_run *r)
 		r->end = PE_DROP;
 		return -1;
 	}
-	if (r->out.len > r->ooff && (pf.revents & POLLOUT)) {
-		rc = curl_easy_send(r->h, r->out.data + r->ooff,
-		    r->out.len - r->ooff, &sent);
-		if (rc != CURLE_OK && rc != CURLE_AGAIN) {
-			r->end = PE_DROP;
-			return -1;
-		}
-		if (rc == CURLE_OK && sent > 0) {
-			r->ooff += sent;
-			r->last = mono_ms();
-		}
-		if (r->ooff == r->out.len) {
-			buf_reset(&r->out);
-			r->ooff = 0;
-		}
-	}
-	if (pf.revents & (POLLIN | POLLHUP | POLLERR))
-		return take_in(r);
-	return 0;
+	if ((pf.revents & (POLLIN | POLLHUP | POLLERR)) && take_in(r) == -1)
+		return -1;
+	return fill(r) == -1 ? -1 : flush_out(r);
 }
 
 /* The session ended early: every job whose final reply was not read
@@ -1241,6 +1262,7 @@ fail_rest(struct pipe_run *r)
 	struct ending e;
 	size_t k;
 
+	tell(r);
 	for (k = r->cur; k < r->next; k++) {
 		j = &r->pj[k];
 		if (!j->failed) {
@@ -1265,7 +1287,7 @@ fail_rest(struct pipe_run *r)
 		j->step = PS_DONE;
 		r->done(r->arg, j->j);
 	}
-	r->cur = r->next;
+	r->cur = r->told = r->next;
 }
 
 /* A job the pipelined path takes: a sound envelope in plain ASCII (the
@@ -1345,15 +1367,18 @@ smtp_send_pipelined(struct smtp_client *c, const struct smtp_profile *p,
 	 * ended the last run): RSET goes first (RFC 5321 §4.1.1.5). */
 	if (r->n > 0 && r->end == PE_NONE && queue_next(r, !fresh) == -1)
 		r->end = PE_DROP;
-	while (r->end == PE_NONE && r->cur < r->next)
+	while (r->end == PE_NONE && r->cur < r->next) {
 		if (fill(r) == -1 || pump(r) == -1)
 			break;
+		tell(r);
+	}
 	if (r->end == PE_NONE && r->cur < r->next)
 		r->end = PE_DROP;    /* out of memory */
 	if (r->end != PE_NONE) {
 		fail_rest(r);
 		pipe_close(c, 1);    /* the stream is out of step */
 	}
+	tell(r);
 	for (i = 0; i < n; i++)
 		attempted += jobs[i].attempted;
 	buf_free(&r->out);
