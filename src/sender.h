@@ -13,6 +13,11 @@
  * connections; at most `connections` transactions run on one profile at
  * once (a thread waits for a free slot of the profile it needs).
  *
+ * A thread whose session offers PIPELINING claims up to LIM_PIPE_WINDOW
+ * due messages at once and sends them in flight over that one session
+ * (smtp_send_pipelined), each recorded as its final reply arrives;
+ * whatever that path does not take goes the one-at-a-time way below.
+ *
  * Per message: claim the file (flock), one SMTP transaction for all its
  * pending recipients per profile, each recipient's outcome recorded on its
  * own; temporary and config outcomes try the site's next profile within

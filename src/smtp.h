@@ -3,8 +3,9 @@
  * includes <curl/curl.h>): TLS always verified, AUTH pinned to PLAIN (then
  * LOGIN) over TLS, one reply code recorded per recipient by following the
  * dialogue, never the AUTH data.  A struct smtp_client keeps one easy
- * handle, so consecutive sends reuse the connection.  Not shared between
- * threads: one client per thread.
+ * handle, so consecutive sends reuse the connection, and one for a
+ * pipelined session (smtp_send_pipelined).  Not shared between threads:
+ * one client per thread.
  */
 #ifndef FORMPOST_SMTP_H
 #define FORMPOST_SMTP_H
