@@ -1048,6 +1048,17 @@ profile_healthy(struct sender *s, const struct smtp_profile *p)
 	return ok;
 }
 
+static int
+stopping(struct sender *s)
+{
+	int stop;
+
+	pthread_mutex_lock(&s->mu);
+	stop = s->stopping;
+	pthread_mutex_unlock(&s->mu);
+	return stop;
+}
+
 /* Gives back the slot a pipelined session held. */
 static void
 profile_release(struct sender *s, const char *name)
@@ -1087,6 +1098,7 @@ deliver_batch(struct sender *s, struct smtp_client *cl, const struct entry *e,
 	struct batch b = { s, NULL, NULL, t, jobs, n };
 	void *ref;
 	size_t i;
+	int stop;
 
 	b.c = s->acquire(s->arg, &ref);
 	for (i = 0; i < n; i++) {
@@ -1098,7 +1110,11 @@ deliver_batch(struct sender *s, struct smtp_client *cl, const struct entry *e,
 	}
 	if (b.p != NULL)
 		batch_send(&b, cl, go);
+	stop = stopping(s);
 	for (i = 0; i < n; i++) {
+		/* Stopping: what was not tried stays as it is in queue/. */
+		if (st[i] == 1 && !t[i].tried && stop)
+			t[i].concluded = 1;
 		if (st[i] == 1 && !t[i].concluded)
 			profiles(s, cl, b.c, &t[i]);
 		if (st[i] >= 0 && !t[i].concluded)
@@ -1153,6 +1169,23 @@ rescan(struct sender *s, char *err, size_t errlen)
 	return n;
 }
 
+/* Pops what this thread delivers next into e (mu held; the first entry
+ * is due): one message, or, for a session that pipelines, a window of
+ * due ones that leaves the other threads their share.  Returns how
+ * many. */
+static size_t
+pop_due(struct sender *s, struct smtp_client *cl, struct entry *e,
+    long long now)
+{
+	size_t k = 1;
+
+	e[0] = heap_pop(s);
+	while (cl && smtp_pipelining_seen(cl) && k < LIM_PIPE_WINDOW &&
+	    s->n > 0 && s->heap[0].due <= now && k <= s->n / s->nth)
+		e[k++] = heap_pop(s);
+	return k;
+}
+
 static void *
 run(void *arg)
 {
@@ -1180,14 +1213,7 @@ run(void *arg)
 			continue;
 		}
 		if (s->n > 0 && s->heap[0].due <= now) {
-			size_t k = 1, i;
-			e[0] = heap_pop(s);
-			/* A session that pipelines takes a window of due
-			 * messages, leaving the other threads their share. */
-			while (cl && smtp_pipelining_seen(cl) &&
-			    k < LIM_PIPE_WINDOW && s->n > 0 &&
-			    s->heap[0].due <= now && k <= s->n / s->nth)
-				e[k++] = heap_pop(s);
+			size_t k = pop_due(s, cl, e, now), i;
 			pthread_mutex_unlock(&s->mu);
 			if (cl == NULL && (cl = smtp_client_new()) != NULL)
 				smtp_client_set_abort(cl, &s->abort);
