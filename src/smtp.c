@@ -914,7 +914,10 @@ pipe_open(struct smtp_client *c, const struct smtp_profile *p, int *fresh)
 		c->pipe_retry = mono_ms() + PIPE_RETRY_MS;
 		goto out;
 	}
-	if (buf_add(&c->pkey, k.data, k.len) == -1) {
+	/* The session is ours from here: libcurl's dialogue callbacks
+	 * have nothing more to follow. */
+	if (buf_add(&c->pkey, k.data, k.len) == -1 ||
+	    curl_easy_setopt(c->pipe, CURLOPT_VERBOSE, 0L) != CURLE_OK) {
 		pipe_close(c, 0);
 		goto out;
 	}
@@ -1192,10 +1195,11 @@ static long long
 deadline(const struct pipe_run *r)
 {
 	const struct pjob *j = &r->pj[r->cur];
+	long long wait = j->d.step_ms;
 
 	if (j->step == PS_DOT && j->d.body_done && r->ooff == r->out.len)
-		return r->last + LIM_SMTP_DOT_WAIT * 1000LL;
-	return r->last + j->d.step_ms;
+		wait = LIM_SMTP_DOT_WAIT * 1000LL;
+	return r->last + wait;
 }
 
 /* Writes what is queued, as far as the socket takes it now. */

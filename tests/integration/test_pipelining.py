@@ -89,8 +89,11 @@ class Run:
                 "copies": sorted(self.copies().get(mid, []))}
 
     def sessions(self):
-        """The server's sessions, once formpost has hung up (stopped)."""
+        """The server's sessions, once formpost has hung up (stopped) and
+        the server has logged them."""
         self.fp.stop()
+        wait_for(self.smtpd.sessions, 10, "the server's session log")
+        time.sleep(0.5)
         return self.smtpd.sessions()
 
 
