@@ -4,17 +4,20 @@ real SMTP server: a valid post delivered (libcurl, STARTTLS, AUTH), a
 held in hold/ and then sent, an auto-reply, a /_metrics scrape, a reload
 and a clean stop.  Any invalid read or write, use of uninitialised
 memory, or definite leak fails the test (valgrind's error exit status
-and its log), the way the unit programs are checked by tests/run.py."""
+and its log), the way the unit programs are checked by tests/run.py.
+Then the command line (check, queue list/check/show/purge) over the same
+spool, under memcheck too."""
 import copy
 import html.parser
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 import requests
 
-from harness import REPO, SITE_ORIGIN, post_form, wait_for
+from harness import REPO, formpost_binary, post_form
 
 VALGRIND = shutil.which("valgrind")
 PDF = (REPO / "tests/fixtures/attach/ok.pdf").read_bytes()
@@ -72,6 +75,7 @@ def test_serve_is_memcheck_clean(formpost_factory, nginx_factory, formpost_confi
     r = post_form(ex, dict(TEXT, message="在庫はありますか"), accept="application/json",
                   timeout=60)
     assert r.status_code == 200, r.text
+    first_id = r.json()["id"]
     r = post_form(ex, dict(TEXT, email="not-an-address", message="x"), timeout=60)
     assert r.status_code == 422
     r = post_form(ex, dict(TEXT, message="spam", website="http://spam.example"),
@@ -101,3 +105,13 @@ def test_serve_is_memcheck_clean(formpost_factory, nginx_factory, formpost_confi
     assert fp.log_lines(), "formpost under valgrind logged nothing"
     assert not re.search(r"Invalid (read|write)|uninitialised|definitely lost",
                          report), report[-6000:]
+
+    # the command line over the same spool and config
+    for args in (["check"], ["queue", "list", "--json"], ["queue", "check"],
+                 ["queue", "show", first_id, "--json"], ["queue", "purge"]):
+        p = subprocess.run([VALGRIND, "-q", "--error-exitcode=99", "--leak-check=full",
+                            "--errors-for-leak-kinds=definite", str(formpost_binary()),
+                            *args, "-c", str(fp.config_path)],
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode != 99, (args, p.stderr[-4000:])
+        assert "ERROR SUMMARY" not in p.stderr or " 0 errors" in p.stderr, p.stderr
