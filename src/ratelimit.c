@@ -147,7 +147,7 @@ client_key(const struct ratelimit *rl, const char *site, const char *addr)
 		memcpy(buf + sl, a6, 4);
 		al = 4;
 	} else
-		for (; addr[al] && al < 64; al++)
+		for (; al < 64 && addr[al]; al++)
 			buf[sl + al] = (unsigned char)addr[al];
 	h = siphash(rl->k0, rl->k1, buf, sl + al);
 	return h ? h : 1;
