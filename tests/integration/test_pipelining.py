@@ -9,6 +9,7 @@ One sender connection (`connections: 1`), so the messages of a test share
 one session; a first message teaches the sender the server's
 capabilities (the old path's EHLO), the messages under test follow."""
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -331,3 +332,45 @@ def test_sigterm_mid_window_keeps_every_message(run, formpost_factory):
     r.smtpd.wait(5, timeout=20)
     r.settle()
     assert all(len(r.copies().get(m, [])) == 1 for m in ids), r.copies()
+
+
+VALGRIND = shutil.which("valgrind")
+
+
+@pytest.mark.skipif(VALGRIND is None, reason="valgrind is installed by tests/deps.sh")
+def test_pipelined_path_is_memcheck_clean(tmp_path, pki, smtpd_factory, formpost_factory,
+                                          nginx_factory):
+    """formpost serve under memcheck over a pipelined session: a window,
+    a refused recipient, a hang-up mid-window, a stop."""
+    log = tmp_path / "valgrind.log"
+    smtpd = smtpd_factory(pipelining=True)
+    cfg = base_config(tmp_path, smtpd.port, pki.ca)
+    cfg["smtp"]["main"]["connections"] = 1
+    cfg["smtp"]["main"]["timeout"] = "30s"
+    cfg["sites"]["example"]["to"] = ["info@example.com", "nobody@example.com"]
+    fp = formpost_factory(cfg, timeout=120, prefix=(
+        VALGRIND, "-q", "--error-exitcode=99", "--leak-check=full",
+        "--errors-for-leak-kinds=definite", "--track-fds=no", f"--log-file={log}"))
+    assert "memcheck" in Path(f"/proc/{fp.pid}/exe").resolve().name
+    ng = nginx_factory(fp.target)
+
+    def post(n, tag):
+        for i in range(n):
+            r = post_form(ng.url("/formpost/example"),
+                          dict(FIELDS, message=f"{tag}-{i}"), accept="application/json",
+                          timeout=60)
+            assert r.status_code == 200, r.text
+    post(1, "warm")
+    smtpd.wait(1, timeout=120)
+    smtpd.set_faults({"mail": {"do": "stall:2", "times": 1},
+                      "rcpt": {"nobody@example.com": "550 5.1.1 no such user"},
+                      "data": {"do": "drop", "after": 2, "times": 1}})
+    post(5, "w")
+    smtpd.wait(6, timeout=180)
+    wait_for(lambda: not list((Path(cfg["spool"]) / "queue").iterdir()), 180,
+             "an empty queue/")
+    fp.stop(timeout=120)        # valgrind's exit status: 99 on any error
+    report = log.read_text()
+    assert not re.search(r"Invalid (read|write)|uninitialised|definitely lost",
+                         report), report[-6000:]
+    assert max(s["pipelined"] for s in smtpd.sessions()) > 0
