@@ -10,6 +10,7 @@ one session; a first message teaches the sender the server's
 capabilities (the old path's EHLO), the messages under test follow."""
 import re
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -374,3 +375,44 @@ def test_pipelined_path_is_memcheck_clean(tmp_path, pki, smtpd_factory, formpost
     assert not re.search(r"Invalid (read|write)|uninitialised|definitely lost",
                          report), report[-6000:]
     assert max(s["pipelined"] for s in smtpd.sessions()) > 0
+
+
+SPOOL_PUT = Path(__file__).resolve().parents[2] / "build" / "tool_spool_put"
+ODD_BODIES = [
+    b"Subject: dots\r\n\r\n.\r\n..\r\n.x\r\nend.\r\n",
+    b"Subject: lf\r\n\r\na\n.b\nc\r\n",
+    b"Subject: cr\r\n\r\na\rb\r\n.\rc\r\n",
+    b"Subject: nofinal\r\n\r\nlast line",
+    b"Subject: dotlast\r\n\r\nx\r\n.",
+    b"Subject: empty\r\n\r\n",
+]
+
+
+def test_wire_bytes_match_the_old_path(run, formpost_factory):
+    """Messages no form produces (lines starting with ".", bare LF or CR,
+    no final CRLF), put in the spool directly: the server stores the same
+    bytes whichever path sent them (dot-stuffing and the end of data as
+    libcurl does them, RFC 5321 §4.5.2)."""
+    stored = []
+    for pipelining in (False, True):
+        r = run(pipelining)
+        r.warm()
+        r.fp.stop()
+        for body in ODD_BODIES:
+            p = subprocess.run([str(SPOOL_PUT), r.cfg["spool"], "example",
+                                "noreply@example.com", "info@example.com"],
+                               input=body, capture_output=True, timeout=30)
+            assert p.returncode == 0, p.stderr
+        r.fp = formpost_factory(r.cfg)
+        r.smtpd.wait(1 + len(ODD_BODIES), timeout=30)
+        r.settle()
+        got = {}
+        for _, raw in r.smtpd.raw_messages()[1:]:
+            got[raw.split(b"\r\n", 1)[0]] = raw
+        stored.append(got)
+        assert (max(s["pipelined"] for s in r.sessions()) > 0) == pipelining
+    assert stored[0] == stored[1]
+    # and what ends in CRLF arrives exactly as spooled
+    for body in ODD_BODIES:
+        if body.endswith(b"\r\n"):
+            assert stored[1][body.split(b"\r\n", 1)[0]] == body
