@@ -119,6 +119,12 @@
 #define LIM_PIPE_WINDOW       16             /* messages one sender thread claims at
                                                 once for a pipelined session (RFC 2920;
                                                 doc/design.md "A delivery") */
+#define LIM_PIPE_CHUNK        16384          /* message bytes a pipelined session reads
+                                                from the spool at a time */
+#define LIM_PIPE_OUT          (4 * LIM_PIPE_CHUNK) /* its output queued at most */
+#define LIM_PIPE_RETRY        60             /* seconds of the old path only after a
+                                                pipelined session could not be opened
+                                                (the old path reports the failure) */
 #define LIM_SENDERS_TOTAL     64             /* delivery threads per process, all
                                                 profiles together (a bounded pool) */
 #define LIM_SENDER_PROFILES   64             /* profiles whose back-off is remembered

@@ -805,13 +805,6 @@ send_msg(struct smtp_client *c, const struct smtp_profile *p,
 
 /* --- the pipelined path (doc/design.md "A delivery") ------------------ */
 
-/* After a pipelined connection could not be opened, the old path only,
- * for this long (a password that stopped working, a server that dropped
- * PIPELINING): the failure itself is the old path's to report. */
-#define PIPE_RETRY_MS   60000
-#define PIPE_CHUNK      16384         /* message bytes read at a time */
-#define PIPE_OUT_HIGH   (4 * PIPE_CHUNK)  /* output kept queued at most */
-
 int
 smtp_pipelining(struct smtp_client *c, const struct smtp_profile *p)
 {
@@ -911,7 +904,7 @@ pipe_open(struct smtp_client *c, const struct smtp_profile *p, int *fresh)
 	    (p->username && !c->pd.auth_offered)) {
 		pipe_close(c, rc != CURLE_OK);
 		c->connected = 0;
-		c->pipe_retry = mono_ms() + PIPE_RETRY_MS;
+		c->pipe_retry = mono_ms() + LIM_PIPE_RETRY * 1000LL;
 		goto out;
 	}
 	/* The session is ours from here: libcurl's dialogue callbacks
@@ -966,7 +959,7 @@ struct pipe_run {
 	struct pipe_reader rd;
 	long long last;              /* monotonic ms of the last progress */
 	enum pend end;
-	char chunk[PIPE_CHUNK], stuffed[2 * PIPE_CHUNK];
+	char chunk[LIM_PIPE_CHUNK], stuffed[2 * LIM_PIPE_CHUNK];
 };
 
 /* What command_line does when the old path sends a command. */
@@ -1119,7 +1112,7 @@ fill(struct pipe_run *r)
 	struct smtp_job *m;
 	size_t n, o;
 
-	while (r->body < r->n && r->out.len - r->ooff < PIPE_OUT_HIGH) {
+	while (r->body < r->n && r->out.len - r->ooff < LIM_PIPE_OUT) {
 		/* What was sent leaves the buffer: a large message never
 		 * sits in memory whole. */
 		if (r->ooff > 0) {
@@ -1131,8 +1124,8 @@ fill(struct pipe_run *r)
 		}
 		m = r->pj[r->body].j;
 		n = m->len - r->boff;
-		if (n > PIPE_CHUNK)
-			n = PIPE_CHUNK;
+		if (n > LIM_PIPE_CHUNK)
+			n = LIM_PIPE_CHUNK;
 		if (m->data)
 			memcpy(r->chunk, m->data + r->boff, n);
 		/* From a spool file: a read error ends the session (the
