@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "crypto.h"
 #include "file.h"
 #include "limits.h"
 #include "mime.h"
@@ -154,7 +155,7 @@ close_handle(CURL *h, long long step_ms, int hard)
 	curl_easy_cleanup(h);
 }
 
-/* Forgets a profile key (it holds a password). */
+/* Forgets a profile key. */
 static void
 key_clear(struct buf *k)
 {
@@ -181,7 +182,7 @@ smtp_client_free(struct smtp_client *c)
 	stopping = c->abort && atomic_load(c->abort);
 	pipe_close(c, stopping);
 	close_handle(c->curl, c->d.step_ms, stopping);
-	key_clear(&c->key);          /* it holds a password */
+	key_clear(&c->key);
 	buf_free(&c->key);
 	buf_free(&c->pkey);
 	free(c);
@@ -538,16 +539,23 @@ dialogue_start(struct dialogue *d, const struct smtp_profile *p)
 	}
 }
 
-/* Everything a connection to p depends on, secret included (compared,
- * never shown): a session is reused only for the same key. */
+/* Everything a connection to p depends on: a session is reused only
+ * for the same key.  The password counts by its SHA-256 (a changed one
+ * opens a new session), so no copy of it is kept. */
 static int
 profile_key(const struct smtp_profile *p, struct buf *k)
 {
+	unsigned char h[SHA256_LEN];
+	const char *pw = p->username && p->password ? p->password : "";
+
 	key_clear(k);
-	return buf_printf(k, "%s%c%s%c%d%d%c%s%c%s%c%s", p->name, 0, p->url,
-	    0, p->implicit_tls, p->starttls, 0, p->ca_file ? p->ca_file : "",
-	    0, p->username ? p->username : "", 0,
-	    p->username && p->password ? p->password : "");
+	if (crypto_sha256(pw, strlen(pw), h) == -1)
+		return -1;
+	if (buf_printf(k, "%s%c%s%c%d%d%c%s%c%s%c", p->name, 0, p->url, 0,
+	    p->implicit_tls, p->starttls, 0, p->ca_file ? p->ca_file : "", 0,
+	    p->username ? p->username : "", 0) == -1)
+		return -1;
+	return buf_add(k, h, sizeof h);
 }
 
 static int
