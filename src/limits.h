@@ -122,6 +122,13 @@
 #define LIM_PIPE_CHUNK        16384          /* message bytes a pipelined session reads
                                                 from the spool at a time */
 #define LIM_PIPE_OUT          (4 * LIM_PIPE_CHUNK) /* its output queued at most */
+#define LIM_PIPE_BYTES        (1024 * 1024)  /* message bytes one window claims, at
+                                                most (a message kept in its file
+                                                counts as all of it) */
+#define LIM_PIPE_FILES        512            /* messages all windows claim at once */
+#define LIM_PIPE_READS        64             /* reads of the socket in one round */
+#define LIM_SMTP_REPLY_LINES  64             /* lines of one reply a pipelined session
+                                                reads (multi-line, RFC 5321 §4.2.1) */
 #define LIM_PIPE_RETRY        60             /* seconds of the old path only after a
                                                 pipelined session could not be opened
                                                 (the old path reports the failure) */

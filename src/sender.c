@@ -757,6 +757,7 @@ struct turn {
 	struct smtp_rcpt *rc;
 	size_t *idx;
 	long long at;
+	int changed;               /* recipients it settled */
 };
 
 /* Claims t->e's message and settles what needs no SMTP.  1: it is to be
@@ -981,23 +982,20 @@ struct batch {
 	size_t n;
 };
 
-/* A job's final reply is in: record it at once (a crash now resends as
- * little as the old path would), and finish the message when nothing
- * else is to be tried.  1: start no more messages on this session. */
+/* A job's final reply is in: its outcome is recorded in the message
+ * (and the profile's state, the log, the metrics) now; the spool file
+ * is written once the session is done with every message's data
+ * (deliver_batch).  1: start no more messages on this session. */
 static int
 job_done(void *arg, struct smtp_job *job)
 {
 	struct batch *b = arg;
 	struct turn *t = &b->t[job - b->jobs];
-	int ch;
 
-	ch = record(b->s, b->c, b->p, &t->m, t->rc, t->idx, job->nrcpt,
-	    &job->res, t->at, t->now, t->next_try, 1, 0);
+	t->changed = record(b->s, b->c, b->p, &t->m, t->rc, t->idx,
+	    job->nrcpt, &job->res, t->at, t->now, t->next_try, 1, 0);
 	t->tried = 1;
 	t->next = 1;
-	progress(b->s, t, ch);
-	if (spool_count(&t->m, SPOOL_PENDING) == 0 || t->next >= t->rt.nsmtp)
-		conclude(b->s, b->c, t);
 	/* A failure before any recipient is the profile's: the messages
 	 * not yet started wait for its back-off, as on the old path. */
 	return delivery_profile_failed(job->res.outcome, job->res.phase,
@@ -1096,6 +1094,7 @@ deliver_batch(struct sender *s, struct smtp_client *cl, const struct entry *e,
 	struct smtp_job jobs[LIM_PIPE_WINDOW];
 	int st[LIM_PIPE_WINDOW], go[LIM_PIPE_WINDOW];
 	struct batch b = { s, NULL, NULL, t, jobs, n };
+	unsigned long long bytes = 0;
 	void *ref;
 	size_t i;
 	int stop;
@@ -1103,7 +1102,18 @@ deliver_batch(struct sender *s, struct smtp_client *cl, const struct entry *e,
 	b.c = s->acquire(s->arg, &ref);
 	for (i = 0; i < n; i++) {
 		turn_init(&t[i], &e[i]);
+		/* The window's memory and open files are bounded: past
+		 * LIM_PIPE_BYTES, or after a message too large to be read
+		 * into memory, the rest goes back to the schedule. */
+		if (bytes >= LIM_PIPE_BYTES) {
+			schedule(s, e[i].id, t[i].now, NULL, 0);
+			st[i] = -2;
+			go[i] = 0;
+			continue;
+		}
 		st[i] = begin(s, b.c, &t[i]);
+		bytes += st[i] < 0 ? 0 : t[i].m.in_file ? LIM_PIPE_BYTES :
+		    t[i].m.len;
 		go[i] = st[i] == 1 && t[i].rt.nsmtp > 0;
 		if (go[i] && b.p == NULL && smtp_pipelining(cl, t[i].rt.smtp[0]))
 			b.p = t[i].rt.smtp[0];
@@ -1112,9 +1122,15 @@ deliver_batch(struct sender *s, struct smtp_client *cl, const struct entry *e,
 		batch_send(&b, cl, go);
 	stop = stopping(s);
 	for (i = 0; i < n; i++) {
+		if (st[i] == -2)
+			continue;          /* given back unclaimed */
 		/* Stopping: what was not tried stays as it is in queue/. */
 		if (st[i] == 1 && !t[i].tried && stop)
 			t[i].concluded = 1;
+		/* Sent through the pipelined session: progress recorded
+		 * before the next profile, as on the old path. */
+		if (st[i] == 1 && t[i].tried)
+			progress(s, &t[i], t[i].changed);
 		if (st[i] == 1 && !t[i].concluded)
 			profiles(s, cl, b.c, &t[i]);
 		if (st[i] >= 0 && !t[i].concluded)
@@ -1180,8 +1196,11 @@ pop_due(struct sender *s, struct smtp_client *cl, struct entry *e,
 	size_t k = 1;
 
 	e[0] = heap_pop(s);
+	/* Each claimed message holds an open file: all the windows
+	 * together stay within LIM_PIPE_FILES. */
 	while (cl && smtp_pipelining_seen(cl) && k < LIM_PIPE_WINDOW &&
-	    s->n > 0 && s->heap[0].due <= now && k <= s->n / s->nth)
+	    k < LIM_PIPE_FILES / s->nth && s->n > 0 &&
+	    s->heap[0].due <= now && k <= s->n / s->nth)
 		e[k++] = heap_pop(s);
 	return k;
 }

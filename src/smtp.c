@@ -64,6 +64,7 @@ struct smtp_client {
 	const atomic_int *abort;     /* set: give up (shutdown) */
 	int aborted;                 /* this transfer was given up */
 	int timed_out;               /* a deadline of ours passed */
+	int read_failed;             /* the spool file could not be read */
 	curl_off_t ul_seen;          /* upload bytes at the last check */
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -405,8 +406,10 @@ read_cb(char *buf, size_t size, size_t nitems, void *arg)
 		memcpy(buf, c->data + c->off, n);
 	/* From a spool file: a read error is a failed upload (temporary),
 	 * never a signal (doc/design.md "Attachments"). */
-	else if (file_pread_all(c->fd, buf, n, c->foff + c->off) != (long)n)
+	else if (file_pread_all(c->fd, buf, n, c->foff + c->off) != (long)n) {
+		c->read_failed = 1;
 		return CURL_READFUNC_ABORT;
+	}
 	c->off += n;
 	/* The rest is curl's final dot (no callback tells when it goes
 	 * out): from here on, the long wait for its reply. */
@@ -575,6 +578,7 @@ perform(struct smtp_client *c, const struct smtp_profile *p, const char *sender,
 	c->guard_auth = p->username != NULL;
 	c->aborted = 0;
 	c->timed_out = 0;
+	c->read_failed = 0;
 	c->ul_seen = 0;
 	c->errbuf[0] = '\0';
 	c->active = &c->d;
@@ -803,7 +807,9 @@ send_msg(struct smtp_client *c, const struct smtp_profile *p,
 		rc = perform(c, p, sender, rl, "AUTH=LOGIN");
 	curl_slist_free_all(rl);
 
-	e.rc = rc;
+	/* A spool file that could not be read is a failed upload, as on
+	 * the pipelined path: temporary (doc/design.md "Attachments"). */
+	e.rc = c->read_failed ? CURLE_READ_ERROR : rc;
 	e.stopped = c->aborted;
 	e.late = c->timed_out;
 	e.errbuf = c->errbuf;
@@ -945,6 +951,8 @@ struct pjob {
 	int rset, mail_ok, rcpt_ok;
 	int failed;                  /* ended before the dot: rc decided */
 	CURLcode rc;
+	unsigned long long dot_at;   /* output bytes up to its final dot, 0:
+	                              * its data not all queued yet */
 };
 
 struct pipe_run {
@@ -961,6 +969,7 @@ struct pipe_run {
 	int stop;                    /* done asked for no more jobs */
 	struct buf out;
 	size_t ooff;
+	unsigned long long sent;     /* output bytes written so far */
 	size_t body;                 /* job whose data is queued, n: none */
 	size_t boff;
 	struct dotstuff ds;
@@ -1051,6 +1060,8 @@ dispatch(struct pipe_run *r, const struct pipe_reply *rp)
 	d = &j->d;
 	switch (j->step) {
 	case PS_RSET:
+		if (rp->code / 100 != 2)
+			return -1;   /* the server's state is not ours */
 		j->step = PS_MAIL;
 		break;
 	case PS_MAIL:
@@ -1099,6 +1110,10 @@ dispatch(struct pipe_run *r, const struct pipe_reply *rp)
 		 * when it took MAIL (RFC 5321 §4.1.1.5). */
 		return queue_next(r, j->mail_ok);
 	case PS_DOT:
+		/* A reply before our final dot went out answers nothing we
+		 * sent: the data cannot be ended cleanly any more. */
+		if (j->dot_at == 0 || r->sent < j->dot_at)
+			return -1;
 		if (!j->failed) {
 			reply_line(d, rp->line, rp->len);
 			j->rc = rp->code == 250 ? CURLE_OK :
@@ -1149,9 +1164,11 @@ fill(struct pipe_run *r)
 		if ((r->boff += n) < m->len)
 			continue;
 		r->pj[r->body].d.body_done = 1;
+		if (buf_adds(&r->out, dot_end(&r->ds)) == -1)
+			return -1;
+		r->pj[r->body].dot_at = r->sent + (r->out.len - r->ooff);
 		r->body = r->n;
-		if (buf_adds(&r->out, dot_end(&r->ds)) == -1 ||
-		    queue_next(r, 0) == -1)
+		if (queue_next(r, 0) == -1)
 			return -1;
 	}
 	return 0;
@@ -1166,10 +1183,12 @@ take_in(struct pipe_run *r)
 	struct pipe_reply rp;
 	size_t got, off, used;
 	CURLcode rc;
-	int k;
+	int k, i;
 
-	/* TLS may hold decrypted bytes the socket no longer shows. */
-	for (;;) {
+	/* TLS may hold decrypted bytes the socket no longer shows; a
+	 * server that never stops sending gets LIM_PIPE_READS reads, then
+	 * the deadline and the stop flag are looked at again. */
+	for (i = 0; i < LIM_PIPE_READS; i++) {
 		got = 0;
 		rc = curl_easy_recv(r->h, b, sizeof b, &got);
 		if (rc == CURLE_AGAIN)
@@ -1178,15 +1197,19 @@ take_in(struct pipe_run *r)
 			r->end = PE_DROP;
 			return -1;
 		}
-		r->last = mono_ms();
 		for (off = 0; off < got; off += used) {
 			k = pipe_read(&r->rd, b + off, got - off, &used, &rp);
 			if (k == -1 || (k == 1 && dispatch(r, &rp) == -1)) {
 				r->end = PE_DROP;
 				return -1;
 			}
+			/* Progress is a whole reply, not a byte: a server
+			 * that trickles one stays bound by the timeout. */
+			if (k == 1)
+				r->last = mono_ms();
 		}
 	}
+	return 0;
 }
 
 /* The deadline of what we wait for: the profile timeout since the last
@@ -1220,6 +1243,7 @@ flush_out(struct pipe_run *r)
 	}
 	if (rc == CURLE_OK && sent > 0) {
 		r->ooff += sent;
+		r->sent += sent;
 		r->last = mono_ms();
 	}
 	if (r->ooff == r->out.len) {
@@ -1268,7 +1292,10 @@ fail_rest(struct pipe_run *r)
 	size_t k;
 
 	tell(r);
-	for (k = r->cur; k < r->next; k++) {
+	/* Only the job whose replies were being read is charged: those
+	 * queued behind it had no reply, so nothing about them is known;
+	 * they stay unattempted (sent again at once, not a failure). */
+	for (k = r->cur; k < r->next && k < r->cur + 1; k++) {
 		j = &r->pj[k];
 		if (!j->failed) {
 			if (j->step == PS_RSET || j->step == PS_MAIL)
@@ -1377,8 +1404,11 @@ smtp_send_pipelined(struct smtp_client *c, const struct smtp_profile *p,
 			break;
 		tell(r);
 	}
-	if (r->end == PE_NONE && r->cur < r->next)
-		r->end = PE_DROP;    /* out of memory */
+	/* Out of memory, or something still queued that nobody waits for:
+	 * the session cannot be reused. */
+	if (r->end == PE_NONE && (r->cur < r->next || r->body < r->n ||
+	    r->ooff < r->out.len))
+		r->end = PE_DROP;
 	if (r->end != PE_NONE) {
 		fail_rest(r);
 		pipe_close(c, 1);    /* the stream is out of step */

@@ -12,6 +12,7 @@ void
 pipe_reader_init(struct pipe_reader *r)
 {
 	r->cont = 0;
+	r->lines = 0;
 	r->len = 0;
 }
 
@@ -42,11 +43,14 @@ end_line(struct pipe_reader *r, struct pipe_reply *out)
 	if ((code = line_code(r->line, n)) == -1 ||
 	    (r->cont && code != r->cont))
 		return -1;
+	if (++r->lines > LIM_SMTP_REPLY_LINES)
+		return -1;
 	if (n > 3 && r->line[3] == '-') {
 		r->cont = code;
 		return 0;
 	}
 	r->cont = 0;
+	r->lines = 0;
 	out->code = code;
 	out->len = n;
 	memcpy(out->line, r->line, n);
@@ -143,7 +147,9 @@ caps_line(struct smtp_caps *c, const char *s, size_t n)
 		c->smtputf8 = 1;
 	else if (keyword(kw, kn, "8BITMIME"))
 		c->eightbitmime = 1;
-	else if (keyword(kw, kn, "SIZE")) {
+	/* As libcurl 7.88 reads it (it decides whether MAIL carries
+	 * SIZE=): "SIZE" in capitals at the start of the line. */
+	else if (kn >= 4 && memcmp(kw, "SIZE", 4) == 0) {
 		c->size_offered = 1;
 		c->size = kn > 5 ? size_arg(kw + 5, kn - 5) : 0;
 	}

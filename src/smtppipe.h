@@ -24,6 +24,7 @@ struct pipe_reply {
 
 struct pipe_reader {
 	int cont;                  /* code of the multi-line reply in progress */
+	unsigned lines;            /* its lines so far */
 	size_t len;                /* bytes in line (kept up to its size) */
 	char line[LIM_SMTP_LINE];
 };
@@ -34,8 +35,9 @@ void pipe_reader_init(struct pipe_reader *r);
  * Reads from p[0..n): 1 when a reply completed (*used bytes consumed,
  * *out filled), 0 when all n were consumed without one, -1 when a line is
  * not a reply (no 3-digit code 200..599, a separator other than ' ' or
- * '-', or a continuation whose code differs): the stream cannot be
- * trusted any more.  A line longer than LIM_SMTP_LINE is cut (the rest up
+ * '-', a continuation whose code differs, or more than
+ * LIM_SMTP_REPLY_LINES lines in one reply): the stream cannot be trusted
+ * any more.  A line longer than LIM_SMTP_LINE is cut (the rest up
  * to its LF is skipped); a lone CR stays in the line.
  */
 int pipe_read(struct pipe_reader *r, const char *p, size_t n, size_t *used,

@@ -58,6 +58,22 @@ test_replies(void **state)
 	assert_int_equal(read_all("250-a\r\n250-b\r\n250 c\r\n", 3, codes, 8,
 	    last, sizeof last), 1);
 	assert_string_equal(last, "250 c");
+	/* A reply of LIM_SMTP_REPLY_LINES lines is read, one more line is
+	 * a server that never ends its reply. */
+	{
+		char *many = malloc(16 * (LIM_SMTP_REPLY_LINES + 2));
+		size_t k, o = 0;
+		assert_non_null(many);
+		for (k = 1; k < LIM_SMTP_REPLY_LINES; k++)
+			o += (size_t)sprintf(many + o, "250-x\r\n");
+		strcpy(many + o, "250 end\r\n");
+		assert_int_equal(read_all(many, 7, codes, 8, last,
+		    sizeof last), 1);
+		strcpy(many + o, "250-x\r\n250 end\r\n");
+		assert_int_equal(read_all(many, 7, codes, 8, last,
+		    sizeof last), -1);
+		free(many);
+	}
 	/* Half a reply is no reply yet. */
 	assert_int_equal(read_all("250-a\r\n250 b", 64, codes, 8, last,
 	    sizeof last), 0);
@@ -161,6 +177,12 @@ test_caps(void **state)
 	assert_true(c.size_offered);
 	assert_int_equal(c.size, 0);
 	assert_true(c.smtputf8);
+	/* SIZE as libcurl 7.88 reads it (it decides SIZE= on MAIL):
+	 * capitals only. */
+	memset(&c, 0, sizeof c);
+	caps_line(&c, "250-x", 5);
+	caps_line(&c, "250 size 1000", 13);
+	assert_false(c.size_offered);
 	/* The server's name is not a keyword, nor is a one-line reply. */
 	memset(&c, 0, sizeof c);
 	caps_line(&c, "250-PIPELINING", 14);
