@@ -887,13 +887,14 @@ pipe_connect(struct smtp_client *c, const struct smtp_profile *p,
 }
 
 /* A pipelined session with p, open and offering PIPELINING: 0 (*fresh:
- * just opened), else -1 (nothing was sent; the caller uses the old
+ * just opened); -2 when opening it failed (*rc; c->pd says where); -1
+ * when it cannot be used (nothing was sent; the caller uses the old
  * path). */
 static int
-pipe_open(struct smtp_client *c, const struct smtp_profile *p, int *fresh)
+pipe_open(struct smtp_client *c, const struct smtp_profile *p, int *fresh,
+    CURLcode *rc)
 {
 	struct buf k;
-	CURLcode rc;
 	CURL *h;
 	int ok = -1;
 
@@ -909,16 +910,17 @@ pipe_open(struct smtp_client *c, const struct smtp_profile *p, int *fresh)
 	pipe_close(c, c->pipe != NULL && key_eq(&k, &c->pkey));
 	if ((c->pipe = curl_easy_init()) == NULL)
 		goto out;
-	rc = pipe_connect(c, p, "AUTH=PLAIN");
-	if (rc == CURLE_LOGIN_DENIED && c->pd.auth_offered &&
+	*rc = pipe_connect(c, p, "AUTH=PLAIN");
+	if (*rc == CURLE_LOGIN_DENIED && c->pd.auth_offered &&
 	    !c->pd.plain_offered && c->pd.login_offered)
-		rc = pipe_connect(c, p, "AUTH=LOGIN");
+		*rc = pipe_connect(c, p, "AUTH=LOGIN");
 	/* A username and no AUTH offered: the old path refuses it. */
-	if (rc != CURLE_OK || !c->pd.caps.pipelining ||
+	if (*rc != CURLE_OK || !c->pd.caps.pipelining ||
 	    (p->username && !c->pd.auth_offered)) {
-		pipe_close(c, rc != CURLE_OK);
+		pipe_close(c, *rc != CURLE_OK);
 		c->connected = 0;
 		c->pipe_retry = mono_ms() + LIM_PIPE_RETRY * 1000LL;
+		ok = *rc != CURLE_OK ? -2 : -1;
 		goto out;
 	}
 	/* The session is ours from here: libcurl's dialogue callbacks
@@ -1378,16 +1380,54 @@ run_new(struct smtp_client *c, const struct smtp_profile *p,
 	return r;
 }
 
+/* Opening the session failed (connect, TLS, STARTTLS, EHLO, AUTH): the
+ * first job the path takes ends with that failure, as the old path's
+ * transaction would have (one login per attempt, never two); the others
+ * are left untried.  Returns the jobs attempted (0 or 1). */
+static long
+open_failed(struct smtp_client *c, CURLcode rc, struct smtp_job *jobs,
+    size_t n, smtp_job_fn done, void *arg)
+{
+	struct dialogue d = c->pd;
+	struct ending e = { rc, c->aborted, c->timed_out, c->errbuf, 0 };
+	struct smtp_job *m = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		jobs[i].attempted = 0;
+		if (m == NULL && pipe_eligible(&jobs[i]))
+			m = &jobs[i];
+	}
+	if (m == NULL)
+		return 0;
+	d.rcpt = m->rcpt;
+	d.nrcpt = m->nrcpt;
+	for (i = 0; i < m->nrcpt; i++) {
+		m->rcpt[i].code = 0;
+		m->rcpt[i].reply[0] = '\0';
+		m->rcpt[i].outcome = OUT_TEMP;
+	}
+	e.len = m->len;
+	memset(&m->res, 0, sizeof m->res);
+	settle(&d, &e, m->rcpt, m->nrcpt, &m->res);
+	m->attempted = 1;
+	done(arg, m);
+	return 1;
+}
+
 long
 smtp_send_pipelined(struct smtp_client *c, const struct smtp_profile *p,
     struct smtp_job *jobs, size_t n, smtp_job_fn done, void *arg)
 {
 	struct pipe_run *r;
 	long attempted = 0;
+	CURLcode rc = CURLE_OK;
 	size_t i;
-	int fresh;
+	int fresh, o;
 
-	if (pipe_open(c, p, &fresh) == -1)
+	if ((o = pipe_open(c, p, &fresh, &rc)) == -2)
+		return open_failed(c, rc, jobs, n, done, arg);
+	if (o == -1)
 		return -1;
 	if ((r = run_new(c, p, jobs, n, done, arg)) == NULL)
 		return 0;

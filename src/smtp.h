@@ -113,12 +113,15 @@ int smtp_pipelining_seen(struct smtp_client *c);
 /* Sends jobs[0..n) through p over one pipelined session; done(arg, job)
  * is called for each job as soon as its outcome is final, in order.  A
  * job the path does not take (a non-ASCII or unsound envelope) is left
- * with attempted 0, as is every job when the session could not be opened
- * or offers no PIPELINING (then -1 is returned and nothing was sent: the
- * caller sends them with smtp_send, which reports any failure).  A
- * connection that drops, stalls past the timeouts or is stopped ends
- * every job in flight as the old path's would (temporary; after the
- * data, maybe sent).  Returns the number of jobs attempted, or -1. */
+ * with attempted 0, as is every job when the session offers no
+ * PIPELINING or cannot be used (then -1 is returned and nothing was
+ * sent: the caller sends them with smtp_send).  When opening the session
+ * fails (connect, TLS, AUTH...), the first job takes that failure, as
+ * smtp_send's would have, and the rest are left untried.  A connection
+ * that drops, stalls past the timeouts or is stopped ends the job being
+ * answered as the old path's would (temporary; after the data, maybe
+ * sent); the jobs queued behind it are left untried.  Returns the number
+ * of jobs attempted, or -1. */
 long smtp_send_pipelined(struct smtp_client *c, const struct smtp_profile *p,
     struct smtp_job *jobs, size_t n, smtp_job_fn done, void *arg);
 

@@ -577,3 +577,22 @@ def test_a_hang_up_charges_only_the_message_it_cut(run):
     assert len(charged) == 1 and charged[0]["maybe_sent"] == "1", charged
     assert not r.fp.events(event="profile_state"), r.fp.events(event="profile_state")
     assert sum(len(r.copies().get(m, [])) for m in ids) == 4
+
+
+def test_a_refused_login_costs_one_login(run):
+    """The password stops working while the sender knows the server
+    pipelines: the pipelined session's AUTH fails and that is the
+    attempt (config), with no second login through the old path."""
+    def edit(cfg):
+        cfg["delivery"] = {"first_retry": "60s", "max_retry": "120s", "max_age": "1h"}
+    r = run(True, edit=edit)
+    r.warm()
+    r.smtpd.set_auth("noreply@example.com", "another-password")
+    [mid] = r.post(tag="auth")
+    wait_for(lambda: r.fp.events(event="attempt", id=mid), 15, "an attempt")
+    time.sleep(1)
+    [ev] = r.fp.events(event="attempt", id=mid)
+    assert ev["outcome"] == "config" and ev["phase"] == "auth", ev
+    logins = [c for s in r.sessions() for c in s["commands"]
+              if c.startswith("AUTH") and c.endswith("535")]
+    assert len(logins) == 1, logins
