@@ -756,7 +756,6 @@ struct turn {
 	/* Its pipelined transaction (deliver_batch). */
 	struct smtp_rcpt *rc;
 	size_t *idx;
-	long long at;
 	int changed;               /* recipients it settled */
 };
 
@@ -991,9 +990,17 @@ job_done(void *arg, struct smtp_job *job)
 {
 	struct batch *b = arg;
 	struct turn *t = &b->t[job - b->jobs];
+	char us[24];
 
+	if (log_enabled(LOG_DEBUG)) {
+		snprintf(us, sizeof us, "%lld", (mono_ms() - job->started_ms) *
+		    1000);
+		log_event(LOG_DEBUG, "timing", "site", t->m.site, "id",
+		    t->m.id, "profile", b->p->name, "smtp_us", us,
+		    (char *)NULL);
+	}
 	t->changed = record(b->s, b->c, b->p, &t->m, t->rc, t->idx,
-	    job->nrcpt, &job->res, t->at, t->now, t->next_try, 1, 0);
+	    job->nrcpt, &job->res, job->started, t->now, t->next_try, 1, 0);
 	t->tried = 1;
 	t->next = 1;
 	/* A failure before any recipient is the profile's: the messages
@@ -1025,7 +1032,6 @@ batch_jobs(struct batch *b, const int *go)
 		j->fd = t->m.in_file ? t->m.fd : -1;
 		j->off = t->m.in_file ? t->m.off : 0;
 		j->len = t->m.len;
-		t->at = (long long)time(NULL);
 		n++;
 	}
 	return n;

@@ -1007,6 +1007,8 @@ queue_next(struct pipe_run *r, int rset)
 		return 0;
 	j = &r->pj[r->next++];
 	m = j->j;
+	m->started = (long long)time(NULL);
+	m->started_ms = mono_ms();
 	j->rset = rset;
 	j->step = rset ? PS_RSET : PS_MAIL;
 	if (rset)
@@ -1408,6 +1410,8 @@ open_failed(struct smtp_client *c, CURLcode rc, struct smtp_job *jobs,
 		m->rcpt[i].outcome = OUT_TEMP;
 	}
 	e.len = m->len;
+	m->started = (long long)time(NULL);
+	m->started_ms = mono_ms();
 	memset(&m->res, 0, sizeof m->res);
 	settle(&d, &e, m->rcpt, m->nrcpt, &m->res);
 	m->attempted = 1;

@@ -94,6 +94,9 @@ struct smtp_job {
 	size_t len;
 	struct smtp_result res;       /* set once attempted */
 	int attempted;                /* 1: res and rcpt hold its outcome */
+	long long started;            /* epoch seconds its commands were
+	                               * queued (for the history) */
+	long long started_ms;         /* the same, monotonic ms */
 };
 
 /* Told of a job whose outcome is final; returns 1 to start no further
