@@ -488,15 +488,20 @@ respond(struct worker *w, int fd, unsigned id, const struct http_resp *resp)
 
 	buf_reset(t);
 	buf_reset(o);
-	buf_printf(t, "Status: %d %s\r\n", resp->status,
-	    http_status_reason(resp->status));
+	buf_adds(t, "Status: ");
+	buf_addu(t, (unsigned)resp->status);
+	buf_addc(t, ' ');
+	buf_adds(t, http_status_reason(resp->status));
+	buf_adds(t, "\r\n");
 	buf_add(t, resp->head.data, resp->head.len);
 	if (resp->status == 204) {
 		/* No Content: no Content-Length either, and no body
 		 * (RFC 9110 §8.6, §15.3.5). */
 		buf_adds(t, "\r\n");
 	} else {
-		buf_printf(t, "Content-Length: %zu\r\n\r\n", resp->body.len);
+		buf_adds(t, "Content-Length: ");
+		buf_addu(t, resp->body.len);
+		buf_adds(t, "\r\n\r\n");
 		buf_add(t, resp->body.data, resp->body.len);
 	}
 	for (off = 0; off < t->len; off += n) {

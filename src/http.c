@@ -269,8 +269,8 @@ common_headers(struct http_resp *r, const struct site *s, int json)
 	const char *redir = s ? s->redirect : NULL;
 	size_t olen = 0;
 
-	buf_printf(&r->head, "Content-Type: %s\r\n", json ?
-	    "application/json" : "text/html; charset=UTF-8");
+	buf_adds(&r->head, json ? "Content-Type: application/json\r\n" :
+	    "Content-Type: text/html; charset=UTF-8\r\n");
 	buf_adds(&r->head, "Cache-Control: no-store\r\n"
 	    "X-Content-Type-Options: nosniff\r\n"
 	    "Referrer-Policy: same-origin\r\n");
@@ -284,8 +284,10 @@ common_headers(struct http_resp *r, const struct site *s, int json)
 		/* Only a plain scheme://host[:port]: a ';' or space from a
 		 * config typo must not add a directive. */
 		if (olen && olen < 256 && strspn(redir, "abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.:/[]") >= olen)
-			buf_printf(&r->head, " %.*s", (int)olen, redir);
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.:/[]") >= olen) {
+			buf_addc(&r->head, ' ');
+			buf_add(&r->head, redir, olen);
+		}
 	}
 	buf_adds(&r->head, "\r\n");
 }
@@ -415,10 +417,13 @@ answer_error(const struct http_ctx *ctx, const struct http_req *req,
 		buf_adds(&r->head, reason && (strcmp(reason, "token_method")
 		    == 0 || strcmp(reason, "metrics_method") == 0) ?
 		    "Allow: GET\r\n" : "Allow: POST, OPTIONS\r\n");
-	if (status == 429 && r->retry_after)
-		buf_printf(&r->head, "Retry-After: %u\r\n", r->retry_after);
+	if (status == 429 && r->retry_after) {
+		buf_adds(&r->head, "Retry-After: ");
+		buf_addu(&r->head, r->retry_after);
+		buf_adds(&r->head, "\r\n");
+	}
 	if (wants_json(req)) {
-		buf_printf(&r->body, "{\"ok\":false,\"error\":");
+		buf_adds(&r->body, "{\"ok\":false,\"error\":");
 		json_buf_string(&r->body, reason ? reason : st->reason);
 		buf_adds(&r->body, "}");
 		return;
@@ -429,8 +434,7 @@ answer_error(const struct http_ctx *ctx, const struct http_req *req,
 	pf.title = lang == LANG_JA ? st->ja_title : st->en_title;
 	pf.message = message_override ? message_override :
 	    lang == LANG_JA ? st->ja_msg : st->en_msg;
-	rc = s ? pages_render(ctx->pg, s, PAGE_ERROR, NULL, &pf, &r->body) :
-	    pages_render_generic(ctx->pg, lang, &pf, &r->body);
+	rc = pages_render_error(ctx->pg, s, lang, status, &pf, &r->body);
 	if (rc == -1) {
 		buf_reset(&r->body);
 		buf_printf(&r->body, "<!doctype html><title>%d</title>%d\n",
@@ -580,7 +584,9 @@ answer_success(const struct http_ctx *ctx, const struct http_req *req,
 		return 0;
 	}
 	if (s->redirect) {
-		buf_printf(&r->head, "Location: %s\r\n", s->redirect);
+		buf_adds(&r->head, "Location: ");
+		buf_adds(&r->head, s->redirect);
+		buf_adds(&r->head, "\r\n");
 		return 0;
 	}
 	memset(&pf, 0, sizeof pf);

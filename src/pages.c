@@ -5,6 +5,7 @@
  */
 #include "pages.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,11 +40,27 @@ static const char *const reserved_list[] = {
 	"_allow_domain", "_echo", NULL,
 };
 
+/* An error page rendered once (pages_render_error): the facts it was
+ * rendered with, and its bytes. */
+struct memo_page {
+	const char *title, *message;
+	size_t len;
+	char data[];
+};
+
+/* The statuses whose error pages are kept, and their memo columns. */
+static const int memo_status[] = { 400, 403, 404, 405, 413, 415, 429, 503 };
+#define MEMO_COLS ARRAY_LEN(memo_status)
+
 struct pages {
 	const struct config *c;
 	struct tmpl *(*t)[PAGE_COUNT];   /* per site */
 	size_t n;
 	struct tmpl *generic[2];         /* error page without a site, ja/en */
+	/* Error pages, filled on first use: per site, then the generic ja
+	 * and en, a row of MEMO_COLS; published once with a CAS, never
+	 * changed after, freed with the set. */
+	_Atomic(struct memo_page *) (*memo)[MEMO_COLS];
 };
 
 void
@@ -58,6 +75,10 @@ pages_free(struct pages *p)
 			tmpl_free(p->t[i][j]);
 	tmpl_free(p->generic[0]);
 	tmpl_free(p->generic[1]);
+	for (i = 0; p->memo && i < p->n + 2; i++)
+		for (j = 0; j < MEMO_COLS; j++)
+			free(atomic_load(&p->memo[i][j]));
+	free(p->memo);
 	free(p->t);
 	free(p);
 }
@@ -132,7 +153,8 @@ pages_load(const struct config *c, char *err, size_t errlen)
 	size_t i, j, nr = ARRAY_LEN(reserved_list) - 1;
 
 	if ((p = calloc(1, sizeof *p)) == NULL ||
-	    (p->t = calloc(c->nsites, sizeof *p->t)) == NULL)
+	    (p->t = calloc(c->nsites, sizeof *p->t)) == NULL ||
+	    (p->memo = calloc(c->nsites + 2, sizeof *p->memo)) == NULL)
 		goto nomem;
 	p->c = c;
 	p->n = c->nsites;
@@ -676,6 +698,65 @@ pages_render(const struct pages *p, const struct site *s, enum page page,
 		rc = tmpl_render(p->t[idx][page], &root, out);
 	}
 	render_free(&r);
+	return rc;
+}
+
+/* The memo slot of an error page, or NULL when such a page is not kept:
+ * facts other than the status, title and message vary per request. */
+static _Atomic(struct memo_page *) *
+memo_slot(const struct pages *p, size_t row, int status,
+    const struct page_facts *f)
+{
+	size_t j;
+
+	if (f->id || f->date || f->ip || f->page || f->action || f->confirm ||
+	    f->token)
+		return NULL;
+	for (j = 0; j < MEMO_COLS; j++)
+		if (memo_status[j] == status)
+			return &p->memo[row][j];
+	return NULL;
+}
+
+/* Keeps a rendering in *slot unless another thread was first; either
+ * way the page in the slot equals it. */
+static void
+memo_keep(_Atomic(struct memo_page *) *slot, const struct page_facts *f,
+    const char *data, size_t len)
+{
+	struct memo_page *m = malloc(sizeof *m + len), *none = NULL;
+
+	if (m == NULL)
+		return;
+	m->title = f->title;
+	m->message = f->message;
+	m->len = len;
+	memcpy(m->data, data, len);
+	if (!atomic_compare_exchange_strong(slot, &none, m))
+		free(m);
+}
+
+int
+pages_render_error(const struct pages *p, const struct site *s,
+    enum lang lang, int status, const struct page_facts *f,
+    struct buf *out)
+{
+	size_t row = s ? (size_t)(s - p->c->sites) : p->n + (lang != LANG_JA);
+	_Atomic(struct memo_page *) *slot;
+	struct memo_page *m;
+	size_t from = out->len;
+	int rc;
+
+	if (s && row >= p->n)
+		return -1;
+	slot = memo_slot(p, row, status, f);
+	m = slot ? atomic_load(slot) : NULL;
+	if (m && m->title == f->title && m->message == f->message)
+		return buf_add(out, m->data, m->len);
+	rc = s ? pages_render(p, s, PAGE_ERROR, NULL, f, out) :
+	    pages_render_generic(p, lang, f, out);
+	if (rc == 0 && slot && m == NULL)
+		memo_keep(slot, f, out->data + from, out->len - from);
 	return rc;
 }
 

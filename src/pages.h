@@ -78,6 +78,16 @@ int pages_render(const struct pages *p, const struct site *s, enum page page,
 int pages_render_generic(const struct pages *p, enum lang lang,
     const struct page_facts *f, struct buf *out);
 
+/* The error page of site s (NULL: the generic one of lang), as
+ * pages_render(PAGE_ERROR, no values) or pages_render_generic give it.
+ * With only status, title and message set in f, it is rendered once per
+ * (site, status) and kept for the life of p: later calls with the same
+ * title and message pointers (static strings) copy the kept bytes.  0 or
+ * -1 (OOM). */
+int pages_render_error(const struct pages *p, const struct site *s,
+    enum lang lang, int status, const struct page_facts *f,
+    struct buf *out);
+
 /* The <input type> and inputmode for a field type, shared with formgen so
  * the generated form and the 422 page offer the same keyboard.  Static
  * strings. */

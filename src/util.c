@@ -92,6 +92,18 @@ buf_adds(struct buf *b, const char *s)
 }
 
 int
+buf_addu(struct buf *b, unsigned long long n)
+{
+	char d[24];
+	size_t i = sizeof d;
+
+	do
+		d[--i] = (char)('0' + n % 10);
+	while ((n /= 10) != 0);
+	return buf_add(b, d + i, sizeof d - i);
+}
+
+int
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;

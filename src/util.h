@@ -30,6 +30,8 @@ void buf_reset(struct buf *b); /* len = 0, keeps the allocation, clears oom */
 int buf_add(struct buf *b, const void *p, size_t n);
 int buf_addc(struct buf *b, char c);
 int buf_adds(struct buf *b, const char *s);
+/* Appends n in decimal: the request path's numbers without printf. */
+int buf_addu(struct buf *b, unsigned long long n);
 int buf_printf(struct buf *b, const char *fmt, ...) FP_PRINTF(2, 3);
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) FP_PRINTF(2, 0);
 /* Hands data to the caller (caller frees) and resets b; NULL if b->oom.

@@ -126,11 +126,32 @@ test_mono(void **state)
 	assert_true((long long)u.tv_sec * 1000 + u.tv_nsec / 1000000 <= b + 1000);
 }
 
+/* buf_addu writes what printf's %llu writes, at every length. */
+static void
+test_addu(void **state)
+{
+	unsigned long long v[] = { 0, 7, 10, 99, 422, 65535, 18446744073709551615ULL };
+	struct buf b;
+	char want[32];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(v); i++) {
+		buf_init(&b);
+		buf_adds(&b, "x=");
+		assert_int_equal(buf_addu(&b, v[i]), 0);
+		snprintf(want, sizeof want, "x=%llu", v[i]);
+		assert_string_equal(b.data, want);
+		buf_free(&b);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_printf_every_boundary),
+		cmocka_unit_test(test_addu),
 		cmocka_unit_test(test_printf_appends),
 		cmocka_unit_test(test_after_oom),
 		cmocka_unit_test(test_addc),
