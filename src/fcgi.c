@@ -529,7 +529,7 @@ serve_one(struct fcgi_pool *p, struct worker *w, struct body_in *in,
 	struct http_req req;
 	struct http_resp resp;
 	long long t0 = mono_ms();
-	char ms[24], status[8];
+	char ms[U64_STR], status[U64_STR];
 	const char *event;
 
 	memset(&req, 0, sizeof req);
@@ -558,8 +558,8 @@ serve_one(struct fcgi_pool *p, struct worker *w, struct body_in *in,
 	if (resp.status == 0)
 		resp.status = 503;
 	respond(w, c->fd, c->request_id, &resp);
-	snprintf(ms, sizeof ms, "%lld", mono_ms() - t0);
-	snprintf(status, sizeof status, "%d", resp.status);
+	u64_str(ms, (unsigned long long)(mono_ms() - t0));
+	u64_str(status, (unsigned)resp.status);
 	event = resp.event ? resp.event : resp.status < 400 &&
 	    resp.reason == NULL ? "accepted" : resp.status < 400 ?
 	    "discarded" : "rejected";

@@ -124,12 +124,9 @@ http_request_path(const struct http_req *req, char *out, size_t outlen)
 {
 	const char *sn = req->script_name, *pi = req->path_info, *p;
 	size_t n;
-	int w;
 
-	if ((sn && *sn) || (pi && *pi)) {
-		w = snprintf(out, outlen, "%s%s", sn ? sn : "", pi ? pi : "");
-		return w < 0 || (size_t)w >= outlen ? -1 : 0;
-	}
+	if ((sn && *sn) || (pi && *pi))
+		return str_join(out, outlen, sn ? sn : "", pi ? pi : "");
 	if (req->document_uri && *req->document_uri) {
 		p = req->document_uri;
 		n = strlen(p);
@@ -402,7 +399,7 @@ answer_error(const struct http_ctx *ctx, const struct http_req *req,
 	enum lang lang = s ? s->lang : http_guess_lang(ctx->c,
 	    req->accept_language);
 	struct page_facts pf;
-	char code[8];
+	char code[U64_STR];
 	int rc;
 
 	if (st == NULL)
@@ -428,7 +425,7 @@ answer_error(const struct http_ctx *ctx, const struct http_req *req,
 		buf_adds(&r->body, "}");
 		return;
 	}
-	snprintf(code, sizeof code, "%d", status);
+	u64_str(code, (unsigned)status);
 	memset(&pf, 0, sizeof pf);
 	pf.status = code;
 	pf.title = lang == LANG_JA ? st->ja_title : st->en_title;
@@ -1099,17 +1096,31 @@ judge_parse(struct post *p)
 	return form_verdict(fe);
 }
 
+/* The local time zone's offset at t, in minutes: the last one worked
+ * out on this thread while t is the same second (most posts are). */
+static int
+utc_offset_min(time_t t)
+{
+	static _Thread_local time_t last_t = -1;
+	static _Thread_local int last_off;
+	struct tm tm;
+
+	if (t != last_t) {
+		localtime_r(&t, &tm);
+		last_off = (int)(tm.tm_gmtoff / 60);
+		last_t = t;
+	}
+	return last_off;
+}
+
 /* The id and date every later answer (even a bot's) shows. */
 static enum verdict
 judge_stamp(struct post *p)
 {
-	struct tm tm;
-
 	if (id_new(p->r->id) == -1)
 		return V_RANDOM_FAILED;
 	p->mf.now = time(NULL);
-	localtime_r(&p->mf.now, &tm);
-	p->mf.utc_offset_min = (int)(tm.tm_gmtoff / 60);
+	p->mf.utc_offset_min = utc_offset_min(p->mf.now);
 	mail_local_date(p->date, sizeof p->date, p->mf.now,
 	    p->mf.utc_offset_min);
 	return V_NEXT;
@@ -1900,7 +1911,7 @@ static void
 handle_site(const struct http_ctx *ctx, const struct http_req *req,
     struct http_resp *r, const struct site *s, int token)
 {
-	snprintf(r->site, sizeof r->site, "%s", s->name);
+	str_join(r->site, sizeof r->site, s->name, "");
 	if (token)
 		handle_token(ctx, req, r, s);
 	else if (req->method && strcmp(req->method, "POST") == 0)

@@ -73,6 +73,17 @@ void pages_free(struct pages *p);
 int pages_render(const struct pages *p, const struct site *s, enum page page,
     const struct fvals *v, const struct page_facts *f, struct buf *out);
 
+/* pages_render without the pages' plans: each render builds every
+ * variable and walks the template.  Both give the same bytes (tests
+ * compare them); mail goes this way. */
+int pages_render_unplanned(const struct pages *p, const struct site *s,
+    enum page page, const struct fvals *v, const struct page_facts *f,
+    struct buf *out);
+
+/* 1 when pages_render renders page of s from a plan (see tmpl.h). */
+int pages_planned(const struct pages *p, const struct site *s,
+    enum page page);
+
 /* The error page for a request with no site (unknown site): the default
  * error.html of lang, with only the reserved variables. */
 int pages_render_generic(const struct pages *p, enum lang lang,

@@ -38,6 +38,14 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap) FP_PRINTF(2, 0);
  * An empty buffer yields an allocated "". */
 char *buf_steal(struct buf *b);
 
+/* n in decimal into out (NUL-terminated): the request path's numbers
+ * without printf.  Returns out. */
+#define U64_STR 24
+char *u64_str(char out[U64_STR], unsigned long long n);
+/* Copies the strings a then b into out (room for outlen bytes) as one
+ * NUL-terminated string; 0, or -1 (out then "") when it does not fit. */
+int str_join(char *out, size_t outlen, const char *a, const char *b);
+
 /* strndup that returns NULL on OOM; caller frees. */
 char *fp_strndup(const char *s, size_t n);
 /* 1 when s (length n) contains a byte < 0x20 or 0x7f. */
