@@ -110,6 +110,8 @@ http_resp_init(struct http_resp *r)
 	memset(r, 0, sizeof *r);
 	buf_init(&r->head);
 	buf_init(&r->body);
+	/* Every answer's headers at once (the CSP alone is 200 bytes). */
+	buf_reserve(&r->head, 768);
 }
 
 void

@@ -111,8 +111,10 @@ log_event(enum log_level level, const char *event, ...)
 
 	if ((int)level < min_level)
 		return;
-	/* Every request logs a line: plain appends, no printf. */
+	/* Every request logs a line: plain appends, no printf, room for
+	 * most lines at once. */
 	buf_init(&b);
+	buf_reserve(&b, 480);
 	buf_adds(&b, "level=");
 	buf_adds(&b, names[level]);
 	buf_adds(&b, " event=");

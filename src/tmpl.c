@@ -1323,37 +1323,35 @@ lookup(const struct tmpl *t, const struct node *nd,
 	return NULL;
 }
 
+/* & < > " ' as entities, written straight into room reserved for the
+ * worst case of a chunk (every byte an entity of at most 6 bytes). */
 static int
 esc_html(struct buf *out, const char *s, size_t n)
 {
-	size_t i, from = 0;
-	const char *rep;
+	static const char *const rep[256] = { ['&'] = "&amp;",
+	    ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;",
+	    ['\''] = "&#39;" };
+	const char *e;
+	char *d;
+	size_t i = 0, end;
 
-	for (i = 0; i < n; i++) {
-		switch (s[i]) {
-		case '&':
-			rep = "&amp;";
-			break;
-		case '<':
-			rep = "&lt;";
-			break;
-		case '>':
-			rep = "&gt;";
-			break;
-		case '"':
-			rep = "&quot;";
-			break;
-		case '\'':
-			rep = "&#39;";
-			break;
-		default:
-			continue;
+	if (n == 0)
+		return buf_add(out, s, 0);
+	while (i < n) {
+		end = n - i < 4096 ? n : i + 4096;
+		if (buf_reserve(out, (end - i) * 6) == -1)
+			return -1;
+		for (d = out->data + out->len; i < end; i++) {
+			if ((e = rep[(unsigned char)s[i]]) == NULL)
+				*d++ = s[i];
+			else
+				while (*e)
+					*d++ = *e++;
 		}
-		buf_add(out, s + from, i - from);
-		buf_adds(out, rep);
-		from = i + 1;
+		out->len = (size_t)(d - out->data);
+		out->data[out->len] = '\0';
 	}
-	return buf_add(out, s + from, n - from);
+	return 0;
 }
 
 /* Only absolute http(s) URLs and paths on this host may leave the page;
@@ -1697,6 +1695,8 @@ tmpl_plan_render(const struct tmpl_plan *p, const struct tmpl_val *vals,
 	size_t i = 0;
 	int empty;
 
+	if (buf_reserve(out, p->text.len + 1024) == -1)
+		return -1;
 	while (i < p->n && !out->oom) {
 		s = &p->s[i];
 		switch (s->kind) {

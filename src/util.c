@@ -61,6 +61,15 @@ fail:
 }
 
 int
+buf_reserve(struct buf *b, size_t n)
+{
+	if (buf_grow(b, n) == -1)
+		return -1;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int
 buf_add(struct buf *b, const void *p, size_t n)
 {
 	if (buf_grow(b, n) == -1)

@@ -28,6 +28,9 @@ void buf_free(struct buf *b);
 void buf_reset(struct buf *b); /* len = 0, keeps the allocation, clears oom */
 /* Appends; return 0, or -1 (and set b->oom) when memory or size_t runs out. */
 int buf_add(struct buf *b, const void *p, size_t n);
+/* Room for n more bytes (and the NUL) without another allocation;
+ * data is then allocated and NUL-terminated.  0, or -1 (b->oom). */
+int buf_reserve(struct buf *b, size_t n);
 int buf_addc(struct buf *b, char c);
 int buf_adds(struct buf *b, const char *s);
 /* Appends n in decimal: the request path's numbers without printf. */
