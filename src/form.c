@@ -108,17 +108,14 @@ fail:
 	return err;
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+/* A hex digit's value plus one, by byte (0: not a hex digit), for the
+ * body's %XX (RFC 3986 §2.1). */
+static const unsigned char hex_digit[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
+	['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
 
 /* RFC 5987 §3.2.1 attr-char: what may appear unencoded in an ext-value. */
 static int
@@ -160,8 +157,8 @@ pct_decode(const char *s, size_t n, enum pct_mode mode, char **out,
 
 		if (c == '%') {
 			if (n - i < 3 ||
-			    (hi = hexval((unsigned char)s[i + 1])) < 0 ||
-			    (lo = hexval((unsigned char)s[i + 2])) < 0) {
+			    (hi = hex_digit[(unsigned char)s[i + 1]] - 1) < 0 ||
+			    (lo = hex_digit[(unsigned char)s[i + 2]] - 1) < 0) {
 				err = FORM_E_SYNTAX;
 				goto fail;
 			}

@@ -316,9 +316,11 @@ cors_headers(struct http_resp *r, const struct site *s,
 {
 	if (s == NULL)
 		return;
-	if (cors_allowed(s, req->origin))
-		buf_printf(&r->head, "Access-Control-Allow-Origin: %s\r\n",
-		    req->origin);
+	if (cors_allowed(s, req->origin)) {
+		buf_adds(&r->head, "Access-Control-Allow-Origin: ");
+		buf_adds(&r->head, req->origin);
+		buf_adds(&r->head, "\r\n");
+	}
 	buf_adds(&r->head, "Vary: Origin\r\n");
 }
 
