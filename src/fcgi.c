@@ -83,6 +83,7 @@ enum {
 };
 _Static_assert(sizeof PARAM_NAMES / sizeof PARAM_NAMES[0] == P_COUNT,
     "one name per param");
+_Static_assert(P_COUNT <= FCGI_PICK_MAX, "fcgi_pick takes them all");
 
 /* What the watchdog may cut: one per worker, guarded by the pool lock. */
 struct slot {

@@ -262,6 +262,20 @@ wants_json(const struct http_req *req)
 }
 
 /* Headers every answer carries (README "HTTP answers"). */
+/* 1 when s[0..n) holds only what a plain scheme://host[:port] holds. */
+static int
+origin_chars(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' &&
+		    s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+		    strchr("+-.:/[]", s[i]) != NULL) || s[i] == '\0')
+			return 0;
+	return 1;
+}
+
 static void
 common_headers(struct http_resp *r, const struct site *s, int json)
 {
@@ -282,8 +296,7 @@ common_headers(struct http_resp *r, const struct site *s, int json)
 		olen = h ? (size_t)(h - redir) + 3 + strcspn(h + 3, "/?#") : 0;
 		/* Only a plain scheme://host[:port]: a ';' or space from a
 		 * config typo must not add a directive. */
-		if (olen && olen < 256 && strspn(redir, "abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.:/[]") >= olen) {
+		if (olen && olen < 256 && origin_chars(redir, olen)) {
 			buf_addc(&r->head, ' ');
 			buf_add(&r->head, redir, olen);
 		}
