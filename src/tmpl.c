@@ -1342,11 +1342,16 @@ esc_html(struct buf *out, const char *s, size_t n)
 		if (buf_reserve(out, (end - i) * 6) == -1)
 			return -1;
 		for (d = out->data + out->len; i < end; i++) {
-			if ((e = rep[(unsigned char)s[i]]) == NULL)
-				*d++ = s[i];
-			else
-				while (*e)
-					*d++ = *e++;
+			size_t from = i;
+			/* Runs without a special byte are copied whole. */
+			while (i < end && rep[(unsigned char)s[i]] == NULL)
+				i++;
+			memcpy(d, s + from, i - from);
+			d += i - from;
+			if (i == end)
+				break;
+			for (e = rep[(unsigned char)s[i]]; *e; )
+				*d++ = *e++;
 		}
 		out->len = (size_t)(d - out->data);
 		out->data[out->len] = '\0';
@@ -1701,7 +1706,12 @@ tmpl_plan_render(const struct tmpl_plan *p, const struct tmpl_val *vals,
 		s = &p->s[i];
 		switch (s->kind) {
 		case P_TEXT:
-			buf_add(out, p->text.data + s->off, s->len);
+			if (out->cap - out->len > s->len) {   /* reserved */
+				memcpy(out->data + out->len,
+				    p->text.data + s->off, s->len);
+				out->data[out->len += s->len] = '\0';
+			} else
+				buf_add(out, p->text.data + s->off, s->len);
 			i++;
 			break;
 		case P_VAR:

@@ -146,12 +146,32 @@ test_addu(void **state)
 	}
 }
 
+/* str_join fits a and b with their NUL, or leaves "" and says so. */
+static void
+test_join(void **state)
+{
+	char out[8], d[U64_STR];
+
+	(void)state;
+	assert_int_equal(str_join(out, sizeof out, "/form", "/x"), 0);
+	assert_string_equal(out, "/form/x");
+	assert_int_equal(str_join(out, sizeof out, "/form", "/xy"), -1);
+	assert_string_equal(out, "");
+	assert_int_equal(str_join(out, sizeof out, "", ""), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(str_join(out, 1, "a", ""), -1);
+	assert_string_equal(u64_str(d, 0), "0");
+	assert_string_equal(u64_str(d, 18446744073709551615ULL),
+	    "18446744073709551615");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_printf_every_boundary),
 		cmocka_unit_test(test_addu),
+		cmocka_unit_test(test_join),
 		cmocka_unit_test(test_printf_appends),
 		cmocka_unit_test(test_after_oom),
 		cmocka_unit_test(test_addc),
