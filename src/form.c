@@ -155,15 +155,18 @@ pct_decode(const char *s, size_t n, enum pct_mode mode, char **out,
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
+		/* Runs of %XX (most of a Japanese value) in one tight loop. */
+		while (c == '%' && n - i >= 3 &&
+		    (hi = hex_digit[(unsigned char)s[i + 1]]) != 0 &&
+		    (lo = hex_digit[(unsigned char)s[i + 2]]) != 0) {
+			d[o++] = (char)((hi - 1) << 4 | (lo - 1));
+			if ((i += 3) == n)
+				goto done;
+			c = (unsigned char)s[i];
+		}
 		if (c == '%') {
-			if (n - i < 3 ||
-			    (hi = hex_digit[(unsigned char)s[i + 1]] - 1) < 0 ||
-			    (lo = hex_digit[(unsigned char)s[i + 2]] - 1) < 0) {
-				err = FORM_E_SYNTAX;
-				goto fail;
-			}
-			d[o++] = (char)(hi << 4 | lo);
-			i += 2;
+			err = FORM_E_SYNTAX;
+			goto fail;
 		} else if (mode == PCT_FORM) {
 			d[o++] = c == '+' ? ' ' : (char)c;
 		} else if (is_attr_char(c)) {
@@ -173,6 +176,7 @@ pct_decode(const char *s, size_t n, enum pct_mode mode, char **out,
 			goto fail;
 		}
 	}
+done:
 	d[o] = '\0';
 	*out = d;
 	*outlen = o;
