@@ -540,6 +540,19 @@ get_duration(struct ld *ld, const struct ynode *map, const char *key,
 	return 0;
 }
 
+/* Frees a list get_list made (NULL is fine). */
+static void
+strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 /* A list of scalars (a lone scalar is not accepted: it hides typos). */
 static int
 get_list(struct ld *ld, const struct ynode *map, const char *key,
@@ -1317,9 +1330,7 @@ get_profiles(struct ld *ld, const struct ynode *map,
 	}
 	rc = 0;
 out:
-	for (i = 0; i < nnames; i++)
-		free(names[i]);
-	free(names);
+	strv_free(names, nnames);
 	return rc;
 }
 
@@ -1401,9 +1412,7 @@ parse_auto_reply(struct ld *ld, const struct ynode *v, struct site *s)
 	}
 	rc = 0;
 out:
-	for (i = 0; i < necho; i++)
-		free(echo[i]);
-	free(echo);
+	strv_free(echo, necho);
 	return rc;
 }
 
@@ -1663,9 +1672,7 @@ bad_rate:
 	NERR(ld, v, "rate_limit must be COUNT/DURATION such as 5/10m");
 	return -1;
 fail:
-	for (i = 0; i < nnames; i++)
-		free(names[i]);
-	free(names);
+	strv_free(names, nnames);
 	return -1;
 }
 
@@ -1685,18 +1692,6 @@ parse_sites(struct ld *ld, const struct ynode *root)
 }
 
 /* ------------------------------------------------------------ public */
-
-static void
-strv_free(char **v, size_t n)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
 
 static void
 secret_free(char *s)

@@ -231,9 +231,11 @@ hold_dir(const char *spool)
 	return open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
-/* hold_sweep over the directory dfd (which stays open).  0 or -1. */
+/* hold_sweep over the directory dfd (which stays open); with remove 0
+ * it only counts (expired files too).  0 or -1. */
 static int
-sweep_fd(int dfd, long long now, unsigned max_age_s, struct hold_use *use)
+sweep_fd(int dfd, long long now, unsigned max_age_s, int remove,
+    struct hold_use *use)
 {
 	struct dirent *de;
 	struct stat st;
@@ -252,8 +254,8 @@ sweep_fd(int dfd, long long now, unsigned max_age_s, struct hold_use *use)
 		if (de->d_name[0] == '.' || fstatat(fd, de->d_name, &st,
 		    AT_SYMLINK_NOFOLLOW) == -1)
 			continue;
-		if ((long long)st.st_mtime < now - (long long)max_age_s &&
-		    unlinkat(fd, de->d_name, 0) == 0) {
+		if (remove && (long long)st.st_mtime < now -
+		    (long long)max_age_s && unlinkat(fd, de->d_name, 0) == 0) {
 			use->removed++;
 			continue;
 		}
@@ -271,11 +273,23 @@ hold_sweep(const char *spool, long long now, unsigned max_age_s,
 	int dfd, rc = -1;
 
 	if ((dfd = hold_dir(spool)) != -1)
-		rc = sweep_fd(dfd, now, max_age_s, use);
+		rc = sweep_fd(dfd, now, max_age_s, 1, use);
 	if (rc == -1)
 		snprintf(err, errlen, "%s/hold: %s", spool, strerror(errno));
 	if (dfd != -1)
 		close(dfd);
+	return rc;
+}
+
+int
+hold_usage(const char *spool, struct hold_use *use)
+{
+	int dfd, rc = -1;
+
+	if ((dfd = hold_dir(spool)) != -1) {
+		rc = sweep_fd(dfd, 0, 0, 0, use);
+		close(dfd);
+	}
 	return rc;
 }
 
@@ -353,7 +367,7 @@ hold_admit(const char *spool, int fd, unsigned long long size,
 	/* One at a time, across threads and processes sharing the spool:
 	 * the count and the new name are one step. */
 	if (flock(dfd, LOCK_EX) == 0 &&
-	    sweep_fd(dfd, now, caps->max_age_s, &u) == 0) {
+	    sweep_fd(dfd, now, caps->max_age_s, 1, &u) == 0) {
 		if ((unsigned long long)u.files >= caps->max_files ||
 		    u.bytes + size > caps->max_bytes)
 			rc = -2;

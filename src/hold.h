@@ -96,6 +96,10 @@ struct hold_use {
 int hold_sweep(const char *spool, long long now, unsigned max_age_s,
     struct hold_use *use, char *err, size_t errlen);
 
+/* Counts SPOOL/hold/ as it is, removing nothing (a /_metrics scrape).
+ * 0, or -1 with errno. */
+int hold_usage(const char *spool, struct hold_use *use);
+
 /* Gives the upload in fd (size bytes) the name SPOOL/hold/name: a link
  * of its unnamed file where the kernel allows it, else a copy (O_EXCL,
  * 0600).  Not fsync'd: a crash loses it like an expired hold.  0, or -1

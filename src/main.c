@@ -174,7 +174,7 @@ cmd_queue(const char *path, char **args, int json,
 	else if (strcmp(sub, "drop") == 0)
 		rc = queuecmd_drop(sp, args[2], stdout);
 	else if (strcmp(sub, "show") == 0)
-		rc = queuecmd_show(sp, args[2], stdout);
+		rc = queuecmd_show(sp, args[2], json, stdout);
 	else if (strcmp(sub, "purge") == 0)
 		rc = queuecmd_purge(sp, c, stdout);
 	else

@@ -297,6 +297,10 @@ metrics_render(const struct metrics_gauges *g, const char *version,
 	    "message in queue/.", g->oldest_queued);
 	gauge(out, "formpost_spool_free_bytes", "Bytes free to the service "
 	    "user on the spool's file system.", g->spool_free);
+	gauge(out, "formpost_held_uploads", "Uploads kept in hold/ between "
+	    "the review page and its send.", g->held_uploads);
+	gauge(out, "formpost_held_upload_bytes", "Bytes of the uploads kept in "
+	    "hold/.", g->held_upload_bytes);
 	gauge(out, "formpost_resident_memory_bytes", "Resident memory of "
 	    "this process.", g->resident);
 	buf_adds(out, "# HELP formpost_build_info The running version.\n"

@@ -61,6 +61,8 @@ struct metrics_gauges {
 	long long oldest_queued;         /* seconds; 0 when queue/ is empty */
 	long long spool_free;            /* bytes free to the service user */
 	long long resident;              /* bytes of resident memory */
+	long long held_uploads;          /* files in hold/, and their bytes */
+	long long held_upload_bytes;
 };
 
 /* Appends the whole exposition to out (check out->oom).  version is the

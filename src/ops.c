@@ -46,6 +46,7 @@ ops_stats(struct spool *sp, long long now, struct ops_stats *out, char *err,
     size_t errlen)
 {
 	struct tally t = { sp, out, now };
+	struct hold_use h;
 	long f;
 
 	memset(out, 0, sizeof *out);
@@ -54,6 +55,11 @@ ops_stats(struct spool *sp, long long now, struct ops_stats *out, char *err,
 		return -1;
 	out->failed = f;
 	out->free_bytes = (long long)spool_free_bytes(sp);
+	if (hold_usage(spool_path(sp), &h) == 0) {
+		out->held_uploads = h.files;
+		out->held_upload_bytes = (long long)h.bytes;
+	} else   /* no hold/ yet: nothing held */
+		out->held_uploads = out->held_upload_bytes = 0;
 	return 0;
 }
 

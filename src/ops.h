@@ -20,6 +20,8 @@ struct ops_stats {
 	                                   * receipts); 0: none queued */
 	char oldest_id[SPOOL_ID_MAX + 1];
 	long long free_bytes;
+	long long held_uploads;           /* files in hold/ (review step) */
+	long long held_upload_bytes;
 };
 
 /* Counts queue/ and failed/ at now.  0, or -1 with err. */

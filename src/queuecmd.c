@@ -213,10 +213,28 @@ count_in(struct spool *sp, const char *sub, char *err, size_t errlen)
 /* --- list ------------------------------------------------------------------- */
 
 
+/* "rcpt":[...]: each recipient's state, code and last reply. */
+static void
+json_rcpts(FILE *out, const struct spool_msg *m)
+{
+	size_t j;
+
+	fputs("\"rcpt\":[", out);
+	for (j = 0; j < m->nrcpt; j++) {
+		fprintf(out, "%s{\"addr\":", j ? "," : "");
+		json_file_string(out, m->rcpt[j].addr);
+		fprintf(out, ",\"state\":\"%s\",\"code\":%d,\"reply\":",
+		    spool_state_name(m->rcpt[j].state), m->rcpt[j].code);
+		json_file_string(out, m->rcpt[j].reply);
+		fputc('}', out);
+	}
+	fputc(']', out);
+}
+
 static void
 json_items(FILE *out, const struct listing *l, long long now)
 {
-	size_t i, j;
+	size_t i;
 
 	fputc('[', out);
 	for (i = 0; i < l->n; i++) {
@@ -230,16 +248,9 @@ json_items(FILE *out, const struct listing *l, long long now)
 		    m->created, now - m->created, m->attempts, m->next_try,
 		    qclass_name(l->it[i].cls));
 		json_file_string(out, m->reply);
-		fputs(",\"rcpt\":[", out);
-		for (j = 0; j < m->nrcpt; j++) {
-			fprintf(out, "%s{\"addr\":", j ? "," : "");
-			json_file_string(out, m->rcpt[j].addr);
-			fprintf(out, ",\"state\":\"%s\",\"code\":%d,\"reply\":",
-			    spool_state_name(m->rcpt[j].state), m->rcpt[j].code);
-			json_file_string(out, m->rcpt[j].reply);
-			fputc('}', out);
-		}
-		fputs("]}", out);
+		fputc(',', out);
+		json_rcpts(out, m);
+		fputc('}', out);
 	}
 	fputc(']', out);
 }
@@ -848,8 +859,113 @@ show_one(FILE *out, const char *sub, const struct spool_msg *m, long long now)
 	history(out, m);
 }
 
+/* "history":{"total":N,"kept":[...]}: the attempts the file keeps,
+ * oldest first, each with what it did for each recipient ("reply" null:
+ * the attempt's). */
+static void
+json_history(FILE *out, const struct spool_msg *m)
+{
+	size_t i, j;
+
+	fprintf(out, "\"history\":{\"total\":%u,\"kept\":[",
+	    m->hist_total);
+	for (i = 0; i < m->nhist; i++) {
+		const struct spool_attempt *a = &m->hist[i];
+		fprintf(out, "%s{\"at\":%lld,\"profile\":", i ? "," : "",
+		    a->at);
+		json_file_string(out, a->profile);
+		fprintf(out, ",\"event\":\"%s\",\"code\":%d,\"reply\":",
+		    spool_event_name(a->ev), a->code);
+		json_file_string(out, a->reply);
+		fputs(",\"to\":[", out);
+		for (j = 0; j < a->nto; j++) {
+			const struct spool_tried *r = &a->to[j];
+			fprintf(out, "%s{\"addr\":", j ? "," : "");
+			json_file_string(out, r->addr);
+			fprintf(out, ",\"event\":\"%s\",\"code\":%d,"
+			    "\"reply\":", spool_event_name(r->ev), r->code);
+			if (r->reply)
+				json_file_string(out, r->reply);
+			else
+				fputs("null", out);
+			fputc('}', out);
+		}
+		fputs("]}", out);
+	}
+	fputs("]}", out);
+}
+
+/* One copy of the message for `queue show --json` (no header section:
+ * monitoring wants states, and headers hold what visitors typed). */
+static void
+json_one(FILE *out, const char *sub, const struct spool_msg *m)
+{
+	fputs("{\"where\":", out);
+	json_file_string(out, sub);
+	fputs(",\"state\":", out);
+	json_file_string(out, show_state(sub, m));
+	fputs(",\"site\":", out);
+	json_file_string(out, m->site);
+	fprintf(out, ",\"created\":%lld,\"sender\":", m->created);
+	json_file_string(out, m->sender);
+	fprintf(out, ",\"attempts\":%u,\"next_try\":%lld,\"reply\":",
+	    m->attempts, m->next_try);
+	json_file_string(out, m->reply);
+	fputc(',', out);
+	json_rcpts(out, m);
+	fputc(',', out);
+	json_history(out, m);
+	fputc('}', out);
+}
+
+/* queue show --json: {"id":ID,"found":[...],"unreadable":[...],
+ * "newer":[...],"corrupt":BOOL}. */
+static int
+show_json(struct spool *sp, const char *id, FILE *out)
+{
+	static const char *const subs[] = { "queue", "failed", "sent" };
+	struct spool_msg m;
+	char err[512], path[4200];
+	const char *bad[ARRAY_LEN(subs)], *newer[ARRAY_LEN(subs)];
+	size_t i, nbad = 0, nnewer = 0, found = 0;
+	int rc, corrupt;
+
+	fputs("{\"id\":", out);
+	json_file_string(out, id);
+	fputs(",\"found\":[", out);
+	for (i = 0; i < ARRAY_LEN(subs); i++) {
+		memset(&m, 0, sizeof m);
+		rc = spool_read(sp, subs[i], id, &m, err, sizeof err);
+		if (rc == -1)
+			bad[nbad++] = subs[i];
+		else if (rc == 2)
+			newer[nnewer++] = subs[i];
+		else if (rc == 0) {
+			if (found++)
+				fputc(',', out);
+			json_one(out, subs[i], &m);
+		}
+		spool_msg_free(&m);
+	}
+	fputs("],\"unreadable\":[", out);
+	for (i = 0; i < nbad; i++) {
+		fputs(i ? "," : "", out);
+		json_file_string(out, bad[i]);
+	}
+	fputs("],\"newer\":[", out);
+	for (i = 0; i < nnewer; i++) {
+		fputs(i ? "," : "", out);
+		json_file_string(out, newer[i]);
+	}
+	snprintf(path, sizeof path, "%s/corrupt/%s", spool_path(sp), id);
+	corrupt = access(path, F_OK) == 0;
+	fprintf(out, "],\"corrupt\":%s}\n", corrupt ? "true" : "false");
+	fflush(out);
+	return found + nbad + nnewer + (size_t)corrupt > 0 ? 0 : 1;
+}
+
 int
-queuecmd_show(struct spool *sp, const char *typed, FILE *out)
+queuecmd_show(struct spool *sp, const char *typed, int json, FILE *out)
 {
 	static const char *const subs[] = { "queue", "failed", "sent" };
 	char id[SPOOL_ID_MAX + 1];
@@ -863,6 +979,8 @@ queuecmd_show(struct spool *sp, const char *typed, FILE *out)
 		fprintf(out, "formpost queue: %s is not a message id\n", typed);
 		return 1;
 	}
+	if (json)
+		return show_json(sp, id, out);
 	for (i = 0; i < ARRAY_LEN(subs); i++) {
 		memset(&m, 0, sizeof m);
 		if ((rc = spool_read(sp, subs[i], id, &m, err, sizeof err))

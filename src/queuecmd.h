@@ -55,8 +55,9 @@ int queuecmd_check(struct spool *sp, unsigned older_than, FILE *out);
  * (never its body), and the attempt history the file keeps, oldest first
  * (doc/design.md "The spool").  A file a newer formpost wrote is named
  * as such.  id typed as for queuecmd_retry.  0, or 1 when there is no
- * such message. */
-int queuecmd_show(struct spool *sp, const char *typed, FILE *out);
+ * such message.  With json, one object instead (see `formpost help
+ * queue`), without the header section. */
+int queuecmd_show(struct spool *sp, const char *typed, int json, FILE *out);
 
 /* Applies c's retention now (see ops_retention) and says what went.  0,
  * or 1 on an error. */

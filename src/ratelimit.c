@@ -150,7 +150,7 @@ client_key(const struct ratelimit *rl, const char *site, const char *addr)
 			al = 8;
 		}
 	} else
-		for (; addr[al] && al < 64; al++)
+		for (; al < 64 && addr[al]; al++)
 			buf[sl + al] = (unsigned char)addr[al];
 	h = siphash(rl->k0, rl->k1, buf, sl + al);
 	return h ? h : 1;

@@ -293,7 +293,7 @@ compose_open(void *arg)
 static void
 metrics_answer(void *arg, struct buf *out)
 {
-	struct metrics_gauges g = { -1, -1, -1, -1, -1, -1 };
+	struct metrics_gauges g = { -1, -1, -1, -1, -1, -1, -1, -1 };
 	struct ops_stats st;
 	char err[256];
 
@@ -305,6 +305,8 @@ metrics_answer(void *arg, struct buf *out)
 		g.failed = st.failed;
 		g.oldest_queued = st.oldest;
 		g.spool_free = st.free_bytes;
+		g.held_uploads = st.held_uploads;
+		g.held_upload_bytes = st.held_upload_bytes;
 	}
 	g.resident = ops_resident();
 	metrics_render(&g, FORMPOST_VERSION, out);

@@ -10,7 +10,7 @@ python3 python3-aiosmtpd python3-pytest python3-requests strace wrk
 spamassassin
 systemd debhelper lintian dpkg-dev man-db groff-base git
 python3-dkim opendkim-tools dnsmasq-base iproute2
-python3-prometheus-client"
+python3-prometheus-client valgrind"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

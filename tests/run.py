@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Runs the whole suite and ends with one line: "N passed, M failed".
 
-Unit programs (plain and ASan+UBSan builds) report in TAP; each fuzzer
+Unit programs (plain and ASan+UBSan builds) report in TAP, and the plain
+ones run once more under valgrind's memcheck; each fuzzer
 replays its corpus; pytest runs the integration tests.  A crash, a sanitizer
 report or a skipped test counts as a failure: nothing is hidden.
 """
@@ -46,6 +47,17 @@ def run_unit(path):
     print(f"{path}: {len(oks)} ok, {len(bad)} not ok", flush=True)
 
 
+def run_valgrind(path):
+    """A plain unit program again under memcheck: invalid accesses,
+    uninitialised values and definite leaks fail it (exit 99)."""
+    p = subprocess.run(["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+                        "--errors-for-leak-kinds=definite", path],
+                       capture_output=True, text=True, timeout=600,
+                       env=dict(os.environ, CMOCKA_MESSAGE_OUTPUT="TAP"))
+    record(f"valgrind {path}", p.returncode == 0, (p.stdout + p.stderr)[-4000:])
+    print(f"valgrind {path}: rc={p.returncode}", flush=True)
+
+
 def run_fuzz_replay(path):
     name = os.path.basename(path)[len("fuzz_"):]
     corpus = os.path.join("tests/fuzz/corpus", name)
@@ -78,6 +90,8 @@ def run_pytest():
 def main():
     for path in sorted(glob.glob("build/test_*")) + sorted(glob.glob("build-asan/test_*")):
         run_unit(path)
+    for path in sorted(glob.glob("build/test_*")):
+        run_valgrind(path)
     for path in sorted(glob.glob("build-fuzz/fuzz_*")):
         run_fuzz_replay(path)
     if os.path.isdir("tests/integration") and glob.glob("tests/integration/test_*.py"):

@@ -23,6 +23,13 @@
  *   reuse+group
  *   spread   create, each thread creating in its own tmp/N/ (spreads the
  *            creates' directory lock and inode placement)
+ *   keep     reuse+group, but a delivered file keeps its blocks (not
+ *            emptied): the next commit overwrites them in place
+ *   segment  no file per message: every commit appends its record to one
+ *            shared log file and waits for an fdatasync that started
+ *            after its write (one per batch of waiting writers); a
+ *            delivery appends a "done" record the same way (group commit
+ *            of the data, the shape a log-structured spool would take)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +48,9 @@
 static const char *dir;
 static atomic_long commits, delivered;
 static atomic_int stop;
-static int reuse, group, deleters, spread;
+static int reuse, group, deleters, spread, keep, segment;
+static int segfd = -1;
+static atomic_long segoff;
 
 /* Committed names waiting for a deleter (a writer waits while the ring
  * is full: intake cannot outrun delivery for ever), and free names waiting for a
@@ -74,6 +83,15 @@ fsync_path(const char *p)
 		die("fsync dir");
 }
 
+/* The segment's group commit: the same ticket scheme as queue/'s below,
+ * over the log file's data. */
+static void
+sync_segment(void)
+{
+	if (fdatasync(segfd) == -1)
+		die("fdatasync segment");
+}
+
 static void
 sync_queue(void)
 {
@@ -95,7 +113,10 @@ sync_queue(void)
 		mark = changed;
 		running = 1;
 		pthread_mutex_unlock(&gmu);
-		fsync_path(q);
+		if (segment)
+			sync_segment();
+		else
+			fsync_path(q);
 		pthread_mutex_lock(&gmu);
 		running = 0;
 		if (mark > synced)
@@ -142,6 +163,17 @@ push(char ring[RING][32], const size_t *h, size_t *n, const char *name)
 	return ok;
 }
 
+/* Appends len bytes to the segment and returns once they are on disk. */
+static void
+append_one(const char *data, size_t len)
+{
+	off_t at = (off_t)atomic_fetch_add(&segoff, (long)len);
+
+	if (pwrite(segfd, data, len, at) != (ssize_t)len)
+		die("segment write");
+	sync_queue();
+}
+
 static void
 commit_one(long t, long i, const char *data, size_t len)
 {
@@ -149,6 +181,13 @@ commit_one(long t, long i, const char *data, size_t len)
 	int fd = -1;
 
 	snprintf(name, sizeof name, "%ld.%ld", t, i);
+	if (segment) {
+		append_one(data, len);
+		atomic_fetch_add(&commits, 1);
+		if (deleters)
+			push(queued, &qh, &qn, name);
+		return;
+	}
 	snprintf(dst, sizeof dst, "%s/queue/%s", dir, name);
 	if (reuse && pop(freed, &fh, &fn, fname, 0)) {
 		snprintf(src, sizeof src, "%s/free/%s", dir, fname);
@@ -190,13 +229,22 @@ deleter(void *arg)
 
 	(void)arg;
 	while (pop(queued, &qh, &qn, name, 1)) {
+		if (segment) {
+			char rec[64];
+
+			snprintf(rec, sizeof rec, "%-62s\n", name);
+			append_one(rec, 63);
+			atomic_fetch_add(&delivered, 1);
+			continue;
+		}
 		snprintf(q, sizeof q, "%s/queue/%s", dir, name);
 		snprintf(f, sizeof f, "%s/free/%s", dir, name);
 		if (reuse && fn < RING / 2) {
 			if (rename(q, f) == -1)
 				die("rename to free");
 			sync_queue();
-			if (truncate(f, 0) == -1 || !push(freed, &fh, &fn, name))
+			if ((!keep && truncate(f, 0) == -1) ||
+			    !push(freed, &fh, &fn, name))
 				die("free");
 		} else {
 			if (unlink(q) == -1)
@@ -219,7 +267,7 @@ main(int argc, char **argv)
 
 	if ((argc != 4 && argc != 5) || (n = atol(argv[2])) < 1 || n > 256) {
 		fprintf(stderr, "usage: disk DIR THREADS SECONDS "
-		    "[plain|create|reuse|group|reuse+group|spread]\n");
+		    "[plain|create|reuse|group|reuse+group|spread|keep|segment]\n");
 		return 2;
 	}
 	dir = argv[1];
@@ -227,6 +275,12 @@ main(int argc, char **argv)
 	reuse = strncmp(mode, "reuse", 5) == 0;
 	group = strstr(mode, "group") != NULL;
 	spread = strcmp(mode, "spread") == 0;
+	keep = strcmp(mode, "keep") == 0;
+	segment = strcmp(mode, "segment") == 0;
+	if (keep)
+		reuse = group = 1;
+	if (segment)
+		group = 1;
 	snprintf(path, sizeof path, "%s/tmp", dir);
 	mkdir(path, 0700);
 	snprintf(path, sizeof path, "%s/queue", dir);
@@ -237,6 +291,10 @@ main(int argc, char **argv)
 		snprintf(path, sizeof path, "%s/tmp/%ld", dir, i);
 		mkdir(path, 0700);
 	}
+	snprintf(path, sizeof path, "%s/segment", dir);
+	if (segment && (segfd = open(path, O_CREAT | O_TRUNC | O_WRONLY,
+	    0600)) == -1)
+		die("segment");
 	for (i = 0; i < n; i++)
 		pthread_create(&th[i], NULL, writer, (void *)i);
 	for (i = 0; i < deleters; i++)

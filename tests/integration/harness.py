@@ -766,11 +766,12 @@ class Formpost:
         else:
             self.socket, self.target = None, listen
 
-    def start(self, args=(), env=None, timeout=10, wait=True):
+    def start(self, args=(), env=None, timeout=10, wait=True, prefix=()):
+        """prefix: a command to run formpost under (valgrind ...)."""
         write_config(self.config_path, self.config)
         if self.socket and self.socket.exists():
             self.socket.unlink()
-        argv = [formpost_binary(), "serve", "-c", self.config_path, *args]
+        argv = [*prefix, formpost_binary(), "serve", "-c", self.config_path, *args]
         full_env = dict(os.environ, **(env or {}))
         self.proc = Proc(argv, self.logfile, cwd=self.workdir, env=full_env)
         if wait:

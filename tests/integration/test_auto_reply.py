@@ -413,3 +413,40 @@ def test_receipt_never_holds_up_the_owner(formpost_factory, nginx_factory,
     assert fp.wait_log(rf"event=delivered .*id={ref}-R", timeout=15)
     (env, m), = receipts(smtpd)
     assert env["rcpt_tos"] == ["slow@example.jp"]
+
+
+def test_limit_per_ipv6_48_and_mapped_ipv4(formpost_factory, formpost_config, smtpd):
+    """The network limit through formpost's own FastCGI front door, with
+    the client address as the web server passes it (REMOTE_ADDR): IPv6
+    counts per /48 whatever the rest of the address, and an IPv4-mapped
+    IPv6 address counts with its IPv4 /24."""
+    import fcgi_client
+    c = ar_config(formpost_config, limit="2/1d")
+    fp = formpost_factory(c)
+
+    def post_as(remote, email, n):
+        body = urllib.parse.urlencode(fields(email, f"v6 {n}")).encode()
+        status, _, out = fcgi_client.post(fp.target, "/formpost/example", body,
+                                          origin=SITE_ORIGIN,
+                                          extra={"REMOTE_ADDR": remote,
+                                                 "HTTP_ACCEPT": "application/json"})
+        assert status == 200, out
+        return json.loads(out)["id"]
+
+    # three addresses, one /48 (different /64s and hosts): the third is over
+    for n, remote in enumerate(["2001:db8:1:2::5", "2001:db8:1:3::9",
+                                "2001:db8:1:ffff:1:2:3:4"]):
+        post_as(remote, f"six{n}@example.jp", n)
+    # the next /48 is another network
+    post_as("2001:db8:2::1", "six3@example.jp", 3)
+    # ::ffff:192.0.2.1 is 192.0.2.0/24: two posts, then one from 192.0.2.77
+    post_as("::ffff:192.0.2.1", "four0@example.jp", 4)
+    post_as("::ffff:192.0.2.200", "four1@example.jp", 5)
+    post_as("192.0.2.77", "four2@example.jp", 6)
+    smtpd.wait(7 + 4)
+    time.sleep(0.5)
+    got = sorted(env["rcpt_tos"][0] for env, _ in receipts(smtpd))
+    assert got == ["four0@example.jp", "four1@example.jp", "six0@example.jp",
+                   "six1@example.jp", "six3@example.jp"], got
+    skipped = fp.events(event="auto_reply", auto_reply="skipped", reason="limit")
+    assert len(skipped) == 2

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -99,7 +100,13 @@ def shot(drv, name):
 
 
 def wait(drv, cond):
-    return WebDriverWait(drv, WAIT).until(cond)
+    """Poll cond until it holds.  While a click's navigation replaces the
+    document, an element found in the old one may fail as stale or, in
+    Chromium 156, as an "unknown error" (the inspector's node no longer
+    belongs to the document): both mean "not yet", so polling goes on; a
+    condition that never holds still fails at WAIT with the last error."""
+    return WebDriverWait(drv, WAIT,
+                         ignored_exceptions=(WebDriverException,)).until(cond)
 
 
 def wait_mail(maildir, marker):

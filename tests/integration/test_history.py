@@ -5,6 +5,7 @@ a reload, a permanent refusal then `queue retry`; queued, held, failed and
 archived (sent/) messages.  And a file of a newer format version, left
 where it is with one warning."""
 import hashlib
+import json
 import re
 import time
 from pathlib import Path
@@ -100,6 +101,30 @@ def test_temporary_then_sent_archived_and_failed(formpost_factory, nginx_factory
     failed = section(out, f"failed/{mid}")
     assert "refused permanently" in failed
     assert [a[1] for a in attempts(failed)] == ["temporary", "temporary", "sent"]
+
+    # --json: the same history, for scripts.
+    p = q(fp, "show", mid, "--json")
+    assert p.returncode == 0, p.stdout + p.stderr
+    j = json.loads(p.stdout)
+    assert j["id"] == mid and j["corrupt"] is False and j["unreadable"] == []
+    where = {f["where"]: f for f in j["found"]}
+    assert set(where) == {"failed", "sent"}
+    sent_j = where["sent"]
+    assert sent_j["state"] == "archived (delivered)" and sent_j["site"] == "example"
+    assert sent_j["history"]["total"] == 3
+    kept = sent_j["history"]["kept"]
+    assert [(a["profile"], a["event"], a["code"]) for a in kept] == [
+        ("main", "temporary", 451), ("main", "temporary", 451), ("main", "sent", 250)]
+    assert kept[0]["to"] == [
+        {"addr": "info@example.com", "event": "temporary", "code": 451, "reply": None},
+        {"addr": "nobody@example.com", "event": "permanent", "code": 550,
+         "reply": "550 5.1.1 no such user"}]
+    assert [a["at"] for a in kept] == sorted(a["at"] for a in kept)
+    assert {r["addr"]: r["state"] for r in where["failed"]["rcpt"]} == {
+        "nobody@example.com": "failed"}
+    assert SMTP_PASS not in p.stdout and "秘密" not in p.stdout
+    p = q(fp, "show", "K3M9-7QXA-2BTD", "--json")
+    assert p.returncode == 1 and json.loads(p.stdout)["found"] == []
 
 
 def test_wrong_password_then_reload_held_then_archived(formpost_factory, nginx_factory,

@@ -485,3 +485,23 @@ def test_no_orphans_when_a_second_file_does_not_fit(stack, smtpd):
         **resume_files(name="x.pdf"), "photo": ("p.png", PNG, "image/png")})
     assert r.status_code == 503
     assert len(held(fp)) == 1
+
+
+def test_metrics_count_what_hold_keeps(stack, smtpd, formpost_config):
+    """/_metrics shows the uploads waiting in hold/ between a review page
+    and its send (files and bytes), and none once the mail is out."""
+    from test_ops import sample, scrape
+    formpost_config["metrics"] = {"allow": ["127.0.0.1"]}
+    fp, web = stack()
+    fams, _ = scrape(web)
+    assert sample(fams, "formpost_held_uploads") == 0
+    r = first(web, {**resume_files(), "photo": ("p.jpg", JPG, "image/jpeg")})
+    fams, _ = scrape(web)
+    assert sample(fams, "formpost_held_uploads") == 2
+    assert sample(fams, "formpost_held_upload_bytes") == len(PDF) + len(JPG)
+    r = post_form(url(web), list(dict(Inputs(r.text).hidden()).items()))
+    assert r.status_code == 200 and "受付番号" in r.text, r.text
+    received(smtpd, 1)
+    fams, _ = scrape(web)
+    assert sample(fams, "formpost_held_uploads") == 0
+    assert sample(fams, "formpost_held_upload_bytes") == 0

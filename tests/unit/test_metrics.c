@@ -19,7 +19,9 @@ has(const struct buf *b, const char *needle)
 static void
 render(struct buf *b)
 {
-	struct metrics_gauges g = { 3, 1, 2, 75, 1 << 20, 4 << 20 };
+	struct metrics_gauges g = { .queued = 3, .held = 1, .failed = 2,
+	    .oldest_queued = 75, .spool_free = 1 << 20, .resident = 4 << 20,
+	    .held_uploads = 2, .held_upload_bytes = 5000 };
 
 	buf_init(b);
 	metrics_render(&g, "9.9.9", b);
@@ -95,7 +97,8 @@ exposition(void **state)
 	assert_true(has(&b, "formpost_queue_messages{state=\"held\"} 1\n"));
 	assert_true(has(&b, "formpost_queue_messages{state=\"failed\"} 2\n"));
 	assert_true(has(&b, "formpost_oldest_queued_seconds 75\n"));
-	assert_true(has(&b, "formpost_spool_free_bytes 1048576\n"));
+	assert_true(has(&b, "formpost_held_uploads 2\n"));
+	assert_true(has(&b, "formpost_held_upload_bytes 5000\n"));
 	assert_true(has(&b, "formpost_resident_memory_bytes 4194304\n"));
 	assert_true(has(&b, "formpost_build_info{version=\"9.9.9\"} 1\n"));
 	assert_true(has(&b, "formpost_metrics_series_dropped_total 0\n"));
@@ -134,7 +137,7 @@ declared_sites_start_at_zero(void **state)
 static void
 gauges_left_out(void **state)
 {
-	struct metrics_gauges g = { -1, -1, -1, -1, -1, -1 };
+	struct metrics_gauges g = { -1, -1, -1, -1, -1, -1, -1, -1 };
 	struct buf b;
 
 	(void)state;
@@ -143,6 +146,7 @@ gauges_left_out(void **state)
 	metrics_render(&g, "1", &b);
 	assert_false(has(&b, "formpost_queue_messages"));
 	assert_false(has(&b, "formpost_spool_free_bytes"));
+	assert_false(has(&b, "formpost_held_uploads"));
 	assert_true(has(&b, "formpost_build_info"));
 	buf_free(&b);
 }
