@@ -3,7 +3,10 @@
  * error and mail templates (the site's override folder first, then the
  * default folder of its language) and its subject line.  Loaded and
  * checked once per config (start-up, reload), never per request;
- * immutable afterwards, so any thread may render.
+ * immutable afterwards, so any thread may render.  The pages a request
+ * renders (thanks, form, review) get a plan at load (tmpl.h): what the
+ * site fixes is rendered then, a request fills in the rest.  Error pages
+ * are kept once rendered (pages_render_error), published atomically.
  *
  * Variables a template may use: the site's fields by name, and the
  * reserved ones below, all starting with '_' (field names never do).
@@ -69,13 +72,15 @@ struct pages *pages_load(const struct config *c, char *err, size_t errlen);
 void pages_free(struct pages *p);
 
 /* Renders page for site s (which must belong to the config p was loaded
- * from).  v may be NULL (no field values).  Appends to out; 0 or -1 (OOM). */
+ * from), from its plan when it has one.  v may be NULL (no field
+ * values).  Appends to out; 0 or -1 (OOM). */
 int pages_render(const struct pages *p, const struct site *s, enum page page,
     const struct fvals *v, const struct page_facts *f, struct buf *out);
 
-/* pages_render without the pages' plans: each render builds every
- * variable and walks the template.  Both give the same bytes (tests
- * compare them); mail goes this way. */
+/* pages_render without the plans: each render builds every variable and
+ * walks the template, as pages_render does for the pages that have no
+ * plan (mail, subjects, error pages).  Both give the same bytes (tests
+ * compare them). */
 int pages_render_unplanned(const struct pages *p, const struct site *s,
     enum page page, const struct fvals *v, const struct page_facts *f,
     struct buf *out);
@@ -91,7 +96,8 @@ int pages_render_generic(const struct pages *p, enum lang lang,
 
 /* The error page of site s (NULL: the generic one of lang), as
  * pages_render(PAGE_ERROR, no values) or pages_render_generic give it.
- * With only status, title and message set in f, it is rendered once per
+ * With only status, title and message set in f and a status a flood
+ * repeats (400 403 404 405 413 415 429 503), it is rendered once per
  * (site, status) and kept for the life of p: later calls with the same
  * title and message pointers (static strings) copy the kept bytes.  0 or
  * -1 (OOM). */
