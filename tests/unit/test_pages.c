@@ -258,6 +258,62 @@ test_error_memo(void **state)
 	}
 }
 
+/* A page that lists what the request decides item by item (_files)
+ * cannot be planned: it keeps rendering from its template, the same
+ * bytes, while the site's other pages are planned. */
+static void
+test_unplannable_page(void **state)
+{
+	static const char y[] =
+	    "templates: templates\n"
+	    "smtp:\n  m:\n    url: smtp://127.0.0.1:25\n    starttls: off\n"
+	    "sites:\n"
+	    "  up:\n"
+	    "    origins: [https://up.example.com]\n"
+	    "    from: up@up.example.com\n"
+	    "    to: [to@up.example.com]\n"
+	    "    smtp: [m]\n"
+	    "    subject: Hello\n"
+	    "    lang: ja\n"
+	    "    templates: tests/fixtures/pages/files\n"
+	    "    max_body: 2M\n"
+	    "    fields:\n"
+	    "      name: { label: Name }\n"
+	    "      doc: { label: Doc, type: file, accept: [pdf], max: 1M }\n";
+	const struct site *s;
+	struct config *c;
+	struct pages *p;
+	struct page_facts f;
+	struct fvals v;
+	struct buf a, b;
+	char err[512];
+
+	(void)state;
+	if ((c = config_parse("up.yaml", NULL, y, sizeof y - 1, err,
+	    sizeof err)) == NULL)
+		fail_msg("config: %s", err);
+	if ((p = pages_load(c, err, sizeof err)) == NULL)
+		fail_msg("pages: %s", err);
+	s = config_site(c, "up");
+	assert_false(pages_planned(p, s, PAGE_THANKS));
+	assert_true(pages_planned(p, s, PAGE_FORM));
+	make_facts(&f, 1);
+	make_values(s, SC_FILES, &v);
+	buf_init(&a);
+	buf_init(&b);
+	assert_int_equal(pages_render(p, s, PAGE_THANKS, &v, &f, &a), 0);
+	assert_int_equal(pages_render_unplanned(p, s, PAGE_THANKS, &v, &f,
+	    &b), 0);
+	assert_string_equal(a.data, b.data);
+	assert_non_null(strstr(a.data,
+	    "<li>履歴書&lt;&amp;&gt;.pdf (1023 B, application/pdf)</li>"));
+	buf_free(&a);
+	buf_free(&b);
+	fvals_free(&v);
+	pages_free(p);
+	config_free(c);
+}
+
 int
 main(void)
 {
@@ -265,6 +321,7 @@ main(void)
 		cmocka_unit_test(test_plans_equal_templates),
 		cmocka_unit_test(test_review_edit_form),
 		cmocka_unit_test(test_error_memo),
+		cmocka_unit_test(test_unplannable_page),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
