@@ -438,15 +438,23 @@ rest_buffered(struct body_in *b)
 	return 1;
 }
 
-/* Appends one record of type t with content c[0..n), n <= 65535. */
+/* Appends the header of a record of type t with n bytes of content
+ * (n <= 65535, no padding), which the caller appends next. */
 static void
-add_record(struct buf *o, unsigned t, unsigned id, const void *c, size_t n)
+add_header(struct buf *o, unsigned t, unsigned id, size_t n)
 {
 	unsigned char h[REC_HEADER] = { 1, (unsigned char)t,
 	    (unsigned char)(id >> 8), (unsigned char)id,
 	    (unsigned char)(n >> 8), (unsigned char)n, 0, 0 };
 
 	buf_add(o, h, sizeof h);
+}
+
+/* Appends one record of type t with content c[0..n), n <= 65535. */
+static void
+add_record(struct buf *o, unsigned t, unsigned id, const void *c, size_t n)
+{
+	add_header(o, t, id, n);
 	buf_add(o, c, n);
 }
 
@@ -480,12 +488,15 @@ add_end(struct buf *o, unsigned id, unsigned char ps)
 	add_record(o, REC_END, id, end, sizeof end);
 }
 
-/* The answer as STDOUT records, then END_REQUEST, in one write. */
+/* The answer as STDOUT records, then END_REQUEST, in one write: the
+ * status line and headers (t) and the body go into the records as they
+ * are, each record at most 65535 bytes of the two. */
 static void
 respond(struct worker *w, int fd, unsigned id, const struct http_resp *resp)
 {
 	struct buf *t = &w->text, *o = &w->out;
-	size_t off, n;
+	const char *body = resp->body.data;
+	size_t off, n, k, blen = resp->status == 204 ? 0 : resp->body.len;
 
 	buf_reset(t);
 	buf_reset(o);
@@ -503,11 +514,19 @@ respond(struct worker *w, int fd, unsigned id, const struct http_resp *resp)
 		buf_adds(t, "Content-Length: ");
 		buf_addu(t, resp->body.len);
 		buf_adds(t, "\r\n\r\n");
-		buf_add(t, resp->body.data, resp->body.len);
 	}
-	for (off = 0; off < t->len; off += n) {
-		n = t->len - off < 65535 ? t->len - off : 65535;
-		add_record(o, REC_STDOUT, id, t->data + off, n);
+	buf_reserve(o, t->len + blen + (t->len + blen) / 65535 * REC_HEADER +
+	    3 * REC_HEADER);
+	for (off = 0; off < t->len + blen; off += n) {
+		n = t->len + blen - off < 65535 ? t->len + blen - off : 65535;
+		add_header(o, REC_STDOUT, id, n);
+		k = 0;                  /* bytes of this record from t */
+		if (off < t->len) {
+			k = t->len - off < n ? t->len - off : n;
+			buf_add(o, t->data + off, k);
+		}
+		if (n > k)
+			buf_add(o, body + (off + k - t->len), n - k);
 	}
 	add_end(o, id, 0);
 	if (!t->oom && !o->oom)
