@@ -83,6 +83,7 @@ enum {
 };
 _Static_assert(sizeof PARAM_NAMES / sizeof PARAM_NAMES[0] == P_COUNT,
     "one name per param");
+_Static_assert(P_COUNT <= FCGI_PICK_MAX, "fcgi_pick takes them all");
 
 /* What the watchdog may cut: one per worker, guarded by the pool lock. */
 struct slot {
@@ -437,15 +438,23 @@ rest_buffered(struct body_in *b)
 	return 1;
 }
 
-/* Appends one record of type t with content c[0..n), n <= 65535. */
+/* Appends the header of a record of type t with n bytes of content
+ * (n <= 65535, no padding), which the caller appends next. */
 static void
-add_record(struct buf *o, unsigned t, unsigned id, const void *c, size_t n)
+add_header(struct buf *o, unsigned t, unsigned id, size_t n)
 {
 	unsigned char h[REC_HEADER] = { 1, (unsigned char)t,
 	    (unsigned char)(id >> 8), (unsigned char)id,
 	    (unsigned char)(n >> 8), (unsigned char)n, 0, 0 };
 
 	buf_add(o, h, sizeof h);
+}
+
+/* Appends one record of type t with content c[0..n), n <= 65535. */
+static void
+add_record(struct buf *o, unsigned t, unsigned id, const void *c, size_t n)
+{
+	add_header(o, t, id, n);
 	buf_add(o, c, n);
 }
 
@@ -479,29 +488,45 @@ add_end(struct buf *o, unsigned id, unsigned char ps)
 	add_record(o, REC_END, id, end, sizeof end);
 }
 
-/* The answer as STDOUT records, then END_REQUEST, in one write. */
+/* The answer as STDOUT records, then END_REQUEST, in one write: the
+ * status line and headers (t) and the body go into the records as they
+ * are, each record at most 65535 bytes of the two. */
 static void
 respond(struct worker *w, int fd, unsigned id, const struct http_resp *resp)
 {
 	struct buf *t = &w->text, *o = &w->out;
-	size_t off, n;
+	const char *body = resp->body.data;
+	size_t off, n, k, blen = resp->status == 204 ? 0 : resp->body.len;
 
 	buf_reset(t);
 	buf_reset(o);
-	buf_printf(t, "Status: %d %s\r\n", resp->status,
-	    http_status_reason(resp->status));
+	buf_adds(t, "Status: ");
+	buf_addu(t, (unsigned)resp->status);
+	buf_addc(t, ' ');
+	buf_adds(t, http_status_reason(resp->status));
+	buf_adds(t, "\r\n");
 	buf_add(t, resp->head.data, resp->head.len);
 	if (resp->status == 204) {
 		/* No Content: no Content-Length either, and no body
 		 * (RFC 9110 §8.6, §15.3.5). */
 		buf_adds(t, "\r\n");
 	} else {
-		buf_printf(t, "Content-Length: %zu\r\n\r\n", resp->body.len);
-		buf_add(t, resp->body.data, resp->body.len);
+		buf_adds(t, "Content-Length: ");
+		buf_addu(t, resp->body.len);
+		buf_adds(t, "\r\n\r\n");
 	}
-	for (off = 0; off < t->len; off += n) {
-		n = t->len - off < 65535 ? t->len - off : 65535;
-		add_record(o, REC_STDOUT, id, t->data + off, n);
+	buf_reserve(o, t->len + blen + (t->len + blen) / 65535 * REC_HEADER +
+	    3 * REC_HEADER);
+	for (off = 0; off < t->len + blen; off += n) {
+		n = t->len + blen - off < 65535 ? t->len + blen - off : 65535;
+		add_header(o, REC_STDOUT, id, n);
+		k = 0;                  /* bytes of this record from t */
+		if (off < t->len) {
+			k = t->len - off < n ? t->len - off : n;
+			buf_add(o, t->data + off, k);
+		}
+		if (n > k)
+			buf_add(o, body + (off + k - t->len), n - k);
 	}
 	add_end(o, id, 0);
 	if (!t->oom && !o->oom)
@@ -524,7 +549,7 @@ serve_one(struct fcgi_pool *p, struct worker *w, struct body_in *in,
 	struct http_req req;
 	struct http_resp resp;
 	long long t0 = mono_ms();
-	char ms[24], status[8];
+	char ms[U64_STR], status[U64_STR];
 	const char *event;
 
 	memset(&req, 0, sizeof req);
@@ -553,8 +578,8 @@ serve_one(struct fcgi_pool *p, struct worker *w, struct body_in *in,
 	if (resp.status == 0)
 		resp.status = 503;
 	respond(w, c->fd, c->request_id, &resp);
-	snprintf(ms, sizeof ms, "%lld", mono_ms() - t0);
-	snprintf(status, sizeof status, "%d", resp.status);
+	u64_str(ms, (unsigned long long)(mono_ms() - t0));
+	u64_str(status, (unsigned)resp.status);
 	event = resp.event ? resp.event : resp.status < 400 &&
 	    resp.reason == NULL ? "accepted" : resp.status < 400 ?
 	    "discarded" : "rejected";

@@ -148,7 +148,7 @@ pair_len(const unsigned char *s, size_t n, size_t *i)
  * out (at most n + nnames bytes); -1 on a pair that does not fit. */
 static int
 pick_pairs(const unsigned char *s, size_t n, const char *const *names,
-    size_t nnames, char *out, const char **vals)
+    const size_t *lens, size_t nnames, char *out, const char **vals)
 {
 	size_t i = 0, used = 0, k;
 	long nl, vl;
@@ -159,7 +159,7 @@ pick_pairs(const unsigned char *s, size_t n, const char *const *names,
 		    (size_t)nl > n - i || (size_t)vl > n - i - (size_t)nl)
 			return -1;
 		for (k = 0; k < nnames; k++)
-			if (vals[k] == NULL && strlen(names[k]) == (size_t)nl &&
+			if (vals[k] == NULL && lens[k] == (size_t)nl &&
 			    memcmp(names[k], s + i, (size_t)nl) == 0) {
 				memcpy(out + used, s + i + nl, (size_t)vl);
 				out[used + (size_t)vl] = '\0';
@@ -176,10 +176,14 @@ int
 fcgi_pick(const unsigned char *h, size_t len, const char *const *names,
     size_t nnames, char *work, const char **vals)
 {
-	size_t pos = 0, clen, plen = 0;
+	size_t pos = 0, clen, plen = 0, lens[FCGI_PICK_MAX], k;
 	unsigned char *ps = (unsigned char *)work + len + 2 * nnames;
 	int role = -2;
 
+	if (nnames > FCGI_PICK_MAX)
+		return -2;
+	for (k = 0; k < nnames; k++)
+		lens[k] = strlen(names[k]);
 	memset(vals, 0, nnames * sizeof *vals);
 	/* The PARAMS contents joined (a pair may straddle records) go in
 	 * the upper part of work; the values (at most plen + nnames bytes)
@@ -199,7 +203,8 @@ fcgi_pick(const unsigned char *h, size_t len, const char *const *names,
 			return -2;
 		pos += REC_HEADER + clen + h[pos + 6];
 	}
-	if (role < 0 || pick_pairs(ps, plen, names, nnames, work, vals) == -1)
+	if (role < 0 || pick_pairs(ps, plen, names, lens, nnames, work, vals)
+	    == -1)
 		return -2;
 	return role;
 }

@@ -49,7 +49,9 @@ struct fcgi_scan {
 enum fcgi_scan_rc fcgi_scan(struct fcgi_scan *s, const unsigned char *b,
     size_t n);
 
-/* Bytes of work fcgi_pick needs for a head of len bytes and n names. */
+/* Bytes of work fcgi_pick needs for a head of len bytes and n names
+ * (n at most FCGI_PICK_MAX). */
+#define FCGI_PICK_MAX 32
 #define FCGI_PICK_WORK(len, n) (2 * (size_t)(len) + 2 * (size_t)(n))
 
 /* Reads a head the walk accepted (h[0..len), len = head_len after a
@@ -58,7 +60,8 @@ enum fcgi_scan_rc fcgi_scan(struct fcgi_scan *s, const unsigned char *b,
  * sent), NUL-terminated in work (FCGI_PICK_WORK bytes), pointed to by
  * vals.  Returns the role of BEGIN_REQUEST (§5.1), -1 for an
  * ABORT_REQUEST in the head (the request ends unanswered), -2 for a head
- * that does not parse (never one the walk accepted: defence in depth).
+ * that does not parse (never one the walk accepted: defence in depth) or
+ * more than FCGI_PICK_MAX names.
  * Pure: no I/O. */
 int fcgi_pick(const unsigned char *h, size_t len, const char *const *names,
     size_t nnames, char *work, const char **vals);

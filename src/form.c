@@ -108,17 +108,14 @@ fail:
 	return err;
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+/* A hex digit's value plus one, by byte (0: not a hex digit), for the
+ * body's %XX (RFC 3986 §2.1). */
+static const unsigned char hex_digit[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
+	['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
 
 /* RFC 5987 §3.2.1 attr-char: what may appear unencoded in an ext-value. */
 static int
@@ -158,15 +155,18 @@ pct_decode(const char *s, size_t n, enum pct_mode mode, char **out,
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
+		/* Runs of %XX (most of a Japanese value) in one tight loop. */
+		while (c == '%' && n - i >= 3 &&
+		    (hi = hex_digit[(unsigned char)s[i + 1]]) != 0 &&
+		    (lo = hex_digit[(unsigned char)s[i + 2]]) != 0) {
+			d[o++] = (char)((hi - 1) << 4 | (lo - 1));
+			if ((i += 3) == n)
+				goto done;
+			c = (unsigned char)s[i];
+		}
 		if (c == '%') {
-			if (n - i < 3 ||
-			    (hi = hexval((unsigned char)s[i + 1])) < 0 ||
-			    (lo = hexval((unsigned char)s[i + 2])) < 0) {
-				err = FORM_E_SYNTAX;
-				goto fail;
-			}
-			d[o++] = (char)(hi << 4 | lo);
-			i += 2;
+			err = FORM_E_SYNTAX;
+			goto fail;
 		} else if (mode == PCT_FORM) {
 			d[o++] = c == '+' ? ' ' : (char)c;
 		} else if (is_attr_char(c)) {
@@ -176,6 +176,7 @@ pct_decode(const char *s, size_t n, enum pct_mode mode, char **out,
 			goto fail;
 		}
 	}
+done:
 	d[o] = '\0';
 	*out = d;
 	*outlen = o;

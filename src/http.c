@@ -110,6 +110,8 @@ http_resp_init(struct http_resp *r)
 	memset(r, 0, sizeof *r);
 	buf_init(&r->head);
 	buf_init(&r->body);
+	/* Every answer's headers at once (the CSP alone is 200 bytes). */
+	buf_reserve(&r->head, 768);
 }
 
 void
@@ -124,12 +126,9 @@ http_request_path(const struct http_req *req, char *out, size_t outlen)
 {
 	const char *sn = req->script_name, *pi = req->path_info, *p;
 	size_t n;
-	int w;
 
-	if ((sn && *sn) || (pi && *pi)) {
-		w = snprintf(out, outlen, "%s%s", sn ? sn : "", pi ? pi : "");
-		return w < 0 || (size_t)w >= outlen ? -1 : 0;
-	}
+	if ((sn && *sn) || (pi && *pi))
+		return str_join(out, outlen, sn ? sn : "", pi ? pi : "");
 	if (req->document_uri && *req->document_uri) {
 		p = req->document_uri;
 		n = strlen(p);
@@ -263,14 +262,28 @@ wants_json(const struct http_req *req)
 }
 
 /* Headers every answer carries (README "HTTP answers"). */
+/* 1 when s[0..n) holds only what a plain scheme://host[:port] holds. */
+static int
+origin_chars(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' &&
+		    s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+		    strchr("+-.:/[]", s[i]) != NULL) || s[i] == '\0')
+			return 0;
+	return 1;
+}
+
 static void
 common_headers(struct http_resp *r, const struct site *s, int json)
 {
 	const char *redir = s ? s->redirect : NULL;
 	size_t olen = 0;
 
-	buf_printf(&r->head, "Content-Type: %s\r\n", json ?
-	    "application/json" : "text/html; charset=UTF-8");
+	buf_adds(&r->head, json ? "Content-Type: application/json\r\n" :
+	    "Content-Type: text/html; charset=UTF-8\r\n");
 	buf_adds(&r->head, "Cache-Control: no-store\r\n"
 	    "X-Content-Type-Options: nosniff\r\n"
 	    "Referrer-Policy: same-origin\r\n");
@@ -283,9 +296,10 @@ common_headers(struct http_resp *r, const struct site *s, int json)
 		olen = h ? (size_t)(h - redir) + 3 + strcspn(h + 3, "/?#") : 0;
 		/* Only a plain scheme://host[:port]: a ';' or space from a
 		 * config typo must not add a directive. */
-		if (olen && olen < 256 && strspn(redir, "abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.:/[]") >= olen)
-			buf_printf(&r->head, " %.*s", (int)olen, redir);
+		if (olen && olen < 256 && origin_chars(redir, olen)) {
+			buf_addc(&r->head, ' ');
+			buf_add(&r->head, redir, olen);
+		}
 	}
 	buf_adds(&r->head, "\r\n");
 }
@@ -315,9 +329,11 @@ cors_headers(struct http_resp *r, const struct site *s,
 {
 	if (s == NULL)
 		return;
-	if (cors_allowed(s, req->origin))
-		buf_printf(&r->head, "Access-Control-Allow-Origin: %s\r\n",
-		    req->origin);
+	if (cors_allowed(s, req->origin)) {
+		buf_adds(&r->head, "Access-Control-Allow-Origin: ");
+		buf_adds(&r->head, req->origin);
+		buf_adds(&r->head, "\r\n");
+	}
 	buf_adds(&r->head, "Vary: Origin\r\n");
 }
 
@@ -400,7 +416,7 @@ answer_error(const struct http_ctx *ctx, const struct http_req *req,
 	enum lang lang = s ? s->lang : http_guess_lang(ctx->c,
 	    req->accept_language);
 	struct page_facts pf;
-	char code[8];
+	char code[U64_STR];
 	int rc;
 
 	if (st == NULL)
@@ -415,22 +431,24 @@ answer_error(const struct http_ctx *ctx, const struct http_req *req,
 		buf_adds(&r->head, reason && (strcmp(reason, "token_method")
 		    == 0 || strcmp(reason, "metrics_method") == 0) ?
 		    "Allow: GET\r\n" : "Allow: POST, OPTIONS\r\n");
-	if (status == 429 && r->retry_after)
-		buf_printf(&r->head, "Retry-After: %u\r\n", r->retry_after);
+	if (status == 429 && r->retry_after) {
+		buf_adds(&r->head, "Retry-After: ");
+		buf_addu(&r->head, r->retry_after);
+		buf_adds(&r->head, "\r\n");
+	}
 	if (wants_json(req)) {
-		buf_printf(&r->body, "{\"ok\":false,\"error\":");
+		buf_adds(&r->body, "{\"ok\":false,\"error\":");
 		json_buf_string(&r->body, reason ? reason : st->reason);
 		buf_adds(&r->body, "}");
 		return;
 	}
-	snprintf(code, sizeof code, "%d", status);
+	u64_str(code, (unsigned)status);
 	memset(&pf, 0, sizeof pf);
 	pf.status = code;
 	pf.title = lang == LANG_JA ? st->ja_title : st->en_title;
 	pf.message = message_override ? message_override :
 	    lang == LANG_JA ? st->ja_msg : st->en_msg;
-	rc = s ? pages_render(ctx->pg, s, PAGE_ERROR, NULL, &pf, &r->body) :
-	    pages_render_generic(ctx->pg, lang, &pf, &r->body);
+	rc = pages_render_error(ctx->pg, s, lang, status, &pf, &r->body);
 	if (rc == -1) {
 		buf_reset(&r->body);
 		buf_printf(&r->body, "<!doctype html><title>%d</title>%d\n",
@@ -580,7 +598,9 @@ answer_success(const struct http_ctx *ctx, const struct http_req *req,
 		return 0;
 	}
 	if (s->redirect) {
-		buf_printf(&r->head, "Location: %s\r\n", s->redirect);
+		buf_adds(&r->head, "Location: ");
+		buf_adds(&r->head, s->redirect);
+		buf_adds(&r->head, "\r\n");
 		return 0;
 	}
 	memset(&pf, 0, sizeof pf);
@@ -1093,17 +1113,31 @@ judge_parse(struct post *p)
 	return form_verdict(fe);
 }
 
+/* The local time zone's offset at t, in minutes: the last one worked
+ * out on this thread while t is the same second (most posts are). */
+static int
+utc_offset_min(time_t t)
+{
+	static _Thread_local time_t last_t = -1;
+	static _Thread_local int last_off;
+	struct tm tm;
+
+	if (t != last_t) {
+		localtime_r(&t, &tm);
+		last_off = (int)(tm.tm_gmtoff / 60);
+		last_t = t;
+	}
+	return last_off;
+}
+
 /* The id and date every later answer (even a bot's) shows. */
 static enum verdict
 judge_stamp(struct post *p)
 {
-	struct tm tm;
-
 	if (id_new(p->r->id) == -1)
 		return V_RANDOM_FAILED;
 	p->mf.now = time(NULL);
-	localtime_r(&p->mf.now, &tm);
-	p->mf.utc_offset_min = (int)(tm.tm_gmtoff / 60);
+	p->mf.utc_offset_min = utc_offset_min(p->mf.now);
 	mail_local_date(p->date, sizeof p->date, p->mf.now,
 	    p->mf.utc_offset_min);
 	return V_NEXT;
@@ -1894,7 +1928,7 @@ static void
 handle_site(const struct http_ctx *ctx, const struct http_req *req,
     struct http_resp *r, const struct site *s, int token)
 {
-	snprintf(r->site, sizeof r->site, "%s", s->name);
+	str_join(r->site, sizeof r->site, s->name, "");
 	if (token)
 		handle_token(ctx, req, r, s);
 	else if (req->method && strcmp(req->method, "POST") == 0)

@@ -45,6 +45,28 @@ write_canonical(const unsigned char v[ID_SYMBOLS], char out[ID_BUF])
 	out[o] = '\0';
 }
 
+/* Random bytes for ids, drawn from the generator 32 ids at a time per
+ * thread: one RAND_bytes call cost as much as the rest of a rejected
+ * request (doc/design.md "Performance").  Ids are not secrets (every
+ * answer shows its id), only unique. */
+#define ID_POOL 256
+static __thread unsigned char pool[ID_POOL];
+static __thread size_t pool_left;
+
+static int
+pool_take(unsigned char *out, size_t n)
+{
+	if (pool_left < n) {
+		if (crypto_random(pool, sizeof pool) == -1)
+			return -1;
+		pool_left = sizeof pool;
+	}
+	pool_left -= n;
+	memcpy(out, pool + pool_left, n);
+	memset(pool + pool_left, 0, n);
+	return 0;
+}
+
 int
 id_new(char out[ID_BUF])
 {
@@ -52,7 +74,7 @@ id_new(char out[ID_BUF])
 	uint64_t bits = 0;
 	size_t i;
 
-	if (crypto_random(r, sizeof r) == -1)
+	if (pool_take(r, sizeof r) == -1)
 		return -1;
 	for (i = 0; i < sizeof r; i++)
 		bits = bits << 8 | r[i];

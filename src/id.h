@@ -19,7 +19,9 @@
 #define ID_INPUT_MAX 64  /* id_parse reads no more than this */
 
 /* A fresh random id, canonical, into out.  Returns 0, or -1 when the
- * random generator fails (answer 503). */
+ * random generator fails (answer 503).  The random bits come from a
+ * per-thread pool refilled from crypto_random (the process never forks
+ * after start-up, so no two processes share a pool). */
 int id_new(char out[ID_BUF]);
 
 /* Reads an id a person typed (hostile: any bytes): any case, hyphens

@@ -203,6 +203,8 @@
 /* Templates */
 #define LIM_TEMPLATE_BYTES    (256 * 1024)   /* bytes: one template file */
 #define LIM_TEMPLATE_DEPTH    8              /* nested sections */
+#define LIM_TEMPLATE_PLAN     (1024 * 1024)  /* bytes: a page's plan, text
+                                                and steps (tmpl.h) */
 #define LIM_FORM_ACTION       2048           /* bytes: `formpost form --action URL` */
 
 /* Threads */

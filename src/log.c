@@ -68,55 +68,106 @@ safe_char(unsigned char c)
 	return c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '=';
 }
 
+/* A line being built: on the stack while it fits (every request logs
+ * one), in a heap buffer from the first byte that does not. */
+struct line {
+	char s[1024];
+	size_t n;
+	struct buf big;
+	int spilled;
+};
+
 static void
-add_value(struct buf *b, const char *v)
+put(struct line *l, const char *p, size_t n)
 {
+	if (!l->spilled && n <= sizeof l->s - l->n) {
+		memcpy(l->s + l->n, p, n);
+		l->n += n;
+		return;
+	}
+	if (!l->spilled) {
+		l->spilled = 1;
+		buf_add(&l->big, l->s, l->n);
+	}
+	buf_add(&l->big, p, n);
+}
+
+static void
+put_str(struct line *l, const char *s)
+{
+	put(l, s, strlen(s));
+}
+
+static void
+add_value(struct line *l, const char *v)
+{
+	static const char hex[] = "0123456789abcdef";
 	size_t i, n = strlen(v);
 	int quote = n == 0;
+	char e[4] = { '\\', 'x', 0, 0 };
 
 	for (i = 0; i < n && !quote; i++)
 		if (!safe_char((unsigned char)v[i]) && (unsigned char)v[i] < 0x80)
 			quote = 1;
 	if (!quote) {
-		buf_add(b, v, n > LIM_LOG_VALUE ? LIM_LOG_VALUE : n);
+		put(l, v, n > LIM_LOG_VALUE ? LIM_LOG_VALUE : n);
 		return;
 	}
-	buf_addc(b, '"');
+	put(l, "\"", 1);
 	for (i = 0; i < n && i < LIM_LOG_VALUE; i++) {
 		unsigned char c = (unsigned char)v[i];
-		if (c == '"' || c == '\\')
-			buf_printf(b, "\\%c", c);
-		else if (c == '\n')
-			buf_adds(b, "\\n");
-		else if (c < 0x20 || c == 0x7f)
-			buf_printf(b, "\\x%02x", c);
-		else
-			buf_addc(b, (char)c);
+		if (c == '"' || c == '\\') {
+			e[1] = (char)c;
+			put(l, e, 2);
+		} else if (c == '\n')
+			put(l, "\\n", 2);
+		else if (c < 0x20 || c == 0x7f) {
+			e[1] = 'x';
+			e[2] = hex[c >> 4];
+			e[3] = hex[c & 15];
+			put(l, e, 4);
+		} else
+			put(l, (const char *)&c, 1);
 	}
 	if (n > LIM_LOG_VALUE)
-		buf_adds(b, "...");
-	buf_addc(b, '"');
+		put(l, "...", 3);
+	put(l, "\"", 1);
+}
+
+static void
+write_line(const char *p, size_t n)
+{
+	ssize_t w;
+	size_t off = 0;
+
+	while (off < n) {
+		w = write(STDERR_FILENO, p + off, n - off);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
 }
 
 void
 log_event(enum log_level level, const char *event, ...)
 {
 	static const char *names[] = { "debug", "info", "warn", "error" };
-	struct buf b;
+	struct line l;
 	va_list ap;
 	const char *k, *v;
 	char masked[INET6_ADDRSTRLEN + 8];
-	ssize_t w;
-	size_t off = 0;
 
 	if ((int)level < min_level)
 		return;
-	/* Every request logs a line: plain appends, no printf. */
-	buf_init(&b);
-	buf_adds(&b, "level=");
-	buf_adds(&b, names[level]);
-	buf_adds(&b, " event=");
-	buf_adds(&b, event);
+	/* Every request logs a line: plain appends, no printf, no heap
+	 * unless the line is long. */
+	l.n = 0;
+	l.spilled = 0;
+	buf_init(&l.big);
+	put_str(&l, "level=");
+	put_str(&l, names[level]);
+	put_str(&l, " event=");
+	put_str(&l, event);
 	va_start(ap, event);
 	while ((k = va_arg(ap, const char *)) != NULL) {
 		v = va_arg(ap, const char *);
@@ -128,18 +179,16 @@ log_event(enum log_level level, const char *event, ...)
 			log_mask_ip(v, masked, sizeof masked);
 			v = masked;
 		}
-		buf_addc(&b, ' ');
-		buf_adds(&b, k);
-		buf_addc(&b, '=');
-		add_value(&b, v);
+		put(&l, " ", 1);
+		put_str(&l, k);
+		put(&l, "=", 1);
+		add_value(&l, v);
 	}
 	va_end(ap);
-	buf_addc(&b, '\n');
-	while (!b.oom && off < b.len) {
-		w = write(STDERR_FILENO, b.data + off, b.len - off);
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	buf_free(&b);
+	put(&l, "\n", 1);
+	if (!l.spilled)
+		write_line(l.s, l.n);
+	else if (!l.big.oom)
+		write_line(l.big.data, l.big.len);
+	buf_free(&l.big);
 }

@@ -41,7 +41,7 @@ mail_local_date(char *out, size_t len, time_t t, int off)
 		last_t = t;
 		last_off = off;
 	}
-	snprintf(out, len, "%s", last);
+	str_join(out, len, last, "");
 }
 
 /* The site's signing parameters; 0 when it does not sign. */

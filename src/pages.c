@@ -5,6 +5,7 @@
  */
 #include "pages.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,11 +40,30 @@ static const char *const reserved_list[] = {
 	"_allow_domain", "_echo", NULL,
 };
 
+/* An error page rendered once (pages_render_error): the facts it was
+ * rendered with, and its bytes. */
+struct memo_page {
+	const char *title, *message;
+	size_t len;
+	char data[];
+};
+
+/* The statuses whose error pages are kept, and their memo columns. */
+static const int memo_status[] = { 400, 403, 404, 405, 413, 415, 429, 503 };
+#define MEMO_COLS ARRAY_LEN(memo_status)
+
 struct pages {
 	const struct config *c;
 	struct tmpl *(*t)[PAGE_COUNT];   /* per site */
 	size_t n;
 	struct tmpl *generic[2];         /* error page without a site, ja/en */
+	/* Per site, the plans (tmpl.h) of the pages a request renders
+	 * (planned below); NULL: rendered from the template. */
+	struct tmpl_plan *(*plan)[PAGE_COUNT];
+	/* Error pages, filled on first use: per site, then the generic ja
+	 * and en, a row of MEMO_COLS; published once with a CAS, never
+	 * changed after, freed with the set. */
+	_Atomic(struct memo_page *) (*memo)[MEMO_COLS];
 };
 
 void
@@ -58,6 +78,14 @@ pages_free(struct pages *p)
 			tmpl_free(p->t[i][j]);
 	tmpl_free(p->generic[0]);
 	tmpl_free(p->generic[1]);
+	for (i = 0; p->plan && i < p->n; i++)
+		for (j = 0; j < PAGE_COUNT; j++)
+			tmpl_plan_free(p->plan[i][j]);
+	free(p->plan);
+	for (i = 0; p->memo && i < p->n + 2; i++)
+		for (j = 0; j < MEMO_COLS; j++)
+			free(atomic_load(&p->memo[i][j]));
+	free(p->memo);
 	free(p->t);
 	free(p);
 }
@@ -124,6 +152,9 @@ compile_subject(const struct config *c, const struct site *s,
 	return -1;
 }
 
+static void make_plans(const struct site *, struct tmpl *const *,
+    struct tmpl_plan **);
+
 struct pages *
 pages_load(const struct config *c, char *err, size_t errlen)
 {
@@ -132,7 +163,9 @@ pages_load(const struct config *c, char *err, size_t errlen)
 	size_t i, j, nr = ARRAY_LEN(reserved_list) - 1;
 
 	if ((p = calloc(1, sizeof *p)) == NULL ||
-	    (p->t = calloc(c->nsites, sizeof *p->t)) == NULL)
+	    (p->t = calloc(c->nsites, sizeof *p->t)) == NULL ||
+	    (p->memo = calloc(c->nsites + 2, sizeof *p->memo)) == NULL ||
+	    (p->plan = calloc(c->nsites, sizeof *p->plan)) == NULL)
 		goto nomem;
 	p->c = c;
 	p->n = c->nsites;
@@ -163,6 +196,7 @@ pages_load(const struct config *c, char *err, size_t errlen)
 		    "auto_reply subject", known, &p->t[i][PAGE_AR_SUBJECT],
 		    err, errlen) == -1))
 			goto fail;
+		make_plans(s, p->t[i], p->plan[i]);
 	}
 	free(known);
 	return p;
@@ -291,7 +325,41 @@ struct render {
 	char **strings;               /* owned strings */
 	size_t nstrings, nopt;
 	size_t n;
+	/* Scopes for a plan (tmpl.h): what the request decides is a slot
+	 * (plan_slot below), its value left empty. */
+	int plan;
+	const struct site *s;
 };
+
+/* The slots of a page's plan: the request's facts, then F_SLOTS per
+ * field, then one per option of every field (_selected). */
+enum { SL_NONE, SL_ID, SL_DATE, SL_IP, SL_PAGE, SL_REPLY_TO, SL_CARRIER,
+    SL_CARRIER_NAME, SL_CARRIER_HELP, SL_ALLOW_DOMAIN, SL_ACTION, SL_STATUS,
+    SL_TITLE, SL_MESSAGE, SL_CONFIRM, SL_TOKEN, SL_HAS_ERRORS, SL_FIELDS };
+enum { F_VALUE, F_ERROR, F_HOLD, F_SIZE, F_CHECKED, F_MULTILINE, F_INDENTED,
+    F_SLOTS };
+#define FSLOT(i, k) (SL_FIELDS + (unsigned)(i) * F_SLOTS + (unsigned)(k))
+#define OSLOT(s, o) (SL_FIELDS + (unsigned)(s)->nfields * F_SLOTS + \
+    (unsigned)(o))
+
+/* In a plan, the variable just added is one a plan cannot hold: a list
+ * whose items the request decides (_files, _echo). */
+static void
+var_unplanned(struct render *r, struct vars *vs)
+{
+	if (r->plan && !vs->oom)
+		vs->v[vs->n - 1].slot = TMPL_NO_PLAN;
+}
+
+/* A variable the request decides: its value, or in a plan its slot. */
+static void
+var_dyn(struct render *r, struct vars *vs, const char *name, const char *str,
+    unsigned slot)
+{
+	var_add(vs, name, str);
+	if (r->plan && !vs->oom)
+		vs->v[vs->n - 1].slot = slot;
+}
 
 static const char *
 own(struct render *r, char *s)
@@ -320,7 +388,7 @@ render_free(struct render *r)
 		if (r->echovars)
 			free(r->echovars[i].v);
 	}
-	for (i = 0; i < r->nopt; i++)
+	for (i = 0; r->optvars && i < r->nopt; i++)
 		free(r->optvars[i].v);
 	for (i = 0; i < r->nstrings; i++)
 		free(r->strings[i]);
@@ -338,11 +406,13 @@ render_free(struct render *r)
 }
 
 static int
-render_alloc(struct render *r, const struct site *s)
+render_alloc(struct render *r, const struct site *s, int plan)
 {
 	size_t i, nopt = 0;
 
 	memset(r, 0, sizeof *r);
+	r->plan = plan;
+	r->s = s;
 	r->n = s->nfields;
 	for (i = 0; i < s->nfields; i++)
 		nopt += s->fields[i].noptions;
@@ -364,6 +434,22 @@ render_alloc(struct render *r, const struct site *s)
 	    !r->echoscopes ? -1 : 0;
 }
 
+/* 1 when option j of fd shows as chosen: posted, or the raw value of a
+ * select that failed validation; fv may be NULL. */
+static int
+selected(const struct field *fd, const struct fval *fv, size_t j)
+{
+	size_t k;
+	int sel = 0;
+
+	for (k = 0; fv && k < fv->nchoices; k++)
+		sel |= strcmp(fv->choices[k], fd->options[j]) == 0;
+	if (fv && fd->type == FT_SELECT && fv->error &&
+	    fv->raw && strcmp(fv->raw, fd->options[j]) == 0)
+		sel = 1;
+	return sel;
+}
+
 /* fd's options as the scopes from *o on (advanced past them), each
  * _selected as posted; fv may be NULL.  0, or -1 (OOM). */
 static int
@@ -374,16 +460,9 @@ option_vars(struct render *r, const struct field *fd, const struct fval *fv,
 
 	for (j = 0; j < fd->noptions; j++, (*o)++) {
 		struct vars *ov = &r->optvars[*o];
-		int sel = 0;
-		if (fv)
-			for (size_t k = 0; k < fv->nchoices; k++)
-				sel |= strcmp(fv->choices[k],
-				    fd->options[j]) == 0;
-		if (fv && fd->type == FT_SELECT && fv->error &&
-		    fv->raw && strcmp(fv->raw, fd->options[j]) == 0)
-			sel = 1;
 		var_add(ov, "_option", fd->options[j]);
-		var_add(ov, "_selected", flag(sel));
+		var_dyn(r, ov, "_selected", flag(selected(fd, fv, j)),
+		    OSLOT(r->s, *o));
 		r->optscopes[*o].vars = ov->v;
 		r->optscopes[*o].n = ov->n;
 		if (ov->oom)
@@ -393,18 +472,26 @@ option_vars(struct render *r, const struct field *fd, const struct fval *fv,
 }
 
 /* A size for people: "512 B", "34 KB", "1.2 MB" (1 KB = 1024 bytes, as
- * the config's k). */
+ * the config's k), into out. */
+#define SIZE_TEXT 32
+static const char *
+size_text(unsigned long long n, char out[SIZE_TEXT])
+{
+	if (n < 1024)
+		snprintf(out, SIZE_TEXT, "%llu B", n);
+	else if (n < 1024 * 1024)
+		snprintf(out, SIZE_TEXT, "%llu KB", (n + 1023) / 1024);
+	else
+		snprintf(out, SIZE_TEXT, "%.1f MB", (double)n / (1024 * 1024));
+	return out;
+}
+
 static char *
 human_size(unsigned long long n)
 {
-	char *s = NULL;
+	char b[SIZE_TEXT];
 
-	if (n < 1024)
-		return asprintf(&s, "%llu B", n) < 0 ? NULL : s;
-	if (n < 1024 * 1024)
-		return asprintf(&s, "%llu KB", (n + 1023) / 1024) < 0 ? NULL : s;
-	return asprintf(&s, "%.1f MB", (double)n / (1024 * 1024)) < 0 ? NULL :
-	    s;
+	return strdup(size_text(n, b));
 }
 
 /* One _files entry for an accepted file: _name (its label), _label (the
@@ -438,21 +525,53 @@ accept_attr(const struct field *fd)
 	return buf_steal(&b);
 }
 
-/* One _errors entry for field fd.  0, or -1 (OOM). */
+/* One _errors entry for field i (in a plan, every field's, there when
+ * the field has an error).  0, or -1 (OOM). */
 static int
-error_vars(struct render *r, const struct field *fd, const char *err,
-    size_t *nerr)
+error_vars(struct render *r, size_t i, const char *err, size_t *nerr)
 {
+	const struct field *fd = &r->s->fields[i];
 	struct vars *ev = &r->errvars[*nerr];
 
 	var_add(ev, "_name", fd->name);
 	var_add(ev, "_label", fd->label);
-	var_add(ev, "_error", err);
+	var_dyn(r, ev, "_error", err, FSLOT(i, F_ERROR));
 	if (ev->oom)
 		return -1;
 	r->errscopes[*nerr].vars = ev->v;
+	r->errscopes[*nerr].cond = r->plan ? FSLOT(i, F_ERROR) : 0;
 	r->errscopes[(*nerr)++].n = ev->n;
 	return 0;
+}
+
+/* What a field shows: what was typed when it failed, else its value. */
+static const char *
+shown_value(const struct fval *fv)
+{
+	if (fv == NULL)
+		return "";
+	return fv->error && fv->raw ? fv->raw : fv->value;
+}
+
+/* A held file's reference, and an accepted file's size, are shown only
+ * while the field has no error. */
+static const char *
+shown_hold(const struct fval *fv)
+{
+	return fv && fv->hold && fv->error == NULL ? fv->hold : "";
+}
+
+static int
+shows_size(const struct fval *fv)
+{
+	return fv && fv->has_file && fv->error == NULL;
+}
+
+static int
+is_checked(const struct field *fd, const char *value)
+{
+	return fd->type == FT_CHECKBOX && fd->noptions == 0 && value &&
+	    value[0];
 }
 
 /* Field i of s: its value in the root scope, its _fields entry (with
@@ -469,18 +588,16 @@ field_vars(struct render *r, const struct site *s, const struct fvals *v,
 	size_t first_opt = *o;
 	char msg[512];
 
-	if (fv) {
-		/* Re-rendered forms show what was typed. */
-		value = fv->error && fv->raw ? fv->raw : fv->value;
-		if (fv->error)
-			err = own(r, strdup(validate_message(fv->error,
-			    s->lang, fd, msg, sizeof msg)));
-	}
-	var_add(&r->root, fd->name, value);
+	/* Re-rendered forms show what was typed. */
+	value = shown_value(fv);
+	if (fv && fv->error)
+		err = own(r, strdup(validate_message(fv->error, s->lang, fd,
+		    msg, sizeof msg)));
+	var_dyn(r, &r->root, fd->name, value, FSLOT(i, F_VALUE));
 	var_add(fvs, "_name", fd->name);
 	var_add(fvs, "_label", fd->label);
-	var_add(fvs, "_value", value);
-	var_add(fvs, "_error", err);
+	var_dyn(r, fvs, "_value", value, FSLOT(i, F_VALUE));
+	var_dyn(r, fvs, "_error", err, FSLOT(i, F_ERROR));
 	var_add(fvs, "_required", flag(fd->required));
 	var_add(fvs, "_input_type", input_type(fd->type));
 	var_add(fvs, "_input_mode", input_mode(fd->type));
@@ -490,21 +607,21 @@ field_vars(struct render *r, const struct site *s, const struct fvals *v,
 	    "");
 	/* A file held for the review step: the reference the pages post
 	 * back, and its size (doc/design.md "The review step"). */
-	var_add(fvs, "_hold", fv && fv->hold && fv->error == NULL ? fv->hold :
-	    "");
-	var_add(fvs, "_size", fv && fv->has_file && fv->error == NULL ?
-	    own(r, human_size(fv->size)) : "");
+	var_dyn(r, fvs, "_hold", shown_hold(fv), FSLOT(i, F_HOLD));
+	var_dyn(r, fvs, "_size", shows_size(fv) ?
+	    own(r, human_size(fv->size)) : "", FSLOT(i, F_SIZE));
 	var_add(fvs, "_is_select", flag(fd->type == FT_SELECT));
 	var_add(fvs, "_is_checkbox", flag(fd->type == FT_CHECKBOX));
 	var_add(fvs, "_is_group", flag(fd->type == FT_CHECKBOX &&
 	    fd->noptions));
 	var_add(fvs, "_is_consent", flag(fd->type == FT_CHECKBOX &&
 	    fd->noptions == 0));
-	var_add(fvs, "_checked", flag(fd->type == FT_CHECKBOX &&
-	    fd->noptions == 0 && value[0]));
-	var_add(fvs, "_multiline", flag(strchr(value, '\n') != NULL));
-	var_add(fvs, "_indented", strchr(value, '\n') ?
-	    own(r, indent(value)) : value);
+	var_dyn(r, fvs, "_checked", flag(is_checked(fd, value)),
+	    FSLOT(i, F_CHECKED));
+	var_dyn(r, fvs, "_multiline", flag(strchr(value, '\n') != NULL),
+	    FSLOT(i, F_MULTILINE));
+	var_dyn(r, fvs, "_indented", strchr(value, '\n') ?
+	    own(r, indent(value)) : value, FSLOT(i, F_INDENTED));
 	if (option_vars(r, fd, fv, o) == -1)
 		return -1;
 	if (fv && fv->has_file && fv->error == NULL &&
@@ -515,7 +632,7 @@ field_vars(struct render *r, const struct site *s, const struct fvals *v,
 		return -1;
 	r->fieldscopes[i].vars = fvs->v;
 	r->fieldscopes[i].n = fvs->n;
-	return err ? error_vars(r, fd, err, nerr) : 0;
+	return err || r->plan ? error_vars(r, i, err, nerr) : 0;
 }
 
 /* What a carrier's user changes to receive mail from a domain, per
@@ -548,9 +665,10 @@ static const struct {
 	    "(受信許可リスト)" } },
 };
 
-/* _carrier and friends for the visitor's address (none: empty). */
+/* _carrier, _carrier_name, _carrier_help and _allow_domain for the
+ * visitor's address (none: all empty), into out. */
 static void
-carrier_vars(struct render *r, const struct site *s, const char *addr)
+carrier_facts(const struct site *s, const char *addr, const char *out[4])
 {
 	const char *at = addr ? strrchr(addr, '@') : NULL;
 	const char *fam = at ? addr_carrier(at + 1) : NULL;
@@ -561,16 +679,25 @@ carrier_vars(struct render *r, const struct site *s, const char *addr)
 		if (strcmp(carrier_text[i].family, fam) == 0)
 			break;
 	if (fam == NULL || i == ARRAY_LEN(carrier_text)) {
-		var_add(&r->root, "_carrier", "");
-		var_add(&r->root, "_carrier_name", "");
-		var_add(&r->root, "_carrier_help", "");
-		var_add(&r->root, "_allow_domain", "");
+		out[0] = out[1] = out[2] = out[3] = "";
 		return;
 	}
-	var_add(&r->root, "_carrier", fam);
-	var_add(&r->root, "_carrier_name", carrier_text[i].name[l]);
-	var_add(&r->root, "_carrier_help", carrier_text[i].help[l]);
-	var_add(&r->root, "_allow_domain", s->from_domain);
+	out[0] = fam;
+	out[1] = carrier_text[i].name[l];
+	out[2] = carrier_text[i].help[l];
+	out[3] = s->from_domain;
+}
+
+static void
+carrier_vars(struct render *r, const struct site *s, const char *addr)
+{
+	const char *c[4];
+
+	carrier_facts(s, addr, c);
+	var_dyn(r, &r->root, "_carrier", c[0], SL_CARRIER);
+	var_dyn(r, &r->root, "_carrier_name", c[1], SL_CARRIER_NAME);
+	var_dyn(r, &r->root, "_carrier_help", c[2], SL_CARRIER_HELP);
+	var_dyn(r, &r->root, "_allow_domain", c[3], SL_ALLOW_DOMAIN);
 }
 
 /* _echo: the site's auto_reply.echo fields that have a value, as the
@@ -602,42 +729,49 @@ echo_vars(struct render *r, const struct site *s, const struct fvals *v)
 		r->echoscopes[n++].n = ev->n;
 	}
 	var_list(&r->root, "_echo", r->echoscopes, n);
+	var_unplanned(r, &r->root);
 	return 0;
 }
 
+/* The scopes of a render of site s with values v (may be NULL) and
+ * facts f; with plan, the scopes of s's plans (v NULL, f empty). */
 static int
 build(struct render *r, const struct site *s, const struct fvals *v,
-    const struct page_facts *f)
+    const struct page_facts *f, int plan)
 {
 	size_t i, o = 0, nerr = 0;
 
-	if (render_alloc(r, s) == -1)
+	if (render_alloc(r, s, plan) == -1)
 		return -1;
 	for (i = 0; i < s->nfields; i++)
 		if (field_vars(r, s, v, i, &o, &nerr) == -1)
 			return -1;
 	var_list(&r->root, "_fields", r->fieldscopes, r->n);
 	var_list(&r->root, "_errors", r->errscopes, nerr);
+	if (plan && !r->root.oom)      /* empty when no field has an error */
+		r->root.v[r->root.n - 1].slot = SL_HAS_ERRORS;
 	var_list(&r->root, "_files", r->filescopes, r->nfiles);
+	var_unplanned(r, &r->root);
 	var_add(&r->root, "_multipart", flag(s->has_files));
-	var_add(&r->root, "_has_errors", flag(nerr > 0));
+	var_dyn(r, &r->root, "_has_errors", flag(nerr > 0), SL_HAS_ERRORS);
 	var_add(&r->root, "_honeypot", s->honeypot);
 	var_add(&r->root, "_site", s->name);
 	var_add(&r->root, "_lang", s->lang == LANG_JA ? "ja" : "en");
-	var_add(&r->root, "_id", f->id);
-	var_add(&r->root, "_date", f->date);
-	var_add(&r->root, "_ip", f->ip);
-	var_add(&r->root, "_page", f->page);
-	var_add(&r->root, "_reply_to", v ? v->reply_to : NULL);
+	var_dyn(r, &r->root, "_id", f->id, SL_ID);
+	var_dyn(r, &r->root, "_date", f->date, SL_DATE);
+	var_dyn(r, &r->root, "_ip", f->ip, SL_IP);
+	var_dyn(r, &r->root, "_page", f->page, SL_PAGE);
+	var_dyn(r, &r->root, "_reply_to", v ? v->reply_to : NULL,
+	    SL_REPLY_TO);
 	carrier_vars(r, s, v ? v->reply_to : NULL);
 	if (echo_vars(r, s, v) == -1)
 		return -1;
-	var_add(&r->root, "_action", f->action);
-	var_add(&r->root, "_status", f->status);
-	var_add(&r->root, "_title", f->title);
-	var_add(&r->root, "_message", f->message);
-	var_add(&r->root, "_confirm", f->confirm);
-	var_add(&r->root, "_token", f->token);
+	var_dyn(r, &r->root, "_action", f->action, SL_ACTION);
+	var_dyn(r, &r->root, "_status", f->status, SL_STATUS);
+	var_dyn(r, &r->root, "_title", f->title, SL_TITLE);
+	var_dyn(r, &r->root, "_message", f->message, SL_MESSAGE);
+	var_dyn(r, &r->root, "_confirm", f->confirm, SL_CONFIRM);
+	var_dyn(r, &r->root, "_token", f->token, SL_TOKEN);
 	return r->root.oom ? -1 : 0;
 }
 
@@ -647,10 +781,10 @@ pages_render_generic(const struct pages *p, enum lang lang,
 {
 	struct site none = { .name = "", .lang = lang };
 	struct render r;
-	struct tmpl_scope root;
+	struct tmpl_scope root = { NULL, 0, 0 };
 	int rc = -1;
 
-	if (build(&r, &none, NULL, f) == 0) {
+	if (build(&r, &none, NULL, f, 0) == 0) {
 		root.vars = r.root.v;
 		root.n = r.root.n;
 		rc = tmpl_render(p->generic[lang], &root, out);
@@ -660,22 +794,269 @@ pages_render_generic(const struct pages *p, enum lang lang,
 }
 
 int
-pages_render(const struct pages *p, const struct site *s, enum page page,
-    const struct fvals *v, const struct page_facts *f, struct buf *out)
+pages_render_unplanned(const struct pages *p, const struct site *s,
+    enum page page, const struct fvals *v, const struct page_facts *f,
+    struct buf *out)
 {
 	struct render r;
-	struct tmpl_scope root;
+	struct tmpl_scope root = { NULL, 0, 0 };
 	size_t idx = (size_t)(s - p->c->sites);
 	int rc = -1;
 
 	if (idx >= p->n || p->t[idx][page] == NULL)
 		return -1;
-	if (build(&r, s, v, f) == 0) {
+	if (build(&r, s, v, f, 0) == 0) {
 		root.vars = r.root.v;
 		root.n = r.root.n;
 		rc = tmpl_render(p->t[idx][page], &root, out);
 	}
 	render_free(&r);
+	return rc;
+}
+
+/* ------------------------------------------------------------- plans */
+
+/* The pages a request renders get a plan: thanks, form (422 and the
+ * review step's 修正する) and the review page.  A page its plan cannot
+ * hold (tmpl.h), or no memory, keeps rendering from its template. */
+static void
+make_plans(const struct site *s, struct tmpl *const *t,
+    struct tmpl_plan **plan)
+{
+	static const enum page planned[] = { PAGE_THANKS, PAGE_FORM,
+	    PAGE_CONFIRM };
+	struct page_facts none;
+	struct tmpl_scope root = { NULL, 0, 0 };
+	struct render r;
+	size_t k;
+
+	memset(&none, 0, sizeof none);
+	if (build(&r, s, NULL, &none, 1) == 0) {
+		root.vars = r.root.v;
+		root.n = r.root.n;
+		for (k = 0; k < ARRAY_LEN(planned); k++)
+			if (t[planned[k]])
+				plan[planned[k]] = tmpl_plan_new(t[planned[k]],
+				    &root);
+	}
+	render_free(&r);
+}
+
+
+/* One render's slot values, and the bytes some of them need. */
+struct fill {
+	const struct tmpl_plan *pl;
+	struct tmpl_val *vals;
+	unsigned n;
+	char *text;                   /* error messages, sizes */
+	size_t used;
+	char **owned;                 /* _indented copies, one per field */
+	size_t nowned;
+};
+
+static void
+val_set(struct fill *fl, unsigned slot, const char *str)
+{
+	if (slot < fl->n && str != NULL) {
+		fl->vals[slot].str = str;
+		fl->vals[slot].len = strlen(str);
+	}
+}
+
+/* Room for n bytes of text (counted out by fill_alloc). */
+static char *
+fill_text(struct fill *fl, size_t n)
+{
+	char *t = fl->text + fl->used;
+
+	fl->used += n;
+	return t;
+}
+
+/* Field i's slots, as field_vars and option_vars would set them;
+ * *o: its first option's index.  0, or -1 (OOM). */
+static int
+fill_field(struct fill *fl, const struct site *s, const struct fvals *v,
+    size_t i, size_t *o)
+{
+	const struct field *fd = &s->fields[i];
+	const struct fval *fv = v && i < v->n ? &v->v[i] : NULL;
+	const char *value = shown_value(fv);
+	int nl = value && strchr(value, '\n') != NULL;
+	size_t j;
+
+	val_set(fl, FSLOT(i, F_VALUE), value);
+	if (fv && fv->error && fl->n > FSLOT(i, F_ERROR))
+		val_set(fl, FSLOT(i, F_ERROR), validate_message(fv->error,
+		    s->lang, fd, fill_text(fl, 512), 512));
+	val_set(fl, FSLOT(i, F_HOLD), shown_hold(fv));
+	if (shows_size(fv) && tmpl_plan_uses(fl->pl, FSLOT(i, F_SIZE)))
+		val_set(fl, FSLOT(i, F_SIZE), size_text(fv->size,
+		    fill_text(fl, SIZE_TEXT)));
+	val_set(fl, FSLOT(i, F_CHECKED), flag(is_checked(fd, value)));
+	val_set(fl, FSLOT(i, F_MULTILINE), flag(nl));
+	if (nl && tmpl_plan_uses(fl->pl, FSLOT(i, F_INDENTED))) {
+		if ((fl->owned[fl->nowned] = indent(value)) == NULL)
+			return -1;
+		val_set(fl, FSLOT(i, F_INDENTED), fl->owned[fl->nowned++]);
+	} else
+		val_set(fl, FSLOT(i, F_INDENTED), value);
+	for (j = 0; j < fd->noptions; j++, (*o)++)
+		val_set(fl, OSLOT(s, *o), flag(selected(fd, fv, j)));
+	return 0;
+}
+
+/* The slots of a render, allocated at once.  0, or -1 (OOM). */
+static int
+fill_alloc(struct fill *fl, const struct tmpl_plan *pl, const struct site *s,
+    const struct fvals *v)
+{
+	size_t i, text = 0;
+
+	memset(fl, 0, sizeof *fl);
+	fl->pl = pl;
+	fl->n = tmpl_plan_slots(pl);
+	for (i = 0; v && i < s->nfields && i < v->n; i++)
+		text += (v->v[i].error ? 512 : 0) +
+		    (v->v[i].has_file ? SIZE_TEXT : 0);
+	/* One block; only the values start zeroed (empty). */
+	fl->vals = malloc(fl->n * sizeof *fl->vals + text +
+	    (s->nfields + 1) * sizeof *fl->owned);
+	if (fl->vals == NULL)
+		return -1;
+	memset(fl->vals, 0, fl->n * sizeof *fl->vals);
+	fl->owned = (char **)(void *)(fl->vals + fl->n);
+	fl->text = (char *)(fl->owned + s->nfields + 1);
+	return 0;
+}
+
+static void
+fill_free(struct fill *fl)
+{
+	size_t i;
+
+	for (i = 0; i < fl->nowned; i++)
+		free(fl->owned[i]);
+	free(fl->vals);
+}
+
+/* build's values, as slots: what tmpl_plan_render needs. */
+static int
+fill(struct fill *fl, const struct site *s, const struct fvals *v,
+    const struct page_facts *f)
+{
+	const char *c[4];
+	size_t i, o = 0;
+	int nerr = 0;
+
+	for (i = 0; i < s->nfields; i++) {
+		if (fill_field(fl, s, v, i, &o) == -1)
+			return -1;
+		nerr += v && i < v->n && v->v[i].error != NULL;
+	}
+	val_set(fl, SL_HAS_ERRORS, flag(nerr > 0));
+	val_set(fl, SL_ID, f->id);
+	val_set(fl, SL_DATE, f->date);
+	val_set(fl, SL_IP, f->ip);
+	val_set(fl, SL_PAGE, f->page);
+	val_set(fl, SL_REPLY_TO, v ? v->reply_to : NULL);
+	carrier_facts(s, v ? v->reply_to : NULL, c);
+	val_set(fl, SL_CARRIER, c[0]);
+	val_set(fl, SL_CARRIER_NAME, c[1]);
+	val_set(fl, SL_CARRIER_HELP, c[2]);
+	val_set(fl, SL_ALLOW_DOMAIN, c[3]);
+	val_set(fl, SL_ACTION, f->action);
+	val_set(fl, SL_STATUS, f->status);
+	val_set(fl, SL_TITLE, f->title);
+	val_set(fl, SL_MESSAGE, f->message);
+	val_set(fl, SL_CONFIRM, f->confirm);
+	val_set(fl, SL_TOKEN, f->token);
+	return 0;
+}
+
+int
+pages_planned(const struct pages *p, const struct site *s, enum page page)
+{
+	size_t idx = (size_t)(s - p->c->sites);
+
+	return idx < p->n && p->plan[idx][page] != NULL;
+}
+
+int
+pages_render(const struct pages *p, const struct site *s, enum page page,
+    const struct fvals *v, const struct page_facts *f, struct buf *out)
+{
+	size_t idx = (size_t)(s - p->c->sites);
+	const struct tmpl_plan *pl;
+	struct fill fl;
+	int rc = -1;
+
+	if (idx >= p->n || (pl = p->plan[idx][page]) == NULL)
+		return pages_render_unplanned(p, s, page, v, f, out);
+	if (fill_alloc(&fl, pl, s, v) == 0 && fill(&fl, s, v, f) == 0)
+		rc = tmpl_plan_render(pl, fl.vals, out);
+	fill_free(&fl);
+	if (rc == -1)
+		out->oom = 1;
+	return rc;
+}
+
+/* The memo slot of an error page, or NULL when such a page is not kept:
+ * facts other than the status, title and message vary per request. */
+static _Atomic(struct memo_page *) *
+memo_slot(const struct pages *p, size_t row, int status,
+    const struct page_facts *f)
+{
+	size_t j;
+
+	if (f->id || f->date || f->ip || f->page || f->action || f->confirm ||
+	    f->token)
+		return NULL;
+	for (j = 0; j < MEMO_COLS; j++)
+		if (memo_status[j] == status)
+			return &p->memo[row][j];
+	return NULL;
+}
+
+/* Keeps a rendering in *slot unless another thread was first; either
+ * way the page in the slot equals it. */
+static void
+memo_keep(_Atomic(struct memo_page *) *slot, const struct page_facts *f,
+    const char *data, size_t len)
+{
+	struct memo_page *m = malloc(sizeof *m + len), *none = NULL;
+
+	if (m == NULL)
+		return;
+	m->title = f->title;
+	m->message = f->message;
+	m->len = len;
+	memcpy(m->data, data, len);
+	if (!atomic_compare_exchange_strong(slot, &none, m))
+		free(m);
+}
+
+int
+pages_render_error(const struct pages *p, const struct site *s,
+    enum lang lang, int status, const struct page_facts *f,
+    struct buf *out)
+{
+	size_t row = s ? (size_t)(s - p->c->sites) : p->n + (lang != LANG_JA);
+	_Atomic(struct memo_page *) *slot;
+	struct memo_page *m;
+	size_t from = out->len;
+	int rc;
+
+	if (s && row >= p->n)
+		return -1;
+	slot = memo_slot(p, row, status, f);
+	m = slot ? atomic_load(slot) : NULL;
+	if (m && m->title == f->title && m->message == f->message)
+		return buf_add(out, m->data, m->len);
+	rc = s ? pages_render(p, s, PAGE_ERROR, NULL, f, out) :
+	    pages_render_generic(p, lang, f, out);
+	if (rc == 0 && slot && m == NULL)
+		memo_keep(slot, f, out->data + from, out->len - from);
 	return rc;
 }
 

@@ -3,7 +3,10 @@
  * error and mail templates (the site's override folder first, then the
  * default folder of its language) and its subject line.  Loaded and
  * checked once per config (start-up, reload), never per request;
- * immutable afterwards, so any thread may render.
+ * immutable afterwards, so any thread may render.  The pages a request
+ * renders (thanks, form, review) get a plan at load (tmpl.h): what the
+ * site fixes is rendered then, a request fills in the rest.  Error pages
+ * are kept once rendered (pages_render_error), published atomically.
  *
  * Variables a template may use: the site's fields by name, and the
  * reserved ones below, all starting with '_' (field names never do).
@@ -69,14 +72,38 @@ struct pages *pages_load(const struct config *c, char *err, size_t errlen);
 void pages_free(struct pages *p);
 
 /* Renders page for site s (which must belong to the config p was loaded
- * from).  v may be NULL (no field values).  Appends to out; 0 or -1 (OOM). */
+ * from), from its plan when it has one.  v may be NULL (no field
+ * values).  Appends to out; 0 or -1 (OOM). */
 int pages_render(const struct pages *p, const struct site *s, enum page page,
     const struct fvals *v, const struct page_facts *f, struct buf *out);
+
+/* pages_render without the plans: each render builds every variable and
+ * walks the template, as pages_render does for the pages that have no
+ * plan (mail, subjects, error pages).  Both give the same bytes (tests
+ * compare them). */
+int pages_render_unplanned(const struct pages *p, const struct site *s,
+    enum page page, const struct fvals *v, const struct page_facts *f,
+    struct buf *out);
+
+/* 1 when pages_render renders page of s from a plan (see tmpl.h). */
+int pages_planned(const struct pages *p, const struct site *s,
+    enum page page);
 
 /* The error page for a request with no site (unknown site): the default
  * error.html of lang, with only the reserved variables. */
 int pages_render_generic(const struct pages *p, enum lang lang,
     const struct page_facts *f, struct buf *out);
+
+/* The error page of site s (NULL: the generic one of lang), as
+ * pages_render(PAGE_ERROR, no values) or pages_render_generic give it.
+ * With only status, title and message set in f and a status a flood
+ * repeats (400 403 404 405 413 415 429 503), it is rendered once per
+ * (site, status) and kept for the life of p: later calls with the same
+ * title and message pointers (static strings) copy the kept bytes.  0 or
+ * -1 (OOM). */
+int pages_render_error(const struct pages *p, const struct site *s,
+    enum lang lang, int status, const struct page_facts *f,
+    struct buf *out);
 
 /* The <input type> and inputmode for a field type, shared with formgen so
  * the generated form and the 422 page offer the same keyboard.  Static

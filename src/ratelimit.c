@@ -133,9 +133,15 @@ client_key(const struct ratelimit *rl, const char *site, const char *addr)
 	for (; site && site[sl] && sl < 64; sl++)
 		buf[sl] = (unsigned char)site[sl];
 	buf[sl++] = '\0';
+	/* An IPv4 address has no ':' and an IPv6 one needs one: try the
+	 * likely family first. */
 	if (addr == NULL)
 		;
-	else if (inet_pton(AF_INET6, addr, a6) == 1) {
+	else if (strchr(addr, ':') == NULL && inet_pton(AF_INET, addr, a6)
+	    == 1) {
+		memcpy(buf + sl, a6, 4);
+		al = 4;
+	} else if (inet_pton(AF_INET6, addr, a6) == 1) {
 		if (memcmp(a6, mapped, sizeof mapped) == 0) {
 			memcpy(buf + sl, a6 + 12, 4);
 			al = 4;
@@ -143,9 +149,6 @@ client_key(const struct ratelimit *rl, const char *site, const char *addr)
 			memcpy(buf + sl, a6, 8);
 			al = 8;
 		}
-	} else if (inet_pton(AF_INET, addr, a6) == 1) {
-		memcpy(buf + sl, a6, 4);
-		al = 4;
 	} else
 		for (; al < 64 && addr[al]; al++)
 			buf[sl + al] = (unsigned char)addr[al];

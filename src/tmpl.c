@@ -1323,37 +1323,40 @@ lookup(const struct tmpl *t, const struct node *nd,
 	return NULL;
 }
 
+/* & < > " ' as entities, written straight into room reserved for the
+ * worst case of a chunk (every byte an entity of at most 6 bytes). */
 static int
 esc_html(struct buf *out, const char *s, size_t n)
 {
-	size_t i, from = 0;
-	const char *rep;
+	static const char *const rep[256] = { ['&'] = "&amp;",
+	    ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;",
+	    ['\''] = "&#39;" };
+	const char *e;
+	char *d;
+	size_t i = 0, end;
 
-	for (i = 0; i < n; i++) {
-		switch (s[i]) {
-		case '&':
-			rep = "&amp;";
-			break;
-		case '<':
-			rep = "&lt;";
-			break;
-		case '>':
-			rep = "&gt;";
-			break;
-		case '"':
-			rep = "&quot;";
-			break;
-		case '\'':
-			rep = "&#39;";
-			break;
-		default:
-			continue;
+	if (n == 0)
+		return buf_add(out, s, 0);
+	while (i < n) {
+		end = n - i < 4096 ? n : i + 4096;
+		if (buf_reserve(out, (end - i) * 6) == -1)
+			return -1;
+		for (d = out->data + out->len; i < end; i++) {
+			size_t from = i;
+			/* Runs without a special byte are copied whole. */
+			while (i < end && rep[(unsigned char)s[i]] == NULL)
+				i++;
+			memcpy(d, s + from, i - from);
+			d += i - from;
+			if (i == end)
+				break;
+			for (e = rep[(unsigned char)s[i]]; *e; )
+				*d++ = *e++;
 		}
-		buf_add(out, s + from, i - from);
-		buf_adds(out, rep);
-		from = i + 1;
+		out->len = (size_t)(d - out->data);
+		out->data[out->len] = '\0';
 	}
-	return buf_add(out, s + from, n - from);
+	return 0;
 }
 
 /* Only absolute http(s) URLs and paths on this host may leave the page;
@@ -1463,4 +1466,275 @@ tmpl_render(const struct tmpl *t, const struct tmpl_scope *root,
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- plans ------------------------------------------------------------- */
+
+enum pkind { P_TEXT, P_VAR, P_IF, P_IFNOT };
+
+/* A step.  P_TEXT: text[off, off + len); P_VAR: vals[slot], escaped by
+ * esc; P_IF / P_IFNOT: steps (i, end) when vals[slot] is non-empty /
+ * empty, else on at end. */
+struct pstep {
+	unsigned char kind;
+	unsigned char esc;
+	unsigned slot;
+	size_t off, len, end;
+};
+
+struct tmpl_plan {
+	struct buf text;
+	struct pstep *s;
+	size_t n, cap;
+	unsigned nslots;
+	unsigned char *used;         /* nslots flags */
+	size_t barrier;              /* text steps before it are in a
+	                              * closed section: never merged into */
+	int fail;                    /* OOM, too big, or not plannable */
+};
+
+static size_t
+plan_add(struct tmpl_plan *p, int kind, int esc, unsigned slot)
+{
+	struct pstep *s;
+
+	if ((p->n + 1) * sizeof *s + p->text.len > LIM_TEMPLATE_PLAN) {
+		p->fail = 1;
+		return 0;
+	}
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 64;
+		if ((s = realloc(p->s, cap * sizeof *s)) == NULL) {
+			p->fail = 1;
+			return 0;
+		}
+		p->s = s;
+		p->cap = cap;
+	}
+	s = &p->s[p->n];
+	memset(s, 0, sizeof *s);
+	s->kind = (unsigned char)kind;
+	s->esc = (unsigned char)esc;
+	s->slot = slot;
+	if (slot >= p->nslots)
+		p->nslots = slot + 1;
+	return p->n++;
+}
+
+/* Static bytes: emitted now, escaped as the node asks, into the text;
+ * merged with the step before when that is text too. */
+static void
+plan_static(struct tmpl_plan *p, int esc, const char *s, size_t n)
+{
+	size_t from = p->text.len;
+	struct pstep *last = p->n ? &p->s[p->n - 1] : NULL;
+
+	if (emit(&p->text, esc, s, n) == -1 ||
+	    p->text.len + p->n * sizeof *last > LIM_TEMPLATE_PLAN) {
+		p->fail = 1;
+		return;
+	}
+	if (p->text.len == from)
+		return;
+	if (last == NULL || last->kind != P_TEXT || p->n <= p->barrier ||
+	    last->off + last->len != from) {
+		size_t i = plan_add(p, P_TEXT, E_NONE, 0);
+		if (p->fail)
+			return;
+		last = &p->s[i];
+		last->off = from;
+	}
+	last->len += p->text.len - from;
+}
+
+static void plan_range(struct tmpl_plan *, const struct tmpl *, size_t,
+    size_t, const struct tmpl_scope **, size_t);
+
+/* A section body kept or skipped by vals[slot] at render time. */
+static void
+plan_cond(struct tmpl_plan *p, int kind, unsigned slot, const struct tmpl *t,
+    size_t i, size_t end, const struct tmpl_scope **stk, size_t depth)
+{
+	size_t at = plan_add(p, kind, E_NONE, slot);
+
+	if (p->fail)
+		return;
+	plan_range(p, t, i, end, stk, depth);
+	if (!p->fail)
+		p->s[at].end = p->barrier = p->n;
+}
+
+/* A list section, its items known: unrolled, each conditional item
+ * behind its cond. */
+static void
+plan_list(struct tmpl_plan *p, const struct tmpl *t, const struct node *nd,
+    size_t i, const struct tmpl_var *v, const struct tmpl_scope **stk,
+    size_t depth)
+{
+	size_t k, conds = 0;
+
+	for (k = 0; v->items && k < v->nitems; k++)
+		conds += v->items[k].cond != 0;
+	if (nd->kind == N_INV) {
+		if (conds && v->slot == 0)
+			p->fail = 1;
+		else if (conds)
+			plan_cond(p, P_IFNOT, v->slot, t, i + 1, nd->end, stk,
+			    depth);
+		else if (v->nitems == 0 || v->items == NULL)
+			plan_range(p, t, i + 1, nd->end, stk, depth);
+		return;
+	}
+	for (k = 0; v->items && k < v->nitems && !p->fail; k++) {
+		stk[depth] = &v->items[k];
+		if (v->items[k].cond)
+			plan_cond(p, P_IF, v->items[k].cond, t, i + 1, nd->end,
+			    stk, depth + 1);
+		else
+			plan_range(p, t, i + 1, nd->end, stk, depth + 1);
+	}
+}
+
+/* A section: decided now when its variable is known, else left to the
+ * render. */
+static void
+plan_section(struct tmpl_plan *p, const struct tmpl *t, size_t i,
+    const struct tmpl_scope **stk, size_t depth)
+{
+	const struct node *nd = &t->nodes[i];
+	const struct tmpl_var *v = lookup(t, nd, stk, depth);
+	int empty;
+
+	if (v && v->slot == TMPL_NO_PLAN) {
+		p->fail = 1;
+		return;
+	}
+	if (v && v->is_list) {
+		plan_list(p, t, nd, i, v, stk, depth);
+		return;
+	}
+	if (v && v->slot) {
+		plan_cond(p, nd->kind == N_INV ? P_IFNOT : P_IF, v->slot, t,
+		    i + 1, nd->end, stk, depth);
+		return;
+	}
+	empty = v == NULL || v->len == 0 || v->str == NULL;
+	if (empty == (nd->kind == N_INV))
+		plan_range(p, t, i + 1, nd->end, stk, depth);
+}
+
+/* render_range's twin: writes what is known, leaves steps for the rest. */
+static void
+plan_range(struct tmpl_plan *p, const struct tmpl *t, size_t i, size_t end,
+    const struct tmpl_scope **stk, size_t depth)
+{
+	const struct node *nd;
+	const struct tmpl_var *v;
+
+	for (; i < end && !p->fail; i = nd->kind == N_TEXT ||
+	    nd->kind == N_VAR ? i + 1 : nd->end) {
+		nd = &t->nodes[i];
+		switch (nd->kind) {
+		case N_TEXT:
+			plan_static(p, E_NONE, t->src + nd->off, nd->len);
+			break;
+		case N_VAR:
+			v = lookup(t, nd, stk, depth);
+			if (v && v->slot == TMPL_NO_PLAN)
+				p->fail = 1;
+			else if (v && !v->is_list && v->slot)
+				plan_add(p, P_VAR, nd->esc, v->slot);
+			else if (v && !v->is_list)
+				plan_static(p, nd->esc, v->str, v->len);
+			else
+				plan_static(p, nd->esc, NULL, 0);
+			break;
+		default:
+			plan_section(p, t, i, stk, depth);
+			break;
+		}
+	}
+}
+
+struct tmpl_plan *
+tmpl_plan_new(const struct tmpl *t, const struct tmpl_scope *root)
+{
+	const struct tmpl_scope *stk[LIM_TEMPLATE_DEPTH + 1];
+	struct tmpl_plan *p = calloc(1, sizeof *p);
+	size_t i;
+
+	if (p == NULL)
+		return NULL;
+	buf_init(&p->text);
+	stk[0] = root;
+	plan_range(p, t, 0, t->n, stk, 1);
+	if (!p->fail && (p->used = calloc(p->nslots + 1, 1)) == NULL)
+		p->fail = 1;
+	for (i = 0; !p->fail && i < p->n; i++)
+		if (p->s[i].kind != P_TEXT)
+			p->used[p->s[i].slot] = 1;
+	if (p->fail || p->text.oom) {
+		tmpl_plan_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+int
+tmpl_plan_uses(const struct tmpl_plan *p, unsigned slot)
+{
+	return slot < p->nslots && p->used[slot];
+}
+
+unsigned
+tmpl_plan_slots(const struct tmpl_plan *p)
+{
+	return p->nslots;
+}
+
+int
+tmpl_plan_render(const struct tmpl_plan *p, const struct tmpl_val *vals,
+    struct buf *out)
+{
+	const struct pstep *s;
+	size_t i = 0;
+	int empty;
+
+	if (buf_reserve(out, p->text.len + 1024) == -1)
+		return -1;
+	while (i < p->n && !out->oom) {
+		s = &p->s[i];
+		switch (s->kind) {
+		case P_TEXT:
+			if (out->cap - out->len > s->len) {   /* reserved */
+				memcpy(out->data + out->len,
+				    p->text.data + s->off, s->len);
+				out->data[out->len += s->len] = '\0';
+			} else
+				buf_add(out, p->text.data + s->off, s->len);
+			i++;
+			break;
+		case P_VAR:
+			emit(out, s->esc, vals[s->slot].str, vals[s->slot].len);
+			i++;
+			break;
+		default:
+			empty = vals[s->slot].str == NULL ||
+			    vals[s->slot].len == 0;
+			i = empty == (s->kind == P_IFNOT) ? i + 1 : s->end;
+			break;
+		}
+	}
+	return out->oom ? -1 : 0;
+}
+
+void
+tmpl_plan_free(struct tmpl_plan *p)
+{
+	if (p == NULL)
+		return;
+	buf_free(&p->text);
+	free(p->s);
+	free(p->used);
+	free(p);
 }

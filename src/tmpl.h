@@ -61,11 +61,27 @@ struct tmpl_var {
 	int is_list;
 	const struct tmpl_scope *items;
 	size_t nitems;
+	/* tmpl_plan_new only (tmpl_render ignores it): 0, the value above
+	 * is known when the plan is made; k > 0, a scalar's value, or a
+	 * list's emptiness (empty when the value is), is vals[k] of each
+	 * tmpl_plan_render; TMPL_NO_PLAN, a plan cannot use this variable. */
+	unsigned slot;
 };
+
+#define TMPL_NO_PLAN (~0u)
 
 struct tmpl_scope {
 	const struct tmpl_var *vars;
 	size_t n;
+	/* tmpl_plan_new only: 0, the list item is always there; k > 0, it
+	 * is there when vals[k] of the render is non-empty. */
+	unsigned cond;
+};
+
+/* A slot's value at render time; str NULL or len 0 is empty. */
+struct tmpl_val {
+	const char *str;
+	size_t len;
 };
 
 struct tmpl;
@@ -85,5 +101,32 @@ int tmpl_render(const struct tmpl *t, const struct tmpl_scope *root,
     struct buf *out);
 
 void tmpl_free(struct tmpl *t);
+
+/*
+ * A plan: t rendered ahead of time with root, where the variables known
+ * then (slot 0) are already written, escaped, into runs of static text
+ * and lists of known items are unrolled, so what is left per render is
+ * the slots: a value to escape and emit, or a section to keep or skip.
+ * tmpl_plan_render(plan, vals) appends exactly what tmpl_render(t,
+ * root') appends, where root' is root with every slot's value filled in
+ * from vals and every conditional item kept when its cond is non-empty
+ * (and a list with such items is empty exactly when its own slot is).
+ * NULL on allocation failure, when the plan would pass LIM_TEMPLATE_PLAN
+ * bytes, or when t uses a TMPL_NO_PLAN variable or a list item's cond
+ * without its list's slot: render with tmpl_render instead.  root is
+ * only read during the call; the plan is immutable, for any thread.
+ */
+struct tmpl_plan;
+struct tmpl_plan *tmpl_plan_new(const struct tmpl *t,
+    const struct tmpl_scope *root);
+/* 1 when the plan reads vals[slot]: a caller may skip computing the
+ * others. */
+int tmpl_plan_uses(const struct tmpl_plan *p, unsigned slot);
+/* The number of slots vals must hold: the highest slot used, plus one. */
+unsigned tmpl_plan_slots(const struct tmpl_plan *p);
+/* Appends the render; 0, or -1 on allocation failure (out->oom set). */
+int tmpl_plan_render(const struct tmpl_plan *p, const struct tmpl_val *vals,
+    struct buf *out);
+void tmpl_plan_free(struct tmpl_plan *p);
 
 #endif

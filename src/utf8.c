@@ -68,6 +68,15 @@ utf8_valid(const char *s, size_t n)
 			k = 1;
 			continue;
 		}
+		/* Three bytes from E1..EC or EE..EF (most of Japanese):
+		 * any two continuation bytes (RFC 3629 §4). */
+		if (n - i >= 3 && (unsigned char)s[i] >= 0xe1 &&
+		    (unsigned char)s[i] <= 0xef && (unsigned char)s[i] != 0xed &&
+		    ((unsigned char)s[i + 1] & 0xc0) == 0x80 &&
+		    ((unsigned char)s[i + 2] & 0xc0) == 0x80) {
+			k = 3;
+			continue;
+		}
 		if ((k = utf8_decode(s + i, n - i, &cp)) == 0)
 			return 0;
 	}

@@ -61,6 +61,15 @@ fail:
 }
 
 int
+buf_reserve(struct buf *b, size_t n)
+{
+	if (buf_grow(b, n) == -1)
+		return -1;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int
 buf_add(struct buf *b, const void *p, size_t n)
 {
 	if (buf_grow(b, n) == -1)
@@ -89,6 +98,44 @@ int
 buf_adds(struct buf *b, const char *s)
 {
 	return buf_add(b, s, strlen(s));
+}
+
+char *
+u64_str(char out[U64_STR], unsigned long long n)
+{
+	char d[U64_STR];
+	size_t i = sizeof d;
+
+	do
+		d[--i] = (char)('0' + n % 10);
+	while ((n /= 10) != 0);
+	memcpy(out, d + i, sizeof d - i);
+	out[sizeof d - i] = '\0';
+	return out;
+}
+
+int
+buf_addu(struct buf *b, unsigned long long n)
+{
+	char d[U64_STR];
+
+	return buf_adds(b, u64_str(d, n));
+}
+
+int
+str_join(char *out, size_t outlen, const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+
+	if (outlen == 0)
+		return -1;
+	if (na >= outlen || nb >= outlen - na) {
+		out[0] = '\0';
+		return -1;
+	}
+	memcpy(out, a, na);
+	memcpy(out + na, b, nb + 1);
+	return 0;
 }
 
 int

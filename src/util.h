@@ -28,13 +28,26 @@ void buf_free(struct buf *b);
 void buf_reset(struct buf *b); /* len = 0, keeps the allocation, clears oom */
 /* Appends; return 0, or -1 (and set b->oom) when memory or size_t runs out. */
 int buf_add(struct buf *b, const void *p, size_t n);
+/* Room for n more bytes (and the NUL) without another allocation;
+ * data is then allocated and NUL-terminated.  0, or -1 (b->oom). */
+int buf_reserve(struct buf *b, size_t n);
 int buf_addc(struct buf *b, char c);
 int buf_adds(struct buf *b, const char *s);
+/* Appends n in decimal: the request path's numbers without printf. */
+int buf_addu(struct buf *b, unsigned long long n);
 int buf_printf(struct buf *b, const char *fmt, ...) FP_PRINTF(2, 3);
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) FP_PRINTF(2, 0);
 /* Hands data to the caller (caller frees) and resets b; NULL if b->oom.
  * An empty buffer yields an allocated "". */
 char *buf_steal(struct buf *b);
+
+/* n in decimal into out (NUL-terminated): the request path's numbers
+ * without printf.  Returns out. */
+#define U64_STR 24
+char *u64_str(char out[U64_STR], unsigned long long n);
+/* Copies the strings a then b into out (room for outlen bytes) as one
+ * NUL-terminated string; 0, or -1 (out then "") when it does not fit. */
+int str_join(char *out, size_t outlen, const char *a, const char *b);
 
 /* strndup that returns NULL on OOM; caller frees. */
 char *fp_strndup(const char *s, size_t n);

@@ -91,6 +91,15 @@ fold_width(struct buf *b, const char *s, size_t n)
 	char enc[4];
 
 	while (i < n) {
+		if ((unsigned char)s[i] < 0x80) {
+			/* A run of ASCII folds to itself. */
+			for (l = i; l < n && (unsigned char)s[l] < 0x80; l++)
+				;
+			buf_add(b, s + i, l - i);
+			prev = (unsigned char)s[l - 1];
+			i = l;
+			continue;
+		}
 		if ((l = utf8_decode(s + i, n - i, &cp)) == 0)
 			return -1;
 		i += l;

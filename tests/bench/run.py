@@ -18,9 +18,10 @@ while the SMTP sink (tests/bench/sink.c) is up, so the sender delivers
 what the requests commit; CPU per message is every formpost thread's
 user+system time (/proc/PID/stat) from the first post until the queue
 has drained, divided by the messages accepted and delivered.  Then the
-diagnostics: rejections, memory after start-up and after a flood from
-distinct client addresses, intake alone (sink down), delivery alone (the
-backlog that left drains).  The "disk" line is the spool's own commit
+diagnostics: rejections (and the bare responder answering as many bytes
+as the 422 page: nginx and the client pay for every byte), memory after
+start-up and after a flood from distinct client addresses, intake alone
+(sink down), delivery alone (the backlog that left drains).  The "disk" line is the spool's own commit
 (write, fsync, rename, fsync(dir), tests/bench/disk.c) in the same place:
 valid posts ÷ that rate is the ratio to compare across machines and file
 systems.  Absolute numbers drift ±25 % on a shared machine: read the
@@ -72,6 +73,7 @@ http {{
       fastcgi_pass fp;
     }}
     location /bare/ {{
+      fastcgi_param QUERY_STRING $query_string;
       fastcgi_param REQUEST_METHOD $request_method;
       fastcgi_param CONTENT_LENGTH $content_length;
       fastcgi_pass bare;
@@ -423,6 +425,10 @@ def main():
             print("WARNING: the rate-limited run did not get 429s")
         b2 = run("bare responder (again)", "/bare/x", VALID)
         bare_rps = (b["rps"] + b2["rps"]) / 2     # the ratios use the mean of both
+        # nginx and the client pay for every byte of an answer: the bare
+        # responder again, its answer as large as the 422 page.
+        big = int(rej[1]["bytes"] / rej[1]["requests"] - b["bytes"] / b["requests"]) + 3
+        b422 = run(f"bare responder, {big}-byte answer", f"/bare/x?{big}", VALID)
         # Memory: after start, then a flood of distinct client addresses.
         rss_before = rss_kib(fp.pid)
         n = 0
@@ -470,6 +476,8 @@ def main():
         for r, name in zip(rej, ["bad origin", "invalid", "honeypot", "rate-limited"]):
             print(f"rejected {name} / bare: {r['rps'] / bare_rps:.2f}  (CPU per request "
                   f"{(r['us_user'] + r['us_sys']) / (b['us_user'] + b['us_sys']):.1f}x bare's)")
+        print(f"  bare with a {big}-byte answer / bare: {b422['rps'] / bare_rps:.2f}; "
+              f"rejected invalid / it: {rej[1]['rps'] / b422['rps']:.2f}")
         print(f"RSS after start-up: {rss_start / 1024:.1f} MiB")
         print(f"RSS before flood {rss_before / 1024:.1f} MiB, after {n} posts from distinct "
               f"client addresses ({flood_s:.0f} s): {rss_after / 1024:.1f} MiB "

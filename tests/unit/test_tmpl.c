@@ -19,23 +19,23 @@ static const char *const known[] = {
 	"title", "members", "sel", "site", NULL
 };
 
-#define S(n, v) { n, v, sizeof(v) - 1, 0, NULL, 0 }
-#define L(n, it) { n, NULL, 0, 1, it, ARRAY_LEN(it) }
+#define S(n, v) { n, v, sizeof(v) - 1, 0, NULL, 0, 0 }
+#define L(n, it) { n, NULL, 0, 1, it, ARRAY_LEN(it), 0 }
 
 static const struct tmpl_var item1[] = { S("name", "a"), S("sel", "") };
 static const struct tmpl_var item2[] = { S("name", "b<"), S("sel", "1") };
 static const struct tmpl_var item3[] = { S("name", "c") };
 static const struct tmpl_scope items[] = {
-	{ item1, ARRAY_LEN(item1) }, { item2, ARRAY_LEN(item2) },
-	{ item3, ARRAY_LEN(item3) },
+	{ item1, ARRAY_LEN(item1), 0 }, { item2, ARRAY_LEN(item2), 0 },
+	{ item3, ARRAY_LEN(item3), 0 },
 };
 static const struct tmpl_var m1[] = { S("name", "m1") };
 static const struct tmpl_var m2[] = { S("name", "m2") };
-static const struct tmpl_scope members1[] = { { m1, 1 }, { m2, 1 } };
+static const struct tmpl_scope members1[] = { { m1, 1, 0 }, { m2, 1, 0 } };
 static const struct tmpl_var g1[] = { S("title", "G1"), L("members", members1) };
 static const struct tmpl_var g2[] = { S("title", "G2"),
-	{ "members", NULL, 0, 1, NULL, 0 } };
-static const struct tmpl_scope groups[] = { { g1, 2 }, { g2, 2 } };
+	{ "members", NULL, 0, 1, NULL, 0, 0 } };
+static const struct tmpl_scope groups[] = { { g1, 2, 0 }, { g2, 2, 0 } };
 
 static const struct tmpl_var rootv[] = {
 	S("name", "太郎 <b>"),
@@ -53,10 +53,10 @@ static const struct tmpl_var rootv[] = {
 	S("tabrel", "/\t/evil.example"),
 	S("site", "example"),
 	L("items", items),
-	{ "nolist", NULL, 0, 1, NULL, 0 },
+	{ "nolist", NULL, 0, 1, NULL, 0, 0 },
 	L("groups", groups),
 };
-static const struct tmpl_scope root = { rootv, ARRAY_LEN(rootv) };
+static const struct tmpl_scope root = { rootv, ARRAY_LEN(rootv), 0 };
 
 struct tcase {
 	enum tmpl_mode mode;
@@ -289,6 +289,118 @@ test_table(void **state)
 	}
 }
 
+/* rootv with every scalar a slot (k + 1 for rootv[k]) and vals holding
+ * its value: a plan of it renders what the template renders. */
+static void
+slotted_root(struct tmpl_var *v, struct tmpl_val *vals)
+{
+	size_t k;
+
+	memset(vals, 0, (ARRAY_LEN(rootv) + 1) * sizeof *vals);
+	for (k = 0; k < ARRAY_LEN(rootv); k++) {
+		v[k] = rootv[k];
+		if (v[k].is_list)
+			continue;
+		v[k].slot = (unsigned)k + 1;
+		v[k].str = "";       /* the plan must not use it */
+		v[k].len = 0;
+		vals[k + 1].str = rootv[k].str;
+		vals[k + 1].len = rootv[k].len;
+	}
+}
+
+/* Every case of the table, through a plan: once with every variable
+ * known when the plan is made, once with every scalar a slot. */
+static void
+test_table_planned(void **state)
+{
+	struct tmpl_var sv[ARRAY_LEN(rootv)];
+	struct tmpl_val vals[ARRAY_LEN(rootv) + 1];
+	struct tmpl_scope sroot = { sv, ARRAY_LEN(rootv), 0 };
+	struct tmpl_plan *pl;
+	struct tmpl *t;
+	struct buf out;
+	size_t i;
+	int slots;
+
+	(void)state;
+	slotted_root(sv, vals);
+	for (i = 0; i < ARRAY_LEN(cases); i++) {
+		if (cases[i].err != NULL)
+			continue;
+		t = tmpl_compile(cases[i].src, strlen(cases[i].src),
+		    cases[i].mode, known, NULL, 0);
+		assert_non_null(t);
+		for (slots = 0; slots < 2; slots++) {
+			buf_init(&out);
+			pl = tmpl_plan_new(t, slots ? &sroot : &root);
+			assert_non_null(pl);
+			assert_int_equal(tmpl_plan_render(pl, vals, &out), 0);
+			if (out.len != strlen(cases[i].want) || (out.len &&
+			    memcmp(out.data, cases[i].want, out.len) != 0))
+				print_error("case %zu (slots %d): %s\n  got: "
+				    "%.*s\n", i, slots, cases[i].src,
+				    (int)out.len, out.data ? out.data : "");
+			assert_bytes_equal(out.data ? out.data : "", out.len,
+			    cases[i].want);
+			tmpl_plan_free(pl);
+			buf_free(&out);
+		}
+		tmpl_free(t);
+	}
+}
+
+/* List items behind a cond, a list whose emptiness is a slot, text after
+ * a conditional section (never glued into it), and a variable a plan
+ * cannot hold. */
+static void
+test_plan_conds(void **state)
+{
+	static const char src[] = "<ul>{{#items}}<li>{{name}}</li>{{/items}}"
+	    "</ul>{{^items}}<p>none</p>{{/items}}{{#flag}}F{{/flag}}end";
+	struct tmpl_var i1[] = { S("name", "a<") }, i2[] = { S("name", "b") };
+	struct tmpl_scope it[] = { { i1, 1, 1 }, { i2, 1, 2 } };
+	struct tmpl_var rv[] = { { "items", NULL, 0, 1, it, 2, 3 },
+	    { "flag", "", 0, 0, NULL, 0, 4 } };
+	struct tmpl_scope r = { rv, 2, 0 };
+	static const struct { const char *v[5]; const char *want; } run[] = {
+		{ { NULL, "1", "1", "1", "1" },
+		  "<ul><li>a&lt;</li><li>b</li></ul>Fend" },
+		{ { NULL, "", "1", "1", "" }, "<ul><li>b</li></ul>end" },
+		{ { NULL, "", "", "", "" }, "<ul></ul><p>none</p>end" },
+	};
+	struct tmpl_val vals[5];
+	struct tmpl_plan *pl;
+	struct tmpl *t;
+	struct buf out;
+	size_t i, k;
+
+	(void)state;
+	t = tmpl_compile(src, sizeof src - 1, TMPL_HTML, known, NULL, 0);
+	assert_non_null(t);
+	assert_non_null(pl = tmpl_plan_new(t, &r));
+	assert_int_equal(tmpl_plan_slots(pl), 5);
+	assert_true(tmpl_plan_uses(pl, 2));
+	assert_false(tmpl_plan_uses(pl, 0));
+	for (i = 0; i < ARRAY_LEN(run); i++) {
+		for (k = 0; k < 5; k++) {
+			vals[k].str = run[i].v[k];
+			vals[k].len = run[i].v[k] ? strlen(run[i].v[k]) : 0;
+		}
+		buf_init(&out);
+		assert_int_equal(tmpl_plan_render(pl, vals, &out), 0);
+		assert_string_equal(out.data, run[i].want);
+		buf_free(&out);
+	}
+	tmpl_plan_free(pl);
+	/* Conditional items need their list's slot for {{^items}}. */
+	rv[0].slot = 0;
+	assert_null(tmpl_plan_new(t, &r));
+	rv[0].slot = TMPL_NO_PLAN;
+	assert_null(tmpl_plan_new(t, &r));
+	tmpl_free(t);
+}
+
 /* Templates are compiled once and rendered many times, onto whatever the
  * buffer already holds. */
 static void
@@ -315,7 +427,7 @@ static void
 test_no_scope(void **state)
 {
 	const char *src = "[{{q}}]{{#items}}x{{/items}}{{^items}}none{{/items}}";
-	struct tmpl_scope empty = { NULL, 0 };
+	struct tmpl_scope empty = { NULL, 0, 0 };
 	struct tmpl *t;
 	struct buf out;
 	char err[128];
@@ -471,6 +583,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_table_planned),
+		cmocka_unit_test(test_plan_conds),
 		cmocka_unit_test(test_render_twice_appends),
 		cmocka_unit_test(test_no_scope),
 		cmocka_unit_test(test_nul_and_copy),

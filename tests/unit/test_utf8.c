@@ -220,6 +220,31 @@ test_all_pairs(void **state)
 		}
 }
 
+/* Every three-byte string with a lead byte E0..EF: utf8_valid (with its
+ * fast path for E1..EC, EE..EF) agrees with utf8_decode, alone and
+ * followed by ASCII. */
+static void
+test_all_triples(void **state)
+{
+	char s[4] = { 0, 0, 0, 'a' };
+	uint32_t cp;
+	unsigned a, b, c;
+	int want;
+
+	(void)state;
+	for (a = 0xe0; a <= 0xef; a++)
+		for (b = 0; b < 256; b++)
+			for (c = 0; c < 256; c++) {
+				s[0] = (char)a;
+				s[1] = (char)b;
+				s[2] = (char)c;
+				want = utf8_decode(s, 3, &cp) == 3;
+				assert_int_equal(utf8_valid(s, 3), want);
+				assert_int_equal(utf8_valid(s, 4), want);
+				assert_int_equal(utf8_valid(s, 2), 0);
+			}
+}
+
 int
 main(void)
 {
@@ -229,6 +254,7 @@ main(void)
 		cmocka_unit_test(test_encode),
 		cmocka_unit_test(test_roundtrip_all),
 		cmocka_unit_test(test_all_pairs),
+		cmocka_unit_test(test_all_triples),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

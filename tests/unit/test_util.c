@@ -126,11 +126,52 @@ test_mono(void **state)
 	assert_true((long long)u.tv_sec * 1000 + u.tv_nsec / 1000000 <= b + 1000);
 }
 
+/* buf_addu writes what printf's %llu writes, at every length. */
+static void
+test_addu(void **state)
+{
+	unsigned long long v[] = { 0, 7, 10, 99, 422, 65535, 18446744073709551615ULL };
+	struct buf b;
+	char want[32];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(v); i++) {
+		buf_init(&b);
+		buf_adds(&b, "x=");
+		assert_int_equal(buf_addu(&b, v[i]), 0);
+		snprintf(want, sizeof want, "x=%llu", v[i]);
+		assert_string_equal(b.data, want);
+		buf_free(&b);
+	}
+}
+
+/* str_join fits a and b with their NUL, or leaves "" and says so. */
+static void
+test_join(void **state)
+{
+	char out[8], d[U64_STR];
+
+	(void)state;
+	assert_int_equal(str_join(out, sizeof out, "/form", "/x"), 0);
+	assert_string_equal(out, "/form/x");
+	assert_int_equal(str_join(out, sizeof out, "/form", "/xy"), -1);
+	assert_string_equal(out, "");
+	assert_int_equal(str_join(out, sizeof out, "", ""), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(str_join(out, 1, "a", ""), -1);
+	assert_string_equal(u64_str(d, 0), "0");
+	assert_string_equal(u64_str(d, 18446744073709551615ULL),
+	    "18446744073709551615");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_printf_every_boundary),
+		cmocka_unit_test(test_addu),
+		cmocka_unit_test(test_join),
 		cmocka_unit_test(test_printf_appends),
 		cmocka_unit_test(test_after_oom),
 		cmocka_unit_test(test_addc),
