@@ -910,6 +910,13 @@ pipe_open(struct smtp_client *c, const struct smtp_profile *p, int *fresh,
 	pipe_close(c, c->pipe != NULL && key_eq(&k, &c->pkey));
 	if ((c->pipe = curl_easy_init()) == NULL)
 		goto out;
+	/* The old path's connection would sit idle beside this one: close
+	 * it first, so the profile's `connections` bounds the sessions the
+	 * relay sees at every moment. */
+	if ((h = curl_easy_init()) != NULL) {
+		close_handle(c->curl, c->d.step_ms, 0);
+		c->curl = h;          /* c->d keeps what the server offered */
+	}
 	*rc = pipe_connect(c, p, "AUTH=PLAIN");
 	if (*rc == CURLE_LOGIN_DENIED && c->pd.auth_offered &&
 	    !c->pd.plain_offered && c->pd.login_offered)
@@ -929,11 +936,6 @@ pipe_open(struct smtp_client *c, const struct smtp_profile *p, int *fresh,
 	    curl_easy_setopt(c->pipe, CURLOPT_VERBOSE, 0L) != CURLE_OK) {
 		pipe_close(c, 0);
 		goto out;
-	}
-	/* The old path's connection would sit idle beside this one. */
-	if ((h = curl_easy_init()) != NULL) {
-		close_handle(c->curl, c->d.step_ms, 0);
-		c->curl = h;
 	}
 	ok = 0;
 out:
