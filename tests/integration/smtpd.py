@@ -44,7 +44,7 @@ Storage  every accepted message becomes
 
 Sessions  DIR/sessions.log gets one JSON line per connection when it closes
       (or when the server stops): {"session", "peer", "tls", "user",
-      "start", "end", "commands": ["EHLO x => 250", "MAIL FROM:<a> => 250",
+      "start", "end", "quit" (when QUIT came, or null), "commands": ["EHLO x => 250", "MAIL FROM:<a> => 250",
       "AUTH PLAIN *** => 235", ...], "transactions": <messages accepted>,
       "messages": [seq, ...], "closed": "client"|"server"|"shutdown",
       "pipelined": <commands read with more input already behind them>}.
@@ -272,6 +272,7 @@ class FaultySMTP(SMTP):
         self.stored = []
         self.commands = []
         self.start = time.time()
+        self.quit_at = None
         self.closed_by = None
         self.logged = False
         self.last_reply = None
@@ -319,6 +320,8 @@ class FaultySMTP(SMTP):
                 shown = f"AUTH {arg.split()[0]} ***"
             entry = [shown, None]
             self.commands.append(entry)
+            if name == "QUIT" and self.quit_at is None:
+                self.quit_at = time.time()
             reader = getattr(self, "_reader", None)
             if reader is not None and len(getattr(reader, "_buffer", b"")) > 0:
                 self.pipelined += 1
@@ -400,6 +403,7 @@ class FaultySMTP(SMTP):
             "user": self.user,
             "start": self.start,
             "end": time.time(),
+            "quit": self.quit_at,
             "commands": [f"{c} => {r}" for c, r in self.commands],
             "transactions": self.txn,
             "messages": self.stored,
