@@ -37,9 +37,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 sys.path.insert(0, str(HERE))
-from harness import free_port, wait_for, write_config, base_config, can_connect  # noqa: E402
+from harness import free_port, wait_for, can_connect  # noqa: E402
 from fcgi_client import BEGIN, PARAMS, STDIN, record, params, begin_body, read_stdout, parse_response  # noqa: E402
-from run import ORIGIN, VALID, INVALID, HONEYPOT  # noqa: E402
+from run import ORIGIN, VALID, INVALID, HONEYPOT, bench_config  # noqa: E402
 
 import socket  # noqa: E402
 
@@ -200,16 +200,7 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="fp-cg-"))
     os.chmod(work, 0o755)
     try:
-        cfg = base_config(work, free_port(), "/dev/null")
-        cfg["smtp"]["main"] = {"url": f"smtp://127.0.0.1:{free_port()}", "starttls": "off"}
-        cfg["workers"] = a.workers
-        cfg["delivery"] = {"first_retry": "10m", "max_retry": "1h", "max_age": "1d"}
-        cfg["limits"] = {"spool_max_messages": 10000000, "spool_min_free": "1M"}
-        site = cfg["sites"]["example"]
-        site["honeypot"] = "fp_extra"
-        site["redirect"] = "https://www.example.com/thanks.html"
-        site["rate_limit"] = "5/10m"
-        write_config(work / "fp.yaml", cfg)
+        bench_config(work, free_port(), a.workers)
         print(f"{os.path.basename(a.formpost)}: {a.n} requests per kind after {a.warm} "
               f"(workers={a.workers})", flush=True)
         for k in kinds:

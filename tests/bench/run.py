@@ -149,6 +149,39 @@ class Sink:
 FORMPOST = [str(REPO / "formpost")]
 
 
+def bench_config(work, smtp_port, workers, connections=None, rejections=True):
+    """Writes work/fp.yaml, the config every scenario runs: the sink's
+    profile without TLS; while the sink is down (intake alone), one failed
+    probe and then the profile rests for 10 min; room for any backlog.
+    With rejections, the example site also has the honeypot and the rate
+    limit the rejection scenarios meet."""
+    cfg = base_config(work, smtp_port, "/dev/null")
+    cfg["smtp"]["main"] = {"url": f"smtp://127.0.0.1:{smtp_port}", "starttls": "off"}
+    if connections:
+        cfg["smtp"]["main"]["connections"] = connections
+    cfg["workers"] = workers
+    cfg["delivery"] = {"first_retry": "10m", "max_retry": "1h", "max_age": "1d"}
+    cfg["limits"] = {"spool_max_messages": 10000000, "spool_min_free": "1M"}
+    site = cfg["sites"]["example"]
+    if rejections:
+        site["honeypot"] = "fp_extra"
+        site["rate_limit"] = "5/10m"
+    site["redirect"] = "https://www.example.com/thanks.html"
+    write_config(work / "fp.yaml", cfg)
+
+
+def start_nginx(work, procs):
+    """nginx in front of formpost and the bare responder (added to
+    procs); returns its port once it listens."""
+    port = free_port()
+    (work / "nginx.conf").write_text(NGINX_CONF.format(
+        d=work, fp=work / "formpost.sock", bare=work / "bare.sock", port=port))
+    procs.append(subprocess.Popen(["nginx", "-c", str(work / "nginx.conf"), "-p",
+                                   str(work)]))
+    wait_for(lambda: can_connect(f"127.0.0.1:{port}"), 10, "nginx")
+    return port
+
+
 def start_formpost(work):
     log = open(work / "fp.log", "ab")
     fp = subprocess.Popen([FORMPOST[0], "serve", "-c", str(work / "fp.yaml")],
@@ -223,24 +256,12 @@ def relay(a):
     secs = max(a.seconds, 6)
 
     def config(conns):
-        cfg = base_config(work, sink.port, "/dev/null")
-        cfg["smtp"]["main"] = {"url": f"smtp://127.0.0.1:{sink.port}", "starttls": "off",
-                               "connections": conns}
-        cfg["workers"] = a.workers
-        cfg["delivery"] = {"first_retry": "10m", "max_retry": "1h", "max_age": "1d"}
-        cfg["limits"] = {"spool_max_messages": 10000000, "spool_min_free": "1M"}
-        cfg["sites"]["example"]["redirect"] = "https://www.example.com/thanks.html"
-        write_config(work / "fp.yaml", cfg)
+        bench_config(work, sink.port, a.workers, conns, rejections=False)
 
     try:
         config(2)
         fp = start_formpost(work)        # the sink is down: a backlog builds
-        port = free_port()
-        (work / "nginx.conf").write_text(NGINX_CONF.format(
-            d=work, fp=work / "formpost.sock", bare=work / "bare.sock", port=port))
-        ng = subprocess.Popen(["nginx", "-c", str(work / "nginx.conf"), "-p", str(work)])
-        procs.append(ng)
-        wait_for(lambda: can_connect(f"127.0.0.1:{port}"), 10, "nginx")
+        port = start_nginx(work, procs)
         need = int(secs * (60 + 400))    # enough for both runs at the target
         while queued(work) < need:
             wrk(f"http://127.0.0.1:{port}/formpost/example", 3, a.conns,
@@ -335,20 +356,7 @@ def main():
               f"{dn['commits_per_s']:.0f}/s from {a.workers} (write, fsync, rename, "
               f"fsync(dir)); kernel CPU {d1['sys_us_per_commit']:.0f} / "
               f"{dn['sys_us_per_commit']:.0f} us per commit")
-        cfg = base_config(work, sink.port, "/dev/null")
-        cfg["smtp"]["main"] = {"url": f"smtp://127.0.0.1:{sink.port}", "starttls": "off"}
-        if a.connections:
-            cfg["smtp"]["main"]["connections"] = a.connections
-        cfg["workers"] = a.workers
-        # While the sink is down (intake alone): one failed probe, then the
-        # profile rests for 10 min.
-        cfg["delivery"] = {"first_retry": "10m", "max_retry": "1h", "max_age": "1d"}
-        cfg["limits"] = {"spool_max_messages": 10000000, "spool_min_free": "1M"}
-        site = cfg["sites"]["example"]
-        site["honeypot"] = "fp_extra"
-        site["redirect"] = "https://www.example.com/thanks.html"
-        site["rate_limit"] = "5/10m"
-        write_config(work / "fp.yaml", cfg)
+        bench_config(work, sink.port, a.workers, a.connections)
         sink.start()
         fp = start_formpost(work)
         bare = subprocess.Popen([str(REPO / "build" / "bench_bare"), str(work / "bare.sock"),
@@ -357,12 +365,7 @@ def main():
         wait_for(lambda: can_connect(f"unix:{work}/bare.sock"), 10, "bare")
         time.sleep(0.5)
         rss_start = rss_kib(fp.pid)
-        port = free_port()
-        (work / "nginx.conf").write_text(NGINX_CONF.format(
-            d=work, fp=work / "formpost.sock", bare=work / "bare.sock", port=port))
-        ng = subprocess.Popen(["nginx", "-c", str(work / "nginx.conf"), "-p", str(work)])
-        procs.append(ng)
-        wait_for(lambda: can_connect(f"127.0.0.1:{port}"), 10, "nginx")
+        port = start_nginx(work, procs)
         base = f"http://127.0.0.1:{port}"
 
         def run(name, path, body, origin=ORIGIN, **extra):
