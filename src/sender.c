@@ -414,8 +414,9 @@ profile_done(struct sender *s, const struct config *c,
 	return old;
 }
 
-/* The caller took the profile but never used it (OOM): let the waiting
- * messages go and someone else probe. */
+/* Gives back the slot the caller took; if it was the profile's probe and
+ * recorded no outcome (OOM, a pipelined session that sent nothing), the
+ * waiting messages go and someone else probes. */
 static void
 profile_abandon(struct sender *s, const char *name)
 {
@@ -1063,18 +1064,6 @@ stopping(struct sender *s)
 	return stop;
 }
 
-/* Gives back the slot a pipelined session held. */
-static void
-profile_release(struct sender *s, const char *name)
-{
-	struct pstate *p;
-
-	pthread_mutex_lock(&s->mu);
-	if ((p = pstate_get(s, name)) != NULL)
-		slot_free(s, p);
-	pthread_mutex_unlock(&s->mu);
-}
-
 /* Sends the turns of b whose first profile is b->p over one pipelined
  * session holding one of its slots (doc/design.md "A delivery"). */
 static void
@@ -1086,7 +1075,10 @@ batch_send(struct batch *b, struct smtp_client *cl, const int *go)
 	    !profile_take(b->s, b->p, b->t[0].now, &until))
 		return;
 	smtp_send_pipelined(cl, b->p, b->jobs, b->n, job_done, b);
-	profile_release(b->s, b->p->name);
+	/* The slot goes back; so does the probe, if the profile failed
+	 * between profile_healthy and profile_take (making this session its
+	 * probe) and no job's outcome was recorded to end it. */
+	profile_abandon(b->s, b->p->name);
 }
 
 /* Delivers e[0..n): claimed together, those for a profile whose server
