@@ -30,6 +30,9 @@
  *            after its write (one per batch of waiting writers); a
  *            delivery appends a "done" record the same way (group commit
  *            of the data, the shape a log-structured spool would take)
+ *   syncfs   reuse+group, but no fsync per file: one syncfs (the whole
+ *            file system) shared by the waiting writers makes the data
+ *            durable before the rename, and another the rename
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,7 +51,7 @@
 static const char *dir;
 static atomic_long commits, delivered;
 static atomic_int stop;
-static int reuse, group, deleters, spread, keep, segment;
+static int reuse, group, deleters, spread, keep, segment, usesyncfs;
 static int segfd = -1;
 static atomic_long segoff;
 
@@ -115,7 +118,10 @@ sync_queue(void)
 		pthread_mutex_unlock(&gmu);
 		if (segment)
 			sync_segment();
-		else
+		else if (usesyncfs) {
+			if (syncfs(segfd) == -1)
+				die("syncfs");
+		} else
 			fsync_path(q);
 		pthread_mutex_lock(&gmu);
 		running = 0;
@@ -201,8 +207,12 @@ commit_one(long t, long i, const char *data, size_t len)
 		fd = open(src, O_CREAT | O_EXCL | O_WRONLY, 0600);
 	}
 	if (fd == -1 || write(fd, data, len) != (ssize_t)len ||
-	    ftruncate(fd, (off_t)len) == -1 || fsync(fd) == -1 ||
-	    close(fd) == -1 || rename(src, dst) == -1)
+	    ftruncate(fd, (off_t)len) == -1 ||
+	    (!usesyncfs && fsync(fd) == -1))
+		die("commit");
+	if (usesyncfs)
+		sync_queue();
+	if (close(fd) == -1 || rename(src, dst) == -1)
 		die("commit");
 	sync_queue();
 	atomic_fetch_add(&commits, 1);
@@ -267,7 +277,7 @@ main(int argc, char **argv)
 
 	if ((argc != 4 && argc != 5) || (n = atol(argv[2])) < 1 || n > 256) {
 		fprintf(stderr, "usage: disk DIR THREADS SECONDS "
-		    "[plain|create|reuse|group|reuse+group|spread|keep|segment]\n");
+		    "[plain|create|reuse|group|reuse+group|spread|keep|segment|syncfs]\n");
 		return 2;
 	}
 	dir = argv[1];
@@ -277,6 +287,9 @@ main(int argc, char **argv)
 	spread = strcmp(mode, "spread") == 0;
 	keep = strcmp(mode, "keep") == 0;
 	segment = strcmp(mode, "segment") == 0;
+	usesyncfs = strcmp(mode, "syncfs") == 0;
+	if (usesyncfs)
+		reuse = group = 1;
 	if (keep)
 		reuse = group = 1;
 	if (segment)
@@ -295,6 +308,8 @@ main(int argc, char **argv)
 	if (segment && (segfd = open(path, O_CREAT | O_TRUNC | O_WRONLY,
 	    0600)) == -1)
 		die("segment");
+	if (usesyncfs && (segfd = open(dir, O_RDONLY | O_DIRECTORY)) == -1)
+		die("syncfs dir");
 	for (i = 0; i < n; i++)
 		pthread_create(&th[i], NULL, writer, (void *)i);
 	for (i = 0; i < deleters; i++)
