@@ -56,10 +56,10 @@ build-asan/%.o: src/%.c $(HDRS) | build-asan
 build-fuzz/%.o: src/%.c $(HDRS) | build-fuzz
 	$(CLANG) $(WARN) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(CPPFLAGS) -c -o $@ $<
 
-build/test_%: tests/unit/test_%.c $(LIBSRCS:src/%.c=build/%.o) tests/unit/unit.h tests/unit/fixture.h
+build/test_%: tests/unit/test_%.c $(LIBSRCS:src/%.c=build/%.o) $(wildcard tests/unit/*.h)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) $(SRCINC) -Itests/unit -o $@ $< $(LIBSRCS:src/%.c=build/%.o) -lcmocka $(LDLIBS)
 
-build-asan/test_%: tests/unit/test_%.c $(LIBSRCS:src/%.c=build-asan/%.o) tests/unit/unit.h tests/unit/fixture.h
+build-asan/test_%: tests/unit/test_%.c $(LIBSRCS:src/%.c=build-asan/%.o) $(wildcard tests/unit/*.h)
 	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) $(SRCINC) -Itests/unit -o $@ $< $(LIBSRCS:src/%.c=build-asan/%.o) -lcmocka $(LDLIBS)
 
 # Test helper programs (drivers that integration tests call).
@@ -74,8 +74,8 @@ build/bench_metrics: tests/bench/metrics.c build/metrics.o build/util.o
 build/bench_%: tests/bench/%.c | build
 	$(CC) $(WARN) $(CFLAGS) -D_GNU_SOURCE -o $@ $< -lfcgi -lpthread
 
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIBSRCS:src/%.c=build-fuzz/%.o)
-	$(CLANG) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined $(CPPFLAGS) $(SRCINC) -o $@ $^ $(LDLIBS)
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIBSRCS:src/%.c=build-fuzz/%.o) $(wildcard tests/unit/ref_*.h)
+	$(CLANG) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined $(CPPFLAGS) $(SRCINC) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
 build build-asan build-fuzz:
 	mkdir -p $@

@@ -90,25 +90,40 @@ has_8bit(const char *s, size_t n)
 	return 0;
 }
 
+/* Writes base64 of s[0..n) at o (4 * ceil(n / 3) octets, no NUL). */
+static void
+b64_raw(char *o, const unsigned char *s, size_t n)
+{
+	uint32_t v;
+
+	for (; n >= 3; n -= 3, s += 3, o += 4) {
+		v = (uint32_t)s[0] << 16 | (uint32_t)s[1] << 8 | s[2];
+		o[0] = b64chars[v >> 18];
+		o[1] = b64chars[v >> 12 & 63];
+		o[2] = b64chars[v >> 6 & 63];
+		o[3] = b64chars[v & 63];
+	}
+	if (n == 0)
+		return;
+	v = (uint32_t)s[0] << 16 | (n == 2 ? (uint32_t)s[1] << 8 : 0);
+	o[0] = b64chars[v >> 18];
+	o[1] = b64chars[v >> 12 & 63];
+	o[2] = n == 2 ? b64chars[v >> 6 & 63] : '=';
+	o[3] = '=';
+}
+
+/* Appends base64 of s[0..n) straight into reserved room (an encoder
+ * appending 4 octets at a time paid the buffer's checks for each). */
 static void
 b64_put(struct buf *b, const unsigned char *s, size_t n)
 {
-	char q[4];
-	uint32_t v;
-	size_t i;
+	size_t k = (n + 2) / 3 * 4;
 
-	for (i = 0; i < n; i += 3) {
-		v = (uint32_t)s[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)s[i + 1] << 8;
-		if (i + 2 < n)
-			v |= s[i + 2];
-		q[0] = b64chars[v >> 18 & 63];
-		q[1] = b64chars[v >> 12 & 63];
-		q[2] = i + 1 < n ? b64chars[v >> 6 & 63] : '=';
-		q[3] = i + 2 < n ? b64chars[v & 63] : '=';
-		buf_add(b, q, 4);
-	}
+	if (n == 0 || buf_reserve(b, k) == -1)
+		return;
+	b64_raw(b->data + b->len, s, n);
+	b->len += k;
+	b->data[b->len] = '\0';
 }
 
 void
@@ -442,120 +457,194 @@ mime_header_addresses(struct buf *out, const char *name,
 	return out->oom ? -1 : 0;
 }
 
-/* RFC 2045 §6.7: quoted-printable, one normalised line at a time. */
-static void
-qp_line(struct buf *b, const char *s, size_t n)
+/*
+ * RFC 2045 §6.7 rule (3): whitespace at the end of a line is encoded.  A
+ * '.' or "From " starting a line is encoded too, so neither SMTP dot
+ * handling nor an mbox ">From" rewrite touches the text.  1 when octet i
+ * of the line s[0..n), at column col, is written =XX.
+ */
+static int
+qp_escaped(const char *s, size_t n, size_t i, size_t col)
 {
-	char e[3];
-	size_t i, col, tl, lim;
+	unsigned char c = (unsigned char)s[i];
+
+	if (c == '=' || c >= 0x7f || (c < ' ' && c != '\t'))
+		return 1;
+	if ((c == ' ' || c == '\t') && i + 1 == n)
+		return 1;
+	return col == 0 && (c == '.' || (c == 'F' && n - i >= 5 &&
+	    memcmp(s + i, "From ", 5) == 0));
+}
+
+/*
+ * RFC 2045 §6.7: one normalised line s[0..n) in quoted-printable, soft
+ * breaks keeping lines at 76, then CRLF.  Written at o unless o is NULL
+ * (then only measured: the choice against base64 needs the length, not
+ * the text).  Returns the octets it takes.
+ */
+static size_t
+qp_line(char *o, const char *s, size_t n)
+{
+	size_t i, col = 0, len = 0, tl, lim;
 	unsigned char c;
 
-	col = 0;
 	for (i = 0; i < n; i++) {
-		c = (unsigned char)s[i];
-again:
-		/*
-		 * Rule (3): whitespace at the end of a line is encoded.  A '.'
-		 * or "From " starting a line is encoded too, so neither SMTP
-		 * dot handling nor an mbox ">From" rewrite touches the text.
-		 */
-		if (c == '=' || c >= 0x7f || (c < ' ' && c != '\t') ||
-		    ((c == ' ' || c == '\t') && i + 1 == n) ||
-		    (col == 0 && c == '.') ||
-		    (col == 0 && c == 'F' && n - i >= 5 &&
-		    memcmp(s + i, "From ", 5) == 0))
-			tl = 3;
-		else
-			tl = 1;
+		tl = qp_escaped(s, n, i, col) ? 3 : 1;
 		/* Room for a soft break '=' unless this is the last octet. */
 		lim = i + 1 == n ? BODY_LINE : BODY_LINE - 1;
 		if (col + tl > lim) {
-			buf_add(b, "=\r\n", 3);
+			if (o)
+				memcpy(o + len, "=\r\n", 3);
+			len += 3;
 			col = 0;
-			goto again;
+			tl = qp_escaped(s, n, i, 0) ? 3 : 1;
 		}
-		if (tl == 3) {
-			e[0] = '=';
-			e[1] = hexchars[c >> 4];
-			e[2] = hexchars[c & 15];
-			buf_add(b, e, 3);
-		} else
-			buf_addc(b, (char)c);
+		if (o) {
+			c = (unsigned char)s[i];
+			if (tl == 3) {
+				o[len] = '=';
+				o[len + 1] = hexchars[c >> 4];
+				o[len + 2] = hexchars[c & 15];
+			} else
+				o[len] = (char)c;
+		}
+		len += tl;
 		col += tl;
 	}
-	buf_add(b, "\r\n", 2);
+	if (o)
+		memcpy(o + len, "\r\n", 2);
+	return len + 2;
+}
+
+/* The quoted-printable length of the normalised s[0..n), or max + 1 as
+ * soon as it is over max (the body then goes base64 anyway). */
+static size_t
+qp_len(const char *s, size_t n, size_t max)
+{
+	size_t i, start, len = 0;
+
+	for (i = start = 0; i < n && len <= max; i++)
+		if (s[i] == '\r') {
+			len += qp_line(NULL, s + start, i - start);
+			start = ++i + 1;
+		}
+	return len <= max ? len : max + 1;
+}
+
+/* Appends the normalised s[0..n) in quoted-printable, len octets long
+ * (qp_len), into room reserved once. */
+static int
+qp_put(struct buf *b, const char *s, size_t n, size_t len)
+{
+	size_t i, start, at = 0;
+
+	if (buf_reserve(b, len) == -1)
+		return -1;
+	for (i = start = 0; i < n; i++)
+		if (s[i] == '\r') {
+			at += qp_line(b->data + b->len + at, s + start,
+			    i - start);
+			start = ++i + 1;
+		}
+	b->len += at;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+/* RFC 2045 §6.8: 76 characters (57 octets) and CRLF a line, the whole
+ * text into room reserved once; len is its length. */
+static int
+b64_lines(struct buf *b, const char *s, size_t n, size_t len)
+{
+	char *o;
+	size_t i, k;
+
+	if (buf_reserve(b, len) == -1)
+		return -1;
+	o = b->data + b->len;
+	for (i = 0; i < n; i += k) {
+		k = n - i < BODY_LINE / 4 * 3 ? n - i : BODY_LINE / 4 * 3;
+		b64_raw(o, (const unsigned char *)s + i, k);
+		o += (k + 2) / 3 * 4;
+		memcpy(o, "\r\n", 2);
+		o += 2;
+	}
+	b->len += len;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+/*
+ * RFC 5322 §2.3, RFC 2045 §2.10: CR, LF and CRLF all become CRLF, and the
+ * body ends in CRLF.  The runs between line breaks are copied whole.
+ */
+static int
+normalise(struct buf *b, const char *s, size_t n)
+{
+	size_t i, j;
+
+	if (buf_reserve(b, n + 2) == -1)
+		return -1;
+	for (i = 0; i < n; i = j) {
+		for (j = i; j < n && s[j] != '\r' && s[j] != '\n'; j++)
+			;
+		buf_add(b, s + i, j - i);
+		if (j == n)
+			break;
+		buf_add(b, "\r\n", 2);
+		j += s[j] == '\r' && j + 1 < n && s[j + 1] == '\n' ? 2 : 1;
+	}
+	if (b->len < 2 || memcmp(b->data + b->len - 2, "\r\n", 2) != 0)
+		buf_add(b, "\r\n", 2);
+	return b->oom ? -1 : 0;
+}
+
+/* RFC 2045 §2.7: 7bit is ASCII without NUL in lines of at most 998
+ * octets; s[0..n) is normalised (every CR starts a CRLF). */
+static int
+is_7bit(const char *s, size_t n)
+{
+	size_t i, start;
+	unsigned char c;
+
+	for (i = start = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+		if (c == '\r') {
+			if (i - start > LIM_LINE_OCTETS)
+				return 0;
+			start = i + 2;
+		} else if (c == '\0' || c >= 0x80)
+			return 0;
+	}
+	return 1;
 }
 
 int
 mime_body(struct buf *out, const char *body, size_t len, const char **cte)
 {
-	struct buf norm, qp;
-	size_t i, start, b64len, nlines;
-	int sevenbit, rc = -1;
+	struct buf norm;
+	size_t b64len, qplen;
+	int rc = -1;
 
 	buf_init(&norm);
-	buf_init(&qp);
-	if (body == NULL && len > 0)
+	if ((body == NULL && len > 0) || normalise(&norm, body, len) == -1)
 		goto out;
-	/* RFC 5322 §2.3, RFC 2045 §2.10: CR, LF and CRLF all become CRLF. */
-	for (i = 0; i < len; i++) {
-		if (body[i] == '\r') {
-			if (i + 1 < len && body[i + 1] == '\n')
-				i++;
-			buf_add(&norm, "\r\n", 2);
-		} else if (body[i] == '\n')
-			buf_add(&norm, "\r\n", 2);
-		else
-			buf_addc(&norm, body[i]);
-	}
-	if (norm.len < 2 || memcmp(norm.data + norm.len - 2, "\r\n", 2) != 0)
-		buf_add(&norm, "\r\n", 2);
-	if (norm.oom)
-		goto out;
-
-	/* RFC 2045 §2.7: 7bit is ASCII without NUL in lines of <= 998. */
-	sevenbit = 1;
-	for (i = start = 0; i < norm.len; i++) {
-		unsigned char c = (unsigned char)norm.data[i];
-		if (c == '\r') {
-			if (i - start > LIM_LINE_OCTETS)
-				sevenbit = 0;
-			start = i + 2;
-		} else if (c == '\0' || c >= 0x80)
-			sevenbit = 0;
-	}
-	if (sevenbit) {
+	if (is_7bit(norm.data, norm.len)) {
 		*cte = "7bit";
 		rc = buf_add(out, norm.data, norm.len);
 		goto out;
 	}
-
-	for (i = start = 0; i < norm.len; i++)
-		if (norm.data[i] == '\r') {
-			qp_line(&qp, norm.data + start, i - start);
-			start = ++i + 1;
-		}
-	if (qp.oom)
-		goto out;
 	b64len = (norm.len + 2) / 3 * 4;
-	nlines = (b64len + BODY_LINE - 1) / BODY_LINE;
-	b64len += 2 * nlines;
-	if (qp.len <= b64len) {
+	b64len += 2 * ((b64len + BODY_LINE - 1) / BODY_LINE);
+	/* Quoted-printable when not longer than base64. */
+	if ((qplen = qp_len(norm.data, norm.len, b64len)) <= b64len) {
 		*cte = "quoted-printable";
-		rc = buf_add(out, qp.data, qp.len);
+		rc = qp_put(out, norm.data, norm.len, qplen);
 		goto out;
 	}
-	/* RFC 2045 §6.8: 76 characters (57 octets) a line. */
 	*cte = "base64";
-	for (i = 0; i < norm.len; i += BODY_LINE / 4 * 3) {
-		size_t k = norm.len - i < BODY_LINE / 4 * 3 ?
-		    norm.len - i : BODY_LINE / 4 * 3;
-		b64_put(out, (const unsigned char *)norm.data + i, k);
-		buf_add(out, "\r\n", 2);
-	}
-	rc = out->oom ? -1 : 0;
+	rc = b64_lines(out, norm.data, norm.len, b64len);
 out:
-	buf_free(&qp);
 	buf_free(&norm);
 	return rc;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "mime.h"
+#include "ref_mime.h"
 #include "util.h"
 
 #define S(lit) (lit), sizeof(lit) - 1
@@ -497,6 +498,94 @@ test_body_long_lines(void **state)
 	buf_free(&in);
 }
 
+/* Random bodies from pieces that steer every branch of the encoder:
+ * line breaks of each kind, '.', "From ", '=', NUL, trailing blanks,
+ * Japanese, and runs long enough to pass 76 and 998 octets. */
+static size_t
+random_body(struct buf *b, uint32_t *seed)
+{
+	static const char *const piece[] = {
+		"\r\n", "\n", "\r", "\r\r\n", ".", "From ", "F", "=", " ",
+		"\t", "x", "abc def", "é", "お問い合わせ", "\x01", "\x7f",
+		"\xff", "Fro", "\n.", "\nFrom x",
+	};
+	size_t i, n, k;
+
+	buf_reset(b);
+	*seed = *seed * 1103515245u + 12345u;
+	n = *seed >> 16 & 63;
+	for (i = 0; i < n; i++) {
+		*seed = *seed * 1103515245u + 12345u;
+		k = (*seed >> 16) % (ARRAY_LEN(piece) + 3);
+		if (k == ARRAY_LEN(piece))
+			buf_addc(b, '\0');
+		else if (k > ARRAY_LEN(piece))	/* a long run */
+			for (k = (*seed >> 8) % 1100; k > 0; k--)
+				buf_addc(b, (*seed & 1) ? 'y' : '\xe3');
+		else
+			buf_adds(b, piece[k]);
+	}
+	return b->len;
+}
+
+/* mime_body against the plain encoder it replaced (ref_mime.h): the
+ * same CTE and the same bytes, on many bodies. */
+static void
+test_body_reference(void **state)
+{
+	struct buf in, got, want;
+	const char *cg, *cw;
+	uint32_t seed = 21;
+	size_t i, seen[3] = { 0, 0, 0 };
+
+	(void)state;
+	buf_init(&in);
+	buf_init(&got);
+	buf_init(&want);
+	for (i = 0; i < 20000; i++) {
+		random_body(&in, &seed);
+		buf_reset(&got);
+		buf_reset(&want);
+		buf_adds(&got, "head");
+		buf_adds(&want, "head");
+		assert_int_equal(mime_body(&got, in.data, in.len, &cg), 0);
+		assert_int_equal(ref_mime_body(&want, in.data, in.len, &cw), 0);
+		assert_string_equal(cg, cw);
+		assert_int_equal(got.len, want.len);
+		assert_memory_equal(got.data, want.data, got.len);
+		seen[cg[0] == '7' ? 0 : cg[0] == 'q' ? 1 : 2]++;
+	}
+	/* every encoding was exercised */
+	assert_true(seen[0] > 100 && seen[1] > 100 && seen[2] > 100);
+	buf_free(&in);
+	buf_free(&got);
+	buf_free(&want);
+}
+
+/* mime_base64 against the plain encoder, every length up to 200. */
+static void
+test_base64_reference(void **state)
+{
+	unsigned char src[200];
+	struct buf got, want;
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < sizeof src; i++)
+		src[i] = (unsigned char)(i * 37 + 11);
+	for (n = 0; n <= sizeof src; n++) {
+		buf_init(&got);
+		buf_init(&want);
+		mime_base64(&got, src, n);
+		ref_b64_put(&want, src, n);
+		assert_int_equal(got.len, want.len);
+		assert_true(got.data == NULL ? want.data == NULL :
+		    memcmp(got.data, want.data, got.len + 1) == 0);
+		buf_free(&got);
+		buf_free(&want);
+	}
+}
+
 /* --- whole messages --- */
 
 static void
@@ -641,6 +730,8 @@ main(void)
 		cmocka_unit_test(test_date),
 		cmocka_unit_test(test_body_golden),
 		cmocka_unit_test(test_body_long_lines),
+		cmocka_unit_test(test_body_reference),
+		cmocka_unit_test(test_base64_reference),
 		cmocka_unit_test(test_write_golden),
 		cmocka_unit_test(test_write_reject),
 	};
