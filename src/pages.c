@@ -751,7 +751,10 @@ build(struct render *r, const struct site *s, const struct fvals *v,
 	if (plan && !r->root.oom)      /* empty when no field has an error */
 		r->root.v[r->root.n - 1].slot = SL_HAS_ERRORS;
 	var_list(&r->root, "_files", r->filescopes, r->nfiles);
-	var_unplanned(r, &r->root);
+	/* A site without a file field never has one: its _files is known
+	 * empty (pages_render checks it). */
+	if (s->has_files)
+		var_unplanned(r, &r->root);
 	var_add(&r->root, "_multipart", flag(s->has_files));
 	var_dyn(r, &r->root, "_has_errors", flag(nerr > 0), SL_HAS_ERRORS);
 	var_add(&r->root, "_honeypot", s->honeypot);
@@ -817,14 +820,17 @@ pages_render_unplanned(const struct pages *p, const struct site *s,
 /* ------------------------------------------------------------- plans */
 
 /* The pages a request renders get a plan: thanks, form (422 and the
- * review step's 修正する) and the review page.  A page its plan cannot
- * hold (tmpl.h), or no memory, keeps rendering from its template. */
+ * review step's 修正する), the review page, and the mail's and the
+ * receipt's body and subject.  A page its plan cannot hold (tmpl.h: a
+ * receipt that lists _echo, a mail that lists the files of a site with
+ * a file field), or no memory, keeps rendering from its template. */
 static void
 make_plans(const struct site *s, struct tmpl *const *t,
     struct tmpl_plan **plan)
 {
 	static const enum page planned[] = { PAGE_THANKS, PAGE_FORM,
-	    PAGE_CONFIRM };
+	    PAGE_CONFIRM, PAGE_MAIL, PAGE_SUBJECT, PAGE_AUTO_REPLY,
+	    PAGE_AR_SUBJECT };
 	struct page_facts none;
 	struct tmpl_scope root = { NULL, 0, 0 };
 	struct render r;
@@ -974,6 +980,19 @@ fill(struct fill *fl, const struct site *s, const struct fvals *v,
 	return 0;
 }
 
+/* 1 when v holds an accepted file: what a plan made for a site without
+ * a file field (its _files known empty) cannot show. */
+static int
+has_accepted_file(const struct fvals *v)
+{
+	size_t i;
+
+	for (i = 0; v && i < v->n; i++)
+		if (v->v[i].has_file && v->v[i].error == NULL)
+			return 1;
+	return 0;
+}
+
 int
 pages_planned(const struct pages *p, const struct site *s, enum page page)
 {
@@ -991,7 +1010,8 @@ pages_render(const struct pages *p, const struct site *s, enum page page,
 	struct fill fl;
 	int rc = -1;
 
-	if (idx >= p->n || (pl = p->plan[idx][page]) == NULL)
+	if (idx >= p->n || (pl = p->plan[idx][page]) == NULL ||
+	    (!s->has_files && has_accepted_file(v)))
 		return pages_render_unplanned(p, s, page, v, f, out);
 	if (fill_alloc(&fl, pl, s, v) == 0 && fill(&fl, s, v, f) == 0)
 		rc = tmpl_plan_render(pl, fl.vals, out);

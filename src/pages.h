@@ -4,7 +4,8 @@
  * default folder of its language) and its subject line.  Loaded and
  * checked once per config (start-up, reload), never per request;
  * immutable afterwards, so any thread may render.  The pages a request
- * renders (thanks, form, review) get a plan at load (tmpl.h): what the
+ * renders (thanks, form, review, the mail's and the receipt's body and
+ * subject) get a plan at load (tmpl.h): what the
  * site fixes is rendered then, a request fills in the rest.  Error pages
  * are kept once rendered (pages_render_error), published atomically.
  *
@@ -79,7 +80,8 @@ int pages_render(const struct pages *p, const struct site *s, enum page page,
 
 /* pages_render without the plans: each render builds every variable and
  * walks the template, as pages_render does for the pages that have no
- * plan (mail, subjects, error pages).  Both give the same bytes (tests
+ * plan (error pages, pages that list _echo, or _files of a site with a
+ * file field).  Both give the same bytes (tests
  * compare them). */
 int pages_render_unplanned(const struct pages *p, const struct site *s,
     enum page page, const struct fvals *v, const struct page_facts *f,

@@ -1,7 +1,8 @@
 /*
  * pages: a page rendered from its plan (tmpl.h) is byte for byte the page
  * rendered from the template, for the demo sites' forms (text, select,
- * checkbox group and consent, files, the review step's pages) with
+ * checkbox group and consent, files, the review step's pages, the mail
+ * and the receipt) with
  * hostile, UTF-8, over-long and empty values, every error, held files
  * and every request fact; and an error page kept by pages_render_error
  * is the page rendered afresh.
@@ -170,15 +171,32 @@ assert_same(const struct site *s, enum page page, const struct fvals *v,
 	buf_free(&b);
 }
 
+/* page of s, planned and not, with no values and every scenario's, with
+ * no facts and every fact. */
+static void
+same_everywhere(const struct site *s, enum page page)
+{
+	struct page_facts f;
+	struct fvals v;
+	int sc, any;
+
+	for (any = 0; any < 2; any++) {
+		make_facts(&f, any);
+		assert_same(s, page, NULL, &f);
+		for (sc = SC_HOSTILE; sc < SC_COUNT; sc++) {
+			make_values(s, (enum scen)sc, &v);
+			assert_same(s, page, &v, &f);
+			fvals_free(&v);
+		}
+	}
+}
+
 static void
 test_plans_equal_templates(void **state)
 {
 	static const enum page pages[] = { PAGE_FORM, PAGE_THANKS,
 	    PAGE_CONFIRM };
-	struct page_facts f;
-	struct fvals v;
 	size_t i, k;
-	int sc, any;
 
 	(void)state;
 	for (i = 0; i < cfg->nsites; i++) {
@@ -188,17 +206,65 @@ test_plans_equal_templates(void **state)
 			if (pages[k] == PAGE_CONFIRM && !s->confirm)
 				continue;
 			assert_true(pages_planned(pg, s, pages[k]));
-			for (any = 0; any < 2; any++) {
-				make_facts(&f, any);
-				assert_same(s, pages[k], NULL, &f);
-				for (sc = SC_HOSTILE; sc < SC_COUNT; sc++) {
-					make_values(s, (enum scen)sc, &v);
-					assert_same(s, pages[k], &v, &f);
-					fvals_free(&v);
-				}
-			}
+			same_everywhere(s, pages[k]);
 		}
 	}
+}
+
+/* The mail's and the receipt's body and subject: planned for a site
+ * without a file field (mail.txt lists _files), the receipt's body not
+ * (auto_reply.txt lists _echo); planned or not, the same bytes. */
+static void
+test_mail_plans_equal_templates(void **state)
+{
+	static const enum page pages[] = { PAGE_MAIL, PAGE_SUBJECT,
+	    PAGE_AUTO_REPLY, PAGE_AR_SUBJECT };
+	size_t i, k, planned = 0;
+
+	(void)state;
+	for (i = 0; i < cfg->nsites; i++) {
+		const struct site *s = &cfg->sites[i];
+		assert_int_equal(pages_planned(pg, s, PAGE_MAIL),
+		    !s->has_files);
+		assert_true(pages_planned(pg, s, PAGE_SUBJECT));
+		assert_false(pages_planned(pg, s, PAGE_AUTO_REPLY));
+		planned += !s->has_files;
+		for (k = 0; k < ARRAY_LEN(pages); k++) {
+			if ((pages[k] == PAGE_AUTO_REPLY ||
+			    pages[k] == PAGE_AR_SUBJECT) && !s->auto_reply)
+				continue;
+			same_everywhere(s, pages[k]);
+		}
+	}
+	assert_true(planned > 0);
+}
+
+/* A plan made for a site without a file field knows its _files empty;
+ * values that hold an accepted file anyway are rendered from the
+ * template, and so still listed. */
+static void
+test_mail_plan_file_guard(void **state)
+{
+	const struct site *s = NULL;
+	struct page_facts f;
+	struct fvals v;
+	struct buf a;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < cfg->nsites && s == NULL; i++)
+		if (!cfg->sites[i].has_files)
+			s = &cfg->sites[i];
+	assert_non_null(s);
+	make_facts(&f, 1);
+	make_values(s, SC_FILES, &v);
+	v.v[0].has_file = 1;
+	assert_same(s, PAGE_MAIL, &v, &f);
+	buf_init(&a);
+	assert_int_equal(pages_render(pg, s, PAGE_MAIL, &v, &f, &a), 0);
+	assert_non_null(strstr(a.data, "application/pdf"));
+	buf_free(&a);
+	fvals_free(&v);
 }
 
 /* The review step's 修正する answers the form with every value kept:
@@ -319,6 +385,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plans_equal_templates),
+		cmocka_unit_test(test_mail_plans_equal_templates),
+		cmocka_unit_test(test_mail_plan_file_guard),
 		cmocka_unit_test(test_review_edit_form),
 		cmocka_unit_test(test_error_memo),
 		cmocka_unit_test(test_unplannable_page),
