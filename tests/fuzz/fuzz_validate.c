@@ -4,7 +4,9 @@
  * Besides memory errors it checks what the mail relies on: a value that
  * passed has no control character in a one-line field, only CRLF line
  * breaks in a multiline one, and a passed email address (and Reply-To)
- * is one the message writer and SMTP accept.
+ * is one the message writer and SMTP accept.  A second site's max_links
+ * filter refuses a valid text exactly when the plain link count
+ * (tests/unit/ref_links.h) is over its limit.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #include "mime.h"
 #include "utf8.h"
 #include "validate.h"
+#include "../unit/ref_links.h"
 
 static const char yaml[] =
     "smtp:\n  m:\n    url: smtp://127.0.0.1:25\n    starttls: off\n"
@@ -32,7 +35,11 @@ static const char yaml[] =
     "      m: { type: multiline, max: 20 }\n"
     "      k: { type: checkbox }\n"
     "      g: { type: checkbox, options: [x, y] }\n"
-    "      z: { pattern: \"[0-9]{3}-[0-9]{4}\" }\n";
+    "      z: { pattern: \"[0-9]{3}-[0-9]{4}\" }\n"
+    "  l:\n    origins: [https://a.example]\n"
+    "    from: a@a.example\n    to: [b@a.example]\n"
+    "    filters: { max_links: 2 }\n"
+    "    fields:\n      m: { type: multiline }\n";
 
 static struct config *cfg;
 
@@ -86,6 +93,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (i = 0; i < v.n; i++)
 			check_value(&cfg->sites[0].fields[i], &v.v[i]);
 		if (v.reply_to && !mime_envelope_ok(v.reply_to))
+			abort();
+		fvals_free(&v);
+	}
+	if (validate_form(&cfg->sites[1], &f, &v) == 0) {
+		const char *e = v.v[0].error;
+		if ((e == NULL || strcmp(e, "too_many_links") == 0) &&
+		    (e != NULL) != (ref_count_links(v.v[0].value, v.v[0].len)
+		    > 2))
 			abort();
 		fvals_free(&v);
 	}

@@ -7,6 +7,8 @@
 
 #include "config.h"
 #include "form.h"
+#include "ref_links.h"
+#include "util.h"
 #include "validate.h"
 
 static const char yaml[] =
@@ -122,11 +124,79 @@ test_messages(void **state)
 	    sizeof buf), "Please write 内容 in Japanese (日本語で入力してください).");
 }
 
+/* max_links 0..5 over random texts made of link pieces in every letter
+ * case, near misses and Japanese: a text is refused at a limit exactly
+ * when the reference counts more links than it. */
+static void
+test_links_reference(void **state)
+{
+	static const char *const piece[] = {
+		"http://", "HTTPS://", "hTtP://", "https:/", "http:", "wWw.",
+		"www", "://www.", "://", "h", "H", "w", "W", "ttp://", "s://",
+		"x", " ", "日本", "Ȉ", "ר", "www.www.", "Hhttp://",
+	};
+	static const char head[] =
+	    "smtp:\n  m:\n    url: smtp://127.0.0.1:25\n    starttls: off\n"
+	    "sites:\n";
+	struct buf y, msg;
+	struct config *c;
+	char err[256], site[8];
+	struct form_field ff;
+	struct form f = { &ff, 1 };
+	struct fvals v;
+	uint32_t seed = 7;
+	unsigned want, k, i, j, n;
+
+	(void)state;
+	buf_init(&y);
+	buf_init(&msg);
+	buf_adds(&y, head);
+	for (k = 0; k <= 5; k++)
+		buf_printf(&y, "  l%u:\n    origins: [https://a.example]\n"
+		    "    from: a@a.example\n    to: [b@a.example]\n"
+		    "    filters: { max_links: %u }\n"
+		    "    fields:\n      message: { label: M, type: multiline }\n",
+		    k, k);
+	c = config_parse("t.yaml", NULL, y.data, y.len, err, sizeof err);
+	if (c == NULL)
+		fail_msg("%s", err);
+	for (i = 0; i < 3000; i++) {
+		buf_reset(&msg);
+		seed = seed * 1103515245u + 12345u;
+		n = seed >> 16 & 15;
+		for (j = 0; j < n; j++) {
+			seed = seed * 1103515245u + 12345u;
+			buf_adds(&msg, piece[(seed >> 16) % ARRAY_LEN(piece)]);
+		}
+		buf_adds(&msg, "x");
+		want = ref_count_links(msg.data, msg.len);
+		for (k = 0; k <= 5; k++) {
+			snprintf(site, sizeof site, "l%u", k);
+			memset(&ff, 0, sizeof ff);
+			ff.name = (char *)"message";
+			ff.name_len = 7;
+			ff.value = msg.data;
+			ff.value_len = msg.len;
+			assert_int_equal(validate_form(config_site(c, site), &f,
+			    &v), 0);
+			if ((v.v[0].error != NULL) != (want > k))
+				fail_msg("\"%s\": %u links, limit %u: %s",
+				    msg.data, want, k, v.v[0].error ?
+				    v.v[0].error : "accepted");
+			fvals_free(&v);
+		}
+	}
+	config_free(c);
+	buf_free(&y);
+	buf_free(&msg);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_links),
+		cmocka_unit_test(test_links_reference),
 		cmocka_unit_test(test_japanese),
 		cmocka_unit_test(test_messages),
 	};
