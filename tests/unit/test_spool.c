@@ -472,11 +472,70 @@ test_free_reuse_never_replaces(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* The head as it was first written, with printf: the plain reference
+ * spool_format's head is compared against. */
+static void
+ref_head(const struct spool_msg *m, struct buf *b)
+{
+	static const char *const st[] = { "pending", "sent", "failed" };
+	size_t i;
+
+	buf_printf(b, "formpost-spool %d\nid %s\nsite %s\ncreated %lld\n"
+	    "sender %s\nattempts %u\nnext-try %lld\nreply %s\n", 1, m->id,
+	    m->site, m->created, m->sender, m->attempts, m->next_try,
+	    m->reply);
+	for (i = 0; i < m->nrcpt; i++)
+		buf_printf(b, "rcpt %s %d %s %s\n", st[m->rcpt[i].state],
+		    m->rcpt[i].code, m->rcpt[i].addr, m->rcpt[i].reply);
+	buf_printf(b, "size %zu\n\n", m->len);
+}
+
+/* Heads with numbers of every width (0, one digit, the largest), every
+ * state and reply: byte for byte the printf reference. */
+static void
+test_head_reference(void **state)
+{
+	static const long long big[] = { 0, 7, 10, 999, 1700000000,
+	    LLONG_MAX };
+	struct spool_msg m;
+	struct buf got, want;
+	uint32_t seed = 3;
+	size_t i, k;
+
+	(void)state;
+	for (i = 0; i < 500; i++) {
+		make(&m);
+		seed = seed * 1103515245u + 12345u;
+		m.created = big[(seed >> 8) % ARRAY_LEN(big)];
+		m.next_try = big[(seed >> 12) % ARRAY_LEN(big)];
+		m.attempts = (seed >> 16) % 3 ? (seed >> 16) % 40 : UINT_MAX;
+		if (seed & 1)
+			spool_sanitise(m.reply, "451 4.3.0 try later");
+		for (k = 0; k < m.nrcpt; k++) {
+			seed = seed * 1103515245u + 12345u;
+			m.rcpt[k].state = (enum spool_state)((seed >> 16) % 3);
+			m.rcpt[k].code = (int)((seed >> 4) % 1000);
+			if (seed & 2)
+				spool_sanitise(m.rcpt[k].reply, "550 5.1.1 no");
+		}
+		buf_init(&want);
+		ref_head(&m, &want);
+		formatted(&m, &got);
+		assert_true(got.len > want.len);
+		assert_memory_equal(got.data, want.data, want.len);
+		assert_memory_equal(got.data + want.len, WIRE, sizeof WIRE - 1);
+		buf_free(&got);
+		buf_free(&want);
+		spool_msg_free(&m);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_head_reference),
 		cmocka_unit_test(test_attempts_read_back_however_many),
 		cmocka_unit_test(test_every_truncation_refused),
 		cmocka_unit_test(test_every_bit_flip_refused),
