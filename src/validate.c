@@ -143,14 +143,89 @@ norm_multiline(struct buf *b, const char *s, size_t n, const char **code)
 	return b->oom ? -1 : 0;
 }
 
+/* 1 for an ASCII letter or digit. */
+static int
+ascii_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9');
+}
+
+/*
+ * 1 when d[0..n) is a plain host name: labels of 1..63 letters, digits
+ * and hyphens (RFC 5890 §2.3.1 LDH), no hyphen at either end, none in
+ * both the third and fourth places (so no "xn--" A-label, in any case,
+ * and no other reserved "??--" label: those go to idn2, which checks an
+ * A-label by decoding it), at most 253 octets in all.  idn2 would give
+ * such a name back in lower case and refuse none of it (doc/design.md
+ * "Performance", valid posts); every other domain still goes to idn2.
+ */
+static int
+plain_ldh(const char *d, size_t n)
+{
+	size_t i, start = 0, l;
+
+	if (n == 0 || n > 253)
+		return 0;
+	for (i = 0; i <= n; i++) {
+		if (i < n && d[i] != '.') {
+			if (!ascii_alnum((unsigned char)d[i]) && d[i] != '-')
+				return 0;
+			continue;
+		}
+		l = i - start;
+		if (l == 0 || l > 63 || d[start] == '-' || d[i - 1] == '-' ||
+		    (l >= 4 && d[start + 2] == '-' && d[start + 3] == '-'))
+			return 0;
+		start = i + 1;
+	}
+	return 1;
+}
+
+/* "local@domain" into a new string (caller frees), or NULL. */
+static char *
+join_addr(const char *local, size_t ll, const char *domain)
+{
+	size_t dl = strlen(domain);
+	char *out = malloc(ll + dl + 2);
+
+	if (out == NULL)
+		return NULL;
+	memcpy(out, local, ll);
+	out[ll] = '@';
+	memcpy(out + ll + 1, domain, dl + 1);
+	return out;
+}
+
+/* The domain in A-label form, lower case: at d itself for a plain host
+ * name, else idn2's (in *ascii, for idn2_free).  VALIDATE_OK or not. */
+static enum validate_rc
+domain_ascii(char *d, char **ascii, const char **res)
+{
+	size_t n = strlen(d);
+	int irc;
+
+	if (plain_ldh(d, n)) {
+		ascii_lower(d, n);
+		*res = d;
+		return VALIDATE_OK;
+	}
+	if ((irc = idn2_to_ascii_8z(d, ascii, IDN2_NFC_INPUT |
+	    IDN2_NONTRANSITIONAL)) != IDN2_OK)
+		return irc == IDN2_MALLOC ? VALIDATE_NOMEM : VALIDATE_INVALID;
+	ascii_lower(*ascii, strlen(*ascii));
+	*res = *ascii;
+	return VALIDATE_OK;
+}
+
 enum validate_rc
 validate_email(const char *s, size_t n, char **res, const char **code,
     int *quoted)
 {
 	struct buf b;
 	char *at, *ascii = NULL, *out = NULL;
+	const char *domain;
 	size_t i, ll;
-	int irc;
 	enum validate_rc rc = VALIDATE_NOMEM;
 
 	*code = "invalid_email";
@@ -171,17 +246,13 @@ validate_email(const char *s, size_t n, char **res, const char **code,
 		}
 	if (ll > LIM_ADDR_LOCAL)
 		goto out;
-	if ((irc = idn2_to_ascii_8z(at + 1, &ascii, IDN2_NFC_INPUT |
-	    IDN2_NONTRANSITIONAL)) != IDN2_OK) {
-		rc = irc == IDN2_MALLOC ? VALIDATE_NOMEM : VALIDATE_INVALID;
+	if ((rc = domain_ascii(at + 1, &ascii, &domain)) != VALIDATE_OK)
 		goto out;
-	}
-	ascii_lower(ascii, strlen(ascii));
-	if (asprintf(&out, "%s@%s", b.data, ascii) == -1) {
-		out = NULL;
+	if ((out = join_addr(b.data, ll, domain)) == NULL) {
 		rc = VALIDATE_NOMEM;
 		goto out;
 	}
+	rc = VALIDATE_INVALID;
 	/* The one set of address rules (addr.h), on the A-label form. */
 	if (!addr_spec_ok(out, NULL)) {
 		free(out);

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "form.h"
+#include "ref_email.h"
 #include "util.h"
 #include "validate.h"
 
@@ -566,6 +567,83 @@ test_nul_in_name(void **state)
 	form_free(&f);
 }
 
+/* A random label for the domain shortcut's test: lengths around 0, 4
+ * and 63, LDH and not, hyphens where they matter, A-labels (real ones,
+ * broken ones, in any case). */
+static void
+random_label(struct buf *b, uint32_t *seed)
+{
+	static const char alpha[] = "abcXYZ0189-_!~*";
+	static const size_t lens[] = { 0, 1, 2, 3, 4, 5, 8, 62, 63, 64, 70 };
+	static const char *const alabel[] = { "xn--zca", "xn--mnchen-3ya",
+	    "XN--MNCHEN-3YA", "xn--wgv71a", "Xn--bcher-kva", "xn--a",
+	    "xn--", "xn--ls8h", "xn--1-", "ab--cd", "a--b", "-ab", "ab-",
+	    "xn--zca-", "xn--0ca" };
+	size_t i, n;
+
+	*seed = *seed * 1103515245u + 12345u;
+	if ((*seed >> 16) % 6 == 0) {
+		buf_adds(b, alabel[(*seed >> 8) % ARRAY_LEN(alabel)]);
+		return;
+	}
+	n = lens[(*seed >> 16) % ARRAY_LEN(lens)];
+	for (i = 0; i < n; i++) {
+		*seed = *seed * 1103515245u + 12345u;
+		/* mostly plain letters and digits, so LDH names are common */
+		buf_addc(b, (*seed >> 16) % 4 ? "abz09QZ"[(*seed >> 8) % 7] :
+		    alpha[(*seed >> 8) % (sizeof alpha - 1)]);
+	}
+}
+
+/* The plain host name shortcut gives what idn2 gives (ref_email.h): every
+ * domain of up to four characters over letters of both cases, a digit,
+ * '-', '.', '_', and random names of up to 300 octets. */
+static void
+test_email_domain_reference(void **state)
+{
+	static const char sym[] = "aZ0-._xn";
+	struct buf b;
+	uint32_t seed = 5;
+	size_t len, k, i, labels;
+	char d[8];
+
+	(void)state;
+	buf_init(&b);
+	for (len = 1; len <= 4; len++)
+		for (k = 0; k < (size_t)1 << (3 * len); k++) {
+			for (i = 0; i < len; i++)
+				d[i] = sym[k >> (3 * i) & 7];
+			d[len] = '\0';
+			buf_reset(&b);
+			buf_adds(&b, "u@");
+			buf_adds(&b, d);
+			assert_true(ref_email_agrees(b.data));
+		}
+	for (k = 0; k < 20000; k++) {
+		buf_reset(&b);
+		buf_adds(&b, "Taro.Y@");
+		seed = seed * 1103515245u + 12345u;
+		labels = 1 + (seed >> 16) % (k % 10 == 0 ? 6 : 3);
+		for (i = 0; i < labels; i++) {
+			if (i)
+				buf_addc(&b, '.');
+			random_label(&b, &seed);
+		}
+		if (b.len > 7 + 300)
+			continue;
+		assert_true(ref_email_agrees(b.data));
+	}
+	/* 253 octets of plain labels pass, 254 do not (either way) */
+	for (len = 250; len <= 256; len++) {
+		buf_reset(&b);
+		buf_adds(&b, "u@");
+		for (i = 0; i < len; i++)
+			buf_addc(&b, i % 64 == 63 ? '.' : 'a');
+		assert_true(ref_email_agrees(b.data));
+	}
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -573,6 +651,7 @@ main(void)
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_multiline),
 		cmocka_unit_test(test_email),
+		cmocka_unit_test(test_email_domain_reference),
 		cmocka_unit_test(test_tel),
 		cmocka_unit_test(test_url),
 		cmocka_unit_test(test_number),
