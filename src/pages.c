@@ -294,16 +294,25 @@ static char *
 indent(const char *s)
 {
 	struct buf b;
+	size_t n = strlen(s), i, j;
 	int bol = 1;
 
 	buf_init(&b);
-	for (; *s; s++) {
-		if (*s == '\r')
-			continue;
-		if (bol && *s != '\n')
-			buf_adds(&b, "  ");
-		buf_addc(&b, *s);
-		bol = *s == '\n';
+	/* CRs are dropped; the runs between them and the line ends are
+	 * copied whole, the first of a line after its indent. */
+	for (i = 0; i < n; i = j + 1) {
+		for (j = i; j < n && s[j] != '\r' && s[j] != '\n'; j++)
+			;
+		if (j > i) {
+			if (bol)
+				buf_add(&b, "  ", 2);
+			buf_add(&b, s + i, j - i);
+			bol = 0;
+		}
+		if (j < n && s[j] == '\n') {
+			buf_addc(&b, '\n');
+			bol = 1;
+		}
 	}
 	return buf_steal(&b);
 }

@@ -380,6 +380,79 @@ test_unplannable_page(void **state)
 	config_free(c);
 }
 
+/* _indented as it was first made, byte by byte: the plain reference. */
+static char *
+ref_indent(const char *s)
+{
+	struct buf b;
+	int bol = 1;
+
+	buf_init(&b);
+	for (; *s; s++) {
+		if (*s == '\r')
+			continue;
+		if (bol && *s != '\n')
+			buf_adds(&b, "  ");
+		buf_addc(&b, *s);
+		bol = *s == '\n';
+	}
+	return buf_steal(&b);
+}
+
+/* A multi-line value in the mail reads as the reference indents it, for
+ * values of every mix of CR, LF, CRLF, blank and text lines. */
+static void
+test_mail_indent_reference(void **state)
+{
+	static const char *const piece[] = { "\r\n", "\n", "\r", "a",
+	    "二行目", " ", "\r\r\n", "\n\n" };
+	const struct site *s = NULL;
+	struct page_facts f;
+	struct fvals v;
+	struct buf val, out;
+	uint32_t seed = 9;
+	size_t i, j, k, n, field = 0;
+	char *want;
+
+	(void)state;
+	for (i = 0; i < cfg->nsites && s == NULL; i++)
+		if (!cfg->sites[i].has_files)
+			s = &cfg->sites[i];
+	assert_non_null(s);
+	for (i = 0; i < s->nfields; i++)
+		if (s->fields[i].type == FT_MULTILINE)
+			field = i;
+	assert_int_equal(s->fields[field].type, FT_MULTILINE);
+	make_facts(&f, 1);
+	buf_init(&val);
+	for (k = 0; k < 2000; k++) {
+		buf_reset(&val);
+		buf_adds(&val, "x\n");          /* multi-line: _indented */
+		seed = seed * 1103515245u + 12345u;
+		n = seed >> 16 & 15;
+		for (j = 0; j < n; j++) {
+			seed = seed * 1103515245u + 12345u;
+			buf_adds(&val, piece[(seed >> 16) % ARRAY_LEN(piece)]);
+		}
+		make_values(s, SC_NONE, &v);
+		free(v.v[field].value);
+		v.v[field].value = strdup(val.data);
+		v.v[field].len = val.len;
+		want = ref_indent(val.data);
+		buf_init(&out);
+		assert_int_equal(pages_render(pg, s, PAGE_MAIL, &v, &f, &out),
+		    0);
+		if (strstr(out.data, want) == NULL)
+			fail_msg("value \"%s\": no \"%s\" in\n%s", val.data,
+			    want, out.data);
+		assert_same(s, PAGE_MAIL, &v, &f);
+		free(want);
+		buf_free(&out);
+		fvals_free(&v);
+	}
+	buf_free(&val);
+}
+
 int
 main(void)
 {
@@ -387,6 +460,7 @@ main(void)
 		cmocka_unit_test(test_plans_equal_templates),
 		cmocka_unit_test(test_mail_plans_equal_templates),
 		cmocka_unit_test(test_mail_plan_file_guard),
+		cmocka_unit_test(test_mail_indent_reference),
 		cmocka_unit_test(test_review_edit_form),
 		cmocka_unit_test(test_error_memo),
 		cmocka_unit_test(test_unplannable_page),
