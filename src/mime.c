@@ -531,6 +531,23 @@ qp_len(const char *s, size_t n, size_t max)
 	return len <= max ? len : max + 1;
 }
 
+/* 1 when the quoted-printable of the normalised s[0..n) is longer than
+ * max for certain: every octet takes one at least, one from 0x80 up
+ * three (=XX).  Japanese text is decided here after a sixth of it,
+ * without measuring the encoding line by line. */
+static int
+qp_over(const char *s, size_t n, size_t max)
+{
+	size_t i, len = n;
+
+	if (len > max)
+		return 1;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80 && (len += 2) > max)
+			return 1;
+	return 0;
+}
+
 /* Appends the normalised s[0..n) in quoted-printable, len octets long
  * (qp_len), into room reserved once. */
 static int
@@ -637,7 +654,8 @@ mime_body(struct buf *out, const char *body, size_t len, const char **cte)
 	b64len = (norm.len + 2) / 3 * 4;
 	b64len += 2 * ((b64len + BODY_LINE - 1) / BODY_LINE);
 	/* Quoted-printable when not longer than base64. */
-	if ((qplen = qp_len(norm.data, norm.len, b64len)) <= b64len) {
+	if (!qp_over(norm.data, norm.len, b64len) &&
+	    (qplen = qp_len(norm.data, norm.len, b64len)) <= b64len) {
 		*cte = "quoted-printable";
 		rc = qp_put(out, norm.data, norm.len, qplen);
 		goto out;
