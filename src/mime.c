@@ -667,8 +667,19 @@ out:
 	return rc;
 }
 
-void
-mime_date(char *out, size_t outlen, time_t t, int utc_offset_min)
+/* Two decimal digits of v (0..99) at p; returns the end. */
+static char *
+put2(char *p, int v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+	return p + 2;
+}
+
+/* tm as "Sat, 28 Nov 2026 22:06:07 +0900" into d (room for 32),
+ * without printf (doc/design.md "Performance"). */
+static void
+date_text(char *d, const struct tm *tm, int utc_offset_min)
 {
 	static const char days[7][4] = {
 		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
@@ -677,9 +688,40 @@ mime_date(char *out, size_t outlen, time_t t, int utc_offset_min)
 		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
 	};
+	int off = utc_offset_min < 0 ? -utc_offset_min : utc_offset_min;
+	int y = tm->tm_year + 1900;
+
+	memcpy(d, days[tm->tm_wday], 3);
+	d += 3;
+	*d++ = ',';
+	*d++ = ' ';
+	if (tm->tm_mday >= 10)
+		*d++ = (char)('0' + tm->tm_mday / 10);
+	*d++ = (char)('0' + tm->tm_mday % 10);
+	*d++ = ' ';
+	memcpy(d, months[tm->tm_mon], 3);
+	d += 3;
+	*d++ = ' ';
+	d = put2(put2(d, y / 100), y % 100);
+	*d++ = ' ';
+	d = put2(d, tm->tm_hour);
+	*d++ = ':';
+	d = put2(d, tm->tm_min);
+	*d++ = ':';
+	d = put2(d, tm->tm_sec);
+	*d++ = ' ';
+	*d++ = utc_offset_min < 0 ? '-' : '+';
+	d = put2(put2(d, off / 60), off % 60);
+	*d = '\0';
+}
+
+void
+mime_date(char *out, size_t outlen, time_t t, int utc_offset_min)
+{
 	struct tm tm;
 	time_t lt;
-	int off, n;
+	char d[40];
+	size_t n;
 
 	if (outlen == 0)
 		return;
@@ -693,13 +735,9 @@ mime_date(char *out, size_t outlen, time_t t, int utc_offset_min)
 	if (gmtime_r(&lt, &tm) == NULL || tm.tm_year < 0 ||
 	    tm.tm_year > 9999 - 1900)
 		return;
-	off = utc_offset_min < 0 ? -utc_offset_min : utc_offset_min;
-	n = snprintf(out, outlen, "%s, %d %s %04d %02d:%02d:%02d %c%02d%02d",
-	    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
-	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
-	    utc_offset_min < 0 ? '-' : '+', off / 60, off % 60);
-	if (n < 0 || (size_t)n >= outlen)
-		out[0] = '\0';
+	date_text(d, &tm, utc_offset_min);
+	if ((n = strlen(d)) < outlen)
+		memcpy(out, d, n + 1);
 }
 
 /* RFC 5322 §3.6.4: id-left "@" id-right, both dot-atom-text here. */
@@ -860,7 +898,9 @@ mime_write_to(struct buf *out, const struct mime_msg *m,
 		goto out;
 	if (mime_body(&body, m->body, m->body_len, &cte) == -1)
 		goto out;
-	buf_printf(out, "Date: %s\r\n", date);
+	buf_adds(out, "Date: ");
+	buf_adds(out, date);
+	buf_add(out, "\r\n", 2);
 	if (mime_header_addresses(out, "From", &m->from, 1) == -1 ||
 	    (m->reply_to != NULL &&
 	    mime_header_addresses(out, "Reply-To", m->reply_to, 1) == -1) ||
@@ -873,8 +913,9 @@ mime_write_to(struct buf *out, const struct mime_msg *m,
 	if (m->auto_replied)
 		buf_adds(out, "Auto-Submitted: auto-replied\r\n"
 		    "X-Auto-Response-Suppress: All\r\n");
-	buf_printf(out, "Message-ID: <%s>\r\n"
-	    "MIME-Version: 1.0\r\n", m->message_id);
+	buf_adds(out, "Message-ID: <");
+	buf_adds(out, m->message_id);
+	buf_adds(out, ">\r\nMIME-Version: 1.0\r\n");
 	if (m->nparts) {
 		/* "=_" never occurs in base64 or quoted-printable text */
 		size_t idl = strcspn(m->message_id, "@");
@@ -884,9 +925,10 @@ mime_write_to(struct buf *out, const struct mime_msg *m,
 			rc = flush(out, sink);
 		goto out;
 	}
-	buf_printf(out, "Content-Type: text/plain; charset=UTF-8\r\n"
-	    "Content-Transfer-Encoding: %s\r\n"
-	    "\r\n", cte);
+	buf_adds(out, "Content-Type: text/plain; charset=UTF-8\r\n"
+	    "Content-Transfer-Encoding: ");
+	buf_adds(out, cte);
+	buf_adds(out, "\r\n\r\n");
 	buf_add(out, body.data, body.len);
 	rc = out->oom ? -1 : flush(out, sink);
 out:

@@ -420,8 +420,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_lines(one.data, one.len, 1, 0);
 		check_unstructured(one.data, one.len, subj, slen);
 	}
-	/* The body encoder gives the bytes of the plain one it replaced
-	 * (ref_mime.h), whatever the input (the header parts as bodies too). */
+	/* The body encoder and the date give the bytes of the plain ones
+	 * they replaced (ref_mime.h), whatever the input (the header parts
+	 * as bodies too; a date from the first bytes). */
+	if (size >= 10) {
+		char d1[40], d2[40];
+		int64_t t;
+		int off = (int16_t)(data[8] | data[9] << 8);
+		memcpy(&t, data, sizeof t);
+		t %= 400000000000LL;
+		mime_date(d1, sizeof d1, (time_t)t, off);
+		ref_mime_date(d2, sizeof d2, (time_t)t, off);
+		CHECK(strcmp(d1, d2) == 0);
+	}
 	{
 		const char *c1 = NULL, *c2 = NULL;
 		buf_reset(&out);

@@ -9,7 +9,9 @@
 #define FORMPOST_REF_MIME_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "limits.h"
 #include "util.h"
@@ -142,6 +144,40 @@ out:
 	buf_free(&qp);
 	buf_free(&norm);
 	return rc;
+}
+
+/* mime_date as it was first written, with snprintf. */
+static void
+ref_mime_date(char *out, size_t outlen, time_t t, int utc_offset_min)
+{
+	static const char days[7][4] = {
+		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
+	};
+	static const char months[12][4] = {
+		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+	};
+	struct tm tm;
+	time_t lt;
+	int off, n;
+
+	if (outlen == 0)
+		return;
+	out[0] = '\0';
+	if (utc_offset_min <= -24 * 60 || utc_offset_min >= 24 * 60)
+		return;
+	if (__builtin_add_overflow(t, (time_t)utc_offset_min * 60, &lt))
+		return;
+	if (gmtime_r(&lt, &tm) == NULL || tm.tm_year < 0 ||
+	    tm.tm_year > 9999 - 1900)
+		return;
+	off = utc_offset_min < 0 ? -utc_offset_min : utc_offset_min;
+	n = snprintf(out, outlen, "%s, %d %s %04d %02d:%02d:%02d %c%02d%02d",
+	    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	    utc_offset_min < 0 ? '-' : '+', off / 60, off % 60);
+	if (n < 0 || (size_t)n >= outlen)
+		out[0] = '\0';
 }
 
 #endif

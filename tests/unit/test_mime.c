@@ -385,6 +385,44 @@ test_date(void **state)
 	assert_string_equal(out, "");
 }
 
+/* mime_date against the snprintf reference: every offset step around
+ * the day's limits, dates from before 1900 to past 9999, every room. */
+static void
+test_date_reference(void **state)
+{
+	static const time_t ts[] = { 0, 1, 59, 86399, 1795870927,
+	    951782400, -2208988800LL, -2208988801LL, 253402300799LL,
+	    253402300800LL, 1000000000, -1, 4102444800LL };
+	static const int offs[] = { 0, 1, -1, 59, 60, 540, -300, 330, 1439,
+	    -1439, 1440, -1440, 600, -600 };
+	char got[40], want[40];
+	size_t i, j, room;
+	time_t t;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(ts); i++)
+		for (j = 0; j < ARRAY_LEN(offs); j++)
+			for (room = 0; room <= sizeof got; room++) {
+				memset(got, 'x', sizeof got);
+				memset(want, 'x', sizeof want);
+				mime_date(got, room, ts[i], offs[j]);
+				ref_mime_date(want, room, ts[i], offs[j]);
+				/* the same string (past its NUL, a cut
+				 * snprintf left bytes: nobody reads them) */
+				if (room == 0)
+					assert_memory_equal(got, want,
+					    sizeof got);
+				else
+					assert_string_equal(got, want);
+			}
+	/* a day in every month of many years, at odd seconds */
+	for (t = -2208988800LL; t < 4102444800LL; t += 86400 * 17 + 3607) {
+		mime_date(got, sizeof got, t, 540);
+		ref_mime_date(want, sizeof want, t, 540);
+		assert_string_equal(got, want);
+	}
+}
+
 /* --- body --- */
 
 struct bcase {
@@ -728,6 +766,7 @@ main(void)
 		cmocka_unit_test(test_addresses_reject),
 		cmocka_unit_test(test_envelope_ok),
 		cmocka_unit_test(test_date),
+		cmocka_unit_test(test_date_reference),
 		cmocka_unit_test(test_body_golden),
 		cmocka_unit_test(test_body_long_lines),
 		cmocka_unit_test(test_body_reference),
