@@ -114,28 +114,39 @@ fold_width(struct buf *b, const char *s, size_t n)
 }
 
 /* CR, LF, CRLF, U+0085, U+2028 and U+2029 → CRLF; other controls (C0
- * but TAB, DEL, the rest of C1 from U+0080) refused. */
+ * but TAB, DEL, the rest of C1 from U+0080) refused, b then holding
+ * what came before.  What stays is copied in runs: printable ASCII and
+ * TAB without decoding, the rest decoded only to be checked. */
 static int
 norm_multiline(struct buf *b, const char *s, size_t n, const char **code)
 {
-	size_t i = 0, l;
+	size_t i = 0, run = 0, l;
+	unsigned char c;
 	uint32_t cp;
 
 	while (i < n) {
+		c = (unsigned char)s[i];
+		if ((c >= 0x20 && c < 0x7f) || c == '\t') {
+			i++;
+			continue;
+		}
 		if ((l = utf8_decode(s + i, n - i, &cp)) == 0)
 			return -1;
 		if (cp == '\r' || cp == '\n' || cp == 0x2028 || cp == 0x2029 ||
 		    cp == 0x85) {
 			if (cp == '\r' && i + 1 < n && s[i + 1] == '\n')
 				l++;
+			buf_add(b, s + run, i - run);
 			buf_add(b, "\r\n", 2);
-		} else if (cp != '\t' && utf8_is_ctl(cp)) {
+			run = i + l;
+		} else if (utf8_is_ctl(cp)) {
+			buf_add(b, s + run, i - run);
 			*code = "control_char";
-			return 0;
-		} else
-			buf_add(b, s + i, l);
+			return b->oom ? -1 : 0;
+		}
 		i += l;
 	}
+	buf_add(b, s + run, n - run);
 	/* Trailing blank lines carry nothing. */
 	while (b->len >= 2 && b->data[b->len - 2] == '\r' &&
 	    b->data[b->len - 1] == '\n')

@@ -8,7 +8,9 @@
  * filter refuses a valid text exactly when the plain link count
  * (tests/unit/ref_links.h) is over its limit.  The input taken whole as
  * an email address, when it is printable ASCII without spaces at its
- * ends, gets the answer every domain got from idn2 (ref_email.h).
+ * ends, gets the answer every domain got from idn2 (ref_email.h).  A
+ * field m of valid UTF-8 gets the multi-line value the code point by code
+ * point reference makes of it (ref_multiline.h).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@
 #include "validate.h"
 #include "../unit/ref_links.h"
 #include "../unit/ref_email.h"
+#include "../unit/ref_multiline.h"
 
 static const char yaml[] =
     "smtp:\n  m:\n    url: smtp://127.0.0.1:25\n    starttls: off\n"
@@ -42,6 +45,9 @@ static const char yaml[] =
     "  l:\n    origins: [https://a.example]\n"
     "    from: a@a.example\n    to: [b@a.example]\n"
     "    filters: { max_links: 2 }\n"
+    "    fields:\n      m: { type: multiline }\n"
+    "  n:\n    origins: [https://a.example]\n"
+    "    from: a@a.example\n    to: [b@a.example]\n"
     "    fields:\n      m: { type: multiline }\n";
 
 static struct config *cfg;
@@ -125,6 +131,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((e == NULL || strcmp(e, "too_many_links") == 0) &&
 		    (e != NULL) != (ref_count_links(v.v[0].value, v.v[0].len)
 		    > 2))
+			abort();
+		fvals_free(&v);
+	}
+	/* the first field named m, as a plain multi-line field: the value
+	 * the reference makes of it (ref_multiline.h) */
+	for (i = 0; i < f.n; i++)
+		if (f.fields[i].name_len == 1 && f.fields[i].name[0] == 'm')
+			break;
+	if (i < f.n && !f.fields[i].is_file &&
+	    utf8_valid(f.fields[i].value, f.fields[i].value_len) &&
+	    validate_form(&cfg->sites[2], &f, &v) == 0) {
+		size_t j, more = 0;
+		for (j = i + 1; j < f.n; j++)
+			more += f.fields[j].name_len == 1 &&
+			    f.fields[j].name[0] == 'm';
+		if (!more && !ref_multiline_agrees(&v.v[0], f.fields[i].value,
+		    f.fields[i].value_len))
 			abort();
 		fvals_free(&v);
 	}

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "form.h"
 #include "ref_email.h"
+#include "ref_multiline.h"
 #include "util.h"
 #include "validate.h"
 
@@ -644,6 +645,59 @@ test_email_domain_reference(void **state)
 	buf_free(&b);
 }
 
+/* A multi-line value normalised in runs is what the code point by code
+ * point reference makes of it (ref_multiline.h): line breaks of every
+ * kind, TAB, controls of C0, DEL and C1, U+2028/9, Japanese, blanks. */
+static void
+test_multiline_reference(void **state)
+{
+	static const char y[] =
+	    "smtp:\n  m:\n    url: smtp://127.0.0.1:25\n    starttls: off\n"
+	    "sites:\n  s:\n    origins: [https://a.example]\n"
+	    "    from: a@a.example\n    to: [b@a.example]\n"
+	    "    fields:\n      m: { type: multiline }\n";
+	static const char *const piece[] = { "\r\n", "\n", "\r", "\r\r\n",
+	    "a", "xyz ", "\t", " ", "お問い合わせ", "\xe3\x80\x80", "\xc2\x85",
+	    "\xe2\x80\xa8", "\xe2\x80\xa9", "\x01", "\x7f", "\xc2\x9f",
+	    "\xc2\xa0", "~", "\x1f" };
+	struct config *c;
+	struct form_field ff;
+	struct form f = { &ff, 1 };
+	struct fvals v;
+	struct buf raw;
+	char err[256];
+	uint32_t seed = 11;
+	size_t k, j, n;
+
+	(void)state;
+	if ((c = config_parse("t.yaml", NULL, y, sizeof y - 1, err,
+	    sizeof err)) == NULL)
+		fail_msg("%s", err);
+	buf_init(&raw);
+	for (k = 0; k < 20000; k++) {
+		buf_reset(&raw);
+		buf_add(&raw, "", 0);
+		seed = seed * 1103515245u + 12345u;
+		n = seed >> 16 & 15;
+		for (j = 0; j < n; j++) {
+			seed = seed * 1103515245u + 12345u;
+			buf_adds(&raw, piece[(seed >> 16) % ARRAY_LEN(piece)]);
+		}
+		memset(&ff, 0, sizeof ff);
+		ff.name = (char *)"m";
+		ff.name_len = 1;
+		ff.value = raw.data;
+		ff.value_len = raw.len;
+		assert_int_equal(validate_form(&c->sites[0], &f, &v), 0);
+		if (!ref_multiline_agrees(&v.v[0], raw.data, raw.len))
+			fail_msg("\"%s\": \"%s\" %s", raw.data, v.v[0].value,
+			    v.v[0].error ? v.v[0].error : "");
+		fvals_free(&v);
+	}
+	buf_free(&raw);
+	config_free(c);
+}
+
 int
 main(void)
 {
@@ -652,6 +706,7 @@ main(void)
 		cmocka_unit_test(test_multiline),
 		cmocka_unit_test(test_email),
 		cmocka_unit_test(test_email_domain_reference),
+		cmocka_unit_test(test_multiline_reference),
 		cmocka_unit_test(test_tel),
 		cmocka_unit_test(test_url),
 		cmocka_unit_test(test_number),
