@@ -47,7 +47,10 @@ buf_grow(struct buf *b, size_t n)
 	need = b->len + n + 1;
 	if (need <= b->cap)
 		return 0;
-	cap = b->cap ? b->cap : 64;
+	/* A first room of 256: most of a request's buffers (header lines,
+	 * file names, values) fit it, and the mail's grow from it with
+	 * fewer reallocations (doc/design.md "Performance"). */
+	cap = b->cap ? b->cap : 256;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	if ((p = realloc(b->data, cap)) == NULL)

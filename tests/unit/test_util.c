@@ -11,19 +11,20 @@
 
 #include "util.h"
 
-/* For every length from 0 to 300, appended after every prefix length from
- * 0 to 70 (so both the in-place and the grow path meet every capacity
- * boundary of 64 and 128): the bytes are exactly what snprintf makes. */
+/* For every length from 0 to 600, appended after every prefix length from
+ * 0 to 70 (so both the in-place and the grow path meet the capacity
+ * boundaries of 256, the first allocation, and 512): the bytes are
+ * exactly what snprintf makes. */
 static void
 test_printf_every_boundary(void **state)
 {
-	char want[512], s[301];
+	char want[1024], s[601];
 	size_t pre, n;
 
 	(void)state;
 	memset(s, 'x', sizeof s - 1);
 	for (pre = 0; pre <= 70; pre++)
-		for (n = 0; n <= 300; n++) {
+		for (n = 0; n <= 600; n++) {
 			struct buf b;
 			buf_init(&b);
 			memset(want, 'p', pre);
