@@ -75,7 +75,9 @@ buf_reserve(struct buf *b, size_t n)
 int
 buf_add(struct buf *b, const void *p, size_t n)
 {
-	if (buf_grow(b, n) == -1)
+	/* The room is there most of the time: then no call to grow (cap
+	 * is 0 or more than len, so n < cap - len means it fits). */
+	if ((b->oom || n >= b->cap - b->len) && buf_grow(b, n) == -1)
 		return -1;
 	if (n)
 		memcpy(b->data + b->len, p, n);
