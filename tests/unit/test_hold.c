@@ -206,6 +206,24 @@ test_names(void **state)
 	assert_false(hold_name_valid(""));
 }
 
+/* Makes the directory dir (a mkdtemp template) with an empty hold/, and
+ * returns an unnamed file in it holding text, like an upload's
+ * (O_TMPFILE: hold_put links it). */
+static int
+spool_with_upload(char *dir, const char *text)
+{
+	char path[256];
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/hold", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	fd = open(dir, O_TMPFILE | O_RDWR, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	return fd;
+}
+
 /* hold/ on disk: put (link or copy), open, drop, sweep by age. */
 static void
 test_dir(void **state)
@@ -217,13 +235,7 @@ test_dir(void **state)
 	int fd, h;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof path, "%s/hold", dir);
-	assert_int_equal(mkdir(path, 0700), 0);
-	/* An unnamed file like an upload's (O_TMPFILE: linked). */
-	fd = open(dir, O_TMPFILE | O_RDWR, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "hello", 5), 5);
+	fd = spool_with_upload(dir, "hello");
 	assert_int_equal(hold_new_name("example", name), 0);
 	assert_int_equal(hold_put(dir, fd, 5, name), 0);
 	close(fd);
@@ -314,12 +326,7 @@ test_site_share(void **state)
 	int fd, i;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof path, "%s/hold", dir);
-	assert_int_equal(mkdir(path, 0700), 0);
-	fd = open(dir, O_TMPFILE | O_RDWR, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "12345", 5), 5);
+	fd = spool_with_upload(dir, "12345");
 	for (i = 0; i < 2; i++) {
 		assert_int_equal(hold_new_name("flooded", a), 0);
 		assert_int_equal(hold_admit(dir, fd, 5, a, time(NULL), &caps),
