@@ -113,10 +113,25 @@ fold_width(struct buf *b, const char *s, size_t n)
 	return b->oom ? -1 : 0;
 }
 
+/* 1 when s[0..n) starts with three bytes from E1, E3..EC or EE..EF and
+ * two continuation bytes: well-formed whatever they are (RFC 3629 §4),
+ * and U+1000..1FFF, U+3000..CFFF or U+E000..FFFF, so neither a control
+ * nor a line break (U+0085 takes two bytes, U+2028/9 start with E2).
+ * Most of Japanese text. */
+static int
+plain3(const char *s, size_t n)
+{
+	unsigned char c = (unsigned char)s[0];
+
+	return n >= 3 && c >= 0xe1 && c <= 0xef && c != 0xe2 && c != 0xed &&
+	    ((unsigned char)s[1] & 0xc0) == 0x80 &&
+	    ((unsigned char)s[2] & 0xc0) == 0x80;
+}
+
 /* CR, LF, CRLF, U+0085, U+2028 and U+2029 → CRLF; other controls (C0
  * but TAB, DEL, the rest of C1 from U+0080) refused, b then holding
- * what came before.  What stays is copied in runs: printable ASCII and
- * TAB without decoding, the rest decoded only to be checked. */
+ * what came before.  What stays is copied in runs: printable ASCII, TAB
+ * and plain3 without decoding, the rest decoded only to be checked. */
 static int
 norm_multiline(struct buf *b, const char *s, size_t n, const char **code)
 {
@@ -128,6 +143,10 @@ norm_multiline(struct buf *b, const char *s, size_t n, const char **code)
 		c = (unsigned char)s[i];
 		if ((c >= 0x20 && c < 0x7f) || c == '\t') {
 			i++;
+			continue;
+		}
+		if (plain3(s + i, n - i)) {
+			i += 3;
 			continue;
 		}
 		if ((l = utf8_decode(s + i, n - i, &cp)) == 0)

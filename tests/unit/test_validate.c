@@ -659,7 +659,9 @@ test_multiline_reference(void **state)
 	static const char *const piece[] = { "\r\n", "\n", "\r", "\r\r\n",
 	    "a", "xyz ", "\t", " ", "お問い合わせ", "\xe3\x80\x80", "\xc2\x85",
 	    "\xe2\x80\xa8", "\xe2\x80\xa9", "\x01", "\x7f", "\xc2\x9f",
-	    "\xc2\xa0", "~", "\x1f" };
+	    "\xc2\xa0", "~", "\x1f", "\xe2\x80\x94", "\xed\x9f\xbf",
+	    "\xe0\xa4\x85", "\xef\xbf\xbd", "\xe1\x80\x80", "\xec\xbf\xbf",
+	    "\xf0\x9f\x8d\xa3" };
 	struct config *c;
 	struct form_field ff;
 	struct form f = { &ff, 1 };
