@@ -1,7 +1,7 @@
 /*
  * ref_email — validate_email's answer for an ASCII address the way it
- * was first made, every domain through idn2 (UTS #46 non-transitional,
- * the flags validate.c passes), kept as the plain reference that
+ * was first made, every domain through idn2 (with the flags validate.c
+ * passes), kept as the plain reference that
  * tests/unit/test_validate.c and tests/fuzz/fuzz_validate.c compare the
  * plain host name shortcut against (doc/design.md "Performance").
  */
