@@ -593,18 +593,24 @@ b64_lines(struct buf *b, const char *s, size_t n, size_t len)
 
 /*
  * RFC 5322 §2.3, RFC 2045 §2.10: CR, LF and CRLF all become CRLF, and the
- * body ends in CRLF.  The runs between line breaks are copied whole.
+ * body ends in CRLF.  The runs between line breaks are found with memchr
+ * (each LF searched for once, then a CR before it) and copied whole.
  */
 static int
 normalise(struct buf *b, const char *s, size_t n)
 {
-	size_t i, j;
+	const char *p;
+	size_t i, j, lf = 0;
 
 	if (buf_reserve(b, n + 2) == -1)
 		return -1;
 	for (i = 0; i < n; i = j) {
-		for (j = i; j < n && s[j] != '\r' && s[j] != '\n'; j++)
-			;
+		if (i == 0 || lf < i) {
+			p = memchr(s + i, '\n', n - i);
+			lf = p ? (size_t)(p - s) : n;
+		}
+		p = memchr(s + i, '\r', lf - i);
+		j = p ? (size_t)(p - s) : lf;
 		buf_add(b, s + i, j - i);
 		if (j == n)
 			break;
