@@ -106,16 +106,6 @@ id_parse(const char *s, char out[ID_BUF])
 	return 0;
 }
 
-/* 1 when c is one of alphabet's symbols: the digits and the capitals
- * but I, L, O and U.  Tested per character of every id a post names
- * (spool, log, dedup) without searching the alphabet. */
-static int
-is_symbol(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z' &&
-	    c != 'I' && c != 'L' && c != 'O' && c != 'U');
-}
-
 int
 id_canonical(const char *s)
 {
@@ -125,7 +115,7 @@ id_canonical(const char *s)
 		if (i == 4 || i == 9) {
 			if (s[i] != '-')
 				return 0;
-		} else if (!is_symbol(s[i]))
+		} else if (s[i] == '\0' || strchr(alphabet, s[i]) == NULL)
 			return 0;
 	}
 	return s[ID_LEN] == '\0';
