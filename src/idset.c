@@ -105,7 +105,7 @@ idset_add(struct idset *set, const char *id)
 			return -1;
 		i = find(set, id);
 	}
-	str_cat(set->s[i].id, sizeof set->s[i].id, id, NULL);
+	snprintf(set->s[i].id, sizeof set->s[i].id, "%s", id);
 	set->s[i].refs = 1;
 	set->n++;
 	return 1;

@@ -133,9 +133,9 @@ heap_push(struct sender *s, const char *id, long long due, const char *site,
 	i = s->n++;
 	s->heap[i].due = due;
 	s->heap[i].deferred = site != NULL;
-	str_cat(s->heap[i].id, sizeof s->heap[i].id, id, NULL);
-	str_cat(s->heap[i].site, sizeof s->heap[i].site, site ? site : "",
-	    NULL);
+	snprintf(s->heap[i].id, sizeof s->heap[i].id, "%s", id);
+	snprintf(s->heap[i].site, sizeof s->heap[i].site, "%s",
+	    site ? site : "");
 	s->heap[i].created = created;
 	while (i > 0 && s->heap[(i - 1) / 2].due > s->heap[i].due) {
 		heap_swap(s, i, (i - 1) / 2);
@@ -247,7 +247,7 @@ pstate_get(struct sender *s, const char *name)
 			return &s->ps[i];
 	if (s->nps == LIM_SENDER_PROFILES)
 		return NULL;   /* untracked: never backed off */
-	str_cat(s->ps[s->nps].name, sizeof s->ps[0].name, name, NULL);
+	snprintf(s->ps[s->nps].name, sizeof s->ps[0].name, "%s", name);
 	return &s->ps[s->nps++];
 }
 
@@ -693,7 +693,7 @@ expire(struct spool_msg *m, long long now)
 		if (m->rcpt[i].state == SPOOL_PENDING) {
 			struct spool_rcpt *r = &m->rcpt[i];
 			r->state = SPOOL_FAILED;
-			str_cat(r->reply, sizeof r->reply, why, NULL);
+			snprintf(r->reply, sizeof r->reply, "%s", why);
 			log_failed(m, r);
 			if (a)
 				history_rcpt(m, a, r, SPOOL_EV_EXPIRED);
@@ -1446,7 +1446,7 @@ idlist_add(void *arg, const char *id)
 		l->id = t;
 		l->cap = cap;
 	}
-	str_cat(l->id[l->n++], SPOOL_ID_MAX + 1, id, NULL);
+	snprintf(l->id[l->n++], SPOOL_ID_MAX + 1, "%s", id);
 }
 
 long

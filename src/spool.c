@@ -247,8 +247,8 @@ msg_new(struct spool_msg *out, const char *id, const char *site,
 	    !token_ok(sender, LIM_ADDR_PATH) || nrcpt == 0 ||
 	    nrcpt > LIM_SPOOL_RCPT || len > LIM_SPOOL_MESSAGE)
 		return -1;
-	str_cat(m.id, sizeof m.id, id, NULL);
-	str_cat(m.site, sizeof m.site, site, NULL);
+	snprintf(m.id, sizeof m.id, "%s", id);
+	snprintf(m.site, sizeof m.site, "%s", site);
 	m.created = created;
 	m.nrcpt = nrcpt;
 	if ((m.sender = strdup(sender)) == NULL ||
@@ -372,7 +372,7 @@ spool_attempt_add(struct spool_msg *m, long long at, const char *profile,
 	a = &m->hist[m->nhist++];
 	memset(a, 0, sizeof *a);
 	a->at = at;
-	str_cat(a->profile, sizeof a->profile, profile, NULL);
+	snprintf(a->profile, sizeof a->profile, "%s", profile);
 	a->ev = ev;
 	a->code = code;
 	spool_sanitise(a->reply, reply);
@@ -538,7 +538,7 @@ end_line(struct crypto_sha256 *h, char end[END_LEN + 1], int *rc)
 		return;
 	}
 	crypto_hex(sum, sizeof sum, hex);
-	str_cat(end, END_LEN + 1, "end ", hex, "\n", NULL);
+	snprintf(end, END_LEN + 1, "end %s\n", hex);
 }
 
 /* 0, or -1 (a field the format cannot hold, OOM); f->head to free
@@ -1068,7 +1068,7 @@ spool_open(const char *dir, char *err, size_t errlen)
 	if (mkdir_0700(dir, err, errlen) == -1)
 		goto fail;
 	for (i = 0; i < ARRAY_LEN(subdirs); i++) {
-		str_cat(path, sizeof path, dir, "/", subdirs[i], NULL);
+		snprintf(path, sizeof path, "%s/%s", dir, subdirs[i]);
 		if (mkdir_0700(path, err, errlen) == -1)
 			goto fail;
 	}
@@ -1077,9 +1077,9 @@ spool_open(const char *dir, char *err, size_t errlen)
 		goto fail;
 	}
 	sp->owner = st.st_uid;
-	str_cat(path, sizeof path, dir, "/tmp", NULL);
+	snprintf(path, sizeof path, "%s/tmp", dir);
 	purge_old(path);
-	str_cat(path, sizeof path, dir, "/free", NULL);
+	snprintf(path, sizeof path, "%s/free", dir);
 	purge_old(path);
 	pthread_mutex_init(&sp->free_mu, NULL);
 	sp->free_init = 1;
@@ -1213,7 +1213,7 @@ sync_dir_now(const struct spool *sp, const char *sub)
 	char path[PATH_BYTES];
 	int fd, rc;
 
-	str_cat(path, sizeof path, sp->dir, "/", sub, NULL);
+	snprintf(path, sizeof path, "%s/%s", sp->dir, sub);
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1)
 		return -1;
@@ -1298,8 +1298,8 @@ publish(const struct spool *sp, const char *sub, const char *id,
 	const char *step = "open";
 	int fd = -1;
 
-	str_cat(tmp, sizeof tmp, sp->dir, "/tmp/", tmpname, NULL);
-	str_cat(dst, sizeof dst, sp->dir, "/", sub, "/", id, NULL);
+	snprintf(tmp, sizeof tmp, "%s/tmp/%s", sp->dir, tmpname);
+	snprintf(dst, sizeof dst, "%s/%s/%s", sp->dir, sub, id);
 	if ((fd = open(tmp, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY |
 	    O_CLOEXEC, 0600)) == -1)
 		goto fail_open;
@@ -1406,7 +1406,7 @@ free_open(const struct spool *sp, const char *name)
 	struct stat a, b;
 	int fd;
 
-	str_cat(path, sizeof path, sp->dir, "/free/", name, NULL);
+	snprintf(path, sizeof path, "%s/free/%s", sp->dir, name);
 	if ((fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC)) == -1)
 		return -1;
@@ -1437,8 +1437,8 @@ publish_reused(struct spool *sp, const char *id,
 			return 0;
 		fd = free_open(sp, name);
 	}
-	str_cat(src, sizeof src, sp->dir, "/free/", name, NULL);
-	str_cat(dst, sizeof dst, sp->dir, "/queue/", id, NULL);
+	snprintf(src, sizeof src, "%s/free/%s", sp->dir, name);
+	snprintf(dst, sizeof dst, "%s/queue/%s", sp->dir, id);
 	if (write_file(fd, bytes) == -1 ||
 	    ftruncate(fd, (off_t)file_size(bytes)) == -1)
 		goto fail;
@@ -1536,8 +1536,8 @@ move_corrupt(struct spool *sp, const char *id)
 {
 	char src[PATH_BYTES], dst[PATH_BYTES];
 
-	str_cat(src, sizeof src, sp->dir, "/queue/", id, NULL);
-	str_cat(dst, sizeof dst, sp->dir, "/corrupt/", id, NULL);
+	snprintf(src, sizeof src, "%s/queue/%s", sp->dir, id);
+	snprintf(dst, sizeof dst, "%s/corrupt/%s", sp->dir, id);
 	if (rename(src, dst) == 0) {
 		atomic_fetch_sub(&sp->queued, 1);
 		sync_dir(sp, "corrupt");
@@ -1717,7 +1717,7 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 		snprintf(err, errlen, "not an id");
 		return SPOOL_GONE;
 	}
-	str_cat(path, sizeof path, sp->dir, "/queue/", id, NULL);
+	snprintf(path, sizeof path, "%s/queue/%s", sp->dir, id);
 	cr = claim_lock(sp, path, &f, &e);
 	if (cr == SPOOL_CORRUPT)
 		goto planted;
@@ -1776,8 +1776,8 @@ spool_update(struct spool *sp, int *fd, const struct spool_msg *m, char *err,
 
 	/* The claim makes us the only writer of this name; a leftover from
 	 * a crashed process is stale. */
-	str_cat(tmpname, sizeof tmpname, m->id, ".q", NULL);
-	str_cat(tmp, sizeof tmp, sp->dir, "/tmp/", tmpname, NULL);
+	snprintf(tmpname, sizeof tmpname, "%s.q", m->id);
+	snprintf(tmp, sizeof tmp, "%s/tmp/%s", sp->dir, tmpname);
 	unlink(tmp);
 	if (file_bytes(m, &b) == -1)
 		snprintf(err, errlen, "cannot format the spool file");
@@ -1808,8 +1808,8 @@ spool_write_failed(struct spool *sp, const struct spool_msg *m, char *err,
 		if (m->rcpt[i].state == SPOOL_FAILED)
 			f.rcpt[n++] = m->rcpt[i];   /* borrowed */
 	f.nrcpt = n;
-	str_cat(tmpname, sizeof tmpname, m->id, ".f", NULL);
-	str_cat(tmp, sizeof tmp, sp->dir, "/tmp/", tmpname, NULL);
+	snprintf(tmpname, sizeof tmpname, "%s.f", m->id);
+	snprintf(tmp, sizeof tmp, "%s/tmp/%s", sp->dir, tmpname);
 	unlink(tmp);
 	if (file_bytes(&f, &b) == -1)
 		snprintf(err, errlen, "cannot format the failed record");
@@ -1833,8 +1833,8 @@ spool_finish(struct spool *sp, int fd, const char *id, char *err,
 	char path[PATH_BYTES], freed[PATH_BYTES];
 	int rc = 0, moved = 0;
 
-	str_cat(path, sizeof path, sp->dir, "/queue/", id, NULL);
-	str_cat(freed, sizeof freed, sp->dir, "/free/", id, NULL);
+	snprintf(path, sizeof path, "%s/queue/%s", sp->dir, id);
+	snprintf(freed, sizeof freed, "%s/free/%s", sp->dir, id);
 	if (free_room(sp) && rename(path, freed) == 0)
 		moved = 1;
 	else if (unlink(path) == -1)
@@ -1885,7 +1885,7 @@ spool_scan_in(struct spool *sp, const char *sub,
 	long n = 0;
 	DIR *d;
 
-	str_cat(path, sizeof path, sp->dir, "/", sub, NULL);
+	snprintf(path, sizeof path, "%s/%s", sp->dir, sub);
 	if (!sub_ok(sub) || (d = opendir(path)) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
@@ -1916,7 +1916,7 @@ spool_read(struct spool *sp, const char *sub, const char *id,
 		snprintf(err, errlen, "not an id");
 		return 1;
 	}
-	str_cat(path, sizeof path, sp->dir, "/", sub, "/", id, NULL);
+	snprintf(path, sizeof path, "%s/%s/%s", sp->dir, sub, id);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
 	    O_NONBLOCK)) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -1952,7 +1952,7 @@ spool_remove(struct spool *sp, const char *sub, const char *id, char *err,
 {
 	char path[PATH_BYTES];
 
-	str_cat(path, sizeof path, sp->dir, "/", sub, "/", id, NULL);
+	snprintf(path, sizeof path, "%s/%s/%s", sp->dir, sub, id);
 	if (!sub_ok(sub) || !spool_id_valid(id) || unlink(path) == -1 ||
 	    sync_dir(sp, sub) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -2028,13 +2028,13 @@ spool_tmpfile(struct spool *sp)
 	char path[PATH_BYTES];
 	int fd, e;
 
-	str_cat(path, sizeof path, sp->dir, "/tmp", NULL);
+	snprintf(path, sizeof path, "%s/tmp", sp->dir);
 	fd = open(path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR &&
 	    errno != EINVAL))
 		return fd;
 	/* A file system without O_TMPFILE: a name for an instant. */
-	str_cat(path, sizeof path, sp->dir, "/tmp/upload.XXXXXX", NULL);
+	snprintf(path, sizeof path, "%s/tmp/upload.XXXXXX", sp->dir);
 	if ((fd = mkostemp(path, O_CLOEXEC)) == -1)
 		return -1;
 	if (unlink(path) == -1) {
@@ -2056,7 +2056,7 @@ spool_write_sent(struct spool *sp, const struct spool_msg *m, char *err,
 	struct file_bytes b;
 	int rc = -1;
 
-	str_cat(tmp, sizeof tmp, sp->dir, "/sent", NULL);
+	snprintf(tmp, sizeof tmp, "%s/sent", sp->dir);
 	if (access(tmp, F_OK) == -1) {
 		if (mkdir_0700(tmp, err, errlen) == -1)
 			return -1;
@@ -2066,8 +2066,8 @@ spool_write_sent(struct spool *sp, const struct spool_msg *m, char *err,
 			return -1;
 		}
 	}
-	str_cat(tmpname, sizeof tmpname, m->id, ".s", NULL);
-	str_cat(tmp, sizeof tmp, sp->dir, "/tmp/", tmpname, NULL);
+	snprintf(tmpname, sizeof tmpname, "%s.s", m->id);
+	snprintf(tmp, sizeof tmp, "%s/tmp/%s", sp->dir, tmpname);
 	unlink(tmp);
 	if (file_bytes(m, &b) == -1)
 		snprintf(err, errlen, "cannot format the archived copy");
@@ -2090,7 +2090,7 @@ spool_peek(struct spool *sp, const char *sub, const char *id,
 
 	if (!sub_ok(sub) || !spool_id_valid(id))
 		return -1;
-	str_cat(path, sizeof path, sp->dir, "/", sub, "/", id, NULL);
+	snprintf(path, sizeof path, "%s/%s/%s", sp->dir, sub, id);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
 	    O_NONBLOCK)) == -1)
 		return -1;
@@ -2126,7 +2126,7 @@ spool_purge(struct spool *sp, const char *sub, long long before, char *err,
 	long n = 0;
 	DIR *d;
 
-	str_cat(path, sizeof path, sp->dir, "/", sub, NULL);
+	snprintf(path, sizeof path, "%s/%s", sp->dir, sub);
 	if (!sub_ok(sub) || (d = opendir(path)) == NULL) {
 		if (errno == ENOENT && strcmp(sub, "sent") == 0)
 			return 0;        /* nothing was ever archived */

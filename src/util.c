@@ -143,27 +143,6 @@ str_join(char *out, size_t outlen, const char *a, const char *b)
 	return 0;
 }
 
-void
-str_cat(char *out, size_t outlen, ...)
-{
-	va_list ap;
-	const char *s;
-	size_t at = 0, n;
-
-	if (outlen == 0)
-		return;
-	va_start(ap, outlen);
-	while ((s = va_arg(ap, const char *)) != NULL && at < outlen - 1) {
-		n = strlen(s);
-		if (n > outlen - 1 - at)
-			n = outlen - 1 - at;
-		memcpy(out + at, s, n);
-		at += n;
-	}
-	va_end(ap);
-	out[at] = '\0';
-}
-
 int
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {

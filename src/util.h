@@ -48,11 +48,6 @@ char *u64_str(char out[U64_STR], unsigned long long n);
 /* Copies the strings a then b into out (room for outlen bytes) as one
  * NUL-terminated string; 0, or -1 (out then "") when it does not fit. */
 int str_join(char *out, size_t outlen, const char *a, const char *b);
-/* Copies the strings given, up to a NULL, one after another into out
- * (room for outlen bytes), cut at outlen - 1 and NUL-terminated: the
- * bytes snprintf(out, outlen, "%s%s...", ...) writes (a file name, an id
- * copied into its field), without printf.  Nothing when outlen is 0. */
-void str_cat(char *out, size_t outlen, ...) __attribute__((sentinel));
 
 /* strndup that returns NULL on OOM; caller frees. */
 char *fp_strndup(const char *s, size_t n);

@@ -166,36 +166,6 @@ test_join(void **state)
 	    "18446744073709551615");
 }
 
-/* str_cat against snprintf: pieces of every length 0..9 (aliasing no
- * piece), every room 0..40, the bytes before and after the cut. */
-static void
-test_cat_reference(void **state)
-{
-	static const char *const piece[] = { "", "a", "/queue/", "ABCDEFGHI",
-	    "/", "xyz.q", "K3M9-7QXA-2BTD" };
-	char got[48], want[48];
-	size_t room, i, j, k;
-
-	(void)state;
-	for (i = 0; i < ARRAY_LEN(piece); i++)
-		for (j = 0; j < ARRAY_LEN(piece); j++)
-			for (k = 0; k < ARRAY_LEN(piece); k++)
-				for (room = 0; room <= 40; room++) {
-					memset(got, 'x', sizeof got);
-					memset(want, 'x', sizeof want);
-					str_cat(got, room, piece[i], piece[j],
-					    piece[k], NULL);
-					snprintf(want, room, "%s%s%s",
-					    piece[i], piece[j], piece[k]);
-					assert_memory_equal(got, want,
-					    sizeof got);
-					str_cat(got, room, piece[k], NULL);
-					snprintf(want, room, "%s", piece[k]);
-					assert_memory_equal(got, want,
-					    sizeof got);
-				}
-}
-
 int
 main(void)
 {
@@ -203,7 +173,6 @@ main(void)
 		cmocka_unit_test(test_printf_every_boundary),
 		cmocka_unit_test(test_addu),
 		cmocka_unit_test(test_join),
-		cmocka_unit_test(test_cat_reference),
 		cmocka_unit_test(test_printf_appends),
 		cmocka_unit_test(test_after_oom),
 		cmocka_unit_test(test_addc),
