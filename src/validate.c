@@ -456,6 +456,20 @@ check_type(const struct field *f, struct buf *b, const char **code)
 	return *code ? VALIDATE_INVALID : VALIDATE_OK;
 }
 
+/* CRLF pairs in s[0..n), found with memchr (a value's characters are
+ * counted with each line break as one). */
+static size_t
+count_crlf(const char *s, size_t n)
+{
+	const char *p, *end = s + n;
+	size_t k = 0;
+
+	for (p = s; p < end && (p = memchr(p, '\r', (size_t)(end - p))) !=
+	    NULL; p++)
+		k += p + 1 < end && p[1] == '\n';
+	return k;
+}
+
 /* Checks one single-valued field; fills fv. */
 static int
 check_one(const struct field *f, const char *raw, size_t rawlen,
@@ -478,8 +492,7 @@ check_one(const struct field *f, const char *raw, size_t rawlen,
 		goto done;
 	chars = utf8_count(b.data, b.len);
 	if (f->type == FT_MULTILINE)       /* a line break is one character */
-		for (size_t i = 0; i + 1 < b.len; i++)
-			chars -= b.data[i] == '\r' && b.data[i + 1] == '\n';
+		chars -= count_crlf(b.data, b.len);
 	if (check_type(f, &b, &code) == VALIDATE_NOMEM)
 		goto nomem;
 	if (code == NULL && f->type != FT_NUMBER) {

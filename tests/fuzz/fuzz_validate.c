@@ -147,7 +147,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			more += f.fields[j].name_len == 1 &&
 			    f.fields[j].name[0] == 'm';
 		if (!more && !ref_multiline_agrees(&v.v[0], f.fields[i].value,
-		    f.fields[i].value_len))
+		    f.fields[i].value_len, 0))
 			abort();
 		fvals_free(&v);
 	}

@@ -57,11 +57,24 @@ ref_is_blank(const char *s, size_t n)
 	return 1;
 }
 
-/* 1 when fv, a multi-line field with no rule but its type validated
- * from raw[0..n) (valid UTF-8), is what the reference makes of it: the
- * same value and the same control_char error, or none. */
+/* Characters, a CRLF counted as one, as check_one first counted them. */
+static size_t
+ref_chars(const char *s, size_t n)
+{
+	size_t i, chars = utf8_count(s, n);
+
+	for (i = 0; i + 1 < n; i++)
+		chars -= s[i] == '\r' && s[i + 1] == '\n';
+	return chars;
+}
+
+/* 1 when fv, a multi-line field with no rule but its type and a max of
+ * max characters (0: none) validated from raw[0..n) (valid UTF-8), is
+ * what the reference makes of it: the same value and the same
+ * control_char or too_long error, or none. */
 static int
-ref_multiline_agrees(const struct fval *fv, const char *raw, size_t n)
+ref_multiline_agrees(const struct fval *fv, const char *raw, size_t n,
+    size_t max)
 {
 	struct buf b;
 	const char *code = NULL;
@@ -74,6 +87,8 @@ ref_multiline_agrees(const struct fval *fv, const char *raw, size_t n)
 	}
 	if (code == NULL && ref_is_blank(b.data ? b.data : "", b.len))
 		buf_reset(&b);
+	if (code == NULL && max && b.len && ref_chars(b.data, b.len) > max)
+		code = "too_long";
 	ok = (fv->error == NULL) == (code == NULL) &&
 	    (code == NULL || strcmp(fv->error, code) == 0) &&
 	    fv->len == b.len && (b.len == 0 ||

@@ -647,7 +647,8 @@ test_email_domain_reference(void **state)
 
 /* A multi-line value normalised in runs is what the code point by code
  * point reference makes of it (ref_multiline.h): line breaks of every
- * kind, TAB, controls of C0, DEL and C1, U+2028/9, Japanese, blanks. */
+ * kind, TAB, controls of C0, DEL and C1, U+2028/9, Japanese, blanks;
+ * and, under a max of 12, counted alike (a line break one character). */
 static void
 test_multiline_reference(void **state)
 {
@@ -655,7 +656,10 @@ test_multiline_reference(void **state)
 	    "smtp:\n  m:\n    url: smtp://127.0.0.1:25\n    starttls: off\n"
 	    "sites:\n  s:\n    origins: [https://a.example]\n"
 	    "    from: a@a.example\n    to: [b@a.example]\n"
-	    "    fields:\n      m: { type: multiline }\n";
+	    "    fields:\n      m: { type: multiline }\n"
+	    "  t:\n    origins: [https://a.example]\n"
+	    "    from: a@a.example\n    to: [b@a.example]\n"
+	    "    fields:\n      m: { type: multiline, max: 12 }\n";
 	static const char *const piece[] = { "\r\n", "\n", "\r", "\r\r\n",
 	    "a", "xyz ", "\t", " ", "お問い合わせ", "\xe3\x80\x80", "\xc2\x85",
 	    "\xe2\x80\xa8", "\xe2\x80\xa9", "\x01", "\x7f", "\xc2\x9f",
@@ -690,8 +694,9 @@ test_multiline_reference(void **state)
 		ff.name_len = 1;
 		ff.value = raw.data;
 		ff.value_len = raw.len;
-		assert_int_equal(validate_form(&c->sites[0], &f, &v), 0);
-		if (!ref_multiline_agrees(&v.v[0], raw.data, raw.len))
+		assert_int_equal(validate_form(&c->sites[k % 2], &f, &v), 0);
+		if (!ref_multiline_agrees(&v.v[0], raw.data, raw.len,
+		    k % 2 ? 12 : 0))
 			fail_msg("\"%s\": \"%s\" %s", raw.data, v.v[0].value,
 			    v.v[0].error ? v.v[0].error : "");
 		fvals_free(&v);
