@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "outcome.h"
 #include "smtp.h"
+#include "util.h"
 
 
 struct entry {
@@ -133,9 +134,8 @@ heap_push(struct sender *s, const char *id, long long due, const char *site,
 	i = s->n++;
 	s->heap[i].due = due;
 	s->heap[i].deferred = site != NULL;
-	snprintf(s->heap[i].id, sizeof s->heap[i].id, "%s", id);
-	snprintf(s->heap[i].site, sizeof s->heap[i].site, "%s",
-	    site ? site : "");
+	str_copy(s->heap[i].id, sizeof s->heap[i].id, id);
+	str_copy(s->heap[i].site, sizeof s->heap[i].site, site ? site : "");
 	s->heap[i].created = created;
 	while (i > 0 && s->heap[(i - 1) / 2].due > s->heap[i].due) {
 		heap_swap(s, i, (i - 1) / 2);
@@ -497,7 +497,7 @@ record(struct sender *s, const struct config *c, const struct smtp_profile *p,
     size_t k, const struct smtp_result *res, long long at, long long now,
     long long next_try, int first, int release)
 {
-	char code[8], count[24], nt[32], reply[SPOOL_REPLY_MAX];
+	char code[U64_STR], count[U64_STR], nt[32], reply[SPOOL_REPLY_MAX];
 	int changed = 0, failed;
 	enum outcome old, ev, state = OUT_SENT;
 	struct spool_attempt *a;
@@ -543,8 +543,11 @@ record(struct sender *s, const struct config *c, const struct smtp_profile *p,
 	else if (old == OUT_CONFIG && state != OUT_CONFIG)
 		alert_clear(AK_PROFILE_CONFIG, NULL, p->name);
 	metrics_delivery(m->site, p->name, outcome_name(res->outcome));
-	snprintf(code, sizeof code, "%d", res->code);
-	snprintf(count, sizeof count, "%zu", k);
+	if (res->code >= 0)
+		u64_str(code, (unsigned long long)res->code);
+	else
+		snprintf(code, sizeof code, "%d", res->code);
+	u64_str(count, k);
 	iso_utc(nt, next_try);
 	log_event(res->outcome == OUT_SENT || spool_id_is_receipt(m->id) ?
 	    LOG_INFO : LOG_WARN, "attempt",
@@ -881,7 +884,7 @@ conclude(struct sender *s, const struct config *c, struct turn *t)
 	const char *id = t->e.id;
 	struct spool_msg *m = &t->m;
 	struct delivery_plan plan;
-	char err[256], count[24], att[16];
+	char err[256], count[U64_STR], att[U64_STR];
 
 	t->concluded = 1;
 	if (t->tried)
@@ -915,9 +918,8 @@ conclude(struct sender *s, const struct config *c, struct turn *t)
 			log_event(LOG_ERROR, "spool_error", "id", id, "error",
 			    err, (char *)NULL);
 		t->fd = -1;
-		snprintf(count, sizeof count, "%zu", spool_count(m,
-		    SPOOL_SENT));
-		snprintf(att, sizeof att, "%u", m->attempts + 1);
+		u64_str(count, spool_count(m, SPOOL_SENT));
+		u64_str(att, m->attempts + 1u);
 		if (spool_count(m, SPOOL_SENT) > 0)
 			log_event(LOG_INFO, "delivered", "site", m->site, "id",
 			    id, "rcpt_count", count, "attempts", att,

@@ -278,13 +278,13 @@ reply_line(struct dialogue *d, const char *s, size_t n)
 	if (d->in_auth && code / 100 != 3)
 		d->in_auth = 0;
 	d->code = code;
-	snprintf(d->reply, sizeof d->reply, "%s", clean);
+	str_copy(d->reply, sizeof d->reply, clean);
 	pipe_enhanced(s, n, d->enhanced, sizeof d->enhanced);
 	if (d->phase == PH_RCPT && d->rcpt_sent > 0 &&
 	    d->rcpt_sent <= d->nrcpt) {
 		struct smtp_rcpt *r = &d->rcpt[d->rcpt_sent - 1];
 		r->code = code;
-		snprintf(r->reply, sizeof r->reply, "%s", clean);
+		str_copy(r->reply, sizeof r->reply, clean);
 		r->outcome = code / 100 == 2 ? OUT_SENT :
 		    outcome_classify(PH_RCPT, SF_NONE, code, d->enhanced);
 	}
@@ -630,7 +630,7 @@ result_of(const struct dialogue *d, const struct ending *e,
 		snprintf(res->reply, sizeof res->reply, "%.*s (the message is "
 		    "%zu bytes)", SMTP_REPLY_MAX - 48, d->reply, e->len);
 	else if (res->fail == SF_NONE && d->reply[0])
-		snprintf(res->reply, sizeof res->reply, "%s", d->reply);
+		str_copy(res->reply, sizeof res->reply, d->reply);
 	else if (stopped)
 		snprintf(res->reply, sizeof res->reply, "abandoned: "
 		    "formpost is stopping");
@@ -679,7 +679,7 @@ settle(const struct dialogue *d, const struct ending *e,
 			r->outcome = txn;
 			if (txn != OUT_SENT || r->code == 0) {
 				r->code = res->code;
-				snprintf(r->reply, sizeof r->reply, "%s",
+				str_copy(r->reply, sizeof r->reply,
 				    res->reply);
 			}
 		}

@@ -372,7 +372,7 @@ spool_attempt_add(struct spool_msg *m, long long at, const char *profile,
 	a = &m->hist[m->nhist++];
 	memset(a, 0, sizeof *a);
 	a->at = at;
-	snprintf(a->profile, sizeof a->profile, "%s", profile);
+	str_copy(a->profile, sizeof a->profile, profile);
 	a->ev = ev;
 	a->code = code;
 	spool_sanitise(a->reply, reply);
@@ -1181,7 +1181,7 @@ sync_dir_now(const struct spool *sp, const char *sub)
 	char path[PATH_BYTES];
 	int fd, rc;
 
-	snprintf(path, sizeof path, "%s/%s", sp->dir, sub);
+	str_cat(path, sizeof path, sp->dir, "/", sub, (char *)NULL);
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1)
 		return -1;
@@ -1685,7 +1685,7 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 		snprintf(err, errlen, "not an id");
 		return SPOOL_GONE;
 	}
-	snprintf(path, sizeof path, "%s/queue/%s", sp->dir, id);
+	str_cat(path, sizeof path, sp->dir, "/queue/", id, (char *)NULL);
 	cr = claim_lock(sp, path, &f, &e);
 	if (cr == SPOOL_CORRUPT)
 		goto planted;
@@ -1801,8 +1801,8 @@ spool_finish(struct spool *sp, int fd, const char *id, char *err,
 	char path[PATH_BYTES], freed[PATH_BYTES];
 	int rc = 0, moved = 0;
 
-	snprintf(path, sizeof path, "%s/queue/%s", sp->dir, id);
-	snprintf(freed, sizeof freed, "%s/free/%s", sp->dir, id);
+	str_cat(path, sizeof path, sp->dir, "/queue/", id, (char *)NULL);
+	str_cat(freed, sizeof freed, sp->dir, "/free/", id, (char *)NULL);
 	if (free_room(sp) && rename(path, freed) == 0)
 		moved = 1;
 	else if (unlink(path) == -1)

@@ -138,6 +138,41 @@ str_join(char *out, size_t outlen, const char *a, const char *b)
 	return 0;
 }
 
+size_t
+str_copy(char *out, size_t outlen, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (outlen > 0) {
+		size_t k = n < outlen ? n : outlen - 1;
+		memcpy(out, s, k);
+		out[k] = '\0';
+	}
+	return n;
+}
+
+size_t
+str_cat(char *out, size_t outlen, ...)
+{
+	va_list ap;
+	const char *s;
+	size_t o = 0, n, k;
+
+	va_start(ap, outlen);
+	while ((s = va_arg(ap, const char *)) != NULL) {
+		n = strlen(s);
+		if (o < outlen) {
+			k = n < outlen - o ? n : outlen - o;
+			memcpy(out + o, s, k);
+		}
+		o += n;
+	}
+	va_end(ap);
+	if (outlen > 0)
+		out[o < outlen ? o : outlen - 1] = '\0';
+	return o;
+}
+
 int
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {

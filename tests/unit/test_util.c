@@ -165,6 +165,33 @@ test_join(void **state)
 	    "18446744073709551615");
 }
 
+/* str_copy and str_cat cut and terminate as snprintf("%s...") does,
+ * at every size, and return the length snprintf would. */
+static void
+test_copy_cat(void **state)
+{
+	char out[16], ref[16];
+	size_t size;
+
+	(void)state;
+	for (size = 1; size <= sizeof out; size++) {
+		memset(out, 'x', sizeof out);
+		memset(ref, 'x', sizeof ref);
+		assert_int_equal(str_copy(out, size, "hello, world"),
+		    (size_t)snprintf(ref, size, "%s", "hello, world"));
+		assert_memory_equal(out, ref, sizeof out);
+		memset(out, 'x', sizeof out);
+		memset(ref, 'x', sizeof ref);
+		assert_int_equal(str_cat(out, size, "/sp", "/queue/", "",
+		    "AB12", (char *)NULL),
+		    (size_t)snprintf(ref, size, "%s/queue/%s", "/sp", "AB12"));
+		assert_memory_equal(out, ref, sizeof out);
+	}
+	assert_int_equal(str_copy(out, 0, "abc"), 3);
+	assert_int_equal(str_cat(out, sizeof out, (char *)NULL), 0);
+	assert_string_equal(out, "");
+}
+
 int
 main(void)
 {
@@ -172,6 +199,7 @@ main(void)
 		cmocka_unit_test(test_printf_every_boundary),
 		cmocka_unit_test(test_addu),
 		cmocka_unit_test(test_join),
+		cmocka_unit_test(test_copy_cat),
 		cmocka_unit_test(test_printf_appends),
 		cmocka_unit_test(test_after_oom),
 		cmocka_unit_test(test_addc),
