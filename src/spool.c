@@ -1459,20 +1459,17 @@ spool_commit(struct spool *sp, const struct spool_msg *m, char *err,
  * the file is corrupt), or the errno of what failed (a read error, no
  * memory: the file may be fine, so try again later). */
 static int
-read_fd(int fd, char **out, size_t *len)
+read_sized(int fd, off_t size, char **out, size_t *len)
 {
-	struct stat st;
 	char *p;
 	size_t off = 0;
 
-	if (fstat(fd, &st) == -1)
-		return errno;
-	if (st.st_size < 0 || st.st_size > LIM_SPOOL_FILE)
+	if (size < 0 || size > LIM_SPOOL_FILE)
 		return EFBIG;
-	if ((p = malloc((size_t)st.st_size + 1)) == NULL)
+	if ((p = malloc((size_t)size + 1)) == NULL)
 		return ENOMEM;
-	while (off < (size_t)st.st_size) {
-		ssize_t r = pread(fd, p + off, (size_t)st.st_size - off,
+	while (off < (size_t)size) {
+		ssize_t r = pread(fd, p + off, (size_t)size - off,
 		    (off_t)off);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -1488,6 +1485,17 @@ read_fd(int fd, char **out, size_t *len)
 	*out = p;
 	*len = off;
 	return 0;
+}
+
+/* read_sized with the size fstat gives now. */
+static int
+read_fd(int fd, char **out, size_t *len)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == -1)
+		return errno;
+	return read_sized(fd, st.st_size, out, len);
 }
 
 /* 1 when st is what only formpost puts in the spool: a regular file owned
@@ -1520,7 +1528,8 @@ move_corrupt(struct spool *sp, const char *id)
  * open; SPOOL_GONE, SPOOL_BUSY; SPOOL_ERROR with the errno value in
  * *error. */
 static enum spool_claim
-claim_lock(const struct spool *sp, const char *path, int *fd, int *error)
+claim_lock(const struct spool *sp, const char *path, int *fd, int *error,
+    struct stat *st)
 {
 	struct stat a, b;
 	int f = -1, tries, e;
@@ -1556,6 +1565,7 @@ claim_lock(const struct spool *sp, const char *path, int *fd, int *error)
 		return SPOOL_CORRUPT;
 	}
 	*fd = f;
+	*st = b;
 	return SPOOL_CLAIMED;
 }
 
@@ -1614,22 +1624,18 @@ parse_heap(char *p, size_t n, struct spool_msg *out, char *why,
  * SPOOL_UNCHECKED with *e, an errno (the file may be fine: try again
  * later). */
 static enum spool_parse_rc
-load(int fd, const char *path, struct spool_msg *out, char *why,
-    size_t whylen, int *e)
+load(int fd, const struct stat *locked, const char *path,
+    struct spool_msg *out, char *why, size_t whylen, int *e)
 {
 	enum spool_parse_rc rc;
-	struct stat st, again;
+	struct stat st = *locked, again;
 	char *data = NULL;
 	size_t len = 0;
 	void *map;
 	int own;
 
-	if (fstat(fd, &st) == -1) {
-		*e = errno;
-		return SPOOL_UNCHECKED;
-	}
 	if (st.st_size < LIM_SPOOL_MAP || st.st_size > LIM_SPOOL_FILE) {
-		if ((*e = read_fd(fd, &data, &len)) == EFBIG) {
+		if ((*e = read_sized(fd, st.st_size, &data, &len)) == EFBIG) {
 			if (newer_head(fd, why, whylen))
 				return SPOOL_TOO_NEW;
 			snprintf(why, whylen, "larger than %d bytes",
@@ -1679,6 +1685,7 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 {
 	char path[PATH_BYTES], why[128];
 	enum spool_claim cr;
+	struct stat st;
 	int f = -1, e = 0;
 
 	if (!spool_id_valid(id)) {
@@ -1686,7 +1693,7 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 		return SPOOL_GONE;
 	}
 	str_cat(path, sizeof path, sp->dir, "/queue/", id, (char *)NULL);
-	cr = claim_lock(sp, path, &f, &e);
+	cr = claim_lock(sp, path, &f, &e, &st);
 	if (cr == SPOOL_CORRUPT)
 		goto planted;
 	if (cr == SPOOL_ERROR)
@@ -1695,7 +1702,7 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 		return cr;
 	/* Only what the file says makes it corrupt; a failing disk or a
 	 * lack of memory must not set a good message aside for good. */
-	switch (load(f, path, out, why, sizeof why, &e)) {
+	switch (load(f, &st, path, out, why, sizeof why, &e)) {
 	case SPOOL_PARSED:
 		break;
 	case SPOOL_TOO_NEW:
