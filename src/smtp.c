@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -980,7 +981,8 @@ struct pipe_run {
 	struct pipe_reader rd;
 	long long last;              /* monotonic ms of the last progress */
 	enum pend end;
-	char chunk[LIM_PIPE_CHUNK], stuffed[2 * LIM_PIPE_CHUNK];
+	char chunk[LIM_PIPE_CHUNK];  /* a file's data on its way (scratch:
+	                              * last, left out of run_new's zeroing) */
 };
 
 /* What command_line does when the old path sends a command. */
@@ -1139,6 +1141,7 @@ static int
 fill(struct pipe_run *r)
 {
 	struct smtp_job *m;
+	const char *src;
 	size_t n, o;
 
 	while (r->body < r->n && r->out.len - r->ooff < LIM_PIPE_OUT) {
@@ -1155,18 +1158,20 @@ fill(struct pipe_run *r)
 		n = m->len - r->boff;
 		if (n > LIM_PIPE_CHUNK)
 			n = LIM_PIPE_CHUNK;
-		if (m->data)
-			memcpy(r->chunk, m->data + r->boff, n);
+		src = m->data ? m->data + r->boff : r->chunk;
 		/* From a spool file: a read error ends the session (the
 		 * data cannot be taken back; doc/design.md "Attachments"). */
-		else if (file_pread_all(m->fd, r->chunk, n, m->off + r->boff) !=
-		    (long)n) {
+		if (m->data == NULL && file_pread_all(m->fd, r->chunk, n,
+		    m->off + r->boff) != (long)n) {
 			r->end = PE_READ;
 			return -1;
 		}
-		o = dot_stuff(&r->ds, r->chunk, n, r->stuffed);
-		if (buf_add(&r->out, r->stuffed, o) == -1)
+		/* Stuffed straight into the output: at most 2n bytes. */
+		if (buf_reserve(&r->out, 2 * n) == -1)
 			return -1;
+		o = dot_stuff(&r->ds, src, n, r->out.data + r->out.len);
+		r->out.len += o;
+		r->out.data[r->out.len] = '\0';
 		if ((r->boff += n) < m->len)
 			continue;
 		r->pj[r->body].d.body_done = 1;
@@ -1355,10 +1360,15 @@ static struct pipe_run *
 run_new(struct smtp_client *c, const struct smtp_profile *p,
     struct smtp_job *jobs, size_t n, smtp_job_fn done, void *arg)
 {
-	struct pipe_run *r = calloc(1, sizeof *r);
+	struct pipe_run *r = malloc(sizeof *r);
 	size_t i;
 
-	if (r == NULL || (r->pj = calloc(n, sizeof *r->pj)) == NULL) {
+	if (r == NULL)
+		return NULL;
+	/* All but the data chunk, which is written before it is read: its
+	 * 16 KiB were cleared for every window. */
+	memset(r, 0, offsetof(struct pipe_run, chunk));
+	if ((r->pj = calloc(n, sizeof *r->pj)) == NULL) {
 		free(r);
 		return NULL;
 	}
