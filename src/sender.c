@@ -371,7 +371,8 @@ profile_done(struct sender *s, const struct config *c,
 {
 	enum outcome old = OUT_SENT, now_state = failed ? o : OUT_SENT;
 	struct pstate *p;
-	char until[32] = "";
+	long long next_ok = 0;
+	char until[32];
 
 	pthread_mutex_lock(&s->mu);
 	if ((p = pstate_get(s, name)) != NULL) {
@@ -399,12 +400,14 @@ profile_done(struct sender *s, const struct config *c,
 		} else
 			pthread_cond_broadcast(&s->cv);
 		p->state = now_state;
-		snprintf(until, sizeof until, "%lld", p->next_ok);
+		next_ok = p->next_ok;
 	}
 	pthread_mutex_unlock(&s->mu);
 	*now_out = now_state;
 	if (p == NULL || old == now_state)
 		return now_state;
+	/* Formatted only for the state change's line, out of mu. */
+	snprintf(until, sizeof until, "%lld", next_ok);
 	/* Once per state change: a config problem is the operator's. */
 	log_event(now_state == OUT_CONFIG ? LOG_ERROR : now_state == OUT_TEMP ?
 	    LOG_WARN : LOG_INFO, "profile_state", "profile", name, "state",
