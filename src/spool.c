@@ -67,6 +67,10 @@ struct dirsync {
 	unsigned long long synced;   /* changes up to this one are on disk */
 	unsigned long long failed;   /* an fsync covering up to this one failed */
 	int running;                 /* an fsync is in progress */
+	int fd;                      /* queue/, kept open for those fsyncs
+	                              * (-1: not yet, or closed after a
+	                              * failed one); only the thread that
+	                              * runs the fsync touches it */
 };
 
 static const char *const state_names[] = {
@@ -1055,6 +1059,7 @@ spool_open(const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	sp->qsync->fd = -1;
 	pthread_mutex_init(&sp->qsync->mu, NULL);
 	pthread_cond_init(&sp->qsync->cv, NULL);
 	/* Until the first statvfs: no reason to refuse. */
@@ -1079,6 +1084,8 @@ spool_close(struct spool *sp)
 	if (sp->qsync) {
 		pthread_cond_destroy(&sp->qsync->cv);
 		pthread_mutex_destroy(&sp->qsync->mu);
+		if (sp->qsync->fd != -1)
+			close(sp->qsync->fd);
 		free(sp->qsync);
 	}
 	free(sp->dir);
@@ -1190,6 +1197,31 @@ sync_dir_now(const struct spool *sp, const char *sub)
 	return rc;
 }
 
+/* fsync(queue/) for the group commit, through the directory it keeps
+ * open (an open and a close per fsync saved).  A failed fsync closes it:
+ * the next one opens queue/ again, never retrying on the descriptor
+ * that failed (see spool.h: an fsync error is final). */
+static int
+sync_queue(const struct spool *sp, struct dirsync *g)
+{
+	char path[PATH_BYTES];
+	int e;
+
+	if (g->fd == -1) {
+		str_cat(path, sizeof path, sp->dir, "/queue", (char *)NULL);
+		if ((g->fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC)) == -1)
+			return -1;
+	}
+	if (fsync(g->fd) == 0)
+		return 0;
+	e = errno;
+	close(g->fd);
+	g->fd = -1;
+	errno = e;
+	return -1;
+}
+
 /* fsync(SUB) after a change to it; for queue/, through the group commit
  * (struct dirsync).  A failed fsync fails every change it covered, even
  * if a later one succeeds (see spool.h: an fsync error is final). */
@@ -1220,7 +1252,7 @@ sync_dir(const struct spool *sp, const char *sub)
 		mark = g->changed;      /* every change made so far */
 		g->running = 1;
 		pthread_mutex_unlock(&g->mu);
-		if ((rc = sync_dir_now(sp, sub)) == -1)
+		if ((rc = sync_queue(sp, g)) == -1)
 			e = errno;
 		pthread_mutex_lock(&g->mu);
 		g->running = 0;
