@@ -764,6 +764,8 @@ struct turn {
 	struct smtp_rcpt *rc;
 	size_t *idx;
 	int changed;               /* recipients it settled */
+	int finishing;             /* fin begun, finished() not yet */
+	struct spool_finishing fin;
 };
 
 /* Claims t->e's message and settles what needs no SMTP.  1: it is to be
@@ -880,14 +882,38 @@ profiles(struct sender *s, struct smtp_client *cl, const struct config *c,
 	}
 }
 
-/* Writes the turn's result back: failed/, finished, or the next try. */
+/* The second half of a finish conclude began (spool_finish_end: queue/'s
+ * fsync, shared by a window's finishes), then the delivered line. */
 static void
-conclude(struct sender *s, const struct config *c, struct turn *t)
+finished(struct sender *s, struct turn *t)
+{
+	struct spool_msg *m = &t->m;
+	char err[256], count[U64_STR], att[U64_STR];
+
+	t->finishing = 0;
+	if (spool_finish_end(s->sp, &t->fin, err, sizeof err) == -1)
+		log_event(LOG_ERROR, "spool_error", "id", t->e.id, "error",
+		    err, (char *)NULL);
+	u64_str(count, spool_count(m, SPOOL_SENT));
+	u64_str(att, m->attempts + 1u);
+	if (spool_count(m, SPOOL_SENT) > 0)
+		log_event(LOG_INFO, "delivered", "site", m->site, "id",
+		    t->e.id, "rcpt_count", count, "attempts", att, "failed",
+		    spool_count(m, SPOOL_FAILED) ? "some" : NULL, (char *)NULL);
+}
+
+/* Writes the turn's result back: failed/, finished, or the next try.
+ * defer: a finish stops after its first half (spool_finish_begin); the
+ * caller calls finished() for it, after the other finishes of its
+ * window began, so that one fsync of queue/ covers them all. */
+static void
+conclude(struct sender *s, const struct config *c, struct turn *t,
+    int defer)
 {
 	const char *id = t->e.id;
 	struct spool_msg *m = &t->m;
 	struct delivery_plan plan;
-	char err[256], count[U64_STR], att[U64_STR];
+	char err[256];
 
 	t->concluded = 1;
 	if (t->tried)
@@ -917,17 +943,11 @@ conclude(struct sender *s, const struct config *c, struct turn *t)
 		/* A finished file may be emptied and reused: our own open
 		 * of it goes first (doc/design.md "The spool"). */
 		spool_msg_drop_data(m);
-		if (spool_finish(s->sp, t->fd, id, err, sizeof err) == -1)
-			log_event(LOG_ERROR, "spool_error", "id", id, "error",
-			    err, (char *)NULL);
+		spool_finish_begin(s->sp, t->fd, id, &t->fin);
 		t->fd = -1;
-		u64_str(count, spool_count(m, SPOOL_SENT));
-		u64_str(att, m->attempts + 1u);
-		if (spool_count(m, SPOOL_SENT) > 0)
-			log_event(LOG_INFO, "delivered", "site", m->site, "id",
-			    id, "rcpt_count", count, "attempts", att,
-			    "failed", spool_count(m, SPOOL_FAILED) ?
-			    "some" : NULL, (char *)NULL);
+		t->finishing = 1;
+		if (!defer)
+			finished(s, t);
 		return;
 	}
 	m->attempts++;
@@ -971,7 +991,7 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 	if ((b = begin(s, c, &t)) == 1)
 		profiles(s, cl, c, &t);
 	if (b >= 0)
-		conclude(s, c, &t);
+		conclude(s, c, &t, 0);
 	turn_end(&t);
 	s->release(s->arg, ref);
 }
@@ -1137,9 +1157,17 @@ deliver_batch(struct sender *s, struct smtp_client *cl, const struct entry *e,
 		if (st[i] == 1 && !t[i].concluded)
 			profiles(s, cl, b.c, &t[i]);
 		if (st[i] >= 0 && !t[i].concluded)
-			conclude(s, b.c, &t[i]);
-		turn_end(&t[i]);
+			conclude(s, b.c, &t[i], 1);
+		if (!t[i].finishing)
+			turn_end(&t[i]);
 	}
+	/* The window's finishes end together: the first to wait runs the
+	 * fsync of queue/ that covers every removal begun above. */
+	for (i = 0; i < n; i++)
+		if (t[i].finishing) {
+			finished(s, &t[i]);
+			turn_end(&t[i]);
+		}
 	s->release(s->arg, ref);
 }
 

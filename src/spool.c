@@ -1222,20 +1222,30 @@ sync_queue(const struct spool *sp, struct dirsync *g)
 	return -1;
 }
 
-/* fsync(SUB) after a change to it; for queue/, through the group commit
- * (struct dirsync).  A failed fsync fails every change it covered, even
- * if a later one succeeds (see spool.h: an fsync error is final). */
-static int
-sync_dir(const struct spool *sp, const char *sub)
+/* A change to queue/ is made: its ticket for dirsync_wait. */
+static unsigned long long
+dirsync_take(struct dirsync *g)
 {
-	struct dirsync *g = sp->qsync;
-	unsigned long long t, mark;
-	int rc, e = EIO;
+	unsigned long long t;
 
-	if (g == NULL || strcmp(sub, "queue") != 0)
-		return sync_dir_now(sp, sub);
 	pthread_mutex_lock(&g->mu);
 	t = ++g->changed;
+	pthread_mutex_unlock(&g->mu);
+	return t;
+}
+
+/* Waits until an fsync of queue/ that started after change t ended,
+ * running it when none is running.  A failed fsync fails every change it
+ * covered, even if a later one succeeds (see spool.h: an fsync error is
+ * final). */
+static int
+dirsync_wait(const struct spool *sp, struct dirsync *g,
+    unsigned long long t)
+{
+	unsigned long long mark;
+	int rc, e = EIO;
+
+	pthread_mutex_lock(&g->mu);
 	for (;;) {
 		if (g->failed >= t) {
 			rc = -1;
@@ -1266,6 +1276,18 @@ sync_dir(const struct spool *sp, const char *sub)
 	if (rc == -1)
 		errno = e;
 	return rc;
+}
+
+/* fsync(SUB) after a change to it; for queue/, through the group commit
+ * (struct dirsync). */
+static int
+sync_dir(const struct spool *sp, const char *sub)
+{
+	struct dirsync *g = sp->qsync;
+
+	if (g == NULL || strcmp(sub, "queue") != 0)
+		return sync_dir_now(sp, sub);
+	return dirsync_wait(sp, g, dirsync_take(g));
 }
 
 /* rename(2) for a new message: never over an existing file of the same
@@ -1833,30 +1855,65 @@ spool_write_failed(struct spool *sp, const struct spool_msg *m, char *err,
  * queue/ no longer names it durably: a crash before that leaves a whole
  * message in free/, which is never read, and removed after
  * LIM_SPOOL_TMP_AGE. */
+void
+spool_finish_begin(struct spool *sp, int fd, const char *id,
+    struct spool_finishing *f)
+{
+	char path[PATH_BYTES], freed[PATH_BYTES];
+
+	f->fd = fd;
+	f->moved = 0;
+	f->rc = 0;
+	f->error = 0;
+	f->ticket = 0;
+	str_copy(f->id, sizeof f->id, id);
+	str_cat(path, sizeof path, sp->dir, "/queue/", id, (char *)NULL);
+	str_cat(freed, sizeof freed, sp->dir, "/free/", id, (char *)NULL);
+	if (free_room(sp) && rename(path, freed) == 0)
+		f->moved = 1;
+	else if (unlink(path) == -1) {
+		f->rc = -1;
+		f->error = errno;
+		return;
+	}
+	atomic_fetch_sub(&sp->queued, 1);
+	if (sp->qsync != NULL)
+		f->ticket = dirsync_take(sp->qsync);
+}
+
+int
+spool_finish_end(struct spool *sp, struct spool_finishing *f, char *err,
+    size_t errlen)
+{
+	char freed[PATH_BYTES];
+	int rc = f->rc;
+
+	if (rc == 0 && (sp->qsync != NULL ?
+	    dirsync_wait(sp, sp->qsync, f->ticket) :
+	    sync_dir_now(sp, "queue")) == -1) {
+		rc = -1;
+		f->error = errno;
+	}
+	if (rc == -1)
+		snprintf(err, errlen, "%s/queue/%s: %s", sp->dir, f->id,
+		    strerror(f->error));
+	close(f->fd);
+	f->fd = -1;
+	str_cat(freed, sizeof freed, sp->dir, "/free/", f->id, (char *)NULL);
+	if (f->moved && (rc == -1 || truncate(freed, 0) == -1 ||
+	    free_push(sp, f->id) == -1))
+		unlink(freed);
+	return rc;
+}
+
 int
 spool_finish(struct spool *sp, int fd, const char *id, char *err,
     size_t errlen)
 {
-	char path[PATH_BYTES], freed[PATH_BYTES];
-	int rc = 0, moved = 0;
+	struct spool_finishing f;
 
-	str_cat(path, sizeof path, sp->dir, "/queue/", id, (char *)NULL);
-	str_cat(freed, sizeof freed, sp->dir, "/free/", id, (char *)NULL);
-	if (free_room(sp) && rename(path, freed) == 0)
-		moved = 1;
-	else if (unlink(path) == -1)
-		rc = -1;
-	if (rc == 0) {
-		atomic_fetch_sub(&sp->queued, 1);
-		rc = sync_dir(sp, "queue");
-	}
-	if (rc == -1)
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-	close(fd);
-	if (moved && (rc == -1 || truncate(freed, 0) == -1 ||
-	    free_push(sp, id) == -1))
-		unlink(freed);
-	return rc;
+	spool_finish_begin(sp, fd, id, &f);
+	return spool_finish_end(sp, &f, err, errlen);
 }
 
 void
