@@ -1015,15 +1015,23 @@ queue_next(struct pipe_run *r, int rset)
 	m->started_ms = mono_ms();
 	j->rset = rset;
 	j->step = rset ? PS_RSET : PS_MAIL;
+	/* The same bytes as the old path's commands, without printf. */
 	if (rset)
 		rc |= buf_adds(&r->out, "RSET\r\n");
-	rc |= buf_printf(&r->out, "MAIL FROM:<%s>", m->sender);
-	if (r->c->pd.caps.size_offered && m->len > 0)
-		rc |= buf_printf(&r->out, " SIZE=%zu", m->len);
+	rc |= buf_adds(&r->out, "MAIL FROM:<");
+	rc |= buf_adds(&r->out, m->sender);
+	rc |= buf_adds(&r->out, ">");
+	if (r->c->pd.caps.size_offered && m->len > 0) {
+		rc |= buf_adds(&r->out, " SIZE=");
+		rc |= buf_addu(&r->out, m->len);
+	}
 	rc |= buf_adds(&r->out, "\r\n");
-	for (i = 0; i < m->nrcpt; i++)
-		rc |= buf_printf(&r->out, "RCPT TO:<%s>\r\n",
-		    envelope_form(m->rcpt[i].addr, q, sizeof q));
+	for (i = 0; i < m->nrcpt; i++) {
+		rc |= buf_adds(&r->out, "RCPT TO:<");
+		rc |= buf_adds(&r->out, envelope_form(m->rcpt[i].addr, q,
+		    sizeof q));
+		rc |= buf_adds(&r->out, ">\r\n");
+	}
 	rc |= buf_adds(&r->out, "DATA\r\n");
 	return rc ? -1 : 0;
 }
