@@ -551,7 +551,8 @@ record(struct sender *s, const struct config *c, const struct smtp_profile *p,
 	else
 		snprintf(code, sizeof code, "%d", res->code);
 	u64_str(count, k);
-	iso_utc(nt, next_try);
+	if (spool_count(m, SPOOL_PENDING))  /* the line names it then */
+		iso_utc(nt, next_try);
 	log_event(res->outcome == OUT_SENT || spool_id_is_receipt(m->id) ?
 	    LOG_INFO : LOG_WARN, "attempt",
 	    "site", m->site, "id", m->id, "profile", p->name, "outcome",
