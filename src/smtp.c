@@ -980,6 +980,7 @@ struct pipe_run {
 	struct dotstuff ds;
 	struct pipe_reader rd;
 	long long last;              /* monotonic ms of the last progress */
+	int plain;                   /* no TLS: a short read empties it */
 	enum pend end;
 	char chunk[LIM_PIPE_CHUNK];  /* a file's data on its way (scratch:
 	                              * last, left out of run_new's zeroing) */
@@ -1204,9 +1205,10 @@ take_in(struct pipe_run *r)
 	CURLcode rc;
 	int k, i;
 
-	/* TLS may hold decrypted bytes the socket no longer shows; a
-	 * server that never stops sending gets LIM_PIPE_READS reads, then
-	 * the deadline and the stop flag are looked at again. */
+	/* TLS may hold decrypted bytes the socket no longer shows: read
+	 * until EAGAIN.  A server that never stops sending gets
+	 * LIM_PIPE_READS reads, then the deadline and the stop flag are
+	 * looked at again. */
 	for (i = 0; i < LIM_PIPE_READS; i++) {
 		got = 0;
 		rc = curl_easy_recv(r->h, b, sizeof b, &got);
@@ -1227,6 +1229,10 @@ take_in(struct pipe_run *r)
 			if (k == 1)
 				r->last = mono_ms();
 		}
+		/* Without TLS a short read took all the socket had: poll
+		 * says when more comes (one recv per reply, not two). */
+		if (r->plain && got < sizeof b)
+			return 0;
 	}
 	return 0;
 }
@@ -1458,6 +1464,9 @@ smtp_send_pipelined(struct smtp_client *c, const struct smtp_profile *p,
 	if (curl_easy_getinfo(c->pipe, CURLINFO_ACTIVESOCKET, &r->fd) !=
 	    CURLE_OK || r->fd == CURL_SOCKET_BAD)
 		r->end = PE_DROP;
+	/* No TLS at all (smtp:// with starttls off, loopback only): then
+	 * curl_easy_recv is recv(2) and holds nothing back. */
+	r->plain = !p->implicit_tls && !p->starttls;
 	r->last = mono_ms();
 	/* A reused session may have a transaction open (a refused DATA
 	 * ended the last run): RSET goes first (RFC 5321 §4.1.1.5). */
