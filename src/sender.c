@@ -224,12 +224,17 @@ schedule_new(struct sender *s, const char *id, long long due)
 }
 
 void
-sender_wake(struct sender *s, const char *id)
+sender_wake(struct sender *s, const char *id, const char *site,
+    long long created)
 {
-	int rc;
+	int rc = 0;
 
+	/* Scheduled as waiting on its site's profiles: begin asks them
+	 * before the file, as for a message a back-off deferred. */
 	pthread_mutex_lock(&s->mu);
-	rc = schedule_new(s, id, (long long)time(NULL));
+	if (idset_get(s->known, id) <= 0 && (rc = push_known(s, id,
+	    (long long)time(NULL), site, created)) == 0)
+		pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	if (rc == -1)
 		schedule_failed(id);
