@@ -2300,6 +2300,23 @@ config_hold_max_age(const struct config *c)
 	return m ? m : DEF_TOKEN_MAX_AGE;
 }
 
+void
+config_hold_share(const struct config *c, unsigned long long *files,
+    unsigned long long *bytes)
+{
+	unsigned long long n = 0;
+	size_t i;
+
+	for (i = 0; i < c->nsites; i++)
+		if (c->sites[i].confirm && c->sites[i].has_files)
+			n++;
+	*files = *bytes = 0;
+	if (n < 2)
+		return;
+	*files = c->spool_max_held / n ? c->spool_max_held / n : 1;
+	*bytes = c->spool_max_held_bytes / n ? c->spool_max_held_bytes / n : 1;
+}
+
 const struct site *
 config_site(const struct config *c, const char *name)
 {

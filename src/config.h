@@ -192,6 +192,14 @@ const struct site *config_site(const struct config *c, const char *name);
  * in seconds. */
 unsigned config_hold_max_age(const struct config *c);
 
+/* Each review site's share of hold/ when several sites hold uploads
+ * (confirm and a file field): spool_max_held and spool_max_held_bytes
+ * divided by their number, so a flood of first steps on one site leaves
+ * the others room (doc/design.md "Held uploads").  0 and 0 (no share
+ * but the whole) with one such site or none. */
+void config_hold_share(const struct config *c, unsigned long long *files,
+    unsigned long long *bytes);
+
 /* Strict parsers shared with tests: "64k" "2M" "1024" → bytes; "30s" "10m"
  * "1h" "5d" "45" → seconds.  Return 0 or -1. */
 int config_parse_size(const char *s, unsigned long long *out);

@@ -42,12 +42,34 @@ hold_name_valid(const char *name)
 	return name[HOLD_NAME_LEN] == '\0';
 }
 
+/* The site's tag: the first HOLD_TAG_LEN / 2 bytes of SHA-256("formpost
+ * hold site" NUL site), the same in every process and across reloads, so
+ * hold_admit can count a site's files by their names alone. */
+static int
+site_tag(const char *site, unsigned char tag[HOLD_TAG_LEN / 2])
+{
+	static const char dom[] = "formpost hold site";
+	unsigned char in[sizeof dom + LIM_NAME_BYTES], md[SHA256_LEN];
+	size_t n = strlen(site);
+
+	if (n > LIM_NAME_BYTES)
+		return -1;
+	memcpy(in, dom, sizeof dom);
+	memcpy(in + sizeof dom, site, n);
+	if (crypto_sha256(in, sizeof dom + n, md) == -1)
+		return -1;
+	memcpy(tag, md, HOLD_TAG_LEN / 2);
+	return 0;
+}
+
 int
-hold_new_name(char name[HOLD_NAME_LEN + 1])
+hold_new_name(const char *site, char name[HOLD_NAME_LEN + 1])
 {
 	unsigned char r[HOLD_NAME_LEN / 2];
 
-	if (crypto_random(r, sizeof r) == -1)
+	if (site_tag(site, r) == -1 ||
+	    crypto_random(r + HOLD_TAG_LEN / 2, sizeof r - HOLD_TAG_LEN / 2)
+	    == -1)
 		return -1;
 	crypto_hex(r, sizeof r, name);
 	return 0;
@@ -232,10 +254,12 @@ hold_dir(const char *spool)
 }
 
 /* hold_sweep over the directory dfd (which stays open); with remove 0
- * it only counts (expired files too).  0 or -1. */
+ * it only counts (expired files too).  With tag (HOLD_TAG_LEN
+ * characters, or NULL), the files whose names start with it are
+ * counted in use->site_* as well.  0 or -1. */
 static int
 sweep_fd(int dfd, long long now, unsigned max_age_s, int remove,
-    struct hold_use *use)
+    const char *tag, struct hold_use *use)
 {
 	struct dirent *de;
 	struct stat st;
@@ -261,6 +285,10 @@ sweep_fd(int dfd, long long now, unsigned max_age_s, int remove,
 		}
 		use->files++;
 		use->bytes += (unsigned long long)st.st_size;
+		if (tag != NULL && strncmp(de->d_name, tag, HOLD_TAG_LEN) == 0) {
+			use->site_files++;
+			use->site_bytes += (unsigned long long)st.st_size;
+		}
 	}
 	closedir(d);
 	return 0;
@@ -273,7 +301,7 @@ hold_sweep(const char *spool, long long now, unsigned max_age_s,
 	int dfd, rc = -1;
 
 	if ((dfd = hold_dir(spool)) != -1)
-		rc = sweep_fd(dfd, now, max_age_s, 1, use);
+		rc = sweep_fd(dfd, now, max_age_s, 1, NULL, use);
 	if (rc == -1)
 		snprintf(err, errlen, "%s/hold: %s", spool, strerror(errno));
 	if (dfd != -1)
@@ -287,7 +315,7 @@ hold_usage(const char *spool, struct hold_use *use)
 	int dfd, rc = -1;
 
 	if ((dfd = hold_dir(spool)) != -1) {
-		rc = sweep_fd(dfd, 0, 0, 0, use);
+		rc = sweep_fd(dfd, 0, 0, 0, NULL, use);
 		close(dfd);
 	}
 	return rc;
@@ -367,9 +395,12 @@ hold_admit(const char *spool, int fd, unsigned long long size,
 	/* One at a time, across threads and processes sharing the spool:
 	 * the count and the new name are one step. */
 	if (flock(dfd, LOCK_EX) == 0 &&
-	    sweep_fd(dfd, now, caps->max_age_s, 1, &u) == 0) {
+	    sweep_fd(dfd, now, caps->max_age_s, 1, name, &u) == 0) {
 		if ((unsigned long long)u.files >= caps->max_files ||
-		    u.bytes + size > caps->max_bytes)
+		    u.bytes + size > caps->max_bytes ||
+		    (caps->site_files &&
+		    (unsigned long long)u.site_files >= caps->site_files) ||
+		    (caps->site_bytes && u.site_bytes + size > caps->site_bytes))
 			rc = -2;
 		else
 			rc = hold_put_at(dfd, fd, size, name);

@@ -2,8 +2,9 @@
  * hold — uploads kept between the two posts of the review step
  * (doc/design.md "The review step"), in the spool's hold/.
  *
- * A held file is named by the server: 16 bytes from the CSPRNG as 32
- * lowercase hex characters, mode 0600, never a byte the visitor sent.
+ * A held file is named by the server: 32 lowercase hex characters, a
+ * tag of the site's name then 12 bytes from the CSPRNG (hold_new_name),
+ * mode 0600, never a byte the visitor sent.
  * The visitor's pages carry a reference to it instead of the file:
  *
  *   ref = base64url(raw) "." label
@@ -58,8 +59,12 @@ enum hold_rc {
 	HOLD_ERROR,     /* no HMAC */
 };
 
-/* A fresh random name (HOLD_NAME_LEN hex characters + NUL); 0 or -1. */
-int hold_new_name(char name[HOLD_NAME_LEN + 1]);
+/* A fresh name for an upload of site (HOLD_NAME_LEN hex characters +
+ * NUL): HOLD_TAG_LEN characters that are the same for every upload of
+ * the site (a hash of its name: hold_admit counts a site's share by
+ * them), then 96 bits from the CSPRNG.  0 or -1. */
+#define HOLD_TAG_LEN   8
+int hold_new_name(const char *site, char name[HOLD_NAME_LEN + 1]);
 
 /* 1 when name is exactly HOLD_NAME_LEN lowercase hex characters: the
  * only names hold/ paths are built from. */
@@ -89,6 +94,8 @@ struct hold_use {
 	long files;
 	unsigned long long bytes;
 	long removed;                    /* expired files removed by this scan */
+	long site_files;                 /* hold_admit: of the new name's site */
+	unsigned long long site_bytes;
 };
 
 /* Removes every entry of SPOOL/hold/ last written before now - max_age_s
@@ -108,11 +115,15 @@ int hold_put(const char *spool, int fd, unsigned long long size,
     const char *name);
 
 /* hold/'s bounds: what stays after a sweep (max_age_s) must leave room
- * for one more file of size bytes. */
+ * for one more file of size bytes, in the whole of hold/ and in the
+ * share of the site the new name is for (its tag, hold_new_name; 0: no
+ * share). */
 struct hold_caps {
 	unsigned max_age_s;
 	unsigned long long max_files;
 	unsigned long long max_bytes;
+	unsigned long long site_files;
+	unsigned long long site_bytes;
 };
 
 /* hold_put within caps, as one step under an flock of hold/ (threads

@@ -1331,7 +1331,7 @@ hold_upload(struct post *p, size_t i)
 	if (ctx->hold_put == NULL || ctx->token_key == NULL || fv->fd < 0 ||
 	    strlen(fv->value) > HOLD_LABEL_MAX)
 		return V_UPLOAD_FAILED;
-	if (hold_new_name(h.name) == -1)
+	if (hold_new_name(p->s->name, h.name) == -1)
 		return V_RANDOM_FAILED;
 	h.issued_ms = wall_ms(ctx);
 	h.size = fv->size;

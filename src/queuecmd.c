@@ -918,97 +918,133 @@ json_one(FILE *out, const char *sub, const struct spool_msg *m)
 	fputc('}', out);
 }
 
+/* Every copy of a message `queue show` looks at: queue/, failed/ and
+ * sent/ as spool_read found them (rc: 0 read into m, 1 none, 2 a newer
+ * formpost's, -1 unreadable with err), and whether corrupt/ has one. */
+static const char *const show_subs[] = { "queue", "failed", "sent" };
+
+struct copies {
+	struct {
+		int rc;
+		struct spool_msg m;
+		char err[512];
+	} c[ARRAY_LEN(show_subs)];
+	int corrupt;
+};
+
+/* Reads them all into *cs (free with copies_free); how many exist. */
+static size_t
+copies_read(struct spool *sp, const char *id, struct copies *cs)
+{
+	char path[4200];
+	size_t i, n = 0;
+
+	memset(cs, 0, sizeof *cs);
+	for (i = 0; i < ARRAY_LEN(show_subs); i++) {
+		cs->c[i].rc = spool_read(sp, show_subs[i], id, &cs->c[i].m,
+		    cs->c[i].err, sizeof cs->c[i].err);
+		n += cs->c[i].rc != 1;
+	}
+	snprintf(path, sizeof path, "%s/corrupt/%s", spool_path(sp), id);
+	cs->corrupt = access(path, F_OK) == 0;
+	return n + (size_t)cs->corrupt;
+}
+
+static void
+copies_free(struct copies *cs)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(show_subs); i++)
+		spool_msg_free(&cs->c[i].m);
+}
+
+/* The subdirectories whose copy's spool_read gave rc, as a JSON array. */
+static void
+json_subs(FILE *out, const struct copies *cs, int rc)
+{
+	size_t i, n = 0;
+
+	fputc('[', out);
+	for (i = 0; i < ARRAY_LEN(show_subs); i++)
+		if (cs->c[i].rc == rc) {
+			fputs(n++ ? "," : "", out);
+			json_file_string(out, show_subs[i]);
+		}
+	fputc(']', out);
+}
+
 /* queue show --json: {"id":ID,"found":[...],"unreadable":[...],
  * "newer":[...],"corrupt":BOOL}. */
-static int
-show_json(struct spool *sp, const char *id, FILE *out)
+static void
+show_json(FILE *out, const char *id, const struct copies *cs)
 {
-	static const char *const subs[] = { "queue", "failed", "sent" };
-	struct spool_msg m;
-	char err[512], path[4200];
-	const char *bad[ARRAY_LEN(subs)], *newer[ARRAY_LEN(subs)];
-	size_t i, nbad = 0, nnewer = 0, found = 0;
-	int rc, corrupt;
+	size_t i, found = 0;
 
 	fputs("{\"id\":", out);
 	json_file_string(out, id);
 	fputs(",\"found\":[", out);
-	for (i = 0; i < ARRAY_LEN(subs); i++) {
-		memset(&m, 0, sizeof m);
-		rc = spool_read(sp, subs[i], id, &m, err, sizeof err);
-		if (rc == -1)
-			bad[nbad++] = subs[i];
-		else if (rc == 2)
-			newer[nnewer++] = subs[i];
-		else if (rc == 0) {
+	for (i = 0; i < ARRAY_LEN(show_subs); i++)
+		if (cs->c[i].rc == 0) {
 			if (found++)
 				fputc(',', out);
-			json_one(out, subs[i], &m);
+			json_one(out, show_subs[i], &cs->c[i].m);
 		}
-		spool_msg_free(&m);
+	fputs("],\"unreadable\":", out);
+	json_subs(out, cs, -1);
+	fputs(",\"newer\":", out);
+	json_subs(out, cs, 2);
+	fprintf(out, ",\"corrupt\":%s}\n", cs->corrupt ? "true" : "false");
+}
+
+static void
+show_text(FILE *out, const char *id, const struct copies *cs, long long now)
+{
+	size_t i;
+	int found = 0;
+
+	for (i = 0; i < ARRAY_LEN(show_subs); i++) {
+		if (cs->c[i].rc == 1)
+			continue;
+		if (found++)
+			fputc('\n', out);
+		if (cs->c[i].rc == -1)
+			fprintf(out, "%s/%s: unreadable: %s\n", show_subs[i], id,
+			    cs->c[i].err);
+		else if (cs->c[i].rc == 2)
+			fprintf(out, "%s/%s: %s; left for it (show it with "
+			    "that formpost)\n", show_subs[i], id, cs->c[i].err);
+		else
+			show_one(out, show_subs[i], &cs->c[i].m, now);
 	}
-	fputs("],\"unreadable\":[", out);
-	for (i = 0; i < nbad; i++) {
-		fputs(i ? "," : "", out);
-		json_file_string(out, bad[i]);
-	}
-	fputs("],\"newer\":[", out);
-	for (i = 0; i < nnewer; i++) {
-		fputs(i ? "," : "", out);
-		json_file_string(out, newer[i]);
-	}
-	snprintf(path, sizeof path, "%s/corrupt/%s", spool_path(sp), id);
-	corrupt = access(path, F_OK) == 0;
-	fprintf(out, "],\"corrupt\":%s}\n", corrupt ? "true" : "false");
-	fflush(out);
-	return found + nbad + nnewer + (size_t)corrupt > 0 ? 0 : 1;
+	if (cs->corrupt)
+		fprintf(out, "%scorrupt/%s: did not verify; never delivered\n",
+		    found++ ? "\n" : "", id);
+	if (!found)
+		fprintf(out, "formpost queue: no message %s in queue/, failed/, "
+		    "sent/ or corrupt/ (delivered without retention.archive, "
+		    "purged, or dropped?)\n", id);
 }
 
 int
 queuecmd_show(struct spool *sp, const char *typed, int json, FILE *out)
 {
-	static const char *const subs[] = { "queue", "failed", "sent" };
 	char id[SPOOL_ID_MAX + 1];
-	struct spool_msg m;
-	char err[512], path[4200];
-	long long now = (long long)time(NULL);
-	size_t i;
-	int found = 0, rc;
+	struct copies cs;
+	size_t n;
 
 	if (!id_ok(typed, id)) {
 		fprintf(out, "formpost queue: %s is not a message id\n", typed);
 		return 1;
 	}
+	n = copies_read(sp, id, &cs);
 	if (json)
-		return show_json(sp, id, out);
-	for (i = 0; i < ARRAY_LEN(subs); i++) {
-		memset(&m, 0, sizeof m);
-		if ((rc = spool_read(sp, subs[i], id, &m, err, sizeof err))
-		    == 1)
-			continue;
-		if (found++)
-			fputc('\n', out);
-		if (rc == -1)
-			fprintf(out, "%s/%s: unreadable: %s\n", subs[i], id,
-			    err);
-		else if (rc == 2)
-			fprintf(out, "%s/%s: %s; left for it (show it with "
-			    "that formpost)\n", subs[i], id, err);
-		else
-			show_one(out, subs[i], &m, now);
-		spool_msg_free(&m);
-	}
-	snprintf(path, sizeof path, "%s/corrupt/%s", spool_path(sp), id);
-	if (access(path, F_OK) == 0) {
-		fprintf(out, "%scorrupt/%s: did not verify; never delivered\n",
-		    found++ ? "\n" : "", id);
-	}
-	if (!found)
-		fprintf(out, "formpost queue: no message %s in queue/, failed/, "
-		    "sent/ or corrupt/ (delivered without retention.archive, "
-		    "purged, or dropped?)\n", id);
+		show_json(out, id, &cs);
+	else
+		show_text(out, id, &cs, (long long)time(NULL));
+	copies_free(&cs);
 	fflush(out);
-	return found ? 0 : 1;
+	return n > 0 ? 0 : 1;
 }
 
 int

@@ -246,9 +246,10 @@ hold_put_cb(void *arg, int fd, unsigned long long size, const char *name)
 {
 	const struct world *w = arg;
 	struct hold_caps caps = { config_hold_max_age(w->c),
-	    w->c->spool_max_held, w->c->spool_max_held_bytes };
+	    w->c->spool_max_held, w->c->spool_max_held_bytes, 0, 0 };
 	int rc;
 
+	config_hold_share(w->c, &caps.site_files, &caps.site_bytes);
 	rc = hold_admit(spool_path(spool), fd, size, name,
 	    (long long)time(NULL), &caps);
 	if (rc == -1)

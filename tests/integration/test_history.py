@@ -239,6 +239,19 @@ def test_newer_version_left_in_place_with_one_warning(formpost_factory,
     assert q(fp, "retry", newer).returncode == 1
     assert q(fp, "drop", newer).returncode == 1
     assert (spool / "queue" / newer).exists()
+    # Beside it, a failed/ copy that does not verify and one in corrupt/:
+    # show names each, in text and in --json.
+    (spool / "failed" / newer).write_bytes(b"formpost-spool 1\nid " + newer.encode() + b"\n")
+    (spool / "corrupt" / newer).write_bytes(b"torn")
+    out = show(fp, newer)
+    assert f"failed/{newer}: unreadable: " in out and f"corrupt/{newer}: did not verify" in out
+    p = q(fp, "show", newer, "--json")
+    assert p.returncode == 0, p.stdout + p.stderr
+    j = json.loads(p.stdout)
+    assert (j["found"], j["unreadable"], j["newer"], j["corrupt"]) == (
+        [], ["failed"], ["queue"], True)
+    (spool / "failed" / newer).unlink()
+    (spool / "corrupt" / newer).unlink()
 
     # The version 1 file: delivered; its archived copy has the attempt
     # made here, and says the earlier ones are only in the log.

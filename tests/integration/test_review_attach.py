@@ -385,6 +385,31 @@ def test_hold_caps_answer_503(stack, smtpd):
     assert fp.events(status="503", reason="hold_full")
 
 
+def test_each_review_site_keeps_its_share_of_hold(
+        formpost_config, formpost_factory, nginx_factory, smtpd, public_dir):
+    """Two sites hold uploads: spool_max_held 4 gives each 2, so a flood
+    of first steps on one leaves the other its room; the names say whose
+    they are (the site's tag, then the random part)."""
+    configure(formpost_config, public_dir, limits={"spool_max_held": 4})
+    formpost_config["sites"]["shop"] = dict(formpost_config["sites"]["example"])
+    fp = formpost_factory(formpost_config)
+    web = nginx_factory(fp.target, extra_server="client_max_body_size 64m;")
+    for name in ("a.pdf", "b.pdf"):
+        first(web, resume_files(name=name))
+    r = post_form(url(web), dict(TEXT), files=resume_files(name="c.pdf"),
+                  accept="application/json")
+    assert r.status_code == 503 and r.json()["error"] == "hold_full"
+    assert len(held(fp)) == 2
+    shop = post_form(web.url("/formpost/shop"), dict(TEXT),
+                     files=resume_files(name="d.pdf"))
+    assert shop.status_code == 200, shop.text
+    names = held(fp)
+    assert len(names) == 3
+    tags = sorted(n[:8] for n in names)
+    assert len(set(tags)) == 2 and tags.count(tags[0]) in (1, 2)
+    assert len({n[8:] for n in names}) == 3
+
+
 def test_hold_bytes_cap(stack, smtpd):
     fp, web = stack(limits={"spool_max_held_bytes": len(PDF) + 10})
     first(web, resume_files())

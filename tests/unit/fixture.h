@@ -1,9 +1,10 @@
 /*
  * fixture — the loaded config (and its compiled pages) that several unit
  * programs test against.  The includer defines `static const char yaml[]`
- * (the config) before including this, and passes setup_config or
+ * (the config), or FIXTURE_FILE (a config file's path, loaded as `serve`
+ * loads it), before including this, and passes setup_config or
  * setup_pages, and teardown, to cmocka_run_group_tests.  Relative paths
- * in yaml resolve against the current directory: the repository root.
+ * resolve against the current directory: the repository root.
  */
 #ifndef FORMPOST_FIXTURE_H
 #define FORMPOST_FIXTURE_H
@@ -22,8 +23,13 @@ setup_config(void **state)
 	char err[512];
 
 	(void)state;
-	if ((cfg = config_parse("t.yaml", NULL, yaml, sizeof yaml - 1, err,
-	    sizeof err)) == NULL)
+#ifdef FIXTURE_FILE
+	cfg = config_load(FIXTURE_FILE, err, sizeof err);
+#else
+	cfg = config_parse("t.yaml", NULL, yaml, sizeof yaml - 1, err,
+	    sizeof err);
+#endif
+	if (cfg == NULL)
 		fail_msg("config: %s", err);
 	return 0;
 }

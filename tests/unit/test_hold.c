@@ -180,15 +180,48 @@ test_names(void **state)
 	char a[HOLD_NAME_LEN + 1], b[HOLD_NAME_LEN + 1];
 
 	(void)state;
-	assert_int_equal(hold_new_name(a), 0);
-	assert_int_equal(hold_new_name(b), 0);
+	assert_int_equal(hold_new_name("example", a), 0);
+	assert_int_equal(hold_new_name("example", b), 0);
 	assert_true(hold_name_valid(a) && hold_name_valid(b));
 	assert_string_not_equal(a, b);
+	/* The same tag for a site, another for another site; the rest
+	 * random. */
+	assert_memory_equal(a, b, HOLD_TAG_LEN);
+	assert_memory_not_equal(a + HOLD_TAG_LEN, b + HOLD_TAG_LEN,
+	    HOLD_NAME_LEN - HOLD_TAG_LEN);
+	assert_int_equal(hold_new_name("shop", b), 0);
+	assert_true(hold_name_valid(b));
+	assert_memory_not_equal(a, b, HOLD_TAG_LEN);
+	{
+		char longer[LIM_NAME_BYTES + 2];
+
+		memset(longer, 'x', sizeof longer - 1);
+		longer[sizeof longer - 1] = '\0';
+		assert_int_equal(hold_new_name(longer, b), -1);
+	}
 	assert_false(hold_name_valid("00112233445566778899AABBCCDDEEFF"));
 	assert_false(hold_name_valid("00112233445566778899aabbccddeef"));
 	assert_false(hold_name_valid("00112233445566778899aabbccddeeff0"));
 	assert_false(hold_name_valid("../12233445566778899aabbccddeeff"));
 	assert_false(hold_name_valid(""));
+}
+
+/* Makes the directory dir (a mkdtemp template) with an empty hold/, and
+ * returns an unnamed file in it holding text, like an upload's
+ * (O_TMPFILE: hold_put links it). */
+static int
+spool_with_upload(char *dir, const char *text)
+{
+	char path[256];
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/hold", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	fd = open(dir, O_TMPFILE | O_RDWR, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	return fd;
 }
 
 /* hold/ on disk: put (link or copy), open, drop, sweep by age. */
@@ -202,14 +235,8 @@ test_dir(void **state)
 	int fd, h;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof path, "%s/hold", dir);
-	assert_int_equal(mkdir(path, 0700), 0);
-	/* An unnamed file like an upload's (O_TMPFILE: linked). */
-	fd = open(dir, O_TMPFILE | O_RDWR, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "hello", 5), 5);
-	assert_int_equal(hold_new_name(name), 0);
+	fd = spool_with_upload(dir, "hello");
+	assert_int_equal(hold_new_name("example", name), 0);
 	assert_int_equal(hold_put(dir, fd, 5, name), 0);
 	close(fd);
 	snprintf(path, sizeof path, "%s/hold/%s", dir, name);
@@ -255,13 +282,13 @@ test_dir(void **state)
 	assert_int_equal(u.removed, 1);
 	/* Within caps only: 1 file of at most 8 bytes. */
 	{
-		struct hold_caps one = { 60, 1, 8 };
+		struct hold_caps one = { 60, 1, 8, 0, 0 };
 		char a[HOLD_NAME_LEN + 1], b2[HOLD_NAME_LEN + 1];
 
 		fd = open(dir, O_TMPFILE | O_RDWR, 0600);
 		assert_int_equal(write(fd, "12345", 5), 5);
-		assert_int_equal(hold_new_name(a), 0);
-		assert_int_equal(hold_new_name(b2), 0);
+		assert_int_equal(hold_new_name("example", a), 0);
+		assert_int_equal(hold_new_name("example", b2), 0);
 		assert_int_equal(hold_admit(dir, fd, 5, a, time(NULL), &one),
 		    0);
 		assert_int_equal(hold_admit(dir, fd, 5, b2, time(NULL), &one),
@@ -276,7 +303,7 @@ test_dir(void **state)
 		one.max_files = 1;
 		assert_int_equal(hold_admit(dir, fd, 5, "../x", time(NULL),
 		    &one), -1);
-		assert_int_equal(hold_new_name(a), 0);
+		assert_int_equal(hold_new_name("example", a), 0);
 		assert_int_equal(hold_admit(dir, fd, 5, a, time(NULL) + 3600,
 		    &one), 0);
 		close(fd);
@@ -289,6 +316,44 @@ test_dir(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* A site's share: one site flooding hold/ leaves the other its room. */
+static void
+test_site_share(void **state)
+{
+	char dir[] = "/tmp/test_hold.XXXXXX", path[256];
+	char a[HOLD_NAME_LEN + 1], b[HOLD_NAME_LEN + 1];
+	struct hold_caps caps = { 60, 4, 1000, 2, 12 };
+	int fd, i;
+
+	(void)state;
+	fd = spool_with_upload(dir, "12345");
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(hold_new_name("flooded", a), 0);
+		assert_int_equal(hold_admit(dir, fd, 5, a, time(NULL), &caps),
+		    0);
+	}
+	assert_int_equal(hold_new_name("flooded", a), 0);
+	assert_int_equal(hold_admit(dir, fd, 5, a, time(NULL), &caps), -2);
+	/* The other site still has its share, files and bytes. */
+	assert_int_equal(hold_new_name("other", b), 0);
+	assert_int_equal(hold_admit(dir, fd, 5, b, time(NULL), &caps), 0);
+	assert_int_equal(hold_new_name("other", b), 0);
+	caps.site_bytes = 9;
+	assert_int_equal(hold_admit(dir, fd, 5, b, time(NULL), &caps), -2);
+	/* Without a share, only the whole counts (4 files). */
+	caps.site_files = caps.site_bytes = 0;
+	assert_int_equal(hold_admit(dir, fd, 5, a, time(NULL), &caps), 0);
+	assert_int_equal(hold_admit(dir, fd, 5, b, time(NULL), &caps), -2);
+	/* An hour on, every file has expired: swept, room again. */
+	caps.site_files = 1;
+	assert_int_equal(hold_new_name("flooded", a), 0);
+	assert_int_equal(hold_admit(dir, fd, 5, a, time(NULL) + 3600, &caps),
+	    0);
+	close(fd);
+	snprintf(path, sizeof path, "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
 int
 main(void)
 {
@@ -298,6 +363,7 @@ main(void)
 		cmocka_unit_test(test_every_byte_bound),
 		cmocka_unit_test(test_hostile_shapes),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_site_share),
 		cmocka_unit_test(test_dir),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,36 +8,11 @@
  */
 #include "unit.h"
 
-#include "config.h"
-#include "pages.h"
 #include "util.h"
 #include "validate.h"
 
-static struct config *cfg;
-static struct pages *pg;
-
-static int
-setup(void **state)
-{
-	char err[512];
-
-	(void)state;
-	if ((cfg = config_load("conf/demo/formpost.yaml", err, sizeof err))
-	    == NULL)
-		fail_msg("config: %s", err);
-	if ((pg = pages_load(cfg, err, sizeof err)) == NULL)
-		fail_msg("pages: %s", err);
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	pages_free(pg);
-	config_free(cfg);
-	return 0;
-}
+#define FIXTURE_FILE "conf/demo/formpost.yaml"
+#include "fixture.h"
 
 /* The values a render may meet: what each scenario gives every field. */
 enum scen { SC_NONE, SC_HOSTILE, SC_ERRORS, SC_LONG, SC_EMPTY, SC_CHOSEN,
@@ -324,5 +299,5 @@ main(void)
 		cmocka_unit_test(test_unplannable_page),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup_pages, teardown);
 }
