@@ -192,6 +192,36 @@ test_copy_cat(void **state)
 	assert_string_equal(out, "");
 }
 
+/* has_ctl eight bytes at a time says what the byte-wise definition
+ * says, for every length and place of the bytes around its limits. */
+static void
+test_has_ctl_words(void **state)
+{
+	static const unsigned char pick[] = { 0x00, 0x01, 0x1f, 0x20, 0x21,
+	    0x41, 0x7e, 0x7f, 0x80, 0x9f, 0xa0, 0xe3, 0xff };
+	unsigned char b[40];
+	unsigned seed = 7;
+	int round;
+
+	(void)state;
+	for (round = 0; round < 200000; round++) {
+		size_t n, i;
+		int want = 0;
+
+		seed = seed * 1103515245u + 12345u;
+		n = (seed >> 16) % sizeof b;
+		for (i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			/* Mostly printable, so the first control byte moves
+			 * about the words. */
+			b[i] = (seed >> 16) % 8 ? 0x61 : pick[(seed >> 20) %
+			    sizeof pick];
+			want |= b[i] < 0x20 || b[i] == 0x7f;
+		}
+		assert_int_equal(has_ctl((const char *)b, n), want);
+	}
+}
+
 int
 main(void)
 {
@@ -200,6 +230,7 @@ main(void)
 		cmocka_unit_test(test_addu),
 		cmocka_unit_test(test_join),
 		cmocka_unit_test(test_copy_cat),
+		cmocka_unit_test(test_has_ctl_words),
 		cmocka_unit_test(test_printf_appends),
 		cmocka_unit_test(test_after_oom),
 		cmocka_unit_test(test_addc),
