@@ -1115,6 +1115,27 @@ batch_send(struct batch *b, struct smtp_client *cl, const int *go)
 /* Delivers e[0..n): claimed together, those for a profile whose server
  * offers PIPELINING in one pipelined session, the rest (and whatever
  * that session did not take) one by one as deliver does. */
+/* Whether profiles() may still speak SMTP for t (a profile left and a
+ * recipient pending). */
+static int
+may_send(const struct turn *t)
+{
+	return t->next < t->rt.nsmtp && spool_count(&t->m, SPOOL_PENDING) > 0;
+}
+
+/* Ends the finishes begun among t[0..n) (finished, then turn_end). */
+static void
+end_finishes(struct sender *s, struct turn *t, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (t[i].finishing) {
+			finished(s, &t[i]);
+			turn_end(&t[i]);
+		}
+}
+
 static void
 deliver_batch(struct sender *s, struct smtp_client *cl, const struct entry *e,
     size_t n)
@@ -1160,8 +1181,14 @@ deliver_batch(struct sender *s, struct smtp_client *cl, const struct entry *e,
 		 * before the next profile, as on the old path. */
 		if (st[i] == 1 && t[i].tried)
 			progress(s, &t[i], t[i].changed);
-		if (st[i] == 1 && !t[i].concluded)
+		if (st[i] == 1 && !t[i].concluded) {
+			/* It may go to another profile now (a whole session):
+			 * what is delivered before it is finished first, not
+			 * left claimed in queue/ for that long. */
+			if (may_send(&t[i]))
+				end_finishes(s, t, i);
 			profiles(s, cl, b.c, &t[i]);
+		}
 		if (st[i] >= 0 && !t[i].concluded)
 			conclude(s, b.c, &t[i], 1);
 		if (!t[i].finishing)
@@ -1169,11 +1196,7 @@ deliver_batch(struct sender *s, struct smtp_client *cl, const struct entry *e,
 	}
 	/* The window's finishes end together: the first to wait runs the
 	 * fsync of queue/ that covers every removal begun above. */
-	for (i = 0; i < n; i++)
-		if (t[i].finishing) {
-			finished(s, &t[i]);
-			turn_end(&t[i]);
-		}
+	end_finishes(s, t, n);
 	s->release(s->arg, ref);
 }
 

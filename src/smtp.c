@@ -1230,7 +1230,10 @@ take_in(struct pipe_run *r)
 				r->last = mono_ms();
 		}
 		/* Without TLS a short read took all the socket had: poll
-		 * says when more comes (one recv per reply, not two). */
+		 * says when more comes (one recv per reply, not two).  This
+		 * relies on libcurl keeping no read buffer of its own for a
+		 * plain connection: true of 7.88 (curl_easy_recv is recv);
+		 * curl 8's socket filter has one, off by default. */
 		if (r->plain && got < sizeof b)
 			return 0;
 	}
