@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 #define MIN_SLOTS 64
 
 struct slot {
@@ -105,7 +107,7 @@ idset_add(struct idset *set, const char *id)
 			return -1;
 		i = find(set, id);
 	}
-	snprintf(set->s[i].id, sizeof set->s[i].id, "%s", id);
+	str_copy(set->s[i].id, sizeof set->s[i].id, id);
 	set->s[i].refs = 1;
 	set->n++;
 	return 1;

@@ -98,11 +98,18 @@ put_str(struct line *l, const char *s)
 	put(l, s, strlen(s));
 }
 
+/* Bytes a quoted value escapes. */
+static int
+escaped(unsigned char c)
+{
+	return c == '"' || c == '\\' || c < 0x20 || c == 0x7f;
+}
+
 static void
 add_value(struct line *l, const char *v)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i, n = strlen(v);
+	size_t i, j, n = strlen(v), lim = n > LIM_LOG_VALUE ? LIM_LOG_VALUE : n;
 	int quote = n == 0;
 	char e[4] = { '\\', 'x', 0, 0 };
 
@@ -110,24 +117,31 @@ add_value(struct line *l, const char *v)
 		if (!safe_char((unsigned char)v[i]) && (unsigned char)v[i] < 0x80)
 			quote = 1;
 	if (!quote) {
-		put(l, v, n > LIM_LOG_VALUE ? LIM_LOG_VALUE : n);
+		put(l, v, lim);
 		return;
 	}
 	put(l, "\"", 1);
-	for (i = 0; i < n && i < LIM_LOG_VALUE; i++) {
-		unsigned char c = (unsigned char)v[i];
+	/* Runs that need no escape go in one put (a reply's text). */
+	for (i = 0; i < lim; i = j + 1) {
+		unsigned char c;
+		for (j = i; j < lim && !escaped((unsigned char)v[j]); j++)
+			;
+		if (j > i)
+			put(l, v + i, j - i);
+		if (j == lim)
+			break;
+		c = (unsigned char)v[j];
 		if (c == '"' || c == '\\') {
 			e[1] = (char)c;
 			put(l, e, 2);
 		} else if (c == '\n')
 			put(l, "\\n", 2);
-		else if (c < 0x20 || c == 0x7f) {
+		else {
 			e[1] = 'x';
 			e[2] = hex[c >> 4];
 			e[3] = hex[c & 15];
 			put(l, e, 4);
-		} else
-			put(l, (const char *)&c, 1);
+		}
 	}
 	if (n > LIM_LOG_VALUE)
 		put(l, "...", 3);

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util.h"
+
 enum outcome
 outcome_classify(enum smtp_phase phase, enum smtp_fail fail, int code,
     const char *enhanced)
@@ -130,12 +132,12 @@ outcome_note(char *note, size_t size, int append, enum outcome o,
 	if (prev != -1) {
 		/* Keep the parts written so far, after their "CLASS: ". */
 		old = note + strlen(outcome_name((enum outcome)prev)) + 2;
-		snprintf(rest, sizeof rest, "%s; ", old);
+		str_cat(rest, sizeof rest, old, "; ", (char *)NULL);
 		if (urgency((enum outcome)prev) > urgency(o))
 			o = (enum outcome)prev;
 	}
-	snprintf(note, size, "%s: %s%s %s%s%s", outcome_name(o), rest,
-	    profile, outcome_phase_name(phase), *reply ? " " : "", reply);
+	str_cat(note, size, outcome_name(o), ": ", rest, profile, " ",
+	    outcome_phase_name(phase), *reply ? " " : "", reply, (char *)NULL);
 }
 
 #define EXPIRED "expired after max_age"

@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "outcome.h"
 #include "smtp.h"
+#include "util.h"
 
 
 struct entry {
@@ -133,9 +134,8 @@ heap_push(struct sender *s, const char *id, long long due, const char *site,
 	i = s->n++;
 	s->heap[i].due = due;
 	s->heap[i].deferred = site != NULL;
-	snprintf(s->heap[i].id, sizeof s->heap[i].id, "%s", id);
-	snprintf(s->heap[i].site, sizeof s->heap[i].site, "%s",
-	    site ? site : "");
+	str_copy(s->heap[i].id, sizeof s->heap[i].id, id);
+	str_copy(s->heap[i].site, sizeof s->heap[i].site, site ? site : "");
 	s->heap[i].created = created;
 	while (i > 0 && s->heap[(i - 1) / 2].due > s->heap[i].due) {
 		heap_swap(s, i, (i - 1) / 2);
@@ -224,12 +224,17 @@ schedule_new(struct sender *s, const char *id, long long due)
 }
 
 void
-sender_wake(struct sender *s, const char *id)
+sender_wake(struct sender *s, const char *id, const char *site,
+    long long created)
 {
-	int rc;
+	int rc = 0;
 
+	/* Scheduled as waiting on its site's profiles: begin asks them
+	 * before the file, as for a message a back-off deferred. */
 	pthread_mutex_lock(&s->mu);
-	rc = schedule_new(s, id, (long long)time(NULL));
+	if (idset_get(s->known, id) <= 0 && (rc = push_known(s, id,
+	    (long long)time(NULL), site, created)) == 0)
+		pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	if (rc == -1)
 		schedule_failed(id);
@@ -371,7 +376,8 @@ profile_done(struct sender *s, const struct config *c,
 {
 	enum outcome old = OUT_SENT, now_state = failed ? o : OUT_SENT;
 	struct pstate *p;
-	char until[32] = "";
+	long long next_ok = 0;
+	char until[32];
 
 	pthread_mutex_lock(&s->mu);
 	if ((p = pstate_get(s, name)) != NULL) {
@@ -399,12 +405,14 @@ profile_done(struct sender *s, const struct config *c,
 		} else
 			pthread_cond_broadcast(&s->cv);
 		p->state = now_state;
-		snprintf(until, sizeof until, "%lld", p->next_ok);
+		next_ok = p->next_ok;
 	}
 	pthread_mutex_unlock(&s->mu);
 	*now_out = now_state;
 	if (p == NULL || old == now_state)
 		return now_state;
+	/* Formatted only for the state change's line, out of mu. */
+	snprintf(until, sizeof until, "%lld", next_ok);
 	/* Once per state change: a config problem is the operator's. */
 	log_event(now_state == OUT_CONFIG ? LOG_ERROR : now_state == OUT_TEMP ?
 	    LOG_WARN : LOG_INFO, "profile_state", "profile", name, "state",
@@ -497,7 +505,7 @@ record(struct sender *s, const struct config *c, const struct smtp_profile *p,
     size_t k, const struct smtp_result *res, long long at, long long now,
     long long next_try, int first, int release)
 {
-	char code[8], count[24], nt[32], reply[SPOOL_REPLY_MAX];
+	char code[U64_STR], count[U64_STR], nt[32], reply[SPOOL_REPLY_MAX];
 	int changed = 0, failed;
 	enum outcome old, ev, state = OUT_SENT;
 	struct spool_attempt *a;
@@ -543,9 +551,13 @@ record(struct sender *s, const struct config *c, const struct smtp_profile *p,
 	else if (old == OUT_CONFIG && state != OUT_CONFIG)
 		alert_clear(AK_PROFILE_CONFIG, NULL, p->name);
 	metrics_delivery(m->site, p->name, outcome_name(res->outcome));
-	snprintf(code, sizeof code, "%d", res->code);
-	snprintf(count, sizeof count, "%zu", k);
-	iso_utc(nt, next_try);
+	if (res->code >= 0)
+		u64_str(code, (unsigned long long)res->code);
+	else
+		snprintf(code, sizeof code, "%d", res->code);
+	u64_str(count, k);
+	if (spool_count(m, SPOOL_PENDING))  /* the line names it then */
+		iso_utc(nt, next_try);
 	log_event(res->outcome == OUT_SENT || spool_id_is_receipt(m->id) ?
 	    LOG_INFO : LOG_WARN, "attempt",
 	    "site", m->site, "id", m->id, "profile", p->name, "outcome",
@@ -758,6 +770,8 @@ struct turn {
 	struct smtp_rcpt *rc;
 	size_t *idx;
 	int changed;               /* recipients it settled */
+	int finishing;             /* fin begun, finished() not yet */
+	struct spool_finishing fin;
 };
 
 /* Claims t->e's message and settles what needs no SMTP.  1: it is to be
@@ -874,14 +888,38 @@ profiles(struct sender *s, struct smtp_client *cl, const struct config *c,
 	}
 }
 
-/* Writes the turn's result back: failed/, finished, or the next try. */
+/* The second half of a finish conclude began (spool_finish_end: queue/'s
+ * fsync, shared by a window's finishes), then the delivered line. */
 static void
-conclude(struct sender *s, const struct config *c, struct turn *t)
+finished(struct sender *s, struct turn *t)
+{
+	struct spool_msg *m = &t->m;
+	char err[256], count[U64_STR], att[U64_STR];
+
+	t->finishing = 0;
+	if (spool_finish_end(s->sp, &t->fin, err, sizeof err) == -1)
+		log_event(LOG_ERROR, "spool_error", "id", t->e.id, "error",
+		    err, (char *)NULL);
+	u64_str(count, spool_count(m, SPOOL_SENT));
+	u64_str(att, m->attempts + 1u);
+	if (spool_count(m, SPOOL_SENT) > 0)
+		log_event(LOG_INFO, "delivered", "site", m->site, "id",
+		    t->e.id, "rcpt_count", count, "attempts", att, "failed",
+		    spool_count(m, SPOOL_FAILED) ? "some" : NULL, (char *)NULL);
+}
+
+/* Writes the turn's result back: failed/, finished, or the next try.
+ * defer: a finish stops after its first half (spool_finish_begin); the
+ * caller calls finished() for it, after the other finishes of its
+ * window began, so that one fsync of queue/ covers them all. */
+static void
+conclude(struct sender *s, const struct config *c, struct turn *t,
+    int defer)
 {
 	const char *id = t->e.id;
 	struct spool_msg *m = &t->m;
 	struct delivery_plan plan;
-	char err[256], count[24], att[16];
+	char err[256];
 
 	t->concluded = 1;
 	if (t->tried)
@@ -911,18 +949,11 @@ conclude(struct sender *s, const struct config *c, struct turn *t)
 		/* A finished file may be emptied and reused: our own open
 		 * of it goes first (doc/design.md "The spool"). */
 		spool_msg_drop_data(m);
-		if (spool_finish(s->sp, t->fd, id, err, sizeof err) == -1)
-			log_event(LOG_ERROR, "spool_error", "id", id, "error",
-			    err, (char *)NULL);
+		spool_finish_begin(s->sp, t->fd, id, &t->fin);
 		t->fd = -1;
-		snprintf(count, sizeof count, "%zu", spool_count(m,
-		    SPOOL_SENT));
-		snprintf(att, sizeof att, "%u", m->attempts + 1);
-		if (spool_count(m, SPOOL_SENT) > 0)
-			log_event(LOG_INFO, "delivered", "site", m->site, "id",
-			    id, "rcpt_count", count, "attempts", att,
-			    "failed", spool_count(m, SPOOL_FAILED) ?
-			    "some" : NULL, (char *)NULL);
+		t->finishing = 1;
+		if (!defer)
+			finished(s, t);
 		return;
 	}
 	m->attempts++;
@@ -966,7 +997,7 @@ deliver(struct sender *s, struct smtp_client *cl, const struct entry *e)
 	if ((b = begin(s, c, &t)) == 1)
 		profiles(s, cl, c, &t);
 	if (b >= 0)
-		conclude(s, c, &t);
+		conclude(s, c, &t, 0);
 	turn_end(&t);
 	s->release(s->arg, ref);
 }
@@ -1084,6 +1115,27 @@ batch_send(struct batch *b, struct smtp_client *cl, const int *go)
 /* Delivers e[0..n): claimed together, those for a profile whose server
  * offers PIPELINING in one pipelined session, the rest (and whatever
  * that session did not take) one by one as deliver does. */
+/* Whether profiles() may still speak SMTP for t (a profile left and a
+ * recipient pending). */
+static int
+may_send(const struct turn *t)
+{
+	return t->next < t->rt.nsmtp && spool_count(&t->m, SPOOL_PENDING) > 0;
+}
+
+/* Ends the finishes begun among t[0..n) (finished, then turn_end). */
+static void
+end_finishes(struct sender *s, struct turn *t, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (t[i].finishing) {
+			finished(s, &t[i]);
+			turn_end(&t[i]);
+		}
+}
+
 static void
 deliver_batch(struct sender *s, struct smtp_client *cl, const struct entry *e,
     size_t n)
@@ -1129,12 +1181,22 @@ deliver_batch(struct sender *s, struct smtp_client *cl, const struct entry *e,
 		 * before the next profile, as on the old path. */
 		if (st[i] == 1 && t[i].tried)
 			progress(s, &t[i], t[i].changed);
-		if (st[i] == 1 && !t[i].concluded)
+		if (st[i] == 1 && !t[i].concluded) {
+			/* It may go to another profile now (a whole session):
+			 * what is delivered before it is finished first, not
+			 * left claimed in queue/ for that long. */
+			if (may_send(&t[i]))
+				end_finishes(s, t, i);
 			profiles(s, cl, b.c, &t[i]);
+		}
 		if (st[i] >= 0 && !t[i].concluded)
-			conclude(s, b.c, &t[i]);
-		turn_end(&t[i]);
+			conclude(s, b.c, &t[i], 1);
+		if (!t[i].finishing)
+			turn_end(&t[i]);
 	}
+	/* The window's finishes end together: the first to wait runs the
+	 * fsync of queue/ that covers every removal begun above. */
+	end_finishes(s, t, n);
 	s->release(s->arg, ref);
 }
 

@@ -52,9 +52,12 @@ struct sender;
 struct sender *sender_start(struct spool *sp, sender_acquire_fn acquire,
     sender_release_fn release, void *arg, char *err, size_t errlen);
 
-/* A message was just committed: deliver it now (unless it is already
- * scheduled or in flight).  Thread-safe. */
-void sender_wake(struct sender *s, const char *id);
+/* A message of site, created at `created`, was just committed: deliver
+ * it now (unless it is already scheduled or in flight).  While every
+ * profile of the site is backing off it waits for them without its file
+ * being read (a relay outage costs a post no claim).  Thread-safe. */
+void sender_wake(struct sender *s, const char *id, const char *site,
+    long long created);
 
 /* The operator's flush (`queue flush`, a reload): every message in
  * queue/ is due now, its own back-off waived until its next attempt, and

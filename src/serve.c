@@ -167,6 +167,7 @@ submit(void *arg, const struct site *s, const struct mail *m, const char *id,
 {
 	const struct world *w = arg;
 	struct spool_msg sm;
+	long long created = (long long)time(NULL);
 	char n[16];
 	int rc;
 
@@ -179,11 +180,10 @@ submit(void *arg, const struct site *s, const struct mail *m, const char *id,
 	/* Borrowed: the composed bytes (heap, or a file for a message with
 	 * attachments) are written to the spool file from where they are,
 	 * never whole in a new buffer (doc/design.md "Attachments"). */
-	if ((m->in_file ? spool_msg_borrow_file(&sm, id, s->name,
-	    (long long)time(NULL), m->sender, m->rcpt, m->nrcpt, m->fd,
-	    m->off, m->len) : spool_msg_borrow(&sm, id, s->name,
-	    (long long)time(NULL), m->sender, m->rcpt, m->nrcpt, m->data,
-	    m->len)) == -1) {
+	if ((m->in_file ? spool_msg_borrow_file(&sm, id, s->name, created,
+	    m->sender, m->rcpt, m->nrcpt, m->fd, m->off, m->len) :
+	    spool_msg_borrow(&sm, id, s->name, created, m->sender, m->rcpt,
+	    m->nrcpt, m->data, m->len)) == -1) {
 		snprintf(err, errlen, "out of memory or an envelope the "
 		    "spool cannot hold");
 		return -1;
@@ -191,7 +191,7 @@ submit(void *arg, const struct site *s, const struct mail *m, const char *id,
 	rc = spool_commit(spool, &sm, err, errlen);
 	spool_msg_free(&sm);
 	if (rc == 0) {
-		sender_wake(sender, id);
+		sender_wake(sender, id, s->name, created);
 		snprintf(n, sizeof n, "%zu", m->nrcpt);
 		log_event(LOG_INFO, "queued", "site", s->name, "id", id,
 		    "rcpt_count", n, (char *)NULL);

@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,13 +279,13 @@ reply_line(struct dialogue *d, const char *s, size_t n)
 	if (d->in_auth && code / 100 != 3)
 		d->in_auth = 0;
 	d->code = code;
-	snprintf(d->reply, sizeof d->reply, "%s", clean);
+	str_copy(d->reply, sizeof d->reply, clean);
 	pipe_enhanced(s, n, d->enhanced, sizeof d->enhanced);
 	if (d->phase == PH_RCPT && d->rcpt_sent > 0 &&
 	    d->rcpt_sent <= d->nrcpt) {
 		struct smtp_rcpt *r = &d->rcpt[d->rcpt_sent - 1];
 		r->code = code;
-		snprintf(r->reply, sizeof r->reply, "%s", clean);
+		str_copy(r->reply, sizeof r->reply, clean);
 		r->outcome = code / 100 == 2 ? OUT_SENT :
 		    outcome_classify(PH_RCPT, SF_NONE, code, d->enhanced);
 	}
@@ -630,7 +631,7 @@ result_of(const struct dialogue *d, const struct ending *e,
 		snprintf(res->reply, sizeof res->reply, "%.*s (the message is "
 		    "%zu bytes)", SMTP_REPLY_MAX - 48, d->reply, e->len);
 	else if (res->fail == SF_NONE && d->reply[0])
-		snprintf(res->reply, sizeof res->reply, "%s", d->reply);
+		str_copy(res->reply, sizeof res->reply, d->reply);
 	else if (stopped)
 		snprintf(res->reply, sizeof res->reply, "abandoned: "
 		    "formpost is stopping");
@@ -679,7 +680,7 @@ settle(const struct dialogue *d, const struct ending *e,
 			r->outcome = txn;
 			if (txn != OUT_SENT || r->code == 0) {
 				r->code = res->code;
-				snprintf(r->reply, sizeof r->reply, "%s",
+				str_copy(r->reply, sizeof r->reply,
 				    res->reply);
 			}
 		}
@@ -979,8 +980,10 @@ struct pipe_run {
 	struct dotstuff ds;
 	struct pipe_reader rd;
 	long long last;              /* monotonic ms of the last progress */
+	int plain;                   /* no TLS: a short read empties it */
 	enum pend end;
-	char chunk[LIM_PIPE_CHUNK], stuffed[2 * LIM_PIPE_CHUNK];
+	char chunk[LIM_PIPE_CHUNK];  /* a file's data on its way (scratch:
+	                              * last, left out of run_new's zeroing) */
 };
 
 /* What command_line does when the old path sends a command. */
@@ -1013,15 +1016,23 @@ queue_next(struct pipe_run *r, int rset)
 	m->started_ms = mono_ms();
 	j->rset = rset;
 	j->step = rset ? PS_RSET : PS_MAIL;
+	/* The same bytes as the old path's commands, without printf. */
 	if (rset)
 		rc |= buf_adds(&r->out, "RSET\r\n");
-	rc |= buf_printf(&r->out, "MAIL FROM:<%s>", m->sender);
-	if (r->c->pd.caps.size_offered && m->len > 0)
-		rc |= buf_printf(&r->out, " SIZE=%zu", m->len);
+	rc |= buf_adds(&r->out, "MAIL FROM:<");
+	rc |= buf_adds(&r->out, m->sender);
+	rc |= buf_adds(&r->out, ">");
+	if (r->c->pd.caps.size_offered && m->len > 0) {
+		rc |= buf_adds(&r->out, " SIZE=");
+		rc |= buf_addu(&r->out, m->len);
+	}
 	rc |= buf_adds(&r->out, "\r\n");
-	for (i = 0; i < m->nrcpt; i++)
-		rc |= buf_printf(&r->out, "RCPT TO:<%s>\r\n",
-		    envelope_form(m->rcpt[i].addr, q, sizeof q));
+	for (i = 0; i < m->nrcpt; i++) {
+		rc |= buf_adds(&r->out, "RCPT TO:<");
+		rc |= buf_adds(&r->out, envelope_form(m->rcpt[i].addr, q,
+		    sizeof q));
+		rc |= buf_adds(&r->out, ">\r\n");
+	}
 	rc |= buf_adds(&r->out, "DATA\r\n");
 	return rc ? -1 : 0;
 }
@@ -1139,6 +1150,7 @@ static int
 fill(struct pipe_run *r)
 {
 	struct smtp_job *m;
+	const char *src;
 	size_t n, o;
 
 	while (r->body < r->n && r->out.len - r->ooff < LIM_PIPE_OUT) {
@@ -1155,18 +1167,20 @@ fill(struct pipe_run *r)
 		n = m->len - r->boff;
 		if (n > LIM_PIPE_CHUNK)
 			n = LIM_PIPE_CHUNK;
-		if (m->data)
-			memcpy(r->chunk, m->data + r->boff, n);
+		src = m->data ? m->data + r->boff : r->chunk;
 		/* From a spool file: a read error ends the session (the
 		 * data cannot be taken back; doc/design.md "Attachments"). */
-		else if (file_pread_all(m->fd, r->chunk, n, m->off + r->boff) !=
-		    (long)n) {
+		if (m->data == NULL && file_pread_all(m->fd, r->chunk, n,
+		    m->off + r->boff) != (long)n) {
 			r->end = PE_READ;
 			return -1;
 		}
-		o = dot_stuff(&r->ds, r->chunk, n, r->stuffed);
-		if (buf_add(&r->out, r->stuffed, o) == -1)
+		/* Stuffed straight into the output: at most 2n bytes. */
+		if (buf_reserve(&r->out, 2 * n) == -1)
 			return -1;
+		o = dot_stuff(&r->ds, src, n, r->out.data + r->out.len);
+		r->out.len += o;
+		r->out.data[r->out.len] = '\0';
 		if ((r->boff += n) < m->len)
 			continue;
 		r->pj[r->body].d.body_done = 1;
@@ -1191,9 +1205,10 @@ take_in(struct pipe_run *r)
 	CURLcode rc;
 	int k, i;
 
-	/* TLS may hold decrypted bytes the socket no longer shows; a
-	 * server that never stops sending gets LIM_PIPE_READS reads, then
-	 * the deadline and the stop flag are looked at again. */
+	/* TLS may hold decrypted bytes the socket no longer shows: read
+	 * until EAGAIN.  A server that never stops sending gets
+	 * LIM_PIPE_READS reads, then the deadline and the stop flag are
+	 * looked at again. */
 	for (i = 0; i < LIM_PIPE_READS; i++) {
 		got = 0;
 		rc = curl_easy_recv(r->h, b, sizeof b, &got);
@@ -1214,6 +1229,13 @@ take_in(struct pipe_run *r)
 			if (k == 1)
 				r->last = mono_ms();
 		}
+		/* Without TLS a short read took all the socket had: poll
+		 * says when more comes (one recv per reply, not two).  This
+		 * relies on libcurl keeping no read buffer of its own for a
+		 * plain connection: true of 7.88 (curl_easy_recv is recv);
+		 * curl 8's socket filter has one, off by default. */
+		if (r->plain && got < sizeof b)
+			return 0;
 	}
 	return 0;
 }
@@ -1355,10 +1377,15 @@ static struct pipe_run *
 run_new(struct smtp_client *c, const struct smtp_profile *p,
     struct smtp_job *jobs, size_t n, smtp_job_fn done, void *arg)
 {
-	struct pipe_run *r = calloc(1, sizeof *r);
+	struct pipe_run *r = malloc(sizeof *r);
 	size_t i;
 
-	if (r == NULL || (r->pj = calloc(n, sizeof *r->pj)) == NULL) {
+	if (r == NULL)
+		return NULL;
+	/* All but the data chunk, which is written before it is read: its
+	 * 16 KiB were cleared for every window. */
+	memset(r, 0, offsetof(struct pipe_run, chunk));
+	if ((r->pj = calloc(n, sizeof *r->pj)) == NULL) {
 		free(r);
 		return NULL;
 	}
@@ -1440,6 +1467,9 @@ smtp_send_pipelined(struct smtp_client *c, const struct smtp_profile *p,
 	if (curl_easy_getinfo(c->pipe, CURLINFO_ACTIVESOCKET, &r->fd) !=
 	    CURLE_OK || r->fd == CURL_SOCKET_BAD)
 		r->end = PE_DROP;
+	/* No TLS at all (smtp:// with starttls off, loopback only): then
+	 * curl_easy_recv is recv(2) and holds nothing back. */
+	r->plain = !p->implicit_tls && !p->starttls;
 	r->last = mono_ms();
 	/* A reused session may have a transaction open (a refused DATA
 	 * ended the last run): RSET goes first (RFC 5321 §4.1.1.5). */

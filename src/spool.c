@@ -67,6 +67,10 @@ struct dirsync {
 	unsigned long long synced;   /* changes up to this one are on disk */
 	unsigned long long failed;   /* an fsync covering up to this one failed */
 	int running;                 /* an fsync is in progress */
+	int fd;                      /* queue/, kept open for those fsyncs
+	                              * (-1: not yet, or closed after a
+	                              * failed one); only the thread that
+	                              * runs the fsync touches it */
 };
 
 static const char *const state_names[] = {
@@ -372,7 +376,7 @@ spool_attempt_add(struct spool_msg *m, long long at, const char *profile,
 	a = &m->hist[m->nhist++];
 	memset(a, 0, sizeof *a);
 	a->at = at;
-	snprintf(a->profile, sizeof a->profile, "%s", profile);
+	str_copy(a->profile, sizeof a->profile, profile);
 	a->ev = ev;
 	a->code = code;
 	spool_sanitise(a->reply, reply);
@@ -1087,6 +1091,7 @@ spool_open(const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	sp->qsync->fd = -1;
 	pthread_mutex_init(&sp->qsync->mu, NULL);
 	pthread_cond_init(&sp->qsync->cv, NULL);
 	/* Until the first statvfs: no reason to refuse. */
@@ -1111,6 +1116,8 @@ spool_close(struct spool *sp)
 	if (sp->qsync) {
 		pthread_cond_destroy(&sp->qsync->cv);
 		pthread_mutex_destroy(&sp->qsync->mu);
+		if (sp->qsync->fd != -1)
+			close(sp->qsync->fd);
 		free(sp->qsync);
 	}
 	free(sp->dir);
@@ -1213,7 +1220,7 @@ sync_dir_now(const struct spool *sp, const char *sub)
 	char path[PATH_BYTES];
 	int fd, rc;
 
-	snprintf(path, sizeof path, "%s/%s", sp->dir, sub);
+	str_cat(path, sizeof path, sp->dir, "/", sub, (char *)NULL);
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1)
 		return -1;
@@ -1222,20 +1229,55 @@ sync_dir_now(const struct spool *sp, const char *sub)
 	return rc;
 }
 
-/* fsync(SUB) after a change to it; for queue/, through the group commit
- * (struct dirsync).  A failed fsync fails every change it covered, even
- * if a later one succeeds (see spool.h: an fsync error is final). */
+/* fsync(queue/) for the group commit, through the directory it keeps
+ * open (an open and a close per fsync saved).  A failed fsync closes it:
+ * the next one opens queue/ again, never retrying on the descriptor
+ * that failed (see spool.h: an fsync error is final). */
 static int
-sync_dir(const struct spool *sp, const char *sub)
+sync_queue(const struct spool *sp, struct dirsync *g)
 {
-	struct dirsync *g = sp->qsync;
-	unsigned long long t, mark;
-	int rc, e = EIO;
+	char path[PATH_BYTES];
+	int e;
 
-	if (g == NULL || strcmp(sub, "queue") != 0)
-		return sync_dir_now(sp, sub);
+	if (g->fd == -1) {
+		str_cat(path, sizeof path, sp->dir, "/queue", (char *)NULL);
+		if ((g->fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC)) == -1)
+			return -1;
+	}
+	if (fsync(g->fd) == 0)
+		return 0;
+	e = errno;
+	close(g->fd);
+	g->fd = -1;
+	errno = e;
+	return -1;
+}
+
+/* A change to queue/ is made: its ticket for dirsync_wait. */
+static unsigned long long
+dirsync_take(struct dirsync *g)
+{
+	unsigned long long t;
+
 	pthread_mutex_lock(&g->mu);
 	t = ++g->changed;
+	pthread_mutex_unlock(&g->mu);
+	return t;
+}
+
+/* Waits until an fsync of queue/ that started after change t ended,
+ * running it when none is running.  A failed fsync fails every change it
+ * covered, even if a later one succeeds (see spool.h: an fsync error is
+ * final). */
+static int
+dirsync_wait(const struct spool *sp, struct dirsync *g,
+    unsigned long long t)
+{
+	unsigned long long mark;
+	int rc, e = EIO;
+
+	pthread_mutex_lock(&g->mu);
 	for (;;) {
 		if (g->failed >= t) {
 			rc = -1;
@@ -1252,7 +1294,7 @@ sync_dir(const struct spool *sp, const char *sub)
 		mark = g->changed;      /* every change made so far */
 		g->running = 1;
 		pthread_mutex_unlock(&g->mu);
-		if ((rc = sync_dir_now(sp, sub)) == -1)
+		if ((rc = sync_queue(sp, g)) == -1)
 			e = errno;
 		pthread_mutex_lock(&g->mu);
 		g->running = 0;
@@ -1266,6 +1308,18 @@ sync_dir(const struct spool *sp, const char *sub)
 	if (rc == -1)
 		errno = e;
 	return rc;
+}
+
+/* fsync(SUB) after a change to it; for queue/, through the group commit
+ * (struct dirsync). */
+static int
+sync_dir(const struct spool *sp, const char *sub)
+{
+	struct dirsync *g = sp->qsync;
+
+	if (g == NULL || strcmp(sub, "queue") != 0)
+		return sync_dir_now(sp, sub);
+	return dirsync_wait(sp, g, dirsync_take(g));
 }
 
 /* rename(2) for a new message: never over an existing file of the same
@@ -1491,20 +1545,17 @@ spool_commit(struct spool *sp, const struct spool_msg *m, char *err,
  * the file is corrupt), or the errno of what failed (a read error, no
  * memory: the file may be fine, so try again later). */
 static int
-read_fd(int fd, char **out, size_t *len)
+read_sized(int fd, off_t size, char **out, size_t *len)
 {
-	struct stat st;
 	char *p;
 	size_t off = 0;
 
-	if (fstat(fd, &st) == -1)
-		return errno;
-	if (st.st_size < 0 || st.st_size > LIM_SPOOL_FILE)
+	if (size < 0 || size > LIM_SPOOL_FILE)
 		return EFBIG;
-	if ((p = malloc((size_t)st.st_size + 1)) == NULL)
+	if ((p = malloc((size_t)size + 1)) == NULL)
 		return ENOMEM;
-	while (off < (size_t)st.st_size) {
-		ssize_t r = pread(fd, p + off, (size_t)st.st_size - off,
+	while (off < (size_t)size) {
+		ssize_t r = pread(fd, p + off, (size_t)size - off,
 		    (off_t)off);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -1520,6 +1571,17 @@ read_fd(int fd, char **out, size_t *len)
 	*out = p;
 	*len = off;
 	return 0;
+}
+
+/* read_sized with the size fstat gives now. */
+static int
+read_fd(int fd, char **out, size_t *len)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == -1)
+		return errno;
+	return read_sized(fd, st.st_size, out, len);
 }
 
 /* 1 when st is what only formpost puts in the spool: a regular file owned
@@ -1552,7 +1614,8 @@ move_corrupt(struct spool *sp, const char *id)
  * open; SPOOL_GONE, SPOOL_BUSY; SPOOL_ERROR with the errno value in
  * *error. */
 static enum spool_claim
-claim_lock(const struct spool *sp, const char *path, int *fd, int *error)
+claim_lock(const struct spool *sp, const char *path, int *fd, int *error,
+    struct stat *st)
 {
 	struct stat a, b;
 	int f = -1, tries, e;
@@ -1588,6 +1651,7 @@ claim_lock(const struct spool *sp, const char *path, int *fd, int *error)
 		return SPOOL_CORRUPT;
 	}
 	*fd = f;
+	*st = b;
 	return SPOOL_CLAIMED;
 }
 
@@ -1646,22 +1710,18 @@ parse_heap(char *p, size_t n, struct spool_msg *out, char *why,
  * SPOOL_UNCHECKED with *e, an errno (the file may be fine: try again
  * later). */
 static enum spool_parse_rc
-load(int fd, const char *path, struct spool_msg *out, char *why,
-    size_t whylen, int *e)
+load(int fd, const struct stat *locked, const char *path,
+    struct spool_msg *out, char *why, size_t whylen, int *e)
 {
 	enum spool_parse_rc rc;
-	struct stat st, again;
+	struct stat st = *locked, again;
 	char *data = NULL;
 	size_t len = 0;
 	void *map;
 	int own;
 
-	if (fstat(fd, &st) == -1) {
-		*e = errno;
-		return SPOOL_UNCHECKED;
-	}
 	if (st.st_size < LIM_SPOOL_MAP || st.st_size > LIM_SPOOL_FILE) {
-		if ((*e = read_fd(fd, &data, &len)) == EFBIG) {
+		if ((*e = read_sized(fd, st.st_size, &data, &len)) == EFBIG) {
 			if (newer_head(fd, why, whylen))
 				return SPOOL_TOO_NEW;
 			snprintf(why, whylen, "larger than %d bytes",
@@ -1711,14 +1771,15 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 {
 	char path[PATH_BYTES], why[128];
 	enum spool_claim cr;
+	struct stat st;
 	int f = -1, e = 0;
 
 	if (!spool_id_valid(id)) {
 		snprintf(err, errlen, "not an id");
 		return SPOOL_GONE;
 	}
-	snprintf(path, sizeof path, "%s/queue/%s", sp->dir, id);
-	cr = claim_lock(sp, path, &f, &e);
+	str_cat(path, sizeof path, sp->dir, "/queue/", id, (char *)NULL);
+	cr = claim_lock(sp, path, &f, &e, &st);
 	if (cr == SPOOL_CORRUPT)
 		goto planted;
 	if (cr == SPOOL_ERROR)
@@ -1727,7 +1788,7 @@ spool_claim(struct spool *sp, const char *id, struct spool_msg *out, int *fd,
 		return cr;
 	/* Only what the file says makes it corrupt; a failing disk or a
 	 * lack of memory must not set a good message aside for good. */
-	switch (load(f, path, out, why, sizeof why, &e)) {
+	switch (load(f, &st, path, out, why, sizeof why, &e)) {
 	case SPOOL_PARSED:
 		break;
 	case SPOOL_TOO_NEW:
@@ -1826,30 +1887,65 @@ spool_write_failed(struct spool *sp, const struct spool_msg *m, char *err,
  * queue/ no longer names it durably: a crash before that leaves a whole
  * message in free/, which is never read, and removed after
  * LIM_SPOOL_TMP_AGE. */
+void
+spool_finish_begin(struct spool *sp, int fd, const char *id,
+    struct spool_finishing *f)
+{
+	char path[PATH_BYTES], freed[PATH_BYTES];
+
+	f->fd = fd;
+	f->moved = 0;
+	f->rc = 0;
+	f->error = 0;
+	f->ticket = 0;
+	str_copy(f->id, sizeof f->id, id);
+	str_cat(path, sizeof path, sp->dir, "/queue/", id, (char *)NULL);
+	str_cat(freed, sizeof freed, sp->dir, "/free/", id, (char *)NULL);
+	if (free_room(sp) && rename(path, freed) == 0)
+		f->moved = 1;
+	else if (unlink(path) == -1) {
+		f->rc = -1;
+		f->error = errno;
+		return;
+	}
+	atomic_fetch_sub(&sp->queued, 1);
+	if (sp->qsync != NULL)
+		f->ticket = dirsync_take(sp->qsync);
+}
+
+int
+spool_finish_end(struct spool *sp, struct spool_finishing *f, char *err,
+    size_t errlen)
+{
+	char freed[PATH_BYTES];
+	int rc = f->rc;
+
+	if (rc == 0 && (sp->qsync != NULL ?
+	    dirsync_wait(sp, sp->qsync, f->ticket) :
+	    sync_dir_now(sp, "queue")) == -1) {
+		rc = -1;
+		f->error = errno;
+	}
+	if (rc == -1)
+		snprintf(err, errlen, "%s/queue/%s: %s", sp->dir, f->id,
+		    strerror(f->error));
+	close(f->fd);
+	f->fd = -1;
+	str_cat(freed, sizeof freed, sp->dir, "/free/", f->id, (char *)NULL);
+	if (f->moved && (rc == -1 || truncate(freed, 0) == -1 ||
+	    free_push(sp, f->id) == -1))
+		unlink(freed);
+	return rc;
+}
+
 int
 spool_finish(struct spool *sp, int fd, const char *id, char *err,
     size_t errlen)
 {
-	char path[PATH_BYTES], freed[PATH_BYTES];
-	int rc = 0, moved = 0;
+	struct spool_finishing f;
 
-	snprintf(path, sizeof path, "%s/queue/%s", sp->dir, id);
-	snprintf(freed, sizeof freed, "%s/free/%s", sp->dir, id);
-	if (free_room(sp) && rename(path, freed) == 0)
-		moved = 1;
-	else if (unlink(path) == -1)
-		rc = -1;
-	if (rc == 0) {
-		atomic_fetch_sub(&sp->queued, 1);
-		rc = sync_dir(sp, "queue");
-	}
-	if (rc == -1)
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-	close(fd);
-	if (moved && (rc == -1 || truncate(freed, 0) == -1 ||
-	    free_push(sp, id) == -1))
-		unlink(freed);
-	return rc;
+	spool_finish_begin(sp, fd, id, &f);
+	return spool_finish_end(sp, &f, err, errlen);
 }
 
 void

@@ -325,6 +325,25 @@ int spool_write_failed(struct spool *sp, const struct spool_msg *m,
 int spool_finish(struct spool *sp, int fd, const char *id, char *err,
     size_t errlen);
 
+/* spool_finish in two halves, so that the finishes of several messages
+ * share one fsync of queue/ (its group commit, doc/design.md "The
+ * spool"): spool_finish_begin removes queue/ID from the directory (moved
+ * to free/ or unlinked) and notes the change; spool_finish_end waits for
+ * an fsync of queue/ that covers it, releases the claim, and only then
+ * empties the file for reuse.  Every begin is followed by its end; until
+ * then the claim is held. */
+struct spool_finishing {
+	int fd;                      /* the claim */
+	int moved;                   /* to free/ (else unlinked) */
+	int rc, error;               /* the removal's result, its errno */
+	unsigned long long ticket;   /* the change, for the group commit */
+	char id[SPOOL_ID_MAX + 1];
+};
+void spool_finish_begin(struct spool *sp, int fd, const char *id,
+    struct spool_finishing *f);
+int spool_finish_end(struct spool *sp, struct spool_finishing *f,
+    char *err, size_t errlen);
+
 /* Releases a claim without changing anything. */
 void spool_release(int fd);
 

@@ -143,6 +143,41 @@ str_join(char *out, size_t outlen, const char *a, const char *b)
 	return 0;
 }
 
+size_t
+str_copy(char *out, size_t outlen, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (outlen > 0) {
+		size_t k = n < outlen ? n : outlen - 1;
+		memcpy(out, s, k);
+		out[k] = '\0';
+	}
+	return n;
+}
+
+size_t
+str_cat(char *out, size_t outlen, ...)
+{
+	va_list ap;
+	const char *s;
+	size_t o = 0, n, k;
+
+	va_start(ap, outlen);
+	while ((s = va_arg(ap, const char *)) != NULL) {
+		n = strlen(s);
+		if (o < outlen) {
+			k = n < outlen - o ? n : outlen - o;
+			memcpy(out + o, s, k);
+		}
+		o += n;
+	}
+	va_end(ap);
+	if (outlen > 0)
+		out[o < outlen ? o : outlen - 1] = '\0';
+	return o;
+}
+
 int
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
@@ -216,9 +251,20 @@ fp_strndup(const char *s, size_t n)
 int
 has_ctl(const char *s, size_t n)
 {
-	size_t i;
+	const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
+	size_t i = 0;
+	uint64_t w, d;
 
-	for (i = 0; i < n; i++)
+	/* Eight bytes at a time: a byte below 0x20, or 0x7f (zero after
+	 * ^ 0x7f), sets its high bit in (w - k) & ~w & high; bytes of 0x80
+	 * and up never do.  Every spool line is checked (a claim's parse). */
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		d = w ^ (ones * 0x7f);
+		if ((((w - ones * 0x20) & ~w) | ((d - ones) & ~d)) & high)
+			return 1;
+	}
+	for (; i < n; i++)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
 			return 1;
 	return 0;

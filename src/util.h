@@ -48,6 +48,14 @@ char *u64_str(char out[U64_STR], unsigned long long n);
 /* Copies the strings a then b into out (room for outlen bytes) as one
  * NUL-terminated string; 0, or -1 (out then "") when it does not fit. */
 int str_join(char *out, size_t outlen, const char *a, const char *b);
+/* Copies s into out (room for outlen >= 1 bytes) as snprintf(out,
+ * outlen, "%s", s) does: cut at outlen - 1, NUL-terminated; returns
+ * strlen(s).  The delivery path's copies without printf. */
+size_t str_copy(char *out, size_t outlen, const char *s);
+/* The strings of the NULL-ended list one after another into out, cut
+ * and terminated the same way; returns their whole length (>= outlen:
+ * cut). */
+size_t str_cat(char *out, size_t outlen, ...) __attribute__((sentinel));
 
 /* strndup that returns NULL on OOM; caller frees. */
 char *fp_strndup(const char *s, size_t n);

@@ -501,3 +501,39 @@ def test_a_message_left_in_free_is_never_delivered(formpost_factory, nginx_facto
     assert mid not in by_id(back)
     assert (root / "free" / mid).read_bytes() == kept
     assert not spool(formpost_config, "corrupt")
+
+
+def test_relay_down_new_posts_wait_unread(formpost_factory, nginx_factory, formpost_config,
+                                          smtpd, smtpd_factory, tmp_path):
+    """While every profile of the site backs off, a new post is scheduled
+    for the end of the back-off without its file being opened again (the
+    sender asks the profiles before the file, as for a deferred message):
+    a relay outage costs a post no claim.  Delivered once it is back."""
+    import signal
+    import subprocess
+    port = smtpd.port
+    smtpd.stop()
+    formpost_config["delivery"] = {"first_retry": "5s", "max_retry": "10s", "max_age": "1h"}
+    fp = formpost_factory(formpost_config)
+    ng = nginx_factory(fp.target)
+    [probe] = post(ng, 1, tag="probe")
+    wait_for(lambda: fp.events(event="attempt", id=probe), 10, "the failed probe")
+    out = tmp_path / "strace.out"
+    tracer = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=openat", "-o", str(out),
+                               "-p", str(fp.pid)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1)
+        ids = post(ng, 4, tag="rest")
+        time.sleep(0.3)
+    finally:
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(10)
+    queue = f"{formpost_config['spool']}/queue/"
+    claims = [line for line in out.read_text().splitlines()
+              if any(queue + i in line for i in ids) and "O_RDONLY" in line]
+    assert claims == [], claims
+    back = smtpd_factory(port=port)
+    back.wait(5, timeout=20)
+    wait_queue_empty(formpost_config)
+    assert sorted(by_id(back)) == sorted(ids + [probe])

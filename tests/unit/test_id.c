@@ -25,6 +25,26 @@ test_new_is_canonical(void **state)
 	assert_string_not_equal(a, b);
 }
 
+/* Every byte at every character's place: canonical exactly when it is
+ * one of the 32 (the check without strchr). */
+static void
+test_canonical_every_byte(void **state)
+{
+	static const char set[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+	char a[ID_BUF];
+	int c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ID_LEN; i++)
+		for (c = 1; c < 256; c++) {
+			memcpy(a, "7K3M-9QXA-2BTD", ID_LEN + 1);
+			a[i] = (char)c;
+			assert_int_equal(id_canonical(a), i == 4 || i == 9 ?
+			    c == '-' : strchr(set, c) != NULL);
+		}
+}
+
 static void
 test_round_trip(void **state)
 {
@@ -138,6 +158,7 @@ main(void)
 		cmocka_unit_test(test_typed),
 		cmocka_unit_test(test_long_input),
 		cmocka_unit_test(test_spool_names),
+		cmocka_unit_test(test_canonical_every_byte),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

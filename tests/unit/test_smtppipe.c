@@ -207,6 +207,59 @@ stuffed(const char *in, size_t step, char *out)
 	strcpy(out + o, dot_end(&d));
 }
 
+/* The definition, a byte at a time: what dot_stuff must equal. */
+static size_t
+ref_stuff(int *crlf, const char *in, size_t n, char *out)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		char ch = in[i];
+		if (ch == '.' && *crlf == 2)
+			out[o++] = '.';
+		out[o++] = ch;
+		*crlf = ch == '\r' ? 1 : ch == '\n' && *crlf == 1 ? 2 : 0;
+	}
+	return o;
+}
+
+/* Random bodies of '.', CR, LF and 'a', cut at random places: the
+ * run-at-a-time copy gives the same bytes and the same end. */
+static void
+test_dots_random(void **state)
+{
+	static const char alpha[] = ".\r\na";
+	char in[64], out[128], ref[128];
+	unsigned seed = 12345;
+	int round;
+
+	(void)state;
+	for (round = 0; round < 20000; round++) {
+		struct dotstuff d;
+		int rcrlf = 2;
+		size_t n, i, off, k, o = 0, r = 0;
+
+		seed = seed * 1103515245u + 12345u;
+		n = (seed >> 16) % sizeof in;
+		for (i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			in[i] = alpha[(seed >> 16) % 4];
+		}
+		dot_init(&d);
+		for (off = 0; off < n; off += k) {
+			seed = seed * 1103515245u + 12345u;
+			k = 1 + (seed >> 16) % 9;
+			if (k > n - off)
+				k = n - off;
+			o += dot_stuff(&d, in + off, k, out + o);
+		}
+		r = ref_stuff(&rcrlf, in, n, ref);
+		assert_int_equal(o, r);
+		assert_memory_equal(out, ref, o);
+		assert_int_equal(d.crlf, rcrlf);
+	}
+}
+
 static void
 test_dots(void **state)
 {
@@ -246,6 +299,7 @@ main(void)
 		cmocka_unit_test(test_enhanced),
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_dots),
+		cmocka_unit_test(test_dots_random),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

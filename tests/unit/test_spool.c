@@ -530,6 +530,68 @@ test_head_reference(void **state)
 	}
 }
 
+/* Finishes in two halves (a pipelined window's): after every begin the
+ * files have left queue/ but are still whole in free/ and still claimed;
+ * each end empties its own, and then the files are reused. */
+static void
+test_finish_halves(void **state)
+{
+	static const char *const ids[] = { "ABCDEFGHIJKLMNOPQRS_",
+	    "BBCDEFGHIJKLMNOPQRS_", "CBCDEFGHIJKLMNOPQRS_" };
+	char dir[] = "/tmp/formpost-spool-XXXXXX", path[256], err[256], cmd[300];
+	struct spool_finishing fin[3];
+	struct spool_msg m, got[3];
+	struct spool *sp;
+	struct stat st;
+	ino_t ino[3];
+	size_t i;
+	int fd, lk;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(sp = spool_open(dir, err, sizeof err));
+	make(&m);
+	for (i = 0; i < 3; i++) {
+		memcpy(m.id, ids[i], ID_OLD_LEN);
+		assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+		ino[i] = inode_of(dir, "queue", ids[i]);
+		assert_int_equal(spool_claim(sp, ids[i], &got[i], &fd, err,
+		    sizeof err), SPOOL_CLAIMED);
+		spool_finish_begin(sp, fd, ids[i], &fin[i]);
+	}
+	assert_int_equal(spool_queued(sp), 0);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(inode_of(dir, "queue", ids[i]), 0);
+		assert_int_equal(inode_of(dir, "free", ids[i]), ino[i]);
+		snprintf(path, sizeof path, "%s/free/%s", dir, ids[i]);
+		assert_int_equal(stat(path, &st), 0);
+		assert_true(st.st_size > 0);      /* not emptied before the end */
+		/* Still claimed: another open of it cannot lock it. */
+		assert_true((lk = open(path, O_RDONLY)) >= 0);
+		assert_int_equal(flock(lk, LOCK_EX | LOCK_NB), -1);
+		close(lk);
+	}
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(spool_finish_end(sp, &fin[i], err, sizeof err),
+		    0);
+		assert_int_equal(fin[i].fd, -1);
+		snprintf(path, sizeof path, "%s/free/%s", dir, ids[i]);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_size, 0);
+		spool_msg_free(&got[i]);
+	}
+	/* The next commit takes one of them. */
+	memcpy(m.id, "DBCDEFGHIJKLMNOPQRS_", ID_OLD_LEN);
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	assert_true(inode_of(dir, "queue", m.id) == ino[0] ||
+	    inode_of(dir, "queue", m.id) == ino[1] ||
+	    inode_of(dir, "queue", m.id) == ino[2]);
+	spool_close(sp);
+	spool_msg_free(&m);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -545,6 +607,7 @@ main(void)
 		cmocka_unit_test(test_capacity_guard),
 		cmocka_unit_test(test_free_files_reused),
 		cmocka_unit_test(test_free_reuse_never_replaces),
+		cmocka_unit_test(test_finish_halves),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

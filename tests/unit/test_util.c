@@ -166,6 +166,63 @@ test_join(void **state)
 	    "18446744073709551615");
 }
 
+/* str_copy and str_cat cut and terminate as snprintf("%s...") does,
+ * at every size, and return the length snprintf would. */
+static void
+test_copy_cat(void **state)
+{
+	char out[16], ref[16];
+	size_t size;
+
+	(void)state;
+	for (size = 1; size <= sizeof out; size++) {
+		memset(out, 'x', sizeof out);
+		memset(ref, 'x', sizeof ref);
+		assert_int_equal(str_copy(out, size, "hello, world"),
+		    (size_t)snprintf(ref, size, "%s", "hello, world"));
+		assert_memory_equal(out, ref, sizeof out);
+		memset(out, 'x', sizeof out);
+		memset(ref, 'x', sizeof ref);
+		assert_int_equal(str_cat(out, size, "/sp", "/queue/", "",
+		    "AB12", (char *)NULL),
+		    (size_t)snprintf(ref, size, "%s/queue/%s", "/sp", "AB12"));
+		assert_memory_equal(out, ref, sizeof out);
+	}
+	assert_int_equal(str_copy(out, 0, "abc"), 3);
+	assert_int_equal(str_cat(out, sizeof out, (char *)NULL), 0);
+	assert_string_equal(out, "");
+}
+
+/* has_ctl eight bytes at a time says what the byte-wise definition
+ * says, for every length and place of the bytes around its limits. */
+static void
+test_has_ctl_words(void **state)
+{
+	static const unsigned char pick[] = { 0x00, 0x01, 0x1f, 0x20, 0x21,
+	    0x41, 0x7e, 0x7f, 0x80, 0x9f, 0xa0, 0xe3, 0xff };
+	unsigned char b[40];
+	unsigned seed = 7;
+	int round;
+
+	(void)state;
+	for (round = 0; round < 200000; round++) {
+		size_t n, i;
+		int want = 0;
+
+		seed = seed * 1103515245u + 12345u;
+		n = (seed >> 16) % sizeof b;
+		for (i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			/* Mostly printable, so the first control byte moves
+			 * about the words. */
+			b[i] = (seed >> 16) % 8 ? 0x61 : pick[(seed >> 20) %
+			    sizeof pick];
+			want |= b[i] < 0x20 || b[i] == 0x7f;
+		}
+		assert_int_equal(has_ctl((const char *)b, n), want);
+	}
+}
+
 int
 main(void)
 {
@@ -173,6 +230,8 @@ main(void)
 		cmocka_unit_test(test_printf_every_boundary),
 		cmocka_unit_test(test_addu),
 		cmocka_unit_test(test_join),
+		cmocka_unit_test(test_copy_cat),
+		cmocka_unit_test(test_has_ctl_words),
 		cmocka_unit_test(test_printf_appends),
 		cmocka_unit_test(test_after_oom),
 		cmocka_unit_test(test_addc),
