@@ -541,8 +541,8 @@ compose(const struct site *s, const struct pages *pg,
 	}
 	reply.name_len = reply.name ? strlen(reply.name) : 0;
 	reply.addr = v ? v->reply_to : NULL;
-	snprintf(msgid, sizeof msgid, "%s%s@%s", f->id, k->receipt ?
-	    SPOOL_RECEIPT_SUFFIX : "", s->from_domain);
+	str_cat(msgid, sizeof msgid, f->id, k->receipt ?
+	    SPOOL_RECEIPT_SUFFIX : "", "@", s->from_domain, (char *)NULL);
 	msg.parts = parts;
 	msg.from.name = s->from_name;
 	msg.from.name_len = s->from_name ? strlen(s->from_name) : 0;
