@@ -31,7 +31,7 @@ one(const char *p, size_t n)
 
 	if (spool_parse(p, n, &m, err, sizeof err) != SPOOL_PARSED)
 		return;
-	CHECK(id_spool_valid(m.id));
+	CHECK(spool_id_valid(m.id));     /* a receipt's "-R" name too */
 	CHECK(m.nrcpt >= 1 && m.nrcpt <= LIM_SPOOL_RCPT);
 	for (i = 0; i < m.nrcpt; i++)
 		CHECK(strlen(m.rcpt[i].reply) < SPOOL_REPLY_MAX &&
