@@ -158,6 +158,13 @@ def callgrind(kind, work, a):
                        capture_output=True)
     finally:
         stop(p, kind)
+    return dump_total(work, kind, a) / a.n, bad
+
+
+def dump_total(work, kind, a):
+    """The instructions of callgrind's dumps cg.KIND.out* (the largest
+    total: the measured part), which are then copied to --keep-out and
+    removed."""
     ir = 0
     for f in work.glob(f"cg.{kind}.out*"):
         for line in open(f):
@@ -168,7 +175,7 @@ def callgrind(kind, work, a):
         if a.keep_out and f.stat().st_size:
             shutil.copy(f, a.keep_out / f.name)
         f.unlink()
-    return ir / a.n, bad
+    return ir
 
 
 def syscalls(kind, work, a):
@@ -275,17 +282,7 @@ def deliver_callgrind(work, a):
         return lambda p: subprocess.run(["callgrind_control", flag, *(
             ["on"] if flag == "-i" else []), str(p.pid)], check=True, capture_output=True)
     n, bad = deliver(work, a, wrap, ctl("-i"), ctl("-d"))
-    ir = 0
-    for f in work.glob("cg.deliver.out*"):
-        for line in open(f):
-            m = re.match(r"(?:summary|totals): (\d+)", line)
-            if m:
-                ir = max(ir, int(m.group(1)))
-                break
-        if a.keep_out and f.stat().st_size:
-            shutil.copy(f, a.keep_out / f.name)
-        f.unlink()
-    return ir / n, bad
+    return dump_total(work, "deliver", a) / n, bad
 
 
 def deliver_syscalls(work, a):
