@@ -211,13 +211,15 @@ schedule(struct sender *s, const char *id, long long due, const char *site,
 }
 
 /* Schedules id at `due` unless it is already scheduled or in flight;
- * 1 when it was new, 0 when known, -1 on OOM.  mu held. */
+ * site and created as for heap_push (NULL, 0: not known yet).  1 when
+ * it was new, 0 when known, -1 on OOM.  mu held. */
 static int
-schedule_new(struct sender *s, const char *id, long long due)
+schedule_new(struct sender *s, const char *id, long long due,
+    const char *site, long long created)
 {
 	if (idset_get(s->known, id) > 0)
 		return 0;
-	if (push_known(s, id, due, NULL, 0) == -1)
+	if (push_known(s, id, due, site, created) == -1)
 		return -1;
 	pthread_cond_signal(&s->cv);
 	return 1;
@@ -227,14 +229,12 @@ void
 sender_wake(struct sender *s, const char *id, const char *site,
     long long created)
 {
-	int rc = 0;
+	int rc;
 
 	/* Scheduled as waiting on its site's profiles: begin asks them
 	 * before the file, as for a message a back-off deferred. */
 	pthread_mutex_lock(&s->mu);
-	if (idset_get(s->known, id) <= 0 && (rc = push_known(s, id,
-	    (long long)time(NULL), site, created)) == 0)
-		pthread_cond_signal(&s->cv);
+	rc = schedule_new(s, id, (long long)time(NULL), site, created);
 	pthread_mutex_unlock(&s->mu);
 	if (rc == -1)
 		schedule_failed(id);
@@ -1216,7 +1216,7 @@ scan_one(void *arg, const char *id)
 	int rc;
 
 	pthread_mutex_lock(&sc->s->mu);
-	rc = schedule_new(sc->s, id, sc->now);
+	rc = schedule_new(sc->s, id, sc->now, NULL, 0);
 	pthread_mutex_unlock(&sc->s->mu);
 	if (rc == 1)
 		sc->found++;
@@ -1532,7 +1532,7 @@ sender_flush(struct sender *s, char *err, size_t errlen)
 	/* The id set knows what the heap and the threads hold, so nothing
 	 * is scheduled twice. */
 	for (i = 0; i < found.n; i++)
-		if (schedule_new(s, found.id[i], now) == -1)
+		if (schedule_new(s, found.id[i], now, NULL, 0) == -1)
 			break;   /* OOM: the next rescan picks the rest up */
 	for (i = 0; i < s->n; i++) {
 		s->heap[i].due = now;

@@ -1214,15 +1214,23 @@ file_size(const struct file_bytes *f)
 /* fsync of a directory through a fresh fd: an fd whose fsync reported an error
  * is never asked again (see spool.h, "fsyncgate"), and a fresh one sees errors
  * that happen after it was opened. */
+/* A new descriptor of the spool's directory SUB, for its fsync; -1 with
+ * errno. */
+static int
+open_sub(const struct spool *sp, const char *sub)
+{
+	char path[PATH_BYTES];
+
+	str_cat(path, sizeof path, sp->dir, "/", sub, (char *)NULL);
+	return open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
 static int
 sync_dir_now(const struct spool *sp, const char *sub)
 {
-	char path[PATH_BYTES];
 	int fd, rc;
 
-	str_cat(path, sizeof path, sp->dir, "/", sub, (char *)NULL);
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1)
+	if ((fd = open_sub(sp, sub)) == -1)
 		return -1;
 	rc = fsync(fd);
 	close(fd);
@@ -1236,15 +1244,10 @@ sync_dir_now(const struct spool *sp, const char *sub)
 static int
 sync_queue(const struct spool *sp, struct dirsync *g)
 {
-	char path[PATH_BYTES];
 	int e;
 
-	if (g->fd == -1) {
-		str_cat(path, sizeof path, sp->dir, "/queue", (char *)NULL);
-		if ((g->fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC)) == -1)
-			return -1;
-	}
+	if (g->fd == -1 && (g->fd = open_sub(sp, "queue")) == -1)
+		return -1;
 	if (fsync(g->fd) == 0)
 		return 0;
 	e = errno;
@@ -1931,9 +1934,10 @@ spool_finish_end(struct spool *sp, struct spool_finishing *f, char *err,
 		    strerror(f->error));
 	close(f->fd);
 	f->fd = -1;
+	if (!f->moved)
+		return rc;
 	str_cat(freed, sizeof freed, sp->dir, "/free/", f->id, (char *)NULL);
-	if (f->moved && (rc == -1 || truncate(freed, 0) == -1 ||
-	    free_push(sp, f->id) == -1))
+	if (rc == -1 || truncate(freed, 0) == -1 || free_push(sp, f->id) == -1)
 		unlink(freed);
 	return rc;
 }
