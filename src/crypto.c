@@ -74,15 +74,138 @@ crypto_b64url(const unsigned char *in, size_t n, char *out)
 	out[o] = '\0';
 }
 
+/* ------------------------------------------------------------ digests
+ *
+ * OpenSSL 3.0 pays for a digest's set-up on every call: EVP_sha256()
+ * fetches the algorithm again (under a global lock), EVP_Digest
+ * allocates and frees a context.  So the SHA-256 and HMAC algorithms are
+ * fetched once per process and kept for its life, and each thread keeps
+ * one spare digest context and one HMAC context (doc/design.md,
+ * "Performance").  A context is taken out of its slot while in use, so
+ * a nested or interleaved use simply allocates another one; a spare is
+ * freed by the pthread key's destructor when its thread exits. */
+
+static EVP_MD *sha256_md;              /* fetched once, kept for life */
+static EVP_MAC *hmac;                  /* fetched once, kept for life */
+static pthread_key_t spare_key;
+static int spare_ok;                   /* spare_key was created */
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+
+struct spare {                         /* one per thread, lazily */
+	EVP_MD_CTX *md;                /* initialised for sha256_md */
+	struct crypto_sha256 *stream;  /* a finished stream, reusable */
+	EVP_MAC_CTX *mac;              /* HMAC with digest SHA-256 set */
+};
+
+struct crypto_sha256 {
+	EVP_MD_CTX *ctx;
+	int bad;               /* an update failed: the digest is wrong */
+};
+
+static void
+stream_free(struct crypto_sha256 *h)
+{
+	if (h != NULL) {
+		EVP_MD_CTX_free(h->ctx);
+		free(h);
+	}
+}
+
+static void
+spare_free(void *p)
+{
+	struct spare *s = p;
+
+	if (s == NULL)
+		return;
+	EVP_MD_CTX_free(s->md);
+	stream_free(s->stream);
+	EVP_MAC_CTX_free(s->mac);
+	free(s);
+}
+
+static void
+fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	spare_ok = pthread_key_create(&spare_key, spare_free) == 0;
+}
+
+/* The fetched SHA-256, or NULL when the fetch failed. */
+static const EVP_MD *
+md_sha256(void)
+{
+	if (pthread_once(&fetch_once, fetch) != 0)
+		return NULL;
+	return sha256_md;
+}
+
+/* This thread's spare slots, or NULL (no key, or out of memory: the
+ * callers then allocate per use). */
+static struct spare *
+spare(void)
+{
+	struct spare *s;
+
+	if (pthread_once(&fetch_once, fetch) != 0 || !spare_ok)
+		return NULL;
+	if ((s = pthread_getspecific(spare_key)) != NULL)
+		return s;
+	if ((s = calloc(1, sizeof *s)) == NULL)
+		return NULL;
+	if (pthread_setspecific(spare_key, s) != 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* A digest context for one use: the thread's spare (taken out of its
+ * slot) or a new one.  NULL on failure. */
+static EVP_MD_CTX *
+md_take(void)
+{
+	struct spare *s = spare();
+	EVP_MD_CTX *ctx;
+
+	if (s != NULL && s->md != NULL) {
+		ctx = s->md;
+		s->md = NULL;
+		return ctx;
+	}
+	return EVP_MD_CTX_new();
+}
+
+/* Puts ctx back as the thread's spare when the slot is empty and the
+ * last use went well (ok), else frees it. */
+static void
+md_give(EVP_MD_CTX *ctx, int ok)
+{
+	struct spare *s = ok ? spare() : NULL;
+
+	if (s != NULL && s->md == NULL && ctx != NULL)
+		s->md = ctx;
+	else
+		EVP_MD_CTX_free(ctx);
+}
+
 int
 crypto_sha256(const void *data, size_t n, unsigned char out[SHA256_LEN])
 {
+	const EVP_MD *md = md_sha256();
+	EVP_MD_CTX *ctx;
 	unsigned int len = 0;
+	int rc = -1;
 
-	if (EVP_Digest(data, n, out, &len, EVP_sha256(), NULL) != 1 ||
-	    len != SHA256_LEN)
+	if (md == NULL || (ctx = md_take()) == NULL)
 		return -1;
-	return 0;
+	if (EVP_DigestInit_ex2(ctx, md, NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, data, n) == 1 &&
+	    EVP_DigestFinal_ex(ctx, out, &len) == 1 && len == SHA256_LEN)
+		rc = 0;
+	md_give(ctx, rc == 0);
+	return rc;
 }
 
 int
@@ -90,15 +213,15 @@ crypto_sha256_read(long (*read)(void *arg, void *buf, size_t n,
     unsigned long long off), void *arg, unsigned long long size,
     unsigned char out[SHA256_LEN])
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	const EVP_MD *md = md_sha256();
+	EVP_MD_CTX *ctx = md == NULL ? NULL : md_take();
 	unsigned char *b = malloc(65536);
 	unsigned long long off = 0;
 	unsigned int len = 0;
 	long r;
 	int rc = -1;
 
-	if (ctx == NULL || b == NULL ||
-	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+	if (ctx == NULL || b == NULL || EVP_DigestInit_ex2(ctx, md, NULL) != 1)
 		goto out;
 	while (off < size) {
 		if ((r = read(arg, b, size - off < 65536 ? (size_t)(size - off) :
@@ -109,27 +232,31 @@ crypto_sha256_read(long (*read)(void *arg, void *buf, size_t n,
 	if (EVP_DigestFinal_ex(ctx, out, &len) == 1 && len == SHA256_LEN)
 		rc = 0;
 out:
-	EVP_MD_CTX_free(ctx);
+	md_give(ctx, rc == 0);
 	free(b);
 	return rc;
 }
 
-struct crypto_sha256 {
-	EVP_MD_CTX *ctx;
-	int bad;               /* an update failed: the digest is wrong */
-};
-
 struct crypto_sha256 *
 crypto_sha256_begin(void)
 {
-	struct crypto_sha256 *h = calloc(1, sizeof *h);
+	const EVP_MD *md = md_sha256();
+	struct spare *s = md == NULL ? NULL : spare();
+	struct crypto_sha256 *h = NULL;
 
-	if (h == NULL)
+	if (md == NULL)
 		return NULL;
-	if ((h->ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(h->ctx);
-		free(h);
+	if (s != NULL && s->stream != NULL) {
+		h = s->stream;
+		s->stream = NULL;
+	} else if ((h = calloc(1, sizeof *h)) == NULL ||
+	    (h->ctx = EVP_MD_CTX_new()) == NULL) {
+		stream_free(h);
+		return NULL;
+	}
+	h->bad = 0;
+	if (EVP_DigestInit_ex2(h->ctx, md, NULL) != 1) {
+		stream_free(h);
 		return NULL;
 	}
 	return h;
@@ -145,6 +272,7 @@ crypto_sha256_add(struct crypto_sha256 *h, const void *p, size_t n)
 int
 crypto_sha256_end(struct crypto_sha256 *h, unsigned char out[SHA256_LEN])
 {
+	struct spare *s;
 	unsigned int len = 0;
 	int rc = -1;
 
@@ -153,8 +281,10 @@ crypto_sha256_end(struct crypto_sha256 *h, unsigned char out[SHA256_LEN])
 	if (!h->bad && EVP_DigestFinal_ex(h->ctx, out, &len) == 1 &&
 	    len == SHA256_LEN)
 		rc = 0;
-	EVP_MD_CTX_free(h->ctx);
-	free(h);
+	if (rc == 0 && (s = spare()) != NULL && s->stream == NULL)
+		s->stream = h;
+	else
+		stream_free(h);
 	return rc;
 }
 
@@ -179,37 +309,69 @@ crypto_random(void *out, size_t n)
 	return RAND_bytes(out, (int)n) == 1 ? 0 : -1;
 }
 
-static EVP_MAC *hmac;                  /* fetched once, kept for life */
-static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
-
-static void
-hmac_fetch(void)
+/* An HMAC context with its digest set to SHA-256 (which fetches the
+ * digest: done once per context, not per MAC), the thread's spare or a
+ * new one.  NULL on failure. */
+static EVP_MAC_CTX *
+mac_take(void)
 {
-	hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	char digest[] = "SHA256";
+	OSSL_PARAM params[2];
+	struct spare *s = spare();
+	EVP_MAC_CTX *ctx;
+
+	if (hmac == NULL)
+		return NULL;
+	if (s != NULL && s->mac != NULL) {
+		ctx = s->mac;
+		s->mac = NULL;
+		return ctx;
+	}
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    digest, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if ((ctx = EVP_MAC_CTX_new(hmac)) != NULL &&
+	    EVP_MAC_CTX_set_params(ctx, params) != 1) {
+		EVP_MAC_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+/* As md_give, for an HMAC context.  The spare keeps the last key until
+ * the next use or its thread's exit, where EVP_MAC_CTX_free clears it. */
+static void
+mac_give(EVP_MAC_CTX *ctx, int ok)
+{
+	struct spare *s = ok ? spare() : NULL;
+
+	if (s != NULL && s->mac == NULL && ctx != NULL)
+		s->mac = ctx;
+	else
+		EVP_MAC_CTX_free(ctx);
 }
 
 int
 crypto_hmac_sha256(const void *key, size_t keylen, const void *data,
     size_t n, unsigned char out[SHA256_LEN])
 {
-	char digest[] = "SHA256";
-	OSSL_PARAM params[2];
-	EVP_MAC_CTX *ctx = NULL;
+	static const unsigned char none[1];
+	EVP_MAC_CTX *ctx;
 	size_t outl = 0;
 	int rc = -1;
 
-	if (pthread_once(&hmac_once, hmac_fetch) != 0 || hmac == NULL)
+	if (pthread_once(&fetch_once, fetch) != 0 ||
+	    (ctx = mac_take()) == NULL)
 		return -1;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-	    digest, 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if ((ctx = EVP_MAC_CTX_new(hmac)) != NULL &&
-	    EVP_MAC_init(ctx, key, keylen, params) == 1 &&
+	/* A NULL key would make EVP_MAC_init keep the previous user's key:
+	 * an empty key is spelled as a zero-length non-NULL one. */
+	if (EVP_MAC_init(ctx, key != NULL ? key : none,
+	    key != NULL ? keylen : 0, NULL) == 1 &&
 	    EVP_MAC_update(ctx, data, n) == 1 &&
 	    EVP_MAC_final(ctx, out, &outl, SHA256_LEN) == 1 &&
 	    outl == SHA256_LEN)
 		rc = 0;
-	EVP_MAC_CTX_free(ctx);
+	mac_give(ctx, rc == 0);
 	return rc;
 }
 
