@@ -91,10 +91,23 @@ static pthread_key_t spare_key;
 static int spare_ok;                   /* spare_key was created */
 static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
 
+/* HMAC contexts kept keyed, for the few keys a process uses (token,
+ * hold, confirmation: 32 bytes each), so a MAC under a known key skips
+ * hashing the key pads again. */
+#define MAC_SLOTS 4
+#define MAC_KEY_MAX 64                 /* SHA-256's block */
+
+struct mac_slot {
+	EVP_MAC_CTX *ctx;              /* keyed with key, or NULL */
+	size_t keylen;
+	unsigned char key[MAC_KEY_MAX];
+};
+
 struct spare {                         /* one per thread, lazily */
 	EVP_MD_CTX *md;                /* initialised for sha256_md */
 	struct crypto_sha256 *stream;  /* a finished stream, reusable */
-	EVP_MAC_CTX *mac;              /* HMAC with digest SHA-256 set */
+	struct mac_slot mac[MAC_SLOTS];
+	unsigned mac_next;             /* the slot re-keyed next */
 };
 
 struct crypto_sha256 {
@@ -115,12 +128,15 @@ static void
 spare_free(void *p)
 {
 	struct spare *s = p;
+	size_t i;
 
 	if (s == NULL)
 		return;
 	EVP_MD_CTX_free(s->md);
 	stream_free(s->stream);
-	EVP_MAC_CTX_free(s->mac);
+	for (i = 0; i < MAC_SLOTS; i++)
+		EVP_MAC_CTX_free(s->mac[i].ctx);
+	crypto_cleanse(s, sizeof *s);
 	free(s);
 }
 
@@ -309,24 +325,17 @@ crypto_random(void *out, size_t n)
 	return RAND_bytes(out, (int)n) == 1 ? 0 : -1;
 }
 
-/* An HMAC context with its digest set to SHA-256 (which fetches the
- * digest: done once per context, not per MAC), the thread's spare or a
- * new one.  NULL on failure. */
+/* A new HMAC context with its digest set to SHA-256 (which fetches the
+ * digest: done once per context, not per MAC).  NULL on failure. */
 static EVP_MAC_CTX *
-mac_take(void)
+mac_new(void)
 {
 	char digest[] = "SHA256";
 	OSSL_PARAM params[2];
-	struct spare *s = spare();
 	EVP_MAC_CTX *ctx;
 
 	if (hmac == NULL)
 		return NULL;
-	if (s != NULL && s->mac != NULL) {
-		ctx = s->mac;
-		s->mac = NULL;
-		return ctx;
-	}
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
 	    digest, 0);
 	params[1] = OSSL_PARAM_construct_end();
@@ -338,40 +347,69 @@ mac_take(void)
 	return ctx;
 }
 
-/* As md_give, for an HMAC context.  The spare keeps the last key until
- * the next use or its thread's exit, where EVP_MAC_CTX_free clears it. */
-static void
-mac_give(EVP_MAC_CTX *ctx, int ok)
+/* The slot keyed with key[0..keylen) (*hit = 1), else the slot to
+ * re-key, taken in turn (*hit = 0); NULL without a thread spare or for a
+ * key longer than a slot holds. */
+static struct mac_slot *
+mac_slot(struct spare *s, const void *key, size_t keylen, int *hit)
 {
-	struct spare *s = ok ? spare() : NULL;
+	struct mac_slot *m;
+	size_t i;
 
-	if (s != NULL && s->mac == NULL && ctx != NULL)
-		s->mac = ctx;
-	else
-		EVP_MAC_CTX_free(ctx);
+	*hit = 0;
+	if (s == NULL || keylen > MAC_KEY_MAX)
+		return NULL;
+	for (i = 0; i < MAC_SLOTS; i++) {
+		m = &s->mac[i];
+		if (m->ctx != NULL && m->keylen == keylen &&
+		    CRYPTO_memcmp(m->key, key, keylen) == 0) {
+			*hit = 1;
+			return m;
+		}
+	}
+	return &s->mac[s->mac_next++ % MAC_SLOTS];
 }
 
+/* With a slot keyed for this key, only the inner hash state is copied
+ * (EVP_MAC_init without a key keeps the context's key); otherwise the
+ * slot's context is re-keyed and remembers the key.  A NULL key is
+ * spelled as a zero-length non-NULL one, so it can never mean "keep the
+ * previous key". */
 int
 crypto_hmac_sha256(const void *key, size_t keylen, const void *data,
     size_t n, unsigned char out[SHA256_LEN])
 {
 	static const unsigned char none[1];
+	struct mac_slot *m;
 	EVP_MAC_CTX *ctx;
 	size_t outl = 0;
-	int rc = -1;
+	int hit, rc = -1;
 
-	if (pthread_once(&fetch_once, fetch) != 0 ||
-	    (ctx = mac_take()) == NULL)
+	if (key == NULL) {
+		key = none;
+		keylen = 0;
+	}
+	if (pthread_once(&fetch_once, fetch) != 0)
 		return -1;
-	/* A NULL key would make EVP_MAC_init keep the previous user's key:
-	 * an empty key is spelled as a zero-length non-NULL one. */
-	if (EVP_MAC_init(ctx, key != NULL ? key : none,
-	    key != NULL ? keylen : 0, NULL) == 1 &&
-	    EVP_MAC_update(ctx, data, n) == 1 &&
+	if ((m = mac_slot(spare(), key, keylen, &hit)) != NULL) {
+		ctx = m->ctx;
+		m->ctx = NULL;             /* taken while in use */
+		crypto_cleanse(m->key, sizeof m->key);
+	} else
+		ctx = NULL;
+	if (ctx == NULL && (ctx = mac_new()) == NULL)
+		return -1;
+	if (EVP_MAC_init(ctx, hit ? NULL : key, hit ? 0 : keylen, NULL) == 1
+	    && EVP_MAC_update(ctx, data, n) == 1 &&
 	    EVP_MAC_final(ctx, out, &outl, SHA256_LEN) == 1 &&
 	    outl == SHA256_LEN)
 		rc = 0;
-	mac_give(ctx, rc == 0);
+	if (rc == 0 && m != NULL && m->ctx == NULL) {
+		m->ctx = ctx;
+		memcpy(m->key, key, keylen);
+		m->keylen = keylen;
+	} else
+		EVP_MAC_CTX_free(ctx);
 	return rc;
 }
 

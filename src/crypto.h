@@ -18,6 +18,10 @@ void crypto_b64url(const unsigned char *in, size_t n, char *out);
  * (RFC 4648 §5; out is then partly written).  Pure. */
 int crypto_b64url_decode(const char *in, size_t n, unsigned char *out);
 
+/* The digests below use a SHA-256 fetched once per process and one spare
+ * context per thread, freed when the thread exits (doc/design.md,
+ * "Performance"); their output is OpenSSL's EVP_Digest's, byte for byte. */
+
 /* SHA-256 of data[0..n) into out.  Returns 0 or -1. */
 int crypto_sha256(const void *data, size_t n, unsigned char out[SHA256_LEN]);
 
@@ -45,7 +49,10 @@ void crypto_hex(const unsigned char *in, size_t n, char *out);
 int crypto_random(void *out, size_t n);
 
 /* HMAC-SHA256(key, data) into out, through an EVP_MAC fetched once per
- * process (OpenSSL 3.0 fetches take global locks).  Returns 0 or -1. */
+ * process (OpenSSL 3.0 fetches take global locks).  Each thread keeps
+ * contexts keyed for its last few keys of up to 64 bytes (so their copies
+ * stay in memory until the thread exits, then are cleansed).  Returns 0
+ * or -1. */
 int crypto_hmac_sha256(const void *key, size_t keylen, const void *data,
     size_t n, unsigned char out[SHA256_LEN]);
 

@@ -133,6 +133,33 @@ test_hmac_empty_key(void **state)
 	assert_memory_equal(md, want, SHA256_LEN);
 }
 
+/* More keys than the thread keeps keyed contexts for, in an order that
+ * mixes reuse and re-keying: every MAC as OpenSSL's one-shot HMAC. */
+static void
+test_hmac_many_keys(void **state)
+{
+	static const char *keys[] = { "k0", "key-one", "", "k3-32-bytes-long-"
+	    "0123456789abcde", "k4", "k5", "k0 " };
+	static const int order[] = { 0, 0, 1, 0, 2, 2, 3, 4, 5, 6, 0, 1, 2, 3,
+	    6, 6, 5, 4, 3, 2, 1, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6 };
+	unsigned char got[SHA256_LEN], want[SHA256_LEN];
+	unsigned int wl = 0;
+	char data[32];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof order / sizeof order[0]; i++) {
+		const char *k = keys[order[i]];
+
+		snprintf(data, sizeof data, "message %zu", i);
+		assert_non_null(HMAC(EVP_sha256(), k, (int)strlen(k),
+		    (const unsigned char *)data, strlen(data), want, &wl));
+		assert_int_equal(crypto_hmac_sha256(k, strlen(k), data,
+		    strlen(data), got), 0);
+		assert_memory_equal(got, want, SHA256_LEN);
+	}
+}
+
 /* Streams that overlap, and one-shot digests in the middle of a stream,
  * each get their own context. */
 static void
@@ -289,6 +316,7 @@ main(void)
 		cmocka_unit_test(test_sha256_known),
 		cmocka_unit_test(test_hmac_rfc4231),
 		cmocka_unit_test(test_hmac_empty_key),
+		cmocka_unit_test(test_hmac_many_keys),
 		cmocka_unit_test(test_interleaved),
 		cmocka_unit_test(test_random_threads),
 		cmocka_unit_test(test_thread_exit),
