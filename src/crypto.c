@@ -80,10 +80,12 @@ crypto_b64url(const unsigned char *in, size_t n, char *out)
  * fetches the algorithm again (under a global lock), EVP_Digest
  * allocates and frees a context.  So the SHA-256 and HMAC algorithms are
  * fetched once per process and kept for its life, and each thread keeps
- * one spare digest context and one HMAC context (doc/design.md,
- * "Performance").  A context is taken out of its slot while in use, so
- * a nested or interleaved use simply allocates another one; a spare is
- * freed by the pthread key's destructor when its thread exits. */
+ * a spare digest context, a spare stream and HMAC contexts keyed for its
+ * last few keys (doc/design.md, "Performance").  A context is taken out
+ * of its slot while in use, so a nested or interleaved use simply
+ * allocates another one; the spares are freed (keys cleansed) by the
+ * pthread key's destructor when their thread exits.  A failed fetch
+ * makes every digest and MAC return its error. */
 
 static EVP_MD *sha256_md;              /* fetched once, kept for life */
 static EVP_MAC *hmac;                  /* fetched once, kept for life */

@@ -6,7 +6,10 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/provider.h>
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "crypto.h"
 
@@ -29,6 +32,34 @@ assert_digest(const unsigned char got[SHA256_LEN], const char *want)
 
 	crypto_hex(got, SHA256_LEN, hex);
 	assert_string_equal(hex, want);
+}
+
+/* A process whose fetches fail (only OpenSSL's "null" provider loaded,
+ * so the default one is never loaded behind it) gets -1 and NULL from
+ * every digest, never a crash or an exit.  In a child, before this
+ * process's first digest (this test runs first). */
+static void
+test_fetch_fails(void **state)
+{
+	unsigned char md[SHA256_LEN];
+	struct mem m = { (const unsigned char *)"abc", 3 };
+	int status = 0;
+	pid_t pid;
+
+	(void)state;
+	assert_int_not_equal(pid = fork(), -1);
+	if (pid == 0) {
+		if (OSSL_PROVIDER_load(NULL, "null") == NULL)
+			_exit(2);
+		_exit(crypto_sha256("abc", 3, md) == -1 &&
+		    crypto_sha256_read(mem_read, &m, 3, md) == -1 &&
+		    crypto_sha256_begin() == NULL &&
+		    crypto_hmac_sha256("k", 1, "abc", 3, md) == -1 &&
+		    crypto_sha256("abc", 3, md) == -1 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 static void
@@ -313,6 +344,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fetch_fails),
 		cmocka_unit_test(test_sha256_known),
 		cmocka_unit_test(test_hmac_rfc4231),
 		cmocka_unit_test(test_hmac_empty_key),
