@@ -44,12 +44,17 @@ struct spool {
 	atomic_ullong free_bytes;    /* what it said, for the service user */
 	atomic_ullong free_inodes;
 	atomic_int full;             /* the guard's state, for its log line */
-	/* free/: emptied files this process moved there after delivery, to
-	 * be written again by a commit instead of creating a new inode
-	 * (doc/design.md "Performance").  A stack of names, newest last. */
+	/* free/: files this process moved there after delivery, to be
+	 * written again by a commit instead of creating a new inode
+	 * (doc/design.md "Performance").  A stack, newest last. */
 	pthread_mutex_t free_mu;
-	char free_names[LIM_SPOOL_FREE][SPOOL_ID_MAX + 1];
+	struct free_file {
+		char name[SPOOL_ID_MAX + 1];
+		long long kept;      /* when it last held a delivered
+		                      * message's bytes (time(2)); 0: emptied */
+	} free_files[LIM_SPOOL_FREE];
 	size_t nfree;
+	size_t nkept;                /* entries with kept != 0 */
 	int free_init;
 	struct dirsync *qsync;       /* group commit of queue/'s fsync */
 };
@@ -1109,8 +1114,18 @@ fail:
 void
 spool_close(struct spool *sp)
 {
+	char path[PATH_BYTES];
+	size_t i;
+
 	if (sp == NULL)
 		return;
+	/* Only this process's stack names them: no one else would reuse
+	 * them, and the delivered bytes some hold go now. */
+	for (i = 0; i < sp->nfree; i++) {
+		str_cat(path, sizeof path, sp->dir, "/free/",
+		    sp->free_files[i].name, (char *)NULL);
+		unlink(path);
+	}
 	if (sp->free_init)
 		pthread_mutex_destroy(&sp->free_mu);
 	if (sp->qsync) {
@@ -1413,29 +1428,43 @@ static int spool_file_ok(const struct spool *sp, const struct stat *st);
 static int
 free_pop(struct spool *sp, char name[SPOOL_ID_MAX + 1])
 {
+	struct free_file *ff;
 	int got = 0;
 
 	pthread_mutex_lock(&sp->free_mu);
 	if (sp->nfree > 0) {
-		memcpy(name, sp->free_names[--sp->nfree], SPOOL_ID_MAX + 1);
+		ff = &sp->free_files[--sp->nfree];
+		memcpy(name, ff->name, SPOOL_ID_MAX + 1);
+		if (ff->kept)
+			sp->nkept--;
 		got = 1;
 	}
 	pthread_mutex_unlock(&sp->free_mu);
 	return got;
 }
 
-/* 0 when name went on the stack, -1 when it is full (or name does not
- * fit a slot: never kept cut short). */
+/* Puts name on the free stack: on top when it holds a delivered
+ * message's bytes since kept (newest first: a commit writes over its
+ * blocks), at the bottom when emptied (kept 0).  0, or -1 when the
+ * stack is full (or name does not fit a slot: never kept cut short). */
 static int
-free_push(struct spool *sp, const char *name)
+free_push(struct spool *sp, const char *name, long long kept)
 {
+	size_t len = strlen(name), at;
 	int rc = -1;
 
-	if (strlen(name) > SPOOL_ID_MAX)
+	if (len > SPOOL_ID_MAX)
 		return -1;
 	pthread_mutex_lock(&sp->free_mu);
 	if (sp->nfree < LIM_SPOOL_FREE) {
-		memcpy(sp->free_names[sp->nfree++], name, strlen(name) + 1);
+		at = kept ? sp->nfree : 0;
+		memmove(&sp->free_files[at + 1], &sp->free_files[at],
+		    (sp->nfree - at) * sizeof sp->free_files[0]);
+		memcpy(sp->free_files[at].name, name, len + 1);
+		sp->free_files[at].kept = kept;
+		sp->nfree++;
+		if (kept)
+			sp->nkept++;
 		rc = 0;
 	}
 	pthread_mutex_unlock(&sp->free_mu);
@@ -1451,6 +1480,74 @@ free_room(struct spool *sp)
 	room = sp->nfree < LIM_SPOOL_FREE;
 	pthread_mutex_unlock(&sp->free_mu);
 	return room;
+}
+
+static void refresh_statfs(struct spool *sp);
+
+/* Whether the file system has room for free/ to keep blocks (as of the
+ * last statvfs, at most LIM_SPOOL_STATFS_MS old). */
+static int
+free_may_keep(struct spool *sp)
+{
+	refresh_statfs(sp);
+	return atomic_load(&sp->free_bytes) >=
+	    (unsigned long long)LIM_SPOOL_FREE_ROOM;
+}
+
+/* Takes up to max entries that have held their bytes since before
+ * `before` off the stack into out (no commit can pick them meanwhile).
+ * How many. */
+static size_t
+free_take_kept(struct spool *sp, long long before,
+    char out[][SPOOL_ID_MAX + 1], size_t max)
+{
+	size_t i, j, n = 0;
+
+	pthread_mutex_lock(&sp->free_mu);
+	for (i = j = 0; i < sp->nfree; i++) {
+		struct free_file *ff = &sp->free_files[i];
+		if (n < max && ff->kept != 0 && ff->kept < before) {
+			memcpy(out[n++], ff->name, SPOOL_ID_MAX + 1);
+			sp->nkept--;
+		} else if (j++ != i)
+			sp->free_files[j - 1] = *ff;
+	}
+	sp->nfree = j;
+	pthread_mutex_unlock(&sp->free_mu);
+	return n;
+}
+
+void
+spool_free_trim(struct spool *sp, long long now)
+{
+	char names[16][SPOOL_ID_MAX + 1], path[PATH_BYTES];
+	size_t n, i;
+
+	/* Short of room, every kept file gives its blocks back. */
+	long long before = free_may_keep(sp) ?
+	    now - LIM_SPOOL_FREE_KEEP + 1 : LLONG_MAX;
+
+	do {
+		n = free_take_kept(sp, before, names, ARRAY_LEN(names));
+		for (i = 0; i < n; i++) {
+			str_cat(path, sizeof path, sp->dir, "/free/",
+			    names[i], (char *)NULL);
+			if (truncate(path, 0) == -1 ||
+			    free_push(sp, names[i], 0) == -1)
+				unlink(path);
+		}
+	} while (n == ARRAY_LEN(names));
+}
+
+int
+spool_free_kept(struct spool *sp)
+{
+	int any;
+
+	pthread_mutex_lock(&sp->free_mu);
+	any = sp->nkept > 0;
+	pthread_mutex_unlock(&sp->free_mu);
+	return any;
 }
 
 /* Opens free/NAME for writing and locks it, so that no other process
@@ -1886,10 +1983,10 @@ spool_write_failed(struct spool *sp, const struct spool_msg *m, char *err,
 }
 
 /* After delivery the file goes to free/ (while the stack has room) for a
- * commit to write again, else it is unlinked.  It is emptied only once
- * queue/ no longer names it durably: a crash before that leaves a whole
- * message in free/, which is never read, and removed after
- * LIM_SPOOL_TMP_AGE. */
+ * commit to write again, else it is unlinked.  Only once queue/ no
+ * longer names it durably may it be written again or emptied: a crash
+ * before that leaves a whole message in free/, which is never read, and
+ * removed after LIM_SPOOL_TMP_AGE. */
 void
 spool_finish_begin(struct spool *sp, int fd, const char *id,
     struct spool_finishing *f)
@@ -1921,6 +2018,8 @@ spool_finish_end(struct spool *sp, struct spool_finishing *f, char *err,
     size_t errlen)
 {
 	char freed[PATH_BYTES];
+	struct stat st;
+	long long kept = 0;         /* 0: emptied now */
 	int rc = f->rc;
 
 	if (rc == 0 && (sp->qsync != NULL ?
@@ -1932,12 +2031,19 @@ spool_finish_end(struct spool *sp, struct spool_finishing *f, char *err,
 	if (rc == -1)
 		snprintf(err, errlen, "%s/queue/%s: %s", sp->dir, f->id,
 		    strerror(f->error));
+	/* A small file keeps its blocks (and, for LIM_SPOOL_FREE_KEEP
+	 * seconds at most, the message) for a commit to write over:
+	 * emptying it freed them, a commit allocated them again. */
+	if (f->moved && rc == 0 && fstat(f->fd, &st) == 0 &&
+	    st.st_size <= LIM_SPOOL_FREE_BYTES && free_may_keep(sp))
+		kept = (long long)time(NULL);
 	close(f->fd);
 	f->fd = -1;
 	if (!f->moved)
 		return rc;
 	str_cat(freed, sizeof freed, sp->dir, "/free/", f->id, (char *)NULL);
-	if (rc == -1 || truncate(freed, 0) == -1 || free_push(sp, f->id) == -1)
+	if (rc == -1 || (!kept && truncate(freed, 0) == -1) ||
+	    free_push(sp, f->id, kept) == -1)
 		unlink(freed);
 	return rc;
 }

@@ -2,12 +2,15 @@
  * truncated or flipped is refused (a refused file goes to corrupt/). */
 #include "unit.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sender.h"
@@ -347,10 +350,11 @@ deliver_one(struct spool *sp, const char *id)
 	spool_msg_free(&got);
 }
 
-/* A delivered file goes to free/, emptied, and the next commit writes it
- * again instead of creating an inode; it verifies like any other.  A
- * free file another process holds (locked) is left alone, and free/
- * leftovers older than an hour are removed at open. */
+/* A delivered file goes to free/, keeping its bytes for at most
+ * LIM_SPOOL_FREE_KEEP seconds, and the next commit writes it again
+ * instead of creating an inode; it verifies like any other.  A free file
+ * another process holds (locked) is left alone, and free/ leftovers older
+ * than an hour are removed at open. */
 static void
 test_free_files_reused(void **state)
 {
@@ -375,7 +379,15 @@ test_free_files_reused(void **state)
 	assert_int_equal(inode_of(dir, "free", m.id), ino);
 	snprintf(path, sizeof path, "%s/free/%s", dir, m.id);
 	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_size > 0);              /* its blocks kept */
+	assert_int_equal(spool_free_kept(sp), 1);
+	spool_free_trim(sp, (long long)time(NULL)); /* not yet */
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_size > 0);
+	spool_free_trim(sp, (long long)time(NULL) + LIM_SPOOL_FREE_KEEP);
+	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_size, 0);          /* no message kept */
+	assert_int_equal(spool_free_kept(sp), 0);
 	assert_int_equal(spool_queued(sp), 0);
 	/* The next commit, larger, takes that inode. */
 	free(m.data);
@@ -577,7 +589,11 @@ test_finish_halves(void **state)
 		assert_int_equal(fin[i].fd, -1);
 		snprintf(path, sizeof path, "%s/free/%s", dir, ids[i]);
 		assert_int_equal(stat(path, &st), 0);
-		assert_int_equal(st.st_size, 0);
+		assert_true(st.st_size > 0);      /* kept for a commit */
+		/* Released: a commit may lock it now. */
+		assert_true((lk = open(path, O_RDONLY)) >= 0);
+		assert_int_equal(flock(lk, LOCK_EX | LOCK_NB), 0);
+		close(lk);
 		spool_msg_free(&got[i]);
 	}
 	/* The next commit takes one of them. */
@@ -587,6 +603,97 @@ test_finish_halves(void **state)
 	    inode_of(dir, "queue", m.id) == ino[1] ||
 	    inode_of(dir, "queue", m.id) == ino[2]);
 	spool_close(sp);
+	spool_msg_free(&m);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Reads dir/sub/id whole into b (initialised here). */
+static void
+slurp(const char *dir, const char *sub, const char *id, struct buf *b)
+{
+	char path[256], chunk[4096];
+	ssize_t n;
+	int fd;
+
+	buf_init(b);
+	snprintf(path, sizeof path, "%s/%s/%s", dir, sub, id);
+	assert_true((fd = open(path, O_RDONLY)) >= 0);
+	while ((n = read(fd, chunk, sizeof chunk)) > 0)
+		assert_int_equal(buf_add(b, chunk, (size_t)n), 0);
+	assert_int_equal(n, 0);
+	close(fd);
+}
+
+/* A kept file written again holds exactly the new message (cut to its
+ * size, nothing of the longer one before it); a file larger than
+ * LIM_SPOOL_FREE_BYTES is emptied at once; an emptied file waits under
+ * the kept ones, so a commit writes over kept blocks first; and
+ * spool_close removes the free/ files the process held. */
+static void
+test_free_keep(void **state)
+{
+	static const char head[] = "From: a@example.com\r\n\r\n";
+	char dir[] = "/tmp/formpost-spool-XXXXXX", path[256], err[256], cmd[300];
+	char *big;
+	struct spool_msg m;
+	struct spool *sp;
+	struct buf want, got;
+	struct stat st;
+	ino_t kept;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(sp = spool_open(dir, err, sizeof err));
+	make(&m);
+	/* A long message, delivered: kept. */
+	assert_non_null(big = malloc(LIM_SPOOL_FREE_BYTES + 1));
+	memset(big, 'x', LIM_SPOOL_FREE_BYTES + 1);
+	memcpy(big, head, sizeof head - 1);
+	free(m.data);
+	assert_non_null(m.data = malloc(3000));
+	memcpy(m.data, big, 3000);
+	m.len = 3000;
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	kept = inode_of(dir, "queue", m.id);
+	deliver_one(sp, m.id);
+	/* A shorter one takes it over: exactly its own bytes. */
+	free(m.data);
+	assert_non_null(m.data = strdup(WIRE));
+	m.len = sizeof WIRE - 1;
+	memcpy(m.id, "BBCDEFGHIJKLMNOPQRS_", ID_OLD_LEN);
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	assert_int_equal(inode_of(dir, "queue", m.id), kept);
+	formatted(&m, &want);
+	slurp(dir, "queue", m.id, &got);
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+	buf_free(&got);
+	buf_free(&want);
+	deliver_one(sp, m.id);
+	/* Emptied by the trim, it stays for reuse. */
+	spool_free_trim(sp, (long long)time(NULL) + LIM_SPOOL_FREE_KEEP);
+	snprintf(path, sizeof path, "%s/free/%s", dir, "BBCDEFGHIJKLMNOPQRS_");
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	memcpy(m.id, "CBCDEFGHIJKLMNOPQRS_", ID_OLD_LEN);
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	assert_int_equal(inode_of(dir, "queue", m.id), kept);
+	deliver_one(sp, m.id);
+	/* Larger than LIM_SPOOL_FREE_BYTES: emptied at the finish. */
+	free(m.data);
+	m.data = big;
+	m.len = LIM_SPOOL_FREE_BYTES + 1;
+	memcpy(m.id, "EBCDEFGHIJKLMNOPQRS_", ID_OLD_LEN);
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	deliver_one(sp, m.id);
+	snprintf(path, sizeof path, "%s/free/%s", dir, m.id);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	/* What the process held goes with it. */
+	spool_close(sp);
+	snprintf(path, sizeof path, "%s/free", dir);
+	assert_int_equal(rmdir(path), 0);         /* empty */
 	spool_msg_free(&m);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
@@ -608,6 +715,7 @@ main(void)
 		cmocka_unit_test(test_free_files_reused),
 		cmocka_unit_test(test_free_reuse_never_replaces),
 		cmocka_unit_test(test_finish_halves),
+		cmocka_unit_test(test_free_keep),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
