@@ -75,15 +75,11 @@
 #define LIM_SPOOL_RCPT        (3 * LIM_LIST_ITEMS) /* recipients: to + cc + bcc */
 #define LIM_SPOOL_FREE        256            /* files: delivered spool files one process
                                                 keeps in free/ for reuse */
-#define LIM_SPOOL_FREE_KEEP   2              /* seconds: a free/ file keeps a delivered
-                                                message's blocks (and bytes) at most
-                                                this long for a commit to write over,
-                                                then is emptied (doc/design.md
-                                                "Performance") */
-#define LIM_SPOOL_FREE_BYTES  (64 * 1024)    /* bytes: a larger delivered file is
-                                                emptied at once */
-#define LIM_SPOOL_FREE_ROOM   (64LL * 1024 * 1024) /* bytes: below this much free
-                                                space free/ keeps no blocks: a
+#define LIM_SPOOL_FREE_BYTES  (64 * 1024)    /* bytes: a delivered file up to this
+                                                size keeps its blocks in free/
+                                                (zeroed); a larger one is emptied */
+#define LIM_SPOOL_FREE_ROOM   (64LL * 1024 * 1024) /* bytes: with less free space
+                                                every delivered file is emptied: a
                                                 full disk fails a commit at once */
 #define LIM_SPOOL_TMP_AGE     3600           /* seconds: tmp/ leftovers older are removed */
 #define LIM_SPOOL_RESCAN      5              /* seconds between rescans of queue/ (other

@@ -64,7 +64,6 @@ struct sender {
 	struct idset *newer;       /* ids of newer formposts' files, warned
 	                            * about once */
 	long long next_rescan;     /* epoch seconds */
-	long long next_trim;       /* of free/ (spool_free_trim), epoch s */
 	int scanning;              /* a thread is rescanning queue/ */
 	struct pstate ps[LIM_SENDER_PROFILES];
 	size_t nps;
@@ -1292,15 +1291,6 @@ run(void *arg)
 			s->scanning = 0;
 			continue;
 		}
-		if (now >= s->next_trim) {
-			/* Delivered bytes kept in free/ go within seconds
-			 * (doc/design.md "Performance"); one thread a second. */
-			s->next_trim = now + 1;
-			pthread_mutex_unlock(&s->mu);
-			spool_free_trim(s->sp, now);
-			pthread_mutex_lock(&s->mu);
-			continue;
-		}
 		if (s->n > 0 && s->heap[0].due <= now) {
 			size_t k = pop_due(s, cl, e, now), i;
 			pthread_mutex_unlock(&s->mu);
@@ -1340,8 +1330,6 @@ run(void *arg)
 			until = s->heap[0].due;
 		if (cl && used + LIM_SMTP_IDLE < until)
 			until = used + LIM_SMTP_IDLE;
-		if (s->next_trim < until && spool_free_kept(s->sp))
-			until = s->next_trim;
 		ts.tv_sec = (time_t)until;
 		ts.tv_nsec = 0;
 		pthread_cond_timedwait(&s->cv, &s->mu, &ts);

@@ -44,17 +44,12 @@ struct spool {
 	atomic_ullong free_bytes;    /* what it said, for the service user */
 	atomic_ullong free_inodes;
 	atomic_int full;             /* the guard's state, for its log line */
-	/* free/: files this process moved there after delivery, to be
-	 * written again by a commit instead of creating a new inode
-	 * (doc/design.md "Performance").  A stack, newest last. */
+	/* free/: emptied files this process moved there after delivery, to
+	 * be written again by a commit instead of creating a new inode
+	 * (doc/design.md "Performance").  A stack of names, newest last. */
 	pthread_mutex_t free_mu;
-	struct free_file {
-		char name[SPOOL_ID_MAX + 1];
-		long long kept;      /* when it last held a delivered
-		                      * message's bytes (time(2)); 0: emptied */
-	} free_files[LIM_SPOOL_FREE];
+	char free_names[LIM_SPOOL_FREE][SPOOL_ID_MAX + 1];
 	size_t nfree;
-	size_t nkept;                /* entries with kept != 0 */
 	int free_init;
 	struct dirsync *qsync;       /* group commit of queue/'s fsync */
 };
@@ -1114,18 +1109,8 @@ fail:
 void
 spool_close(struct spool *sp)
 {
-	char path[PATH_BYTES];
-	size_t i;
-
 	if (sp == NULL)
 		return;
-	/* Only this process's stack names them: no one else would reuse
-	 * them, and the delivered bytes some hold go now. */
-	for (i = 0; i < sp->nfree; i++) {
-		str_cat(path, sizeof path, sp->dir, "/free/",
-		    sp->free_files[i].name, (char *)NULL);
-		unlink(path);
-	}
 	if (sp->free_init)
 		pthread_mutex_destroy(&sp->free_mu);
 	if (sp->qsync) {
@@ -1428,43 +1413,29 @@ static int spool_file_ok(const struct spool *sp, const struct stat *st);
 static int
 free_pop(struct spool *sp, char name[SPOOL_ID_MAX + 1])
 {
-	struct free_file *ff;
 	int got = 0;
 
 	pthread_mutex_lock(&sp->free_mu);
 	if (sp->nfree > 0) {
-		ff = &sp->free_files[--sp->nfree];
-		memcpy(name, ff->name, SPOOL_ID_MAX + 1);
-		if (ff->kept)
-			sp->nkept--;
+		memcpy(name, sp->free_names[--sp->nfree], SPOOL_ID_MAX + 1);
 		got = 1;
 	}
 	pthread_mutex_unlock(&sp->free_mu);
 	return got;
 }
 
-/* Puts name on the free stack: on top when it holds a delivered
- * message's bytes since kept (newest first: a commit writes over its
- * blocks), at the bottom when emptied (kept 0).  0, or -1 when the
- * stack is full (or name does not fit a slot: never kept cut short). */
+/* 0 when name went on the stack, -1 when it is full (or name does not
+ * fit a slot: never kept cut short). */
 static int
-free_push(struct spool *sp, const char *name, long long kept)
+free_push(struct spool *sp, const char *name)
 {
-	size_t len = strlen(name), at;
 	int rc = -1;
 
-	if (len > SPOOL_ID_MAX)
+	if (strlen(name) > SPOOL_ID_MAX)
 		return -1;
 	pthread_mutex_lock(&sp->free_mu);
 	if (sp->nfree < LIM_SPOOL_FREE) {
-		at = kept ? sp->nfree : 0;
-		memmove(&sp->free_files[at + 1], &sp->free_files[at],
-		    (sp->nfree - at) * sizeof sp->free_files[0]);
-		memcpy(sp->free_files[at].name, name, len + 1);
-		sp->free_files[at].kept = kept;
-		sp->nfree++;
-		if (kept)
-			sp->nkept++;
+		memcpy(sp->free_names[sp->nfree++], name, strlen(name) + 1);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&sp->free_mu);
@@ -1484,8 +1455,9 @@ free_room(struct spool *sp)
 
 static void refresh_statfs(struct spool *sp);
 
-/* Whether the file system has room for free/ to keep blocks (as of the
- * last statvfs, at most LIM_SPOOL_STATFS_MS old). */
+/* Whether free/ may keep a delivered file's blocks: the file system had
+ * LIM_SPOOL_FREE_ROOM free at the last statvfs (at most
+ * LIM_SPOOL_STATFS_MS old). */
 static int
 free_may_keep(struct spool *sp)
 {
@@ -1494,60 +1466,23 @@ free_may_keep(struct spool *sp)
 	    (unsigned long long)LIM_SPOOL_FREE_ROOM;
 }
 
-/* Takes up to max entries that have held their bytes since before
- * `before` off the stack into out (no commit can pick them meanwhile).
- * How many. */
-static size_t
-free_take_kept(struct spool *sp, long long before,
-    char out[][SPOOL_ID_MAX + 1], size_t max)
+/* Writes zeros over the first size bytes of fd.  0 or -1. */
+static int
+zero_fd(int fd, off_t size)
 {
-	size_t i, j, n = 0;
+	static const char zeros[LIM_SPOOL_FREE_BYTES];
+	off_t at = 0;
+	ssize_t w;
 
-	pthread_mutex_lock(&sp->free_mu);
-	for (i = j = 0; i < sp->nfree; i++) {
-		struct free_file *ff = &sp->free_files[i];
-		if (n < max && ff->kept != 0 && ff->kept < before) {
-			memcpy(out[n++], ff->name, SPOOL_ID_MAX + 1);
-			sp->nkept--;
-		} else if (j++ != i)
-			sp->free_files[j - 1] = *ff;
+	while (at < size) {
+		w = pwrite(fd, zeros, (size_t)(size - at), at);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		at += w;
 	}
-	sp->nfree = j;
-	pthread_mutex_unlock(&sp->free_mu);
-	return n;
-}
-
-void
-spool_free_trim(struct spool *sp, long long now)
-{
-	char names[16][SPOOL_ID_MAX + 1], path[PATH_BYTES];
-	size_t n, i;
-
-	/* Short of room, every kept file gives its blocks back. */
-	long long before = free_may_keep(sp) ?
-	    now - LIM_SPOOL_FREE_KEEP + 1 : LLONG_MAX;
-
-	do {
-		n = free_take_kept(sp, before, names, ARRAY_LEN(names));
-		for (i = 0; i < n; i++) {
-			str_cat(path, sizeof path, sp->dir, "/free/",
-			    names[i], (char *)NULL);
-			if (truncate(path, 0) == -1 ||
-			    free_push(sp, names[i], 0) == -1)
-				unlink(path);
-		}
-	} while (n == ARRAY_LEN(names));
-}
-
-int
-spool_free_kept(struct spool *sp)
-{
-	int any;
-
-	pthread_mutex_lock(&sp->free_mu);
-	any = sp->nkept > 0;
-	pthread_mutex_unlock(&sp->free_mu);
-	return any;
+	return 0;
 }
 
 /* Opens free/NAME for writing and locks it, so that no other process
@@ -1722,9 +1657,14 @@ claim_lock(const struct spool *sp, const char *path, int *fd, int *error,
 
 	for (tries = 0; tries < 3; tries++) {
 		/* O_NONBLOCK: a FIFO planted here must not hang a sender;
-		 * O_NOFOLLOW: a symlink is never followed out of the spool. */
-		if ((f = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
-		    O_NOFOLLOW)) == -1) {
+		 * O_NOFOLLOW: a symlink is never followed out of the spool;
+		 * read-write: the finish zeroes the file through it (a
+		 * file the service user may only read is still claimed). */
+		f = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+		if (f == -1 && (errno == EACCES || errno == EROFS))
+			f = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
+			    O_NOFOLLOW);
+		if (f == -1) {
 			if ((e = errno) == ENOENT)
 				return SPOOL_GONE;
 			if (lstat(path, &a) == 0 && !spool_file_ok(sp, &a))
@@ -1983,10 +1923,10 @@ spool_write_failed(struct spool *sp, const struct spool_msg *m, char *err,
 }
 
 /* After delivery the file goes to free/ (while the stack has room) for a
- * commit to write again, else it is unlinked.  Only once queue/ no
- * longer names it durably may it be written again or emptied: a crash
- * before that leaves a whole message in free/, which is never read, and
- * removed after LIM_SPOOL_TMP_AGE. */
+ * commit to write again, else it is unlinked.  It is zeroed or emptied
+ * only once queue/ no longer names it durably: a crash before that
+ * leaves a whole message in free/, which is never read, and removed
+ * after LIM_SPOOL_TMP_AGE. */
 void
 spool_finish_begin(struct spool *sp, int fd, const char *id,
     struct spool_finishing *f)
@@ -2019,8 +1959,7 @@ spool_finish_end(struct spool *sp, struct spool_finishing *f, char *err,
 {
 	char freed[PATH_BYTES];
 	struct stat st;
-	long long kept = 0;         /* 0: emptied now */
-	int rc = f->rc;
+	int rc = f->rc, kept = 0;
 
 	if (rc == 0 && (sp->qsync != NULL ?
 	    dirsync_wait(sp, sp->qsync, f->ticket) :
@@ -2031,19 +1970,21 @@ spool_finish_end(struct spool *sp, struct spool_finishing *f, char *err,
 	if (rc == -1)
 		snprintf(err, errlen, "%s/queue/%s: %s", sp->dir, f->id,
 		    strerror(f->error));
-	/* A small file keeps its blocks (and, for LIM_SPOOL_FREE_KEEP
-	 * seconds at most, the message) for a commit to write over:
-	 * emptying it freed them, a commit allocated them again. */
+	/* A small file keeps its blocks for a commit to write over, its
+	 * bytes zeroed: emptying it freed them (a synchronous discard on a
+	 * file system mounted with discard) and the commit's fsync then
+	 * allocated them again (doc/design.md "Performance"). */
 	if (f->moved && rc == 0 && fstat(f->fd, &st) == 0 &&
-	    st.st_size <= LIM_SPOOL_FREE_BYTES && free_may_keep(sp))
-		kept = (long long)time(NULL);
+	    st.st_size <= LIM_SPOOL_FREE_BYTES && free_may_keep(sp) &&
+	    zero_fd(f->fd, st.st_size) == 0)
+		kept = 1;
 	close(f->fd);
 	f->fd = -1;
 	if (!f->moved)
 		return rc;
 	str_cat(freed, sizeof freed, sp->dir, "/free/", f->id, (char *)NULL);
 	if (rc == -1 || (!kept && truncate(freed, 0) == -1) ||
-	    free_push(sp, f->id, kept) == -1)
+	    free_push(sp, f->id) == -1)
 		unlink(freed);
 	return rc;
 }

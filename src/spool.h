@@ -9,12 +9,10 @@
  *   corrupt/ID files whose marker or checksum did not verify
  *   sent/ID   delivered messages kept for retention.archive (same format;
  *             the folder is made by the first archived copy)
- *   free/NAME files of delivered messages, which a commit writes again
- *             instead of creating a new inode; a small one keeps its
- *             message for LIM_SPOOL_FREE_KEEP seconds at most (then it
- *             is emptied) while the file system has LIM_SPOOL_FREE_ROOM
- *             free, a larger one is emptied at once; never read as a
- *             message (doc/design.md "Performance")
+ *   free/NAME files of delivered messages, zeroed (a small one, keeping
+ *             its blocks) or emptied, which a commit writes again
+ *             instead of creating a new inode; never read as a message
+ *             (doc/design.md "Performance")
  *   hold/NAME uploads kept between the review step's two posts, named by
  *             the server (hold.h); removed once their message is
  *             committed, or after token.max_age (doc/design.md "The
@@ -305,8 +303,8 @@ enum spool_claim {
  * SPOOL_CLAIMED the caller owns *fd (release with spool_release, or
  * spool_finish) and *out (spool_msg_free).  A file of LIM_SPOOL_MAP bytes
  * or more is not read into memory: *out is in_file, on its own open of
- * the file (drop it before spool_finish: a finished file is written
- * again on reuse). */
+ * the file (drop it before spool_finish: a finished file is zeroed or
+ * emptied for reuse). */
 enum spool_claim spool_claim(struct spool *sp, const char *id,
     struct spool_msg *out, int *fd, char *err, size_t errlen);
 
@@ -323,8 +321,8 @@ int spool_write_failed(struct spool *sp, const struct spool_msg *m,
 
 /* Removes queue/ID (claimed through fd), syncs the directory, releases
  * the claim.  0, or -1 with err (the claim is released either way).  The
- * file may be written again (free/): drop the claimed message's bytes
- * first. */
+ * file may be emptied and written again (free/): drop the claimed
+ * message's bytes first. */
 int spool_finish(struct spool *sp, int fd, const char *id, char *err,
     size_t errlen);
 
@@ -332,8 +330,8 @@ int spool_finish(struct spool *sp, int fd, const char *id, char *err,
  * share one fsync of queue/ (its group commit, doc/design.md "The
  * spool"): spool_finish_begin removes queue/ID from the directory (moved
  * to free/ or unlinked) and notes the change; spool_finish_end waits for
- * an fsync of queue/ that covers it, releases the claim, and only then
- * offers the file for reuse.  Every begin is followed by its end; until
+ * an fsync of queue/ that covers it, zeroes or empties the file for
+ * reuse, and releases the claim.  Every begin is followed by its end; until
  * then the claim is held. */
 struct spool_finishing {
 	int fd;                      /* the claim */
@@ -349,14 +347,6 @@ int spool_finish_end(struct spool *sp, struct spool_finishing *f,
 
 /* Releases a claim without changing anything. */
 void spool_release(int fd);
-
-/* Empties the free/ files that have held a delivered message's bytes for
- * LIM_SPOOL_FREE_KEEP seconds (now: time(2)); they stay for reuse.  Call
- * it about once a second while spool_free_kept says any are held: a
- * delivered message stays on disk no longer than that.  spool_close
- * removes every free/ file the process holds. */
-void spool_free_trim(struct spool *sp, long long now);
-int spool_free_kept(struct spool *sp);     /* 1 while a free/ file holds bytes */
 
 /* Calls fn (unless NULL) for every well-formed id in queue/ (in
  * directory order), then resets the spool_queued count to what it found.
