@@ -73,8 +73,14 @@
                                               * stays in its file, not in the heap */
 #define LIM_SPOOL_LINE        1024           /* bytes: one spool header line */
 #define LIM_SPOOL_RCPT        (3 * LIM_LIST_ITEMS) /* recipients: to + cc + bcc */
-#define LIM_SPOOL_FREE        256            /* files: emptied spool files one process
+#define LIM_SPOOL_FREE        256            /* files: delivered spool files one process
                                                 keeps in free/ for reuse */
+#define LIM_SPOOL_FREE_BYTES  (64 * 1024)    /* bytes: a delivered file up to this
+                                                size keeps its blocks in free/
+                                                (zeroed); a larger one is emptied */
+#define LIM_SPOOL_FREE_ROOM   (64LL * 1024 * 1024) /* bytes: with less free space
+                                                every delivered file is emptied: a
+                                                full disk fails a commit at once */
 #define LIM_SPOOL_TMP_AGE     3600           /* seconds: tmp/ leftovers older are removed */
 #define LIM_SPOOL_RESCAN      5              /* seconds between rescans of queue/ (other
                                                 processes' and dead processes' messages) */

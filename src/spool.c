@@ -1453,6 +1453,38 @@ free_room(struct spool *sp)
 	return room;
 }
 
+static void refresh_statfs(struct spool *sp);
+
+/* Whether free/ may keep a delivered file's blocks: the file system had
+ * LIM_SPOOL_FREE_ROOM free at the last statvfs (at most
+ * LIM_SPOOL_STATFS_MS old). */
+static int
+free_may_keep(struct spool *sp)
+{
+	refresh_statfs(sp);
+	return atomic_load(&sp->free_bytes) >=
+	    (unsigned long long)LIM_SPOOL_FREE_ROOM;
+}
+
+/* Writes zeros over the first size bytes of fd.  0 or -1. */
+static int
+zero_fd(int fd, off_t size)
+{
+	static const char zeros[LIM_SPOOL_FREE_BYTES];
+	off_t at = 0;
+	ssize_t w;
+
+	while (at < size) {
+		w = pwrite(fd, zeros, (size_t)(size - at), at);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		at += w;
+	}
+	return 0;
+}
+
 /* Opens free/NAME for writing and locks it, so that no other process
  * sharing the spool writes it too; it must still be at that path, a
  * regular file of the service user.  The fd, or -1 (try another). */
@@ -1625,9 +1657,14 @@ claim_lock(const struct spool *sp, const char *path, int *fd, int *error,
 
 	for (tries = 0; tries < 3; tries++) {
 		/* O_NONBLOCK: a FIFO planted here must not hang a sender;
-		 * O_NOFOLLOW: a symlink is never followed out of the spool. */
-		if ((f = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
-		    O_NOFOLLOW)) == -1) {
+		 * O_NOFOLLOW: a symlink is never followed out of the spool;
+		 * read-write: the finish zeroes the file through it (a
+		 * file the service user may only read is still claimed). */
+		f = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+		if (f == -1 && (errno == EACCES || errno == EROFS))
+			f = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
+			    O_NOFOLLOW);
+		if (f == -1) {
 			if ((e = errno) == ENOENT)
 				return SPOOL_GONE;
 			if (lstat(path, &a) == 0 && !spool_file_ok(sp, &a))
@@ -1886,10 +1923,10 @@ spool_write_failed(struct spool *sp, const struct spool_msg *m, char *err,
 }
 
 /* After delivery the file goes to free/ (while the stack has room) for a
- * commit to write again, else it is unlinked.  It is emptied only once
- * queue/ no longer names it durably: a crash before that leaves a whole
- * message in free/, which is never read, and removed after
- * LIM_SPOOL_TMP_AGE. */
+ * commit to write again, else it is unlinked.  It is zeroed or emptied
+ * only once queue/ no longer names it durably: a crash before that
+ * leaves a whole message in free/, which is never read, and removed
+ * after LIM_SPOOL_TMP_AGE. */
 void
 spool_finish_begin(struct spool *sp, int fd, const char *id,
     struct spool_finishing *f)
@@ -1921,7 +1958,8 @@ spool_finish_end(struct spool *sp, struct spool_finishing *f, char *err,
     size_t errlen)
 {
 	char freed[PATH_BYTES];
-	int rc = f->rc;
+	struct stat st;
+	int rc = f->rc, kept = 0;
 
 	if (rc == 0 && (sp->qsync != NULL ?
 	    dirsync_wait(sp, sp->qsync, f->ticket) :
@@ -1932,12 +1970,21 @@ spool_finish_end(struct spool *sp, struct spool_finishing *f, char *err,
 	if (rc == -1)
 		snprintf(err, errlen, "%s/queue/%s: %s", sp->dir, f->id,
 		    strerror(f->error));
+	/* A small file keeps its blocks for a commit to write over, its
+	 * bytes zeroed: emptying it freed them (a synchronous discard on a
+	 * file system mounted with discard) and the commit's fsync then
+	 * allocated them again (doc/design.md "Performance"). */
+	if (f->moved && rc == 0 && fstat(f->fd, &st) == 0 &&
+	    st.st_size <= LIM_SPOOL_FREE_BYTES && free_may_keep(sp) &&
+	    zero_fd(f->fd, st.st_size) == 0)
+		kept = 1;
 	close(f->fd);
 	f->fd = -1;
 	if (!f->moved)
 		return rc;
 	str_cat(freed, sizeof freed, sp->dir, "/free/", f->id, (char *)NULL);
-	if (rc == -1 || truncate(freed, 0) == -1 || free_push(sp, f->id) == -1)
+	if (rc == -1 || (!kept && truncate(freed, 0) == -1) ||
+	    free_push(sp, f->id) == -1)
 		unlink(freed);
 	return rc;
 }

@@ -9,9 +9,10 @@
  *   corrupt/ID files whose marker or checksum did not verify
  *   sent/ID   delivered messages kept for retention.archive (same format;
  *             the folder is made by the first archived copy)
- *   free/NAME emptied files of delivered messages, which a commit writes
- *             again instead of creating a new inode; never read as a
- *             message (doc/design.md "Performance")
+ *   free/NAME files of delivered messages, zeroed (a small one, keeping
+ *             its blocks) or emptied, which a commit writes again
+ *             instead of creating a new inode; never read as a message
+ *             (doc/design.md "Performance")
  *   hold/NAME uploads kept between the review step's two posts, named by
  *             the server (hold.h); removed once their message is
  *             committed, or after token.max_age (doc/design.md "The
@@ -302,8 +303,8 @@ enum spool_claim {
  * SPOOL_CLAIMED the caller owns *fd (release with spool_release, or
  * spool_finish) and *out (spool_msg_free).  A file of LIM_SPOOL_MAP bytes
  * or more is not read into memory: *out is in_file, on its own open of
- * the file (drop it before spool_finish: a finished file is emptied for
- * reuse). */
+ * the file (drop it before spool_finish: a finished file is zeroed or
+ * emptied for reuse). */
 enum spool_claim spool_claim(struct spool *sp, const char *id,
     struct spool_msg *out, int *fd, char *err, size_t errlen);
 
@@ -329,8 +330,8 @@ int spool_finish(struct spool *sp, int fd, const char *id, char *err,
  * share one fsync of queue/ (its group commit, doc/design.md "The
  * spool"): spool_finish_begin removes queue/ID from the directory (moved
  * to free/ or unlinked) and notes the change; spool_finish_end waits for
- * an fsync of queue/ that covers it, releases the claim, and only then
- * empties the file for reuse.  Every begin is followed by its end; until
+ * an fsync of queue/ that covers it, zeroes or empties the file for
+ * reuse, and releases the claim.  Every begin is followed by its end; until
  * then the claim is held. */
 struct spool_finishing {
 	int fd;                      /* the claim */

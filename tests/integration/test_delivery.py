@@ -503,6 +503,58 @@ def test_a_message_left_in_free_is_never_delivered(formpost_factory, nginx_facto
     assert not spool(formpost_config, "corrupt")
 
 
+def test_delivered_file_in_free_holds_only_zeros(formpost_factory, nginx_factory,
+                                                 formpost_config, smtpd):
+    """A delivered file waits in free/ with its blocks, for a commit to
+    write over, but its bytes are zeroed once queue/ no longer names it
+    (doc/design.md "Performance"): no delivered text stays readable."""
+    fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
+    ids = post(ng, 3, tag="kept")
+    smtpd.wait(3)
+    wait_queue_empty(formpost_config)
+    root = Path(formpost_config["spool"]) / "free"
+    wait_for(lambda: len(spool(formpost_config, "free")) == 3, 5, "free/")
+
+    def zeroed():
+        return all(set((root / n).read_bytes()) <= {0} for n in spool(formpost_config, "free"))
+    wait_for(zeroed, 3, "free/ zeroed")
+    sizes = [(root / n).stat().st_size for n in spool(formpost_config, "free")]
+    assert all(size > 1000 for size in sizes), sizes        # blocks kept
+    # A later post writes over one of them: a whole message, once.
+    [later] = post(ng, 1, tag="later")
+    smtpd.wait(4)
+    wait_queue_empty(formpost_config)
+    assert sorted(by_id(smtpd)) == sorted(ids + [later])
+    assert set(per_recipient(smtpd).values()) == {1}
+    assert not spool(formpost_config, "corrupt")
+    fp.stop()
+
+
+def test_free_keeps_nothing_on_a_small_filesystem(formpost_factory, nginx_factory,
+                                                  formpost_config, smtpd, tmp_path):
+    """Below LIM_SPOOL_FREE_ROOM (64 MiB) free, a delivered file is
+    emptied at once: free/ holds no blocks a full disk would need, and a
+    commit on a full disk fails (test_crash's ENOSPC case)."""
+    import subprocess
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs", str(fs)],
+                   check=True)
+    try:
+        formpost_config["spool"] = str(fs / "spool")
+        formpost_config["limits"] = {"spool_min_free": "1M"}
+        fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
+        post(ng, 2, tag="small")
+        smtpd.wait(2)
+        wait_queue_empty(formpost_config)
+        root = fs / "spool" / "free"
+        wait_for(lambda: len(spool(formpost_config, "free")) == 2, 5, "free/")
+        assert [(root / n).stat().st_size for n in spool(formpost_config, "free")] == [0, 0]
+        fp.stop()
+    finally:
+        subprocess.run(["umount", "-l", str(fs)])
+
+
 def test_relay_down_new_posts_wait_unread(formpost_factory, nginx_factory, formpost_config,
                                           smtpd, smtpd_factory, tmp_path):
     """While every profile of the site backs off, a new post is scheduled

@@ -2,9 +2,11 @@
  * truncated or flipped is refused (a refused file goes to corrupt/). */
 #include "unit.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -347,10 +349,26 @@ deliver_one(struct spool *sp, const char *id)
 	spool_msg_free(&got);
 }
 
-/* A delivered file goes to free/, emptied, and the next commit writes it
- * again instead of creating an inode; it verifies like any other.  A
- * free file another process holds (locked) is left alone, and free/
- * leftovers older than an hour are removed at open. */
+/* Whether the file at path holds only zero bytes (or none). */
+static int
+all_zero(const char *path)
+{
+	char chunk[4096];
+	ssize_t n, i;
+	int fd, zero = 1;
+
+	assert_true((fd = open(path, O_RDONLY)) >= 0);
+	while (zero && (n = read(fd, chunk, sizeof chunk)) > 0)
+		for (i = 0; i < n; i++)
+			zero &= chunk[i] == 0;
+	close(fd);
+	return zero;
+}
+
+/* A delivered file goes to free/, zeroed (its blocks kept), and the next
+ * commit writes it again instead of creating an inode; it verifies like
+ * any other.  A free file another process holds (locked) is left alone,
+ * and free/ leftovers older than an hour are removed at open. */
 static void
 test_free_files_reused(void **state)
 {
@@ -375,7 +393,8 @@ test_free_files_reused(void **state)
 	assert_int_equal(inode_of(dir, "free", m.id), ino);
 	snprintf(path, sizeof path, "%s/free/%s", dir, m.id);
 	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_size, 0);          /* no message kept */
+	assert_true(st.st_size > 0);              /* its blocks kept */
+	assert_true(all_zero(path));              /* no message kept */
 	assert_int_equal(spool_queued(sp), 0);
 	/* The next commit, larger, takes that inode. */
 	free(m.data);
@@ -577,7 +596,12 @@ test_finish_halves(void **state)
 		assert_int_equal(fin[i].fd, -1);
 		snprintf(path, sizeof path, "%s/free/%s", dir, ids[i]);
 		assert_int_equal(stat(path, &st), 0);
-		assert_int_equal(st.st_size, 0);
+		assert_true(st.st_size > 0);      /* kept for a commit */
+		assert_true(all_zero(path));
+		/* Released: a commit may lock it now. */
+		assert_true((lk = open(path, O_RDONLY)) >= 0);
+		assert_int_equal(flock(lk, LOCK_EX | LOCK_NB), 0);
+		close(lk);
 		spool_msg_free(&got[i]);
 	}
 	/* The next commit takes one of them. */
@@ -586,6 +610,83 @@ test_finish_halves(void **state)
 	assert_true(inode_of(dir, "queue", m.id) == ino[0] ||
 	    inode_of(dir, "queue", m.id) == ino[1] ||
 	    inode_of(dir, "queue", m.id) == ino[2]);
+	spool_close(sp);
+	spool_msg_free(&m);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Reads dir/sub/id whole into b (initialised here). */
+static void
+slurp(const char *dir, const char *sub, const char *id, struct buf *b)
+{
+	char path[256], chunk[4096];
+	ssize_t n;
+	int fd;
+
+	buf_init(b);
+	snprintf(path, sizeof path, "%s/%s/%s", dir, sub, id);
+	assert_true((fd = open(path, O_RDONLY)) >= 0);
+	while ((n = read(fd, chunk, sizeof chunk)) > 0)
+		assert_int_equal(buf_add(b, chunk, (size_t)n), 0);
+	assert_int_equal(n, 0);
+	close(fd);
+}
+
+/* A kept file written again holds exactly the new message (cut to its
+ * size, nothing of the longer one before it), and a file larger than
+ * LIM_SPOOL_FREE_BYTES is emptied at the finish, not zeroed. */
+static void
+test_free_keep(void **state)
+{
+	static const char head[] = "From: a@example.com\r\n\r\n";
+	char dir[] = "/tmp/formpost-spool-XXXXXX", path[256], err[256], cmd[300];
+	char *big;
+	struct spool_msg m;
+	struct spool *sp;
+	struct buf want, got;
+	struct stat st;
+	ino_t kept;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(sp = spool_open(dir, err, sizeof err));
+	make(&m);
+	/* A long message, delivered: kept. */
+	assert_non_null(big = malloc(LIM_SPOOL_FREE_BYTES + 1));
+	memset(big, 'x', LIM_SPOOL_FREE_BYTES + 1);
+	memcpy(big, head, sizeof head - 1);
+	free(m.data);
+	assert_non_null(m.data = malloc(3000));
+	memcpy(m.data, big, 3000);
+	m.len = 3000;
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	kept = inode_of(dir, "queue", m.id);
+	deliver_one(sp, m.id);
+	/* A shorter one takes it over: exactly its own bytes. */
+	free(m.data);
+	assert_non_null(m.data = strdup(WIRE));
+	m.len = sizeof WIRE - 1;
+	memcpy(m.id, "BBCDEFGHIJKLMNOPQRS_", ID_OLD_LEN);
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	assert_int_equal(inode_of(dir, "queue", m.id), kept);
+	formatted(&m, &want);
+	slurp(dir, "queue", m.id, &got);
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+	buf_free(&got);
+	buf_free(&want);
+	deliver_one(sp, m.id);
+	/* Larger than LIM_SPOOL_FREE_BYTES: emptied at the finish. */
+	free(m.data);
+	m.data = big;
+	m.len = LIM_SPOOL_FREE_BYTES + 1;
+	memcpy(m.id, "EBCDEFGHIJKLMNOPQRS_", ID_OLD_LEN);
+	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
+	deliver_one(sp, m.id);
+	snprintf(path, sizeof path, "%s/free/%s", dir, m.id);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 0);
 	spool_close(sp);
 	spool_msg_free(&m);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -608,6 +709,7 @@ main(void)
 		cmocka_unit_test(test_free_files_reused),
 		cmocka_unit_test(test_free_reuse_never_replaces),
 		cmocka_unit_test(test_finish_halves),
+		cmocka_unit_test(test_free_keep),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
