@@ -30,15 +30,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import run  # noqa: E402
 
-NGINX_AB = """
-daemon off; master_process on; worker_processes 2; user root root;
-pid {d}/nginx.pid; error_log {d}/nginx.err warn;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  client_body_temp_path {d}/t1; fastcgi_temp_path {d}/t2; proxy_temp_path {d}/t3;
-  uwsgi_temp_path {d}/t4; scgi_temp_path {d}/t5;
-  map $http_x_client $client {{ "" $remote_addr; default $http_x_client; }}
+NGINX_AB = run.NGINX_HEAD + """
   server {{
     listen 127.0.0.1:{port};
     location ~ ^/(a|b)/formpost/ {{
@@ -126,13 +118,7 @@ def main():
                   f"B/A median {med(ratios):.3f} (range {min(ratios):.3f}-"
                   f"{max(ratios):.3f})")
     finally:
-        for _, fp in fps.values():
-            fp.terminate()
-            fp.wait(30)
-        for p in procs:
-            p.terminate()
-            p.wait(10)
-        sink.stop()
+        run.stop_all([fp for _, fp in fps.values()], procs, sink)
         shutil.rmtree(top, ignore_errors=True)
         if loop:
             loop.close()

@@ -49,7 +49,9 @@ VALID = urllib.parse.urlencode({"name": "山田 太郎", "email": "taro@example.
 INVALID = urllib.parse.urlencode({"name": "", "email": "not-an-address", "message": ""})
 HONEYPOT = VALID + "&fp_extra=http%3A%2F%2Fspam.example"
 
-NGINX_CONF = """
+# What every bench nginx shares (ab.py too): its files under {d}, and
+# $client, the X-Client header a wrk script sets, else the peer.
+NGINX_HEAD = """
 daemon off; master_process on; worker_processes 2; user root root;
 pid {d}/nginx.pid; error_log {d}/nginx.err warn;
 events {{ worker_connections 1024; }}
@@ -58,6 +60,9 @@ http {{
   client_body_temp_path {d}/t1; fastcgi_temp_path {d}/t2; proxy_temp_path {d}/t3;
   uwsgi_temp_path {d}/t4; scgi_temp_path {d}/t5;
   map $http_x_client $client {{ "" $remote_addr; default $http_x_client; }}
+"""
+
+NGINX_CONF = NGINX_HEAD + """
   upstream fp {{ server unix:{fp}; }}
   upstream bare {{ server unix:{bare}; }}
   server {{
@@ -267,6 +272,18 @@ class Ext4Loop:
         os.unlink(self.img)
 
 
+def stop_all(formposts, procs, sink):
+    """Stops the formposts (TERM: they finish what is in flight), then
+    the helper processes and the sink."""
+    for fp in formposts:
+        fp.terminate()
+        fp.wait(30)
+    for p in procs:
+        p.terminate()
+        p.wait(10)
+    sink.stop()
+
+
 def relay(a):
     """The relay scenario: a backlog spooled with the sink down, then
     delivered to a sink whose every reply is due DELAY_MS after its
@@ -316,13 +333,7 @@ def relay(a):
         print(f"  {'met   ' if ok else 'MISSED'} relay >= 200 messages/s at connections=16 "
               f"({delay} ms): {rates[16]:.0f}/s")
     finally:
-        if fp:
-            fp.terminate()
-            fp.wait(30)
-        for p in procs:
-            p.terminate()
-            p.wait(10)
-        sink.stop()
+        stop_all([fp] if fp else [], procs, sink)
         if a.keep:
             print(f"kept {work}")
         else:
