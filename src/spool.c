@@ -1466,16 +1466,27 @@ free_may_keep(struct spool *sp)
 	    (unsigned long long)LIM_SPOOL_FREE_ROOM;
 }
 
-/* Writes zeros over the first size bytes of fd.  0 or -1. */
+/* Writes zeros over the first size bytes of fd (at most
+ * LIM_SPOOL_FREE_BYTES), one page of zeros named as often as it takes.
+ * 0 or -1. */
 static int
 zero_fd(int fd, off_t size)
 {
-	static const char zeros[LIM_SPOOL_FREE_BYTES];
+	static const char page[4096];
+	struct iovec iov[LIM_SPOOL_FREE_BYTES / sizeof page];
 	off_t at = 0;
 	ssize_t w;
+	int n;
 
 	while (at < size) {
-		w = pwrite(fd, zeros, (size_t)(size - at), at);
+		size_t left = (size_t)(size - at);
+
+		for (n = 0; left > 0 && n < (int)ARRAY_LEN(iov); n++) {
+			iov[n].iov_base = (void *)page;
+			iov[n].iov_len = left < sizeof page ? left : sizeof page;
+			left -= iov[n].iov_len;
+		}
+		w = pwritev(fd, iov, n, at);
 		if (w == -1 && errno == EINTR)
 			continue;
 		if (w <= 0)

@@ -646,6 +646,7 @@ test_free_keep(void **state)
 	struct spool *sp;
 	struct buf want, got;
 	struct stat st;
+	off_t size;
 	ino_t kept;
 
 	(void)state;
@@ -657,12 +658,19 @@ test_free_keep(void **state)
 	memset(big, 'x', LIM_SPOOL_FREE_BYTES + 1);
 	memcpy(big, head, sizeof head - 1);
 	free(m.data);
-	assert_non_null(m.data = malloc(3000));
-	memcpy(m.data, big, 3000);
-	m.len = 3000;
+	assert_non_null(m.data = malloc(10000));
+	memcpy(m.data, big, 10000);
+	m.len = 10000;
 	assert_int_equal(spool_commit(sp, &m, err, sizeof err), 0);
 	kept = inode_of(dir, "queue", m.id);
+	snprintf(path, sizeof path, "%s/queue/%s", dir, m.id);
+	assert_int_equal(stat(path, &st), 0);
+	size = st.st_size;                        /* three pages and a bit */
 	deliver_one(sp, m.id);
+	snprintf(path, sizeof path, "%s/free/%s", dir, m.id);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, size);       /* zeroed, not cut */
+	assert_true(all_zero(path));
 	/* A shorter one takes it over: exactly its own bytes. */
 	free(m.data);
 	assert_non_null(m.data = strdup(WIRE));
