@@ -895,17 +895,19 @@ finished(struct sender *s, struct turn *t)
 {
 	struct spool_msg *m = &t->m;
 	char err[256], count[U64_STR], att[U64_STR];
+	size_t sent = spool_count(m, SPOOL_SENT);
 
 	t->finishing = 0;
 	if (spool_finish_end(s->sp, &t->fin, err, sizeof err) == -1)
 		log_event(LOG_ERROR, "spool_error", "id", t->e.id, "error",
 		    err, (char *)NULL);
-	u64_str(count, spool_count(m, SPOOL_SENT));
+	if (sent == 0)
+		return;
+	u64_str(count, sent);
 	u64_str(att, m->attempts + 1u);
-	if (spool_count(m, SPOOL_SENT) > 0)
-		log_event(LOG_INFO, "delivered", "site", m->site, "id",
-		    t->e.id, "rcpt_count", count, "attempts", att, "failed",
-		    spool_count(m, SPOOL_FAILED) ? "some" : NULL, (char *)NULL);
+	log_event(LOG_INFO, "delivered", "site", m->site, "id", t->e.id,
+	    "rcpt_count", count, "attempts", att, "failed",
+	    spool_count(m, SPOOL_FAILED) ? "some" : NULL, (char *)NULL);
 }
 
 /* Writes the turn's result back: failed/, finished, or the next try.
@@ -1112,9 +1114,6 @@ batch_send(struct batch *b, struct smtp_client *cl, const int *go)
 	profile_abandon(b->s, b->p->name);
 }
 
-/* Delivers e[0..n): claimed together, those for a profile whose server
- * offers PIPELINING in one pipelined session, the rest (and whatever
- * that session did not take) one by one as deliver does. */
 /* Whether profiles() may still speak SMTP for t (a profile left and a
  * recipient pending). */
 static int
@@ -1136,6 +1135,9 @@ end_finishes(struct sender *s, struct turn *t, size_t n)
 		}
 }
 
+/* Delivers e[0..n): claimed together, those for a profile whose server
+ * offers PIPELINING in one pipelined session, the rest (and whatever
+ * that session did not take) one by one as deliver does. */
 static void
 deliver_batch(struct sender *s, struct smtp_client *cl, const struct entry *e,
     size_t n)

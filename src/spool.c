@@ -1211,9 +1211,6 @@ file_size(const struct file_bytes *f)
 	return f->head.len + f->len + END_LEN;
 }
 
-/* fsync of a directory through a fresh fd: an fd whose fsync reported an error
- * is never asked again (see spool.h, "fsyncgate"), and a fresh one sees errors
- * that happen after it was opened. */
 /* A new descriptor of the spool's directory SUB, for its fsync; -1 with
  * errno. */
 static int
@@ -1225,6 +1222,9 @@ open_sub(const struct spool *sp, const char *sub)
 	return open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
+/* fsync of a directory through a fresh fd: an fd whose fsync reported an error
+ * is never asked again (see spool.h, "fsyncgate"), and a fresh one sees errors
+ * that happen after it was opened. */
 static int
 sync_dir_now(const struct spool *sp, const char *sub)
 {
