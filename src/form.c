@@ -193,6 +193,24 @@ form_clear(struct form *out)
 	out->n = 0;
 }
 
+int
+form_urlencoded_filled(const char *body, size_t len, const char *name)
+{
+	size_t n = strlen(name), i = 0, end;
+	const char *amp;
+
+	while (i < len) {
+		amp = memchr(body + i, '&', len - i);
+		end = amp ? (size_t)(amp - body) : len;
+		/* "name=" and at least one byte of value before the '&'. */
+		if (end - i > n + 1 && memcmp(body + i, name, n) == 0 &&
+		    body[i + n] == '=')
+			return 1;
+		i = end + 1;
+	}
+	return 0;
+}
+
 enum form_err
 form_parse_urlencoded(const char *body, size_t len,
     const struct form_limits *lim, struct form *out)

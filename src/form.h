@@ -57,6 +57,13 @@ enum form_err {
 enum form_err form_parse_urlencoded(const char *body, size_t len,
     const struct form_limits *lim, struct form *out);
 
+/* 1 when the urlencoded body holds a pair whose name is name as it
+ * stands (no %XX or '+' in it: a name a browser sends unencoded) and
+ * whose value is not empty, else 0.  Nothing is decoded or checked: a
+ * filled honeypot is told apart before the body costs anything
+ * (doc/design.md "Performance").  Pure. */
+int form_urlencoded_filled(const char *body, size_t len, const char *name);
+
 /* Extracts the boundary parameter from a multipart/form-data Content-Type
  * value (quoted or not, 1..70 bytes of RFC 2046 bchars) into out (room for
  * LIM_BOUNDARY_BYTES + 1), NUL-terminated.  Returns 0, or -1 when the type

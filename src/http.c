@@ -877,6 +877,7 @@ struct post {
 	unsigned long long len;
 	int taken;                   /* holds a rate-limit slot */
 	int parsed;                  /* multipart: streamed into form */
+	int bot;                     /* the honeypot filled, body not parsed */
 	char *body;                  /* until parsed */
 	size_t blen;
 	/* judge */
@@ -1107,7 +1108,14 @@ judge_parse(struct post *p)
 
 	if (p->parsed)
 		return V_NEXT;	/* multipart: parsed while it arrived */
-	fe = form_parse_urlencoded(p->body, p->blen, &lim, &p->form);
+	/* A filled honeypot makes the post a bot's, whatever else its body
+	 * holds: its answer (judge_honeypot) needs nothing decoded. */
+	if (p->s->honeypot &&
+	    form_urlencoded_filled(p->body, p->blen, p->s->honeypot)) {
+		p->bot = 1;
+		fe = FORM_OK;
+	} else
+		fe = form_parse_urlencoded(p->body, p->blen, &lim, &p->form);
 	free(p->body);
 	p->body = NULL;
 	return form_verdict(fe);
@@ -1150,6 +1158,8 @@ judge_honeypot(struct post *p)
 
 	if (p->s->honeypot == NULL)
 		return V_NEXT;
+	if (p->bot)
+		return V_HONEYPOT;
 	hp = form_get(&p->form, p->s->honeypot);
 	return hp && hp->value_len ? V_HONEYPOT : V_NEXT;
 }

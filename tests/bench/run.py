@@ -201,26 +201,31 @@ def stop_formpost(fp):
 
 
 def interleaved(base, a, kinds):
-    """Each kind against the bare responder in short alternating rounds
-    (bare, kind, bare, kind...): the median and range of kind/bare over
-    the rounds, each ratio taken against the bare round just before it.
-    The machine's drift over a 10 s scenario (the bare responder alone
-    moves by a quarter between runs) then cancels out of the ratio.
-    Returns [(name, median, low, high)] and prints them."""
-    rounds, secs = (3, 1) if a.quick else (5, 2)
+    """Each kind against the bare responder in short alternating runs,
+    bare first and last (bare, kind, bare, kind, ..., bare): each kind
+    run's ratio is taken against the mean of the bare runs on either side
+    of it, so that the machine's drift (the bare responder alone moves by
+    a quarter between runs) cancels out of the ratio.  Returns [(name,
+    median, low, high)] over the rounds and prints them.  Include the
+    bare responder itself as a kind to see what the method reads when
+    nothing differs."""
+    rounds, secs = (3, 1) if a.quick else (9, 1)
     out = []
+    bare_env = {"BENCH_BODY": VALID, "BENCH_ORIGIN": ORIGIN}
     for name, path, body, origin, extra in kinds:
         ratios = []
+        before = wrk(base + "/bare/x", secs, a.conns, bare_env)["rps"]
         for _ in range(rounds):
-            rb = wrk(base + "/bare/x", secs, a.conns,
-                     {"BENCH_BODY": VALID, "BENCH_ORIGIN": ORIGIN})
             rk = wrk(base + path, secs, a.conns,
                      {"BENCH_BODY": body, "BENCH_ORIGIN": origin, **extra})
-            ratios.append(rk["rps"] / rb["rps"])
+            after = wrk(base + "/bare/x", secs, a.conns, bare_env)["rps"]
+            ratios.append(rk["rps"] / ((before + after) / 2))
+            before = after
         ratios.sort()
         out.append((name, ratios[len(ratios) // 2], ratios[0], ratios[-1]))
     print(f"interleaved with the bare responder ({rounds} rounds of {secs} s each, "
-          "median and range of the ratio): " +
+          "each against the bare runs on either side; median and range of the "
+          "ratio): " +
           "; ".join(f"{n} {m:.2f} ({lo:.2f}-{hi:.2f})" for n, m, lo, hi in out),
           flush=True)
     return out
@@ -475,6 +480,7 @@ def main():
             ("honeypot", "/formpost/example", HONEYPOT, ORIGIN, {"BENCH_CLIENTS": "1"}),
             ("rate-limited", "/formpost/example", VALID, ORIGIN, {"BENCH_UNIQUE": "1"}),
             (f"bare, {big}-byte answer", f"/bare/x?{big}", VALID, ORIGIN, {}),
+            ("bare itself", "/bare/x", VALID, ORIGIN, {}),
         ])
         # Memory: after start, then a flood of distinct client addresses.
         rss_before = rss_kib(fp.pid)

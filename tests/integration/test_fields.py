@@ -382,6 +382,13 @@ def test_honeypot_looks_accepted_sends_nothing(stack, smtpd):
     # even an invalid form: a bot learns nothing from a 422
     r = post_form(url, [("fp_extra", "x"), ("email", "bad")])
     assert r.status_code == 200
+    # nor from a 400: the honeypot is read before the body is decoded
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    broken = b"name=%ZZ&message=%FF%FE&fp_extra=x"
+    r = post_form(url, None, headers=form, data=broken)
+    assert r.status_code == 200 and re.search(r'class="ref">' + ID_RE + "<", r.text)
+    r = post_form(url, None, headers=form, data=broken.replace(b"=x", b"="))
+    assert r.status_code == 400
     ev = fp.events(event="discarded", reason="honeypot")
     assert {e["id"] for e in ev} >= {m.group(1), j["id"]}
     # a real post afterwards is the only mail

@@ -227,6 +227,42 @@ test_form_get_free(void **state)
 	form_free(&f);
 }
 
+/* The honeypot's look at the raw body: a pair named exactly so, with a
+ * value; no other pair, no prefix, no encoded name counts. */
+static void
+test_urlencoded_filled(void **state)
+{
+	static const struct {
+		const char *body;
+		int filled;
+	} c[] = {
+		{ "fp_extra=x", 1 },
+		{ "name=a&fp_extra=http%3A%2F%2Fspam", 1 },
+		{ "fp_extra=+", 1 },                  /* a space is a value */
+		{ "fp_extra=%ZZ&broken", 1 },         /* nothing is checked */
+		{ "fp_extra=", 0 },
+		{ "fp_extra=&name=a", 0 },
+		{ "fp_extra", 0 },
+		{ "fp_extra&x=1", 0 },
+		{ "fp_extras=x", 0 },                 /* a longer name */
+		{ "xfp_extra=x", 0 },
+		{ "a=fp_extra=x", 0 },                /* inside a value */
+		{ "fp%5Fextra=x", 0 },                /* left to the parser */
+		{ "", 0 },
+		{ "&&fp_extra=1&&", 1 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof c / sizeof c[0]; i++)
+		if (form_urlencoded_filled(c[i].body, strlen(c[i].body),
+		    "fp_extra") != c[i].filled)
+			fail_msg("%s: want %d", c[i].body, c[i].filled);
+	/* Only len bytes are looked at. */
+	assert_int_equal(form_urlencoded_filled("fp_extra=x", 9, "fp_extra"),
+	    0);
+}
+
 /* Multipart bodies, boundary "XyZ" unless stated. */
 #define CD "Content-Disposition: form-data; "
 #define D "--XyZ\r\n"
@@ -601,6 +637,7 @@ main(void)
 		cmocka_unit_test(test_urlencoded),
 		cmocka_unit_test(test_urlencoded_many),
 		cmocka_unit_test(test_form_get_free),
+		cmocka_unit_test(test_urlencoded_filled),
 		cmocka_unit_test(test_multipart),
 		cmocka_unit_test(test_multipart_odd_boundary),
 		cmocka_unit_test(test_multipart_near_boundaries),
