@@ -1,11 +1,14 @@
 /*
- * fuzz_urlencoded — libFuzzer target for form_parse_urlencoded.  The
- * whole input is the body.  Besides memory errors it checks what the
- * contract promises on success: no more fields than the cap, names within
- * their cap, every name and value UTF-8 and NUL-terminated.
+ * fuzz_urlencoded — libFuzzer target for form_parse_urlencoded and
+ * form_urlencoded_filled.  The whole input is the body.  Besides memory
+ * errors it checks what the contract promises on success: no more fields
+ * than the cap, names within their cap, every name and value UTF-8 and
+ * NUL-terminated; and that the raw look at a honeypot never sees one
+ * filled where the parsed body has none (it may only answer sooner).
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "form.h"
 #include "limits.h"
@@ -31,6 +34,19 @@ check(const struct form *f, const struct form_limits *lim)
 	}
 }
 
+/* 1 when some field named "hp" has a value. */
+static int
+hp_filled(const struct form *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		if (strcmp(f->fields[i].name, "hp") == 0 &&
+		    f->fields[i].value_len > 0)
+			return 1;
+	return 0;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -44,8 +60,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (i = 0; i < sizeof(lims) / sizeof(lims[0]); i++) {
 		if (form_parse_urlencoded((const char *)data, size, &lims[i],
-		    &f) == FORM_OK)
+		    &f) == FORM_OK) {
 			check(&f, &lims[i]);
+			if (i == 0 && form_urlencoded_filled((const char *)data,
+			    size, "hp") && !hp_filled(&f))
+				abort();
+		}
 		else if (f.fields != NULL || f.n != 0)
 			abort();
 		form_free(&f);
