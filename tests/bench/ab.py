@@ -3,6 +3,10 @@
 
     /usr/bin/python3 tests/bench/ab.py OLD NEW [--rounds 5] [--seconds 3]
                                        [--dir DIR | --tmpfs | --ext4-loop]
+                                       [--workers N] [--workers-new N]
+
+OLD and NEW may be the same binary, run with a different `workers`
+(--workers-new): a config compared the same way.
 
 Both binaries run for the whole comparison, each on its own spool in the
 same directory, behind one nginx (/a/ and /b/); one SMTP sink takes both
@@ -70,6 +74,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=3)
     ap.add_argument("--conns", type=int, default=16)
     ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--workers-new", type=int,
+                    help="NEW's workers (default: --workers)")
     ap.add_argument("--dir")
     ap.add_argument("--tmpfs", action="store_true")
     ap.add_argument("--ext4-loop", action="store_true")
@@ -82,10 +88,11 @@ def main():
     fps, procs = {}, []
     try:
         sink.start()
-        for name, binary in (("a", a.old), ("b", a.new)):
+        for name, binary, workers in (("a", a.old, a.workers),
+                                      ("b", a.new, a.workers_new or a.workers)):
             work = top / name
             work.mkdir()
-            run.bench_config(work, sink.port, a.workers, rejections=False)
+            run.bench_config(work, sink.port, workers, rejections=False)
             run.FORMPOST[0] = os.path.abspath(binary)
             fps[name] = (work, run.start_formpost(work))
         port = run.free_port()
@@ -95,7 +102,8 @@ def main():
         run.wait_for(lambda: run.can_connect(f"127.0.0.1:{port}"), 10, "nginx")
         base = f"http://127.0.0.1:{port}"
         print(f"A {a.old}\nB {a.new}\nspool under {top}; {a.rounds} rounds of "
-              f"{a.seconds} s each, c={a.conns}, workers={a.workers}", flush=True)
+              f"{a.seconds} s each, c={a.conns}, workers={a.workers} / "
+              f"{a.workers_new or a.workers}", flush=True)
         res = {"a": [], "b": []}
         for i in range(a.rounds):
             d = run.disk_rate(top, 8, 1)
