@@ -25,7 +25,10 @@ start-up and after a flood from distinct client addresses, intake alone
 (write, fsync, rename, fsync(dir), tests/bench/disk.c) in the same place:
 valid posts ÷ that rate is the ratio to compare across machines and file
 systems.  Absolute numbers drift ±25 % on a shared machine: read the
-ratios, and the CPU per message, which drifts much less."""
+ratios, and the CPU per message, which drifts much less.  Leave a minute
+between two runs on the same disk: a run ends by deleting its files, and
+on an ext4 without a journal mounted with discard that makes commits
+several times dearer for 30-60 s (doc/design.md "Performance")."""
 import argparse
 import os
 import re
