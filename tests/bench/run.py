@@ -28,7 +28,7 @@ systems.  Absolute numbers drift ±25 % on a shared machine: read the
 ratios, and the CPU per message, which drifts much less.  Leave a minute
 between two runs on the same disk: a run ends by deleting its files, and
 on an ext4 without a journal mounted with discard that makes commits
-several times dearer for 30-60 s (doc/design.md "Performance")."""
+several times slower for 30-60 s (doc/design.md "Performance")."""
 import argparse
 import os
 import re
