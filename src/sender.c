@@ -7,7 +7,10 @@
  * file, never only in memory: the schedule is rebuilt from queue/ at
  * start, and queue/ is rescanned every LIM_SPOOL_RESCAN seconds for what
  * other processes committed or a dead one left behind; the id set keeps
- * each id scheduled once however often it is found.
+ * each id scheduled once however often it is found.  The schedule holds
+ * at most LIM_SCHEDULE messages, so memory does not grow with a backlog:
+ * the others wait in queue/, where a rescan finds them once there is room
+ * (doc/design.md "The schedule's bound").
  */
 #include "sender.h"
 
@@ -60,11 +63,15 @@ struct sender {
 	pthread_cond_t slot;       /* a profile's transaction ended */
 	struct entry *heap;        /* guarded by mu */
 	size_t n, cap;
+	long long maxdue;          /* no entry is due later (a bound) */
 	struct idset *known;       /* ids in heap or in flight, with counts */
 	struct idset *newer;       /* ids of newer formposts' files, warned
 	                            * about once */
 	long long next_rescan;     /* epoch seconds */
 	int scanning;              /* a thread is rescanning queue/ */
+	int overflow;              /* a message was left in queue/ for want
+	                            * of room since the last rescan began */
+	int overflow_said;         /* ... and the log says so */
 	struct pstate ps[LIM_SENDER_PROFILES];
 	size_t nps;
 	/* Flushed ids (sorted): their files' next-try is waived until their
@@ -115,23 +122,61 @@ heap_down(struct sender *s, size_t i)
 	}
 }
 
+/* The schedule is full: evicts the entry due latest if it is due later
+ * than `due` (it stays in queue/; the id set forgets it, so a rescan finds
+ * it again) and returns its index, a leaf's, or s->n when none is later.
+ * A backlog all due now costs no walk: maxdue says nothing is later. */
+static size_t
+evict_later(struct sender *s, long long due)
+{
+	size_t i, m = s->n;
+	long long latest = due;
+
+	if (s->maxdue <= due)
+		return s->n;
+	/* In a min-heap the latest entry is a leaf. */
+	for (i = s->n / 2; i < s->n; i++)
+		if (s->heap[i].due > latest) {
+			latest = s->heap[i].due;
+			m = i;
+		}
+	/* Exact when nothing is later, else the evicted one's: a bound. */
+	s->maxdue = latest;
+	if (m < s->n)
+		idset_drop(s->known, s->heap[m].id);
+	return m;
+}
+
 /* site: the message waits on its site's profiles (created: its
- * creation time); NULL: it waits on nothing but due. */
+ * creation time); NULL: it waits on nothing but due.  A full schedule
+ * makes room by evicting an entry due later when `evict` is set.
+ * Returns 0, 1 when the message was left in queue/ for want of room
+ * (as is an evicted one: both set overflow), or -1 on OOM. */
 static int
 heap_push(struct sender *s, const char *id, long long due, const char *site,
-    long long created)
+    long long created, int evict)
 {
 	size_t i;
 
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 64;
-		struct entry *t = realloc(s->heap, cap * sizeof *t);
-		if (t == NULL)
-			return -1;
-		s->heap = t;
-		s->cap = cap;
+	if (s->n == LIM_SCHEDULE) {
+		s->overflow = 1;
+		if (!evict || (i = evict_later(s, due)) == s->n)
+			return 1;
+	} else {
+		if (s->n == s->cap) {
+			size_t cap = s->cap ? 2 * s->cap : 64;
+			struct entry *t;
+			if (cap > LIM_SCHEDULE)
+				cap = LIM_SCHEDULE;
+			if ((t = realloc(s->heap, cap * sizeof *t)) == NULL)
+				return -1;
+			s->heap = t;
+			s->cap = cap;
+		}
+		i = s->n++;
 	}
-	i = s->n++;
+	if (s->n == 1 || due > s->maxdue)
+		s->maxdue = due;
 	s->heap[i].due = due;
 	s->heap[i].deferred = site != NULL;
 	str_copy(s->heap[i].id, sizeof s->heap[i].id, id);
@@ -144,18 +189,19 @@ heap_push(struct sender *s, const char *id, long long due, const char *site,
 	return 0;
 }
 
-/* Pushes id and counts it as known; 0 or -1 (OOM: neither happened). */
+/* Pushes id and counts it as known; 0, or as heap_push 1 (left in
+ * queue/) or -1 (OOM), when neither happened. */
 static int
 push_known(struct sender *s, const char *id, long long due, const char *site,
-    long long created)
+    long long created, int evict)
 {
+	int rc;
+
 	if (idset_add(s->known, id) == -1)
 		return -1;
-	if (heap_push(s, id, due, site, created) == -1) {
+	if ((rc = heap_push(s, id, due, site, created, evict)) != 0)
 		idset_drop(s->known, id);
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 static struct entry
@@ -195,7 +241,8 @@ schedule_failed(const char *id)
 }
 
 /* (Re)schedules id, which the caller has in flight; site as for
- * heap_push. */
+ * heap_push.  A full schedule leaves it in queue/ unless another entry
+ * is due later. */
 static void
 schedule(struct sender *s, const char *id, long long due, const char *site,
     long long created)
@@ -203,7 +250,7 @@ schedule(struct sender *s, const char *id, long long due, const char *site,
 	int rc;
 
 	pthread_mutex_lock(&s->mu);
-	rc = push_known(s, id, due, site, created);
+	rc = push_known(s, id, due, site, created, 1);
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	if (rc == -1)
@@ -211,16 +258,19 @@ schedule(struct sender *s, const char *id, long long due, const char *site,
 }
 
 /* Schedules id at `due` unless it is already scheduled or in flight;
- * site and created as for heap_push (NULL, 0: not known yet).  1 when
- * it was new, 0 when known, -1 on OOM.  mu held. */
+ * site, created and evict as for heap_push (NULL, 0: not known yet).  1
+ * when it was new, 0 when known, 2 when left in queue/ (full), -1 on
+ * OOM.  mu held. */
 static int
 schedule_new(struct sender *s, const char *id, long long due,
-    const char *site, long long created)
+    const char *site, long long created, int evict)
 {
+	int rc;
+
 	if (idset_get(s->known, id) > 0)
 		return 0;
-	if (push_known(s, id, due, site, created) == -1)
-		return -1;
+	if ((rc = push_known(s, id, due, site, created, evict)) != 0)
+		return rc == -1 ? -1 : 2;
 	pthread_cond_signal(&s->cv);
 	return 1;
 }
@@ -234,7 +284,7 @@ sender_wake(struct sender *s, const char *id, const char *site,
 	/* Scheduled as waiting on its site's profiles: begin asks them
 	 * before the file, as for a message a back-off deferred. */
 	pthread_mutex_lock(&s->mu);
-	rc = schedule_new(s, id, (long long)time(NULL), site, created);
+	rc = schedule_new(s, id, (long long)time(NULL), site, created, 1);
 	pthread_mutex_unlock(&s->mu);
 	if (rc == -1)
 		schedule_failed(id);
@@ -1209,6 +1259,7 @@ struct scan {
 	long long now;
 	long found;                /* ids not known before */
 	int oom;
+	int full;                  /* the schedule had no room left */
 };
 
 static void
@@ -1217,11 +1268,18 @@ scan_one(void *arg, const char *id)
 	struct scan *sc = arg;
 	int rc;
 
+	/* The rest waits for the rescan that room brings (overflowed). */
+	if (sc->full)
+		return;
 	pthread_mutex_lock(&sc->s->mu);
-	rc = schedule_new(sc->s, id, sc->now, NULL, 0);
+	/* A rescan only fills room: evicting for ids it cannot date
+	 * would churn a backlog through the schedule, a file read each. */
+	rc = schedule_new(sc->s, id, sc->now, NULL, 0, 0);
 	pthread_mutex_unlock(&sc->s->mu);
 	if (rc == 1)
 		sc->found++;
+	else if (rc == 2)
+		sc->full = 1;
 	else if (rc == -1 && !sc->oom++)
 		schedule_failed(id);
 }
@@ -1232,7 +1290,7 @@ scan_one(void *arg, const char *id)
 static long
 rescan(struct sender *s, char *err, size_t errlen)
 {
-	struct scan sc = { s, (long long)time(NULL), 0, 0 };
+	struct scan sc = { s, (long long)time(NULL), 0, 0, 0 };
 	long n;
 
 	if ((n = spool_scan(s->sp, scan_one, &sc, err, errlen)) == -1)
@@ -1267,6 +1325,30 @@ pop_due(struct sender *s, struct smtp_client *cl, struct entry *e,
 	return k;
 }
 
+/* What was left in queue/ for want of room is looked for again once
+ * half the schedule is free, not only at the next periodic rescan; the
+ * log says so once until a rescan finds room for all.  mu held, dropped
+ * to log. */
+static void
+overflowed(struct sender *s, long long now)
+{
+	char lim[24];
+
+	if (!s->overflow)
+		return;
+	if (s->n <= LIM_SCHEDULE / 2 && s->next_rescan > now)
+		s->next_rescan = now;
+	if (s->overflow_said)
+		return;
+	s->overflow_said = 1;
+	snprintf(lim, sizeof lim, "%d", LIM_SCHEDULE);
+	pthread_mutex_unlock(&s->mu);
+	log_event(LOG_INFO, "schedule_full", "limit", lim, "action",
+	    "the rest wait in queue/ and are picked up as room frees",
+	    (char *)NULL);
+	pthread_mutex_lock(&s->mu);
+}
+
 static void *
 run(void *arg)
 {
@@ -1285,12 +1367,15 @@ run(void *arg)
 			 * one instead of spinning on this one. */
 			s->scanning = 1;
 			s->next_rescan = now + LIM_SPOOL_RESCAN;
+			s->overflow = 0;
 			pthread_mutex_unlock(&s->mu);
 			if (rescan(s, err, sizeof err) == -1)
 				log_event(LOG_ERROR, "spool_error", "error",
 				    err, (char *)NULL);
 			pthread_mutex_lock(&s->mu);
 			s->scanning = 0;
+			if (!s->overflow)
+				s->overflow_said = 0;
 			continue;
 		}
 		if (s->n > 0 && s->heap[0].due <= now) {
@@ -1315,6 +1400,7 @@ run(void *arg)
 			 * its own reference. */
 			for (i = 0; i < k; i++)
 				idset_drop(s->known, e[i].id);
+			overflowed(s, now);
 			continue;
 		}
 		/* Nothing due: hang up a connection idle for LIM_SMTP_IDLE
@@ -1402,7 +1488,7 @@ sender_start(struct spool *sp, sender_acquire_fn acquire,
     sender_release_fn release, void *arg, char *err, size_t errlen)
 {
 	struct sender *s = calloc(1, sizeof *s);
-	struct scan sc = { s, (long long)time(NULL), 0, 0 };
+	struct scan sc = { s, (long long)time(NULL), 0, 0, 0 };
 	char n[24];
 	long found;
 	int rc;
@@ -1520,6 +1606,7 @@ sender_flush(struct sender *s, char *err, size_t errlen)
 	long long now = (long long)time(NULL);
 	size_t i;
 	long n;
+	int rc;
 
 	if ((n = spool_scan(s->sp, idlist_add, &found, err, errlen)) == -1)
 		return -1;
@@ -1534,8 +1621,9 @@ sender_flush(struct sender *s, char *err, size_t errlen)
 	/* The id set knows what the heap and the threads hold, so nothing
 	 * is scheduled twice. */
 	for (i = 0; i < found.n; i++)
-		if (schedule_new(s, found.id[i], now, NULL, 0) == -1)
-			break;   /* OOM: the next rescan picks the rest up */
+		if ((rc = schedule_new(s, found.id[i], now, NULL, 0, 0)) == -1 ||
+		    rc == 2)
+			break;   /* OOM or full: rescans pick the rest up */
 	for (i = 0; i < s->n; i++) {
 		s->heap[i].due = now;
 		s->heap[i].deferred = 0;
