@@ -47,6 +47,14 @@ formpost: $(SRCS:src/%.c=build/%.o)
 formpost-asan: $(SRCS:src/%.c=build-asan/%.o)
 	$(CC) -O1 -g $(SAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The worker with a schedule of 64 messages, so that tests reach what a
+# backlog beyond LIM_SCHEDULE does (tests/integration/test_backlog.py).
+formpost-smallq: build/sender-smallq.o $(filter-out build/sender.o,$(SRCS:src/%.c=build/%.o))
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+build/sender-smallq.o: src/sender.c $(HDRS) | build
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -DLIM_SCHEDULE=64 -c -o $@ $<
+
 build/%.o: src/%.c $(HDRS) | build
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
 
@@ -85,7 +93,8 @@ $(shell mkdir -p build; echo '$(SHAREDIR)' | cmp -s - build/sharedir || \
     echo '$(SHAREDIR)' > build/sharedir)
 build/config.o: build/sharedir
 
-units: $(UNITS:%=build/%) $(UNITS:%=build-asan/%) $(TOOLS:%=build/tool_%) formpost-asan
+units: $(UNITS:%=build/%) $(UNITS:%=build-asan/%) $(TOOLS:%=build/tool_%) formpost-asan \
+    formpost-smallq
 fuzzers: $(FUZZERS:%=build-fuzz/%)
 
 # Install what is missing (apt-get as root, else print the command).
@@ -133,7 +142,7 @@ deb:
 	@$(PYTHON) tests/package.py --out build/deb
 
 clean:
-	rm -rf build build-asan build-fuzz formpost formpost-asan
+	rm -rf build build-asan build-fuzz formpost formpost-asan formpost-smallq
 
 .PHONY: all units fuzzers deps test fuzz run bench install deb clean
 .SECONDARY:

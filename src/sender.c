@@ -72,6 +72,7 @@ struct sender {
 	int overflow;              /* a message was left in queue/ for want
 	                            * of room since the last rescan began */
 	int overflow_said;         /* ... and the log says so */
+	size_t popped;             /* entries taken since that rescan */
 	struct pstate ps[LIM_SENDER_PROFILES];
 	size_t nps;
 	/* Flushed ids (sorted): their files' next-try is waived until their
@@ -96,6 +97,8 @@ sender_backoff(unsigned n, unsigned first, unsigned max)
 }
 
 /* --- schedule (mu held) ------------------------------------------------ */
+
+#define NO_EVICT (-1LL)   /* heap_push's after: only fill free room */
 
 static void
 heap_swap(struct sender *s, size_t a, size_t b)
@@ -123,16 +126,16 @@ heap_down(struct sender *s, size_t i)
 }
 
 /* The schedule is full: evicts the entry due latest if it is due later
- * than `due` (it stays in queue/; the id set forgets it, so a rescan finds
- * it again) and returns its index, a leaf's, or s->n when none is later.
- * A backlog all due now costs no walk: maxdue says nothing is later. */
+ * than `after` (it stays in queue/; the id set forgets it, so a rescan
+ * finds it again) and returns its index, a leaf's, or s->n when none is
+ * later.  A backlog all due now costs no walk: maxdue says so. */
 static size_t
-evict_later(struct sender *s, long long due)
+evict_later(struct sender *s, long long after)
 {
 	size_t i, m = s->n;
-	long long latest = due;
+	long long latest = after;
 
-	if (s->maxdue <= due)
+	if (s->maxdue <= after)
 		return s->n;
 	/* In a min-heap the latest entry is a leaf. */
 	for (i = s->n / 2; i < s->n; i++)
@@ -149,18 +152,19 @@ evict_later(struct sender *s, long long due)
 
 /* site: the message waits on its site's profiles (created: its
  * creation time); NULL: it waits on nothing but due.  A full schedule
- * makes room by evicting an entry due later when `evict` is set.
- * Returns 0, 1 when the message was left in queue/ for want of room
- * (as is an evicted one: both set overflow), or -1 on OOM. */
+ * makes room by evicting an entry due later than `after` (at least due,
+ * and now: what is due already is never evicted), unless after is
+ * NO_EVICT.  Returns 0, 1 when the message was left in queue/ for want
+ * of room (as is an evicted one: both set overflow), or -1 on OOM. */
 static int
 heap_push(struct sender *s, const char *id, long long due, const char *site,
-    long long created, int evict)
+    long long created, long long after)
 {
 	size_t i;
 
 	if (s->n == LIM_SCHEDULE) {
 		s->overflow = 1;
-		if (!evict || (i = evict_later(s, due)) == s->n)
+		if (after == NO_EVICT || (i = evict_later(s, after)) == s->n)
 			return 1;
 	} else {
 		if (s->n == s->cap) {
@@ -193,13 +197,13 @@ heap_push(struct sender *s, const char *id, long long due, const char *site,
  * queue/) or -1 (OOM), when neither happened. */
 static int
 push_known(struct sender *s, const char *id, long long due, const char *site,
-    long long created, int evict)
+    long long created, long long after)
 {
 	int rc;
 
 	if (idset_add(s->known, id) == -1)
 		return -1;
-	if ((rc = heap_push(s, id, due, site, created, evict)) != 0)
+	if ((rc = heap_push(s, id, due, site, created, after)) != 0)
 		idset_drop(s->known, id);
 	return rc;
 }
@@ -247,10 +251,11 @@ static void
 schedule(struct sender *s, const char *id, long long due, const char *site,
     long long created)
 {
+	long long now = (long long)time(NULL);
 	int rc;
 
 	pthread_mutex_lock(&s->mu);
-	rc = push_known(s, id, due, site, created, 1);
+	rc = push_known(s, id, due, site, created, due > now ? due : now);
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	if (rc == -1)
@@ -258,18 +263,18 @@ schedule(struct sender *s, const char *id, long long due, const char *site,
 }
 
 /* Schedules id at `due` unless it is already scheduled or in flight;
- * site, created and evict as for heap_push (NULL, 0: not known yet).  1
+ * site, created and after as for heap_push (NULL, 0: not known yet).  1
  * when it was new, 0 when known, 2 when left in queue/ (full), -1 on
  * OOM.  mu held. */
 static int
 schedule_new(struct sender *s, const char *id, long long due,
-    const char *site, long long created, int evict)
+    const char *site, long long created, long long after)
 {
 	int rc;
 
 	if (idset_get(s->known, id) > 0)
 		return 0;
-	if ((rc = push_known(s, id, due, site, created, evict)) != 0)
+	if ((rc = push_known(s, id, due, site, created, after)) != 0)
 		return rc == -1 ? -1 : 2;
 	pthread_cond_signal(&s->cv);
 	return 1;
@@ -279,12 +284,13 @@ void
 sender_wake(struct sender *s, const char *id, const char *site,
     long long created)
 {
+	long long now = (long long)time(NULL);
 	int rc;
 
 	/* Scheduled as waiting on its site's profiles: begin asks them
 	 * before the file, as for a message a back-off deferred. */
 	pthread_mutex_lock(&s->mu);
-	rc = schedule_new(s, id, (long long)time(NULL), site, created, 1);
+	rc = schedule_new(s, id, now, site, created, now);
 	pthread_mutex_unlock(&s->mu);
 	if (rc == -1)
 		schedule_failed(id);
@@ -306,35 +312,37 @@ pstate_get(struct sender *s, const char *name)
 	return &s->ps[s->nps++];
 }
 
-/* 1: p may not be used before *until (backing off, or its one probe is
- * out); 0: now.  mu held. */
+/* 1: p may not be used before *until, its back-off's end; 2: its one
+ * probe is out, which re-times what waits on it when it ends (*until is
+ * only a bound); 0: now.  mu held. */
 static int
 resting(const struct pstate *p, long long now, long long *until)
 {
 	if (!p->probing && p->next_ok <= now)
 		return 0;
-	/* A probe in flight re-times us when it ends. */
 	*until = p->probing ? now + LIM_SMTP_ATTEMPT : p->next_ok;
-	return 1;
+	return p->probing ? 2 : 1;
 }
 
 /* 1: use the profile now, holding one of its `connections` slots
  * (waits for one: at most that many transactions run on a profile at
  * once); when it is backing off, the caller is its one probe.  0: not
- * before *until (nothing held).  Every 1 ends in profile_done or
- * profile_abandon, which give the slot back. */
+ * before *until (nothing held; *probe set: that is a probe's bound, see
+ * resting).  Every 1 ends in profile_done or profile_abandon, which give
+ * the slot back. */
 static int
 profile_take(struct sender *s, const struct smtp_profile *sp, long long now,
-    long long *until)
+    long long *until, int *probe)
 {
 	struct pstate *p;
-	int ok = 1;
+	int ok = 1, r;
 
 	pthread_mutex_lock(&s->mu);
 	/* A resting profile is never waited for (its probe may take
 	 * LIM_SMTP_ATTEMPT): the message is deferred instead. */
 	while ((p = pstate_get(s, sp->name)) != NULL) {
-		if (resting(p, now, until)) {
+		if ((r = resting(p, now, until)) != 0) {
+			*probe = r == 2;
 			ok = 0;
 			break;
 		}
@@ -814,6 +822,7 @@ struct turn {
 	size_t next;               /* the next of its profiles to try */
 	size_t nfailed_before;
 	long long now, wait, next_try;
+	int wait_probe;            /* wait is a probe's bound (resting) */
 	struct route rt;
 	unsigned long long t0, t1;
 	/* Its pipelined transaction (deliver_batch). */
@@ -922,10 +931,12 @@ profiles(struct sender *s, struct smtp_client *cl, const struct config *c,
 	    spool_count(&t->m, SPOOL_PENDING) > 0; t->next++) {
 		const struct smtp_profile *p = t->rt.smtp[t->next];
 		long long until = 0;
-		int ch;
-		if (!profile_take(s, p, t->now, &until)) {
-			if (t->wait == 0 || until < t->wait)
+		int ch, probe;
+		if (!profile_take(s, p, t->now, &until, &probe)) {
+			if (t->wait == 0 || until < t->wait) {
 				t->wait = until;
+				t->wait_probe = probe;
+			}
 			continue;
 		}
 		if ((ch = try_profile(s, cl, c, p, &t->m, t->now, t->next_try,
@@ -979,9 +990,13 @@ conclude(struct sender *s, const struct config *c, struct turn *t,
 	plan = delivery_after(t->tried, spool_count(m, SPOOL_PENDING),
 	    spool_count(m, SPOOL_FAILED), t->nfailed_before);
 	if (plan.next == DN_WAIT) {
-		/* Every profile is backing off: no attempt, no count. */
-		schedule(s, id, t->wait ? t->wait : t->now + c->first_retry,
-		    m->site, m->created);
+		/* Every profile is backing off: no attempt, no count.  The
+		 * file is dated for a rescan, never later than it may go:
+		 * a probe's end re-times only what the schedule holds. */
+		long long due = t->wait ? t->wait : t->now + c->first_retry;
+		spool_date(t->fd, t->wait_probe ? t->now + c->first_retry :
+		    due);
+		schedule(s, id, due, m->site, m->created);
 		return;
 	}
 	if (plan.write_failed &&
@@ -1153,9 +1168,10 @@ static void
 batch_send(struct batch *b, struct smtp_client *cl, const int *go)
 {
 	long long until;
+	int probe;
 
 	if (batch_jobs(b, go) == 0 || !profile_healthy(b->s, b->p) ||
-	    !profile_take(b->s, b->p, b->t[0].now, &until))
+	    !profile_take(b->s, b->p, b->t[0].now, &until, &probe))
 		return;
 	smtp_send_pipelined(cl, b->p, b->jobs, b->n, job_done, b);
 	/* The slot goes back; so does the probe, if the profile failed
@@ -1260,7 +1276,31 @@ struct scan {
 	long found;                /* ids not known before */
 	int oom;
 	int full;                  /* the schedule had no room left */
+	int dated;                 /* it overflowed: date each new id */
 };
+
+/* After an overflow, what waits in queue/ competes with the schedule by
+ * due time, read from its file's date (spool_due_hint) without opening
+ * it: the schedule keeps the earliest, so mail for a working relay is not
+ * shut out by a dead relay's backlog, and the oldest posts go first. */
+static int
+scan_dated(struct sender *s, const char *id, long long now)
+{
+	long long due;
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = idset_get(s->known, id) > 0;
+	pthread_mutex_unlock(&s->mu);
+	if (rc || (due = spool_due_hint(s->sp, id)) == -1)
+		return 0;
+	if (due > now && forced(s, id, 0))
+		due = now;   /* flushed: its next try is waived */
+	pthread_mutex_lock(&s->mu);
+	rc = schedule_new(s, id, due, NULL, 0, due > now ? due : now);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
 
 static void
 scan_one(void *arg, const char *id)
@@ -1268,14 +1308,18 @@ scan_one(void *arg, const char *id)
 	struct scan *sc = arg;
 	int rc;
 
-	/* The rest waits for the rescan that room brings (overflowed). */
-	if (sc->full)
-		return;
-	pthread_mutex_lock(&sc->s->mu);
-	/* A rescan only fills room: evicting for ids it cannot date
-	 * would churn a backlog through the schedule, a file read each. */
-	rc = schedule_new(sc->s, id, sc->now, NULL, 0, 0);
-	pthread_mutex_unlock(&sc->s->mu);
+	if (sc->dated)
+		rc = scan_dated(sc->s, id, sc->now);
+	else if (sc->full)
+		return;   /* the rest waits for the rescan room brings */
+	else {
+		/* Without a date, a rescan only fills room: evicting for an
+		 * id that may not be due would churn the backlog through
+		 * the schedule, a file read each. */
+		pthread_mutex_lock(&sc->s->mu);
+		rc = schedule_new(sc->s, id, sc->now, NULL, 0, NO_EVICT);
+		pthread_mutex_unlock(&sc->s->mu);
+	}
 	if (rc == 1)
 		sc->found++;
 	else if (rc == 2)
@@ -1288,9 +1332,9 @@ scan_one(void *arg, const char *id)
  * another process committed, or a dead one held.  Returns the ids found,
  * or -1. */
 static long
-rescan(struct sender *s, char *err, size_t errlen)
+rescan(struct sender *s, int dated, char *err, size_t errlen)
 {
-	struct scan sc = { s, (long long)time(NULL), 0, 0, 0 };
+	struct scan sc = { s, (long long)time(NULL), 0, 0, 0, dated };
 	long n;
 
 	if ((n = spool_scan(s->sp, scan_one, &sc, err, errlen)) == -1)
@@ -1326,9 +1370,10 @@ pop_due(struct sender *s, struct smtp_client *cl, struct entry *e,
 }
 
 /* What was left in queue/ for want of room is looked for again once
- * half the schedule is free, not only at the next periodic rescan; the
- * log says so once until a rescan finds room for all.  mu held, dropped
- * to log. */
+ * half the schedule is free or has been taken (retries deferred again
+ * take their room back), not only at the next periodic rescan; the log
+ * says so once until a rescan finds room for all.  mu held, dropped to
+ * log. */
 static void
 overflowed(struct sender *s, long long now)
 {
@@ -1336,7 +1381,8 @@ overflowed(struct sender *s, long long now)
 
 	if (!s->overflow)
 		return;
-	if (s->n <= LIM_SCHEDULE / 2 && s->next_rescan > now)
+	if ((s->n <= LIM_SCHEDULE / 2 || s->popped >= LIM_SCHEDULE / 2) &&
+	    s->next_rescan > now)
 		s->next_rescan = now;
 	if (s->overflow_said)
 		return;
@@ -1365,21 +1411,27 @@ run(void *arg)
 		if (!s->scanning && now >= s->next_rescan) {
 			/* Set first: the other threads wait for the next
 			 * one instead of spinning on this one. */
+			/* Dates cost a stat each: only worth it when the
+			 * schedule holds what is not due yet. */
+			int dated = s->overflow && s->maxdue > now;
 			s->scanning = 1;
 			s->next_rescan = now + LIM_SPOOL_RESCAN;
 			s->overflow = 0;
+			s->popped = 0;
 			pthread_mutex_unlock(&s->mu);
-			if (rescan(s, err, sizeof err) == -1)
+			if (rescan(s, dated, err, sizeof err) == -1)
 				log_event(LOG_ERROR, "spool_error", "error",
 				    err, (char *)NULL);
 			pthread_mutex_lock(&s->mu);
 			s->scanning = 0;
 			if (!s->overflow)
 				s->overflow_said = 0;
+			overflowed(s, now);
 			continue;
 		}
 		if (s->n > 0 && s->heap[0].due <= now) {
 			size_t k = pop_due(s, cl, e, now), i;
+			s->popped += k;
 			pthread_mutex_unlock(&s->mu);
 			if (cl == NULL && (cl = smtp_client_new()) != NULL)
 				smtp_client_set_abort(cl, &s->abort);
@@ -1488,7 +1540,7 @@ sender_start(struct spool *sp, sender_acquire_fn acquire,
     sender_release_fn release, void *arg, char *err, size_t errlen)
 {
 	struct sender *s = calloc(1, sizeof *s);
-	struct scan sc = { s, (long long)time(NULL), 0, 0, 0 };
+	struct scan sc = { s, (long long)time(NULL), 0, 0, 0, 0 };
 	char n[24];
 	long found;
 	int rc;
@@ -1621,13 +1673,15 @@ sender_flush(struct sender *s, char *err, size_t errlen)
 	/* The id set knows what the heap and the threads hold, so nothing
 	 * is scheduled twice. */
 	for (i = 0; i < found.n; i++)
-		if ((rc = schedule_new(s, found.id[i], now, NULL, 0, 0)) == -1 ||
+		if ((rc = schedule_new(s, found.id[i], now, NULL, 0,
+		    NO_EVICT)) == -1 ||
 		    rc == 2)
 			break;   /* OOM or full: rescans pick the rest up */
 	for (i = 0; i < s->n; i++) {
 		s->heap[i].due = now;
 		s->heap[i].deferred = 0;
 	}
+	s->maxdue = now;   /* overdue ones were raised to now */
 	/* Every profile may be tried again now (a failed one by one probe
 	 * first: its failure count stays, so a still-wrong password costs
 	 * one attempt, not one per message). */

@@ -1897,6 +1897,7 @@ spool_update(struct spool *sp, int *fd, const struct spool_msg *m, char *err,
 	    errlen)) == 0) {
 		close(*fd);
 		*fd = nfd;
+		spool_date(nfd, m->next_try);
 	}
 	buf_free(&b.head);
 	return rc;
@@ -2031,6 +2032,27 @@ sub_ok(const char *sub)
 {
 	return strcmp(sub, "queue") == 0 || strcmp(sub, "failed") == 0 ||
 	    strcmp(sub, "corrupt") == 0 || strcmp(sub, "sent") == 0;
+}
+
+long long
+spool_due_hint(struct spool *sp, const char *id)
+{
+	char path[PATH_BYTES];
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s/queue/%s", sp->dir, id);
+	if (!spool_id_valid(id) || lstat(path, &st) == -1)
+		return -1;
+	return (long long)st.st_mtime;
+}
+
+void
+spool_date(int fd, long long when)
+{
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, { (time_t)when, 0 } };
+
+	/* A hint: a failure costs a rescan one file read, nothing more. */
+	(void)futimens(fd, ts);
 }
 
 long
