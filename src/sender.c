@@ -15,6 +15,7 @@
 #include "sender.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -73,6 +74,10 @@ struct sender {
 	                            * of room since the last rescan began */
 	int overflow_said;         /* ... and the log says so */
 	size_t popped;             /* entries taken since that rescan */
+	long long left_min;        /* the earliest due left in queue/ (or
+	                            * evicted) since that rescan began */
+	long long retimed_at;      /* a profile recovered: queue/ dates
+	                            * written until then may be too late */
 	struct pstate ps[LIM_SENDER_PROFILES];
 	size_t nps;
 	/* Flushed ids (sorted): their files' next-try is waived until their
@@ -145,8 +150,11 @@ evict_later(struct sender *s, long long after)
 		}
 	/* Exact when nothing is later, else the evicted one's: a bound. */
 	s->maxdue = latest;
-	if (m < s->n)
+	if (m < s->n) {
 		idset_drop(s->known, s->heap[m].id);
+		if (latest < s->left_min)
+			s->left_min = latest;
+	}
 	return m;
 }
 
@@ -164,8 +172,11 @@ heap_push(struct sender *s, const char *id, long long due, const char *site,
 
 	if (s->n == LIM_SCHEDULE) {
 		s->overflow = 1;
-		if (after == NO_EVICT || (i = evict_later(s, after)) == s->n)
+		if (after == NO_EVICT || (i = evict_later(s, after)) == s->n) {
+			if (due < s->left_min)
+				s->left_min = due;
 			return 1;
+		}
 	} else {
 		if (s->n == s->cap) {
 			size_t cap = s->cap ? 2 * s->cap : 64;
@@ -227,12 +238,27 @@ retime(struct sender *s, long long when, int only_deferred)
 {
 	size_t i;
 
-	for (i = 0; i < s->n; i++)
+	s->maxdue = 0;
+	for (i = 0; i < s->n; i++) {
 		if ((s->heap[i].deferred || !only_deferred) &&
 		    s->heap[i].due > when)
 			s->heap[i].due = when;
+		if (s->heap[i].due > s->maxdue)
+			s->maxdue = s->heap[i].due;
+	}
 	for (i = s->n / 2; i-- > 0;)
 		heap_down(s, i);
+}
+
+/* A profile recovered (or its probe was given up, or a flush): what
+ * waits on it in queue/ may go now, whatever its file's date says. */
+static void
+recovered(struct sender *s, long long now)
+{
+	retime(s, now, 1);
+	s->retimed_at = now;
+	if (now < s->left_min)
+		s->left_min = now;
 }
 
 static void
@@ -312,37 +338,35 @@ pstate_get(struct sender *s, const char *name)
 	return &s->ps[s->nps++];
 }
 
-/* 1: p may not be used before *until, its back-off's end; 2: its one
- * probe is out, which re-times what waits on it when it ends (*until is
- * only a bound); 0: now.  mu held. */
+/* 1: p may not be used before *until (backing off, or its one probe is
+ * out); 0: now.  mu held. */
 static int
 resting(const struct pstate *p, long long now, long long *until)
 {
 	if (!p->probing && p->next_ok <= now)
 		return 0;
+	/* A probe in flight re-times us when it ends. */
 	*until = p->probing ? now + LIM_SMTP_ATTEMPT : p->next_ok;
-	return p->probing ? 2 : 1;
+	return 1;
 }
 
 /* 1: use the profile now, holding one of its `connections` slots
  * (waits for one: at most that many transactions run on a profile at
  * once); when it is backing off, the caller is its one probe.  0: not
- * before *until (nothing held; *probe set: that is a probe's bound, see
- * resting).  Every 1 ends in profile_done or profile_abandon, which give
- * the slot back. */
+ * before *until (nothing held).  Every 1 ends in profile_done or
+ * profile_abandon, which give the slot back. */
 static int
 profile_take(struct sender *s, const struct smtp_profile *sp, long long now,
-    long long *until, int *probe)
+    long long *until)
 {
 	struct pstate *p;
-	int ok = 1, r;
+	int ok = 1;
 
 	pthread_mutex_lock(&s->mu);
 	/* A resting profile is never waited for (its probe may take
 	 * LIM_SMTP_ATTEMPT): the message is deferred instead. */
 	while ((p = pstate_get(s, sp->name)) != NULL) {
-		if ((r = resting(p, now, until)) != 0) {
-			*probe = r == 2;
+		if (resting(p, now, until)) {
 			ok = 0;
 			break;
 		}
@@ -451,7 +475,7 @@ profile_done(struct sender *s, const struct config *c,
 		} else if (!failed) {
 			p->failures = 0;
 			p->next_ok = 0;
-			retime(s, now, 1);
+			recovered(s, now);
 			pthread_cond_broadcast(&s->cv);
 		} else if (p->next_ok <= now) {
 			/* Two threads failing at once count as one step. */
@@ -493,7 +517,7 @@ profile_abandon(struct sender *s, const char *name)
 		slot_free(s, p);
 	if (p != NULL && p->probing) {
 		p->probing = 0;
-		retime(s, (long long)time(NULL) + 1, 1);
+		recovered(s, (long long)time(NULL) + 1);
 		pthread_cond_broadcast(&s->cv);
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -822,7 +846,6 @@ struct turn {
 	size_t next;               /* the next of its profiles to try */
 	size_t nfailed_before;
 	long long now, wait, next_try;
-	int wait_probe;            /* wait is a probe's bound (resting) */
 	struct route rt;
 	unsigned long long t0, t1;
 	/* Its pipelined transaction (deliver_batch). */
@@ -931,12 +954,10 @@ profiles(struct sender *s, struct smtp_client *cl, const struct config *c,
 	    spool_count(&t->m, SPOOL_PENDING) > 0; t->next++) {
 		const struct smtp_profile *p = t->rt.smtp[t->next];
 		long long until = 0;
-		int ch, probe;
-		if (!profile_take(s, p, t->now, &until, &probe)) {
-			if (t->wait == 0 || until < t->wait) {
+		int ch;
+		if (!profile_take(s, p, t->now, &until)) {
+			if (t->wait == 0 || until < t->wait)
 				t->wait = until;
-				t->wait_probe = probe;
-			}
 			continue;
 		}
 		if ((ch = try_profile(s, cl, c, p, &t->m, t->now, t->next_try,
@@ -991,11 +1012,11 @@ conclude(struct sender *s, const struct config *c, struct turn *t,
 	    spool_count(m, SPOOL_FAILED), t->nfailed_before);
 	if (plan.next == DN_WAIT) {
 		/* Every profile is backing off: no attempt, no count.  The
-		 * file is dated for a rescan, never later than it may go:
-		 * a probe's end re-times only what the schedule holds. */
+		 * file is dated as the schedule is, for a rescan; a date
+		 * written before a profile recovered is read as now
+		 * (retimed_at). */
 		long long due = t->wait ? t->wait : t->now + c->first_retry;
-		spool_date(t->fd, t->wait_probe ? t->now + c->first_retry :
-		    due);
+		spool_date(t->fd, due);
 		schedule(s, id, due, m->site, m->created);
 		return;
 	}
@@ -1168,10 +1189,9 @@ static void
 batch_send(struct batch *b, struct smtp_client *cl, const int *go)
 {
 	long long until;
-	int probe;
 
 	if (batch_jobs(b, go) == 0 || !profile_healthy(b->s, b->p) ||
-	    !profile_take(b->s, b->p, b->t[0].now, &until, &probe))
+	    !profile_take(b->s, b->p, b->t[0].now, &until))
 		return;
 	smtp_send_pipelined(cl, b->p, b->jobs, b->n, job_done, b);
 	/* The slot goes back; so does the probe, if the profile failed
@@ -1286,16 +1306,19 @@ struct scan {
 static int
 scan_dated(struct sender *s, const char *id, long long now)
 {
-	long long due;
+	long long due, dated, retimed_at;
 	int rc;
 
+	/* A newer formpost's file waits for it: taking it in would only
+	 * open it again. */
 	pthread_mutex_lock(&s->mu);
-	rc = idset_get(s->known, id) > 0;
+	rc = idset_get(s->known, id) > 0 || idset_get(s->newer, id) > 0;
+	retimed_at = s->retimed_at;
 	pthread_mutex_unlock(&s->mu);
-	if (rc || (due = spool_due_hint(s->sp, id)) == -1)
+	if (rc || (due = spool_due_hint(s->sp, id, &dated)) == -1)
 		return 0;
-	if (due > now && forced(s, id, 0))
-		due = now;   /* flushed: its next try is waived */
+	if (due > now && (dated <= retimed_at || forced(s, id, 0)))
+		due = now;   /* dated before a recovery, or flushed */
 	pthread_mutex_lock(&s->mu);
 	rc = schedule_new(s, id, due, NULL, 0, due > now ? due : now);
 	pthread_mutex_unlock(&s->mu);
@@ -1412,12 +1435,15 @@ run(void *arg)
 			/* Set first: the other threads wait for the next
 			 * one instead of spinning on this one. */
 			/* Dates cost a stat each: only worth it when the
-			 * schedule holds what is not due yet. */
-			int dated = s->overflow && s->maxdue > now;
+			 * schedule holds what is not due yet, and something
+			 * left out may be due before it. */
+			int dated = s->overflow && s->maxdue > now &&
+			    s->left_min < s->maxdue;
 			s->scanning = 1;
 			s->next_rescan = now + LIM_SPOOL_RESCAN;
 			s->overflow = 0;
 			s->popped = 0;
+			s->left_min = LLONG_MAX;
 			pthread_mutex_unlock(&s->mu);
 			if (rescan(s, dated, err, sizeof err) == -1)
 				log_event(LOG_ERROR, "spool_error", "error",
@@ -1563,6 +1589,10 @@ sender_start(struct spool *sp, sender_acquire_fn acquire,
 	pthread_cond_init(&s->slot, NULL);
 	atomic_init(&s->abort, 0);
 	s->next_rescan = sc.now + LIM_SPOOL_RESCAN;
+	s->left_min = LLONG_MAX;
+	/* Back-offs are not remembered across a restart: no date written
+	 * before it is trusted to be as late as it says. */
+	s->retimed_at = sc.now;
 	if ((found = spool_scan(sp, scan_one, &sc, err, errlen)) == -1) {
 		sender_free(s);
 		return NULL;
@@ -1682,6 +1712,9 @@ sender_flush(struct sender *s, char *err, size_t errlen)
 		s->heap[i].deferred = 0;
 	}
 	s->maxdue = now;   /* overdue ones were raised to now */
+	s->retimed_at = now;
+	if (now < s->left_min)
+		s->left_min = now;
 	/* Every profile may be tried again now (a failed one by one probe
 	 * first: its failure count stays, so a still-wrong password costs
 	 * one attempt, not one per message). */

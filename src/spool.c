@@ -2035,7 +2035,7 @@ sub_ok(const char *sub)
 }
 
 long long
-spool_due_hint(struct spool *sp, const char *id)
+spool_due_hint(struct spool *sp, const char *id, long long *dated)
 {
 	char path[PATH_BYTES];
 	struct stat st;
@@ -2043,6 +2043,7 @@ spool_due_hint(struct spool *sp, const char *id)
 	snprintf(path, sizeof path, "%s/queue/%s", sp->dir, id);
 	if (!spool_id_valid(id) || lstat(path, &st) == -1)
 		return -1;
+	*dated = (long long)st.st_ctime;
 	return (long long)st.st_mtime;
 }
 

@@ -356,11 +356,12 @@ long spool_scan(struct spool *sp, void (*fn)(void *arg, const char *id),
     void *arg, char *err, size_t errlen);
 
 /* When queue/ID is due, as its file's mtime says: a commit's time, or
- * the next try spool_update and spool_date set.  A hint for a rescan
- * that must not read every file (doc/design.md "The schedule's bound"):
- * not synced, so after a crash it may say earlier; the file's next-try
- * stays the truth.  -1 when there is no such file. */
-long long spool_due_hint(struct spool *sp, const char *id);
+ * the next try spool_update and spool_date set; *dated: when that was
+ * written (its ctime).  A hint for a rescan that must not read every
+ * file (doc/design.md "The schedule's bound"): not synced, so after a
+ * crash it may say earlier; the file's next-try stays the truth.  -1
+ * when there is no such file. */
+long long spool_due_hint(struct spool *sp, const char *id, long long *dated);
 
 /* Sets that hint on a claimed file (fd from spool_claim). */
 void spool_date(int fd, long long when);
