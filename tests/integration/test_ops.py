@@ -88,6 +88,14 @@ def q(fp, *args):
     return formpost_cli(["queue", *args], config_path=fp.config_path)
 
 
+def shown_attempted(fp, mid):
+    """`queue show ID` once the file records an attempt, else None: an
+    attempt is logged before its file is rewritten (src/sender.c:
+    try_profile logs, conclude writes), so a reader may be early."""
+    out = q(fp, "show", mid).stdout
+    return None if "history: no attempt yet" in out else out
+
+
 # --------------------------------------------------------------------------
 
 
@@ -311,12 +319,11 @@ def test_show_queued_and_held(formpost_factory, nginx_factory, formpost_config,
     wait_for(lambda: fp.events(event="attempt", id=held, outcome="config") and
              fp.events(event="attempt", id=queued, outcome="temporary"), 15,
              "both attempts")
-    time.sleep(0.5)
-    out = q(fp, "show", held).stdout
+    out = wait_for(lambda: shown_attempted(fp, held), 15, "the held file's attempt")
     assert f"queue/{held}" in out and "held (config" in out
     assert "pending" in out and "config: main auth 535" in out
     assert SMTP_PASS not in out
-    out = q(fp, "show", queued).stdout
+    out = wait_for(lambda: shown_attempted(fp, queued), 15, "the queued file's attempt")
     assert f"queue/{queued}" in out and re.search(r"state +queued", out)
     assert "temporary: down connect" in out and "next try" in out
 
