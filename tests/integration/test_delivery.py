@@ -342,6 +342,9 @@ def test_torn_file_goes_to_corrupt_and_the_rest_is_delivered(
     wait_queue_empty(formpost_config)
     assert list(by_id(back)) == [good]
     assert spool(formpost_config, "corrupt") == sorted([torn, flipped])
+    # The file is renamed into corrupt/, both folders fsynced, then the
+    # line logged (src/spool.c move_corrupt): wait for the lines.
+    wait_for(lambda: len(fp2.events(event="corrupt")) >= 2, 10, "two corrupt lines")
     ev = {e["id"]: e for e in fp2.events(event="corrupt")}
     assert ev[torn]["level"] == "error" and "marker" in ev[torn]["error"]
     assert "checksum" in ev[flipped]["error"]
