@@ -157,6 +157,9 @@ def test_rescan_takes_over_what_a_killed_process_held(
     fp_a.kill()
     smtpd.wait(1)
     wait_queue_empty(formpost_config)
+    # "delivered" is logged after queue/'s fsync (src/sender.c finished),
+    # so after the file left queue/.
+    wait_for(lambda: fp_b.events(event="delivered"), 10, "B's delivered line")
     time.sleep(0.5)
     assert by_id(smtpd) == {mid: [["info@example.com"]]}
     assert [e["id"] for e in fp_b.events(event="delivered")] == [mid]
