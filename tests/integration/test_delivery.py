@@ -108,6 +108,8 @@ def test_server_down_posts_succeed_then_all_delivered_once_over_reused_connectio
     envs = [env for env, _ in back.raw_messages()]
     assert len({e["session"] for e in envs}) <= 2
     assert max(e["txn"] for e in envs) >= 3
+    # "delivered" follows queue/'s fsync (src/sender.c finished).
+    wait_for(lambda: len(fp.events(event="delivered")) >= 6, 10, "6 delivered lines")
     assert len(fp.events(event="delivered")) == 6
     assert len(fp.events(event="queued")) == 6
     assert not any(SMTP_PASS in line for line in fp.log_lines())
