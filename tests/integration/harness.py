@@ -210,7 +210,7 @@ class Proc:
         # Children (nginx workers, apache children) share the group; give
         # them a moment to follow their master.
         try:
-            wait_for(lambda: not group_pids(self.pid), 5, "process group exit")
+            wait_for(lambda: not group_pids(self.pid), 10, "process group exit")
         except TimeoutError:
             leftovers += group_pids(self.pid)
             try:

@@ -373,7 +373,7 @@ def test_strace_audit_commit_order(formpost_factory, nginx_factory, formpost_con
     smtpd.set_faults(None)
     smtpd.wait(2)
     wait_queue_empty(formpost_config)
-    wait_for(lambda: len(spool(formpost_config, "free")) == 2, 5, "free/")
+    wait_for(lambda: len(spool(formpost_config, "free")) == 2, 15, "free/")
     out = tmp_path / "strace"
     out.mkdir()
     tracer = subprocess.Popen(
@@ -524,7 +524,7 @@ def test_delivered_file_in_free_holds_only_zeros(formpost_factory, nginx_factory
     root = Path(formpost_config["spool"]) / "free"
     # Up to three: a post reuses an earlier post's file when that one was
     # delivered before the later was committed (a slow disk).
-    wait_for(lambda: spool(formpost_config, "free"), 5, "free/")
+    wait_for(lambda: spool(formpost_config, "free"), 15, "free/")
 
     def zeroed():
         return all(set((root / n).read_bytes()) <= {0} for n in spool(formpost_config, "free"))
@@ -562,7 +562,7 @@ def test_free_keeps_nothing_on_a_small_filesystem(formpost_factory, nginx_factor
         # In free/ from the rename on, emptied once queue/'s fsync is
         # done; a kept file would stay at its size.
         wait_for(lambda: [(root / n).stat().st_size
-                          for n in spool(formpost_config, "free")] == [0, 0], 5,
+                          for n in spool(formpost_config, "free")] == [0, 0], 15,
                  "two emptied files in free/")
         fp.stop()
     finally:

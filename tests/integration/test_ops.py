@@ -144,10 +144,10 @@ def test_metrics_scrape_allow_and_log_settings(formpost_factory, nginx_factory,
                    if "event=accepted" in line or "event=rejected" in line)
     t = fp.events(event="timing", id=mid)
     assert t and {"admit_us", "judge_us", "store_answer_us"} <= t[0].keys()
-    wait_for(lambda: fp.events(event="timing", profile="main"), 5,
+    wait_for(lambda: fp.events(event="timing", profile="main"), 15,
              "the SMTP transaction's timing")
     wait_for(lambda: [e for e in fp.events(event="timing", id=mid)
-                      if "delivery_us" in e and "claim_us" in e], 5,
+                      if "delivery_us" in e and "claim_us" in e], 15,
              "the delivery's timing")
 
     # Not on the allow list: the unknown site's 404, byte for byte.
@@ -162,7 +162,7 @@ def test_metrics_scrape_allow_and_log_settings(formpost_factory, nginx_factory,
     assert "formpost_" not in r.text
     n = len(fp.log_lines())
     mid2 = post(ng, "b")
-    wait_for(lambda: fp.events(event="accepted", id=mid2), 5, "accepted")
+    wait_for(lambda: fp.events(event="accepted", id=mid2), 15, "accepted")
     assert "ip" not in fp.events(event="accepted", id=mid2)[0]
     assert not fp.events(event="timing", id=mid2)
     assert len(fp.log_lines()) > n
