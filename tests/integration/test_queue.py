@@ -39,8 +39,14 @@ def post(ng, tag="m", site="example"):
 
 
 def q(fp, *args):
-    """formpost queue ARGS -c <fp's config>; CompletedProcess."""
-    return formpost_cli(["queue", *args], config_path=fp.config_path)
+    """formpost queue ARGS -c <fp's config>; CompletedProcess.  A message a
+    sender still holds (its claim outlives the logged attempt and the
+    rewritten file for a moment) is asked again, as the command says to."""
+    def once():
+        p = formpost_cli(["queue", *args], config_path=fp.config_path)
+        return None if "is being delivered at this moment" in p.stdout else p
+    return wait_for(once, 10, f"queue {' '.join(args)} on a message not busy",
+                    interval=0.2)
 
 
 def listing(fp):
