@@ -318,6 +318,7 @@ class Smtpd:
         self.port = None
         self.tls = None
         self.auth = None
+        self._hold = None            # the port kept by pause()
 
     def start(self, tls="starttls", auth=(SMTP_USER, SMTP_PASS), cert="server",
               port=0, host="127.0.0.1", smtputf8=False, require_starttls=True,
@@ -413,7 +414,24 @@ class Smtpd:
         wait_for(lambda: len(self.sessions()) >= n, timeout, f"{n} sessions")
         return self.sessions()
 
+    def pause(self):
+        """Stop the server but keep its port for a later
+        Smtpd.start(port=...): a bound socket that does not listen
+        (connections are refused, as by a server that is down), so no
+        bind(0) elsewhere (free_port, another server) is given the port
+        meanwhile.  Both set SO_REUSEADDR, so the restart binds beside it.
+        Returns the port; stop() lets it go."""
+        port = self.port
+        self.stop()
+        self._hold = socket.socket()
+        self._hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._hold.bind((self.host, port))
+        return port
+
     def stop(self):
+        hold, self._hold = self._hold, None
+        if hold:
+            hold.close()
         if self.proc:
             rc = self.proc.stop()
             self.proc = None

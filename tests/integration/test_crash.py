@@ -112,8 +112,7 @@ def spool_files(config):
 
 def test_two_processes_share_a_backlog_and_send_each_message_once(
         formpost_factory, nginx_factory, formpost_config, smtpd, smtpd_factory, tmp_path):
-    port = smtpd.port
-    smtpd.stop()
+    port = smtpd.pause()
     fp, ng = stack(formpost_factory, nginx_factory, formpost_config, rcpt=RCPTS)
     ids = post(ng, 20)
     fp.stop()                              # the backlog stays in queue/
@@ -170,8 +169,7 @@ def test_rescan_takes_over_what_a_killed_process_held(
 
 def test_startup_recovery_tmp_leftovers_corrupt_files_and_the_rest_delivered(
         formpost_factory, nginx_factory, formpost_config, smtpd, smtpd_factory):
-    port = smtpd.port
-    smtpd.stop()
+    port = smtpd.pause()
     fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
     good, bad_rcpt, renamed = post(ng, 3)
     fp.stop()
@@ -215,8 +213,7 @@ def test_startup_recovery_tmp_leftovers_corrupt_files_and_the_rest_delivered(
 
 def test_spool_max_messages_503_while_delivery_goes_on(
         formpost_factory, nginx_factory, formpost_config, smtpd, smtpd_factory):
-    port = smtpd.port
-    smtpd.stop()
+    port = smtpd.pause()
     formpost_config["limits"] = {"spool_max_messages": 3}
     fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
     ids = post(ng, 3)
@@ -252,8 +249,7 @@ def test_tiny_filesystem_min_free_guard_then_real_enospc(
     fs = tmp_path / "fs"
     assert _mount_tmpfs(fs, "4m"), "mount -t tmpfs needs root (CAP_SYS_ADMIN)"
     try:
-        port = smtpd.port
-        smtpd.stop()
+        port = smtpd.pause()
         formpost_config["spool"] = str(fs / "spool")
         formpost_config["limits"] = {"spool_min_free": "1M"}
         fp, ng = stack(formpost_factory, nginx_factory, formpost_config)

@@ -78,8 +78,7 @@ def commands(smtpd):
 
 def test_server_down_posts_succeed_then_all_delivered_once_over_reused_connections(
         formpost_factory, nginx_factory, formpost_config, smtpd, smtpd_factory):
-    port = smtpd.port
-    smtpd.stop()
+    port = smtpd.pause()
     fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
     ids = post(ng, 6)
     queued = spool(formpost_config, "queue")
@@ -118,8 +117,7 @@ def test_server_down_posts_succeed_then_all_delivered_once_over_reused_connectio
 
 def test_queued_messages_survive_a_restart(formpost_factory, nginx_factory,
                                            formpost_config, smtpd, smtpd_factory):
-    port = smtpd.port
-    smtpd.stop()
+    port = smtpd.pause()
     fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
     ids = post(ng, 3)
     fp.stop()
@@ -327,8 +325,7 @@ def test_wrong_password_over_a_backlog_costs_one_attempt_per_step(
 
 def test_torn_file_goes_to_corrupt_and_the_rest_is_delivered(
         formpost_factory, nginx_factory, formpost_config, smtpd, smtpd_factory):
-    port = smtpd.port
-    smtpd.stop()
+    port = smtpd.pause()
     fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
     torn, flipped, good = post(ng, 3)
     fp.stop()
@@ -492,8 +489,7 @@ def test_a_message_left_in_free_is_never_delivered(formpost_factory, nginx_facto
     (doc/design.md "Performance").  A crash between moving a delivered
     file there and emptying it leaves a whole message in free/: it is
     never read as a message, nor written over by a later process."""
-    port = smtpd.port
-    smtpd.stop()
+    port = smtpd.pause()
     fp, ng = stack(formpost_factory, nginx_factory, formpost_config)
     [mid] = post(ng, 1)
     fp.stop()
@@ -577,8 +573,7 @@ def test_relay_down_new_posts_wait_unread(formpost_factory, nginx_factory, formp
     a relay outage costs a post no claim.  Delivered once it is back."""
     import signal
     import subprocess
-    port = smtpd.port
-    smtpd.stop()
+    port = smtpd.pause()
     formpost_config["delivery"] = {"first_retry": "5s", "max_retry": "10s", "max_age": "1h"}
     fp = formpost_factory(formpost_config)
     ng = nginx_factory(fp.target)

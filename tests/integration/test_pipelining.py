@@ -252,8 +252,7 @@ def test_tls_verification_failure_still_fails(run, pki, smtpd_factory):
     certificate is not trusted gets nothing, in clear or otherwise."""
     r = run(True)
     r.warm()
-    port = r.smtpd.port
-    r.smtpd.stop()
+    port = r.smtpd.pause()
     bad = smtpd_factory(pipelining=True, cert="untrusted", port=port)
     [mid] = r.post(tag="tls")
     wait_for(lambda: r.fp.events(event="attempt", id=mid), 15, "an attempt")

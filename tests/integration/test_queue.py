@@ -260,8 +260,7 @@ def test_retry_merges_failed_recipients_into_a_queued_message(
 
 def test_drop_removes_a_message_and_unknown_ids_fail(
         formpost_factory, nginx_factory, formpost_config, smtpd):
-    port = smtpd.port
-    smtpd.stop()
+    port = smtpd.pause()
     fp, ng = stack(formpost_factory, nginx_factory, formpost_config,
                    first_retry="1h", max_retry="2h")
     keep, drop = post(ng, "keep"), post(ng, "drop")
@@ -290,7 +289,7 @@ def test_drop_removes_a_message_and_unknown_ids_fail(
 
 def test_check_exit_codes(tmp_path, formpost_factory, nginx_factory,
                           formpost_config, smtpd):
-    smtpd.stop()
+    smtpd.pause()
     fp, ng = stack(formpost_factory, nginx_factory, formpost_config,
                    first_retry="1h", max_retry="2h")
     p = q(fp, "check")

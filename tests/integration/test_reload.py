@@ -137,8 +137,7 @@ def test_keys_that_need_a_restart_are_named(tmp_path, formpost_factory,
 
 def test_a_removed_site_holds_its_messages_as_config(
         formpost_factory, nginx_factory, smtpd_factory, formpost_config, smtpd):
-    port = smtpd.port
-    smtpd.stop()
+    port = smtpd.pause()
     other = json.loads(json.dumps(formpost_config["sites"]["example"]))
     formpost_config["sites"]["other"] = other
     fp, ng = stack(formpost_factory, nginx_factory, formpost_config, "1h")
