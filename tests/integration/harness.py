@@ -404,7 +404,7 @@ class Smtpd:
         """Number of messages stored so far."""
         return len(list(self.maildir.glob("[0-9]*.json")))
 
-    def wait(self, n, timeout=10):
+    def wait(self, n, timeout=30):
         """Wait until at least n messages are stored; return messages()."""
         try:
             wait_for(lambda: self.count() >= n, timeout, f"{n} messages")
@@ -422,7 +422,7 @@ class Smtpd:
         return [json.loads(line) for line in
                 path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
-    def wait_sessions(self, n, timeout=10):
+    def wait_sessions(self, n, timeout=30):
         wait_for(lambda: len(self.sessions()) >= n, timeout, f"{n} sessions")
         return self.sessions()
 
@@ -847,7 +847,7 @@ class Formpost:
                 out.append(rec)
         return out
 
-    def wait_log(self, pattern, timeout=10):
+    def wait_log(self, pattern, timeout=30):
         """Wait for a log line matching the regex; return it."""
         rx = re.compile(pattern)
         return wait_for(lambda: next((l for l in self.log_lines() if rx.search(l)), None),
