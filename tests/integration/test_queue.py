@@ -184,6 +184,10 @@ def test_flush_wakes_every_worker_sharing_the_spool(
     fp1 = formpost_factory(formpost_config, name="one")
     second = dict(formpost_config, listen=f"unix:{tmp_path / 'two.sock'}")
     fp2 = formpost_factory(second, name="two")
+    # Listening is not watching yet: the flush file's watcher starts
+    # after the socket (src/serve.c); "started" comes after both.
+    for fp in (fp1, fp2):
+        fp.wait_log("event=started")
     p = q(fp1, "flush")
     assert p.returncode == 0, p.stdout + p.stderr
     assert "0 messages due now" in p.stdout
