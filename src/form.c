@@ -193,20 +193,37 @@ form_clear(struct form *out)
 	out->n = 0;
 }
 
+/*
+ * Frames the urlencoded pair that starts at body[i], i < len (WHATWG URL
+ * §5.1 steps 1, 3.2 and 3.3): returns where it ends (the next '&', or
+ * len; i for an empty pair) and sets *eq to where its name ends (its
+ * first '=', else the pair's end).  The parser and the raw honeypot look
+ * frame pairs only through this, so the look cannot find a pair the
+ * parser frames otherwise (doc/design.md "Performance").
+ */
+static size_t
+pair_split(const char *body, size_t len, size_t i, size_t *eq)
+{
+	const char *p = memchr(body + i, '&', len - i);
+	size_t amp = p ? (size_t)(p - body) : len;
+
+	/* Within the pair only; memchr stops at the name's end. */
+	p = memchr(body + i, '=', amp - i);
+	*eq = p ? (size_t)(p - body) : amp;
+	return amp;
+}
+
 int
 form_urlencoded_filled(const char *body, size_t len, const char *name)
 {
-	size_t n = strlen(name), i = 0, end;
-	const char *amp;
+	size_t n = strlen(name), i, eq, amp;
 
-	while (i < len) {
-		amp = memchr(body + i, '&', len - i);
-		end = amp ? (size_t)(amp - body) : len;
-		/* "name=" and at least one byte of value before the '&'. */
-		if (end - i > n + 1 && memcmp(body + i, name, n) == 0 &&
-		    body[i + n] == '=')
+	for (i = 0; i < len; i = amp + 1) {
+		amp = pair_split(body, len, i, &eq);
+		/* The name exactly, then '=' and at least one byte of value. */
+		if (eq - i == n && amp - eq > 1 &&
+		    memcmp(body + i, name, n) == 0)
 			return 1;
-		i = end + 1;
 	}
 	return 0;
 }
@@ -217,25 +234,18 @@ form_parse_urlencoded(const char *body, size_t len,
 {
 	struct fields fl = { { NULL, 0 }, 0 };
 	char *name = NULL, *value = NULL;
-	size_t name_len, value_len, i = 0, amp, eq;
-	const char *p;
+	size_t name_len, value_len, i, amp, eq;
 	enum form_err err = FORM_OK;
 
-	while (i < len) {
-		/* WHATWG URL §5.1 step 1: split on '&', skip empty sequences. */
-		p = memchr(body + i, '&', len - i);
-		amp = p ? (size_t)(p - body) : len;
-		if (amp == i) {
-			i++;
-			continue;
-		}
+	for (i = 0; i < len; i = amp + 1) {
+		amp = pair_split(body, len, i, &eq);
+		if (amp == i)
+			continue;	/* step 3.1: skip an empty one */
 		/* Refuse before decoding: a flood of pairs costs nothing. */
 		if (fl.f.n >= lim->max_fields) {
 			err = FORM_E_TOO_MANY;
 			goto fail;
 		}
-		p = memchr(body + i, '=', amp - i);
-		eq = p ? (size_t)(p - body) : amp;
 		if ((err = pct_decode(body + i, eq - i, PCT_FORM, &name,
 		    &name_len)) != FORM_OK)
 			goto fail;
@@ -261,7 +271,6 @@ form_parse_urlencoded(const char *body, size_t len,
 		name = value = NULL;	/* fields_add owns them now */
 		if (err != FORM_OK)
 			goto fail;
-		i = amp < len ? amp + 1 : len;
 	}
 	*out = fl.f;
 	return FORM_OK;

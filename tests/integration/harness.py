@@ -46,9 +46,21 @@ class HarnessError(RuntimeError):
 
 def free_port():
     """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(n):
+    """n different TCP ports on 127.0.0.1 that were free a moment ago (all
+    held while picking: free_port() twice may give one port twice)."""
+    socks = []
+    try:
+        for _ in range(n):
+            socks.append(socket.socket())
+            socks[-1].bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def wait_for(predicate, timeout, what, interval=0.02):
@@ -210,7 +222,7 @@ class Proc:
         # Children (nginx workers, apache children) share the group; give
         # them a moment to follow their master.
         try:
-            wait_for(lambda: not group_pids(self.pid), 5, "process group exit")
+            wait_for(lambda: not group_pids(self.pid), 10, "process group exit")
         except TimeoutError:
             leftovers += group_pids(self.pid)
             try:
@@ -318,6 +330,7 @@ class Smtpd:
         self.port = None
         self.tls = None
         self.auth = None
+        self._hold = None            # the port kept by pause()
 
     def start(self, tls="starttls", auth=(SMTP_USER, SMTP_PASS), cert="server",
               port=0, host="127.0.0.1", smtputf8=False, require_starttls=True,
@@ -391,7 +404,7 @@ class Smtpd:
         """Number of messages stored so far."""
         return len(list(self.maildir.glob("[0-9]*.json")))
 
-    def wait(self, n, timeout=10):
+    def wait(self, n, timeout=30):
         """Wait until at least n messages are stored; return messages()."""
         try:
             wait_for(lambda: self.count() >= n, timeout, f"{n} messages")
@@ -409,11 +422,28 @@ class Smtpd:
         return [json.loads(line) for line in
                 path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
-    def wait_sessions(self, n, timeout=10):
+    def wait_sessions(self, n, timeout=30):
         wait_for(lambda: len(self.sessions()) >= n, timeout, f"{n} sessions")
         return self.sessions()
 
+    def pause(self):
+        """Stop the server but keep its port for a later
+        Smtpd.start(port=...): a bound socket that does not listen
+        (connections are refused, as by a server that is down), so no
+        bind(0) elsewhere (free_port, another server) is given the port
+        meanwhile.  Both set SO_REUSEADDR, so the restart binds beside it.
+        Returns the port; stop() lets it go."""
+        port = self.port
+        self.stop()
+        self._hold = socket.socket()
+        self._hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._hold.bind((self.host, port))
+        return port
+
     def stop(self):
+        hold, self._hold = self._hold, None
+        if hold:
+            hold.close()
         if self.proc:
             rc = self.proc.stop()
             self.proc = None
@@ -817,7 +847,7 @@ class Formpost:
                 out.append(rec)
         return out
 
-    def wait_log(self, pattern, timeout=10):
+    def wait_log(self, pattern, timeout=30):
         """Wait for a log line matching the regex; return it."""
         rx = re.compile(pattern)
         return wait_for(lambda: next((l for l in self.log_lines() if rx.search(l)), None),

@@ -117,6 +117,8 @@ def wait_mail(maildir, marker):
 
     def look():
         for eml in sorted(maildir.glob("*.eml")):
+            if not eml.with_suffix(".json").exists():
+                continue            # still being written (smtpd.py: .json last)
             msg = email.message_from_bytes(eml.read_bytes(),
                                            policy=email.policy.default)
             # the text part (the whole message, unless it has attachments)

@@ -17,7 +17,7 @@ import requests
 import yaml
 
 import harness
-from harness import PYTHON, REPO, descendants, free_port, pid_alive
+from harness import PYTHON, REPO, descendants, free_ports, pid_alive
 
 DEMO = REPO / "tests" / "demo.py"
 CONFIG = REPO / "conf" / "demo" / "formpost.yaml"
@@ -120,7 +120,7 @@ class LinkParser(HTMLParser):
 
 def demo_setup(tmp_path):
     """A copy of the demo config under tmp_path/conf/demo with free ports."""
-    http, smtp = free_port(), free_port()
+    http, smtp = free_ports(2)
     text = CONFIG.read_text(encoding="utf-8")
     text = text.replace(":2525", f":{smtp}").replace(":8080", f":{http}")
     conf = tmp_path / "conf" / "demo"

@@ -47,6 +47,14 @@ def attempts(part):
         rf"^  {ISO}  (\S+) +(\S+) +(\d+)  (.*)$", part, re.M)]
 
 
+def queued_with(fp, mid, n):
+    """`show`'s queue/ID section once it lists n attempts, else None: an
+    attempt is logged before the file is rewritten with it (src/sender.c:
+    try_profile logs, conclude writes), so a reader may be early."""
+    part = section(show(fp, mid), f"queue/{mid}")
+    return part if len(attempts(part)) >= n else None
+
+
 def fast(config, **extra):
     config["delivery"] = {"first_retry": "1s", "max_retry": "2s", "max_age": "1h"}
     config.update(extra)
@@ -139,8 +147,7 @@ def test_wrong_password_then_reload_held_then_archived(formpost_factory, nginx_f
     mid = post(ng)
     wait_for(lambda: len(fp.events(event="attempt", id=mid, outcome="config")) >= 2,
              20, "two config attempts")
-    time.sleep(0.3)
-    held = section(show(fp, mid), f"queue/{mid}")
+    held = wait_for(lambda: queued_with(fp, mid, 2), 15, "two attempts in the file")
     assert "held (config" in held
     got = attempts(held)
     assert len(got) >= 2 and all(a[:3] == ("main", "config", "535") for a in got)

@@ -88,6 +88,14 @@ def q(fp, *args):
     return formpost_cli(["queue", *args], config_path=fp.config_path)
 
 
+def shown_attempted(fp, mid):
+    """`queue show ID` once the file records an attempt, else None: an
+    attempt is logged before its file is rewritten (src/sender.c:
+    try_profile logs, conclude writes), so a reader may be early."""
+    out = q(fp, "show", mid).stdout
+    return None if "history: no attempt yet" in out else out
+
+
 # --------------------------------------------------------------------------
 
 
@@ -136,10 +144,10 @@ def test_metrics_scrape_allow_and_log_settings(formpost_factory, nginx_factory,
                    if "event=accepted" in line or "event=rejected" in line)
     t = fp.events(event="timing", id=mid)
     assert t and {"admit_us", "judge_us", "store_answer_us"} <= t[0].keys()
-    wait_for(lambda: fp.events(event="timing", profile="main"), 5,
+    wait_for(lambda: fp.events(event="timing", profile="main"), 15,
              "the SMTP transaction's timing")
     wait_for(lambda: [e for e in fp.events(event="timing", id=mid)
-                      if "delivery_us" in e and "claim_us" in e], 5,
+                      if "delivery_us" in e and "claim_us" in e], 15,
              "the delivery's timing")
 
     # Not on the allow list: the unknown site's 404, byte for byte.
@@ -154,7 +162,7 @@ def test_metrics_scrape_allow_and_log_settings(formpost_factory, nginx_factory,
     assert "formpost_" not in r.text
     n = len(fp.log_lines())
     mid2 = post(ng, "b")
-    wait_for(lambda: fp.events(event="accepted", id=mid2), 5, "accepted")
+    wait_for(lambda: fp.events(event="accepted", id=mid2), 15, "accepted")
     assert "ip" not in fp.events(event="accepted", id=mid2)[0]
     assert not fp.events(event="timing", id=mid2)
     assert len(fp.log_lines()) > n
@@ -311,12 +319,11 @@ def test_show_queued_and_held(formpost_factory, nginx_factory, formpost_config,
     wait_for(lambda: fp.events(event="attempt", id=held, outcome="config") and
              fp.events(event="attempt", id=queued, outcome="temporary"), 15,
              "both attempts")
-    time.sleep(0.5)
-    out = q(fp, "show", held).stdout
+    out = wait_for(lambda: shown_attempted(fp, held), 15, "the held file's attempt")
     assert f"queue/{held}" in out and "held (config" in out
     assert "pending" in out and "config: main auth 535" in out
     assert SMTP_PASS not in out
-    out = q(fp, "show", queued).stdout
+    out = wait_for(lambda: shown_attempted(fp, queued), 15, "the queued file's attempt")
     assert f"queue/{queued}" in out and re.search(r"state +queued", out)
     assert "temporary: down connect" in out and "next try" in out
 

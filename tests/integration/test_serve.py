@@ -44,8 +44,8 @@ def test_spawn_fcgi_fd0(tmp_path, formpost_config, smtpd):
                           formpost_binary(), "serve", "-c", str(cfg)],
                          stdout=log, stderr=log)
     try:
-        wait_for(lambda: sock.exists(), 5, "spawn-fcgi socket")
-        wait_for(lambda: b"event=started" in (tmp_path / "fp.log").read_bytes(), 5, "start")
+        wait_for(lambda: sock.exists(), 15, "spawn-fcgi socket")
+        wait_for(lambda: b"event=started" in (tmp_path / "fp.log").read_bytes(), 15, "start")
         status, _, body = fcgi_client.post(f"unix:{sock}", "/formpost/example", BODY)
         assert status == 200, body
         assert smtpd.wait(1)
@@ -71,7 +71,7 @@ def test_systemd_fd3(tmp_path, formpost_config, smtpd):
         preexec_fn=lambda: os.dup2(fd, 3))
     lsock.close()
     try:
-        wait_for(lambda: b"event=started" in (tmp_path / "fp.log").read_bytes(), 5, "start")
+        wait_for(lambda: b"event=started" in (tmp_path / "fp.log").read_bytes(), 15, "start")
         status, _, body = fcgi_client.post(f"unix:{path}", "/formpost/example", BODY)
         assert status == 200, body
         assert smtpd.wait(1)
@@ -97,7 +97,7 @@ def test_tcp_listen_checks_peer(tmp_path, formpost_config, smtpd, nginx_factory,
     ng = nginx_factory(f"127.0.0.1:{port}")
     r = post_form(ng.url("/formpost/example"), {"name": "a", "email": "a@b.jp", "message": "m"})
     assert r.status_code == 502
-    wait_for(lambda: fp.events(event="peer_refused"), 5, "peer_refused log")
+    wait_for(lambda: fp.events(event="peer_refused"), 15, "peer_refused log")
     assert fp.events(event="peer_refused")[0]["peer"] == "127.0.0.1"
     assert smtpd.count() == 0
 
@@ -140,7 +140,7 @@ def test_survives_fd_exhaustion(tmp_path, formpost_config, smtpd, formpost_facto
         c = socket.socket(socket.AF_UNIX)
         c.connect(str(fp.socket))
         held.append(c)
-    wait_for(lambda: fp.events(event="accept_failed"), 5, "accept_failed logged")
+    wait_for(lambda: fp.events(event="accept_failed"), 15, "accept_failed logged")
     assert "Too many open files" in fp.events(event="accept_failed")[0]["error"]
     for c in held:
         c.close()

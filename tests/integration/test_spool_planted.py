@@ -27,8 +27,7 @@ def test_planted_files_go_to_corrupt_once_and_nothing_is_delivered(
         pytest.fail("this test needs root (CI runs as root)")
     formpost_config["delivery"] = {"first_retry": "1s", "max_retry": "2s",
                                    "max_age": "1h"}
-    port = smtpd.port
-    smtpd.stop()
+    port = smtpd.pause()
     fp = formpost_factory(formpost_config)
     ng = nginx_factory(fp.target)
     ids = []

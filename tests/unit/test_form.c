@@ -104,6 +104,9 @@ static const struct form_case url_cases[] = {
 	    { F("a", ""), F("b", ""), F("c", "") } },
 	{ "empty pairs skipped", B("&&a=1&&&b=2&"), LIM, FORM_OK, 2,
 	    { F("a", "1"), F("b", "2") } },
+	{ "name at the body's end", B("a=1&b"), LIM, FORM_OK, 2,
+	    { F("a", "1"), F("b", "") } },
+	{ "lone equals", B("&=&"), LIM, FORM_OK, 1, { F("", "") } },
 	{ "empty body", B(""), LIM, FORM_OK, 0, { { 0 } } },
 	{ "only ampersands", B("&&&"), LIM, FORM_OK, 0, { { 0 } } },
 	{ "empty name kept", B("=v"), LIM, FORM_OK, 1, { F("", "v") } },
@@ -148,6 +151,8 @@ static const struct form_case url_cases[] = {
 	    { { 0 } } },
 	{ "name at cap", B(N64 "=1"), LIM, FORM_OK, 1, { F(N64, "1") } },
 	{ "name over cap", B(N64 "n=1"), LIM, FORM_E_NAME, 0, { { 0 } } },
+	{ "name over cap at the body's end", B("a=1&" N64 "n"), LIM,
+	    FORM_E_NAME, 0, { { 0 } } },
 	{ "decoded name at cap (63 bytes)", B(A21 "=1"), LIM, FORM_OK, 1,
 	    { F(U_A21, "1") } },
 	{ "decoded name over cap (66 bytes)", B(A21 A3 "=1"), LIM, FORM_E_NAME,
@@ -250,14 +255,34 @@ test_urlencoded_filled(void **state)
 		{ "fp%5Fextra=x", 0 },                /* left to the parser */
 		{ "", 0 },
 		{ "&&fp_extra=1&&", 1 },
+		{ "fp_extra==", 1 },                  /* the first '=' ends it */
+		{ "fp_extra=&fp_extra=x", 1 },
+		{ "fp_extra&=x", 0 },
+		{ "a&&fp_extra", 0 },
 	};
+	struct form_limits lim = LIM;
+	struct form f;
+	const struct form_field *g;
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof c / sizeof c[0]; i++)
+	for (i = 0; i < sizeof c / sizeof c[0]; i++) {
 		if (form_urlencoded_filled(c[i].body, strlen(c[i].body),
 		    "fp_extra") != c[i].filled)
 			fail_msg("%s: want %d", c[i].body, c[i].filled);
+		/* The parser frames the pairs alike: it sees what the look
+		 * saw (and may see more, an encoded name). */
+		if (form_parse_urlencoded(c[i].body, strlen(c[i].body), &lim,
+		    &f) != FORM_OK)
+			continue;
+		for (g = f.fields; g < f.fields + f.n; g++)
+			if (strcmp(g->name, "fp_extra") == 0 &&
+			    g->value_len > 0)
+				break;
+		if (c[i].filled && g == f.fields + f.n)
+			fail_msg("%s: the parser sees no value", c[i].body);
+		form_free(&f);
+	}
 	/* Only len bytes are looked at. */
 	assert_int_equal(form_urlencoded_filled("fp_extra=x", 9, "fp_extra"),
 	    0);
