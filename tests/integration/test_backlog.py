@@ -45,8 +45,7 @@ def spool_backlog(url, queue, want, budget_s=120):
 
 def test_backlog_beyond_the_schedule_is_delivered_once(
         formpost_factory, nginx_factory, formpost_config, smtpd, smtpd_factory):
-    port = smtpd.port
-    smtpd.stop()
+    port = smtpd.pause()
     formpost_config["limits"] = {"spool_max_messages": 50000}
     formpost_config["smtp"]["main"]["connections"] = 4
     # post.lua's unique field, so that no post is a double submit
@@ -134,8 +133,7 @@ def test_dead_relay_backlog_does_not_shut_out_a_working_one(
 def test_overflow_delivers_each_message_once(
         smallq, formpost_factory, formpost_config, smtpd, smtpd_factory):
     cfg = formpost_config
-    port = smtpd.port
-    smtpd.stop()
+    port = smtpd.pause()
     fp = formpost_factory(cfg)
     fp.stop()
     put(cfg["spool"], "example", 400, "m")
