@@ -255,8 +255,12 @@ retime(struct sender *s, long long when, int only_deferred)
 static void
 recovered(struct sender *s, long long now)
 {
+	/* Not the caller's now, which may be when its turn began: a file
+	 * dated meanwhile (a probe's bound) must count as before. */
+	long long at = (long long)time(NULL);
+
 	retime(s, now, 1);
-	s->retimed_at = now;
+	s->retimed_at = at > now ? at : now;
 	if (now < s->left_min)
 		s->left_min = now;
 }
@@ -1317,10 +1321,16 @@ scan_dated(struct sender *s, const char *id, long long now)
 	pthread_mutex_unlock(&s->mu);
 	if (rc || (due = spool_due_hint(s->sp, id, &dated)) == -1)
 		return 0;
-	if (due > now && (dated <= retimed_at || forced(s, id, 0)))
-		due = now;   /* dated before a recovery, or flushed */
+	/* Dated before a recovery, in the future (the clock went back),
+	 * or flushed: due now. */
+	if (due > now && (dated <= retimed_at || dated > now ||
+	    forced(s, id, 0)))
+		due = now;
 	pthread_mutex_lock(&s->mu);
-	rc = schedule_new(s, id, due, NULL, 0, due > now ? due : now);
+	/* Held by its date, it waits as a deferral does ("" : no site to
+	 * ask), so that a recovery re-times it too. */
+	rc = schedule_new(s, id, due, due > now ? "" : NULL, 0,
+	    due > now ? due : now);
 	pthread_mutex_unlock(&s->mu);
 	return rc;
 }
